@@ -1,0 +1,142 @@
+/* tq_rules.h - the clearance rules of SPEC §3 and §7, as pure functions.
+ *
+ * The rules know nothing of LMDB, files or threads: they take a declaration's state,
+ * an event, and the facts looked up for it (its cover and its permits with their
+ * current use), and say what happens.  A replay drives them in three verbs:
+ *
+ *   step = tq_rules_begin(&decl, exists, &event);     // apply the event's own effect
+ *   if (step needs evaluation) {
+ *       n = tq_rules_permits(&decl, names);            // which permits to look up
+ *       ... look up cover and facts[i] for names[i] ...
+ *       tq_rules_evaluate(&decl, &cover, facts, n, mode, &verdict);
+ *       tq_rules_settle(&decl, &verdict);              // CLEARED or HELD
+ *       ... add verdict.use[k].qty to facts[use[k].fact].used when verdict.consume ...
+ *   }
+ *
+ * Reconcile calls evaluate + settle on HELD declarations directly.
+ */
+#ifndef TQ_RULES_H
+#define TQ_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/tq_event.h"
+
+typedef enum tq_state {
+    TQ_STATE_PENDING = 0,     /* internal: created, not yet evaluated */
+    TQ_STATE_CLEARED = 1,
+    TQ_STATE_HELD = 2,
+    TQ_STATE_REJECTED = 3,
+    TQ_STATE_CANCELLED = 4
+} tq_state;
+
+/* Reasons, as bits; their order is the order of output (SPEC §4). */
+enum {
+    TQ_R_TAX_SHORT = 1u << 0,
+    TQ_R_PERMIT_MISSING = 1u << 1,
+    TQ_R_PERMIT_REVOKED = 1u << 2,
+    TQ_R_PERMIT_EXPIRED = 1u << 3,
+    TQ_R_PERMIT_HOLDER = 1u << 4,
+    TQ_R_PERMIT_HS = 1u << 5,
+    TQ_R_AWAIT_OFFICER = 1u << 6,
+    TQ_R_PERMIT_QUOTA = 1u << 7
+};
+#define TQ_REASON_COUNT 8
+
+/* Officer results received (tq_decl.officer). */
+enum { TQ_SEEN_DOCS_OK = 1u << 0, TQ_SEEN_INSPECT_OK = 1u << 1 };
+
+typedef struct tq_decl_line {
+    char hs[9];
+    char permit[TQ_PERMIT_MAX + 1];   /* "" for none */
+    uint64_t qty;
+} tq_decl_line;
+
+/* A declaration's whole state: everything needed to re-evaluate it later. */
+typedef struct tq_decl {
+    char decl_no[TQ_DECL_NO_LEN + 1];
+    char declarant[TQ_TAXID_MAX + 1];
+    uint8_t state;             /* tq_state */
+    uint8_t channel;           /* 1..3 */
+    uint8_t officer;           /* TQ_SEEN_* */
+    uint8_t manual;            /* cleared by MANUAL_CLEAR */
+    uint32_t version;          /* 0 at DECL, +1 per applied AMEND */
+    uint32_t reasons;          /* TQ_R_* of the last evaluation (discrepancies if manual) */
+    uint64_t tax_due;
+    uint64_t tax_short;        /* of the last evaluation */
+    tq_instant registered;
+    int32_t reg_day;           /* tq_instant_vn_day(registered) */
+    uint16_t nlines;
+    tq_decl_line lines[TQ_LINES_MAX];
+} tq_decl;
+
+/* What a payment record contributes: the PAY total and the guarantees by expiry day. */
+typedef struct tq_guarantee {
+    int32_t valid_until;       /* day number */
+    uint64_t amount;
+} tq_guarantee;
+
+typedef struct tq_cover {
+    uint64_t pay_total;        /* saturating sum of PAY amounts */
+    uint32_t nguar;
+    const tq_guarantee *guar;  /* nguar entries, borrowed */
+} tq_cover;
+
+/* One distinct permit named by the declaration, as looked up. */
+typedef struct tq_permit_fact {
+    int found;                 /* 0: no such permit (PERMIT_MISSING) */
+    tq_permit permit;          /* valid when found */
+    uint64_t used;             /* quantity already used against it */
+} tq_permit_fact;
+
+typedef enum tq_step {
+    TQ_STEP_EVALUATE = 1,        /* DECL (new), AMEND, OFFICER DOCS_OK/INSPECT_OK */
+    TQ_STEP_EVALUATE_MANUAL = 2, /* MANUAL_CLEAR: evaluate in manual mode, then settle */
+    TQ_STEP_DONE = 3,            /* REJECT or CANCEL applied; nothing to evaluate */
+    TQ_STEP_DUPLICATE = 4,       /* DECL for a known decl_no: ignored */
+    TQ_STEP_IGNORED_FINAL = 5,   /* event on a final declaration: ignored */
+    TQ_STEP_UNKNOWN = 6          /* non-DECL event for an unknown decl_no: ignored */
+} tq_step;
+
+/* tq_rules_begin() - apply an event's own effect to d.  exists says whether d holds a
+ * known declaration (for a DECL with !exists, d is overwritten from the event).  For
+ * TQ_STEP_DUPLICATE, IGNORED_FINAL and UNKNOWN, d is not changed. */
+tq_step tq_rules_begin(tq_decl *d, int exists, const tq_event *ev);
+
+/* tq_rules_permits() - the distinct permits named on d's lines, in order of first
+ * appearance; names[i] points into d.  @return their number (0..TQ_LINES_MAX). */
+size_t tq_rules_permits(const tq_decl *d, const char *names[TQ_LINES_MAX]);
+
+typedef struct tq_verdict {
+    uint32_t reasons;          /* TQ_R_* found */
+    uint64_t tax_short;
+    int manual;                /* evaluated in manual mode */
+    int consume;               /* add use[] to the permits' used (cleared or manual) */
+    uint16_t nuse;
+    struct { uint16_t fact; uint64_t qty; } use[TQ_LINES_MAX];  /* quota permits only */
+} tq_verdict;
+
+/* tq_rules_evaluate() - evaluate d against cover and facts (facts[i] describes the i-th
+ * name of tq_rules_permits(d)), per SPEC §3.  manual: ignore AWAIT_OFFICER and quota
+ * limits and always consume.  Pure: changes nothing but *out. */
+void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_fact *facts,
+                       size_t nfacts, int manual, tq_verdict *out);
+
+/* tq_rules_settle() - record the verdict in d: CLEARED (reasons 0, tax_short 0) or HELD
+ * with the reasons; in manual mode CLEARED with manual = 1 and the reasons kept as
+ * discrepancies. */
+void tq_rules_settle(tq_decl *d, const tq_verdict *v);
+
+/* tq_rules_covered() - the cover that counts for a declaration registered on reg_day
+ * (PAY total plus guarantees with valid_until >= reg_day), saturating. */
+uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day);
+
+/* Names for output. */
+const char *tq_state_name(int state);           /* "CLEARED", ...; NULL if out of range */
+const char *tq_reason_name(int bit_index);      /* 0 -> "TAX_SHORT", ... */
+/* tq_reasons_format() - the reasons joined with '|' in output order into out.
+ * @return bytes written (excluding NUL); 160 bytes are always enough. */
+size_t tq_reasons_format(uint32_t reasons, char *out, size_t cap);
+
+#endif

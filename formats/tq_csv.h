@@ -1,0 +1,50 @@
+/* tq_csv.h - strict CSV codec for payments and permits (SPEC §2.2, §2.3, §7).
+ *
+ * No quoting is used, so a row is split on ',' and must have exactly the header's
+ * number of fields.  Headers must match exactly, after an optional UTF-8 byte-order
+ * mark on the first line.  A line may end in "\r\n" (files from Windows desktops are
+ * common in a customs office): one trailing '\r' is stripped before parsing; any other
+ * control byte is an error.  Every field is checked against its format and range.
+ */
+#ifndef TQ_CSV_H
+#define TQ_CSV_H
+
+#include <stddef.h>
+
+#include "tq_error.h"
+#include "tq_event.h"
+
+#define TQ_PAYMENTS_HEADER "decl_no,receipt_no,kind,amount,valid_until"
+#define TQ_PERMITS_HEADER "permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota"
+
+/* tq_csv_check_header() - line is the file's first line without '\n' (a BOM and a
+ * trailing '\r' are allowed); header is one of the two strings above.
+ * @return TQ_OK, or TQ_ERR_INPUT with field "(header)" and why
+ *         "header must be exactly '...', got '...'". */
+int tq_csv_check_header(const char *line, size_t len, const char *header, tq_diag *d);
+
+/* tq_csv_parse_payment() - one data row, without '\n'.  A PAY row needs an empty
+ * valid_until; a GUARANTEE row needs a date.
+ * @return TQ_OK, or TQ_ERR_INPUT with the field named ("(line)" for a blank line or a
+ *         wrong number of fields). */
+int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag *d);
+
+/* tq_csv_parse_permit() - one data row, without '\n'.  valid_from > valid_to is an error
+ * on field 'valid_to'.  @return as tq_csv_parse_payment(). */
+int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d);
+
+/* tq_csv_format_payment() / tq_csv_format_permit() - one row with its '\n', in the input
+ * format (used for reject files and tests).  @return bytes needed, as snprintf. */
+size_t tq_csv_format_payment(const tq_payment *p, char *out, size_t cap);
+size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap);
+
+/* Field validators shared with the NDJSON parser: each checks exactly n bytes. */
+int tq_valid_decl_no(const char *s, size_t n);
+int tq_valid_taxid(const char *s, size_t n);
+int tq_valid_permit_no(const char *s, size_t n);   /* also receipt_no */
+int tq_valid_hs(const char *s, size_t n);
+/* tq_parse_u64() - decimal digits only (no sign, no leading zero unless "0"),
+ * value <= max.  @return 1 and *out, or 0. */
+int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,143 @@
+/* tq_journal.h - the journal file: zstd frames of binary event records.
+ *
+ * A journal is a header (magic, format version, a 16-byte journal id) followed by
+ * frames.  Each frame holds a run of consecutive events (first seq, record count), is
+ * compressed on its own with zstd, and carries an XXH3-64 checksum of its uncompressed
+ * content plus a checksum of its own header, so that:
+ *   - any flipped byte is detected (header checksum, zstd, then content checksum);
+ *   - a file that ends inside a frame (the writer died mid-frame) is reported as a
+ *     torn tail (TQ_ERR_TORN), distinct from corruption (TQ_ERR_CORRUPT);
+ *   - frames can be found by reading headers only and seeking over payloads, so later
+ *     stages can decompress frames in parallel (tq_journal_read_frame() hands out the
+ *     compressed bytes; tq_journal_frame_decode() may run on any thread).
+ * The byte layout is specified in formats/JOURNAL.md.
+ *
+ * Records inside a frame use the compact encoding of tq_record_encode().
+ */
+#ifndef TQ_JOURNAL_H
+#define TQ_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tq_error.h"
+#include "tq_event.h"
+
+#define TQ_JOURNAL_VERSION 1
+#define TQ_JOURNAL_ID_LEN 16
+#define TQ_JOURNAL_FRAME_DEFAULT (1u << 20)    /* uncompressed bytes per frame */
+#define TQ_JOURNAL_FRAME_MAX (64u << 20)       /* largest frame a reader accepts */
+#define TQ_RECORD_MAX 8192                     /* largest encoded record */
+
+/* ---- records ---------------------------------------------------------------- */
+
+/* tq_record_encode() - encode ev (seq excluded: it follows from the frame) into out.
+ * @return bytes written (> 0), or 0 when cap is too small (TQ_RECORD_MAX always fits). */
+size_t tq_record_encode(const tq_event *ev, uint8_t *out, size_t cap);
+
+/* tq_record_decode() - decode one record from [p, p+n) into ev (ev->seq is not set).
+ * Every length and value is checked as strictly as the NDJSON parser checks it.
+ * @return bytes consumed (> 0), or 0 when the bytes are not a valid record. */
+size_t tq_record_decode(const uint8_t *p, size_t n, tq_event *ev);
+
+/* ---- writing ---------------------------------------------------------------- */
+
+typedef struct tq_journal_writer tq_journal_writer;
+
+typedef struct tq_journal_write_opts {
+    size_t frame_bytes;      /* uncompressed bytes per frame; 0 = default */
+    int level;               /* zstd level; 0 = default (3) */
+} tq_journal_write_opts;
+
+/* tq_journal_create() - create (truncate) path and write a header with a fresh random
+ * journal id.  opts may be NULL.  @return TQ_OK, TQ_ERR_IO, TQ_ERR_NOMEM. */
+int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
+                      tq_journal_writer **out);
+
+/* tq_journal_append() - open an existing journal for appending: its frames are verified
+ * first; seq continues after its last event, the id is kept.
+ * @return TQ_OK, TQ_ERR_IO, TQ_ERR_CORRUPT or TQ_ERR_TORN (an appender never writes
+ *         after a damaged tail), TQ_ERR_VERSION. */
+int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
+                      tq_journal_writer **out);
+
+/* tq_journal_next_seq() - the seq the next added event gets. */
+uint64_t tq_journal_next_seq(const tq_journal_writer *w);
+
+/* tq_journal_add() - add one event; its seq is assigned by the writer (ev->seq ignored).
+ * A frame is written when it reaches the configured size.  @return TQ_OK, TQ_ERR_IO,
+ * TQ_ERR_FULL, TQ_ERR_INPUT (the event cannot be encoded). */
+int tq_journal_add(tq_journal_writer *w, const tq_event *ev);
+
+/* tq_journal_finish() - write the last partial frame, fsync, close and free.
+ * @return TQ_OK or an I/O error; w is freed either way.  NULL does nothing. */
+int tq_journal_finish(tq_journal_writer *w);
+
+/* tq_journal_abandon() - close and free without writing what is buffered (the file
+ * keeps the frames already written).  NULL does nothing. */
+void tq_journal_abandon(tq_journal_writer *w);
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct tq_journal_reader tq_journal_reader;
+
+typedef struct tq_frame_info {
+    uint64_t index;          /* 0-based frame number */
+    uint64_t offset;         /* byte offset of the frame header in the file */
+    uint64_t first_seq;      /* seq of its first record */
+    uint32_t count;          /* records in it */
+    uint32_t raw_size;       /* uncompressed bytes */
+    uint32_t zsize;          /* compressed bytes */
+    uint64_t checksum;       /* XXH3-64 of the uncompressed bytes */
+} tq_frame_info;
+
+/* tq_journal_open() - open and check the header.  @return TQ_OK, TQ_ERR_IO,
+ * TQ_ERR_CORRUPT (bad magic or header checksum), TQ_ERR_TORN (file shorter than a
+ * header), TQ_ERR_VERSION. */
+int tq_journal_open(const char *path, tq_journal_reader **out);
+void tq_journal_close(tq_journal_reader *r);   /* NULL does nothing */
+
+/* tq_journal_id() - the journal's 16-byte id (valid while r is open). */
+const uint8_t *tq_journal_id(const tq_journal_reader *r);
+
+/* tq_journal_read_frame() - read the next frame's header and compressed bytes into a
+ * buffer owned by the caller (*buf of *cap bytes, grown with realloc as needed; free it
+ * with free()).  Frames must follow each other: frame i+1 starts at seq
+ * first_seq(i)+count(i).
+ * @return TQ_OK, TQ_ERR_EOF after the last frame, TQ_ERR_TORN when the file ends inside
+ *         a frame, TQ_ERR_CORRUPT for a bad header (info->index and offset name it, and
+ *         the seq range is filled where the header could still be read), TQ_ERR_IO. */
+int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
+                          size_t *cap);
+
+/* tq_journal_skip_frame() - after TQ_ERR_CORRUPT on a payload (see frame_decode),
+ * nothing is needed: the reader is already past it.  After a corrupt header the reader
+ * cannot find the next frame and returns TQ_ERR_CORRUPT again. */
+
+/* tq_journal_frame_decode() - decompress zbuf (info->zsize bytes) into *out (grown with
+ * realloc, owned by the caller) and check the content checksum.  Thread-safe: needs no
+ * reader.  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM, TQ_ERR_LIMIT (raw_size over
+ * TQ_JOURNAL_FRAME_MAX). */
+int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf,
+                            uint8_t **out, size_t *cap);
+
+/* tq_frame_cursor - walks the records of a decoded frame. */
+typedef struct tq_frame_cursor {
+    const uint8_t *p, *end;
+    uint64_t next_seq;
+    uint32_t left;
+} tq_frame_cursor;
+
+void tq_frame_cursor_init(tq_frame_cursor *c, const tq_frame_info *info, const uint8_t *raw);
+/* tq_frame_cursor_next() - @return TQ_OK with ev filled (ev->seq set), TQ_ERR_EOF when
+ * all info->count records were read and the bytes are used up exactly, TQ_ERR_CORRUPT
+ * otherwise. */
+int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
+
+/* tq_journal_next_event() - convenience stream over all events (frames read and decoded
+ * one at a time; memory bounded by one frame).  On error, *info describes the frame at
+ * fault.  @return TQ_OK, TQ_ERR_EOF at the end, or the error of read_frame/frame_decode/
+ * cursor_next. */
+int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
+
+#endif

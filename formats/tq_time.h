@@ -1,0 +1,44 @@
+/* tq_time.h - strict ISO-8601 timestamps and dates, and Vietnam's calendar day.
+ *
+ * SPEC §2: timestamps carry an explicit offset ("+07:00", "-05:30" or "Z"), 'T' and
+ * seconds are required, fractional seconds are allowed (at most 9 digits here: finer
+ * than a nanosecond has no meaning for a registration).  A date "YYYY-MM-DD" means the
+ * whole day in Vietnam time (UTC+07:00).  Years 0001..9999 are accepted; every field
+ * is range-checked, including the day of the month against leap years.
+ */
+#ifndef TQ_TIME_H
+#define TQ_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TQ_TS_MAX 40          /* longest timestamp text we accept, in bytes */
+#define TQ_NO_DATE INT32_MIN  /* "no date" (a PAY row's empty valid_until) */
+
+/* An instant: seconds since 1970-01-01T00:00:00Z (may be negative) and nanoseconds.
+ * Instants compare as (sec, nsec). */
+typedef struct tq_instant {
+    int64_t sec;
+    uint32_t nsec;
+} tq_instant;
+
+/* tq_time_parse() - parse a timestamp of exactly n bytes (no NUL needed).
+ * @return TQ_OK, or TQ_ERR_INPUT with a short reason in why (cap >= 64 recommended;
+ *         why may be NULL). */
+int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap);
+
+/* tq_date_parse() - parse "YYYY-MM-DD" of exactly n bytes into a day number
+ * (days since 1970-01-01, may be negative).  @return TQ_OK or TQ_ERR_INPUT. */
+int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap);
+
+/* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes). */
+void tq_date_format(int32_t day, char out[11]);
+
+/* tq_instant_vn_day() - the calendar day (days since 1970-01-01) on which the instant
+ * falls in Vietnam time, UTC+07:00. */
+int32_t tq_instant_vn_day(tq_instant t);
+
+/* tq_instant_cmp() - <0, 0, >0 as a is before, equal to, after b. */
+int tq_instant_cmp(tq_instant a, tq_instant b);
+
+#endif
