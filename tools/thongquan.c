@@ -1,3 +1,68 @@
-/* thongquan.c - the command line: argument parsing, messages and exit statuses. */
+/* thongquan.c - the command line entry point: finds the subcommand and hands over.
+ *
+ * Every subcommand lives in a cmd_*.c file and is a thin layer: it parses arguments,
+ * calls the engine/ or formats/ library, prints messages in one style
+ * ("thongquan: FILE: line N (seq N): field 'F': why") and picks the exit status from
+ * the table in tq_cli.h.
+ */
 #include <stdio.h>
-int main(void) { puts("thongquan: not yet"); return 2; }
+#include <string.h>
+
+#include "tq_cli.h"
+
+#ifndef TQ_VERSION_STRING
+#define TQ_VERSION_STRING "dev"
+#endif
+
+static const char usage[] =
+    "usage: thongquan COMMAND [ARGS]\n"
+    "\n"
+    "Replay a backlog of customs declaration events against payments and permits,\n"
+    "decide every declaration by fixed rules, store the decisions durably, report.\n"
+    "\n"
+    "commands:\n"
+    "  journal pack EVENTS.ndjson -o J.tqj   pack NDJSON events into a journal ('-' = stdin)\n"
+    "  journal cat J.tqj                     print a journal back as NDJSON, with \"seq\"\n"
+    "  journal verify J.tqj                  check checksums, seq range and tail\n"
+    "  load payments|permits FILE.csv --db DIR   load a payments or permits file\n"
+    "  replay J.tqj --db DIR                 decide the journal's declarations\n"
+    "  reconcile --db DIR                    re-decide HELD declarations and report\n"
+    "  export decisions|permits --db DIR     write the decisions or permit use as CSV\n"
+    "  stat --db DIR                         counts, map use, journals replayed\n"
+    "  gen --declarations N --out DIR        make a realistic synthetic backlog\n"
+    "\n"
+    "'thongquan COMMAND --help' explains a command with an example.\n"
+    "exit status: 0 ok, 1 input errors, 2 usage, 3 database busy, 4 I/O error or full\n"
+    "disk, 5 corrupt journal, 6 database or internal error, 128+N killed by signal N\n"
+    "after a clean stop (130 for Ctrl-C).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return TQ_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("thongquan %s\n", TQ_VERSION_STRING);
+        return TQ_EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"journal", tq_cmd_journal}, {"load", tq_cmd_load},     {"replay", tq_cmd_replay},
+        {"reconcile", tq_cmd_reconcile}, {"export", tq_cmd_export}, {"stat", tq_cmd_stat},
+        {"gen", tq_cmd_gen},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmd, cmds[i].name) == 0)
+            return cmds[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "thongquan: unknown command '%s'\n", cmd);
+    fputs(usage, stderr);
+    return TQ_EXIT_USAGE;
+}

@@ -1,0 +1,47 @@
+/* tq_load.h - load payment and permit CSV files into the store, all or nothing.
+ *
+ * A file is applied in one write transaction: every row is parsed and checked (formats,
+ * receipt conflicts within the file and against the store), and the transaction is
+ * committed only when no row failed, or when the caller asked to skip bad rows (then
+ * each bad row is written, unchanged, to the reject stream and the rest is applied).
+ * When the map fills the whole file is redone after growing it, so a file is either
+ * entirely in the database or not at all, whatever happens to the process.
+ */
+#ifndef TQ_LOAD_H
+#define TQ_LOAD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tq_store.h"
+
+typedef enum tq_load_kind { TQ_LOAD_PAYMENTS = 1, TQ_LOAD_PERMITS = 2 } tq_load_kind;
+
+typedef struct tq_load_opts {
+    tq_load_kind kind;
+    FILE *rejects;          /* NULL: any bad row fails the file; else bad rows go here */
+    size_t max_line;        /* longest row accepted; 0 = 64 KiB */
+    /* called for each bad row (d has line, field, why); may be NULL */
+    void (*on_error)(void *ctx, const tq_diag *d);
+    void *ctx;
+    volatile int *stop;     /* when it becomes non-zero the load is abandoned; may be NULL */
+} tq_load_opts;
+
+typedef struct tq_load_stats {
+    uint64_t rows;          /* data rows read */
+    uint64_t added;         /* new payments / new permits */
+    uint64_t duplicates;    /* payments already known with the same content */
+    uint64_t replaced;      /* permits that replaced a known row */
+    uint64_t rejected;      /* bad rows */
+    uint64_t unknown_decl;  /* payments for a declaration not (yet) known */
+} tq_load_stats;
+
+/* tq_load_file() - load path ("-" is not accepted: a redo after map growth must be able
+ * to read the file again).  @return TQ_OK; TQ_ERR_INPUT when rows were bad and nothing
+ * was applied (they were reported through on_error); TQ_ERR_IO with d naming the file;
+ * TQ_ERR_INTERRUPTED; or a store error (TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE).  On every
+ * error the database is as it was before the call. */
+int tq_load_file(tq_store *s, const char *path, const tq_load_opts *opts,
+                 tq_load_stats *stats, tq_diag *d);
+
+#endif

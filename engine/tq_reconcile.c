@@ -1,0 +1,194 @@
+/* tq_reconcile.c - re-decide HELD declarations against today's payments and permits.
+ *
+ * How it works.  One write transaction: a first cursor pass over the declarations
+ * collects the HELD ones as (registration instant, decl_no) keys, which are sorted so
+ * quota goes to the earlier registration (SPEC §3, §7: the instant, not its text); each
+ * is then re-evaluated through tq_apply_evaluate(), the same path a replay uses.  A
+ * second pass reports manual clearances with discrepancies and overpaid clearances, and
+ * a pass over the payments finds those whose declaration is unknown.  The keys take 24
+ * bytes per HELD declaration; that is the one cost that grows with the database.
+ */
+#include "tq_reconcile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tq_apply.h"
+
+typedef struct held_key {
+    int64_t sec;
+    uint32_t nsec;
+    char decl_no[TQ_DECL_NO_LEN];
+} held_key;
+
+typedef struct held_list {
+    held_key *v;
+    size_t n, cap;
+    int nomem;
+} held_list;
+
+static int collect_held(void *ctx, const tq_decl *d)
+{
+    held_list *h = ctx;
+    if (d->state != TQ_STATE_HELD)
+        return 0;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 1024;
+        held_key *v = realloc(h->v, cap * sizeof *v);
+        if (v == NULL) {
+            h->nomem = 1;
+            return 1;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    held_key *k = &h->v[h->n++];
+    k->sec = d->registered.sec;
+    k->nsec = d->registered.nsec;
+    memcpy(k->decl_no, d->decl_no, TQ_DECL_NO_LEN);
+    return 0;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+    const held_key *x = a, *y = b;
+    if (x->sec != y->sec)
+        return x->sec < y->sec ? -1 : 1;
+    if (x->nsec != y->nsec)
+        return x->nsec < y->nsec ? -1 : 1;
+    return memcmp(x->decl_no, y->decl_no, TQ_DECL_NO_LEN);
+}
+
+typedef struct report_pass {
+    const tq_reconcile_opts *o;
+    tq_reconcile_stats *st;
+    tq_txn *t;
+    tq_apply_scratch *sc;
+    int rc;
+} report_pass;
+
+static int report_decl(void *ctx, const tq_decl *d)
+{
+    report_pass *p = ctx;
+    if (d->state != TQ_STATE_CLEARED)
+        return 0;
+    if (d->manual && d->reasons != 0) {
+        p->st->manual_with_discrepancies++;
+        if (p->o->manual_discrepancy)
+            p->o->manual_discrepancy(p->o->ctx, d);
+    }
+    tq_cover cover;
+    int rc = tq_store_get_cover(p->t, d->decl_no, &cover, &p->sc->guar, &p->sc->guar_cap);
+    if (rc != TQ_OK) {
+        p->rc = rc;
+        return 1;
+    }
+    uint64_t covered = tq_rules_covered(&cover, d->reg_day);
+    if (covered > d->tax_due) {
+        p->st->overpaid++;
+        if (p->o->overpaid)
+            p->o->overpaid(p->o->ctx, d, covered);
+    }
+    return 0;
+}
+
+static int report_payment(void *ctx, const tq_payment *pay)
+{
+    report_pass *p = ctx;
+    tq_decl d;
+    int rc = tq_store_get_decl(p->t, pay->decl_no, &d);
+    if (rc == TQ_ERR_NOTFOUND) {
+        p->st->unknown_payments++;
+        if (p->o->unknown_payment)
+            p->o->unknown_payment(p->o->ctx, pay);
+        return 0;
+    }
+    if (rc != TQ_OK) {
+        p->rc = rc;
+        return 1;
+    }
+    return 0;
+}
+
+static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_stats *st,
+                          tq_apply_scratch *sc, tq_diag *d)
+{
+    held_list h = {0};
+    tq_txn *t = NULL;
+    int rc = tq_txn_begin(s, 0, &t);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq_store_each_decl(t, collect_held, &h);
+    if (h.nomem) {
+        tq_diag_set(d, "(memory)", "not enough memory for %zu held declarations", h.n);
+        rc = TQ_ERR_NOMEM;
+    }
+    if (rc != TQ_OK)
+        goto out;
+    qsort(h.v, h.n, sizeof *h.v, cmp_held);
+    for (size_t i = 0; i < h.n; i++) {
+        char no[TQ_DECL_NO_LEN + 1];
+        memcpy(no, h.v[i].decl_no, TQ_DECL_NO_LEN);
+        no[TQ_DECL_NO_LEN] = '\0';
+        tq_decl decl;
+        rc = tq_store_get_decl(t, no, &decl);
+        if (rc != TQ_OK)
+            goto out;
+        rc = tq_apply_evaluate(t, &decl, 0, sc, NULL);
+        if (rc != TQ_OK)
+            goto out;
+        st->reevaluated++;
+        if (decl.state == TQ_STATE_CLEARED) {
+            st->cleared_now++;
+            if (o->cleared_now)
+                o->cleared_now(o->ctx, &decl);
+        } else {
+            st->still_held++;
+            for (int b = 0; b < TQ_REASON_COUNT; b++)
+                if (decl.reasons & (1u << b))
+                    st->still_held_by_reason[b]++;
+        }
+    }
+    report_pass p = {.o = o, .st = st, .t = t, .sc = sc, .rc = TQ_OK};
+    rc = tq_store_each_decl(t, report_decl, &p);
+    if (rc == TQ_OK)
+        rc = p.rc;
+    if (rc == TQ_OK)
+        rc = tq_store_each_payment(t, report_payment, &p);
+    if (rc == TQ_OK)
+        rc = p.rc;
+out:
+    free(h.v);
+    if (rc == TQ_OK && !o->dry_run)
+        return tq_txn_commit(t);
+    tq_txn_abort(t);
+    return rc;
+}
+
+int tq_reconcile_run(tq_store *s, const tq_reconcile_opts *opts, void (*restart)(void *ctx),
+                     tq_reconcile_stats *stats, tq_diag *d)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tq_apply_scratch sc = {0};
+    int rc;
+    uint64_t grows = 0;
+    for (;;) {
+        memset(stats, 0, sizeof *stats);
+        rc = reconcile_once(s, opts, stats, &sc, d);
+        if (rc != TQ_ERR_MAPFULL)
+            break;
+        rc = tq_store_grow(s);
+        if (rc != TQ_OK)
+            break;
+        grows++;
+        if (restart)
+            restart(opts->ctx);
+    }
+    tq_apply_scratch_release(&sc);
+    stats->map_grows = grows;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* tq_reconcile.h - re-decide HELD declarations against today's payments and permits.
+ *
+ * SPEC §3: every HELD declaration is re-evaluated in ascending order of (registration
+ * instant, decl_no), so quota goes to the earlier registration; those that now qualify
+ * are cleared and consume quota.  Manual clearances are left as recorded.  The whole run
+ * is one transaction: it is applied entirely or not at all.  The report lists what an
+ * operator works on: cleared now, still held by reason, manual clearances with
+ * discrepancies, payments for unknown declarations, and cleared declarations overpaid.
+ */
+#ifndef TQ_RECONCILE_H
+#define TQ_RECONCILE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tq_store.h"
+
+typedef struct tq_reconcile_opts {
+    int dry_run;
+    /* Each list is streamed to its callback while reconciling (any may be NULL). */
+    void (*cleared_now)(void *ctx, const tq_decl *d);
+    void (*manual_discrepancy)(void *ctx, const tq_decl *d);
+    void (*unknown_payment)(void *ctx, const tq_payment *p);
+    void (*overpaid)(void *ctx, const tq_decl *d, uint64_t covered);
+    void *ctx;
+} tq_reconcile_opts;
+
+typedef struct tq_reconcile_stats {
+    uint64_t reevaluated, cleared_now, still_held;
+    uint64_t still_held_by_reason[8];      /* bit index of TQ_R_* */
+    uint64_t manual_with_discrepancies, unknown_payments, overpaid;
+    uint64_t map_grows;
+    double seconds;
+} tq_reconcile_stats;
+
+/* tq_reconcile_run() - s opened with TQ_STORE_WRITE.  @return TQ_OK or a store error
+ * (the database unchanged).  The callbacks of a run that had to be redone after the map
+ * grew are called again from the start: callers that keep lists should reset them when
+ * `restart` is called (may be NULL). */
+int tq_reconcile_run(tq_store *s, const tq_reconcile_opts *opts, void (*restart)(void *ctx),
+                     tq_reconcile_stats *stats, tq_diag *d);
+
+#endif

@@ -1,0 +1,320 @@
+/* tq_replay.c - apply a journal to the store by the rules, durably and resumably.
+ *
+ * How it works.  The journal is read frame by frame.  The store keeps, per journal id,
+ * a mark: how many frames were applied, the last applied seq, and a hash chain over the
+ * checksums of those frames (taken from the frame headers, so checking it costs no
+ * decompression).  A run first walks the frames the mark covers, recomputing the chain:
+ * a different chain means the file is not the journal that was replayed, and the run
+ * is refused.  It then applies the remaining frames' events in order through
+ * tq_apply_event(), and commits after whole frames, writing the decisions and the new
+ * mark in the same transaction.  So at any instant the database holds the effect of
+ * exactly the frames its mark names: a killed run loses at most an uncommitted batch,
+ * which the next run applies again from the same starting state.
+ *
+ * A frame's events are decoded and checked in full before the first of them is
+ * applied, so a frame that fails to decode is never half-applied.  MDB_MAP_FULL kills
+ * the transaction; the run then grows the map and starts over from the mark, which is
+ * the same as resuming after a kill.
+ */
+#include "tq_replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "tq_apply.h"
+
+uint64_t tq_replay_chain(uint64_t chain, uint64_t frame_checksum)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(frame_checksum >> (8 * i));
+    return XXH3_64bits_withSeed(b, sizeof b, chain);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct replay_run {
+    tq_store *s;
+    const tq_replay_opts *o;
+    tq_replay_stats *st;
+    tq_diag *d;
+    tq_journal_reader *r;
+    tq_txn *t;
+    tq_journal_mark mark;
+    tq_apply_scratch sc;
+    uint8_t *zbuf, *raw;
+    size_t zcap, rawcap;
+    uint64_t batch;          /* events in the open transaction */
+    uint64_t file_size;
+} replay_run;
+
+static int begin_batch(replay_run *r)
+{
+    r->batch = 0;
+    return tq_txn_begin(r->s, 0, &r->t);
+}
+
+/* commit_batch() - write the mark and commit; a dry run keeps its one transaction. */
+static int commit_batch(replay_run *r, int final)
+{
+    if (r->o->dry_run) {
+        if (final) {
+            tq_txn_abort(r->t);
+            r->t = NULL;
+        }
+        return TQ_OK;
+    }
+    r->mark.applied_at = (uint64_t)time(NULL);
+    int rc = tq_store_put_journal(r->t, &r->mark);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq_txn_commit(r->t);
+    r->t = NULL;
+    if (rc != TQ_OK)
+        return rc;
+    r->st->commits++;
+    r->st->journal_last_seq = r->mark.last_seq;
+    if (!final)
+        return begin_batch(r);
+    return TQ_OK;
+}
+
+/* check_frame() - decode every record of a frame without applying any. */
+static int check_frame(const tq_frame_info *info, const uint8_t *raw)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
+        ;
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+static int apply_frame(replay_run *r, const tq_frame_info *info)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, r->raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
+        tq_step step;
+        rc = tq_apply_event(r->t, &ev, &r->sc, &step);
+        if (rc != TQ_OK)
+            return rc;
+        tq_replay_stats *st = r->st;
+        st->events++;
+        if (ev.ev < 6)
+            st->by_kind[ev.ev]++;
+        switch (step) {
+        case TQ_STEP_DUPLICATE: st->duplicate_decl++; break;
+        case TQ_STEP_IGNORED_FINAL: st->ignored_final++; break;
+        case TQ_STEP_UNKNOWN: st->unknown_decl++; break;
+        default: st->applied++; break;
+        }
+    }
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+static void note_frame_done(replay_run *r, const tq_frame_info *info)
+{
+    r->mark.frames = info->index + 1;
+    r->mark.last_seq = info->first_seq + info->count - 1;
+    r->mark.chain = tq_replay_chain(r->mark.chain, info->checksum);
+    r->batch += info->count;
+    if (r->o->progress)
+        r->o->progress(r->o->progress_ctx, r->mark.last_seq,
+                       info->offset + info->zsize, r->file_size);
+}
+
+static void note_skipped(replay_run *r, const tq_frame_info *info)
+{
+    tq_replay_stats *st = r->st;
+    if (st->nskipped < TQ_REPLAY_MAX_SKIPPED) {
+        tq_seq_range *sr = &st->skipped[st->nskipped];
+        sr->first = info->first_seq;
+        sr->last = info->first_seq + info->count - 1;
+        sr->frame = info->index;
+    }
+    st->nskipped++;
+    st->skipped_events += info->count;
+}
+
+/* verify_applied_prefix() - frames [0, mark.frames) were applied by an earlier run;
+ * their chain must match.  Reads headers and payloads but decodes nothing. */
+static int verify_applied_prefix(replay_run *r)
+{
+    uint64_t chain = 0, last_seq = 0;
+    tq_frame_info info;
+    for (uint64_t i = 0; i < r->mark.frames; i++) {
+        int rc = tq_journal_read_frame(r->r, &info, &r->zbuf, &r->zcap);
+        if (rc == TQ_ERR_EOF || rc == TQ_ERR_TORN) {
+            tq_diag_set(r->d, "(journal)",
+                        "this journal has fewer frames (%llu) than were already applied "
+                        "from a journal with the same id (%llu): refusing to mix them",
+                        (unsigned long long)i, (unsigned long long)r->mark.frames);
+            return TQ_ERR_MISMATCH;
+        }
+        if (rc != TQ_OK) {
+            r->st->bad_frame = info;
+            return rc;
+        }
+        chain = tq_replay_chain(chain, info.checksum);
+        last_seq = info.first_seq + info.count - 1;
+        r->st->already_applied += info.count;
+    }
+    if (chain != r->mark.chain || last_seq != r->mark.last_seq) {
+        tq_diag_set(r->d, "(journal)",
+                    "content before seq %llu differs from the journal with the same id "
+                    "replayed before: refusing to mix them",
+                    (unsigned long long)r->mark.last_seq);
+        return TQ_ERR_MISMATCH;
+    }
+    return TQ_OK;
+}
+
+static int replay_pass(replay_run *r, const char *path)
+{
+    int rc = tq_journal_open(path, &r->r);
+    if (rc != TQ_OK) {
+        tq_diag_set(r->d, "(journal)", "cannot open %s: %s", path, tq_strerror(rc));
+        return rc;
+    }
+    memcpy(r->st->journal_id, tq_journal_id(r->r), TQ_JOURNAL_ID_LEN);
+    rc = begin_batch(r);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq_store_get_journal(r->t, tq_journal_id(r->r), &r->mark);
+    if (rc == TQ_ERR_NOTFOUND) {
+        memset(&r->mark, 0, sizeof r->mark);
+        memcpy(r->mark.id, tq_journal_id(r->r), TQ_JOURNAL_ID_LEN);
+        rc = TQ_OK;
+    }
+    if (rc != TQ_OK)
+        return rc;
+    r->st->journal_last_seq = r->mark.last_seq;
+    rc = verify_applied_prefix(r);
+    if (rc != TQ_OK)
+        return rc;
+
+    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    tq_frame_info info;
+    for (;;) {
+        if (r->o->stop && *r->o->stop) {
+            r->st->interrupted = 1;
+            break;
+        }
+        memset(&info, 0, sizeof info);
+        rc = tq_journal_read_frame(r->r, &info, &r->zbuf, &r->zcap);
+        if (rc == TQ_ERR_EOF) {
+            rc = TQ_OK;
+            break;
+        }
+        if (rc == TQ_ERR_TORN) {
+            r->st->torn_tail = 1;
+            r->st->torn_offset = info.offset;
+            rc = TQ_OK;
+            break;
+        }
+        if (rc == TQ_ERR_CORRUPT) {
+            /* A bad frame header hides where the next frame starts: nothing after it
+             * can be read, even with --skip-corrupt. */
+            r->st->bad_frame = info;
+            tq_diag_set(r->d, "(frame)",
+                        "frame %llu at byte %llu has a corrupt header; nothing after it "
+                        "can be located",
+                        (unsigned long long)info.index, (unsigned long long)info.offset);
+            break;
+        }
+        if (rc != TQ_OK)
+            break;
+        rc = tq_journal_frame_decode(&info, r->zbuf, &r->raw, &r->rawcap);
+        if (rc == TQ_OK)
+            rc = check_frame(&info, r->raw);
+        if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
+            if (!r->o->skip_corrupt) {
+                r->st->bad_frame = info;
+                tq_diag_set(r->d, "(frame)",
+                            "frame %llu (seq %llu..%llu) is corrupt",
+                            (unsigned long long)info.index,
+                            (unsigned long long)info.first_seq,
+                            (unsigned long long)(info.first_seq + info.count - 1));
+                rc = TQ_ERR_CORRUPT;
+                break;
+            }
+            note_skipped(r, &info);
+            note_frame_done(r, &info);
+            continue;
+        }
+        if (rc != TQ_OK)
+            break;
+        rc = apply_frame(r, &info);
+        if (rc != TQ_OK)
+            break;
+        if (r->st->first_seq == 0)
+            r->st->first_seq = info.first_seq;
+        r->st->last_seq = info.first_seq + info.count - 1;
+        r->st->frames++;
+        note_frame_done(r, &info);
+        if (r->batch >= batch_limit) {
+            rc = commit_batch(r, 0);
+            if (rc != TQ_OK)
+                break;
+        }
+    }
+    /* Everything before a corrupt frame is kept: commit it, then report the frame. */
+    if (rc == TQ_OK || rc == TQ_ERR_CORRUPT) {
+        int crc = commit_batch(r, 1);
+        if (crc != TQ_OK)
+            rc = crc;
+    }
+    return rc;
+}
+
+int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
+                  tq_replay_stats *stats, tq_diag *d)
+{
+    double t0 = now_seconds();
+    replay_run r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.o = opts;
+    r.st = stats;
+    r.d = d;
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        r.file_size = (uint64_t)sb.st_size;
+    int rc;
+    for (;;) {
+        uint64_t grows = stats->map_grows;
+        memset(stats, 0, sizeof *stats);
+        stats->map_grows = grows;
+        rc = replay_pass(&r, path);
+        tq_txn_abort(r.t);
+        r.t = NULL;
+        tq_journal_close(r.r);
+        r.r = NULL;
+        if (rc != TQ_ERR_MAPFULL)
+            break;
+        /* The batch in flight is lost; what was committed stays, and the next pass
+         * resumes after it exactly as a rerun after a kill would. */
+        rc = tq_store_grow(s);
+        if (rc != TQ_OK)
+            break;
+        stats->map_grows++;
+    }
+    tq_apply_scratch_release(&r.sc);
+    free(r.zbuf);
+    free(r.raw);
+    stats->seconds = now_seconds() - t0;
+    return rc;
+}
