@@ -3,8 +3,9 @@
  * A journal is a header (magic, format version, a 16-byte journal id) followed by
  * frames.  Each frame holds a run of consecutive events (first seq, record count), is
  * compressed on its own with zstd, and carries an XXH3-64 checksum of its uncompressed
- * content plus a checksum of its own header, so that:
- *   - any flipped byte is detected (header checksum, zstd, then content checksum);
+ * content, a checksum of its compressed bytes and one of its own header, so that:
+ *   - any flipped byte is detected (file header checksum; frame header checksum;
+ *     payload checksum, zstd, then content checksum);
  *   - a file that ends inside a frame (the writer died mid-frame) is reported as a
  *     torn tail (TQ_ERR_TORN), distinct from corruption (TQ_ERR_CORRUPT);
  *   - frames can be found by reading headers only and seeking over payloads, so later
@@ -32,11 +33,18 @@
 /* ---- records ---------------------------------------------------------------- */
 
 /* tq_record_encode() - encode ev (seq excluded: it follows from the frame) into out.
- * @return bytes written (> 0), or 0 when cap is too small (TQ_RECORD_MAX always fits). */
+ * The event is checked as strictly as tq_record_decode() checks a record, so that what
+ * is written always reads back; for DECL, ev->registered must be the instant that
+ * ev->registered_at denotes.  ev->has's TQ_HAS_SEQ is ignored.
+ * @return bytes written (> 0), or 0 when cap is too small (TQ_RECORD_MAX always fits)
+ *         or the event is invalid.  No allocation; thread-safe. */
 size_t tq_record_encode(const tq_event *ev, uint8_t *out, size_t cap);
 
 /* tq_record_decode() - decode one record from [p, p+n) into ev (ev->seq is not set).
- * Every length and value is checked as strictly as the NDJSON parser checks it.
+ * Every length and value is checked as strictly as the NDJSON parser checks it, and
+ * only the canonical encoding is accepted: decode(x) = e implies encode(e) = x.
+ * Members that do not apply to the kind are zeroed; lines[nlines..] are left as they
+ * were.  Never reads outside [p, p+n).
  * @return bytes consumed (> 0), or 0 when the bytes are not a valid record. */
 size_t tq_record_decode(const uint8_t *p, size_t n, tq_event *ev);
 
@@ -50,14 +58,17 @@ typedef struct tq_journal_write_opts {
 } tq_journal_write_opts;
 
 /* tq_journal_create() - create (truncate) path and write a header with a fresh random
- * journal id.  opts may be NULL.  @return TQ_OK, TQ_ERR_IO, TQ_ERR_NOMEM. */
+ * journal id.  opts may be NULL.  The file is locked (flock) while the writer is open.
+ * @return TQ_OK, TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_BUSY (another writer
+ *         holds the file; it is left untouched). */
 int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
                       tq_journal_writer **out);
 
-/* tq_journal_append() - open an existing journal for appending: its frames are verified
- * first; seq continues after its last event, the id is kept.
+/* tq_journal_append() - open an existing journal for appending: its frames are read,
+ * decompressed and every record decoded first; seq continues after its last event, the
+ * id is kept, and new frames go after the last one.  Locked as for create.
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_CORRUPT or TQ_ERR_TORN (an appender never writes
- *         after a damaged tail), TQ_ERR_VERSION. */
+ *         after a damaged tail), TQ_ERR_VERSION, TQ_ERR_NOMEM, TQ_ERR_BUSY. */
 int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
                       tq_journal_writer **out);
 
@@ -69,8 +80,11 @@ uint64_t tq_journal_next_seq(const tq_journal_writer *w);
  * TQ_ERR_FULL, TQ_ERR_INPUT (the event cannot be encoded). */
 int tq_journal_add(tq_journal_writer *w, const tq_event *ev);
 
-/* tq_journal_finish() - write the last partial frame, fsync, close and free.
- * @return TQ_OK or an I/O error; w is freed either way.  NULL does nothing. */
+/* tq_journal_finish() - write the last partial frame, fsync, close and free (and fsync
+ * the directory when the writer created the file).
+ * @return TQ_OK or an I/O error; w is freed either way.  NULL does nothing.
+ * Note: after any failed write the writer cuts the file back to its last complete frame
+ * (best effort) and every later add/finish returns the same error. */
 int tq_journal_finish(tq_journal_writer *w);
 
 /* tq_journal_abandon() - close and free without writing what is buffered (the file
@@ -89,12 +103,20 @@ typedef struct tq_frame_info {
     uint32_t raw_size;       /* uncompressed bytes */
     uint32_t zsize;          /* compressed bytes */
     uint64_t checksum;       /* XXH3-64 of the uncompressed bytes */
+    uint32_t zchecksum;      /* low 32 bits of XXH3-64 of the compressed bytes (checked
+                                by tq_journal_read_frame) */
 } tq_frame_info;
 
 /* tq_journal_open() - open and check the header.  @return TQ_OK, TQ_ERR_IO,
  * TQ_ERR_CORRUPT (bad magic or header checksum), TQ_ERR_TORN (file shorter than a
- * header), TQ_ERR_VERSION. */
+ * header and what is there is a prefix of the magic), TQ_ERR_VERSION (a checksummed
+ * header of another version, or with flags this version does not know). */
 int tq_journal_open(const char *path, tq_journal_reader **out);
+
+/* tq_journal_open_fd() - the same on an fd open for reading at the start of a journal
+ * (a pipe works: the reader only reads forward).  The fd stays the caller's: close it
+ * after tq_journal_close(). */
+int tq_journal_open_fd(int fd, tq_journal_reader **out);
 void tq_journal_close(tq_journal_reader *r);   /* NULL does nothing */
 
 /* tq_journal_id() - the journal's 16-byte id (valid while r is open). */
@@ -102,11 +124,16 @@ const uint8_t *tq_journal_id(const tq_journal_reader *r);
 
 /* tq_journal_read_frame() - read the next frame's header and compressed bytes into a
  * buffer owned by the caller (*buf of *cap bytes, grown with realloc as needed; free it
- * with free()).  Frames must follow each other: frame i+1 starts at seq
- * first_seq(i)+count(i).
+ * with free()).  Frames must follow each other: the first starts at seq 1 and frame i+1
+ * at first_seq(i)+count(i).
  * @return TQ_OK, TQ_ERR_EOF after the last frame, TQ_ERR_TORN when the file ends inside
  *         a frame, TQ_ERR_CORRUPT for a bad header (info->index and offset name it, and
- *         the seq range is filled where the header could still be read), TQ_ERR_IO. */
+ *         the seq range is filled where the header could still be read: when the header
+ *         checksum fails, first_seq is the seq the frame should have started at and
+ *         count is 0), TQ_ERR_IO, TQ_ERR_NOMEM.
+ *         EOF, TORN, IO and a CORRUPT header are sticky (returned again on every call);
+ *         a frame whose header is sound but whose seq range does not follow is reported
+ *         CORRUPT with its range, and the next call reads the frame after it. */
 int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
                           size_t *cap);
 
@@ -115,8 +142,10 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
  * cannot find the next frame and returns TQ_ERR_CORRUPT again. */
 
 /* tq_journal_frame_decode() - decompress zbuf (info->zsize bytes) into *out (grown with
- * realloc, owned by the caller) and check the content checksum.  Thread-safe: needs no
- * reader.  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM, TQ_ERR_LIMIT (raw_size over
+ * realloc, owned by the caller) and check the content checksum; on TQ_OK, (*out)[0,
+ * info->raw_size) is the frame's records.  Thread-safe: needs no reader, so frames read
+ * by one thread can be decoded on others.  Records are not decoded here (the cursor
+ * does that).  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM, TQ_ERR_LIMIT (raw_size over
  * TQ_JOURNAL_FRAME_MAX). */
 int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf,
                             uint8_t **out, size_t *cap);
@@ -135,9 +164,13 @@ void tq_frame_cursor_init(tq_frame_cursor *c, const tq_frame_info *info, const u
 int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
 
 /* tq_journal_next_event() - convenience stream over all events (frames read and decoded
- * one at a time; memory bounded by one frame).  On error, *info describes the frame at
- * fault.  @return TQ_OK, TQ_ERR_EOF at the end, or the error of read_frame/frame_decode/
- * cursor_next. */
+ * one at a time; memory bounded by one frame).  *info (may be NULL) describes the frame
+ * of the event, or on error the frame at fault.  @return TQ_OK, TQ_ERR_EOF at the end,
+ * or the error of read_frame/frame_decode/cursor_next.  After TQ_ERR_CORRUPT for a frame
+ * whose header was sound, the next call goes on with the following frame (what
+ * --skip-corrupt needs).  A record that fails to decode in a frame whose checksum
+ * matched (only a forged or buggy writer can do that) is found when the cursor reaches
+ * it, so the events before it in that frame have already been returned. */
 int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
 
 #endif

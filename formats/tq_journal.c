@@ -1,0 +1,738 @@
+/* tq_journal.c - the journal file: writer (frames of zstd-compressed records) and reader.
+ *
+ * DESIGN.  The file is a 64-byte header and a run of frames (byte layout in JOURNAL.md).
+ * The writer encodes each added event straight into a raw frame buffer; when the next
+ * record would push the frame past frame_bytes it compresses the frame and writes header
+ * and payload with one write(), so a crash leaves at most one partial frame at the tail
+ * and every earlier frame intact.  When a write fails the writer cuts the file back to
+ * the last complete frame (best effort) and refuses further work.
+ *
+ * The reader is a plain state machine over a buffered fd: read a frame header, check it
+ * (magic, seeded header checksum, limits, seq continuity), read the payload; decoding is
+ * a separate step that needs no reader, so callers can decompress frames on other
+ * threads.  Memory is bounded by one frame: the payload buffer grows as bytes actually
+ * arrive (a torn or forged length cannot make us allocate what the file does not hold),
+ * and the decoded buffer is sized from a checked raw_size.
+ *
+ * Errors are told apart because an operator acts differently on each: TORN means the
+ * bytes stop where a writer could have stopped (a prefix of a valid frame), CORRUPT
+ * means bytes are present but wrong; IO and FULL come from the system.
+ */
+#include "tq_journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+/* ---- layout (JOURNAL.md §2, §3) ------------------------------------------------- */
+
+#define FILE_HDR_SIZE 64
+#define FILE_HDR_SUM_AT 56
+#define FRAME_HDR_SIZE 40
+#define FRAME_HDR_SUM_AT 36
+#define DEFAULT_LEVEL 3
+#define READ_BUF_SIZE (128u << 10)
+#define PAYLOAD_CHUNK (1u << 20)
+
+static const uint8_t file_magic[8] = {0x89, 'T', 'Q', 'J', '\r', '\n', 0x1a, '\n'};
+static const uint8_t frame_magic[4] = {'T', 'Q', 'F', 'R'};
+
+static inline void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_u64(const uint8_t *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* Frame headers are checksummed with a seed taken from the journal id, so a frame
+ * pasted in from another journal fails even when its seq range happens to fit. */
+static uint64_t id_seed(const uint8_t id[TQ_JOURNAL_ID_LEN]) { return get_u64(id); }
+
+static uint32_t frame_hdr_sum(const uint8_t *hdr, uint64_t seed)
+{
+    return (uint32_t)XXH3_64bits_withSeed(hdr, FRAME_HDR_SUM_AT, seed);
+}
+
+static size_t zsize_bound(void) { return ZSTD_compressBound(TQ_JOURNAL_FRAME_MAX); }
+
+static int errno_to_tq(int e) { return (e == ENOSPC || e == EDQUOT) ? TQ_ERR_FULL : TQ_ERR_IO; }
+
+/* ---- writer --------------------------------------------------------------------- */
+
+struct tq_journal_writer {
+    int fd;
+    int created;             /* fsync the directory on finish */
+    int regular;             /* a regular file (not a pipe or device): truncate, fsync */
+    int err;                 /* sticky: after a failed write nothing more is written */
+    char *path;
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    uint64_t seed;
+    uint64_t next_seq;       /* seq of the next added event */
+    uint64_t frame_seq;      /* seq of the first record in raw */
+    uint32_t count;          /* records in raw */
+    size_t frame_bytes;
+    int level;
+    uint8_t *raw;            /* the frame being filled; see writer_new for its size */
+    size_t raw_len;
+    uint8_t *out;            /* frame header + compressed payload */
+    size_t out_cap;
+    ZSTD_CCtx *cctx;
+    off_t good_size;         /* file size after the last complete frame */
+};
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno_to_tq(errno);
+        }
+        if (k == 0)
+            return TQ_ERR_IO;
+        p += k;
+        n -= (size_t)k;
+    }
+    return TQ_OK;
+}
+
+static int fill_random(uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = getrandom(p, n, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return TQ_ERR_IO;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return TQ_OK;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (slash == NULL) {
+        dir = strdup(".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = strndup(path, n);
+    }
+    if (dir == NULL)
+        return TQ_ERR_NOMEM;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return TQ_ERR_IO;
+    int rc = TQ_OK;
+    /* Some file systems cannot sync a directory; that is not a failure of ours. */
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        rc = errno_to_tq(errno);
+    close(fd);
+    return rc;
+}
+
+static void writer_free(tq_journal_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    ZSTD_freeCCtx(w->cctx);
+    free(w->raw);
+    free(w->out);
+    free(w->path);
+    free(w);
+}
+
+/* Allocate a writer with its buffers; the caller opens the file. */
+static int writer_new(const char *path, const tq_journal_write_opts *opts, tq_journal_writer **out)
+{
+    tq_journal_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return TQ_ERR_NOMEM;
+    w->fd = -1;
+    w->frame_bytes = (opts && opts->frame_bytes) ? opts->frame_bytes : TQ_JOURNAL_FRAME_DEFAULT;
+    if (w->frame_bytes > TQ_JOURNAL_FRAME_MAX)
+        w->frame_bytes = TQ_JOURNAL_FRAME_MAX;
+    w->level = (opts && opts->level) ? opts->level : DEFAULT_LEVEL;
+    if (w->level < ZSTD_minCLevel())
+        w->level = ZSTD_minCLevel();
+    if (w->level > ZSTD_maxCLevel())
+        w->level = ZSTD_maxCLevel();
+    /* Before an add, raw holds at most max(frame_bytes, one record); the add encodes
+     * one more record after that before deciding whether to cut the frame. */
+    size_t raw_cap = (w->frame_bytes > TQ_RECORD_MAX ? w->frame_bytes : TQ_RECORD_MAX) +
+                     TQ_RECORD_MAX;
+    w->raw = malloc(raw_cap);
+    w->out_cap = FRAME_HDR_SIZE + ZSTD_compressBound(raw_cap);
+    w->out = malloc(w->out_cap);
+    w->cctx = ZSTD_createCCtx();
+    w->path = strdup(path);
+    if (w->raw == NULL || w->out == NULL || w->cctx == NULL || w->path == NULL) {
+        writer_free(w);
+        return TQ_ERR_NOMEM;
+    }
+    w->next_seq = 1;
+    w->frame_seq = 1;
+    *out = w;
+    return TQ_OK;
+}
+
+/* Take an exclusive lock so that two writers never interleave frames in one file. */
+static int lock_fd(int fd)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        return errno == EWOULDBLOCK ? TQ_ERR_BUSY : TQ_ERR_IO;
+    }
+    return TQ_OK;
+}
+
+int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
+                      tq_journal_writer **out)
+{
+    if (path == NULL || out == NULL)
+        return TQ_ERR_INPUT;
+    *out = NULL;
+    tq_journal_writer *w;
+    int rc = writer_new(path, opts, &w);
+    if (rc != TQ_OK)
+        return rc;
+    /* Truncate only once we hold the lock: another writer may still be at work. */
+    w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (w->fd < 0) {
+        rc = errno_to_tq(errno);
+        goto fail;
+    }
+    if ((rc = lock_fd(w->fd)) != TQ_OK)
+        goto fail;
+    struct stat st;
+    if (fstat(w->fd, &st) != 0) {
+        rc = TQ_ERR_IO;
+        goto fail;
+    }
+    /* A pipe or device (pack -o /dev/stdout) can be written but not cut or synced. */
+    w->regular = S_ISREG(st.st_mode);
+    if (w->regular && ftruncate(w->fd, 0) != 0) {
+        rc = errno_to_tq(errno);
+        goto fail;
+    }
+    w->created = w->regular;
+    if ((rc = fill_random(w->id, sizeof w->id)) != TQ_OK)
+        goto fail;
+    w->seed = id_seed(w->id);
+
+    uint8_t h[FILE_HDR_SIZE] = {0};
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    memcpy(h, file_magic, sizeof file_magic);
+    put_u32(h + 8, TQ_JOURNAL_VERSION);
+    put_u32(h + 12, FILE_HDR_SIZE);
+    put_u32(h + 16, 0); /* flags */
+    put_u32(h + 20, 0); /* reserved */
+    memcpy(h + 24, w->id, TQ_JOURNAL_ID_LEN);
+    put_u64(h + 40, (uint64_t)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
+    put_u64(h + FILE_HDR_SUM_AT, XXH3_64bits(h, FILE_HDR_SUM_AT));
+    if ((rc = write_all(w->fd, h, sizeof h)) != TQ_OK)
+        goto fail;
+    w->good_size = FILE_HDR_SIZE;
+    *out = w;
+    return TQ_OK;
+fail:
+    writer_free(w);
+    return rc;
+}
+
+int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
+                      tq_journal_writer **out)
+{
+    if (path == NULL || out == NULL)
+        return TQ_ERR_INPUT;
+    *out = NULL;
+    tq_journal_writer *w;
+    int rc = writer_new(path, opts, &w);
+    if (rc != TQ_OK)
+        return rc;
+    w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (w->fd < 0) {
+        rc = errno_to_tq(errno);
+        goto fail;
+    }
+    /* Lock before verifying, so that what we verified is what we extend. */
+    if ((rc = lock_fd(w->fd)) != TQ_OK)
+        goto fail;
+
+    tq_journal_reader *r = NULL;
+    if ((rc = tq_journal_open(path, &r)) != TQ_OK)
+        goto fail;
+    memcpy(w->id, tq_journal_id(r), TQ_JOURNAL_ID_LEN);
+    w->seed = id_seed(w->id);
+    /* Decode every record, not just the checksums: a journal that cannot be read to
+     * its end must not be made longer. */
+    tq_event *ev = malloc(sizeof *ev);
+    tq_frame_info info;
+    uint64_t end_seq = 1;
+    if (ev == NULL) {
+        tq_journal_close(r);
+        rc = TQ_ERR_NOMEM;
+        goto fail;
+    }
+    while ((rc = tq_journal_next_event(r, ev, &info)) == TQ_OK)
+        end_seq = ev->seq + 1;
+    free(ev);
+    tq_journal_close(r);
+    if (rc != TQ_ERR_EOF)
+        goto fail;
+    struct stat st;
+    if (fstat(w->fd, &st) != 0) {
+        rc = TQ_ERR_IO;
+        goto fail;
+    }
+    w->regular = S_ISREG(st.st_mode);
+    w->good_size = st.st_size;
+    w->next_seq = w->frame_seq = end_seq;
+    *out = w;
+    return TQ_OK;
+fail:
+    writer_free(w);
+    return rc;
+}
+
+uint64_t tq_journal_next_seq(const tq_journal_writer *w) { return w ? w->next_seq : 0; }
+
+/* Compress raw[0, len) holding w->count records and write it as one frame. */
+static int write_frame(tq_journal_writer *w, size_t len)
+{
+    uint8_t *h = w->out;
+    size_t z = ZSTD_compressCCtx(w->cctx, h + FRAME_HDR_SIZE, w->out_cap - FRAME_HDR_SIZE,
+                                 w->raw, len, w->level);
+    if (ZSTD_isError(z))
+        return TQ_ERR_NOMEM; /* the bound is sized for it: only allocation can fail */
+    memcpy(h, frame_magic, 4);
+    put_u64(h + 4, w->frame_seq);
+    put_u32(h + 12, w->count);
+    put_u32(h + 16, (uint32_t)len);
+    put_u32(h + 20, (uint32_t)z);
+    put_u64(h + 24, XXH3_64bits(w->raw, len));
+    put_u32(h + 32, (uint32_t)XXH3_64bits(h + FRAME_HDR_SIZE, z));
+    put_u32(h + FRAME_HDR_SUM_AT, frame_hdr_sum(h, w->seed));
+    int rc = write_all(w->fd, h, FRAME_HDR_SIZE + z);
+    if (rc != TQ_OK) {
+        /* Cut back to the last whole frame so the file stays a valid, shorter journal;
+         * if even that fails, a reader sees a torn tail, which is the truth. */
+        if (w->regular && ftruncate(w->fd, w->good_size) != 0) {
+            /* nothing more to do: the reader will report the torn tail */
+        }
+        w->err = rc;
+        return rc;
+    }
+    w->good_size += (off_t)(FRAME_HDR_SIZE + z);
+    w->frame_seq += w->count;
+    w->count = 0;
+    return TQ_OK;
+}
+
+int tq_journal_add(tq_journal_writer *w, const tq_event *ev)
+{
+    if (w == NULL || ev == NULL)
+        return TQ_ERR_INPUT;
+    if (w->err)
+        return w->err;
+    size_t n = tq_record_encode(ev, w->raw + w->raw_len, TQ_RECORD_MAX);
+    if (n == 0)
+        return TQ_ERR_INPUT;
+    if (w->raw_len > 0 && w->raw_len + n > w->frame_bytes) {
+        int rc = write_frame(w, w->raw_len);
+        if (rc != TQ_OK)
+            return rc;
+        memmove(w->raw, w->raw + w->raw_len, n);
+        w->raw_len = 0;
+    }
+    w->raw_len += n;
+    w->count++;
+    w->next_seq++;
+    return TQ_OK;
+}
+
+int tq_journal_finish(tq_journal_writer *w)
+{
+    if (w == NULL)
+        return TQ_OK;
+    int rc = w->err;
+    if (rc == TQ_OK && w->count > 0)
+        rc = write_frame(w, w->raw_len);
+    if (rc == TQ_OK && w->regular && fsync(w->fd) != 0)
+        rc = errno_to_tq(errno);
+    if (rc == TQ_OK && close(w->fd) != 0)
+        rc = errno_to_tq(errno);
+    else if (rc != TQ_OK)
+        close(w->fd);
+    w->fd = -1;
+    if (rc == TQ_OK && w->created)
+        rc = fsync_dir_of(w->path);
+    writer_free(w);
+    return rc;
+}
+
+void tq_journal_abandon(tq_journal_writer *w) { writer_free(w); }
+
+/* ---- reader --------------------------------------------------------------------- */
+
+struct tq_journal_reader {
+    int fd;
+    int own_fd;
+    int err;                 /* sticky: EOF, TORN, IO, or CORRUPT that lost the framing */
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    uint64_t seed;
+    uint64_t offset;         /* file offset of the next unconsumed byte */
+    uint64_t index;          /* number of the next frame */
+    uint64_t next_seq;       /* seq the next frame must start at */
+    uint8_t *buf;            /* read buffer */
+    size_t pos, len;
+    /* next_event's state: the current frame, its bytes and a cursor over them */
+    ZSTD_DCtx *dctx;
+    uint8_t *zbuf, *raw;
+    size_t zcap, rawcap;
+    tq_frame_info cur;
+    tq_frame_cursor cursor;
+    int in_frame;
+};
+
+/* Read up to n bytes, through the buffer for small reads and straight into dst for
+ * large ones.  @return bytes read (< n only at end of file), or -1 with r->err = IO. */
+static ssize_t rd(tq_journal_reader *r, uint8_t *dst, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        if (r->pos < r->len) {
+            size_t k = r->len - r->pos;
+            if (k > n - got)
+                k = n - got;
+            memcpy(dst + got, r->buf + r->pos, k);
+            r->pos += k;
+            got += k;
+            continue;
+        }
+        size_t want = n - got;
+        uint8_t *to = want >= READ_BUF_SIZE ? dst + got : r->buf;
+        size_t cap = want >= READ_BUF_SIZE ? want : READ_BUF_SIZE;
+        ssize_t k = read(r->fd, to, cap);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            r->err = TQ_ERR_IO;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        if (to == r->buf) {
+            r->pos = 0;
+            r->len = (size_t)k;
+        } else {
+            got += (size_t)k;
+        }
+    }
+    r->offset += got;
+    return (ssize_t)got;
+}
+
+/* A short file: TORN when what is there is the start of what should be (the writer
+ * stopped), CORRUPT when it is not even that. */
+static int short_read(const uint8_t *have, size_t got, const uint8_t *magic, size_t mlen)
+{
+    return memcmp(have, magic, got < mlen ? got : mlen) == 0 ? TQ_ERR_TORN : TQ_ERR_CORRUPT;
+}
+
+static int reader_init(tq_journal_reader *r)
+{
+    uint8_t h[FILE_HDR_SIZE];
+    ssize_t got = rd(r, h, sizeof h);
+    if (got < 0)
+        return TQ_ERR_IO;
+    if ((size_t)got < sizeof h)
+        return short_read(h, (size_t)got, file_magic, sizeof file_magic);
+    if (memcmp(h, file_magic, sizeof file_magic) != 0)
+        return TQ_ERR_CORRUPT;
+    /* Checksum before version: a flipped version byte is damage, not a newer format.
+     * Every version keeps the magic, the version and this checksum where they are. */
+    if (get_u64(h + FILE_HDR_SUM_AT) != XXH3_64bits(h, FILE_HDR_SUM_AT))
+        return TQ_ERR_CORRUPT;
+    if (get_u32(h + 8) != TQ_JOURNAL_VERSION || get_u32(h + 12) != FILE_HDR_SIZE ||
+        get_u32(h + 16) != 0 || get_u32(h + 20) != 0 || get_u64(h + 48) != 0)
+        return TQ_ERR_VERSION;
+    memcpy(r->id, h + 24, TQ_JOURNAL_ID_LEN);
+    r->seed = id_seed(r->id);
+    r->next_seq = 1;
+    return TQ_OK;
+}
+
+int tq_journal_open_fd(int fd, tq_journal_reader **out)
+{
+    if (out == NULL)
+        return TQ_ERR_INPUT;
+    *out = NULL;
+    tq_journal_reader *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return TQ_ERR_NOMEM;
+    r->fd = fd;
+    r->buf = malloc(READ_BUF_SIZE);
+    if (r->buf == NULL) {
+        free(r);
+        return TQ_ERR_NOMEM;
+    }
+    int rc = reader_init(r);
+    if (rc != TQ_OK) {
+        tq_journal_close(r);
+        return rc;
+    }
+    *out = r;
+    return TQ_OK;
+}
+
+int tq_journal_open(const char *path, tq_journal_reader **out)
+{
+    if (path == NULL || out == NULL)
+        return TQ_ERR_INPUT;
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return TQ_ERR_IO;
+    int rc = tq_journal_open_fd(fd, out);
+    if (rc != TQ_OK) {
+        close(fd);
+        return rc;
+    }
+    (*out)->own_fd = 1;
+    return TQ_OK;
+}
+
+void tq_journal_close(tq_journal_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->own_fd)
+        close(r->fd);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->buf);
+    free(r->zbuf);
+    free(r->raw);
+    free(r);
+}
+
+const uint8_t *tq_journal_id(const tq_journal_reader *r) { return r ? r->id : NULL; }
+
+/* Read exactly n payload bytes into *buf, growing it as the bytes arrive.
+ * @return TQ_OK, TQ_ERR_TORN (file ended), TQ_ERR_IO, TQ_ERR_NOMEM. */
+static int read_payload(tq_journal_reader *r, size_t n, uint8_t **buf, size_t *cap)
+{
+    size_t got = 0;
+    while (got < n) {
+        size_t step = n - got;
+        size_t grow = got > PAYLOAD_CHUNK ? got : PAYLOAD_CHUNK;
+        if (step > grow)
+            step = grow;
+        if (*cap < got + step || *buf == NULL) {
+            size_t nc = got + step;
+            if (*cap > nc)
+                nc = *cap;
+            uint8_t *nb = realloc(*buf, nc);
+            if (nb == NULL)
+                return TQ_ERR_NOMEM;
+            *buf = nb;
+            *cap = nc;
+        }
+        ssize_t k = rd(r, *buf + got, step);
+        if (k < 0)
+            return TQ_ERR_IO;
+        got += (size_t)k;
+        if ((size_t)k < step)
+            return TQ_ERR_TORN;
+    }
+    return TQ_OK;
+}
+
+int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
+                          size_t *cap)
+{
+    if (r == NULL || info == NULL || buf == NULL || cap == NULL)
+        return TQ_ERR_INPUT;
+    memset(info, 0, sizeof *info);
+    info->index = r->index;
+    info->offset = r->offset;
+    info->first_seq = r->next_seq;
+    if (r->err)
+        return r->err;
+
+    uint8_t h[FRAME_HDR_SIZE];
+    ssize_t got = rd(r, h, sizeof h);
+    if (got < 0)
+        return r->err;
+    if (got == 0)
+        return r->err = TQ_ERR_EOF;
+    if ((size_t)got < sizeof h)
+        return r->err = short_read(h, (size_t)got, frame_magic, sizeof frame_magic);
+    if (memcmp(h, frame_magic, 4) != 0 || get_u32(h + FRAME_HDR_SUM_AT) != frame_hdr_sum(h, r->seed))
+        return r->err = TQ_ERR_CORRUPT;
+
+    info->first_seq = get_u64(h + 4);
+    info->count = get_u32(h + 12);
+    info->raw_size = get_u32(h + 16);
+    info->zsize = get_u32(h + 20);
+    info->checksum = get_u64(h + 24);
+    info->zchecksum = get_u32(h + 32);
+    /* A header that passed its checksum but breaks a limit was written by something
+     * that is not us; its lengths cannot be trusted to find the next frame. */
+    if (info->count == 0 || info->raw_size < info->count || info->zsize == 0 ||
+        info->raw_size > TQ_JOURNAL_FRAME_MAX || info->zsize > zsize_bound() ||
+        info->first_seq > UINT64_MAX - info->count)
+        return r->err = TQ_ERR_CORRUPT;
+
+    int rc = read_payload(r, info->zsize, buf, cap);
+    if (rc != TQ_OK) {
+        if (rc == TQ_ERR_TORN || rc == TQ_ERR_IO)
+            r->err = rc;
+        return rc;
+    }
+    uint64_t want = r->next_seq;
+    r->index++;
+    r->next_seq = info->first_seq + info->count;
+    /* From here on the framing is intact, so the reader goes on after a refused frame
+     * (a caller skipping corrupt frames loses only this one).  The payload checksum
+     * catches damage that zstd would not notice (its frame header has a bit it ignores)
+     * without decompressing; a seq gap or overlap means frames were lost or spliced. */
+    if ((uint32_t)XXH3_64bits(*buf, info->zsize) != info->zchecksum ||
+        info->first_seq != want)
+        return TQ_ERR_CORRUPT;
+    return TQ_OK;
+}
+
+static int frame_decode_ctx(ZSTD_DCtx *dctx, const tq_frame_info *info, const uint8_t *zbuf,
+                            uint8_t **out, size_t *cap)
+{
+    if (info->raw_size > TQ_JOURNAL_FRAME_MAX)
+        return TQ_ERR_LIMIT;
+    if (info->count == 0 || info->raw_size < info->count || info->zsize > zsize_bound() ||
+        zbuf == NULL)
+        return TQ_ERR_CORRUPT;
+    /* The zstd frame must be exactly one frame of exactly raw_size bytes; checking
+     * this before allocating keeps a forged size from costing memory. */
+    if (ZSTD_getFrameContentSize(zbuf, info->zsize) != info->raw_size ||
+        ZSTD_findFrameCompressedSize(zbuf, info->zsize) != info->zsize)
+        return TQ_ERR_CORRUPT;
+    if (*cap < info->raw_size || *out == NULL) {
+        uint8_t *nb = realloc(*out, info->raw_size);
+        if (nb == NULL)
+            return TQ_ERR_NOMEM;
+        *out = nb;
+        *cap = info->raw_size;
+    }
+    size_t n = ZSTD_decompressDCtx(dctx, *out, info->raw_size, zbuf, info->zsize);
+    if (ZSTD_isError(n)) {
+        if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
+            return TQ_ERR_NOMEM;
+        return TQ_ERR_CORRUPT;
+    }
+    if (n != info->raw_size || XXH3_64bits(*out, n) != info->checksum)
+        return TQ_ERR_CORRUPT;
+    return TQ_OK;
+}
+
+int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf, uint8_t **out,
+                            size_t *cap)
+{
+    if (info == NULL || out == NULL || cap == NULL)
+        return TQ_ERR_INPUT;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (dctx == NULL)
+        return TQ_ERR_NOMEM;
+    int rc = frame_decode_ctx(dctx, info, zbuf, out, cap);
+    ZSTD_freeDCtx(dctx);
+    return rc;
+}
+
+void tq_frame_cursor_init(tq_frame_cursor *c, const tq_frame_info *info, const uint8_t *raw)
+{
+    c->p = raw;
+    c->end = raw + info->raw_size;
+    c->next_seq = info->first_seq;
+    c->left = info->count;
+}
+
+int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev)
+{
+    if (c->left == 0)
+        return c->p == c->end ? TQ_ERR_EOF : TQ_ERR_CORRUPT;
+    size_t n = c->p < c->end ? tq_record_decode(c->p, (size_t)(c->end - c->p), ev) : 0;
+    /* The last record must end exactly at the end of the frame; checked before the
+     * event is handed out so a frame is never half believed. */
+    if (n == 0 || (c->left == 1 && n != (size_t)(c->end - c->p))) {
+        c->p = c->end;
+        c->left = 1; /* stays corrupt: p == end with records still owed */
+        return TQ_ERR_CORRUPT;
+    }
+    ev->seq = c->next_seq++;
+    c->p += n;
+    c->left--;
+    return TQ_OK;
+}
+
+int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info)
+{
+    if (r == NULL || ev == NULL)
+        return TQ_ERR_INPUT;
+    for (;;) {
+        if (r->in_frame) {
+            int rc = tq_frame_cursor_next(&r->cursor, ev);
+            if (rc != TQ_ERR_EOF) {
+                if (rc != TQ_OK)
+                    r->in_frame = 0;
+                if (info)
+                    *info = r->cur;
+                return rc;
+            }
+            r->in_frame = 0;
+        }
+        int rc = tq_journal_read_frame(r, &r->cur, &r->zbuf, &r->zcap);
+        if (rc == TQ_OK) {
+            if (r->dctx == NULL && (r->dctx = ZSTD_createDCtx()) == NULL)
+                rc = TQ_ERR_NOMEM;
+            else
+                rc = frame_decode_ctx(r->dctx, &r->cur, r->zbuf, &r->raw, &r->rawcap);
+        }
+        if (rc != TQ_OK) {
+            if (info)
+                *info = r->cur;
+            return rc;
+        }
+        tq_frame_cursor_init(&r->cursor, &r->cur, r->raw);
+        r->in_frame = 1;
+    }
+}
