@@ -5,9 +5,11 @@
 
 #include "tq_cli.h"
 #include "tq_gen.h"
+#include "tq_journal.h"
 
 static const char help_gen[] =
-    "usage: thongquan gen --declarations N [--seed S] --out DIR [--quiet]\n"
+    "usage: thongquan gen --declarations N [--seed S] --out DIR [--frame-size BYTES]\n"
+    "                     [--quiet]\n"
     "\n"
     "Write DIR/journal.tqj, DIR/payments.csv and DIR/permits.csv: a backlog with the mix\n"
     "of a real incident (67% green, 30% yellow, 3% red; most paid, some short, some\n"
@@ -25,9 +27,10 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 
 int tq_cmd_gen(int argc, char **argv)
 {
-    const char *n = NULL, *seed = "1", *out = NULL, *quiet = NULL;
+    const char *n = NULL, *seed = "1", *out = NULL, *quiet = NULL, *frame = NULL;
     tq_opt opts[] = {{"declarations", 1, &n}, {"seed", 1, &seed}, {"out", 1, &out},
-                     {"quiet", 0, &quiet},    {NULL, 0, NULL}};
+                     {"quiet", 0, &quiet},    {"frame-size", 1, &frame},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("gen", argc, argv, opts, pos, 0, &npos);
     if (rc < 0) {
@@ -42,6 +45,14 @@ int tq_cmd_gen(int argc, char **argv)
     if (tq_cli_u64("gen", "declarations", n, &go.declarations) ||
         tq_cli_u64("gen", "seed", seed, &go.seed))
         return TQ_EXIT_USAGE;
+    if (frame) {
+        uint64_t v;
+        if (tq_cli_u64("gen", "frame-size", frame, &v))
+            return TQ_EXIT_USAGE;
+        if (v < 4096 || v > TQ_JOURNAL_FRAME_MAX / 2)
+            return tq_cli_usage("gen", "--frame-size must be 4096..%u", TQ_JOURNAL_FRAME_MAX / 2);
+        go.frame_bytes = (size_t)v;
+    }
     if (go.declarations < 1 || go.declarations > 1000000000ULL)
         return tq_cli_usage("gen", "--declarations must be 1..1000000000");
     if (mkdir(out, 0777) != 0 && errno != EEXIST)

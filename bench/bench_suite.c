@@ -1,0 +1,368 @@
+/* bench_suite.c - end-to-end and per-stage throughput of the replay, as CI trackers read it.
+ *
+ * Scenarios (each: gen a backlog once, load its payments and permits into a base
+ * database once, then for every run copy the base database and replay the journal into
+ * the copy, durably, timing the replay alone):
+ *   morning-15k  the incident's morning          day-25k  a national day
+ *   1m, 10m      a million / ten million declarations
+ *   1m-t1, 1m-t2 thread scaling on 1m
+ * and per-stage throughput on the 1m journal: read+decompress+verify, decode, lookup
+ * (cover and permits in a read transaction, in journal order), apply+commit (the whole
+ * replay minus nothing: the end-to-end figure in events/s).
+ * Each figure is the median of --runs runs.  Each run is a forked child, so its peak
+ * RSS and peak anonymous memory (sampled every 5 ms from /proc/self/status) are its own.
+ *
+ *   bench_suite [--scenarios morning-15k,day-25k,1m,10m,threads,stages] [--runs 5]
+ *               [--dir /tmp/tqbench] [--json out.json] [--threads N]
+ * Output: a table on stdout, and with --json a list of {"name","unit","value"}.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tq_gen.h"
+#include "tq_journal.h"
+#include "tq_load.h"
+#include "tq_replay.h"
+#include "tq_store.h"
+
+typedef struct result { char name[64]; char unit[24]; double value; } result;
+static result results[256];
+static int nresults;
+
+static void add_result(const char *name, const char *unit, double v)
+{
+    if (nresults < 256) {
+        result *r = &results[nresults++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+        snprintf(r->unit, sizeof r->unit, "%s", unit);
+        r->value = v;
+    }
+    printf("  %-40s %14.1f %s\n", name, v, unit);
+    fflush(stdout);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = atol(line + kl + 1);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static volatile int sampling;
+static long peak_anon_kb;
+
+static void *sample_anon(void *arg)
+{
+    (void)arg;
+    while (sampling) {
+        long a = status_kb("RssAnon");
+        if (a > peak_anon_kb)
+            peak_anon_kb = a;
+        usleep(5000);
+    }
+    return NULL;
+}
+
+static int run(const char *cmd)
+{
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "bench: '%s' failed (%d)\n", cmd, rc);
+    return rc;
+}
+
+static int die(const char *what, int rc)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, tq_strerror(rc));
+    exit(1);
+}
+
+/* prepare() - gen the backlog and a base database with payments and permits. */
+static void prepare(const char *dir, uint64_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/base/data.mdb", dir);
+    if (access(path, R_OK) == 0)
+        return;
+    mkdir(dir, 0777);
+    fprintf(stderr, "bench: generating %llu declarations in %s\n", (unsigned long long)n, dir);
+    tq_gen_opts go = {.declarations = n, .seed = 20240806, .out_dir = dir};
+    tq_gen_stats gs;
+    tq_diag d;
+    int rc = tq_gen_run(&go, &gs, &d);
+    if (rc)
+        die("gen", rc);
+    snprintf(path, sizeof path, "%s/base", dir);
+    tq_store *s;
+    tq_store_opts so = {.map_size = (uint64_t)n * 2048 + (256u << 20)};
+    rc = tq_store_open(path, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &so, &s, NULL);
+    if (rc)
+        die("open base", rc);
+    const char *files[2] = {"payments.csv", "permits.csv"};
+    for (int i = 0; i < 2; i++) {
+        char f[4096];
+        snprintf(f, sizeof f, "%s/%s", dir, files[i]);
+        tq_load_opts lo = {.kind = i == 0 ? TQ_LOAD_PAYMENTS : TQ_LOAD_PERMITS};
+        tq_load_stats ls;
+        rc = tq_load_file(s, f, &lo, &ls, &d);
+        if (rc)
+            die(f, rc);
+    }
+    tq_store_close(s);
+}
+
+typedef struct run_out { double seconds; uint64_t events; long hwm_kb, anon_kb; } run_out;
+
+/* replay_child() - one timed replay into a fresh copy of the base database. */
+static run_out replay_once(const char *dir, unsigned threads)
+{
+    char cmd[8400];
+    run_out out = {0};
+    if (snprintf(cmd, sizeof cmd, "rm -rf '%s/run' && cp -r '%s/base' '%s/run'", dir, dir,
+                 dir) >= (int)sizeof cmd)
+        return out;
+    if (run(cmd))
+        return out;
+    int fds[2];
+    if (pipe(fds))
+        return out;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        char path[4200], j[4200];
+        if (snprintf(path, sizeof path, "%s/run", dir) >= (int)sizeof path ||
+            snprintf(j, sizeof j, "%s/journal.tqj", dir) >= (int)sizeof j)
+            _exit(1);
+        sampling = 1;
+        pthread_t th;
+        pthread_create(&th, NULL, sample_anon, NULL);
+        tq_store *s;
+        int rc = tq_store_open(path, TQ_STORE_WRITE, NULL, &s, NULL);
+        if (rc)
+            die("open", rc);
+        tq_replay_opts ro = {.threads = threads};
+        tq_replay_stats st;
+        tq_diag d;
+        double t0 = now();
+        rc = tq_replay_run(s, j, &ro, &st, &d);
+        double el = now() - t0;
+        if (rc)
+            die("replay", rc);
+        tq_store_close(s);
+        sampling = 0;
+        pthread_join(th, NULL);
+        run_out r = {el, st.events, status_kb("VmHWM"), peak_anon_kb};
+        if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    if (read(fds[0], &out, sizeof out) != (ssize_t)sizeof out)
+        memset(&out, 0, sizeof out);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return out;
+}
+
+static void scenario(const char *name, const char *root, uint64_t n, int runs,
+                     unsigned threads)
+{
+    char dir[4096], label[96];
+    snprintf(dir, sizeof dir, "%s/%llu", root, (unsigned long long)n);
+    prepare(dir, n);
+    double secs[64], rates[64], evr[64];
+    long hwm = 0, anon = 0;
+    for (int i = 0; i < runs; i++) {
+        run_out r = replay_once(dir, threads);
+        if (r.seconds <= 0) {
+            fprintf(stderr, "bench: %s run %d failed\n", name, i);
+            exit(1);
+        }
+        secs[i] = r.seconds * 1000;
+        rates[i] = (double)n / r.seconds;
+        evr[i] = (double)r.events / r.seconds;
+        if (r.hwm_kb > hwm)
+            hwm = r.hwm_kb;
+        if (r.anon_kb > anon)
+            anon = r.anon_kb;
+    }
+    printf("%s (%llu declarations, %u threads, median of %d)\n", name,
+           (unsigned long long)n, threads, runs);
+    snprintf(label, sizeof label, "%s/replay_time", name);
+    add_result(label, "ms", median(secs, runs));
+    snprintf(label, sizeof label, "%s/declarations_per_s", name);
+    add_result(label, "decl/s", median(rates, runs));
+    snprintf(label, sizeof label, "%s/events_per_s", name);
+    add_result(label, "events/s", median(evr, runs));
+    snprintf(label, sizeof label, "%s/peak_rss", name);
+    add_result(label, "MiB", (double)hwm / 1024);
+    snprintf(label, sizeof label, "%s/peak_anon", name);
+    add_result(label, "MiB", (double)anon / 1024);
+}
+
+/* Per-stage figures on one journal: each stage in isolation. */
+static void stages(const char *root, uint64_t n, int runs)
+{
+    char dir[4096], j[4200], db[4200];
+    snprintf(dir, sizeof dir, "%s/%llu", root, (unsigned long long)n);
+    prepare(dir, n);
+    snprintf(j, sizeof j, "%s/journal.tqj", dir);
+    snprintf(db, sizeof db, "%s/base", dir);
+    double dec[64], decode[64], look[64];
+    uint64_t events = 0, raw_bytes = 0;
+    static tq_event ev;
+    for (int i = 0; i < runs; i++) {
+        tq_journal_reader *r;
+        if (tq_journal_open(j, &r))
+            exit(1);
+        uint8_t *z = NULL, *raw = NULL;
+        size_t zc = 0, rc_ = 0;
+        tq_frame_info fi;
+        double t_dec = 0, t_decode = 0;
+        events = raw_bytes = 0;
+        for (;;) {
+            double t0 = now();
+            if (tq_journal_read_frame(r, &fi, &z, &zc) != TQ_OK)
+                break;
+            if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
+                exit(1);
+            double t1 = now();
+            tq_frame_cursor c;
+            tq_frame_cursor_init(&c, &fi, raw);
+            while (tq_frame_cursor_next(&c, &ev) == TQ_OK)
+                events++;
+            t_dec += t1 - t0;
+            t_decode += now() - t1;
+            raw_bytes += fi.raw_size;
+        }
+        tq_journal_close(r);
+        dec[i] = (double)events / t_dec;
+        decode[i] = (double)events / t_decode;
+        /* lookups: cover and permits of every event's declaration, journal order */
+        tq_store *s;
+        if (tq_store_open(db, 0, NULL, &s, NULL))
+            exit(1);
+        tq_txn *t;
+        tq_txn_begin(s, 1, &t);
+        tq_journal_open(j, &r);
+        tq_guarantee *g = NULL;
+        size_t gc = 0;
+        uint64_t looked = 0;
+        double t_look = 0;
+        while (tq_journal_read_frame(r, &fi, &z, &zc) == TQ_OK) {
+            tq_journal_frame_decode(&fi, z, &raw, &rc_);
+            tq_frame_cursor c;
+            tq_frame_cursor_init(&c, &fi, raw);
+            double t0 = now();
+            while (tq_frame_cursor_next(&c, &ev) == TQ_OK) {
+                tq_cover cv;
+                tq_store_get_cover(t, ev.decl_no, &cv, &g, &gc);
+                for (int l = 0; l < ev.nlines; l++)
+                    if (ev.lines[l].permit[0]) {
+                        tq_permit p;
+                        tq_store_get_permit(t, ev.lines[l].permit, &p);
+                    }
+                looked++;
+            }
+            t_look += now() - t0;
+        }
+        tq_journal_close(r);
+        tq_txn_abort(t);
+        tq_store_close(s);
+        free(g);
+        free(z);
+        free(raw);
+        look[i] = (double)looked / t_look;
+    }
+    printf("stages (%llu declarations, %llu events, %.1f MB raw, median of %d)\n",
+           (unsigned long long)n, (unsigned long long)events, (double)raw_bytes / 1e6, runs);
+    add_result("stage/read_decompress_verify", "events/s", median(dec, runs));
+    add_result("stage/decode", "events/s", median(decode, runs));
+    add_result("stage/lookup", "events/s", median(look, runs));
+}
+
+int main(int argc, char **argv)
+{
+    const char *scen = "morning-15k,day-25k,1m,threads,stages";
+    const char *root = "/tmp/tqbench", *json = NULL;
+    int runs = 5;
+    unsigned threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--scenarios") && i + 1 < argc) scen = argv[++i];
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_suite [--scenarios LIST] [--runs N] [--dir DIR] "
+                            "[--json FILE] [--threads N]\n"
+                            "scenarios: morning-15k,day-25k,1m,10m,threads,stages\n");
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > 64)
+        runs = 5;
+    mkdir(root, 0777);
+    char list[512];
+    snprintf(list, sizeof list, ",%s,", scen);
+    if (strstr(list, ",morning-15k,")) scenario("morning-15k", root, 15000, runs, threads);
+    if (strstr(list, ",day-25k,")) scenario("day-25k", root, 25000, runs, threads);
+    if (strstr(list, ",1m,")) scenario("1m", root, 1000000, runs, threads);
+    if (strstr(list, ",10m,")) scenario("10m", root, 10000000, runs < 3 ? runs : 3, threads);
+    if (strstr(list, ",threads,")) {
+        scenario("1m-threads-1", root, 1000000, runs, 1);
+        scenario("1m-threads-2", root, 1000000, runs, 2);
+    }
+    if (strstr(list, ",stages,")) stages(root, 1000000, runs);
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) {
+            fprintf(stderr, "bench: cannot write %s: %s\n", json, strerror(errno));
+            return 1;
+        }
+        fputs("[\n", f);
+        for (int i = 0; i < nresults; i++)
+            fprintf(f, "  {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f}%s\n",
+                    results[i].name, results[i].unit, results[i].value,
+                    i + 1 < nresults ? "," : "");
+        fputs("]\n", f);
+        fclose(f);
+    }
+    return 0;
+}

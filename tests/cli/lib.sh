@@ -1,0 +1,40 @@
+# lib.sh - shared helpers for the CLI tests: each test_*.sh is a small program run by
+# CTest as `bash test_X.sh PATH/thongquan`, which prints what it checks and exits 0 only
+# when every check held.
+set -uo pipefail
+TQ=${1:?usage: $0 PATH/thongquan}
+TQ=$(cd "$(dirname "$TQ")" && pwd)/$(basename "$TQ")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+SHARED=$(cd "$TOP/../shared" 2>/dev/null && pwd || true)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tqcli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+checks=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { checks=$((checks + 1)); }
+done_ok() { echo "ok: $checks checks"; exit 0; }
+
+# expect_status N CMD... : run CMD, require exit status N; stderr goes to $WORK/err
+expect_status() {
+  local want=$1; shift
+  local got=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || got=$?
+  [ "$got" = "$want" ] || fail "'$*' exited $got, wanted $want: $(head -c 600 "$WORK/err")"
+  ok
+}
+
+# a sanitizer report in stderr fails the test even when the status was right
+no_sanitizer_report() {
+  if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$WORK/err"; then
+    fail "sanitizer report: $(head -c 800 "$WORK/err")"
+  fi
+}
+
+need_shared() {
+  if [ -z "$SHARED" ] || [ ! -d "$SHARED/conformance/cases" ]; then
+    echo "skipped: ../shared/conformance is not beside the checkout"
+    exit 0
+  fi
+}
