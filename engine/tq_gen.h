@@ -9,7 +9,8 @@
  * that never come.  decl_no grows with registration time, as a national registry
  * assigns them.  Output is a pure function of (declarations, seed): the same arguments
  * give byte-identical payments.csv and permits.csv and an identical event sequence.
- * Memory is bounded (it streams), and it makes millions of declarations per second.
+ * Memory is bounded (it streams: about 25 MB at 10 million declarations), and it makes
+ * well over a million declarations per second; a second thread encodes the journal.
  */
 #ifndef TQ_GEN_H
 #define TQ_GEN_H
@@ -29,14 +30,24 @@ typedef struct tq_gen_opts {
 } tq_gen_opts;
 
 typedef struct tq_gen_stats {
-    uint64_t events, payments, permits;
-    uint64_t journal_bytes;
+    uint64_t events;           /* events in journal.tqj */
+    uint64_t payments;         /* data rows in payments.csv (a row written twice counts 2) */
+    uint64_t permits;          /* data rows in permits.csv (a reissued permit counts 2) */
+    uint64_t journal_bytes;    /* size of journal.tqj */
 } tq_gen_stats;
 
 /* tq_gen_run() - write out_dir/journal.tqj, out_dir/payments.csv, out_dir/permits.csv
- * (each written to a temporary name, fsynced and renamed, so a killed run leaves no
- * half file under the final name).
- * @return TQ_OK, TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM; d (may be NULL) names the file. */
+ * (each written to out_dir/.NAME.tmp, fsynced, and renamed only once all three are
+ * complete, then the directory fsynced: a killed run leaves no half file under a final
+ * name, and a failed one removes its temporaries).  stats may be NULL.
+ * Notes:
+ *   1. The progress callback runs on the caller's thread, every 65,536 declarations and
+ *      once at the end with done == total.
+ *   2. The journal is encoded on a thread of its own, joined before this returns.
+ * @return TQ_OK; TQ_ERR_INPUT for bad opts (declarations outside 1..10^10, no out_dir;
+ *         d->field names the option); TQ_ERR_IO or TQ_ERR_FULL (ENOSPC, EDQUOT) with
+ *         d->field "(file)" and d->why starting with the file's path; TQ_ERR_NOMEM with
+ *         d->field "(memory)".  d may be NULL. */
 int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d);
 
 #endif
