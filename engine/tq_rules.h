@@ -66,7 +66,7 @@ typedef struct tq_decl {
     uint64_t tax_due;
     uint64_t tax_short;        /* of the last evaluation */
     tq_instant registered;
-    int32_t reg_day;           /* tq_instant_vn_day(registered) */
+    int32_t reg_day;           /* tq_instant_vn_day(registered), computed by begin() */
     uint16_t nlines;
     tq_decl_line lines[TQ_LINES_MAX];
 } tq_decl;
@@ -100,8 +100,14 @@ typedef enum tq_step {
 } tq_step;
 
 /* tq_rules_begin() - apply an event's own effect to d.  exists says whether d holds a
- * known declaration (for a DECL with !exists, d is overwritten from the event).  For
- * TQ_STEP_DUPLICATE, IGNORED_FINAL and UNKNOWN, d is not changed. */
+ * known declaration (for a DECL with !exists, d is overwritten from the event, every
+ * byte of it, unused lines and padding zeroed, so equal histories give equal bytes).
+ * For TQ_STEP_DUPLICATE, IGNORED_FINAL and UNKNOWN, d is not changed.
+ * Notes:
+ *   1. A DECL for a known decl_no is DUPLICATE even when that declaration is final.
+ *   2. REJECT and CANCEL set reasons and tax_short to 0 and keep the version.
+ *   3. MANUAL_CLEAR changes nothing here; settle() records it.
+ *   4. An event kind or officer result that no parser produces gives UNKNOWN, d unchanged. */
 tq_step tq_rules_begin(tq_decl *d, int exists, const tq_event *ev);
 
 /* tq_rules_permits() - the distinct permits named on d's lines, in order of first
@@ -119,13 +125,22 @@ typedef struct tq_verdict {
 
 /* tq_rules_evaluate() - evaluate d against cover and facts (facts[i] describes the i-th
  * name of tq_rules_permits(d)), per SPEC §3.  manual: ignore AWAIT_OFFICER and quota
- * limits and always consume.  Pure: changes nothing but *out. */
+ * limits and always consume.  Pure: changes nothing but *out; no allocation.
+ * Notes:
+ *   1. nfacts should be tq_rules_permits(d); a name without a fact (nfacts smaller,
+ *      facts NULL) counts as not found.  cover NULL means no payment at all.
+ *   2. use[] lists, by fact index, every found permit with quota > 0 and the summed
+ *      qty of d's lines naming it -- whatever the permit's status, as SPEC §7 wants
+ *      for a manual clearance.  nuse is 0 unless consume, so adding use[] blindly is
+ *      safe.  Unlimited permits (quota 0) are never listed.
+ *   3. The quota test cannot overflow whatever facts[i].used holds. */
 void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_fact *facts,
                        size_t nfacts, int manual, tq_verdict *out);
 
 /* tq_rules_settle() - record the verdict in d: CLEARED (reasons 0, tax_short 0) or HELD
  * with the reasons; in manual mode CLEARED with manual = 1 and the reasons kept as
- * discrepancies. */
+ * discrepancies (never AWAIT_OFFICER or PERMIT_QUOTA).  d must not be final: callers
+ * settle only after begin() said EVALUATE* or on a HELD declaration. */
 void tq_rules_settle(tq_decl *d, const tq_verdict *v);
 
 /* tq_rules_covered() - the cover that counts for a declaration registered on reg_day
@@ -135,8 +150,10 @@ uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day);
 /* Names for output. */
 const char *tq_state_name(int state);           /* "CLEARED", ...; NULL if out of range */
 const char *tq_reason_name(int bit_index);      /* 0 -> "TAX_SHORT", ... */
-/* tq_reasons_format() - the reasons joined with '|' in output order into out.
- * @return bytes written (excluding NUL); 160 bytes are always enough. */
+/* tq_reasons_format() - the reasons joined with '|' in output order into out ("" for
+ * none; bits above the last reason are ignored).  Always NUL-terminated when cap > 0;
+ * cut short if cap is too small.
+ * @return bytes written (excluding NUL); 160 bytes are always enough (all eight take 105). */
 size_t tq_reasons_format(uint32_t reasons, char *out, size_t cap);
 
 #endif
