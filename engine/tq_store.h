@@ -1,6 +1,7 @@
 /* tq_store.h - the LMDB store: payments, permits, permit use, declarations, journals.
  *
- * One LMDB environment per database directory (DIR/data.mdb), with named databases:
+ * One LMDB environment per database directory (DIR/data.mdb, DIR/lock.mdb), with
+ * named databases:
  *   meta      format version and creation time
  *   receipts  receipt_no -> the payment row (dedup and conflict detection)
  *   cover     decl_no -> the PAY total and guarantees of that declaration
@@ -9,23 +10,41 @@
  *   decls     decl_no -> the declaration's whole state (tq_decl)
  *   journals  journal id -> last applied seq and a hash of what was applied
  * Keys are the fields' own bytes, so LMDB's order is decl_no / permit_no order and the
- * exports walk a cursor.  The byte layout is specified in engine/STORE.md; the format
- * version is checked on open (TQ_ERR_VERSION on a mismatch).
+ * exports walk a cursor.  Values are encoded byte by byte, little-endian, with no
+ * padding; the byte layout is specified in engine/STORE.md.  The format version is
+ * checked on open (TQ_ERR_VERSION on a mismatch).
  *
  * Writers.  Only one process may write: tq_store_open() with TQ_STORE_WRITE takes an
  * exclusive flock() on DIR/lock and writes the holder (pid, command, start time) into
  * it; a second writer gets TQ_ERR_BUSY at once with the holder in *busy.  The kernel
  * drops the lock when its holder dies, so a killed process never blocks the next run.
- * Readers (export, stat) open without the lock and see the last commit.
+ * Readers (export, stat) open without the lock, read-only, and see the last commit.
  *
  * Transactions.  A write transaction that hits the map's end returns TQ_ERR_MAPFULL:
  * the transaction is then dead, the caller aborts it, calls tq_store_grow() and redoes
  * the whole batch.  A full disk shows as TQ_ERR_FULL and any other I/O failure as
  * TQ_ERR_IO; in both cases the database stays at its last commit.  MDB_WRITEMAP is never
- * used (a full disk would kill the process with SIGBUS).
+ * used (a full disk would kill the process with SIGBUS).  Commits are durable (fsync)
+ * unless TQ_STORE_NOSYNC is given.
  *
- * Threads.  A tq_store may be shared by threads; each thread uses its own read
- * transactions; only one write transaction exists at a time (LMDB's rule).
+ * Errors common to every accessor below:
+ *   TQ_ERR_INPUT    a key or a field out of its bounds (decl_no not 12 bytes,
+ *                   permit_no or receipt_no not 1..32 bytes, hs not 8 digits, a
+ *                   string not NUL-terminated in its array, ...): nothing was written.
+ *                   What a put accepts, a get gives back unchanged.
+ *   TQ_ERR_CORRUPT  a stored value that does not decode (wrong length or range).
+ *   TQ_ERR_MAPFULL  (puts) the map is full: abort, tq_store_grow(), redo the batch.
+ *   TQ_ERR_STORE    any other LMDB failure; TQ_ERR_IO / TQ_ERR_FULL from the disk.
+ *
+ * Threads.  A tq_store may be shared by threads.  A tq_txn is used by one thread at a
+ * time; a read transaction may move between threads (the environment is opened with
+ * MDB_NOTLS) and be reset and renewed across batches; a write transaction stays on the
+ * thread that began it (LMDB's rule), and only one exists at a time (a second begin
+ * waits).  The map is remapped (tq_store_grow(), or adopting a size another process
+ * committed) only while this process has no live transaction; the store counts them.
+ *
+ * Memory.  Nothing is allocated per get or put; a write transaction keeps one scratch
+ * buffer, used only for covers with many guarantees.
  */
 #ifndef TQ_STORE_H
 #define TQ_STORE_H
@@ -39,6 +58,7 @@
 #include "tq_rules.h"
 
 #define TQ_STORE_VERSION 1
+#define TQ_STORE_MAP_DEFAULT (64ull << 20)   /* initial map size of a new database */
 
 typedef struct tq_store tq_store;
 typedef struct tq_txn tq_txn;
@@ -48,31 +68,43 @@ enum {
     TQ_STORE_NOSYNC = 1u << 1   /* no fsync at commit (tests and benchmarks only) */
 };
 
-/* Who holds the writer lock, as read from DIR/lock. */
+/* Who holds the writer lock, as read from DIR/lock.  Empty strings and pid 0 when the
+ * holder wrote nothing readable. */
 typedef struct tq_store_holder {
     long pid;
     char command[128];
-    char started[32];           /* ISO-8601 UTC */
+    char started[32];           /* ISO-8601 UTC, "2024-08-06T02:15:00Z" */
 } tq_store_holder;
 
 typedef struct tq_store_opts {
-    uint64_t map_size;          /* initial map size in bytes; 0 = 64 MiB */
-    const char *command;        /* written into the lock file; may be NULL */
+    uint64_t map_size;          /* initial map size in bytes; 0 = TQ_STORE_MAP_DEFAULT.
+                                 * An existing database keeps its larger size. */
+    const char *command;        /* written into the lock file; may be NULL.  Control
+                                 * characters become '?'; cut at 127 bytes. */
 } tq_store_opts;
 
 /* tq_store_open() - open (and with TQ_STORE_WRITE create) the database in dir.
  * opts may be NULL.  busy may be NULL; it is filled when TQ_ERR_BUSY is returned.
+ * With TQ_STORE_WRITE, dir and its missing parents are created (mode 0755) and the
+ * writer lock is taken before LMDB is touched.  Without it the environment is opened
+ * read-only, and write transactions are refused.
  * @return TQ_OK, TQ_ERR_BUSY, TQ_ERR_NOTFOUND (no database and no TQ_STORE_WRITE),
- *         TQ_ERR_VERSION, TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_STORE. */
+ *         TQ_ERR_VERSION (another format version, or an LMDB file that is not a
+ *         thongquan database), TQ_ERR_CORRUPT, TQ_ERR_INPUT (dir too long),
+ *         TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_STORE.  *out is NULL on error. */
 int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
                   tq_store **out, tq_store_holder *busy);
 
-/* tq_store_close() - close; releases the writer lock.  No transaction may be open.
- * NULL does nothing. */
+/* tq_store_close() - close; releases the writer lock (and empties DIR/lock).  No
+ * transaction may be open.  NULL does nothing. */
 void tq_store_close(tq_store *s);
 
-/* tq_store_grow() - double the map size (no transaction may be open in this process).
- * @return TQ_OK or TQ_ERR_STORE / TQ_ERR_FULL. */
+/* tq_store_grow() - double the map size.  First adopts a larger size committed by
+ * another process, then doubles the larger of the two.  No transaction of this process
+ * may be live (begun and not ended or reset).
+ * @return TQ_OK; TQ_ERR_STORE (transactions still live: nothing done); TQ_ERR_FULL (the
+ *         size would overflow); TQ_ERR_NOMEM (no address space for the new map: the
+ *         store is then unusable, close it). */
 int tq_store_grow(tq_store *s);
 
 typedef struct tq_store_info {
@@ -81,37 +113,57 @@ typedef struct tq_store_info {
     uint64_t by_state[5];         /* decls per tq_state */
 } tq_store_info;
 
-/* tq_store_stat() - counts and sizes, in a read transaction of its own. */
+/* tq_store_stat() - counts and sizes, in a read transaction of its own.  map_used is
+ * the end of the last page in use; by_state scans every declaration.
+ * @return TQ_OK, TQ_ERR_CORRUPT (a declaration with an unknown state), store errors. */
 int tq_store_stat(tq_store *s, tq_store_info *out);
 
 /* ---- transactions ---- */
 
-/* tq_txn_begin() - a read (rdonly != 0) or write transaction.  @return TQ_OK,
- * TQ_ERR_STORE, TQ_ERR_NOMEM. */
+/* tq_txn_begin() - a read (rdonly != 0) or write transaction.  A write transaction
+ * waits while another thread of this process holds one.  A read transaction sees the
+ * last commit at its begin (or renew).
+ * @return TQ_OK, TQ_ERR_STORE (write on a store opened without TQ_STORE_WRITE, or an
+ *         LMDB failure), TQ_ERR_NOMEM, TQ_ERR_IO. */
 int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
-/* tq_txn_commit() - commit and free.  @return TQ_OK, TQ_ERR_MAPFULL, TQ_ERR_FULL,
- * TQ_ERR_IO, TQ_ERR_STORE; on error the transaction is aborted and freed. */
+/* tq_txn_commit() - commit and free.  For a read transaction, the same as an abort.
+ * If a put of this transaction failed (TQ_ERR_MAPFULL, ...), nothing is committed and
+ * that put's error is returned again.
+ * @return TQ_OK, TQ_ERR_MAPFULL, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE; on error the
+ *         transaction is aborted and freed, and the database is at its last commit. */
 int tq_txn_commit(tq_txn *t);
 /* tq_txn_abort() - abort and free.  NULL does nothing. */
 void tq_txn_abort(tq_txn *t);
-/* tq_txn_reset() / tq_txn_renew() - for read transactions reused across batches. */
+/* tq_txn_reset() / tq_txn_renew() - for read transactions reused across batches: reset
+ * drops the snapshot (the transaction must not be read until renewed; it may still be
+ * aborted); renew takes a fresh one.  reset does nothing on a write transaction or a
+ * reset one; renew returns TQ_ERR_STORE for a write transaction and TQ_OK for one that
+ * is not reset. */
 void tq_txn_reset(tq_txn *t);
 int tq_txn_renew(tq_txn *t);
 
-/* Every put below may return TQ_ERR_MAPFULL (abort, grow, redo the batch). */
+/* Every put below may return TQ_ERR_MAPFULL (abort, grow, redo the batch), and only
+ * works in a write transaction (TQ_ERR_STORE otherwise). */
 
 /* ---- payments ---- */
 
-/* tq_store_add_payment() - record a payment row.
+/* tq_store_add_payment() - record a payment row (kind TQ_PAY or TQ_GUARANTEE).
  * @return TQ_OK (new: its amount now counts for its declaration), 1 (the same row is
  *         already known: counts once, nothing changed), TQ_ERR_CONFLICT (a known
- *         receipt_no with different content; *known receives the stored row; nothing
- *         changed), or a store error. */
+ *         receipt_no with different decl_no, kind, amount or valid_until; *known
+ *         receives the stored row unless known is NULL; nothing changed), or a store
+ *         error. */
 int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known);
 
-/* tq_store_get_cover() - the cover of decl_no.  The guarantees are copied into
- * *guar (grown with realloc, owned by the caller) and cover->guar points at them.
- * A declaration with no payment gets an empty cover and TQ_OK. */
+/* tq_store_get_payment() - the stored row of receipt_no.
+ * @return TQ_OK or TQ_ERR_NOTFOUND (*out unchanged). */
+int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out);
+
+/* tq_store_get_cover() - the cover of decl_no.  The guarantees, sorted by valid_until
+ * with equal days merged, are copied into *guar (grown with realloc, owned by the
+ * caller: *guar may be NULL with *guar_cap 0 at first) and cover->guar points at them.
+ * A declaration with no payment gets an empty cover and TQ_OK.
+ * @return TQ_OK, TQ_ERR_NOMEM (*guar and *guar_cap unchanged), TQ_ERR_CORRUPT, ... */
 int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
                        tq_guarantee **guar, size_t *guar_cap);
 
@@ -124,22 +176,31 @@ int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), 
 /* tq_store_put_permit() - insert or replace a permit row (its use is kept).
  * @return TQ_OK (new), 1 (replaced), or a store error. */
 int tq_store_put_permit(tq_txn *t, const tq_permit *p);
-/* @return TQ_OK or TQ_ERR_NOTFOUND. */
+/* @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_CORRUPT (*out undefined). */
 int tq_store_get_permit(tq_txn *t, const char *permit_no, tq_permit *out);
 /* tq_store_get_used() - 0 when nothing was recorded. */
 int tq_store_get_used(tq_txn *t, const char *permit_no, uint64_t *used);
+/* tq_store_put_used() - whether or not the permit is known. */
 int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used);
-/* tq_store_each_permit() - every permit in permit_no order, with its use. */
+/* tq_store_each_permit() - every permit in permit_no order, with its use; stops early
+ * and returns fn's value when fn returns non-zero. */
 int tq_store_each_permit(tq_txn *t,
                          int (*fn)(void *ctx, const tq_permit *p, uint64_t used),
                          void *ctx);
 
 /* ---- declarations ---- */
 
-/* @return TQ_OK or TQ_ERR_NOTFOUND. */
+/* tq_store_get_decl() - the whole state of decl_no.  Every byte of *out is written
+ * (unused lines and padding zeroed), so equal stored states give equal bytes.
+ * @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_CORRUPT (*out undefined). */
 int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out);
+/* tq_store_put_decl() - insert or replace.  Bounds checked (TQ_ERR_INPUT): state,
+ * channel 1..3, officer and reasons bits, nsec, nlines <= 50, declarant <= 13 bytes,
+ * hs 8 digits, permit <= 32 bytes. */
 int tq_store_put_decl(tq_txn *t, const tq_decl *d);
-/* tq_store_each_decl() - every declaration in decl_no order. */
+/* tq_store_each_decl() - every declaration in decl_no order; stops early and returns
+ * fn's value when fn returns non-zero.  fn may put through the same (write)
+ * transaction, including replacing the declaration it was given. */
 int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx);
 
 /* ---- journals ---- */
@@ -155,6 +216,8 @@ typedef struct tq_journal_mark {
 /* @return TQ_OK or TQ_ERR_NOTFOUND (mark zeroed, id copied). */
 int tq_store_get_journal(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], tq_journal_mark *m);
 int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m);
+/* tq_store_each_journal() - every mark in id byte order; stops early and returns fn's
+ * value when fn returns non-zero. */
 int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
                           void *ctx);
 

@@ -1,0 +1,1310 @@
+/* test_store.c - the LMDB store (engine/tq_store.c): one small behaviour per test.
+ *
+ * Each test works in a fresh directory under /tmp, removed afterwards.  Damaged values
+ * and foreign versions are written with raw LMDB calls, as a bad disk or an older
+ * program would leave them.  Lock tests fork: flock() is per open file, so a child
+ * holding the lock is a real second writer, and killing it shows that a dead holder
+ * blocks nobody.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE         /* mkdtemp, nftw */
+#endif
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tq_store.h"
+
+static char g_dir[64];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/tq_store_XXXXXX");
+    cr_assert_not_null(mkdtemp(g_dir));
+}
+
+static void teardown(void)
+{
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- helpers ---- */
+
+static const char *path_in(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
+    return buf;
+}
+
+static tq_store *open_writer_at(const char *dir, uint64_t map_size)
+{
+    tq_store *s = NULL;
+    tq_store_opts o = {map_size, "test_store"};
+    int rc = tq_store_open(dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
+    cr_assert_eq(rc, TQ_OK, "open %s: %s", dir, tq_strerror(rc));
+    return s;
+}
+
+static tq_store *open_writer(void)
+{
+    return open_writer_at(g_dir, 0);
+}
+
+static tq_store *open_reader(void)
+{
+    tq_store *s = NULL;
+    int rc = tq_store_open(g_dir, 0, NULL, &s, NULL);
+    cr_assert_eq(rc, TQ_OK, "open reader: %s", tq_strerror(rc));
+    return s;
+}
+
+static tq_txn *begin(tq_store *s, int rdonly)
+{
+    tq_txn *t = NULL;
+    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
+    return t;
+}
+
+static void commit(tq_txn *t)
+{
+    int rc = tq_txn_commit(t);
+    cr_assert_eq(rc, TQ_OK, "commit: %s", tq_strerror(rc));
+}
+
+/* A zeroed declaration with n lines, as tq_rules_begin() builds them. */
+static tq_decl make_decl(const char *no, unsigned nlines)
+{
+    tq_decl d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
+    snprintf(d.declarant, sizeof d.declarant, "0101234567");
+    d.state = TQ_STATE_HELD;
+    d.channel = 1;
+    d.reasons = TQ_R_TAX_SHORT;
+    d.tax_due = 12500000;
+    d.tax_short = 500000;
+    d.registered.sec = 1722910500;
+    d.reg_day = 19941;
+    d.nlines = (uint16_t)nlines;
+    for (unsigned i = 0; i < nlines; i++) {
+        snprintf(d.lines[i].hs, sizeof d.lines[i].hs, "%08u", 85171300u + i);
+        d.lines[i].qty = 100 + i;
+        if (i % 2 == 0)
+            snprintf(d.lines[i].permit, sizeof d.lines[i].permit, "GCN-2024-%06u", i);
+    }
+    return d;
+}
+
+static tq_payment make_pay(const char *decl_no, const char *receipt, int kind,
+                           uint64_t amount, int32_t valid_until)
+{
+    tq_payment p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
+    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
+    p.kind = (uint8_t)kind;
+    p.amount = amount;
+    p.valid_until = kind == TQ_PAY ? TQ_NO_DATE : valid_until;
+    return p;
+}
+
+static tq_permit make_permit(const char *no, uint64_t quota)
+{
+    tq_permit p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.permit_no, sizeof p.permit_no, "%s", no);
+    snprintf(p.agency, sizeof p.agency, "BCT");
+    snprintf(p.holder, sizeof p.holder, "0101234567");
+    p.status = TQ_PERMIT_VALID;
+    p.valid_from = 19723;
+    p.valid_to = 20088;
+    p.quota = quota;
+    p.nprefixes = 2;
+    snprintf(p.prefixes[0], sizeof p.prefixes[0], "8517");
+    snprintf(p.prefixes[1], sizeof p.prefixes[1], "8471");
+    return p;
+}
+
+/* Raw LMDB access, as another program (or a damaged disk) would write. */
+static void raw_put(const char *db, const void *k, size_t kn, const void *v, size_t vn)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* The stored bytes of k in db, copied into out; returns their length. */
+static size_t raw_get(const char *db, const void *k, size_t kn, void *out, size_t cap)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = {kn, (void *)k}, val;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0);
+    cr_assert_leq(val.mv_size, cap);
+    memcpy(out, val.mv_data, val.mv_size);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return val.mv_size;
+}
+
+static void put_one_decl(const char *no)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_decl d = make_decl(no, 3);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    commit(t);
+    tq_store_close(s);
+}
+
+/* ---- open, create, version ---- */
+
+Test(store, open_creates_missing_dirs_and_reopens)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/a/b/db", g_dir);
+    tq_store *s = open_writer_at(dir, 0);
+    tq_txn *t = begin(s, 0);
+    tq_decl d = make_decl("103456789012", 2);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    commit(t);
+    tq_store_close(s);
+
+    struct stat sb;
+    const char *files[] = {"data.mdb", "lock.mdb", "lock"};
+    for (int i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        cr_assert_eq(stat(p, &sb), 0, "%s missing", files[i]);
+    }
+
+    s = NULL;
+    cr_assert_eq(tq_store_open(dir, 0, NULL, &s, NULL), TQ_OK);
+    t = begin(s, 1);
+    tq_decl got;
+    cr_assert_eq(tq_store_get_decl(t, "103456789012", &got), TQ_OK);
+    cr_assert_eq(memcmp(&got, &d, sizeof d), 0);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(store, reader_without_database_is_notfound)
+{
+    tq_store *s = (tq_store *)&s;
+    cr_assert_eq(tq_store_open(path_in("nope"), 0, NULL, &s, NULL), TQ_ERR_NOTFOUND);
+    cr_assert_null(s);
+    struct stat sb;
+    cr_assert_neq(stat(path_in("nope"), &sb), 0, "a reader must not create the dir");
+    /* An existing but empty directory is no database either. */
+    cr_assert_eq(tq_store_open(g_dir, 0, NULL, &s, NULL), TQ_ERR_NOTFOUND);
+}
+
+Test(store, version_mismatch_is_refused)
+{
+    put_one_decl("103456789012");
+    uint8_t v2[4] = {2, 0, 0, 0};
+    raw_put("meta", "version", 7, v2, sizeof v2);
+    tq_store *s = NULL;
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s, NULL), TQ_ERR_VERSION);
+    cr_assert_null(s);
+    cr_assert_eq(tq_store_open(g_dir, 0, NULL, &s, NULL), TQ_ERR_VERSION);
+    /* The refused writer released its lock. */
+    uint8_t v1[4] = {TQ_STORE_VERSION, 0, 0, 0};
+    raw_put("meta", "version", 7, v1, sizeof v1);
+    s = open_writer();
+    tq_store_close(s);
+}
+
+Test(store, foreign_lmdb_file_is_refused)
+{
+    raw_put(NULL, "hello", 5, "world", 5);
+    tq_store *s = NULL;
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s, NULL), TQ_ERR_VERSION);
+    cr_assert_eq(tq_store_open(g_dir, 0, NULL, &s, NULL), TQ_ERR_VERSION);
+}
+
+Test(store, dir_that_is_a_file_is_an_io_error)
+{
+    FILE *f = fopen(path_in("file"), "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    tq_store *s = NULL;
+    cr_assert_eq(tq_store_open(path_in("file"), TQ_STORE_WRITE, NULL, &s, NULL), TQ_ERR_IO);
+    cr_assert_eq(tq_store_open(path_in("file"), 0, NULL, &s, NULL), TQ_ERR_NOTFOUND);
+}
+
+Test(store, reader_refuses_write_transactions)
+{
+    put_one_decl("103456789012");
+    tq_store *s = open_reader();
+    tq_txn *t = (tq_txn *)&t;
+    cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_ERR_STORE);
+    cr_assert_null(t);
+    tq_store_close(s);
+}
+
+/* ---- the writer lock ---- */
+
+Test(store, lock_file_names_the_holder)
+{
+    tq_store *s = NULL;
+    tq_store_opts o = {0, "thongquan replay j.tqj\nforged=1"};
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL), TQ_OK);
+    char text[512] = {0};
+    FILE *f = fopen(path_in("lock"), "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char want[128];
+    snprintf(want, sizeof want, "pid=%ld\ncommand=thongquan replay j.tqj?forged=1\nstarted=",
+             (long)getpid());
+    cr_assert_eq(strncmp(text, want, strlen(want)), 0, "lock text: %s", text);
+    const char *started = text + strlen(want);
+    cr_assert_eq(strlen(started), 21, "started: %s", started);     /* ...SSZ\n */
+    cr_assert_eq(started[4], '-');
+    cr_assert_eq(started[10], 'T');
+    cr_assert_eq(started[19], 'Z');
+    tq_store_close(s);
+}
+
+Test(store, second_writer_in_process_is_busy)
+{
+    tq_store *s = open_writer();
+    tq_store *s2 = (tq_store *)&s2;
+    tq_store_holder h;
+    memset(&h, 0x55, sizeof h);
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s2, &h), TQ_ERR_BUSY);
+    cr_assert_null(s2);
+    cr_assert_eq(h.pid, (long)getpid());
+    cr_assert_str_eq(h.command, "test_store");
+    cr_assert_eq(strlen(h.started), 20);
+    /* busy may be NULL. */
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s2, NULL), TQ_ERR_BUSY);
+    tq_store_close(s);
+    s2 = open_writer();
+    tq_store_close(s2);
+}
+
+/* A child that opens the database as a writer, optionally stores one declaration,
+ * reports on `ready` and waits on `go` until it is killed. */
+static pid_t spawn_writer(int with_decl)
+{
+    int ready[2], go[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        tq_store *s = NULL;
+        tq_store_opts o = {0, "child-writer"};
+        char c = 'x';
+        close(ready[0]);
+        close(go[1]);
+        if (tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL) == TQ_OK) {
+            tq_txn *t = NULL;
+            c = 'r';
+            if (with_decl) {
+                tq_decl d = make_decl("103456789012", 2);
+                if (tq_txn_begin(s, 0, &t) != TQ_OK || tq_store_put_decl(t, &d) != TQ_OK ||
+                    tq_txn_commit(t) != TQ_OK)
+                    c = 'x';
+            }
+        }
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        (void)!read(go[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c = 0;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    cr_assert_eq(c, 'r', "the child could not open the database");
+    close(ready[0]);
+    /* go[1] stays open: the child blocks until it is killed. */
+    return pid;
+}
+
+static void kill_child(pid_t pid)
+{
+    int status;
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status));
+}
+
+Test(store, second_writer_is_busy_until_holder_dies)
+{
+    pid_t child = spawn_writer(0);
+    tq_store *s = NULL;
+    tq_store_holder h;
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s, &h), TQ_ERR_BUSY);
+    cr_assert_eq(h.pid, (long)child);
+    cr_assert_str_eq(h.command, "child-writer");
+    /* SIGKILL: the holder gets no chance to clean up; the kernel drops its lock. */
+    kill_child(child);
+    s = open_writer();
+    tq_store_close(s);
+}
+
+Test(store, reader_opens_while_writer_holds_lock)
+{
+    pid_t child = spawn_writer(1);
+    tq_store *s = open_reader();
+    tq_txn *t = begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
+    cr_assert_eq(d.nlines, 2);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    kill_child(child);
+}
+
+/* ---- payments ---- */
+
+Test(store, same_payment_row_counts_once)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_payment p = make_pay("103456789012", "KB-2024-0000001", TQ_PAY, 12500000, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), 1);
+    commit(t);
+    t = begin(s, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), 1, "dedup across transactions");
+    tq_cover c;
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, 12500000);
+    cr_assert_eq(c.nguar, 0);
+    tq_payment got;
+    cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000001", &got), TQ_OK);
+    cr_assert_str_eq(got.decl_no, "103456789012");
+    cr_assert_str_eq(got.receipt_no, "KB-2024-0000001");
+    cr_assert_eq(got.kind, TQ_PAY);
+    cr_assert_eq(got.amount, 12500000);
+    cr_assert_eq(got.valid_until, TQ_NO_DATE);
+    cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000002", &got), TQ_ERR_NOTFOUND);
+    commit(t);
+    free(g);
+    tq_store_close(s);
+}
+
+Test(store, payment_conflict_on_each_field)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_payment base = make_pay("103456789013", "BL-VCB-000017", TQ_GUARANTEE, 8000000, 20088);
+    cr_assert_eq(tq_store_add_payment(t, &base, NULL), TQ_OK);
+    tq_payment v[4] = {base, base, base, base};
+    snprintf(v[0].decl_no, sizeof v[0].decl_no, "103456789014");
+    v[1].kind = TQ_PAY;
+    v[1].valid_until = TQ_NO_DATE;
+    v[1].kind = TQ_PAY;
+    v[2].amount = 8000001;
+    v[3].valid_until = 20089;
+    /* v[1] differs in kind and valid_until; make one that differs in kind alone. */
+    tq_payment kind_only = base;
+    kind_only.kind = TQ_PAY;
+    tq_payment all[5] = {v[0], v[1], kind_only, v[2], v[3]};
+    for (int i = 0; i < 5; i++) {
+        tq_payment known;
+        memset(&known, 0, sizeof known);
+        cr_assert_eq(tq_store_add_payment(t, &all[i], &known), TQ_ERR_CONFLICT, "variant %d", i);
+        cr_assert_str_eq(known.decl_no, base.decl_no);
+        cr_assert_str_eq(known.receipt_no, base.receipt_no);
+        cr_assert_eq(known.kind, base.kind);
+        cr_assert_eq(known.amount, base.amount);
+        cr_assert_eq(known.valid_until, base.valid_until);
+        cr_assert_eq(tq_store_add_payment(t, &all[i], NULL), TQ_ERR_CONFLICT);
+    }
+    /* Nothing changed: one guarantee, for the original declaration only. */
+    tq_cover c;
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_store_get_cover(t, "103456789013", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, 0);
+    cr_assert_eq(c.nguar, 1);
+    cr_assert_eq(c.guar[0].valid_until, 20088);
+    cr_assert_eq(c.guar[0].amount, 8000000);
+    cr_assert_eq(tq_store_get_cover(t, "103456789014", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.nguar, 0);
+    cr_assert_eq(c.pay_total, 0);
+    commit(t);
+    free(g);
+    tq_store_close(s);
+}
+
+Test(store, payment_bad_fields_are_input_errors)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_payment p = make_pay("10345678901", "KB-1", TQ_PAY, 1, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "11-digit decl_no");
+    p = make_pay("103456789012", "", TQ_PAY, 1, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "empty receipt_no");
+    p = make_pay("103456789012", "KB-1", 3, 1, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "kind 3");
+    commit(t);
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.receipts, 0);
+    cr_assert_eq(info.covers, 0);
+    tq_store_close(s);
+}
+
+Test(store, cover_sums_pay_and_merges_guarantees)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    const char *no = "103456789012";
+    tq_payment rows[] = {
+        make_pay(no, "P1", TQ_PAY, 100, 0),
+        make_pay(no, "G1", TQ_GUARANTEE, 10, 20000),
+        make_pay(no, "P2", TQ_PAY, 200, 0),
+        make_pay(no, "G2", TQ_GUARANTEE, 20, 19000),
+        make_pay(no, "G3", TQ_GUARANTEE, 30, 21000),
+        make_pay(no, "G4", TQ_GUARANTEE, 40, 20000),      /* same day as G1: merged */
+        make_pay(no, "G5", TQ_GUARANTEE, UINT64_MAX - 5, 19000),  /* saturates with G2 */
+        make_pay(no, "G6", TQ_GUARANTEE, 1, -5),          /* before 1970: first */
+        make_pay("103456789099", "P3", TQ_PAY, 7, 0),     /* another declaration */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        cr_assert_eq(tq_store_add_payment(t, &rows[i], NULL), TQ_OK, "row %zu", i);
+    commit(t);
+
+    t = begin(s, 1);
+    tq_cover c;
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_store_get_cover(t, no, &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, 300);
+    cr_assert_eq(c.nguar, 4);
+    cr_assert_eq(c.guar, g);
+    cr_assert_geq(cap, 4);
+    const tq_guarantee want[] = {{-5, 1}, {19000, UINT64_MAX}, {20000, 50}, {21000, 30}};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(c.guar[i].valid_until, want[i].valid_until, "entry %d", i);
+        cr_assert_eq(c.guar[i].amount, want[i].amount, "entry %d", i);
+    }
+    cr_assert_eq(tq_store_get_cover(t, "103456789099", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, 7);
+    cr_assert_eq(c.nguar, 0);
+    tq_txn_abort(t);
+    free(g);
+    tq_store_close(s);
+}
+
+Test(store, pay_total_saturates)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_payment a = make_pay("103456789012", "P1", TQ_PAY, UINT64_MAX - 10, 0);
+    tq_payment b = make_pay("103456789012", "P2", TQ_PAY, 100, 0);
+    cr_assert_eq(tq_store_add_payment(t, &a, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &b, NULL), TQ_OK);
+    tq_cover c;
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, UINT64_MAX);
+    commit(t);
+    tq_store_close(s);
+}
+
+Test(store, no_payment_gives_empty_cover)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 1);
+    tq_cover c;
+    memset(&c, 0x55, sizeof c);
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.pay_total, 0);
+    cr_assert_eq(c.nguar, 0);
+    cr_assert_null(g);
+    cr_assert_eq(cap, 0);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(store, many_guarantees_stay_sorted)
+{
+    /* More distinct days than the stack buffer holds: the scratch path. */
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    for (int i = 0; i < 100; i++) {
+        char r[16];
+        snprintf(r, sizeof r, "G%03d", i);
+        int32_t day = 20000 + (i * 37) % 100;       /* a permutation of 20000..20099 */
+        tq_payment p = make_pay("103456789012", r, TQ_GUARANTEE, (uint64_t)day, day);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    }
+    commit(t);
+    t = begin(s, 1);
+    tq_cover c;
+    tq_guarantee *g = malloc(2 * sizeof *g);
+    size_t cap = 2;
+    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    cr_assert_eq(c.nguar, 100);
+    cr_assert_geq(cap, 100);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(c.guar[i].valid_until, 20000 + i);
+        cr_assert_eq(c.guar[i].amount, (uint64_t)(20000 + i));
+    }
+    tq_txn_abort(t);
+    free(g);
+    tq_store_close(s);
+}
+
+/* ---- permits ---- */
+
+Test(store, permit_replace_keeps_used)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_permit p = make_permit("GP-NK-2024-77", 50000);
+    uint64_t used = 99;
+    cr_assert_eq(tq_store_get_used(t, "GP-NK-2024-77", &used), TQ_OK);
+    cr_assert_eq(used, 0);
+    cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
+    cr_assert_eq(tq_store_put_used(t, "GP-NK-2024-77", 777), TQ_OK);
+    commit(t);
+
+    t = begin(s, 0);
+    p.status = TQ_PERMIT_REVOKED;
+    p.nprefixes = 1;
+    cr_assert_eq(tq_store_put_permit(t, &p), 1);
+    commit(t);
+
+    t = begin(s, 1);
+    tq_permit got;
+    cr_assert_eq(tq_store_get_permit(t, "GP-NK-2024-77", &got), TQ_OK);
+    cr_assert_eq(got.status, TQ_PERMIT_REVOKED);
+    cr_assert_eq(got.nprefixes, 1);
+    cr_assert_str_eq(got.prefixes[0], "8517");
+    cr_assert_eq(tq_store_get_used(t, "GP-NK-2024-77", &used), TQ_OK);
+    cr_assert_eq(used, 777);
+    cr_assert_eq(tq_store_get_permit(t, "GP-NK-2024-78", &got), TQ_ERR_NOTFOUND);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(store, permit_round_trip_at_the_bounds)
+{
+    tq_permit p;
+    memset(&p, 0, sizeof p);
+    memset(p.permit_no, 'Z', TQ_PERMIT_MAX);
+    memset(p.agency, 'A', TQ_AGENCY_MAX);
+    memset(p.holder, '9', TQ_TAXID_MAX);
+    p.status = TQ_PERMIT_REVOKED;
+    p.valid_from = INT32_MIN;
+    p.valid_to = INT32_MAX;
+    p.quota = TQ_QUOTA_MAX;
+    p.nprefixes = TQ_PREFIXES_MAX;
+    for (int i = 0; i < TQ_PREFIXES_MAX; i++)
+        snprintf(p.prefixes[i], sizeof p.prefixes[i], "%08d", 99999999 - i);
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
+    tq_permit got;
+    memset(&got, 0x55, sizeof got);
+    cr_assert_eq(tq_store_get_permit(t, p.permit_no, &got), TQ_OK);
+    cr_assert_eq(memcmp(&got, &p, sizeof p), 0, "every byte comes back");
+    /* Past the bounds: refused, nothing written. */
+    tq_permit bad = p;
+    bad.nprefixes = TQ_PREFIXES_MAX + 1;
+    cr_assert_eq(tq_store_put_permit(t, &bad), TQ_ERR_INPUT);
+    bad = p;
+    bad.status = 0;
+    cr_assert_eq(tq_store_put_permit(t, &bad), TQ_ERR_INPUT);
+    bad = p;
+    memset(bad.agency, 'A', sizeof bad.agency);    /* no NUL */
+    cr_assert_eq(tq_store_put_permit(t, &bad), TQ_ERR_INPUT);
+    cr_assert_eq(tq_store_get_used(t, "", &(uint64_t){0}), TQ_ERR_INPUT);
+    commit(t);
+    tq_store_close(s);
+}
+
+/* ---- declarations ---- */
+
+Test(store, decl_round_trip_with_fifty_lines_and_max_values)
+{
+    tq_decl d = make_decl("999999999999", TQ_LINES_MAX);
+    d.state = TQ_STATE_CANCELLED;
+    d.channel = 3;
+    d.officer = TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK;
+    d.manual = 1;
+    d.version = UINT32_MAX;
+    d.reasons = (1u << TQ_REASON_COUNT) - 1;
+    d.tax_due = UINT64_MAX;
+    d.tax_short = TQ_MONEY_MAX;
+    d.registered.sec = INT64_MIN;
+    d.registered.nsec = 999999999;
+    d.reg_day = INT32_MIN;
+    memset(d.declarant, '9', TQ_TAXID_MAX);
+    for (unsigned i = 0; i < TQ_LINES_MAX; i++) {
+        snprintf(d.lines[i].hs, sizeof d.lines[i].hs, "%08u", i % 2 ? 99999999u : i);
+        d.lines[i].qty = i % 2 ? UINT64_MAX : TQ_QTY_MAX;
+        memset(d.lines[i].permit, 0, sizeof d.lines[i].permit);
+        if (i % 3 != 2)
+            memset(d.lines[i].permit, i % 3 ? 'p' : '-', TQ_PERMIT_MAX);
+    }
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    commit(t);
+    t = begin(s, 1);
+    tq_decl got;
+    memset(&got, 0x55, sizeof got);
+    cr_assert_eq(tq_store_get_decl(t, "999999999999", &got), TQ_OK);
+    cr_assert_eq(memcmp(&got, &d, sizeof d), 0, "every byte comes back");
+    cr_assert_str_eq(got.lines[0].hs, "00000000");
+    cr_assert_eq(got.registered.sec, INT64_MIN);
+    cr_assert_eq(got.version, UINT32_MAX);
+    tq_txn_abort(t);
+    tq_store_close(s);
+
+    /* The largest value fits the documented bound of STORE.md (2412 bytes). */
+    uint8_t raw[4096];
+    size_t n = raw_get("decls", "999999999999", 12, raw, sizeof raw);
+    cr_assert_leq(n, 2412);
+}
+
+Test(store, decl_small_values_encode_compactly)
+{
+    tq_decl d = make_decl("103456789012", 1);
+    memset(d.lines[0].permit, 0, sizeof d.lines[0].permit);
+    d.registered.sec = 0;
+    d.reg_day = 0;
+    d.tax_due = d.tax_short = 0;
+    d.declarant[0] = '\0';
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    commit(t);
+    tq_store_close(s);
+    uint8_t raw[64];
+    size_t n = raw_get("decls", "103456789012", 12, raw, sizeof raw);
+    /* state channel officer manual | version reasons tax_due tax_short | sec(8) nsec(4)
+     * reg_day(4) | declarant len | nlines | hs 85171300 = 0x05139c64 | qty 100 | permit len */
+    const uint8_t want[] = {
+        0x02, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x01, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x00};
+    cr_assert_eq(n, sizeof want);
+    cr_assert_eq(memcmp(raw, want, n), 0);
+}
+
+Test(store, decl_out_of_bounds_is_refused)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_decl ok = make_decl("103456789012", 2), d;
+    d = ok;
+    snprintf(d.lines[1].hs, sizeof d.lines[1].hs, "8517130");
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "7-digit hs");
+    d = ok;
+    memcpy(d.lines[1].hs, "8517130x", 8);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "hs not digits");
+    d = ok;
+    d.channel = 0;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "channel 0");
+    d = ok;
+    d.state = 5;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "state 5");
+    d = ok;
+    d.nlines = TQ_LINES_MAX + 1;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "51 lines");
+    d = ok;
+    d.registered.nsec = 1000000000;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "nsec");
+    d = ok;
+    d.reasons = 1u << TQ_REASON_COUNT;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "unknown reason bit");
+    d = ok;
+    d.decl_no[11] = '\0';
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "11-digit decl_no");
+    d = ok;
+    memset(d.lines[0].permit, 'p', sizeof d.lines[0].permit);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_INPUT, "permit without NUL");
+    tq_decl got;
+    cr_assert_eq(tq_store_get_decl(t, "103456789012", &got), TQ_ERR_NOTFOUND);
+    cr_assert_eq(tq_store_get_decl(t, "1034567890", &got), TQ_ERR_INPUT);
+    commit(t);
+    tq_store_close(s);
+}
+
+Test(store, damaged_decl_is_corrupt)
+{
+    put_one_decl("103456789012");
+    uint8_t good[512];
+    size_t n = raw_get("decls", "103456789012", 12, good, sizeof good);
+    /* Every truncation, one byte too many, and some bad fields, each under its own key. */
+    char key[13];
+    int k = 0;
+    for (size_t cut = 0; cut < n; cut++, k++) {
+        snprintf(key, sizeof key, "2%011d", k);
+        raw_put("decls", key, 12, good, cut);
+    }
+    uint8_t bad[520];
+    memcpy(bad, good, n);
+    bad[n] = 0;
+    snprintf(key, sizeof key, "2%011d", k++);
+    raw_put("decls", key, 12, bad, n + 1);
+    const size_t fields[] = {0 /* state */, 1 /* channel */, 2 /* officer */, 3 /* manual */};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++, k++) {
+        memcpy(bad, good, n);
+        bad[fields[i]] = 0x77;
+        snprintf(key, sizeof key, "2%011d", k);
+        raw_put("decls", key, 12, bad, n);
+    }
+    memcpy(bad, good, n);
+    memset(bad + 4, 0xff, 11);          /* a varint that never ends within 64 bits */
+    snprintf(key, sizeof key, "2%011d", k++);
+    raw_put("decls", key, 12, bad, n);
+    raw_put("decls", "3000000000000", 13, good, n);   /* a 13-byte key */
+
+    tq_store *s = open_reader();
+    tq_txn *t = begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
+    for (int i = 0; i < k; i++) {
+        snprintf(key, sizeof key, "2%011d", i);
+        cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_CORRUPT, "value %d", i);
+    }
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+static int count_decl(void *ctx, const tq_decl *d)
+{
+    (void)d;
+    ++*(int *)ctx;
+    return 0;
+}
+
+Test(store, each_decl_stops_at_damage)
+{
+    put_one_decl("103456789012");
+    raw_put("decls", "203456789012", 12, "\x02\x01", 2);
+    tq_store *s = open_reader();
+    tq_txn *t = begin(s, 1);
+    int n = 0;
+    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_ERR_CORRUPT);
+    cr_assert_eq(n, 1);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(store, damaged_cover_is_corrupt)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, 5, 20000);
+    tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, 6, 20001);
+    cr_assert_eq(tq_store_add_payment(t, &g1, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g2, NULL), TQ_OK);
+    commit(t);
+    tq_store_close(s);
+    uint8_t v[64];
+    size_t n = raw_get("cover", "103456789012", 12, v, sizeof v);
+    cr_assert_eq(n, 12 + 2 * 12);
+    /* Swap the two days: no longer ascending. */
+    uint8_t sw[36];
+    memcpy(sw, v, n);
+    memcpy(sw + 12, v + 24, 12);
+    memcpy(sw + 24, v + 12, 12);
+    raw_put("cover", "203456789012", 12, sw, n);
+    raw_put("cover", "303456789012", 12, v, n - 1);          /* short */
+    v[8] = 3;                                                 /* count says 3 */
+    raw_put("cover", "403456789012", 12, v, n);
+
+    s = open_writer();
+    t = begin(s, 0);
+    tq_cover c;
+    tq_guarantee *g = NULL;
+    size_t cap = 0;
+    const char *nos[] = {"203456789012", "303456789012", "403456789012"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(tq_store_get_cover(t, nos[i], &c, &g, &cap), TQ_ERR_CORRUPT, "%s", nos[i]);
+        char r[8];
+        snprintf(r, sizeof r, "X%d", i);
+        tq_payment p = make_pay(nos[i], r, TQ_PAY, 1, 0);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_CORRUPT, "%s", nos[i]);
+    }
+    tq_txn_abort(t);
+    free(g);
+    tq_store_close(s);
+}
+
+/* ---- iteration ---- */
+
+typedef struct seen {
+    char keys[16][64];
+    int n, stop_at;
+} seen;
+
+static int seen_decl(void *ctx, const tq_decl *d)
+{
+    seen *s = ctx;
+    snprintf(s->keys[s->n++], sizeof s->keys[0], "%s", d->decl_no);
+    return s->n == s->stop_at ? 42 : 0;
+}
+
+static int seen_permit(void *ctx, const tq_permit *p, uint64_t used)
+{
+    seen *s = ctx;
+    snprintf(s->keys[s->n++], sizeof s->keys[0], "%s=%llu", p->permit_no,
+             (unsigned long long)used);
+    return s->n == s->stop_at ? 43 : 0;
+}
+
+static int seen_payment(void *ctx, const tq_payment *p)
+{
+    seen *s = ctx;
+    snprintf(s->keys[s->n++], sizeof s->keys[0], "%s", p->receipt_no);
+    return s->n == s->stop_at ? 44 : 0;
+}
+
+Test(store, each_walks_in_byte_order)
+{
+    const char *decls[] = {"900000000000", "100000000001", "500000000000", "100000000000"};
+    const char *permits[] = {"b", "B.1", "a", "AB", "B-1", "ABC", "A"};
+    const char *receipts[] = {"kb-2", "KB-10", "KB-2"};
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    for (int i = 0; i < 4; i++) {
+        tq_decl d = make_decl(decls[i], 1);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    for (int i = 0; i < 7; i++) {
+        tq_permit p = make_permit(permits[i], 10);
+        cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
+        cr_assert_eq(tq_store_put_used(t, permits[i], (uint64_t)i), TQ_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        tq_payment p = make_pay("103456789012", receipts[i], TQ_PAY, 1, 0);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    }
+    commit(t);
+
+    t = begin(s, 1);
+    seen a = {.stop_at = -1};
+    cr_assert_eq(tq_store_each_decl(t, seen_decl, &a), TQ_OK);
+    const char *wd[] = {"100000000000", "100000000001", "500000000000", "900000000000"};
+    cr_assert_eq(a.n, 4);
+    for (int i = 0; i < 4; i++)
+        cr_assert_str_eq(a.keys[i], wd[i]);
+
+    seen b = {.stop_at = -1};
+    cr_assert_eq(tq_store_each_permit(t, seen_permit, &b), TQ_OK);
+    const char *wp[] = {"A=6", "AB=3", "ABC=5", "B-1=4", "B.1=1", "a=2", "b=0"};
+    cr_assert_eq(b.n, 7);
+    for (int i = 0; i < 7; i++)
+        cr_assert_str_eq(b.keys[i], wp[i]);
+
+    seen c = {.stop_at = -1};
+    cr_assert_eq(tq_store_each_payment(t, seen_payment, &c), TQ_OK);
+    const char *wr[] = {"KB-10", "KB-2", "kb-2"};
+    cr_assert_eq(c.n, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert_str_eq(c.keys[i], wr[i]);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(store, each_stops_early_with_the_callbacks_value)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    for (int i = 0; i < 5; i++) {
+        char no[13], name[8];
+        snprintf(no, sizeof no, "10000000000%d", i);
+        snprintf(name, sizeof name, "P%d", i);
+        tq_decl d = make_decl(no, 1);
+        tq_permit p = make_permit(name, 0);
+        tq_payment pay = make_pay(no, name, TQ_PAY, 1, 0);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+        cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &pay, NULL), TQ_OK);
+    }
+    seen a = {.stop_at = 2}, b = {.stop_at = 3}, c = {.stop_at = 1};
+    cr_assert_eq(tq_store_each_decl(t, seen_decl, &a), 42);
+    cr_assert_eq(a.n, 2);
+    cr_assert_eq(tq_store_each_permit(t, seen_permit, &b), 43);
+    cr_assert_eq(b.n, 3);
+    cr_assert_eq(tq_store_each_payment(t, seen_payment, &c), 44);
+    cr_assert_eq(c.n, 1);
+    commit(t);
+    tq_store_close(s);
+}
+
+typedef struct rewrite {
+    tq_txn *t;
+    int n;
+} rewrite;
+
+static int rewrite_decl(void *ctx, const tq_decl *d)
+{
+    rewrite *r = ctx;
+    tq_decl c = *d;
+    c.state = TQ_STATE_CLEARED;
+    c.version++;
+    c.nlines = 2;               /* a different size: the value moves in its page */
+    r->n++;
+    return tq_store_put_decl(r->t, &c);
+}
+
+Test(store, each_decl_callback_may_rewrite)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    for (int i = 0; i < 300; i++) {
+        char no[13];
+        snprintf(no, sizeof no, "1%011d", i);
+        tq_decl d = make_decl(no, 5);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    commit(t);
+    t = begin(s, 0);
+    rewrite r = {t, 0};
+    cr_assert_eq(tq_store_each_decl(t, rewrite_decl, &r), TQ_OK);
+    cr_assert_eq(r.n, 300);
+    commit(t);
+    t = begin(s, 1);
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.decls, 300);
+    cr_assert_eq(info.by_state[TQ_STATE_CLEARED], 300);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "100000000299", &d), TQ_OK);
+    cr_assert_eq(d.version, 1);
+    cr_assert_eq(d.nlines, 2);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* ---- journals ---- */
+
+static int seen_mark(void *ctx, const tq_journal_mark *m)
+{
+    seen *s = ctx;
+    snprintf(s->keys[s->n++], sizeof s->keys[0], "%02x:%llu", m->id[0],
+             (unsigned long long)m->last_seq);
+    return 0;
+}
+
+Test(store, journal_marks_round_trip)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    tq_journal_mark m;
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    memset(id, 0xab, sizeof id);
+    memset(&m, 0x55, sizeof m);
+    cr_assert_eq(tq_store_get_journal(t, id, &m), TQ_ERR_NOTFOUND);
+    cr_assert_eq(memcmp(m.id, id, sizeof id), 0);
+    cr_assert_eq(m.last_seq, 0);
+    cr_assert_eq(m.frames, 0);
+    cr_assert_eq(m.chain, 0);
+    cr_assert_eq(m.applied_at, 0);
+
+    m.last_seq = 1000000;
+    m.frames = 17;
+    m.chain = UINT64_MAX - 1;
+    m.applied_at = 1722910500;
+    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
+    tq_journal_mark m2 = m;
+    m2.id[0] = 0x01;
+    m2.last_seq = 5;
+    cr_assert_eq(tq_store_put_journal(t, &m2), TQ_OK);
+    commit(t);
+
+    t = begin(s, 1);
+    tq_journal_mark got;
+    cr_assert_eq(tq_store_get_journal(t, id, &got), TQ_OK);
+    cr_assert_eq(memcmp(&got, &m, sizeof m), 0);
+    seen a = {.stop_at = -1};
+    cr_assert_eq(tq_store_each_journal(t, seen_mark, &a), TQ_OK);
+    cr_assert_eq(a.n, 2);
+    cr_assert_str_eq(a.keys[0], "01:5");
+    cr_assert_str_eq(a.keys[1], "ab:1000000");
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* ---- map size ---- */
+
+static int put_batch(tq_txn *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char no[13];
+        snprintf(no, sizeof no, "1%011d", i);
+        tq_decl d = make_decl(no, 10);
+        int rc = tq_store_put_decl(t, &d);
+        if (rc != TQ_OK)
+            return rc;
+    }
+    return TQ_OK;
+}
+
+Test(store, map_full_then_grow_and_redo)
+{
+    const uint64_t small = 64 << 10;
+    tq_store *s = open_writer_at(g_dir, small);
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, small);
+    int grows = 0, rc;
+    for (;;) {
+        tq_txn *t = begin(s, 0);
+        rc = put_batch(t, 2000);
+        if (rc == TQ_OK)
+            rc = tq_txn_commit(t);
+        else
+            tq_txn_abort(t);
+        if (rc != TQ_ERR_MAPFULL)
+            break;
+        cr_assert_eq(tq_store_grow(s), TQ_OK);
+        grows++;
+    }
+    cr_assert_eq(rc, TQ_OK, "%s", tq_strerror(rc));
+    cr_assert_geq(grows, 2);
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.decls, 2000);
+    cr_assert_eq(info.map_size, small << grows);
+    cr_assert_leq(info.map_used, info.map_size);
+    tq_txn *t = begin(s, 1);
+    for (int i = 0; i < 2000; i++) {
+        char no[13];
+        tq_decl d;
+        snprintf(no, sizeof no, "1%011d", i);
+        cr_assert_eq(tq_store_get_decl(t, no, &d), TQ_OK);
+        cr_assert_eq(d.nlines, 10);
+    }
+    tq_txn_abort(t);
+    tq_store_close(s);
+
+    /* The grown size was committed: a reopen asking for less keeps it. */
+    s = open_writer_at(g_dir, small);
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, small << grows);
+    tq_store_close(s);
+    /* Asking for more gives more. */
+    s = open_writer_at(g_dir, 8 << 20);
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, 8 << 20);
+    tq_store_close(s);
+}
+
+Test(store, commit_after_map_full_reports_map_full)
+{
+    tq_store *s = open_writer_at(g_dir, 64 << 10);
+    tq_txn *t = begin(s, 0);
+    cr_assert_eq(put_batch(t, 2000), TQ_ERR_MAPFULL);
+    tq_decl d = make_decl("999999999999", 1);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_MAPFULL, "the transaction stays dead");
+    cr_assert_eq(tq_txn_commit(t), TQ_ERR_MAPFULL);
+    /* Nothing of the batch was committed. */
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.decls, 0);
+    tq_store_close(s);
+}
+
+Test(store, grow_refuses_while_a_transaction_is_live)
+{
+    tq_store *s = open_writer_at(g_dir, 64 << 10);
+    tq_txn *r = begin(s, 1);
+    cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
+    tq_txn_reset(r);
+    cr_assert_eq(tq_store_grow(s), TQ_OK, "a reset reader holds no pages");
+    cr_assert_eq(tq_txn_renew(r), TQ_OK);
+    cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
+    tq_txn_abort(r);
+    tq_txn *w = begin(s, 0);
+    cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
+    tq_txn_abort(w);
+    cr_assert_eq(tq_store_grow(s), TQ_OK);
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, 256 << 10);
+    tq_store_close(s);
+}
+
+/* Another process grows the map past a reader's: the reader's next begin adopts the
+ * committed size (MDB_MAP_RESIZED) instead of failing. */
+Test(store, reader_adopts_a_map_grown_by_the_writer)
+{
+    int ready[2], go[2];
+    char c = 0;
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        tq_store *s = NULL;
+        tq_store_opts o = {64 << 10, "grower"};
+        close(ready[0]);
+        close(go[1]);           /* or a parent that dies leaves us waiting forever */
+        int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
+        c = rc == TQ_OK ? 'r' : 'x';
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1 || rc != TQ_OK)
+            _exit(1);
+        for (;;) {
+            tq_txn *t = NULL;
+            if (tq_txn_begin(s, 0, &t) != TQ_OK)
+                _exit(1);
+            rc = put_batch(t, 3000);
+            if (rc == TQ_OK)
+                rc = tq_txn_commit(t);
+            else
+                tq_txn_abort(t);
+            if (rc != TQ_ERR_MAPFULL)
+                break;
+            if (tq_store_grow(s) != TQ_OK)
+                _exit(1);
+        }
+        c = rc == TQ_OK ? 'd' : 'x';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        (void)!read(go[0], &c, 1);
+        tq_store_close(s);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    cr_assert_eq(c, 'r');
+    tq_store *s = open_reader();
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, 64 << 10);
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    cr_assert_eq(c, 'd', "the child could not fill the database");
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.decls, 3000);
+    cr_assert_gt(info.map_size, 64 << 10);
+    tq_txn *t = begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "100000002999", &d), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    cr_assert_eq(write(go[1], "q", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ---- read transactions ---- */
+
+Test(store, reset_and_renew_see_new_commits)
+{
+    tq_store *s = open_writer();
+    tq_txn *r = begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(r, "103456789012", &d), TQ_ERR_NOTFOUND);
+    tq_txn *w = begin(s, 0);
+    d = make_decl("103456789012", 1);
+    cr_assert_eq(tq_store_put_decl(w, &d), TQ_OK);
+    commit(w);
+    cr_assert_eq(tq_store_get_decl(r, "103456789012", &d), TQ_ERR_NOTFOUND, "snapshot");
+    tq_txn_reset(r);
+    tq_txn_reset(r);            /* twice is harmless */
+    cr_assert_eq(tq_txn_renew(r), TQ_OK);
+    cr_assert_eq(tq_store_get_decl(r, "103456789012", &d), TQ_OK);
+    cr_assert_eq(tq_txn_renew(r), TQ_OK, "renew of a live reader does nothing");
+    cr_assert_eq(tq_store_put_decl(r, &d), TQ_ERR_STORE, "no writes in a reader");
+    cr_assert_eq(tq_txn_commit(r), TQ_OK);
+    w = begin(s, 0);
+    cr_assert_eq(tq_txn_renew(w), TQ_ERR_STORE);
+    tq_txn_reset(w);            /* does nothing on a writer */
+    commit(w);
+    tq_txn_abort(NULL);
+    tq_store_close(NULL);
+    tq_store_close(s);
+}
+
+/* ---- stat ---- */
+
+Test(store, stat_counts_everything)
+{
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    const uint8_t states[] = {TQ_STATE_CLEARED, TQ_STATE_CLEARED, TQ_STATE_HELD,
+                              TQ_STATE_REJECTED, TQ_STATE_CANCELLED, TQ_STATE_PENDING};
+    for (int i = 0; i < 6; i++) {
+        char no[13];
+        snprintf(no, sizeof no, "10000000000%d", i);
+        tq_decl d = make_decl(no, 1);
+        d.state = states[i];
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    tq_payment p1 = make_pay("100000000000", "R1", TQ_PAY, 5, 0);
+    tq_payment p2 = make_pay("100000000000", "R2", TQ_PAY, 5, 0);
+    tq_payment p3 = make_pay("100000000001", "R3", TQ_PAY, 5, 0);
+    cr_assert_eq(tq_store_add_payment(t, &p1, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p2, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p3, NULL), TQ_OK);
+    tq_permit pm = make_permit("GCN-1", 0);
+    cr_assert_eq(tq_store_put_permit(t, &pm), TQ_OK);
+    tq_journal_mark m;
+    memset(&m, 0, sizeof m);
+    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
+    commit(t);
+
+    tq_store_info info;
+    cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
+    cr_assert_eq(info.map_size, TQ_STORE_MAP_DEFAULT);
+    cr_assert_gt(info.map_used, 0);
+    cr_assert_leq(info.map_used, info.map_size);
+    cr_assert_eq(info.receipts, 3);
+    cr_assert_eq(info.covers, 2);
+    cr_assert_eq(info.permits, 1);
+    cr_assert_eq(info.decls, 6);
+    cr_assert_eq(info.journals, 1);
+    const uint64_t want[5] = {1, 2, 1, 1, 1};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(info.by_state[i], want[i], "state %d", i);
+    tq_store_close(s);
+}
