@@ -615,22 +615,18 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
         info->first_seq > UINT64_MAX - info->count)
         return r->err = TQ_ERR_CORRUPT;
 
+    /* Any failure here leaves the stream mid-payload, so it is final too. */
     int rc = read_payload(r, info->zsize, buf, cap);
-    if (rc != TQ_OK) {
-        if (rc == TQ_ERR_TORN || rc == TQ_ERR_IO)
-            r->err = rc;
-        return rc;
-    }
-    uint64_t want = r->next_seq;
+    if (rc != TQ_OK)
+        return r->err = rc;
+    /* A sound header whose range does not follow means frames were lost, duplicated or
+     * spliced in: the sequence cannot be trusted past this point, so it ends reading
+     * like any other bad header.  (Payload damage is frame_decode's to find; the
+     * framing survives it and the reader goes on.) */
+    if (info->first_seq != r->next_seq)
+        return r->err = TQ_ERR_CORRUPT;
     r->index++;
     r->next_seq = info->first_seq + info->count;
-    /* From here on the framing is intact, so the reader goes on after a refused frame
-     * (a caller skipping corrupt frames loses only this one).  The payload checksum
-     * catches damage that zstd would not notice (its frame header has a bit it ignores)
-     * without decompressing; a seq gap or overlap means frames were lost or spliced. */
-    if ((uint32_t)XXH3_64bits(*buf, info->zsize) != info->zchecksum ||
-        info->first_seq != want)
-        return TQ_ERR_CORRUPT;
     return TQ_OK;
 }
 
@@ -641,6 +637,10 @@ static int frame_decode_ctx(ZSTD_DCtx *dctx, const tq_frame_info *info, const ui
         return TQ_ERR_LIMIT;
     if (info->count == 0 || info->raw_size < info->count || info->zsize > zsize_bound() ||
         zbuf == NULL)
+        return TQ_ERR_CORRUPT;
+    /* The payload checksum first: it is cheap, and it catches damage zstd would not
+     * notice (a zstd frame header has a bit that decoders ignore). */
+    if ((uint32_t)XXH3_64bits(zbuf, info->zsize) != info->zchecksum)
         return TQ_ERR_CORRUPT;
     /* The zstd frame must be exactly one frame of exactly raw_size bytes; checking
      * this before allocating keeps a forged size from costing memory. */

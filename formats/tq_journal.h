@@ -93,6 +93,9 @@ void tq_journal_abandon(tq_journal_writer *w);
 
 /* ---- reading ---------------------------------------------------------------- */
 
+/* A reader is used by one thread at a time; what it hands out (frame bytes in the
+ * caller's buffer, tq_frame_info) may go to other threads for tq_journal_frame_decode()
+ * and a tq_frame_cursor of their own. */
 typedef struct tq_journal_reader tq_journal_reader;
 
 typedef struct tq_frame_info {
@@ -103,8 +106,7 @@ typedef struct tq_frame_info {
     uint32_t raw_size;       /* uncompressed bytes */
     uint32_t zsize;          /* compressed bytes */
     uint64_t checksum;       /* XXH3-64 of the uncompressed bytes */
-    uint32_t zchecksum;      /* low 32 bits of XXH3-64 of the compressed bytes (checked
-                                by tq_journal_read_frame) */
+    uint32_t zchecksum;      /* low 32 bits of XXH3-64 of the compressed bytes */
 } tq_frame_info;
 
 /* tq_journal_open() - open and check the header.  @return TQ_OK, TQ_ERR_IO,
@@ -119,7 +121,7 @@ int tq_journal_open(const char *path, tq_journal_reader **out);
 int tq_journal_open_fd(int fd, tq_journal_reader **out);
 void tq_journal_close(tq_journal_reader *r);   /* NULL does nothing */
 
-/* tq_journal_id() - the journal's 16-byte id (valid while r is open). */
+/* tq_journal_id() - the journal's 16-byte id (valid while r is open; NULL for NULL). */
 const uint8_t *tq_journal_id(const tq_journal_reader *r);
 
 /* tq_journal_read_frame() - read the next frame's header and compressed bytes into a
@@ -130,10 +132,11 @@ const uint8_t *tq_journal_id(const tq_journal_reader *r);
  *         a frame, TQ_ERR_CORRUPT for a bad header (info->index and offset name it, and
  *         the seq range is filled where the header could still be read: when the header
  *         checksum fails, first_seq is the seq the frame should have started at and
- *         count is 0), TQ_ERR_IO, TQ_ERR_NOMEM.
- *         EOF, TORN, IO and a CORRUPT header are sticky (returned again on every call);
- *         a frame whose header is sound but whose seq range does not follow is reported
- *         CORRUPT with its range, and the next call reads the frame after it. */
+ *         count is 0; when the header is sound but its seq range does not follow the
+ *         previous frame, the range it claims), TQ_ERR_IO, TQ_ERR_NOMEM.
+ *         EOF, TORN, IO and CORRUPT are sticky: returned again on every later call.
+ *         The payload is not checked here (tq_journal_frame_decode() does that), so a
+ *         damaged payload does not stop the reader from reaching the frames after it. */
 int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
                           size_t *cap);
 
@@ -141,9 +144,10 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
  * nothing is needed: the reader is already past it.  After a corrupt header the reader
  * cannot find the next frame and returns TQ_ERR_CORRUPT again. */
 
-/* tq_journal_frame_decode() - decompress zbuf (info->zsize bytes) into *out (grown with
- * realloc, owned by the caller) and check the content checksum; on TQ_OK, (*out)[0,
- * info->raw_size) is the frame's records.  Thread-safe: needs no reader, so frames read
+/* tq_journal_frame_decode() - check the payload checksum, decompress zbuf (info->zsize
+ * bytes) into *out (grown with realloc, owned by the caller) and check the content
+ * checksum; on TQ_OK, (*out)[0, info->raw_size) is the frame's records.  On
+ * TQ_ERR_CORRUPT the frame is bad but the reader is already past it.  Thread-safe: needs no reader, so frames read
  * by one thread can be decoded on others.  Records are not decoded here (the cursor
  * does that).  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM, TQ_ERR_LIMIT (raw_size over
  * TQ_JOURNAL_FRAME_MAX). */
@@ -166,9 +170,9 @@ int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
 /* tq_journal_next_event() - convenience stream over all events (frames read and decoded
  * one at a time; memory bounded by one frame).  *info (may be NULL) describes the frame
  * of the event, or on error the frame at fault.  @return TQ_OK, TQ_ERR_EOF at the end,
- * or the error of read_frame/frame_decode/cursor_next.  After TQ_ERR_CORRUPT for a frame
- * whose header was sound, the next call goes on with the following frame (what
- * --skip-corrupt needs).  A record that fails to decode in a frame whose checksum
+ * or the error of read_frame/frame_decode/cursor_next.  After TQ_ERR_CORRUPT from
+ * frame_decode or the cursor, the next call goes on with the following frame (what
+ * --skip-corrupt needs); after one from read_frame it returns TQ_ERR_CORRUPT again.  A record that fails to decode in a frame whose checksum
  * matched (only a forged or buggy writer can do that) is found when the cursor reaches
  * it, so the events before it in that frame have already been returned. */
 int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);

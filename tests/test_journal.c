@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -841,7 +843,7 @@ static void reseal_frame(uint8_t *b, size_t at)
         b[at + 36 + i] = (uint8_t)(sum >> (8 * i));
 }
 
-Test(journal, seq_gap_is_corrupt_and_skippable)
+Test(journal, seq_gap_is_corrupt_and_final)
 {
     const char *p = tpath("s.tqj");
     write_journal(p, 30, 300);
@@ -863,11 +865,12 @@ Test(journal, seq_gap_is_corrupt_and_skippable)
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK);
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_ERR_CORRUPT);
     cr_assert_eq(fi.index, 1);
-    cr_assert_eq(fi.first_seq, seqs[0] + 1 + 5);
+    cr_assert_eq(fi.first_seq, seqs[0] + 1 + 5, "the range the frame claims");
     cr_assert(fi.count > 0);
-    /* the frame after continues from the claimed range, so it is out of step too */
+    /* the sequence is lost: reading stops here for good */
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_ERR_CORRUPT);
-    cr_assert_eq(fi.index, 2);
+    cr_assert_eq(fi.index, 1);
+    cr_assert_eq(fi.count, 0);
     free(z);
     tq_journal_close(r);
 }
@@ -1094,11 +1097,127 @@ Test(journal, reads_from_a_pipe)
     free(b);
 }
 
-Test(journal, full_disk_is_full_and_file_stays_valid)
+Test(journal, full_disk_is_reported_as_full)
 {
     /* /dev/full fails every write with ENOSPC. */
     if (access("/dev/full", W_OK) != 0)
         cr_skip_test("no /dev/full");
     tq_journal_writer *w;
     cr_assert_eq(tq_journal_create("/dev/full", NULL, &w), TQ_ERR_FULL);
+}
+
+/* The worked example of formats/JOURNAL.md §9, byte for byte: pins the format, so a
+ * change to the layout cannot go unnoticed (and the document cannot go stale). */
+static const uint8_t journal_md_example[] = {
+    0x89, 0x54, 0x51, 0x4a, 0x0d, 0x0a, 0x1a, 0x0a, 0x01, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x31, 0x71, 0x4b, 0xa8, 0xc4, 0xfc, 0x7c, 0x8f,
+    0xc2, 0xa8, 0xec, 0x78, 0xee, 0x86, 0xcc, 0x5d, 0xc4, 0xbe, 0x0f, 0x4c, 0xcc, 0xbf, 0xea, 0x18,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xdc, 0xdb, 0xf2, 0xb9, 0x50, 0xe9, 0xb1, 0x52,
+    0x54, 0x51, 0x46, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+    0x62, 0x00, 0x00, 0x00, 0x6b, 0x00, 0x00, 0x00, 0xe1, 0xcf, 0x78, 0xf9, 0x5a, 0x63, 0xb0, 0xb0,
+    0x88, 0x67, 0xae, 0x6d, 0xda, 0x53, 0x6f, 0x77, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x62, 0x11, 0x03,
+    0x00, 0x39, 0x14, 0x52, 0x81, 0x16, 0x18, 0x41, 0x31, 0x31, 0x30, 0x31, 0x42, 0x31, 0x8e, 0xde,
+    0xc5, 0x60, 0x19, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x38, 0x2d, 0x30, 0x36, 0x54, 0x30, 0x39,
+    0x3a, 0x31, 0x35, 0x3a, 0x30, 0x30, 0x2b, 0x30, 0x37, 0x3a, 0x30, 0x30, 0xc8, 0x9c, 0x8c, 0xeb,
+    0x0c, 0x00, 0xa0, 0xf8, 0xfa, 0x05, 0x02, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x80, 0xe5, 0x9a, 0x77,
+    0x0f, 0x47, 0x43, 0x4e, 0x2d, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33,
+    0xeb, 0x32, 0x57, 0x02, 0x05, 0xc0, 0x84, 0x3d, 0x00, 0x0a, 0x14, 0x52, 0x81, 0x16, 0x18, 0xc0,
+    0xba, 0x99, 0x06,
+};
+
+Test(journal, golden_example_from_journal_md)
+{
+    const char *p = tpath("golden.tqj");
+    cr_assert_eq(sizeof journal_md_example, 211);
+    spit(p, journal_md_example, sizeof journal_md_example);
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_event ev;
+    tq_frame_info fi;
+    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_OK);
+    cr_assert_eq(fi.first_seq, 1);
+    cr_assert_eq(fi.count, 2);
+    cr_assert_eq(fi.raw_size, 98);
+    cr_assert_eq(fi.zsize, 107);
+    cr_assert_eq(ev.seq, 1);
+    cr_assert_eq(ev.ev, TQ_EV_DECL);
+    cr_assert_str_eq(ev.decl_no, "103456789012");
+    cr_assert_str_eq(ev.kind, "A11");
+    cr_assert_str_eq(ev.office, "01B1");
+    cr_assert_str_eq(ev.declarant, "0101234567");
+    cr_assert_str_eq(ev.registered_at, "2024-08-06T09:15:00+07:00");
+    cr_assert_eq(ev.registered.sec, 1722910500);
+    cr_assert_eq(ev.channel, 1);
+    cr_assert_eq(ev.tax_due, 12500000);
+    cr_assert_eq(ev.nlines, 2);
+    cr_assert_str_eq(ev.lines[0].hs, "85171300");
+    cr_assert_eq(ev.lines[0].qty, 100);
+    cr_assert_eq(ev.lines[0].value, 250000000);
+    cr_assert_str_eq(ev.lines[0].permit, "GCN-2024-000123");
+    cr_assert_str_eq(ev.lines[1].hs, "39269099");
+    cr_assert_eq(ev.lines[1].qty, 5);
+    cr_assert_eq(ev.lines[1].value, 1000000);
+    cr_assert_str_eq(ev.lines[1].permit, "");
+    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_OK);
+    cr_assert_eq(ev.seq, 2);
+    cr_assert_eq(ev.ev, TQ_EV_AMEND);
+    cr_assert_eq(ev.has, TQ_HAS_TAX_DUE);
+    cr_assert_eq(ev.tax_due, 13000000);
+    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_ERR_EOF);
+    tq_journal_close(r);
+
+    /* and today's writer produces the same frame for the same events */
+    tq_journal_writer *w;
+    const char *q = tpath("again.tqj");
+    cr_assert_eq(tq_journal_create(q, NULL, &w), TQ_OK);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    while (tq_journal_next_event(r, &ev, NULL) == TQ_OK)
+        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
+    tq_journal_close(r);
+    cr_assert_eq(tq_journal_finish(w), TQ_OK);
+    size_t n;
+    uint8_t *b = slurp(q, &n);
+    cr_assert_eq(n, sizeof journal_md_example);
+    /* only the file header and the frame header checksum (100..103, seeded with the
+     * id) depend on the journal id; the payload assumes zstd stores tiny input raw */
+    cr_assert(memcmp(b + 64, journal_md_example + 64, 36) == 0);
+    cr_assert(memcmp(b + 104, journal_md_example + 104, n - 104) == 0);
+    free(b);
+}
+
+/* A write that fails mid-frame (here: the file size limit, as a full disk would) is
+ * reported, the file is cut back to its last complete frame, and the writer refuses
+ * further work; the file then reads cleanly up to that frame. */
+Test(journal, failed_write_leaves_a_valid_shorter_journal)
+{
+    const char *p = tpath("limit.tqj");
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = 3000, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    tq_journal_write_opts o = {.frame_bytes = 400, .level = 1};
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_OK);
+    tq_event ev;
+    int rc = TQ_OK;
+    uint64_t i;
+    for (i = 1; i <= 1000 && rc == TQ_OK; i++) {
+        gen_event(i, &ev);
+        rc = tq_journal_add(w, &ev);
+    }
+    cr_assert_eq(rc, TQ_ERR_IO, "got %s", tq_strerror(rc)); /* EFBIG; ENOSPC would be FULL */
+    gen_event(i, &ev);
+    cr_assert_eq(tq_journal_add(w, &ev), TQ_ERR_IO, "the error must stick");
+    cr_assert_eq(tq_journal_finish(w), TQ_ERR_IO);
+    rl.rlim_cur = RLIM_INFINITY;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    uint64_t got;
+    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_EOF);
+    cr_assert(got > 0 && got < i);
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert(st.st_size <= 3000);
+    /* and it can be appended to */
+    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    cr_assert_eq(tq_journal_next_seq(w), got + 1);
+    tq_journal_abandon(w);
 }
