@@ -21,6 +21,11 @@ static int open_store(const char *cmd, const char *dir, int write, int nosync, t
     tq_store_holder h;
     memset(&h, 0, sizeof h);
     tq_store_opts so = {.command = cmd};
+    /* TQ_MAP_SIZE sets the initial map of a new database: tests use a tiny one to prove
+     * the map grows by itself. */
+    const char *ms = getenv("TQ_MAP_SIZE");
+    if (ms && *ms)
+        so.map_size = strtoull(ms, NULL, 10);
     unsigned flags = (write ? TQ_STORE_WRITE : 0) | (nosync ? TQ_STORE_NOSYNC : 0);
     int rc = tq_store_open(dir, flags, &so, s, &h);
     if (rc == TQ_OK)
