@@ -1,0 +1,356 @@
+/* tq_csv.c - strict CSV codec for payments and permits, and the field validators that
+ * the NDJSON parser shares.
+ *
+ * A row is a single line without quoting, so parsing is: strip one trailing '\r',
+ * refuse a blank line, split on ',' into exactly the header's number of spans (no copy),
+ * then check each span left to right against its format and copy it into the record
+ * only once it is known to fit.  The first bad field is the one reported, so a message
+ * always names the leftmost problem on the line.
+ */
+#ifndef _GNU_SOURCE
+#define _POSIX_C_SOURCE 200809L   /* strnlen */
+#endif
+#include "tq_csv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define QCAP 72   /* tq_diag_quote output: 60 bytes, each as \xNN at worst, plus "..." */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
+int tq_valid_decl_no(const char *s, size_t n)
+{
+    return n == TQ_DECL_NO_LEN && s[0] != '0' && all_digits(s, n);
+}
+
+int tq_valid_taxid(const char *s, size_t n)
+{
+    return (n == 10 || n == 13) && all_digits(s, n);
+}
+
+static int permit_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '.' ||
+           c == '/' || c == '_' || c == '-';
+}
+
+int tq_valid_permit_no(const char *s, size_t n)
+{
+    if (n < 1 || n > TQ_PERMIT_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!permit_char(s[i]))
+            return 0;
+    return 1;
+}
+
+int tq_valid_hs(const char *s, size_t n)
+{
+    return n == 8 && all_digits(s, n);
+}
+
+int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    if (n == 0 || (n > 1 && s[0] == '0'))
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i]))
+            return 0;
+        uint64_t dig = (uint64_t)(s[i] - '0');
+        /* v * 10 + dig <= max, asked without computing anything that could wrap */
+        if (dig > max || v > (max - dig) / 10)
+            return 0;
+        v = v * 10 + dig;
+    }
+    *out = v;
+    return 1;
+}
+
+static int valid_agency(const char *s, size_t n)
+{
+    if (n < 1 || n > TQ_AGENCY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || is_digit(s[i])))
+            return 0;
+    return 1;
+}
+
+static int span_is(span f, const char *lit)
+{
+    size_t n = strlen(lit);
+    return f.n == n && memcmp(f.p, lit, n) == 0;
+}
+
+static void copy_span(char *dst, span f)
+{
+    memcpy(dst, f.p, f.n);
+    dst[f.n] = '\0';
+}
+
+/* "got '...'" messages all quote the raw field the same way. */
+static int bad_field(tq_diag *d, const char *field, const char *must, span f)
+{
+    char q[QCAP];
+    return tq_diag_set(d, field, "%s, got '%s'", must, tq_diag_quote(f.p, f.n, q, sizeof q));
+}
+
+/* Strips one trailing '\r', refuses a blank line and splits on ',' into exactly nf
+ * spans. */
+static int split_row(const char *line, size_t len, span *f, size_t nf, tq_diag *d)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (len == 0)
+        return tq_diag_set(d, "(line)", "blank line");
+    size_t count = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || line[i] == ',') {
+            if (count < nf)
+                f[count] = (span){line + start, i - start};
+            count++;
+            start = i + 1;
+        }
+    }
+    if (count != nf)
+        return tq_diag_set(d, "(line)", "expected %zu fields, got %zu", nf, count);
+    return TQ_OK;
+}
+
+int tq_csv_check_header(const char *line, size_t len, const char *header, tq_diag *d)
+{
+    if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    size_t hn = strlen(header);
+    if (len == hn && memcmp(line, header, hn) == 0)
+        return TQ_OK;
+    char q[QCAP];
+    tq_diag_quote(line, len, q, sizeof q);
+    if (len <= 60)
+        return tq_diag_set(d, "(header)", "header must be exactly '%s', got '%s'", header, q);
+    /* The quote is cut at 60 bytes; point at the difference, which may lie beyond. */
+    size_t i = 0;
+    while (i < len && i < hn && line[i] == header[i])
+        i++;
+    return tq_diag_set(d, "(header)",
+                       "header must be exactly '%s', got '%s' (differs at column %zu)",
+                       header, q, i + 1);
+}
+
+static int parse_date_field(tq_diag *d, const char *field, span f, int32_t *day)
+{
+    char why[96], q[QCAP];
+    if (tq_date_parse(f.p, f.n, day, why, sizeof why) == TQ_OK)
+        return TQ_OK;
+    return tq_diag_set(d, field, "must be a date YYYY-MM-DD (%s), got '%s'", why,
+                       tq_diag_quote(f.p, f.n, q, sizeof q));
+}
+
+static int parse_money(tq_diag *d, const char *field, span f, uint64_t max, uint64_t *out)
+{
+    if (tq_parse_u64(f.p, f.n, max, out))
+        return TQ_OK;
+    char must[64];
+    snprintf(must, sizeof must, "must be an integer 0..%llu", (unsigned long long)max);
+    return bad_field(d, field, must, f);
+}
+
+int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag *d)
+{
+    enum { F_DECL, F_RECEIPT, F_KIND, F_AMOUNT, F_UNTIL, NF };
+    span f[NF];
+    int rc = split_row(line, len, f, NF, d);
+    if (rc != TQ_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    if (!tq_valid_decl_no(f[F_DECL].p, f[F_DECL].n))
+        return bad_field(d, "decl_no", "must be 12 ASCII digits, first digit not 0", f[F_DECL]);
+    copy_span(out->decl_no, f[F_DECL]);
+    if (!tq_valid_permit_no(f[F_RECEIPT].p, f[F_RECEIPT].n))
+        return bad_field(d, "receipt_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
+                         f[F_RECEIPT]);
+    copy_span(out->receipt_no, f[F_RECEIPT]);
+    if (span_is(f[F_KIND], "PAY"))
+        out->kind = TQ_PAY;
+    else if (span_is(f[F_KIND], "GUARANTEE"))
+        out->kind = TQ_GUARANTEE;
+    else
+        return bad_field(d, "kind", "must be PAY or GUARANTEE", f[F_KIND]);
+    rc = parse_money(d, "amount", f[F_AMOUNT], TQ_MONEY_MAX, &out->amount);
+    if (rc != TQ_OK)
+        return rc;
+    if (out->kind == TQ_PAY) {
+        if (f[F_UNTIL].n != 0)
+            return bad_field(d, "valid_until", "must be empty for a PAY row", f[F_UNTIL]);
+        out->valid_until = TQ_NO_DATE;
+        return TQ_OK;
+    }
+    if (f[F_UNTIL].n == 0)
+        return tq_diag_set(d, "valid_until", "a GUARANTEE row needs a date YYYY-MM-DD");
+    return parse_date_field(d, "valid_until", f[F_UNTIL], &out->valid_until);
+}
+
+/* "8517;8471": 1..16 items of 2..8 digits; an empty item is an error, so no leading,
+ * trailing or doubled ';'. */
+static int parse_prefixes(span f, tq_permit *out, tq_diag *d)
+{
+    static const char *must = "must be 1..16 prefixes of 2..8 digits joined by ';'";
+    size_t start = 0, count = 0;
+    for (size_t i = 0; i <= f.n; i++) {
+        if (i < f.n && f.p[i] != ';')
+            continue;
+        size_t n = i - start;
+        if (n < 2 || n > 8 || !all_digits(f.p + start, n) || count == TQ_PREFIXES_MAX)
+            return bad_field(d, "hs_prefixes", must, f);
+        memcpy(out->prefixes[count], f.p + start, n);
+        out->prefixes[count][n] = '\0';
+        count++;
+        start = i + 1;
+    }
+    out->nprefixes = (uint8_t)count;
+    return TQ_OK;
+}
+
+int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d)
+{
+    enum { F_NO, F_AGENCY, F_HOLDER, F_FROM, F_TO, F_STATUS, F_PREFIXES, F_QUOTA, NF };
+    span f[NF];
+    int rc = split_row(line, len, f, NF, d);
+    if (rc != TQ_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    if (!tq_valid_permit_no(f[F_NO].p, f[F_NO].n))
+        return bad_field(d, "permit_no", "must be 1..32 characters of [A-Za-z0-9./_-]", f[F_NO]);
+    copy_span(out->permit_no, f[F_NO]);
+    if (!valid_agency(f[F_AGENCY].p, f[F_AGENCY].n))
+        return bad_field(d, "agency", "must be 1..16 characters of [A-Z0-9]", f[F_AGENCY]);
+    copy_span(out->agency, f[F_AGENCY]);
+    if (!tq_valid_taxid(f[F_HOLDER].p, f[F_HOLDER].n))
+        return bad_field(d, "holder", "must be a taxpayer id of 10 or 13 ASCII digits",
+                         f[F_HOLDER]);
+    copy_span(out->holder, f[F_HOLDER]);
+    if ((rc = parse_date_field(d, "valid_from", f[F_FROM], &out->valid_from)) != TQ_OK ||
+        (rc = parse_date_field(d, "valid_to", f[F_TO], &out->valid_to)) != TQ_OK)
+        return rc;
+    if (out->valid_from > out->valid_to) {
+        char q[QCAP];
+        return tq_diag_set(d, "valid_to", "must not be before valid_from %.*s, got '%s'",
+                           (int)f[F_FROM].n, f[F_FROM].p,
+                           tq_diag_quote(f[F_TO].p, f[F_TO].n, q, sizeof q));
+    }
+    if (span_is(f[F_STATUS], "VALID"))
+        out->status = TQ_PERMIT_VALID;
+    else if (span_is(f[F_STATUS], "REVOKED"))
+        out->status = TQ_PERMIT_REVOKED;
+    else
+        return bad_field(d, "status", "must be VALID or REVOKED", f[F_STATUS]);
+    if ((rc = parse_prefixes(f[F_PREFIXES], out, d)) != TQ_OK)
+        return rc;
+    return parse_money(d, "quota", f[F_QUOTA], TQ_QUOTA_MAX, &out->quota);
+}
+
+/* snprintf-like appender: counts every byte, writes those that fit, keeps a NUL. */
+typedef struct wbuf {
+    char *out;
+    size_t cap, len;
+} wbuf;
+
+static void put(wbuf *w, const char *s, size_t n)
+{
+    if (w->len < w->cap) {
+        size_t room = w->cap - w->len;
+        memcpy(w->out + w->len, s, n < room ? n : room);
+    }
+    w->len += n;
+}
+
+/* A fixed-size string member; strnlen so that a member without its NUL (a caller's
+ * bug) cannot make the formatter read past it. */
+#define PUT_MEMBER(w, arr) put((w), (arr), strnlen((arr), sizeof(arr)))
+
+static void puts_(wbuf *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void putu(wbuf *w, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    put(w, tmp, (size_t)n);
+}
+
+static void putdate(wbuf *w, int32_t day)
+{
+    char tmp[11];
+    tq_date_format(day, tmp);
+    put(w, tmp, 10);
+}
+
+static size_t finish(wbuf *w)
+{
+    if (w->cap > 0)
+        w->out[w->len < w->cap ? w->len : w->cap - 1] = '\0';
+    return w->len;
+}
+
+size_t tq_csv_format_payment(const tq_payment *p, char *out, size_t cap)
+{
+    wbuf w = {out, cap, 0};
+    PUT_MEMBER(&w, p->decl_no);
+    put(&w, ",", 1);
+    PUT_MEMBER(&w, p->receipt_no);
+    puts_(&w, p->kind == TQ_GUARANTEE ? ",GUARANTEE," : ",PAY,");
+    putu(&w, p->amount);
+    put(&w, ",", 1);
+    if (p->kind == TQ_GUARANTEE)
+        putdate(&w, p->valid_until);
+    put(&w, "\n", 1);
+    return finish(&w);
+}
+
+size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap)
+{
+    wbuf w = {out, cap, 0};
+    PUT_MEMBER(&w, p->permit_no);
+    put(&w, ",", 1);
+    PUT_MEMBER(&w, p->agency);
+    put(&w, ",", 1);
+    PUT_MEMBER(&w, p->holder);
+    put(&w, ",", 1);
+    putdate(&w, p->valid_from);
+    put(&w, ",", 1);
+    putdate(&w, p->valid_to);
+    puts_(&w, p->status == TQ_PERMIT_REVOKED ? ",REVOKED," : ",VALID,");
+    for (unsigned i = 0; i < p->nprefixes && i < TQ_PREFIXES_MAX; i++) {
+        if (i > 0)
+            put(&w, ";", 1);
+        PUT_MEMBER(&w, p->prefixes[i]);
+    }
+    put(&w, ",", 1);
+    putu(&w, p->quota);
+    put(&w, "\n", 1);
+    return finish(&w);
+}

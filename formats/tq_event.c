@@ -1,0 +1,26 @@
+/* tq_event.c - printable names for the event kinds and officer results of tq_event.h. */
+#include "tq_event.h"
+
+#include <stddef.h>
+
+const char *tq_ev_kind_name(int ev)
+{
+    switch (ev) {
+    case TQ_EV_DECL: return "DECL";
+    case TQ_EV_AMEND: return "AMEND";
+    case TQ_EV_OFFICER: return "OFFICER";
+    case TQ_EV_MANUAL_CLEAR: return "MANUAL_CLEAR";
+    case TQ_EV_CANCEL: return "CANCEL";
+    }
+    return NULL;
+}
+
+const char *tq_officer_result_name(int result)
+{
+    switch (result) {
+    case TQ_OFFICER_DOCS_OK: return "DOCS_OK";
+    case TQ_OFFICER_INSPECT_OK: return "INSPECT_OK";
+    case TQ_OFFICER_REJECT: return "REJECT";
+    }
+    return NULL;
+}

@@ -1,0 +1,254 @@
+/* tq_time.c - strict ISO-8601 timestamps and dates, and the calendar day in Vietnam.
+ *
+ * Parsing is positional: a timestamp has a fixed layout up to the seconds, then an
+ * optional fraction and a mandatory offset, so each field is read at a known column and
+ * range-checked before anything is computed.  Day numbers come from Howard Hinnant's
+ * days-from-civil algorithm (proleptic Gregorian, exact integer arithmetic), never from
+ * timegm() or mktime(): those depend on the process's time zone and locale, and the
+ * result of a replay must not.
+ */
+#include "tq_time.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "tq_error.h"
+
+#define SECS_PER_DAY 86400
+#define VN_OFFSET_SECS (7 * 3600)
+
+static int fail(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *why, size_t cap, const char *fmt, ...)
+{
+    if (why != NULL && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, cap, fmt, ap);
+        va_end(ap);
+    }
+    return TQ_ERR_INPUT;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Reads k ASCII digits at s; -1 when any of them is not a digit. */
+static int read_digits(const char *s, size_t k)
+{
+    int v = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!is_digit(s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+}
+
+/* Hinnant's days_from_civil: days since 1970-01-01 for a valid y-m-d.  Shifting the
+ * year to start in March puts the leap day last, so the day of the year is a linear
+ * formula of the month. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Hinnant's civil_from_days, the inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The 10 bytes at s as YYYY-MM-DD, range-checked; the day number in *day. */
+static int parse_ymd(const char *s, int64_t *day, char *why, size_t cap)
+{
+    int y = read_digits(s, 4);
+    if (y < 0 || s[4] != '-')
+        return fail(why, cap, "expected YYYY- at the start");
+    int m = read_digits(s + 5, 2);
+    if (m < 0 || s[7] != '-')
+        return fail(why, cap, "expected MM- after the year");
+    int d = read_digits(s + 8, 2);
+    if (d < 0)
+        return fail(why, cap, "expected DD after the month");
+    if (y < 1)
+        return fail(why, cap, "year must be 0001..9999");
+    if (m < 1 || m > 12)
+        return fail(why, cap, "month %02d is not 01..12", m);
+    if (d < 1 || d > days_in_month(y, m))
+        return fail(why, cap, "day %02d does not exist in %04d-%02d", d, y, m);
+    *day = days_from_civil(y, m, d);
+    return TQ_OK;
+}
+
+int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap)
+{
+    int64_t d;
+    if (n != 10)
+        return fail(why, whycap, "a date must be exactly YYYY-MM-DD (10 characters)");
+    int rc = parse_ymd(s, &d, why, whycap);
+    if (rc != TQ_OK)
+        return rc;
+    *day = (int32_t)d;   /* years 1..9999 keep |d| < 3 million */
+    return TQ_OK;
+}
+
+/* Reads the fraction after the '.' at s[*pos]: 1..9 digits, scaled to nanoseconds. */
+static int parse_fraction(const char *s, size_t n, size_t *pos, uint32_t *nsec, char *why,
+                          size_t cap)
+{
+    size_t i = *pos + 1, start = i;
+    uint32_t v = 0;
+    while (i < n && is_digit(s[i])) {
+        if (i - start == 9)
+            return fail(why, cap, "fractional seconds longer than 9 digits");
+        v = v * 10 + (uint32_t)(s[i] - '0');
+        i++;
+    }
+    if (i == start)
+        return fail(why, cap, "expected digits after '.'");
+    for (size_t k = i - start; k < 9; k++)
+        v *= 10;
+    *nsec = v;
+    *pos = i;
+    return TQ_OK;
+}
+
+/* Reads "Z" or "+HH:MM" / "-HH:MM" at s[pos], which must end the text. */
+static int parse_offset(const char *s, size_t n, size_t pos, int32_t *off, char *why,
+                        size_t cap)
+{
+    if (pos >= n)
+        return fail(why, cap, "missing offset (Z or +HH:MM)");
+    if (s[pos] == 'Z') {
+        if (pos + 1 != n)
+            return fail(why, cap, "unexpected characters after 'Z'");
+        *off = 0;
+        return TQ_OK;
+    }
+    if (s[pos] != '+' && s[pos] != '-')
+        return fail(why, cap, "expected an offset (Z or +HH:MM) at position %zu", pos + 1);
+    if (n - pos != 6 || s[pos + 3] != ':')
+        return fail(why, cap, "offset must be +HH:MM or -HH:MM");
+    int hh = read_digits(s + pos + 1, 2), mm = read_digits(s + pos + 4, 2);
+    if (hh < 0 || mm < 0)
+        return fail(why, cap, "offset must be +HH:MM or -HH:MM");
+    if (hh > 23 || mm > 59)
+        return fail(why, cap, "offset %c%02d:%02d is out of range", s[pos], hh, mm);
+    *off = (hh * 3600 + mm * 60) * (s[pos] == '-' ? -1 : 1);
+    return TQ_OK;
+}
+
+int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap)
+{
+    /* "YYYY-MM-DDTHH:MM:SS" is 19 bytes; an offset adds at least 1. */
+    if (n < 20)
+        return fail(why, whycap, "too short for YYYY-MM-DDTHH:MM:SS and an offset");
+    if (n > TQ_TS_MAX)
+        return fail(why, whycap, "longer than %d characters", TQ_TS_MAX);
+    int64_t day;
+    int rc = parse_ymd(s, &day, why, whycap);
+    if (rc != TQ_OK)
+        return rc;
+    if (s[10] != 'T')
+        return fail(why, whycap, "expected 'T' between the date and the time");
+    int hh = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), ss = read_digits(s + 17, 2);
+    if (hh < 0 || s[13] != ':' || mi < 0 || s[16] != ':' || ss < 0)
+        return fail(why, whycap, "time must be HH:MM:SS");
+    if (hh > 23)
+        return fail(why, whycap, "hour %02d is not 00..23", hh);
+    if (mi > 59)
+        return fail(why, whycap, "minute %02d is not 00..59", mi);
+    if (ss > 59)
+        return fail(why, whycap, "second %02d is not 00..59", ss);
+    size_t pos = 19;
+    uint32_t nsec = 0;
+    if (s[pos] == '.') {
+        rc = parse_fraction(s, n, &pos, &nsec, why, whycap);
+        if (rc != TQ_OK)
+            return rc;
+    }
+    int32_t off = 0;
+    rc = parse_offset(s, n, pos, &off, why, whycap);
+    if (rc != TQ_OK)
+        return rc;
+    out->sec = day * SECS_PER_DAY + hh * 3600 + mi * 60 + ss - off;
+    out->nsec = nsec;
+    return TQ_OK;
+}
+
+void tq_date_format(int32_t day, char out[11])
+{
+    /* Only days of years 0001..9999 have a YYYY-MM-DD form; anything else (TQ_NO_DATE
+     * included) prints as an impossible date rather than overflowing the 11 bytes. */
+    static const int32_t first = -719162, last = 2932896;  /* 0001-01-01, 9999-12-31 */
+    int64_t y = 0;
+    int m = 0, d = 0;
+    if (day >= first && day <= last)
+        civil_from_days(day, &y, &m, &d);
+    /* written digit by digit: the ranges above fit the layout exactly */
+    int v[3] = {(int)y, m, d}, width[3] = {4, 2, 2};
+    char *o = out;
+    for (int f = 0; f < 3; f++) {
+        for (int i = width[f] - 1; i >= 0; i--) {
+            o[i] = (char)('0' + v[f] % 10);
+            v[f] /= 10;
+        }
+        o += width[f];
+        *o++ = f < 2 ? '-' : '\0';
+    }
+}
+
+int32_t tq_instant_vn_day(tq_instant t)
+{
+    /* Floor division, done on the quotient and remainder separately so that no sum
+     * can overflow whatever t.sec holds. */
+    int64_t q = t.sec / SECS_PER_DAY, r = t.sec % SECS_PER_DAY;
+    if (r < 0) {
+        q--;
+        r += SECS_PER_DAY;
+    }
+    if (r + VN_OFFSET_SECS >= SECS_PER_DAY)
+        q++;
+    if (q > INT32_MAX)
+        return INT32_MAX;
+    if (q <= INT32_MIN)
+        return INT32_MIN + 1;   /* INT32_MIN is TQ_NO_DATE */
+    return (int32_t)q;
+}
+
+int tq_instant_cmp(tq_instant a, tq_instant b)
+{
+    if (a.sec != b.sec)
+        return a.sec < b.sec ? -1 : 1;
+    if (a.nsec != b.nsec)
+        return a.nsec < b.nsec ? -1 : 1;
+    return 0;
+}

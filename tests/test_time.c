@@ -1,0 +1,305 @@
+/* test_time.c - strict timestamps and dates, day numbers and Vietnam's calendar day. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tq_error.h"
+#include "tq_time.h"
+
+static int ts(const char *s, tq_instant *t)
+{
+    char why[96];
+    return tq_time_parse(s, strlen(s), t, why, sizeof why);
+}
+
+static void ts_ok(const char *s, int64_t sec, uint32_t nsec)
+{
+    tq_instant t = {0, 0};
+    char why[96] = "";
+    cr_assert_eq(tq_time_parse(s, strlen(s), &t, why, sizeof why), TQ_OK, "%s: %s", s, why);
+    cr_expect_eq(t.sec, sec, "%s: sec %lld, want %lld", s, (long long)t.sec, (long long)sec);
+    cr_expect_eq(t.nsec, nsec, "%s: nsec %u, want %u", s, t.nsec, nsec);
+}
+
+static void ts_bad(const char *s)
+{
+    tq_instant t;
+    char why[96] = "";
+    cr_expect_eq(tq_time_parse(s, strlen(s), &t, why, sizeof why), TQ_ERR_INPUT,
+                 "'%s' should be refused", s);
+    cr_expect_neq(why[0], '\0', "'%s': a reason is given", s);
+}
+
+static int32_t day_of(const char *s)
+{
+    int32_t d = 0;
+    cr_assert_eq(tq_date_parse(s, strlen(s), &d, NULL, 0), TQ_OK, "%s", s);
+    return d;
+}
+
+Test(time_parse, utc_epoch_is_zero)
+{
+    ts_ok("1970-01-01T00:00:00Z", 0, 0);
+}
+
+Test(time_parse, vietnam_offset_is_subtracted)
+{
+    ts_ok("2024-08-06T09:15:00+07:00", 1722910500, 0);
+    ts_ok("2024-08-06T02:15:00Z", 1722910500, 0);
+    ts_ok("2024-08-06T02:15:00+00:00", 1722910500, 0);
+}
+
+Test(time_parse, negative_offset_with_minutes)
+{
+    ts_ok("2024-08-06T09:15:00-05:30", 1722955500, 0);
+}
+
+Test(time_parse, fractions_of_one_to_nine_digits)
+{
+    ts_ok("1970-01-01T00:00:00.5Z", 0, 500000000);
+    ts_ok("1970-01-01T00:00:01.000000001Z", 1, 1);
+    ts_ok("1970-01-01T00:00:00.123456789+00:00", 0, 123456789);
+    ts_bad("1970-01-01T00:00:00.1234567890Z");
+    ts_bad("1970-01-01T00:00:00.Z");
+    ts_bad("1970-01-01T00:00:00,5Z");
+}
+
+Test(time_parse, before_1970_is_negative)
+{
+    ts_ok("1969-12-31T23:59:59Z", -1, 0);
+    ts_ok("0001-01-01T00:00:00Z", -62135596800LL, 0);
+}
+
+Test(time_parse, extremes_of_the_accepted_range)
+{
+    ts_ok("9999-12-31T23:59:59-23:59", 253402387139LL, 0);
+    ts_bad("0000-01-01T00:00:00Z");
+}
+
+Test(time_parse, leap_days)
+{
+    tq_instant t;
+    cr_expect_eq(ts("2024-02-29T12:00:00+07:00", &t), TQ_OK);
+    cr_expect_eq(ts("2000-02-29T12:00:00+07:00", &t), TQ_OK);
+    ts_bad("2023-02-29T12:00:00+07:00");
+    ts_bad("1900-02-29T12:00:00+07:00");
+    ts_bad("2024-02-30T12:00:00+07:00");
+}
+
+Test(time_parse, days_of_the_month_are_checked)
+{
+    tq_instant t;
+    cr_expect_eq(ts("2024-01-31T00:00:00Z", &t), TQ_OK);
+    ts_bad("2024-04-31T00:00:00Z");
+    ts_bad("2024-06-31T00:00:00Z");
+    ts_bad("2024-01-32T00:00:00Z");
+    ts_bad("2024-01-00T00:00:00Z");
+    ts_bad("2024-00-10T00:00:00Z");
+    ts_bad("2024-13-10T00:00:00Z");
+}
+
+Test(time_parse, clock_fields_are_range_checked)
+{
+    tq_instant t;
+    cr_expect_eq(ts("2024-01-01T23:59:59Z", &t), TQ_OK);
+    ts_bad("2024-01-01T24:00:00Z");
+    ts_bad("2024-01-01T12:60:00Z");
+    ts_bad("2024-12-31T23:59:60Z");   /* no leap seconds */
+}
+
+Test(time_parse, offsets_up_to_23_59)
+{
+    tq_instant t;
+    cr_expect_eq(ts("2024-01-01T00:00:00+23:59", &t), TQ_OK);
+    cr_expect_eq(ts("2024-01-01T00:00:00-23:59", &t), TQ_OK);
+    ts_bad("2024-01-01T00:00:00+24:00");
+    ts_bad("2024-01-01T00:00:00+07:60");
+    ts_bad("2024-01-01T00:00:00+0700");
+    ts_bad("2024-01-01T00:00:00+07");
+    ts_bad("2024-01-01T00:00:00+7:00");
+    ts_bad("2024-01-01T00:00:00 07:00");
+}
+
+Test(time_parse, separators_seconds_and_offset_are_required)
+{
+    ts_bad("2024-08-06 09:15:00+07:00");
+    ts_bad("2024-08-06t09:15:00+07:00");
+    ts_bad("2024-08-06T09:15+07:00");
+    ts_bad("2024-08-06T09:15:00");
+    ts_bad("2024-08-06T09:15:00z");
+    ts_bad("2024/08/06T09:15:00Z");
+    ts_bad("20240806T091500Z");
+    ts_bad("2024-08-06");
+    ts_bad("");
+}
+
+Test(time_parse, trailing_bytes_are_refused)
+{
+    ts_bad("2024-08-06T09:15:00ZZ");
+    ts_bad("2024-08-06T09:15:00+07:00 ");
+    ts_bad("2024-08-06T09:15:00+07:00:00");
+}
+
+Test(time_parse, only_the_given_length_is_read)
+{
+    tq_instant t;
+    const char *s = "2024-08-06T09:15:00+07:00garbage";
+    cr_expect_eq(tq_time_parse(s, 25, &t, NULL, 0), TQ_OK);
+    cr_expect_eq(t.sec, 1722910500);
+    cr_expect_eq(tq_time_parse(s, 24, &t, NULL, 0), TQ_ERR_INPUT);
+}
+
+Test(time_parse, longer_than_ts_max_is_refused)
+{
+    char s[64] = "2024-08-06T09:15:00.123456789+07:00";
+    tq_instant t;
+    cr_expect_eq(ts(s, &t), TQ_OK);
+    memset(s, '1', sizeof s - 1);
+    s[sizeof s - 1] = '\0';
+    ts_bad(s);
+}
+
+Test(time_parse, non_digits_in_numeric_fields)
+{
+    ts_bad("2O24-08-06T09:15:00Z");
+    ts_bad("2024-08-0xT09:15:00Z");
+    ts_bad("2024-08-06T09:1a:00Z");
+    ts_bad("2024-08-06T09:15:00.5aZ");
+    ts_bad("2024-08-06T09:15:00+0a:00");
+    ts_bad("-024-08-06T09:15:00Z");
+}
+
+Test(time_parse, reason_is_truncated_to_the_buffer)
+{
+    char why[8];
+    tq_instant t;
+    memset(why, 'x', sizeof why);
+    cr_expect_eq(tq_time_parse("2024-13-06T09:15:00Z", 20, &t, why, sizeof why), TQ_ERR_INPUT);
+    cr_expect_eq(why[7], '\0');
+}
+
+Test(date_parse, known_day_numbers)
+{
+    cr_expect_eq(day_of("1970-01-01"), 0);
+    cr_expect_eq(day_of("1969-12-31"), -1);
+    cr_expect_eq(day_of("2024-08-06"), 19941);
+    cr_expect_eq(day_of("2024-02-29"), 19782);
+    cr_expect_eq(day_of("0001-01-01"), -719162);
+    cr_expect_eq(day_of("9999-12-31"), 2932896);
+}
+
+Test(date_parse, refuses_bad_dates)
+{
+    const char *bad[] = {"2023-02-29", "2024-02-30", "2024-13-01", "2024-00-01", "2024-01-00",
+                         "0000-01-01", "2024-1-01", "2024-01-1", "24-01-01", "2024-01-01 ",
+                         "2024/01/01", "2024-01-01T00:00:00Z", "", "abcd-ef-gh"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int32_t d;
+        char why[96] = "";
+        cr_expect_eq(tq_date_parse(bad[i], strlen(bad[i]), &d, why, sizeof why), TQ_ERR_INPUT,
+                     "'%s' should be refused", bad[i]);
+        cr_expect_neq(why[0], '\0');
+    }
+}
+
+Test(date_format, round_trips_every_day_of_years_1_to_9999)
+{
+    char buf[11];
+    int32_t prev = -719163;
+    for (int32_t d = -719162; d <= 2932896; d++) {
+        tq_date_format(d, buf);
+        int32_t back;
+        if (tq_date_parse(buf, strlen(buf), &back, NULL, 0) != TQ_OK || back != d)
+            cr_assert_fail("day %d formats as '%s' which does not parse back", d, buf);
+        prev = d;
+    }
+    cr_expect_eq(prev, 2932896);
+}
+
+Test(date_format, known_dates)
+{
+    char buf[11];
+    tq_date_format(0, buf);
+    cr_expect_str_eq(buf, "1970-01-01");
+    tq_date_format(19782, buf);
+    cr_expect_str_eq(buf, "2024-02-29");
+    tq_date_format(-1, buf);
+    cr_expect_str_eq(buf, "1969-12-31");
+}
+
+Test(date_format, out_of_range_days_stay_in_11_bytes)
+{
+    char buf[12];
+    buf[11] = 'Z';
+    tq_date_format(TQ_NO_DATE, buf);
+    cr_expect_str_eq(buf, "0000-00-00");
+    tq_date_format(INT32_MAX, buf);
+    cr_expect_str_eq(buf, "0000-00-00");
+    tq_date_format(2932897, buf);
+    cr_expect_str_eq(buf, "0000-00-00");
+    cr_expect_eq(buf[11], 'Z');
+}
+
+static int32_t vn_day(const char *s)
+{
+    tq_instant t;
+    cr_assert_eq(ts(s, &t), TQ_OK, "%s", s);
+    return tq_instant_vn_day(t);
+}
+
+Test(vn_day, utc_afternoon_boundary_is_midnight_in_vietnam)
+{
+    int32_t aug6 = day_of("2024-08-06");
+    cr_expect_eq(vn_day("2024-08-06T16:59:59Z"), aug6);
+    cr_expect_eq(vn_day("2024-08-06T16:59:59.999999999Z"), aug6);
+    cr_expect_eq(vn_day("2024-08-06T17:00:00Z"), aug6 + 1);
+}
+
+Test(vn_day, local_midnight_in_vietnam)
+{
+    int32_t aug6 = day_of("2024-08-06");
+    cr_expect_eq(vn_day("2024-08-06T00:00:00+07:00"), aug6);
+    cr_expect_eq(vn_day("2024-08-05T23:59:59+07:00"), aug6 - 1);
+    cr_expect_eq(vn_day("2024-08-06T23:59:59+07:00"), aug6);
+}
+
+Test(vn_day, other_offsets_are_converted_first)
+{
+    /* 13:00 in New York on the 5th is midnight of the 6th in Hanoi */
+    cr_expect_eq(vn_day("2024-08-05T13:00:00-04:00"), day_of("2024-08-06"));
+    cr_expect_eq(vn_day("2024-08-05T12:59:59-04:00"), day_of("2024-08-05"));
+}
+
+Test(vn_day, floors_before_1970)
+{
+    cr_expect_eq(vn_day("1969-12-31T16:59:59Z"), -1);
+    cr_expect_eq(vn_day("1969-12-31T17:00:00Z"), 0);
+    cr_expect_eq(vn_day("1969-12-31T00:00:00+07:00"), -1);
+    cr_expect_eq(vn_day("0001-01-01T00:00:00+07:00"), -719162);
+}
+
+Test(vn_day, extreme_instants_do_not_overflow)
+{
+    tq_instant lo = {INT64_MIN, 0}, hi = {INT64_MAX, 999999999};
+    cr_expect_eq(tq_instant_vn_day(hi), INT32_MAX);
+    cr_expect_eq(tq_instant_vn_day(lo), INT32_MIN + 1);
+}
+
+Test(instant_cmp, orders_by_seconds_then_nanoseconds)
+{
+    tq_instant a = {10, 5}, b = {10, 6}, c = {11, 0}, m = {-1, 999999999};
+    cr_expect_lt(tq_instant_cmp(a, b), 0);
+    cr_expect_gt(tq_instant_cmp(b, a), 0);
+    cr_expect_lt(tq_instant_cmp(b, c), 0);
+    cr_expect_eq(tq_instant_cmp(a, a), 0);
+    cr_expect_lt(tq_instant_cmp(m, a), 0);
+}
+
+Test(instant_cmp, same_instant_in_different_offsets_is_equal)
+{
+    tq_instant a, b, c;
+    cr_assert_eq(ts("2024-08-06T09:15:00+07:00", &a), TQ_OK);
+    cr_assert_eq(ts("2024-08-06T02:15:00Z", &b), TQ_OK);
+    cr_assert_eq(ts("2024-08-06T02:15:00.000000001Z", &c), TQ_OK);
+    cr_expect_eq(tq_instant_cmp(a, b), 0);
+    cr_expect_lt(tq_instant_cmp(a, c), 0);
+}
