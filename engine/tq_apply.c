@@ -1,15 +1,83 @@
-/* tq_apply.c - apply one event, or one re-evaluation, inside a write transaction.
+/* tq_apply.c - decide one declaration with the rules, from facts a caller supplies.
  *
- * Reads go through the write transaction, so an event sees every earlier event of the
- * same batch, which is what "the result of applying the events one at a time in journal
- * order" requires.  A permit's use is read, increased and written back only when the
- * verdict consumes it, and a permit appears once among a declaration's distinct
- * permits, so each clearance adds its quantity exactly once.
+ * A permit appears once among a declaration's distinct permits, so a clearance adds
+ * its quantity to each quota permit exactly once; use saturates rather than wraps.
+ * The store-backed facts read through the write transaction, so an event sees every
+ * earlier event of the same batch, which is what "the result of applying the events
+ * one at a time in journal order" requires.
  */
 #include "tq_apply.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+static uint64_t add_saturating(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
+                    uint64_t *covered)
+{
+    const char *names[TQ_LINES_MAX];
+    tq_permit_fact facts[TQ_LINES_MAX];
+    size_t n = tq_rules_permits(d, names);
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = ops->get_permit(ctx, names[i], &facts[i])) != TQ_OK)
+            return rc;
+    tq_cover cover;
+    if ((rc = ops->get_cover(ctx, d, &cover)) != TQ_OK)
+        return rc;
+    tq_verdict v;
+    tq_rules_evaluate(d, &cover, facts, n, manual, &v);
+    tq_rules_settle(d, &v);
+    if (covered)
+        *covered = tq_rules_covered(&cover, d->reg_day);
+    for (size_t k = 0; k < v.nuse; k++) {
+        size_t f = v.use[k].fact;
+        rc = ops->set_used(ctx, names[f], add_saturating(facts[f].used, v.use[k].qty));
+        if (rc != TQ_OK)
+            return rc;
+    }
+    return TQ_OK;
+}
+
+/* ---- facts from the store ---- */
+
+typedef struct store_facts {
+    tq_txn *t;
+    tq_apply_scratch *sc;
+} store_facts;
+
+static int store_get_cover(void *ctx, const tq_decl *d, tq_cover *out)
+{
+    store_facts *f = ctx;
+    return tq_store_get_cover(f->t, d->decl_no, out, &f->sc->guar, &f->sc->guar_cap);
+}
+
+static int store_get_permit(void *ctx, const char *permit_no, tq_permit_fact *out)
+{
+    store_facts *f = ctx;
+    int rc = tq_store_get_permit(f->t, permit_no, &out->permit);
+    out->used = 0;
+    if (rc == TQ_ERR_NOTFOUND) {
+        out->found = 0;
+        return TQ_OK;
+    }
+    if (rc != TQ_OK)
+        return rc;
+    out->found = 1;
+    return tq_store_get_used(f->t, permit_no, &out->used);
+}
+
+static int store_set_used(void *ctx, const char *permit_no, uint64_t used)
+{
+    store_facts *f = ctx;
+    return tq_store_put_used(f->t, permit_no, used);
+}
+
+static const tq_facts_ops store_ops = {store_get_cover, store_get_permit, store_set_used};
 
 void tq_apply_scratch_release(tq_apply_scratch *sc)
 {
@@ -20,50 +88,12 @@ void tq_apply_scratch_release(tq_apply_scratch *sc)
     sc->guar_cap = 0;
 }
 
-static uint64_t add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
                       uint64_t *covered)
 {
-    const char *names[TQ_LINES_MAX];
-    tq_permit_fact facts[TQ_LINES_MAX];
-    size_t n = tq_rules_permits(d, names);
-    int rc;
-    for (size_t i = 0; i < n; i++) {
-        rc = tq_store_get_permit(t, names[i], &facts[i].permit);
-        if (rc == TQ_ERR_NOTFOUND) {
-            facts[i].found = 0;
-            facts[i].used = 0;
-            continue;
-        }
-        if (rc != TQ_OK)
-            return rc;
-        facts[i].found = 1;
-        rc = tq_store_get_used(t, names[i], &facts[i].used);
-        if (rc != TQ_OK)
-            return rc;
-    }
-    tq_cover cover;
-    rc = tq_store_get_cover(t, d->decl_no, &cover, &sc->guar, &sc->guar_cap);
-    if (rc != TQ_OK)
-        return rc;
-    tq_verdict v;
-    tq_rules_evaluate(d, &cover, facts, n, manual, &v);
-    tq_rules_settle(d, &v);
-    if (covered)
-        *covered = tq_rules_covered(&cover, d->reg_day);
-    if (v.consume) {
-        for (size_t k = 0; k < v.nuse; k++) {
-            size_t f = v.use[k].fact;
-            rc = tq_store_put_used(t, names[f], add_saturating(facts[f].used, v.use[k].qty));
-            if (rc != TQ_OK)
-                return rc;
-        }
-    }
-    return tq_store_put_decl(t, d);
+    store_facts f = {t, sc};
+    int rc = tq_apply_decide(d, manual, &store_ops, &f, covered);
+    return rc != TQ_OK ? rc : tq_store_put_decl(t, d);
 }
 
 int tq_apply_event(tq_txn *t, const tq_event *ev, tq_apply_scratch *sc, tq_step *step)
@@ -75,9 +105,8 @@ int tq_apply_event(tq_txn *t, const tq_event *ev, tq_apply_scratch *sc, tq_step 
     *step = tq_rules_begin(&d, rc == TQ_OK, ev);
     switch (*step) {
     case TQ_STEP_EVALUATE:
-        return tq_apply_evaluate(t, &d, 0, sc, NULL);
     case TQ_STEP_EVALUATE_MANUAL:
-        return tq_apply_evaluate(t, &d, 1, sc, NULL);
+        return tq_apply_evaluate(t, &d, *step == TQ_STEP_EVALUATE_MANUAL, sc, NULL);
     case TQ_STEP_DONE:
         return tq_store_put_decl(t, &d);
     case TQ_STEP_DUPLICATE:

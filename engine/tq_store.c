@@ -52,6 +52,7 @@ static const char *const tq__db_name[DB_COUNT] = {
 #define TQ__DECL_HEAD_MAX (4 + 5 + 2 + 10 + 10 + 8 + 4 + 4 + 1 + TQ_TAXID_MAX + 1)
 #define TQ__DECL_LINE_MAX (4 + 10 + 1 + TQ_PERMIT_MAX)
 #define TQ__DECL_ENC_MAX (TQ__DECL_HEAD_MAX + TQ_LINES_MAX * TQ__DECL_LINE_MAX)
+_Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too small");
 #define TQ__PERMIT_ENC_MAX \
     (1 + 4 + 4 + 8 + 1 + TQ_AGENCY_MAX + 1 + TQ_TAXID_MAX + 1 + TQ_PREFIXES_MAX * 9)
 #define TQ__RECEIPT_LEN (TQ_DECL_NO_LEN + 1 + 8 + 4)
@@ -472,6 +473,44 @@ int tq_store_put_decl(tq_txn *t, const tq_decl *d)
         return rc;
     v.mv_data = buf;
     return tq__put(t, DB_DECLS, &k, &v, 0);
+}
+
+int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
+{
+    return tq__decl_encode(d, buf, len);
+}
+
+int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out)
+{
+    MDB_val val = {.mv_size = n, .mv_data = (void *)v};
+    memset(out, 0, sizeof *out);
+    memcpy(out->decl_no, decl_no, TQ_DECL_NO_LEN);
+    return tq__decl_decode(&val, out);
+}
+
+int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                              int append)
+{
+    MDB_val k, val = {.mv_size = n, .mv_data = (void *)v};
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq__put(t, DB_DECLS, &k, &val, append ? MDB_APPEND : 0);
+    return rc == 1 ? TQ_ERR_STORE : rc;
+}
+
+int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    return tq__key_str(&k, out, TQ_DECL_NO_LEN, TQ_DECL_NO_LEN);
 }
 
 typedef struct tq__each_decl_arg {

@@ -198,6 +198,24 @@ int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out);
  * channel 1..3, officer and reasons bits, nsec, nlines <= 50, declarant <= 13 bytes,
  * hs 8 digits, permit <= 32 bytes. */
 int tq_store_put_decl(tq_txn *t, const tq_decl *d);
+/* Encoded declarations, for a writer that keeps declarations in memory between
+ * commits (the replay pipeline): the value bytes are exactly what put_decl stores. */
+#define TQ_STORE_DECL_ENC_MAX (64 + TQ_TAXID_MAX + TQ_LINES_MAX * (15 + TQ_PERMIT_MAX))
+/* tq_store_decl_encode() - @return TQ_OK with *len set, or TQ_ERR_INPUT (d is not a
+ * storable state; same checks as put_decl).  buf holds TQ_STORE_DECL_ENC_MAX bytes. */
+int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len);
+/* tq_store_decl_decode() - decode n bytes into *out with decl_no set.
+ * @return TQ_OK or TQ_ERR_CORRUPT. */
+int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out);
+/* tq_store_put_decl_encoded() - store encoded bytes under decl_no.  append != 0 promises
+ * that decl_no sorts after every key in the table (LMDB's MDB_APPEND: a bulk load at
+ * several times the speed of a plain put); a broken promise returns TQ_ERR_STORE. */
+int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                              int append);
+/* tq_store_last_decl() - the greatest decl_no stored (13 bytes with NUL).
+ * @return TQ_OK or TQ_ERR_NOTFOUND (no declaration yet). */
+int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
+
 /* tq_store_each_decl() - every declaration in decl_no order; stops early and returns
  * fn's value when fn returns non-zero.  fn may put through the same (write)
  * transaction, including replacing the declaration it was given. */
