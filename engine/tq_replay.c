@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "tq_apply.h"
+#include "tq_replay_int.h"
 
 uint64_t tq_replay_chain(uint64_t chain, uint64_t frame_checksum)
 {
@@ -42,31 +43,21 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-typedef struct replay_run {
-    tq_store *s;
-    const tq_replay_opts *o;
-    tq_replay_stats *st;
-    tq_diag *d;
-    tq_journal_reader *r;
-    tq_txn *t;
-    tq_journal_mark mark;
-    tq_apply_scratch sc;
-    uint8_t *zbuf, *raw;
-    size_t zcap, rawcap;
-    uint64_t batch;          /* events in the open transaction */
-    uint64_t file_size;
-} replay_run;
-
-static int begin_batch(replay_run *r)
+int tq__replay_begin_batch(replay_run *r)
 {
     r->batch = 0;
     return tq_txn_begin(r->s, 0, &r->t);
 }
 
 /* commit_batch() - write the mark and commit; a dry run keeps its one transaction. */
-static int commit_batch(replay_run *r, int final)
+int tq__replay_commit_batch(replay_run *r, int final)
 {
     if (r->o->dry_run) {
+        /* Flushing keeps a caching writer's memory bounded even in a dry run. */
+        int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
+        if (rc != TQ_OK)
+            return rc;
+        r->batch = 0;
         if (final) {
             tq_txn_abort(r->t);
             r->t = NULL;
@@ -74,7 +65,10 @@ static int commit_batch(replay_run *r, int final)
         return TQ_OK;
     }
     r->mark.applied_at = (uint64_t)time(NULL);
-    int rc = tq_store_put_journal(r->t, &r->mark);
+    int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq_store_put_journal(r->t, &r->mark);
     if (rc != TQ_OK)
         return rc;
     rc = tq_txn_commit(r->t);
@@ -84,12 +78,12 @@ static int commit_batch(replay_run *r, int final)
     r->st->commits++;
     r->st->journal_last_seq = r->mark.last_seq;
     if (!final)
-        return begin_batch(r);
+        return tq__replay_begin_batch(r);
     return TQ_OK;
 }
 
 /* check_frame() - decode every record of a frame without applying any. */
-static int check_frame(const tq_frame_info *info, const uint8_t *raw)
+int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw)
 {
     tq_frame_cursor c;
     tq_event ev;
@@ -98,6 +92,20 @@ static int check_frame(const tq_frame_info *info, const uint8_t *raw)
     while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
         ;
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step)
+{
+    tq_replay_stats *st = r->st;
+    st->events++;
+    if (ev->ev < 6)
+        st->by_kind[ev->ev]++;
+    switch (step) {
+    case TQ_STEP_DUPLICATE: st->duplicate_decl++; break;
+    case TQ_STEP_IGNORED_FINAL: st->ignored_final++; break;
+    case TQ_STEP_UNKNOWN: st->unknown_decl++; break;
+    default: st->applied++; break;
+    }
 }
 
 static int apply_frame(replay_run *r, const tq_frame_info *info)
@@ -111,21 +119,12 @@ static int apply_frame(replay_run *r, const tq_frame_info *info)
         rc = tq_apply_event(r->t, &ev, &r->sc, &step);
         if (rc != TQ_OK)
             return rc;
-        tq_replay_stats *st = r->st;
-        st->events++;
-        if (ev.ev < 6)
-            st->by_kind[ev.ev]++;
-        switch (step) {
-        case TQ_STEP_DUPLICATE: st->duplicate_decl++; break;
-        case TQ_STEP_IGNORED_FINAL: st->ignored_final++; break;
-        case TQ_STEP_UNKNOWN: st->unknown_decl++; break;
-        default: st->applied++; break;
-        }
+        tq__replay_count(r, &ev, step);
     }
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
 }
 
-static void note_frame_done(replay_run *r, const tq_frame_info *info)
+void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info)
 {
     r->mark.frames = info->index + 1;
     r->mark.last_seq = info->first_seq + info->count - 1;
@@ -136,7 +135,7 @@ static void note_frame_done(replay_run *r, const tq_frame_info *info)
                        info->offset + info->zsize, r->file_size);
 }
 
-static void note_skipped(replay_run *r, const tq_frame_info *info)
+void tq__replay_note_skipped(replay_run *r, const tq_frame_info *info)
 {
     tq_replay_stats *st = r->st;
     if (st->nskipped < TQ_REPLAY_MAX_SKIPPED) {
@@ -182,6 +181,79 @@ static int verify_applied_prefix(replay_run *r)
     return TQ_OK;
 }
 
+int tq__replay_corrupt(replay_run *r, const tq_frame_info *info)
+{
+    if (!r->o->skip_corrupt) {
+        r->st->bad_frame = *info;
+        tq_diag_set(r->d, "(frame)", "frame %llu (seq %llu..%llu) is corrupt",
+                    (unsigned long long)info->index, (unsigned long long)info->first_seq,
+                    (unsigned long long)(info->first_seq + info->count - 1));
+        return TQ_ERR_CORRUPT;
+    }
+    tq__replay_note_skipped(r, info);
+    tq__replay_note_frame_done(r, info);
+    return TQ_OK;
+}
+
+int tq__replay_end_of_frames(replay_run *r, int rc, const tq_frame_info *info)
+{
+    if (rc == TQ_ERR_EOF)
+        return TQ_OK;
+    if (rc == TQ_ERR_TORN) {
+        r->st->torn_tail = 1;
+        r->st->torn_offset = info->offset;
+        return TQ_OK;
+    }
+    if (rc == TQ_ERR_CORRUPT) {
+        /* A frame that cannot be framed (bad header, or out of sequence) hides where
+         * the next one starts: nothing after it can be read, even with --skip-corrupt. */
+        r->st->bad_frame = *info;
+        tq_diag_set(r->d, "(frame)",
+                    "frame %llu at byte %llu cannot be framed (corrupt header or out of "
+                    "sequence); nothing after it can be located",
+                    (unsigned long long)info->index, (unsigned long long)info->offset);
+    }
+    return rc;
+}
+
+/* serial_apply() - the reference path (--threads 0): one frame at a time, every fact
+ * read through the write transaction. */
+static int serial_apply(replay_run *r)
+{
+    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    tq_frame_info info;
+    int rc;
+    for (;;) {
+        if (r->o->stop && *r->o->stop) {
+            r->st->interrupted = 1;
+            return TQ_OK;
+        }
+        memset(&info, 0, sizeof info);
+        rc = tq_journal_read_frame(r->r, &info, &r->zbuf, &r->zcap);
+        if (rc != TQ_OK)
+            return tq__replay_end_of_frames(r, rc, &info);
+        rc = tq_journal_frame_decode(&info, r->zbuf, &r->raw, &r->rawcap);
+        if (rc == TQ_OK)
+            rc = tq__replay_check_frame(&info, r->raw);
+        if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
+            if ((rc = tq__replay_corrupt(r, &info)) != TQ_OK)
+                return rc;
+            continue;
+        }
+        if (rc != TQ_OK)
+            return rc;
+        if ((rc = apply_frame(r, &info)) != TQ_OK)
+            return rc;
+        if (r->st->first_seq == 0)
+            r->st->first_seq = info.first_seq;
+        r->st->last_seq = info.first_seq + info.count - 1;
+        r->st->frames++;
+        tq__replay_note_frame_done(r, &info);
+        if (r->batch >= batch_limit && (rc = tq__replay_commit_batch(r, 0)) != TQ_OK)
+            return rc;
+    }
+}
+
 static int replay_pass(replay_run *r, const char *path)
 {
     int rc = tq_journal_open(path, &r->r);
@@ -190,7 +262,7 @@ static int replay_pass(replay_run *r, const char *path)
         return rc;
     }
     memcpy(r->st->journal_id, tq_journal_id(r->r), TQ_JOURNAL_ID_LEN);
-    rc = begin_batch(r);
+    rc = tq__replay_begin_batch(r);
     if (rc != TQ_OK)
         return rc;
     rc = tq_store_get_journal(r->t, tq_journal_id(r->r), &r->mark);
@@ -206,74 +278,10 @@ static int replay_pass(replay_run *r, const char *path)
     if (rc != TQ_OK)
         return rc;
 
-    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
-    tq_frame_info info;
-    for (;;) {
-        if (r->o->stop && *r->o->stop) {
-            r->st->interrupted = 1;
-            break;
-        }
-        memset(&info, 0, sizeof info);
-        rc = tq_journal_read_frame(r->r, &info, &r->zbuf, &r->zcap);
-        if (rc == TQ_ERR_EOF) {
-            rc = TQ_OK;
-            break;
-        }
-        if (rc == TQ_ERR_TORN) {
-            r->st->torn_tail = 1;
-            r->st->torn_offset = info.offset;
-            rc = TQ_OK;
-            break;
-        }
-        if (rc == TQ_ERR_CORRUPT) {
-            /* A bad frame header hides where the next frame starts: nothing after it
-             * can be read, even with --skip-corrupt. */
-            r->st->bad_frame = info;
-            tq_diag_set(r->d, "(frame)",
-                        "frame %llu at byte %llu has a corrupt header; nothing after it "
-                        "can be located",
-                        (unsigned long long)info.index, (unsigned long long)info.offset);
-            break;
-        }
-        if (rc != TQ_OK)
-            break;
-        rc = tq_journal_frame_decode(&info, r->zbuf, &r->raw, &r->rawcap);
-        if (rc == TQ_OK)
-            rc = check_frame(&info, r->raw);
-        if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
-            if (!r->o->skip_corrupt) {
-                r->st->bad_frame = info;
-                tq_diag_set(r->d, "(frame)",
-                            "frame %llu (seq %llu..%llu) is corrupt",
-                            (unsigned long long)info.index,
-                            (unsigned long long)info.first_seq,
-                            (unsigned long long)(info.first_seq + info.count - 1));
-                rc = TQ_ERR_CORRUPT;
-                break;
-            }
-            note_skipped(r, &info);
-            note_frame_done(r, &info);
-            continue;
-        }
-        if (rc != TQ_OK)
-            break;
-        rc = apply_frame(r, &info);
-        if (rc != TQ_OK)
-            break;
-        if (r->st->first_seq == 0)
-            r->st->first_seq = info.first_seq;
-        r->st->last_seq = info.first_seq + info.count - 1;
-        r->st->frames++;
-        note_frame_done(r, &info);
-        if (r->batch >= batch_limit) {
-            rc = commit_batch(r, 0);
-            if (rc != TQ_OK)
-                break;
-        }
-    }
+    rc = r->o->threads >= 1 ? tq__pipeline_apply(r) : serial_apply(r);
     /* Everything before a corrupt frame is kept: commit it, then report the frame. */
-    if (rc == TQ_OK || rc == TQ_ERR_CORRUPT) {
-        int crc = commit_batch(r, 1);
+    if ((rc == TQ_OK || rc == TQ_ERR_CORRUPT) && r->t != NULL) {
+        int crc = tq__replay_commit_batch(r, 1);
         if (crc != TQ_OK)
             rc = crc;
     }
