@@ -150,7 +150,8 @@ static int prepare_frame(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *tm
             f->g = g;
             f->gcap = want;
         }
-        memcpy(f->g + f->gn, cv.guar, cv.nguar * sizeof *cv.guar);
+        if (cv.nguar)
+            memcpy(f->g + f->gn, cv.guar, cv.nguar * sizeof *cv.guar);
         f->cov[i].pay_total = cv.pay_total;
         f->cov[i].goff = (uint32_t)f->gn;
         f->cov[i].ng = cv.nguar;

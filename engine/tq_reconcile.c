@@ -126,7 +126,8 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
     }
     if (rc != TQ_OK)
         goto out;
-    qsort(h.v, h.n, sizeof *h.v, cmp_held);
+    if (h.n)
+        qsort(h.v, h.n, sizeof *h.v, cmp_held);
     for (size_t i = 0; i < h.n; i++) {
         char no[TQ_DECL_NO_LEN + 1];
         memcpy(no, h.v[i].decl_no, TQ_DECL_NO_LEN);
