@@ -5,7 +5,8 @@
  * the copy, durably, timing the replay alone):
  *   morning-15k  the incident's morning          day-25k  a national day
  *   1m, 10m      a million / ten million declarations
- *   1m-t1, 1m-t2 thread scaling on 1m
+ *   1m-serial    the serial reference replay (--threads 0) on 1m
+ *   1m-threads-1, 1m-threads-2   thread scaling on 1m
  * and per-stage throughput on the 1m journal: read+decompress+verify, decode, lookup
  * (cover and permits in a read transaction, in journal order), apply+commit (the whole
  * replay minus nothing: the end-to-end figure in events/s).
@@ -147,7 +148,12 @@ static void prepare(const char *dir, uint64_t n)
     tq_store_close(s);
 }
 
-typedef struct run_out { double seconds; uint64_t events; long hwm_kb, anon_kb; } run_out;
+typedef struct run_out {
+    double seconds;
+    uint64_t events;
+    long hwm_kb, anon_kb;
+    double cpu_read, cpu_workers, cpu_apply;
+} run_out;
 
 /* replay_child() - one timed replay into a fresh copy of the base database. */
 static run_out replay_once(const char *dir, unsigned threads)
@@ -187,7 +193,8 @@ static run_out replay_once(const char *dir, unsigned threads)
         tq_store_close(s);
         sampling = 0;
         pthread_join(th, NULL);
-        run_out r = {el, st.events, status_kb("VmHWM"), peak_anon_kb};
+        run_out r = {el, st.events, status_kb("VmHWM"), peak_anon_kb,
+                     st.cpu_read, st.cpu_workers, st.cpu_apply};
         if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
             _exit(1);
         _exit(0);
@@ -206,7 +213,7 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
     char dir[4096], label[96];
     snprintf(dir, sizeof dir, "%s/%llu", root, (unsigned long long)n);
     prepare(dir, n);
-    double secs[64], rates[64], evr[64];
+    double secs[64], rates[64], evr[64], s_read[64], s_work[64], s_apply[64];
     long hwm = 0, anon = 0;
     for (int i = 0; i < runs; i++) {
         run_out r = replay_once(dir, threads);
@@ -217,6 +224,9 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
         secs[i] = r.seconds * 1000;
         rates[i] = (double)n / r.seconds;
         evr[i] = (double)r.events / r.seconds;
+        s_read[i] = r.cpu_read > 0 ? (double)r.events / r.cpu_read : 0;
+        s_work[i] = r.cpu_workers > 0 ? (double)r.events / r.cpu_workers : 0;
+        s_apply[i] = r.cpu_apply > 0 ? (double)r.events / r.cpu_apply : 0;
         if (r.hwm_kb > hwm)
             hwm = r.hwm_kb;
         if (r.anon_kb > anon)
@@ -230,6 +240,16 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
     add_result(label, "decl/s", median(rates, runs));
     snprintf(label, sizeof label, "%s/events_per_s", name);
     add_result(label, "events/s", median(evr, runs));
+    if (threads > 0) {
+        /* Each stage's own throughput: events over the CPU seconds its threads used.
+         * The slowest of them bounds the pipeline on a machine with enough cores. */
+        snprintf(label, sizeof label, "%s/stage_read_events_per_cpu_s", name);
+        add_result(label, "events/s", median(s_read, runs));
+        snprintf(label, sizeof label, "%s/stage_decompress_decode_lookup_events_per_cpu_s", name);
+        add_result(label, "events/s", median(s_work, runs));
+        snprintf(label, sizeof label, "%s/stage_apply_commit_events_per_cpu_s", name);
+        add_result(label, "events/s", median(s_apply, runs));
+    }
     snprintf(label, sizeof label, "%s/peak_rss", name);
     add_result(label, "MiB", (double)hwm / 1024);
     snprintf(label, sizeof label, "%s/peak_anon", name);
@@ -319,7 +339,7 @@ static void stages(const char *root, uint64_t n, int runs)
 
 int main(int argc, char **argv)
 {
-    const char *scen = "morning-15k,day-25k,1m,threads,stages";
+    const char *scen = "morning-15k,day-25k,1m,10m,serial,threads,stages";
     const char *root = "/tmp/tqbench", *json = NULL;
     int runs = 5;
     unsigned threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -332,7 +352,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench_suite [--scenarios LIST] [--runs N] [--dir DIR] "
                             "[--json FILE] [--threads N]\n"
-                            "scenarios: morning-15k,day-25k,1m,10m,threads,stages\n");
+                            "scenarios: morning-15k,day-25k,1m,10m,serial,threads,stages\n");
             return 2;
         }
     }
@@ -345,6 +365,8 @@ int main(int argc, char **argv)
     if (strstr(list, ",day-25k,")) scenario("day-25k", root, 25000, runs, threads);
     if (strstr(list, ",1m,")) scenario("1m", root, 1000000, runs, threads);
     if (strstr(list, ",10m,")) scenario("10m", root, 10000000, runs < 3 ? runs : 3, threads);
+    if (strstr(list, ",serial,"))
+        scenario("1m-serial", root, 1000000, runs, 0);
     if (strstr(list, ",threads,")) {
         scenario("1m-threads-1", root, 1000000, runs, 1);
         scenario("1m-threads-2", root, 1000000, runs, 2);

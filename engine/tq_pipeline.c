@@ -35,6 +35,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,10 +74,18 @@ typedef struct pipeline {
     int reader_done, reader_rc;
     tq_frame_info reader_info;
     int abort;
+    double cpu_read, cpu_workers;   /* thread CPU seconds, added as threads end */
     unsigned nworkers;
     pthread_t reader;
     pthread_t *workers;
 } pipeline;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void frame_free(pl_frame *f)
 {
@@ -112,6 +121,7 @@ static void *reader_main(void *arg)
         p->work[(p->whead + p->wcount++) % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
     }
+    p->cpu_read += thread_cpu();
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -186,6 +196,7 @@ static void *worker_main(void *arg)
         p->done[f->order % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
     }
+    p->cpu_workers += thread_cpu();
     pthread_mutex_unlock(&p->mu);
     tq_txn_abort(t);
     free(tmpg);
@@ -213,6 +224,8 @@ typedef struct applier {
     uint8_t *arena;
     size_t alen, acap;
     uint64_t max_key;        /* greatest decl_no in the store (0: none) */
+    int mixed;               /* keys are hashed (after a long probe run) */
+    uint64_t long_runs;      /* probe runs over DECL_PROBE_MAX seen while not mixed */
     /* permits: entries + open-addressing index of (entry number + 1, hash tag); the tag
      * spares touching an entry whose name cannot match */
     permit_entry *pe;
@@ -252,17 +265,26 @@ static size_t hash64(uint64_t k)
     return (size_t)k;
 }
 
+/* The table is indexed by the key itself while that works: a registry numbers its
+ * declarations in increasing order, so a batch's keys land in consecutive slots, one
+ * probe each, walking memory in order.  Keys crafted to collide make a probe run long;
+ * past DECL_PROBE_MAX the table switches to a mixing hash for the rest of the run. */
+#define DECL_PROBE_MAX 64
+
 static decl_slot *decl_find(applier *a, uint64_t key)
 {
     size_t m = a->nslots - 1;
-    for (size_t i = hash64(key) & m;; i = (i + 1) & m)
+    size_t i = (a->mixed ? hash64(key) : (size_t)key) & m;
+    for (size_t probes = 0;; i = (i + 1) & m, probes++) {
         if (a->slots[i].key == key || a->slots[i].key == 0)
             return &a->slots[i];
+        if (probes == DECL_PROBE_MAX && !a->mixed)
+            a->long_runs++;
+    }
 }
 
-static int decl_grow(applier *a)
+static int decl_rehash(applier *a, size_t n)
 {
-    size_t n = a->nslots ? a->nslots * 2 : 4096;
     decl_slot *old = a->slots;
     size_t oldn = a->nslots;
     a->slots = calloc(n, sizeof *a->slots);
@@ -276,6 +298,11 @@ static int decl_grow(applier *a)
             *decl_find(a, old[i].key) = old[i];
     free(old);
     return TQ_OK;
+}
+
+static int decl_grow(applier *a)
+{
+    return decl_rehash(a, a->nslots ? a->nslots * 2 : 4096);
 }
 
 /* decl_get() - the declaration as the applier must see it: this batch's version,
@@ -317,6 +344,11 @@ static int decl_put(applier *a, const tq_decl *d)
     }
     if ((a->nused + 1) * 2 > a->nslots && (rc = decl_grow(a)) != TQ_OK)
         return rc;
+    if (a->long_runs && !a->mixed) {
+        a->mixed = 1;
+        if ((rc = decl_rehash(a, a->nslots)) != TQ_OK)
+            return rc;
+    }
     uint64_t key = decl_key(d->decl_no);
     decl_slot *s = decl_find(a, key);
     if (s->key == 0)
@@ -452,7 +484,12 @@ static int flush(void *ctx)
         if (a->slots[i].key)
             a->slots[n++] = a->slots[i];
     _Static_assert(TQ_DECL_NO_LEN == 12, "keys of 12 digits fit in 42 bits");
-    rc = sort_slots(a->slots, n);
+    /* Indexed by key, the slots are usually in order already. */
+    size_t unsorted = 0;
+    for (size_t i = 1; i < n && !unsorted; i++)
+        unsorted = a->slots[i - 1].key > a->slots[i].key;
+    if (unsorted)
+        rc = sort_slots(a->slots, n);
     for (size_t i = 0; i < n && rc == TQ_OK; i++) {
         char no[TQ_DECL_NO_LEN + 1];
         key_decl(a->slots[i].key, no);
@@ -648,6 +685,7 @@ int tq__pipeline_apply(replay_run *r)
             rc = TQ_ERR_NOMEM;
     r->flush = flush;
     r->flush_ctx = &a;
+    double cpu0 = thread_cpu();
     if (rc == TQ_OK)
         rc = run_applier(&p, &a);
     /* Stop the threads before the final commit: a worker's read transaction must be
@@ -664,6 +702,9 @@ int tq__pipeline_apply(replay_run *r)
     }
     r->flush = NULL;
     r->flush_ctx = NULL;
+    r->st->cpu_apply += thread_cpu() - cpu0;
+    r->st->cpu_read += p.cpu_read;
+    r->st->cpu_workers += p.cpu_workers;
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
 out_free:

@@ -50,6 +50,10 @@ typedef struct tq_replay_stats {
     tq_frame_info bad_frame;   /* on TQ_ERR_CORRUPT: the frame at fault */
     uint8_t journal_id[TQ_JOURNAL_ID_LEN];
     double seconds;
+    /* CPU seconds per pipeline stage (0 on the serial path): reading frames; the
+     * workers' decompress, verify, decode and cover lookups; the applier's decide,
+     * apply and commit.  Events divided by these give each stage's own throughput. */
+    double cpu_read, cpu_workers, cpu_apply;
 } tq_replay_stats;
 
 /* tq_replay_run() - replay path into s (opened with TQ_STORE_WRITE).
