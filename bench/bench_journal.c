@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tq_journal.h"
+#include "tq_time.h"
 
 #define BATCH 1024
 
@@ -52,18 +53,6 @@ static uint64_t rng(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Days since 1970-01-01 (same algorithm as the library; the bench fills registered
- * itself so that it does not depend on the text parser). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 typedef struct gen {
     uint64_t s;
     uint64_t i;          /* events made */
@@ -73,7 +62,7 @@ typedef struct gen {
 
 static void fmt_ts(char *out, size_t cap, int64_t local, unsigned frac, tq_instant *inst)
 {
-    int64_t base = days_from_civil(2024, 8, 6);
+    int64_t base = tq_days_from_civil(2024, 8, 6);
     int64_t day = local / 86400, sod = local % 86400;
     int64_t d = base + day;
     /* civil date of day d */

@@ -65,6 +65,7 @@
 #endif
 #include "tq_gen.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,6 +78,7 @@
 
 #include "../formats/tq_event.h"
 #include "../formats/tq_journal.h"
+#include "../formats/tq_time.h"
 
 /* ---- limits and shape --------------------------------------------------------- */
 
@@ -230,30 +232,6 @@ _Static_assert(NHS <= 64, "the chapter masks are 64-bit");
 
 /* ---- dates and numbers -------------------------------------------------------- */
 
-/* Howard Hinnant's days_from_civil / civil_from_days: proleptic Gregorian, exact. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static inline int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -304,13 +282,13 @@ static inline char *put_str(char *p, const char *s)
 static char *put_date(char *p, int64_t day)
 {
     int64_t y;
-    unsigned m, d;
-    civil_from_days(day, &y, &m, &d);
+    int m, d;
+    tq_civil_from_days(day, &y, &m, &d);
     p = put_u64w(p, (uint64_t)y, 4);
     *p++ = '-';
-    p = put2(p, m);
+    p = put2(p, (unsigned)m);
     *p++ = '-';
-    return put2(p, d);
+    return put2(p, (unsigned)d);
 }
 
 /* A timestamp as "YYYY-MM-DDTHH:MM:SS+HH:MM" (or "...Z" when off_min is -1), NUL-ended. */
@@ -1457,7 +1435,7 @@ static int setup(gen *g, const tq_gen_opts *opts, tq_diag *d)
             if (memcmp(k_hs[i], k_hs[j], 2) == 0)
                 g->chap_mask[i] |= 1ULL << j;
 
-    g->t0_sec = days_from_civil(START_Y, START_M, START_D) * 86400 + START_SOD - VN_OFFSET_SEC;
+    g->t0_sec = tq_days_from_civil(START_Y, START_M, START_D) * 86400 + START_SOD - VN_OFFSET_SEC;
     g->mean_gap_us = MAX_SPAN_US / (int64_t)g->n;
     if (g->mean_gap_us > MEAN_GAP_US)
         g->mean_gap_us = MEAN_GAP_US;

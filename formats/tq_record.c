@@ -18,6 +18,7 @@
  * tq_event and the lines it fills (the 50-line array is most of the struct).
  */
 #include "tq_journal.h"
+#include "tq_time.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -115,70 +116,11 @@ static void digits_format(char *out, uint64_t v, unsigned len)
 
 /* ---- timestamps ----------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static inline unsigned two(const uint8_t *s) { return (s[0] - '0') * 10u + (s[1] - '0'); }
-
-/* The timestamp grammar of tq_time.h, YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|[+-]HH:MM), checked
- * here on its own so that a record can be validated without tq_time.c, and the instant
- * it denotes.  It must accept exactly what tq_time_parse() accepts and give the same
- * instant (tests/test_journal.c compares the two); seconds are 00..59 there too. */
+/* A record's timestamp text must parse exactly as tq_time_parse() parses it, and the
+ * instant stored beside it must be the one the text denotes. */
 static int ts_instant(const uint8_t *s, size_t n, tq_instant *out)
 {
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    static const uint8_t mdays[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (n < 20 || n > TQ_TS_MAX)
-        return 0;
-    for (size_t i = 0; i < 19; i++) {
-        if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != (uint8_t)shape[i])
-            return 0;
-    }
-    unsigned year = two(s) * 100u + two(s + 2), mon = two(s + 5), day = two(s + 8);
-    unsigned hh = two(s + 11), mm = two(s + 14), ss = two(s + 17);
-    if (year == 0 || mon < 1 || mon > 12 || day < 1 || day > mdays[mon])
-        return 0;
-    if (mon == 2 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
-        return 0;
-    if (hh > 23 || mm > 59 || ss > 59)
-        return 0;
-    size_t i = 19;
-    uint32_t nsec = 0;
-    if (s[i] == '.') {
-        unsigned k = 0;
-        for (i++; i < n && is_digit(s[i]) && k < 9; i++, k++)
-            nsec = nsec * 10 + (s[i] - '0');
-        if (k == 0)
-            return 0;
-        for (; k < 9; k++)
-            nsec *= 10;
-    }
-    int64_t off = 0;
-    if (i + 1 == n && s[i] == 'Z') {
-        off = 0;
-    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && is_digit(s[i + 1]) &&
-               is_digit(s[i + 2]) && s[i + 3] == ':' && is_digit(s[i + 4]) &&
-               is_digit(s[i + 5])) {
-        unsigned oh = two(s + i + 1), om = two(s + i + 4);
-        if (oh > 23 || om > 59)
-            return 0;
-        off = (int64_t)(oh * 3600u + om * 60u);
-        if (s[i] == '-')
-            off = -off;
-    } else {
-        return 0;
-    }
-    out->sec = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - off;
-    out->nsec = nsec;
-    return 1;
+    return tq_time_parse((const char *)s, n, out, NULL, 0) == TQ_OK;
 }
 
 /* ---- varints -------------------------------------------------------------------- */

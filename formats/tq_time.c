@@ -62,7 +62,7 @@ static int days_in_month(int y, int m)
 /* Hinnant's days_from_civil: days since 1970-01-01 for a valid y-m-d.  Shifting the
  * year to start in March puts the leap day last, so the day of the year is a linear
  * formula of the month. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t tq_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -73,7 +73,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 }
 
 /* Hinnant's civil_from_days, the inverse of days_from_civil. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void tq_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -104,7 +104,7 @@ static int parse_ymd(const char *s, int64_t *day, char *why, size_t cap)
         return fail(why, cap, "month %02d is not 01..12", m);
     if (d < 1 || d > days_in_month(y, m))
         return fail(why, cap, "day %02d does not exist in %04d-%02d", d, y, m);
-    *day = days_from_civil(y, m, d);
+    *day = tq_days_from_civil(y, m, d);
     return TQ_OK;
 }
 
@@ -212,7 +212,7 @@ void tq_date_format(int32_t day, char out[11])
     int64_t y = 0;
     int m = 0, d = 0;
     if (day >= first && day <= last)
-        civil_from_days(day, &y, &m, &d);
+        tq_civil_from_days(day, &y, &m, &d);
     /* written digit by digit: the ranges above fit the layout exactly */
     int v[3] = {(int)y, m, d}, width[3] = {4, 2, 2};
     char *o = out;

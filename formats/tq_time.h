@@ -38,6 +38,11 @@ void tq_date_format(int32_t day, char out[11]);
  * falls in Vietnam time, UTC+07:00. */
 int32_t tq_instant_vn_day(tq_instant t);
 
+/* tq_days_from_civil() - days since 1970-01-01 of the proleptic Gregorian date y-m-d
+ * (m 1..12, d 1..31, not checked: validate first).  tq_civil_from_days() inverts it. */
+int64_t tq_days_from_civil(int64_t y, int m, int d);
+void tq_civil_from_days(int64_t day, int64_t *y, int *m, int *d);
+
 /* tq_instant_cmp() - <0, 0, >0 as a is before, equal to, after b. */
 int tq_instant_cmp(tq_instant a, tq_instant b);
 
