@@ -3,13 +3,15 @@
 #   1. a warnings-as-errors build and its CTest suite (Criterion suites and CLI tests);
 #   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer, so a
 #      leak or UB in the real binary fails the CLI tests;
-#   3. the libFuzzer targets (clang), each for TQ_FUZZ_SECONDS (default 20) from the seed
+#   3. the replay pipeline under ThreadSanitizer (the real binary through
+#      tests/cli/test_threads.sh: Criterion's own runtime does not run under TSan);
+#   4. the libFuzzer targets (clang), each for TQ_FUZZ_SECONDS (default 20) from the seed
 #      corpus in tests/fuzz/corpus;
-#   4. the conformance cases of ../shared/conformance when they are beside the checkout,
+#   5. the conformance cases of ../shared/conformance when they are beside the checkout,
 #      with the plain and the sanitized binary.
 # Ends with one line "tests: N passed, N failed"; exits non-zero when anything failed.
-#   bash tools/test.sh            (TQ_FUZZ_SECONDS=0 skips fuzzing; TQ_SKIP_ASAN=1 the
-#                                  sanitizer build)
+#   bash tools/test.sh            (TQ_FUZZ_SECONDS=0 skips fuzzing; TQ_SKIP_ASAN=1 and
+#                                  TQ_SKIP_TSAN=1 the sanitizer builds)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -45,6 +47,24 @@ ctest_stage "release" "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_WERROR
 if [ "${TQ_SKIP_ASAN:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest_stage "asan+ubsan" "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTQ_SANITIZE=ON -DTQ_WERROR=ON
+fi
+
+if [ "${TQ_SKIP_TSAN:-0}" != 1 ]; then
+  echo "== tsan: build and run the pipeline's thread test"
+  mkdir -p "$top/build-tsan"
+  if cmake -S "$top" -B "$top/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_TSAN=ON \
+       -DTQ_TESTS=OFF >"$top/build-tsan.cmake.log" 2>&1 &&
+     cmake --build "$top/build-tsan" -j"$jobs" --target thongquan >"$top/build-tsan.build.log" 2>&1; then
+    if TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+         bash "$top/tests/cli/test_threads.sh" "$top/build-tsan/thongquan"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); failures+=("tsan: test_threads")
+    fi
+  else
+    tail -40 "$top/build-tsan.cmake.log" "$top/build-tsan.build.log"
+    failed=$((failed + 1)); failures+=("tsan: build")
+  fi
 fi
 
 if [ "$fuzz_s" -gt 0 ]; then
