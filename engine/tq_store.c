@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1040,6 +1041,23 @@ static void tq__txn_free(tq_txn *t)
     free(t);
 }
 
+/* tq__disk_full() - whether the filesystem of the data file is (nearly) out of space.
+ * LMDB reports a short write as EIO ("short write, filesystem full?"), and a full disk
+ * gives exactly that: write() stores what fits and returns the count.  So an EIO at
+ * commit on a filesystem with less free space than one commit's write (64 pages, the
+ * most LMDB writes at once) is a full disk, which the operator fixes by freeing space,
+ * not by checking the hardware. */
+static int tq__disk_full(tq_store *s)
+{
+    int fd;
+    struct statvfs sv;
+    if (mdb_env_get_fd(s->env, &fd) != MDB_SUCCESS || fstatvfs(fd, &sv) != 0)
+        return 0;
+    uint64_t blocks = geteuid() == 0 ? (uint64_t)sv.f_bfree : (uint64_t)sv.f_bavail;
+    long page = sysconf(_SC_PAGESIZE);
+    return blocks * (uint64_t)sv.f_frsize < 64u * (uint64_t)(page > 0 ? page : 4096);
+}
+
 int tq_txn_commit(tq_txn *t)
 {
     int rc;
@@ -1051,7 +1069,10 @@ int tq_txn_commit(tq_txn *t)
         mdb_txn_abort(t->txn);
         rc = t->failed;
     } else {
-        rc = tq__mdb(mdb_txn_commit(t->txn));   /* frees the LMDB txn, even on error */
+        int mrc = mdb_txn_commit(t->txn);       /* frees the LMDB txn, even on error */
+        rc = tq__mdb(mrc);
+        if (mrc == EIO && tq__disk_full(t->s))
+            rc = TQ_ERR_FULL;
     }
     tq__txn_free(t);
     return rc;
@@ -1406,6 +1427,14 @@ int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
         goto fail_env;
     }
     err = tq__open_dbs(s);
+    /* A new database whose initial map cannot hold even the layout grows, as any
+     * other write transaction would (map_size is a hint, not a limit). */
+    for (int tries = 0; err == TQ_ERR_MAPFULL && writer && tries < 32; tries++) {
+        rc = mdb_env_info(s->env, &info);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+        err = rc == MDB_SUCCESS ? tq__open_dbs(s) : tq__mdb(rc);
+    }
     if (err != TQ_OK)
         goto fail_env;
     *out = s;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Proves (README exit status 4, SPEC §6 "Nothing lost"): a replay into a database on a
+# filesystem that fills up (a small tmpfs) fails with exit 4 and a message saying the
+# disk is full; the database still opens (`stat`, `export` work) and is exactly at its
+# last commit (the export equals a replay of the journal cut at the mark `stat` shows);
+# and once there is room again - the database copied to a roomy directory, or the
+# filesystem made bigger in place - the same command completes with exactly the export
+# of an uninterrupted replay.
+# Needs to mount a tmpfs (root); prints "skipped: ..." and passes otherwise.
+#   TQ_FULL_DISK_DECLARATIONS (default 30000).
+source "$(dirname "$0")/lib.sh"
+n=${TQ_FULL_DISK_DECLARATIONS:-30000}
+MNT=$WORK/mnt
+mkdir -p "$MNT"
+cleanup() {
+  if mountpoint -q "$MNT" 2>/dev/null; then
+    umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+if ! mount -t tmpfs -o size=1m tmpfs "$MNT" 2>/dev/null; then
+  echo "skipped: cannot mount tmpfs (needs root)"
+  exit 0
+fi
+umount "$MNT" || fail "umount"
+
+"$TQ" gen --declarations "$n" --seed 51 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
+J=$WORK/g/journal.tqj
+export_db() {
+  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
+  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
+  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
+}
+mark_of() {
+  local s
+  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p')
+  echo "${s:-0}"
+}
+
+rm -rf "$WORK/loaded"
+"$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/loaded" --quiet || fail "load payments"
+"$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/loaded" --quiet || fail "load permits"
+cp -a "$WORK/loaded" "$WORK/ref"
+"$TQ" replay "$J" --db "$WORK/ref" --quiet || fail "reference replay"
+export_db "$WORK/ref" "$WORK/ref.csv"
+last=$(mark_of "$WORK/ref")
+
+# A filesystem with room for the loaded database and 1 MiB more: the replay needs more.
+loaded_kb=$(du -sk "$WORK/loaded" | cut -f1)
+full_kb=$(du -sk "$WORK/ref" | cut -f1)
+size_kb=$((loaded_kb + 1024))
+[ "$full_kb" -gt $((size_kb + 512)) ] || fail "the replayed database ($full_kb KiB) would fit in $size_kb KiB: make the backlog larger"
+mount -t tmpfs -o size=${size_kb}k tmpfs "$MNT" || fail "mount tmpfs"
+cp -a "$WORK/loaded" "$MNT/db" || fail "copy the database onto the tmpfs"
+echo "tmpfs of $size_kb KiB holding the loaded database ($loaded_kb KiB); replayed it needs $full_kb KiB"
+
+got=0
+"$TQ" replay "$J" --db "$MNT/db" --batch 500 >"$WORK/out" 2>"$WORK/err" || got=$?
+[ "$got" = 4 ] || fail "replay on a full disk exited $got, wanted 4: $(head -c 500 "$WORK/err")"
+grep -qi "no space left" "$WORK/err" || fail "the message does not say the disk is full: $(cat "$WORK/err")"
+no_sanitizer_report
+ok
+echo "replay on the full disk: exit 4: $(head -n 1 "$WORK/err")"
+
+# the database opens and is exactly at its last commit
+"$TQ" stat --db "$MNT/db" >"$WORK/stat" 2>"$WORK/err" || fail "stat after the full disk: $(cat "$WORK/err")"
+m=$(mark_of "$MNT/db")
+[ "$m" -gt 0 ] && [ "$m" -lt "$last" ] || fail "mark $m: expected a partial replay (1..$((last - 1)))"
+export_db "$MNT/db" "$WORK/got.csv"
+off=64 size=$(stat -c %s "$J")
+while [ "$off" -lt "$size" ]; do
+  read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$J")
+  off=$((off + 40 + zsize))
+  [ $((lo + hi * 4294967296 + count - 1)) -lt "$m" ] || break
+done
+[ $((lo + hi * 4294967296 + count - 1)) = "$m" ] || fail "mark $m is not at a frame boundary"
+head -c "$off" "$J" >"$WORK/prefix.tqj"
+cp -a "$WORK/loaded" "$WORK/pdb"
+"$TQ" replay "$WORK/prefix.tqj" --db "$WORK/pdb" --quiet || fail "replay of the prefix"
+export_db "$WORK/pdb" "$WORK/prefix.csv"
+cmp -s "$WORK/got.csv" "$WORK/prefix.csv" || fail "the database on the full disk is not exactly at its last commit (seq $m)"
+ok
+echo "after the failure: stat and export work; the database is exactly at its last commit (seq $m of $last)"
+
+# room again, way 1: copy the database to a roomy directory and run the same command
+cp -a "$MNT/db" "$WORK/moved" || fail "copy the database off the tmpfs"
+"$TQ" replay "$J" --db "$WORK/moved" --batch 500 --quiet 2>"$WORK/err" || fail "replay after moving: $(cat "$WORK/err")"
+export_db "$WORK/moved" "$WORK/got.csv"
+cmp -s "$WORK/got.csv" "$WORK/ref.csv" || fail "moved and rerun: export differs from an uninterrupted replay"
+ok
+# way 2: make the filesystem bigger in place
+mount -o remount,size=$((full_kb * 2 + 4096))k "$MNT" || fail "remount bigger"
+"$TQ" replay "$J" --db "$MNT/db" --batch 500 --quiet 2>"$WORK/err" || fail "replay after growing the disk: $(cat "$WORK/err")"
+export_db "$MNT/db" "$WORK/got.csv"
+cmp -s "$WORK/got.csv" "$WORK/ref.csv" || fail "grown in place and rerun: export differs from an uninterrupted replay"
+[ "$(mark_of "$MNT/db")" = "$last" ] || fail "mark after the rerun is not $last"
+ok
+echo "with room again (moved, or the disk grown in place) the rerun ends exactly as an uninterrupted replay"
+done_ok
