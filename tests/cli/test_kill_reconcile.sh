@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Proves (SPEC §6 "Nothing lost", for reconcile): reconcile is one transaction, so a
+# reconcile killed with SIGKILL at any instant leaves the decisions and the permit use
+# exactly as before it or exactly as after it, never a part of it; and running it again
+# after the kills ends in exactly the state of an uninterrupted reconcile.
+# The backlog is replayed with only half of its payments loaded; the other half is then
+# loaded, so the reconcile has thousands of HELD declarations to clear.
+#   TQ_KILLS (default 25) kills; TQ_KILL_RECONCILE_DECLARATIONS (default 60000).
+source "$(dirname "$0")/lib.sh"
+kills=${TQ_KILLS:-25}
+n=${TQ_KILL_RECONCILE_DECLARATIONS:-60000}
+"$TQ" gen --declarations "$n" --seed 12 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
+awk 'NR == 1 || NR % 2 == 0' "$WORK/g/payments.csv" >"$WORK/half1.csv"
+awk 'NR == 1 || NR % 2 == 1' "$WORK/g/payments.csv" >"$WORK/half2.csv"
+
+export_db() { # export_db DIR OUT : decisions and permit use, one file
+  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export decisions of $1: $(cat "$WORK/exp.err")"
+  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export permits of $1: $(cat "$WORK/exp.err")"
+  cat "$2.d" "$2.p" >"$2"
+  rm -f "$2.d" "$2.p"
+}
+
+rm -rf "$WORK/pre"
+"$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/pre" --quiet || fail "load permits"
+"$TQ" load payments "$WORK/half1.csv" --db "$WORK/pre" --quiet || fail "load payments, half 1"
+"$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/pre" --quiet || fail "replay"
+"$TQ" load payments "$WORK/half2.csv" --db "$WORK/pre" --quiet || fail "load payments, half 2"
+export_db "$WORK/pre" "$WORK/before.csv"
+
+cp -a "$WORK/pre" "$WORK/ref"
+t0=$(date +%s%N)
+"$TQ" reconcile --db "$WORK/ref" --json >"$WORK/ref.json" 2>"$WORK/err" || fail "reference reconcile: $(cat "$WORK/err")"
+t1=$(date +%s%N)
+export_db "$WORK/ref" "$WORK/after.csv"
+full_us=$(((t1 - t0) / 1000))
+[ "$full_us" -gt 1000 ] || full_us=1000
+cleared=$(grep -o '"cleared_now":[0-9]*' "$WORK/ref.json" | cut -d: -f2)
+changed=$(diff "$WORK/before.csv" "$WORK/after.csv" | grep -c '^>')
+echo "reconcile clears $cleared declarations ($changed export lines change) in ${full_us} us"
+[ "${cleared:-0}" -ge 100 ] && [ "$changed" -ge 100 ] || fail "reconcile changes too little for the test to prove anything"
+ok
+
+restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
+restore
+killed=0 as_before=0 as_after=0 finished=0 round=0
+RANDOM=1212
+while [ $killed -lt "$kills" ]; do
+  round=$((round + 1))
+  [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
+  delay_us=$(((RANDOM * 32768 + RANDOM) % (full_us + full_us / 10)))
+  "$TQ" reconcile --db "$WORK/k" --quiet 2>"$WORK/kerr" &
+  pid=$!
+  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
+  if kill -KILL $pid 2>/dev/null; then
+    wait $pid 2>/dev/null
+    killed=$((killed + 1))
+    export_db "$WORK/k" "$WORK/now.csv"
+    if cmp -s "$WORK/now.csv" "$WORK/before.csv"; then
+      as_before=$((as_before + 1))
+    elif cmp -s "$WORK/now.csv" "$WORK/after.csv"; then
+      as_after=$((as_after + 1)); restore   # committed just before the kill: start again
+    else
+      fail "kill $killed at ${delay_us} us left a state that is neither before nor after: $(diff "$WORK/before.csv" "$WORK/now.csv" | head -4)"
+    fi
+  else
+    wait $pid || fail "reconcile failed: $(cat "$WORK/kerr")"
+    finished=$((finished + 1))
+    export_db "$WORK/k" "$WORK/now.csv"
+    cmp -s "$WORK/now.csv" "$WORK/after.csv" || fail "an uninterrupted reconcile ended elsewhere"
+    restore
+  fi
+  ok
+done
+echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished reconciles finished before their kill"
+
+"$TQ" reconcile --db "$WORK/k" --quiet || fail "final reconcile"
+export_db "$WORK/k" "$WORK/final.csv"
+cmp -s "$WORK/final.csv" "$WORK/after.csv" ||
+  fail "state after $killed kills and a rerun differs: $(diff "$WORK/after.csv" "$WORK/final.csv" | head -5)"
+ok
+echo "survived $killed kills of reconcile"
+done_ok
