@@ -1,4 +1,5 @@
-/* cmd_db.c - the database commands: load, replay, reconcile, export, stat. */
+/* cmd_db.c - the database commands load, replay, export and stat, and the summaries
+ * of a database's declarations they share with reconcile (cmd_reconcile.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,50 +8,13 @@
 #include "tq_cli.h"
 #include "tq_export.h"
 #include "tq_load.h"
-#include "tq_reconcile.h"
 #include "tq_replay.h"
 
 #define MAX_REPORTED 50
 
 /* ---- shared ---- */
 
-static int open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s)
-{
-    if (dir == NULL)
-        return tq_cli_usage(cmd, "needs --db DIR");
-    tq_store_holder h;
-    memset(&h, 0, sizeof h);
-    tq_store_opts so = {.command = cmd};
-    /* TQ_MAP_SIZE sets the initial map of a new database: tests use a tiny one to prove
-     * the map grows by itself. */
-    const char *ms = getenv("TQ_MAP_SIZE");
-    if (ms && *ms)
-        so.map_size = strtoull(ms, NULL, 10);
-    unsigned flags = (write ? TQ_STORE_WRITE : 0) | (nosync ? TQ_STORE_NOSYNC : 0);
-    int rc = tq_store_open(dir, flags, &so, s, &h);
-    if (rc == TQ_OK)
-        return 0;
-    if (rc == TQ_ERR_BUSY)
-        return tq_cli_error(TQ_EXIT_BUSY,
-                            "%s: database is busy: '%s' (pid %ld, started %s) is writing to "
-                            "it; try again when it has finished",
-                            dir, h.command, h.pid, h.started);
-    if (rc == TQ_ERR_NOTFOUND)
-        return tq_cli_error(TQ_EXIT_INPUT, "%s: no database here (load or replay creates one)",
-                            dir);
-    return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot open the database: %s", dir,
-                        tq_strerror(rc));
-}
-
-static const char *reason_names[TQ_REASON_COUNT];
-
-static void init_names(void)
-{
-    for (int b = 0; b < TQ_REASON_COUNT; b++)
-        reason_names[b] = tq_reason_name(b);
-}
-
-static void print_tally_text(FILE *f, const tq_tally *t)
+void tq_cli_print_tally_text(FILE *f, const tq_tally *t)
 {
     fprintf(f, "declarations %llu: CLEARED %llu, HELD %llu, REJECTED %llu, CANCELLED %llu\n",
             (unsigned long long)t->declarations,
@@ -61,33 +25,35 @@ static void print_tally_text(FILE *f, const tq_tally *t)
     fprintf(f, "manual clearances %llu, with discrepancies %llu\n",
             (unsigned long long)t->manual_cleared,
             (unsigned long long)t->manual_with_discrepancies);
+    tq_cli_print_by_reason_text(f, "held by reason: ", t->held_by_reason);
+}
+
+void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason)
+{
     int any = 0;
     for (int b = 0; b < TQ_REASON_COUNT; b++) {
-        if (!t->held_by_reason[b])
+        if (!by_reason[b])
             continue;
-        fprintf(f, "%s%s %llu", any ? ", " : "held by reason: ", reason_names[b],
-                (unsigned long long)t->held_by_reason[b]);
+        fprintf(f, "%s%s %llu", any ? ", " : lead, tq_reason_name(b),
+                (unsigned long long)by_reason[b]);
         any = 1;
     }
     if (any)
         fputc('\n', f);
 }
 
-static void print_by_reason_json(FILE *f, const uint64_t *by_reason)
+/* Every reason is present, zeros included, so a consumer (the nightly job's metrics,
+ * a dashboard) always finds the same keys. */
+void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason)
 {
     fputc('{', f);
-    int any = 0;
-    for (int b = 0; b < TQ_REASON_COUNT; b++) {
-        if (!by_reason[b])
-            continue;
-        fprintf(f, "%s\"%s\":%llu", any ? "," : "", reason_names[b],
+    for (int b = 0; b < TQ_REASON_COUNT; b++)
+        fprintf(f, "%s\"%s\":%llu", b ? "," : "", tq_reason_name(b),
                 (unsigned long long)by_reason[b]);
-        any = 1;
-    }
     fputc('}', f);
 }
 
-static void print_tally_json(FILE *f, const tq_tally *t)
+void tq_cli_print_tally_json(FILE *f, const tq_tally *t)
 {
     fprintf(f,
             "\"declarations\":%llu,\"states\":{\"CLEARED\":%llu,\"HELD\":%llu,"
@@ -100,7 +66,7 @@ static void print_tally_json(FILE *f, const tq_tally *t)
             (unsigned long long)t->by_state[TQ_STATE_CANCELLED],
             (unsigned long long)t->manual_cleared,
             (unsigned long long)t->manual_with_discrepancies);
-    print_by_reason_json(f, t->held_by_reason);
+    tq_cli_print_by_reason_json(f, t->held_by_reason);
 }
 
 /* ---- load ---- */
@@ -156,7 +122,7 @@ int tq_cmd_load(int argc, char **argv)
     if (access(pos[1], R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[1], strerror(errno));
     tq_store *s;
-    if ((rc = open_store("load", db, 1, nosync != NULL, &s)) != 0)
+    if ((rc = tq_cli_open_store("load", db, 1, nosync != NULL, &s)) != 0)
         return rc;
     tq_cli_catch_signals();
     FILE *rej = NULL;
@@ -174,7 +140,11 @@ int tq_cmd_load(int argc, char **argv)
     tq_diag d;
     memset(&d, 0, sizeof d);
     double t0 = tq_cli_now();
+    /* The loader reports nothing while it reads, so the progress line follows the read
+     * offset of its descriptor from a thread of its own. */
+    tq_progress_watch *pw = tq_progress_watch_file("load", pos[1]);
     rc = tq_load_file(s, pos[1], &lo, &st, &d);
+    tq_progress_watch_stop(pw);
     double el = tq_cli_now() - t0;
     tq_store_close(s);
     if (rej && fclose(rej) != 0 && rc == TQ_OK)
@@ -183,8 +153,8 @@ int tq_cmd_load(int argc, char **argv)
         tq_cli_warn("%s: ... and %llu more bad rows", pos[1],
                     (unsigned long long)(lr.shown - MAX_REPORTED));
     if (rc == TQ_ERR_INPUT)
-        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad rows; nothing was loaded", pos[1],
-                            (unsigned long long)st.rejected);
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad row%s; nothing was loaded", pos[1],
+                            (unsigned long long)st.rejected, st.rejected == 1 ? "" : "s");
     if (rc == TQ_ERR_INTERRUPTED)
         return tq_cli_error(tq_cli_exit_for(rc),
                             "%s: interrupted; nothing was loaded (run it again)", pos[1]);
@@ -242,8 +212,8 @@ typedef struct replay_progress {
 static void on_replay_progress(void *ctx, uint64_t seq, uint64_t bytes, uint64_t total)
 {
     replay_progress *rp = ctx;
-    (void)seq;
-    tq_progress_update(&rp->p, bytes >> 10, total >> 10, "KiB of journal");
+    snprintf(rp->p.note, sizeof rp->p.note, "through seq %llu", (unsigned long long)seq);
+    tq_progress_update(&rp->p, bytes, total, TQ_PROGRESS_BYTES);
 }
 
 static void hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
@@ -263,7 +233,7 @@ static void print_replay_json(const char *path, const tq_replay_stats *st, const
     printf(",\"journal_id\":\"%s\",\"dry_run\":%s,\"status\":%d,", id,
            dry_run ? "true" : "false", status);
     if (t)
-        print_tally_json(stdout, t);
+        tq_cli_print_tally_json(stdout, t);
     else
         printf("\"declarations\":null");
     printf(",\"events\":{\"total\":%llu,\"applied\":%llu,\"duplicate_decl\":%llu,"
@@ -315,7 +285,7 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
         printf(" %s %llu", kinds[k], (unsigned long long)st->by_kind[k]);
     putchar('\n');
     if (t)
-        print_tally_text(stdout, t);
+        tq_cli_print_tally_text(stdout, t);
     if (st->nskipped) {
         printf("skipped corrupt frames: %u (%llu events):", st->nskipped,
                (unsigned long long)st->skipped_events);
@@ -365,9 +335,8 @@ int tq_cmd_replay(int argc, char **argv)
     ro.skip_corrupt = skip != NULL;
     if (access(pos[0], R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[0], strerror(errno));
-    init_names();
     tq_store *s;
-    if ((rc = open_store("replay", db, 1, nosync != NULL, &s)) != 0)
+    if ((rc = tq_cli_open_store("replay", db, 1, nosync != NULL, &s)) != 0)
         return rc;
     tq_cli_catch_signals();
     ro.stop = &tq_cli_stop;
@@ -422,276 +391,6 @@ int tq_cmd_replay(int argc, char **argv)
     return status;
 }
 
-/* ---- reconcile ---- */
-
-static const char help_reconcile[] =
-    "usage: thongquan reconcile --db DIR [--report FILE.json] [--csv DIR] [--dry-run]\n"
-    "                           [--json] [--quiet]\n"
-    "\n"
-    "Re-evaluate every HELD declaration against the payments and permits loaded now,\n"
-    "oldest registration first, and clear those that qualify.  Reports the declarations\n"
-    "cleared now, those still held by reason, manual clearances with discrepancies,\n"
-    "payments for unknown declarations and overpaid clearances (refund candidates).\n"
-    "--report writes the report as JSON; --csv DIR writes each list as a CSV file.\n"
-    "\n"
-    "example:\n"
-    "  thongquan reconcile --db /var/lib/thongquan --report reconcile-2024-08-07.json\n";
-
-/* Lists are streamed to temporary files while reconciling, so the report's size does
- * not bound memory; they are copied into the report at the end. */
-typedef struct rec_lists {
-    FILE *cleared, *manual, *unknown, *overpaid;
-    uint64_t n_cleared, n_manual, n_unknown, n_overpaid;
-    tq_output csv[4];        /* with --csv: the same lists as CSV, in the same order */
-    int with_csv;
-} rec_lists;
-
-static const struct {
-    const char *name, *header;
-} csv_lists[4] = {
-    {"cleared_now.csv", "decl_no\n"},
-    {"manual_with_discrepancies.csv", "decl_no,discrepancies,tax_short\n"},
-    {"payments_for_unknown_declarations.csv", "receipt_no,decl_no,kind,amount\n"},
-    {"overpaid_cleared.csv", "decl_no,tax_due,covered,excess\n"},
-};
-
-static void sep(FILE *f, uint64_t n)
-{
-    if (n)
-        fputc(',', f);
-}
-
-static void on_cleared(void *ctx, const tq_decl *d)
-{
-    rec_lists *l = ctx;
-    sep(l->cleared, l->n_cleared++);
-    fprintf(l->cleared, "\"%s\"", d->decl_no);
-    if (l->with_csv)
-        fprintf(l->csv[0].fp, "%s\n", d->decl_no);
-}
-
-static void on_manual(void *ctx, const tq_decl *d)
-{
-    rec_lists *l = ctx;
-    char reasons[160];
-    tq_reasons_format(d->reasons, reasons, sizeof reasons);
-    sep(l->manual, l->n_manual++);
-    fprintf(l->manual, "{\"decl_no\":\"%s\",\"discrepancies\":\"%s\",\"tax_short\":%llu}",
-            d->decl_no, reasons, (unsigned long long)d->tax_short);
-    if (l->with_csv)
-        fprintf(l->csv[1].fp, "%s,%s,%llu\n", d->decl_no, reasons,
-                (unsigned long long)d->tax_short);
-}
-
-static void on_unknown(void *ctx, const tq_payment *p)
-{
-    rec_lists *l = ctx;
-    sep(l->unknown, l->n_unknown++);
-    fprintf(l->unknown, "{\"receipt_no\":\"%s\",\"decl_no\":\"%s\",\"kind\":\"%s\","
-            "\"amount\":%llu}",
-            p->receipt_no, p->decl_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
-            (unsigned long long)p->amount);
-    if (l->with_csv)
-        fprintf(l->csv[2].fp, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no,
-                p->kind == TQ_PAY ? "PAY" : "GUARANTEE", (unsigned long long)p->amount);
-}
-
-static void on_overpaid(void *ctx, const tq_decl *d, uint64_t covered)
-{
-    rec_lists *l = ctx;
-    sep(l->overpaid, l->n_overpaid++);
-    fprintf(l->overpaid, "{\"decl_no\":\"%s\",\"tax_due\":%llu,\"covered\":%llu,"
-            "\"excess\":%llu}",
-            d->decl_no, (unsigned long long)d->tax_due, (unsigned long long)covered,
-            (unsigned long long)(covered - d->tax_due));
-    if (l->with_csv)
-        fprintf(l->csv[3].fp, "%s,%llu,%llu,%llu\n", d->decl_no,
-                (unsigned long long)d->tax_due, (unsigned long long)covered,
-                (unsigned long long)(covered - d->tax_due));
-}
-
-static void on_restart(void *ctx)
-{
-    rec_lists *l = ctx;
-    FILE *fs[8] = {l->cleared, l->manual, l->unknown, l->overpaid};
-    int n = 4;
-    if (l->with_csv)
-        for (int i = 0; i < 4; i++)
-            fs[n++] = l->csv[i].fp;
-    for (int i = 0; i < n; i++) {
-        rewind(fs[i]);
-        if (ftruncate(fileno(fs[i]), 0) != 0)
-            tq_cli_warn("cannot reset a temporary file: %s", strerror(errno));
-    }
-    l->n_cleared = l->n_manual = l->n_unknown = l->n_overpaid = 0;
-    if (l->with_csv)
-        for (int i = 0; i < 4; i++)
-            fputs(csv_lists[i].header, l->csv[i].fp);
-}
-
-/* open_csv_lists() - the four CSV files of --csv DIR, each written beside its final
- * name and renamed into place by close_csv_lists(). */
-static int open_csv_lists(rec_lists *l, const char *dir)
-{
-    char path[4096];
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, csv_lists[i].name);
-        if (tq_cli_open_output(&l->csv[i], path) != 0) {
-            while (i-- > 0)
-                tq_cli_close_output(&l->csv[i], 0);
-            return -1;
-        }
-        fputs(csv_lists[i].header, l->csv[i].fp);
-    }
-    l->with_csv = 1;
-    return 0;
-}
-
-static int close_csv_lists(rec_lists *l, int ok)
-{
-    int rc = 0;
-    if (!l->with_csv)
-        return 0;
-    for (int i = 0; i < 4; i++)
-        if (tq_cli_close_output(&l->csv[i], ok) != 0)
-            rc = -1;
-    l->with_csv = 0;
-    return rc;
-}
-
-static int copy_list(FILE *out, FILE *in)
-{
-    char buf[1 << 14];
-    size_t n;
-    fflush(in);
-    rewind(in);
-    fputc('[', out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n)
-            return -1;
-    fputc(']', out);
-    return ferror(in) ? -1 : 0;
-}
-
-static int write_reconcile_json(FILE *f, const tq_reconcile_stats *st, rec_lists *l,
-                                const tq_tally *t)
-{
-    fprintf(f, "{\"reconcile\":{\"reevaluated\":%llu,\"cleared_now\":%llu,"
-            "\"cleared_now_decl_nos\":",
-            (unsigned long long)st->reevaluated, (unsigned long long)st->cleared_now);
-    int rc = copy_list(f, l->cleared);
-    fprintf(f, ",\"still_held\":%llu,\"still_held_by_reason\":",
-            (unsigned long long)st->still_held);
-    print_by_reason_json(f, st->still_held_by_reason);
-    fputs(",\"manual_with_discrepancies\":", f);
-    rc |= copy_list(f, l->manual);
-    fputs(",\"payments_for_unknown_declarations\":", f);
-    rc |= copy_list(f, l->unknown);
-    fputs(",\"overpaid_cleared\":", f);
-    rc |= copy_list(f, l->overpaid);
-    fprintf(f, ",\"seconds\":%.6f},", st->seconds);
-    print_tally_json(f, t);
-    fputs("}\n", f);
-    return rc || ferror(f) ? -1 : 0;
-}
-
-int tq_cmd_reconcile(int argc, char **argv)
-{
-    const char *db = NULL, *report = NULL, *csv = NULL, *dry = NULL, *json = NULL,
-               *quiet = NULL, *nosync = NULL;
-    tq_opt opts[] = {{"db", 1, &db},     {"report", 1, &report}, {"csv", 1, &csv},
-                     {"dry-run", 0, &dry}, {"json", 0, &json},   {"quiet", 0, &quiet},
-                     {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_parse("reconcile", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_reconcile, stdout);
-        return TQ_EXIT_OK;
-    }
-    if (rc)
-        return rc;
-    init_names();
-    tq_store *s;
-    if ((rc = open_store("reconcile", db, 1, nosync != NULL, &s)) != 0)
-        return rc;
-    rec_lists l;
-    memset(&l, 0, sizeof l);
-    l.cleared = tmpfile();
-    l.manual = tmpfile();
-    l.unknown = tmpfile();
-    l.overpaid = tmpfile();
-    if (!l.cleared || !l.manual || !l.unknown || !l.overpaid) {
-        tq_store_close(s);
-        return tq_cli_error(TQ_EXIT_IO, "cannot create temporary files: %s", strerror(errno));
-    }
-    if (csv && open_csv_lists(&l, csv) != 0) {
-        tq_store_close(s);
-        return tq_cli_error(TQ_EXIT_IO, "cannot write the lists into %s: %s", csv,
-                            strerror(errno));
-    }
-    tq_reconcile_opts ro = {.dry_run = dry != NULL,
-                            .cleared_now = on_cleared,
-                            .manual_discrepancy = on_manual,
-                            .unknown_payment = on_unknown,
-                            .overpaid = on_overpaid,
-                            .ctx = &l};
-    tq_reconcile_stats st;
-    tq_diag d;
-    memset(&d, 0, sizeof d);
-    rc = tq_reconcile_run(s, &ro, on_restart, &st, &d);
-    int status = TQ_EXIT_OK;
-    if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "reconcile failed, nothing changed: %s%s%s",
-                              tq_strerror(rc), d.why[0] ? ": " : "", d.why);
-        goto out;
-    }
-    tq_tally t;
-    if ((rc = tq_export_tally(s, &t)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "cannot count: %s", tq_strerror(rc));
-        goto out;
-    }
-    if (report) {
-        tq_output o;
-        int ok = tq_cli_open_output(&o, report) == 0 && write_reconcile_json(o.fp, &st, &l, &t) == 0;
-        if (tq_cli_close_output(&o, ok) != 0 || !ok)
-            status = tq_cli_error(TQ_EXIT_IO, "cannot write %s: %s", report, strerror(errno));
-    }
-    if (close_csv_lists(&l, 1) != 0)
-        status = tq_cli_error(TQ_EXIT_IO, "cannot write the lists into %s: %s", csv,
-                              strerror(errno));
-    if (json) {
-        write_reconcile_json(stdout, &st, &l, &t);
-    } else if (!tq_cli_quiet) {
-        printf("%sreconciled %llu held declarations in %.3f s: %llu cleared now, %llu still "
-               "held\n",
-               ro.dry_run ? "dry run: " : "", (unsigned long long)st.reevaluated, st.seconds,
-               (unsigned long long)st.cleared_now, (unsigned long long)st.still_held);
-        int any = 0;
-        for (int b = 0; b < TQ_REASON_COUNT; b++) {
-            if (!st.still_held_by_reason[b])
-                continue;
-            printf("%s%s %llu", any ? ", " : "still held by reason: ", reason_names[b],
-                   (unsigned long long)st.still_held_by_reason[b]);
-            any = 1;
-        }
-        if (any)
-            putchar('\n');
-        printf("manual clearances with discrepancies %llu, payments for unknown declarations "
-               "%llu, overpaid clearances %llu\n",
-               (unsigned long long)st.manual_with_discrepancies,
-               (unsigned long long)st.unknown_payments, (unsigned long long)st.overpaid);
-        print_tally_text(stdout, &t);
-    }
-out:
-    close_csv_lists(&l, 0);
-    fclose(l.cleared);
-    fclose(l.manual);
-    fclose(l.unknown);
-    fclose(l.overpaid);
-    tq_store_close(s);
-    return status;
-}
-
 /* ---- export ---- */
 
 static const char help_export[] =
@@ -719,7 +418,7 @@ int tq_cmd_export(int argc, char **argv)
     if (npos != 1 || (strcmp(pos[0], "decisions") != 0 && strcmp(pos[0], "permits") != 0))
         return tq_cli_usage("export", "needs decisions or permits");
     tq_store *s;
-    if ((rc = open_store("export", db, 0, 0, &s)) != 0)
+    if ((rc = tq_cli_open_store("export", db, 0, 0, &s)) != 0)
         return rc;
     tq_output o;
     if (tq_cli_open_output(&o, out) != 0) {
@@ -741,7 +440,9 @@ static const char help_stat[] =
     "usage: thongquan stat --db DIR [--json]\n"
     "\n"
     "Print counts per database and per state, the map's size and use, and the journals\n"
-    "replayed with their last applied seq.  Safe while a writer runs.\n"
+    "replayed with their last applied seq.  Safe while a writer runs.  --json prints it\n"
+    "as JSON, with the held declarations by reason and the manual clearances too (one\n"
+    "more pass over the declarations).\n"
     "\n"
     "example:\n"
     "  thongquan stat --db /var/lib/thongquan\n";
@@ -776,10 +477,20 @@ int tq_cmd_stat(int argc, char **argv)
     if (rc)
         return rc;
     tq_store *s;
-    if ((rc = open_store("stat", db, 0, 0, &s)) != 0)
+    if ((rc = tq_cli_open_store("stat", db, 0, 0, &s)) != 0)
         return rc;
     tq_store_info in;
     rc = tq_store_stat(s, &in);
+    if (rc != TQ_OK) {
+        tq_store_close(s);
+        return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
+    }
+    /* --json adds held by reason and the manual clearances (what the nightly job's
+     * metrics need) at the cost of one more pass over the declarations; the text stays
+     * one pass, cheap enough to poll while a replay runs. */
+    tq_tally tally;
+    memset(&tally, 0, sizeof tally);
+    rc = json ? tq_export_tally(s, &tally) : TQ_OK;
     if (rc != TQ_OK) {
         tq_store_close(s);
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
@@ -788,13 +499,16 @@ int tq_cmd_stat(int argc, char **argv)
         printf("{\"map_size\":%llu,\"map_used\":%llu,\"receipts\":%llu,\"covers\":%llu,"
                "\"permits\":%llu,\"declarations\":%llu,\"states\":{\"PENDING\":%llu,"
                "\"CLEARED\":%llu,\"HELD\":%llu,\"REJECTED\":%llu,\"CANCELLED\":%llu},"
-               "\"journals\":[",
+               "\"manual_cleared\":%llu,\"manual_with_discrepancies\":%llu,\"held_by_reason\":",
                (unsigned long long)in.map_size, (unsigned long long)in.map_used,
                (unsigned long long)in.receipts, (unsigned long long)in.covers,
                (unsigned long long)in.permits, (unsigned long long)in.decls,
                (unsigned long long)in.by_state[0], (unsigned long long)in.by_state[1],
                (unsigned long long)in.by_state[2], (unsigned long long)in.by_state[3],
-               (unsigned long long)in.by_state[4]);
+               (unsigned long long)in.by_state[4], (unsigned long long)tally.manual_cleared,
+               (unsigned long long)tally.manual_with_discrepancies);
+        tq_cli_print_by_reason_json(stdout, tally.held_by_reason);
+        printf(",\"journals\":[");
     } else {
         printf("database %s\n", db);
         printf("map: %llu bytes, %llu used (%.1f%%)\n", (unsigned long long)in.map_size,

@@ -81,8 +81,9 @@ static int pack(int argc, char **argv)
                                 TQ_JOURNAL_FRAME_MAX / 2);
         wo.frame_bytes = (size_t)v;
     }
-    const char *in_name = pos[0];
-    FILE *in = strcmp(in_name, "-") == 0 ? stdin : fopen(in_name, "rb");
+    /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
+    const char *in_name = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0];
+    FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
         return tq_cli_error(TQ_EXIT_IO, "cannot open %s: %s", in_name, strerror(errno));
     FILE *rej = NULL;
@@ -130,6 +131,11 @@ static int pack(int argc, char **argv)
     size_t len;
     tq_progress prog;
     tq_progress_init(&prog, "pack");
+    /* Progress by bytes of input when its size is known (a file, not a pipe). */
+    struct stat in_sb;
+    uint64_t in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
+                           ? (uint64_t)in_sb.st_size
+                           : 0;
     for (;;) {
         rc = tq_linereader_next(&lr, &line, &len);
         if (rc == TQ_ERR_EOF)
@@ -155,7 +161,7 @@ static int pack(int argc, char **argv)
             d.line = lr.lineno;
             d.seq = seq;
             if (++bad <= MAX_REPORTED)
-                tq_cli_diag(strcmp(in_name, "-") == 0 ? "(stdin)" : in_name, &d);
+                tq_cli_diag(in_name, &d);
             if (rej && rc != TQ_ERR_LIMIT &&
                 (fwrite(line, 1, len, rej) != len || fputc('\n', rej) == EOF)) {
                 io_rc = TQ_ERR_IO;
@@ -174,8 +180,15 @@ static int pack(int argc, char **argv)
             break;
         }
         good++;
-        if ((good & 0xffff) == 0)
-            tq_progress_update(&prog, good, 0, "events");
+        if ((good & 0xfff) == 0 && prog.active) {
+            long at = in_size ? ftell(in) : -1;
+            if (at >= 0) {
+                snprintf(prog.note, sizeof prog.note, "%llu events", (unsigned long long)good);
+                tq_progress_update(&prog, (uint64_t)at, in_size, TQ_PROGRESS_BYTES);
+            } else {
+                tq_progress_update(&prog, good, 0, "events");
+            }
+        }
     }
     tq_progress_done(&prog);
     tq_linereader_release(&lr);
@@ -216,8 +229,8 @@ static int pack(int argc, char **argv)
     if (!ok) {
         if (io_rc != TQ_OK)
             return tq_cli_exit_for(io_rc);
-        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad events; nothing was written",
-                            in_name, (unsigned long long)bad);
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad event%s; nothing was written",
+                            in_name, (unsigned long long)bad, bad == 1 ? "" : "s");
     }
     if (!tq_cli_quiet)
         fprintf(stderr, "thongquan: packed %llu events into %s%s\n", (unsigned long long)good,
@@ -359,5 +372,8 @@ int tq_cmd_journal(int argc, char **argv)
         fputs(help_verify, stdout);
         return TQ_EXIT_OK;
     }
-    return tq_cli_usage("journal", "unknown journal command '%s'", argv[0]);
+    if (argv[0][0] == '-')
+        return tq_cli_usage("journal", "unknown option '%s'", argv[0]);
+    return tq_cli_usage("journal", "unknown journal command '%s' (pack, cat or verify)",
+                        argv[0]);
 }

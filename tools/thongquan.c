@@ -28,10 +28,12 @@ static const char usage[] =
     "  replay J.tqj --db DIR                 decide the journal's declarations\n"
     "  reconcile --db DIR                    re-decide HELD declarations and report\n"
     "  export decisions|permits --db DIR     write the decisions or permit use as CSV\n"
+    "  explain DECL_NO --db DIR              why a declaration is where it is\n"
     "  stat --db DIR                         counts, map use, journals replayed\n"
     "  gen --declarations N --out DIR        make a realistic synthetic backlog\n"
     "\n"
-    "'thongquan COMMAND --help' explains a command with an example.\n"
+    "'thongquan COMMAND --help' (or 'thongquan help COMMAND') explains a command with an\n"
+    "example; thongquan(1) is the manual, docs/RUNBOOK.md the post-incident runbook.\n"
     "exit status: 0 ok, 1 input errors, 2 usage, 3 database busy, 4 I/O error or full\n"
     "disk, 5 corrupt journal, 6 database or internal error, 128+N killed by signal N\n"
     "after a clean stop (130 for Ctrl-C).\n";
@@ -43,7 +45,19 @@ int main(int argc, char **argv)
         return TQ_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    /* "thongquan help replay" is "thongquan replay --help", as with git. */
+    static char help_opt[] = "--help";
+    char *help_argv[4];
+    if (strcmp(cmd, "help") == 0 && argc > 2) {
+        help_argv[0] = argv[0];
+        help_argv[1] = argv[2];
+        help_argv[2] = help_opt;
+        help_argv[3] = NULL;
+        cmd = argv[2];
+        argc = 3;
+        argv = help_argv;
+    } else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+               strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return TQ_EXIT_OK;
     }
@@ -57,7 +71,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"journal", tq_cmd_journal}, {"load", tq_cmd_load},     {"replay", tq_cmd_replay},
         {"reconcile", tq_cmd_reconcile}, {"export", tq_cmd_export}, {"stat", tq_cmd_stat},
-        {"gen", tq_cmd_gen},
+        {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 #include "tq_error.h"
+#include "tq_export.h"
+#include "tq_store.h"
 
 /* Exit statuses (documented in README.md and thongquan(1)). */
 enum {
@@ -18,7 +20,7 @@ enum {
     TQ_EXIT_IO = 4,          /* I/O error or full disk; database at its last commit */
     TQ_EXIT_CORRUPT = 5,     /* corrupt journal (or not the journal replayed before) */
     TQ_EXIT_SOFTWARE = 6,    /* database error or other internal failure */
-    TQ_EXIT_NOTHING = 7      /* nightly job: nothing to do (tools/nightly only) */
+    TQ_EXIT_NOTHING = 7      /* nothing new to do (tools/thongquan-nightly only) */
 };
 
 /* tq_cli_exit_for() - the exit status for a library error code. */
@@ -38,9 +40,12 @@ extern int tq_cli_quiet;     /* --quiet: no progress, no summary on stdout */
  * positional arguments, "--opt value" or "--opt=value"; "--" ends options. */
 typedef struct tq_opt {
     const char *name;        /* "db" for --db; a one-letter name also matches -x */
-    int has_arg;
-    const char **value;      /* receives the argument (or "1" for a flag) */
+    int has_arg;             /* 0 flag, 1 one value, TQ_OPT_LIST a repeatable value */
+    const char **value;      /* receives the argument (or "1" for a flag); for a list,
+                              * an array of TQ_OPT_LIST_MAX + 1 NULLs filled in order */
 } tq_opt;
+#define TQ_OPT_LIST 2
+#define TQ_OPT_LIST_MAX 16
 
 /* tq_cli_parse() - fills opts' values and the positionals (at most maxpos).
  * @return 0, or TQ_EXIT_USAGE after printing why.  "--help"/"-h" returns -1. */
@@ -51,15 +56,36 @@ int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const cha
 int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
 
 /* Progress on a terminal: a single line on stderr, redrawn at most 4 times a second,
- * never when stderr is not a terminal or with --quiet. */
+ * never when stderr is not a terminal or with --quiet (so a pipe, a log file or cron
+ * never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
     double start, last;
-    int active;
+    int active, drawn;
+    char note[64];           /* appended after the figures when not empty */
 } tq_progress;
+#define TQ_PROGRESS_BYTES NULL   /* unit: done and total are bytes, shown in KiB/MiB/GiB */
 void tq_progress_init(tq_progress *p, const char *what);
 void tq_progress_update(tq_progress *p, uint64_t done, uint64_t total, const char *unit);
+/* tq_progress_elapsed() - for work whose size is unknown: "what: 12 s, note". */
+void tq_progress_elapsed(tq_progress *p);
 void tq_progress_done(tq_progress *p);
+
+/* A progress line drawn by a thread of its own, for library calls that report nothing
+ * while they run.  tq_progress_watch_file() follows the read offset of the descriptor
+ * on which the library has path open (Linux /proc/self/fdinfo, as pv -d does), against
+ * the file's size; tq_progress_watch_count() shows the time elapsed and *counter
+ * "unit so far".  Both return NULL (and draw nothing) when progress is off or a thread
+ * cannot be made; tq_progress_watch_stop() joins the thread, erases the line and frees
+ * (NULL does nothing). */
+typedef struct tq_progress_watch tq_progress_watch;
+tq_progress_watch *tq_progress_watch_file(const char *what, const char *path);
+tq_progress_watch *tq_progress_watch_count(const char *what, const _Atomic uint64_t *counter,
+                                           const char *unit);
+void tq_progress_watch_stop(tq_progress_watch *w);
+
+/* tq_cli_group() - v with thousands separators ("12,500,000") in out; returns out. */
+char *tq_cli_group(uint64_t v, char out[32]);
 
 /* Signals: SIGINT and SIGTERM set tq_cli_stop (and the next one kills as usual). */
 extern volatile int tq_cli_stop;
@@ -67,13 +93,37 @@ extern volatile int tq_cli_signal;
 void tq_cli_catch_signals(void);
 
 /* tq_cli_open_output() - "-" or NULL is stdout; otherwise a temporary file beside path
- * that tq_cli_close_output() fsyncs and renames into place (or removes on failure). */
+ * that tq_cli_close_output() fsyncs and renames into place (or removes on failure).
+ * @return 0, or -1 with errno set and nothing left to close. */
 typedef struct tq_output {
     FILE *fp;
     char *path, *tmp;
 } tq_output;
 int tq_cli_open_output(tq_output *o, const char *path);
 int tq_cli_close_output(tq_output *o, int ok);
+
+/* tq_cli_open_store() - open dir for cmd (writer: take the lock, create when missing),
+ * printing why not: busy (naming the holder) is TQ_EXIT_BUSY, no database for a reader
+ * is TQ_EXIT_INPUT, no --db is TQ_EXIT_USAGE.  TQ_MAP_SIZE in the environment sets the
+ * initial map of a new database (tests use a tiny one).  @return 0 or the exit status. */
+int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
+
+/* tq_cli_mkdirs() - mkdir -p.  @return 0 or -1 with errno. */
+int tq_cli_mkdirs(const char *dir);
+
+/* tq_cli_tmpfile() - an anonymous read-write file in $TMPDIR (default /tmp), as sort(1)
+ * and git use it: unlike tmpfile(3), the operator can move big temporaries off a small
+ * /tmp.  @return NULL with errno set on failure. */
+FILE *tq_cli_tmpfile(void);
+
+/* tq_cli_utc_now() - the time now as "2024-08-07T02:30:00Z". */
+void tq_cli_utc_now(char out[32]);
+
+/* Summaries of the declarations (cmd_db.c), as text lines or JSON members. */
+void tq_cli_print_tally_text(FILE *f, const tq_tally *t);
+void tq_cli_print_tally_json(FILE *f, const tq_tally *t);     /* members, no braces */
+void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason);
+void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason);  /* every reason */
 
 /* Minimal JSON writing for --json and reports. */
 void tq_json_str(FILE *f, const char *s);
@@ -88,5 +138,6 @@ int tq_cmd_reconcile(int argc, char **argv);
 int tq_cmd_export(int argc, char **argv);
 int tq_cmd_stat(int argc, char **argv);
 int tq_cmd_gen(int argc, char **argv);
+int tq_cmd_explain(int argc, char **argv);
 
 #endif

@@ -1,0 +1,89 @@
+/* tq_explain.h - gather everything that decides one declaration, for `thongquan explain`.
+ *
+ * Read-only.  An operator asking "why is 103456789012 still held?" needs the stored
+ * decision, the facts the rules look at today (payments, permits and their use) and the
+ * verdict those facts give, each reason tied to the permit or line that causes it.  All
+ * of it is computed by the same tq_rules functions the replay and reconcile use, so the
+ * explanation cannot drift from the decision: the per-permit and per-line findings come
+ * from evaluating the declaration restricted to that permit's lines, or to one line.
+ *
+ * Calling sequence (one read transaction, so every figure comes from one snapshot):
+ *
+ *   tq_explain *x = tq_explain_new();
+ *   rc = tq_explain_decl(txn, "103456789012", x);        // TQ_ERR_NOTFOUND if unknown
+ *   tq_explain_each_payment(txn, "103456789012", fn, ctx);  // its receipts
+ *   tq_explain_free(x);
+ *
+ * and, for the history the store does not keep, tq_explain_history() over a journal.
+ */
+#ifndef TQ_EXPLAIN_H
+#define TQ_EXPLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tq_rules.h"
+#include "tq_store.h"
+
+/* One distinct permit named by the declaration, with what it alone causes. */
+typedef struct tq_explain_permit {
+    const char *name;          /* points into tq_explain.decl */
+    tq_permit_fact fact;       /* as looked up now: found, row, used */
+    uint64_t qty;              /* sum of the qty of the declaration's lines naming it */
+    uint32_t reasons;          /* TQ_R_PERMIT_* this permit causes on its own, including
+                                * PERMIT_QUOTA when used + qty > quota (> 0), whether or
+                                * not the whole declaration reaches the quota check */
+    uint64_t hs_bad_lines;     /* bit l set: line l names it and its hs fits no prefix */
+} tq_explain_permit;
+
+typedef struct tq_explain {
+    tq_decl decl;              /* the stored state */
+    /* The cover that counts for its registration day, split by kind. */
+    uint64_t pay_total;        /* PAY amounts */
+    uint64_t guar_counted;     /* guarantees valid on or after the registration day */
+    uint64_t guar_expired;     /* guarantees that expired before it (do not count) */
+    uint64_t covered;          /* pay_total + guar_counted, saturating */
+    /* The verdict of today's facts: what a reconcile would find for a HELD declaration
+     * (quota as if it came first), the discrepancies for a manual clearance.  Only
+     * meaningful for HELD and manual declarations: a cleared declaration's own quantity
+     * is already in its permits' use. */
+    tq_verdict now;
+    int evaluated;             /* now was computed (HELD, or CLEARED by hand) */
+    size_t npermits;
+    tq_explain_permit permits[TQ_LINES_MAX];
+    /* owned scratch for the cover's guarantees */
+    tq_guarantee *guar;
+    size_t guar_cap;
+} tq_explain;
+
+/* tq_explain_new() / tq_explain_free() - the struct is about 20 KiB, so it lives on the
+ * heap.  @return NULL when out of memory.  tq_explain_free(NULL) does nothing. */
+tq_explain *tq_explain_new(void);
+void tq_explain_free(tq_explain *x);
+
+/* tq_explain_decl() - fill x for decl_no from read (or write) transaction t.
+ * @return TQ_OK, TQ_ERR_NOTFOUND (unknown decl_no; x->decl zeroed), TQ_ERR_INPUT
+ *         (decl_no not 12 bytes), TQ_ERR_NOMEM, or a store error. */
+int tq_explain_decl(tq_txn *t, const char *decl_no, tq_explain *x);
+
+/* tq_explain_each_payment() - every stored payment row for decl_no, in receipt_no order.
+ * Receipts are keyed by receipt_no, so this scans them all: fine for one declaration at
+ * an operator's request, not for a loop.  Stops early and returns fn's value when fn
+ * returns non-zero; *count (may be NULL) receives the rows given to fn. */
+int tq_explain_each_payment(tq_txn *t, const char *decl_no,
+                            int (*fn)(void *ctx, const tq_payment *p), void *ctx,
+                            uint64_t *count);
+
+/* tq_explain_history() - every event of journal path whose decl_no matches, in seq
+ * order, through fn (stop early by returning non-zero; that value is returned).  A
+ * corrupt frame is reported through bad (may be NULL) and skipped, so the events after
+ * it are still found; the first such error is returned at the end (TQ_ERR_CORRUPT), or
+ * TQ_ERR_TORN for a torn tail.  *id receives the journal's id (to look up how far it
+ * was replayed).  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_TORN, TQ_ERR_IO, TQ_ERR_VERSION,
+ * TQ_ERR_NOMEM. */
+int tq_explain_history(const char *path, const char *decl_no,
+                       int (*fn)(void *ctx, const tq_event *ev), void *ctx,
+                       void (*bad)(void *ctx, int err, const tq_frame_info *fi),
+                       uint8_t id[TQ_JOURNAL_ID_LEN]);
+
+#endif

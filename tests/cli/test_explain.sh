@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Proves: thongquan explain words a HELD declaration's reasons with the numbers and the
+# permit or line behind each (tax paid of due and short, an expired guarantee that does
+# not count, an expired permit's window against the registration day, the line whose hs
+# fits none of the prefixes, the officer result awaited, a quota's use), lists its
+# payments and permits; says a CLEARED, a manual and a REJECTED declaration are final;
+# tells when new facts would clear a held one, which a reconcile then does; exits 1 for
+# an unknown declaration (still listing payments for it) and 2 for a malformed number;
+# with --journal lists the declaration's events with their seq and how far the journal
+# was replayed; --json is one valid JSON object; and it works while a writer holds the
+# database.
+source "$(dirname "$0")/lib.sh"
+db=$WORK/db
+
+decl() { # decl NO CHANNEL TAX LINES_JSON
+  printf '{"ev":"DECL","decl_no":"%s","kind":"A11","office":"01B1","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":%s,"tax_due":%s,"lines":%s}\n' "$1" "$2" "$3" "$4"
+}
+{
+  # seq 1: H1 held for four reasons; amended at seq 5 (version 1)
+  decl 100000000011 2 12000000 '[{"hs":"85171300","qty":100,"value":250000000,"permit":"GCN-1"},{"hs":"39269099","qty":5,"value":1000000,"permit":"GCN-1"}]'
+  # seq 2: Q1 over the quota of Q-1
+  decl 100000000012 1 0 '[{"hs":"03031100","qty":60,"value":1000,"permit":"Q-1"}]'
+  # seq 3: C1 cleared by the rules
+  decl 100000000013 1 1000 '[{"hs":"85171300","qty":1,"value":1000}]'
+  # seq 4: S1 held only for its tax, paid later
+  decl 100000000014 1 5000 '[{"hs":"85171300","qty":1,"value":1000}]'
+  echo '{"ev":"AMEND","decl_no":"100000000011","tax_due":12500000}'
+  # seq 6, 7: M1 cleared by hand without its tax; R1 rejected
+  decl 100000000015 1 700 '[{"hs":"85171300","qty":1,"value":1000}]'
+  echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000015","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
+  decl 100000000016 2 0 '[{"hs":"85171300","qty":1,"value":1000}]'
+  echo '{"ev":"OFFICER","decl_no":"100000000016","result":"REJECT","officer":"HQ01B1-0042"}'
+} >"$WORK/events.ndjson"
+cat >"$WORK/permits.csv" <<'EOF'
+permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota
+GCN-1,BCT,0101234567,2024-01-01,2024-06-30,VALID,8517;8471,0
+Q-1,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,50
+EOF
+cat >"$WORK/payments.csv" <<'EOF'
+decl_no,receipt_no,kind,amount,valid_until
+100000000011,KB-1,PAY,12000000,
+100000000011,BL-1,GUARANTEE,3000000,2024-08-01
+100000000013,KB-3,PAY,1000,
+100000000099,KB-99,PAY,777,
+EOF
+"$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/j.tqj" --quiet || fail "pack"
+"$TQ" load permits "$WORK/permits.csv" --db "$db" --quiet || fail "load permits"
+"$TQ" load payments "$WORK/payments.csv" --db "$db" --quiet || fail "load payments"
+"$TQ" replay "$WORK/j.tqj" --db "$db" --quiet || fail "replay"
+
+has() { # has LINE: the output holds this exact line (leading spaces ignored)
+  sed 's/^ *//' "$WORK/out" | grep -qxF -- "$1" || fail "missing line '$1' in:
+$(cat "$WORK/out")"
+  ok
+}
+
+# ---- H1: HELD for four reasons ----
+expect_status 0 "$TQ" explain 100000000011 --db "$db"
+no_sanitizer_report
+grep -q '^state *HELD, version 1$' "$WORK/out" || fail "state line: $(cat "$WORK/out")"
+grep -q '^reasons *TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER (tax short 500,000)' "$WORK/out" || fail "stored reasons"
+has "TAX_SHORT: paid 12,000,000 of 12,500,000 (short 500,000); guarantees of 3,000,000 expired before 2024-08-06 do not count"
+has "PERMIT_EXPIRED: permit GCN-1 valid 2024-01-01..2024-06-30, registered 2024-08-06"
+has "PERMIT_HS: line 2 hs 39269099 starts with none of permit GCN-1's prefixes 8517;8471"
+has "AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an officer; received: none"
+grep -q 'BL-1 .*GUARANTEE .*3,000,000  valid until 2024-08-01: expired before the registration day, does not count' "$WORK/out" ||
+  fail "the expired guarantee is not marked"
+grep -q '^  KB-1 .*PAY .*12,000,000$' "$WORK/out" || fail "the payment is not listed"
+grep -q 'GCN-1  VALID  agency BCT  holder 0101234567  valid 2024-01-01..2024-06-30' "$WORK/out" || fail "permit facts"
+grep -q 'hs prefixes 8517;8471  quota unlimited  this declaration 105 (lines 1, 2)' "$WORK/out" || fail "permit use"
+grep -q '^verdict now *HELD: TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER, as decided' "$WORK/out" || fail "verdict"
+grep -q '^registered *2024-08-06T09:15:00+07:00 (day 2024-08-06' "$WORK/out" || fail "registration"
+ok
+
+# ---- Q1: quota ----
+expect_status 0 "$TQ" explain 100000000012 --db "$db"
+has "PERMIT_QUOTA: permit Q-1 quota 50, used 0, this declaration 60 (over by 10)"
+
+# ---- C1, M1, R1: final ----
+expect_status 0 "$TQ" explain 100000000013 --db "$db"
+grep -q '^state *CLEARED, version 0$' "$WORK/out" || fail "C1 state"
+grep -q '^cleared by the rules' "$WORK/out" || fail "C1 not explained as cleared: $(cat "$WORK/out")"
+grep -q 'why it is held' "$WORK/out" && fail "a cleared declaration is explained as held"
+ok
+expect_status 0 "$TQ" explain 100000000015 --db "$db"
+grep -q '^cleared by hand (MANUAL_CLEAR) with discrepancies TAX_SHORT (tax short 700)' "$WORK/out" || fail "M1: $(cat "$WORK/out")"
+has "TAX_SHORT: paid 0 of 700 (short 700)"
+expect_status 0 "$TQ" explain 100000000016 --db "$db"
+grep -q '^rejected by an officer' "$WORK/out" || fail "R1: $(cat "$WORK/out")"
+
+# ---- S1: new facts would clear it; reconcile agrees ----
+expect_status 0 "$TQ" explain 100000000014 --db "$db"
+has "TAX_SHORT: paid 0 of 5,000 (short 5,000)"
+printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000014,KB-4,PAY,5000,\n' >"$WORK/late.csv"
+"$TQ" load payments "$WORK/late.csv" --db "$db" --quiet || fail "load late payment"
+expect_status 0 "$TQ" explain 100000000014 --db "$db"
+grep -q '^why it is held: nothing holds it any more' "$WORK/out" || fail "S1 after payment: $(cat "$WORK/out")"
+grep -q '^verdict now *would clear' "$WORK/out" || fail "S1 verdict"
+"$TQ" reconcile --db "$db" --quiet || fail "reconcile"
+expect_status 0 "$TQ" explain 100000000014 --db "$db"
+grep -q '^state *CLEARED' "$WORK/out" || fail "reconcile did not clear what explain said it would"
+ok
+
+# ---- unknown and malformed ----
+expect_status 1 "$TQ" explain 100000000098 --db "$db"
+grep -q "100000000098: no such declaration in $db" "$WORK/err" || fail "unknown: $(cat "$WORK/err")"
+expect_status 1 "$TQ" explain 100000000099 --db "$db"
+grep -q 'KB-99 .*PAY .*777' "$WORK/out" || fail "payments for an unknown declaration are not listed: $(cat "$WORK/out")"
+expect_status 2 "$TQ" explain 012345678901 --db "$db"
+expect_status 2 "$TQ" explain 100000000011
+expect_status 1 "$TQ" explain 100000000011 --db "$WORK/none"
+grep -q "no database here" "$WORK/err" || fail "missing db: $(cat "$WORK/err")"
+
+# ---- history from the journal ----
+expect_status 0 "$TQ" explain 100000000011 --db "$db" --journal "$WORK/j.tqj"
+grep -q '^{"seq":1,"ev":"DECL","decl_no":"100000000011",' "$WORK/out" || fail "history has no DECL at seq 1: $(cat "$WORK/out")"
+grep -q '^{"seq":5,"ev":"AMEND","decl_no":"100000000011","tax_due":12500000}$' "$WORK/out" || fail "history has no AMEND at seq 5"
+[ "$(grep -c '^{"seq":' "$WORK/out")" = 2 ] || fail "history lists events of other declarations"
+grep -q 'replayed into the database through seq 9' "$WORK/out" || fail "replay mark"
+ok
+# a journal not replayed here, given twice: both scanned
+"$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/other.tqj" --quiet || fail "pack other"
+expect_status 0 "$TQ" explain 100000000016 --db "$db" -j "$WORK/j.tqj" --journal "$WORK/other.tqj"
+grep -q '"ev":"OFFICER","decl_no":"100000000016","result":"REJECT"' "$WORK/out" || fail "R1 history"
+grep -q 'has not been replayed into the database' "$WORK/out" || fail "the other journal is not marked as not replayed"
+ok
+# the history of a declaration the database does not know yet
+expect_status 1 "$TQ" explain 100000000098 --db "$db" --journal "$WORK/j.tqj"
+grep -q 'no event for 100000000098' "$WORK/out" || fail "empty history"
+expect_status 4 "$TQ" explain 100000000011 --db "$db" --journal "$WORK/missing.tqj"
+grep -q "missing.tqj" "$WORK/err" || fail "missing journal not named"
+
+# ---- --json ----
+expect_status 0 "$TQ" explain 100000000011 --db "$db" --journal "$WORK/j.tqj" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json is not valid JSON: $(cat "$WORK/out")"
+[ ! -s "$WORK/err" ] || fail "--json wrote to stderr"
+grep -q '"now":{"reasons":"TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER","tax_short":500000,"would_clear":false}' "$WORK/out" || fail "--json verdict: $(cat "$WORK/out")"
+grep -q '"history":\[{"journal":' "$WORK/out" || fail "--json history"
+ok
+expect_status 1 "$TQ" explain 100000000099 --db "$db" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json of an unknown declaration is not valid JSON"
+
+# ---- a reader: works while a writer holds the database ----
+exec 7>>"$db/lock"
+flock -n 7 || fail "cannot take the writer lock"
+expect_status 0 "$TQ" explain 100000000011 --db "$db"
+exec 7>&-
+done_ok

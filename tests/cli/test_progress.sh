@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Proves: the long commands (gen, journal pack, load, replay, reconcile) draw a progress
+# line on a terminal -- a '\r'-redrawn line on stderr with done/total, a rate and an ETA
+# (reconcile, whose size the engine does not report, the time spent and the clearances
+# so far) -- and erase it before the summary; and that on a pipe or a file, and with
+# --quiet on a terminal, not one '\r' or escape sequence is written.  The terminal is a
+# pseudo-terminal from script(1) (util-linux).
+source "$(dirname "$0")/lib.sh"
+command -v script >/dev/null || fail "script(1) from util-linux is needed (tools/setup-deps.sh installs it)"
+n=${TQ_PROGRESS_DECLARATIONS:-200000}
+CR=$(printf '\r')
+
+on_tty() { # on_tty OUTFILE CMD...: run CMD on a pseudo-terminal, its output in OUTFILE
+  local out=$1; shift
+  local cmd
+  printf -v cmd '%q ' "$@"
+  script -qfec "$cmd" /dev/null >"$out" 2>&1 </dev/null
+}
+drew() { # drew FILE WHAT: FILE holds a redrawn progress line for WHAT with a rate and an ETA
+  grep -q "$CR" "$1" || fail "$2: no progress line on a terminal: $(head -c 300 "$1" | cat -v)"
+  tr '\r' '\n' <"$1" | grep -Eq "^(.\[K)?$2: .*/s(, ETA [0-9]+s)?" || fail "$2: no rate in the progress line: $(head -c 300 "$1" | cat -v)"
+  tr '\r' '\n' <"$1" | grep -Eq "^(.\[K)?$2: .*, ETA [0-9]+s" || fail "$2: no ETA in the progress line: $(head -c 300 "$1" | cat -v)"
+  ok
+}
+clean() { # clean FILE WHAT: no carriage return, no escape
+  ! grep -q "$CR" "$1" || fail "$2: a '\\r' on a pipe or with --quiet: $(head -c 300 "$1" | cat -v)"
+  ! grep -q "$(printf '\033')" "$1" || fail "$2: an escape sequence on a pipe or with --quiet"
+  ok
+}
+
+# ---- on a terminal ----
+t0=$(date +%s%N)
+on_tty "$WORK/gen.tty" "$TQ" gen --declarations "$n" --seed 3 --out "$WORK/g" || fail "gen on a tty: $(cat -v "$WORK/gen.tty" | tail -3)"
+gen_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+drew "$WORK/gen.tty" gen
+grep -q "generated $n declarations" "$WORK/gen.tty" || fail "gen summary missing on a tty"
+# the line is erased before the summary: the summary starts a line of its own
+tr '\r' '\n' <"$WORK/gen.tty" | grep -q "^$(printf '\033')\[Kgenerated $n" || fail "the progress line is not erased before the summary: $(tail -c 300 "$WORK/gen.tty" | cat -v)"
+ok
+
+"$TQ" journal cat "$WORK/g/journal.tqj" >"$WORK/events.ndjson" || fail "cat"
+on_tty "$WORK/pack.tty" "$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/p.tqj" || fail "pack on a tty"
+if grep -q "$CR" "$WORK/pack.tty"; then drew "$WORK/pack.tty" pack; fi
+
+on_tty "$WORK/load.tty" "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db" || fail "load on a tty: $(cat -v "$WORK/load.tty" | tail -3)"
+drew "$WORK/load.tty" load
+tr '\r' '\n' <"$WORK/load.tty" | grep -Eq '^.\[Kload: [0-9.]+ [KM]iB of [0-9.]+ MiB \([0-9]+%\)' || fail "load progress is not in bytes of the file"
+"$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/db" --quiet || fail "load permits"
+
+on_tty "$WORK/replay.tty" "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db" --threads 1 || fail "replay on a tty: $(cat -v "$WORK/replay.tty" | tail -3)"
+drew "$WORK/replay.tty" replay
+tr '\r' '\n' <"$WORK/replay.tty" | grep -q 'through seq [0-9]' || fail "replay progress does not say how far it got"
+grep -q "^replayed $WORK/g/journal.tqj" <(tr '\r' '\n' <"$WORK/replay.tty" | sed 's/^.\[K//') || fail "replay summary missing"
+ok
+
+# Reconcile's progress comes from a thread that shows the time spent; a run shorter than
+# its first redraw (a quarter second) draws nothing, so only a long run is held to it.
+"$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db2" --quiet || fail "load db2"
+"$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db2" --quiet || fail "replay db2"
+"$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/db2" --quiet || fail "load permits db2"
+t0=$(date +%s%N)
+on_tty "$WORK/rec.tty" "$TQ" reconcile --db "$WORK/db2" || fail "reconcile on a tty"
+rec_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$rec_ms" -ge 1000 ]; then
+  grep -q "$CR" "$WORK/rec.tty" || fail "reconcile ran ${rec_ms} ms with no progress line"
+  tr '\r' '\n' <"$WORK/rec.tty" | grep -Eq '^.\[Kreconcile: [0-9]+\.[0-9] s, [0-9,]+ cleared so far' ||
+    fail "reconcile progress: $(head -c 300 "$WORK/rec.tty" | cat -v)"
+  ok
+else
+  echo "note: reconcile took ${rec_ms} ms, too short to require a progress line"
+fi
+
+# --quiet on a terminal: nothing at all
+on_tty "$WORK/quiet.tty" "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db3" --threads 1 --quiet || fail "replay --quiet"
+[ ! -s "$WORK/quiet.tty" ] || fail "--quiet on a terminal printed: $(head -c 300 "$WORK/quiet.tty" | cat -v)"
+ok
+
+# ---- on a pipe or a file: never ----
+"$TQ" gen --declarations "$n" --seed 3 --out "$WORK/g2" 2>"$WORK/gen.err" | cat >"$WORK/gen.out" || fail "gen on a pipe"
+clean "$WORK/gen.err" gen
+clean "$WORK/gen.out" gen
+"$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db4" 2>"$WORK/load.err" | cat >/dev/null || fail "load on a pipe"
+clean "$WORK/load.err" load
+"$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db4" --threads 1 2>"$WORK/replay.err" | cat >/dev/null || fail "replay on a pipe"
+clean "$WORK/replay.err" replay
+"$TQ" reconcile --db "$WORK/db4" 2>"$WORK/rec.err" | cat >/dev/null || fail "reconcile on a pipe"
+clean "$WORK/rec.err" reconcile
+# stderr a file, stdout a terminal: still nothing (progress goes only to a terminal stderr)
+script -qfec "$(printf '%q ' "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db5" --threads 1) 2>$(printf '%q' "$WORK/split.err")" /dev/null >"$WORK/split.out" </dev/null || fail "replay, stderr to a file"
+clean "$WORK/split.err" "replay (stderr to a file)"
+echo "gen on a tty took ${gen_ms} ms"
+done_ok

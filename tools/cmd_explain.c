@@ -1,0 +1,613 @@
+/* cmd_explain.c - thongquan explain: one declaration's decision, the facts behind it and,
+ * from journals, its history, in words an operator can act on.
+ *
+ * The facts and findings come from engine/tq_explain.c (the same rules as the replay);
+ * this file only words them.  It opens the database as a reader, so it works while a
+ * replay or the nightly job is writing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tq_cli.h"
+#include "tq_explain.h"
+#include "tq_ndjson.h"
+
+static const char help_explain[] =
+    "usage: thongquan explain DECL_NO --db DIR [--journal J.tqj]... [--json]\n"
+    "\n"
+    "Show why a declaration is where it is: its state, version and the reasons of its\n"
+    "last evaluation; its registration, channel, officer results, tax and lines; every\n"
+    "payment and permit that bears on it, with each permit's validity, holder, hs\n"
+    "prefixes, quota and use; and the rules applied now to what is loaded, one plain\n"
+    "line per reason, so you can see whether a reconcile would clear it.  The database\n"
+    "keeps no history: --journal (repeatable) lists the declaration's events found in\n"
+    "each journal, as NDJSON with their seq, and how far that journal was replayed.\n"
+    "Reads only; safe while a replay runs.  Exit status 1 when DECL_NO is unknown.\n"
+    "\n"
+    "example:\n"
+    "  thongquan explain 103456789012 --db /var/lib/thongquan --journal backlog.tqj\n";
+
+typedef struct pay_list {
+    tq_payment *v;
+    size_t n, cap;
+} pay_list;
+
+static int collect_payment(void *ctx, const tq_payment *p)
+{
+    pay_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        tq_payment *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return TQ_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *p;
+    return 0;
+}
+
+static int valid_decl_no(const char *s)
+{
+    if (strlen(s) != TQ_DECL_NO_LEN || s[0] < '1' || s[0] > '9')
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+/* The registration as it was given: Vietnam time, with the offset. */
+static void format_vn(tq_instant t, char out[48])
+{
+    time_t sec = (time_t)(t.sec + 7 * 3600);
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) == NULL) {
+        snprintf(out, 48, "(instant %lld)", (long long)t.sec);
+        return;
+    }
+    size_t n = strftime(out, 48, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (t.nsec)
+        n += (size_t)snprintf(out + n, 48 - n, ".%09u", t.nsec);
+    snprintf(out + n, 48 - n, "+07:00");
+}
+
+static const char *channel_words(int channel)
+{
+    switch (channel) {
+    case 1: return "green, no check";
+    case 2: return "yellow, document check";
+    case 3: return "red, physical inspection";
+    }
+    return "unknown";
+}
+
+static void officer_words(uint8_t seen, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s", seen & TQ_SEEN_DOCS_OK ? "DOCS_OK" : "",
+             (seen & TQ_SEEN_DOCS_OK) && (seen & TQ_SEEN_INSPECT_OK) ? ", " : "",
+             seen & TQ_SEEN_INSPECT_OK ? "INSPECT_OK" : "");
+    if (!seen)
+        snprintf(out, cap, "none");
+}
+
+static void prefixes_words(const tq_permit *p, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < p->nprefixes && i < TQ_PREFIXES_MAX && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ";" : "", p->prefixes[i]);
+}
+
+/* lines_naming() - "lines 1, 3" (1-based) of d naming permit. */
+static void lines_naming(const tq_decl *d, const char *permit, uint64_t only, char *out,
+                         size_t cap)
+{
+    size_t o = 0;
+    int k = 0;
+    out[0] = '\0';
+    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX && o < cap; l++) {
+        if (strcmp(d->lines[l].permit, permit) != 0 || (only && !(only & (1ull << l))))
+            continue;
+        o += (size_t)snprintf(out + o, cap - o, "%s%d", k++ ? ", " : "", l + 1);
+    }
+}
+
+/* ---- text ---- */
+
+static void print_tax(const tq_explain *x)
+{
+    char a[32], b[32], c[32], e[32];
+    const tq_decl *d = &x->decl;
+    uint64_t short_now = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
+    printf("tax           due %s; covered %s", tq_cli_group(d->tax_due, a),
+           tq_cli_group(x->covered, b));
+    if (x->guar_counted)
+        printf(" (paid %s, guaranteed %s)", tq_cli_group(x->pay_total, c),
+               tq_cli_group(x->guar_counted, e));
+    if (short_now)
+        printf("; short %s", tq_cli_group(short_now, a));
+    else if (x->covered > d->tax_due)
+        printf("; over by %s", tq_cli_group(x->covered - d->tax_due, a));
+    putchar('\n');
+    if (x->guar_expired)
+        printf("              guarantees of %s expired before the registration day and do "
+               "not count\n",
+               tq_cli_group(x->guar_expired, a));
+}
+
+static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
+{
+    char day1[11], day2[11], pre[160], a[32], b[32], c[32], lines[160];
+    lines_naming(&x->decl, p->name, 0, lines, sizeof lines);
+    if (!p->fact.found) {
+        printf("  %s  NOT LOADED  (named on line%s %s)\n", p->name, strchr(lines, ',') ? "s" : "",
+               lines);
+        return;
+    }
+    const tq_permit *pm = &p->fact.permit;
+    tq_date_format(pm->valid_from, day1);
+    tq_date_format(pm->valid_to, day2);
+    prefixes_words(pm, pre, sizeof pre);
+    printf("  %s  %s  agency %s  holder %s  valid %s..%s\n", p->name,
+           pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID", pm->agency, pm->holder, day1,
+           day2);
+    if (pm->quota)
+        printf("      hs prefixes %s  quota %s  used %s  this declaration %s (line%s %s)\n", pre,
+               tq_cli_group(pm->quota, a), tq_cli_group(p->fact.used, b),
+               tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
+    else
+        printf("      hs prefixes %s  quota unlimited  this declaration %s (line%s %s)\n", pre,
+               tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
+}
+
+/* One plain line per reason of the verdict, tied to the permit or line causing it. */
+static void print_reason_lines(const tq_explain *x, uint32_t reasons)
+{
+    const tq_decl *d = &x->decl;
+    char day[11], a[32], b[32], c[32];
+    tq_date_format(d->reg_day, day);
+    if (reasons & TQ_R_TAX_SHORT) {
+        uint64_t s = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
+        printf("  TAX_SHORT: paid %s of %s (short %s)", tq_cli_group(x->covered, a),
+               tq_cli_group(d->tax_due, b), tq_cli_group(s, c));
+        if (x->guar_expired)
+            printf("; guarantees of %s expired before %s do not count",
+                   tq_cli_group(x->guar_expired, a), day);
+        putchar('\n');
+    }
+    for (size_t i = 0; i < x->npermits; i++) {
+        const tq_explain_permit *p = &x->permits[i];
+        const tq_permit *pm = &p->fact.permit;
+        char d1[11], d2[11], pre[160], lines[160];
+        uint32_t r = p->reasons & reasons;
+        if (r & TQ_R_PERMIT_MISSING) {
+            lines_naming(d, p->name, 0, lines, sizeof lines);
+            printf("  PERMIT_MISSING: permit %s (line%s %s) is not among the permits loaded\n",
+                   p->name, strchr(lines, ',') ? "s" : "", lines);
+            continue;
+        }
+        if (r & TQ_R_PERMIT_REVOKED)
+            printf("  PERMIT_REVOKED: permit %s was revoked (agency %s)\n", p->name, pm->agency);
+        if (r & TQ_R_PERMIT_EXPIRED) {
+            tq_date_format(pm->valid_from, d1);
+            tq_date_format(pm->valid_to, d2);
+            printf("  PERMIT_EXPIRED: permit %s valid %s..%s, registered %s\n", p->name, d1, d2,
+                   day);
+        }
+        if (r & TQ_R_PERMIT_HOLDER)
+            printf("  PERMIT_HOLDER: permit %s is issued to %s, the declarant is %s\n", p->name,
+                   pm->holder, d->declarant);
+        if (r & TQ_R_PERMIT_HS) {
+            prefixes_words(pm, pre, sizeof pre);
+            for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
+                if (p->hs_bad_lines & (1ull << l))
+                    printf("  PERMIT_HS: line %d hs %s starts with none of permit %s's "
+                           "prefixes %s\n",
+                           l + 1, d->lines[l].hs, p->name, pre);
+        }
+    }
+    if (reasons & TQ_R_AWAIT_OFFICER) {
+        char seen[40];
+        officer_words(d->officer, seen, sizeof seen);
+        if (d->channel == 3)
+            printf("  AWAIT_OFFICER: channel 3 (red) needs INSPECT_OK from an officer; "
+                   "received: %s\n",
+                   seen);
+        else
+            printf("  AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an "
+                   "officer; received: %s\n",
+                   seen);
+    }
+    for (size_t i = 0; i < x->npermits; i++) {
+        const tq_explain_permit *p = &x->permits[i];
+        if (!(p->reasons & TQ_R_PERMIT_QUOTA))
+            continue;
+        uint64_t q = p->fact.permit.quota, over = p->fact.used + p->qty - q;
+        char e[32];
+        printf("  %s: permit %s quota %s, used %s, this declaration %s (over by %s)\n",
+               reasons & TQ_R_PERMIT_QUOTA ? "PERMIT_QUOTA"
+                                           : "note: once the rest is settled, PERMIT_QUOTA",
+               p->name, tq_cli_group(q, a), tq_cli_group(p->fact.used, b),
+               tq_cli_group(p->qty, c), tq_cli_group(over, e));
+    }
+}
+
+static void print_verdict(const tq_explain *x)
+{
+    const tq_decl *d = &x->decl;
+    char now[160], then[160];
+    tq_reasons_format(x->now.reasons, now, sizeof now);
+    tq_reasons_format(d->reasons, then, sizeof then);
+    switch (d->state) {
+    case TQ_STATE_HELD:
+        if (x->now.reasons == 0) {
+            printf("why it is held: nothing holds it any more with what is loaded now "
+                   "(its last evaluation found %s)\n",
+                   then);
+            printf("verdict now   would clear: run 'thongquan reconcile' (which clears the "
+                   "oldest registrations first where quota is shared)\n");
+            return;
+        }
+        printf("why it is held (the rules applied now to the payments and permits loaded):\n");
+        print_reason_lines(x, x->now.reasons);
+        if (x->now.reasons == d->reasons)
+            printf("verdict now   HELD: %s, as decided\n", now);
+        else
+            printf("verdict now   HELD: %s (its last evaluation found %s; a reconcile "
+                   "records the new reasons)\n",
+                   now, then);
+        return;
+    case TQ_STATE_CLEARED:
+        if (d->manual) {
+            if (d->reasons == 0) {
+                printf("cleared by hand (MANUAL_CLEAR), with no discrepancy\n");
+                return;
+            }
+            printf("cleared by hand (MANUAL_CLEAR) with discrepancies %s", then);
+            if (d->tax_short) {
+                char a[32];
+                printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+            }
+            printf(";\nthe rules applied now give:%s\n", x->now.reasons ? "" : " no discrepancy");
+            print_reason_lines(x, x->now.reasons);
+            return;
+        }
+        printf("cleared by the rules: every check passed at its last evaluation; CLEARED "
+               "is final\n");
+        return;
+    case TQ_STATE_REJECTED:
+        printf("rejected by an officer (OFFICER REJECT); REJECTED is final\n");
+        return;
+    case TQ_STATE_CANCELLED:
+        printf("withdrawn by the declarant (CANCEL); CANCELLED is final\n");
+        return;
+    default:
+        printf("not yet evaluated (PENDING)\n");
+    }
+}
+
+static void print_text(const tq_explain *x, const pay_list *pays)
+{
+    const tq_decl *d = &x->decl;
+    char buf[160], when[48], day[11], a[32];
+    const char *state = tq_state_name(d->state);
+    printf("declaration   %s\n", d->decl_no);
+    printf("state         %s, version %u%s\n", state ? state : "?", d->version,
+           d->manual ? ", cleared by hand (MANUAL_CLEAR)" : "");
+    if (d->state == TQ_STATE_HELD || d->manual) {
+        tq_reasons_format(d->reasons, buf, sizeof buf);
+        printf("%s %s", d->manual ? "discrepancies" : "reasons      ", d->reasons ? buf : "none");
+        if (d->tax_short)
+            printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+        printf(", at its last evaluation\n");
+    }
+    format_vn(d->registered, when);
+    tq_date_format(d->reg_day, day);
+    printf("registered    %s (day %s, Vietnam time)\n", when, day);
+    printf("declarant     %s\n", d->declarant);
+    officer_words(d->officer, buf, sizeof buf);
+    printf("channel       %u (%s); officer results received: %s\n", d->channel,
+           channel_words(d->channel), buf);
+    print_tax(x);
+    printf("lines         %u\n", d->nlines);
+    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
+        printf("  %2d  hs %s  qty %s%s%s\n", l + 1, d->lines[l].hs,
+               tq_cli_group(d->lines[l].qty, a), d->lines[l].permit[0] ? "  permit " : "",
+               d->lines[l].permit);
+    printf("payments      %zu\n", pays->n);
+    for (size_t i = 0; i < pays->n; i++) {
+        const tq_payment *p = &pays->v[i];
+        printf("  %-20s %-9s %15s", p->receipt_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
+               tq_cli_group(p->amount, a));
+        if (p->kind == TQ_GUARANTEE) {
+            tq_date_format(p->valid_until, buf);
+            printf("  valid until %s%s", buf,
+                   p->valid_until < d->reg_day ? ": expired before the registration day, "
+                                                 "does not count"
+                                               : "");
+        }
+        putchar('\n');
+    }
+    printf("permits       %zu\n", x->npermits);
+    for (size_t i = 0; i < x->npermits; i++)
+        print_permit_fact(x, &x->permits[i]);
+    print_verdict(x);
+}
+
+/* ---- JSON ---- */
+
+static void json_reasons(const char *key, uint32_t r)
+{
+    char buf[160];
+    tq_reasons_format(r, buf, sizeof buf);
+    printf("\"%s\":\"%s\"", key, buf);
+}
+
+static void print_json_decl(const tq_explain *x, const pay_list *pays)
+{
+    const tq_decl *d = &x->decl;
+    char when[48], day[11], buf[160];
+    format_vn(d->registered, when);
+    tq_date_format(d->reg_day, day);
+    printf("\"state\":\"%s\",\"version\":%u,\"manual\":%s,", tq_state_name(d->state), d->version,
+           d->manual ? "true" : "false");
+    json_reasons("reasons", d->reasons);
+    printf(",\"tax_short\":%llu,\"registered_at\":\"%s\",\"registration_day\":\"%s\","
+           "\"declarant\":\"%s\",\"channel\":%u,\"officer_results\":[%s%s%s],",
+           (unsigned long long)d->tax_short, when, day, d->declarant, d->channel,
+           d->officer & TQ_SEEN_DOCS_OK ? "\"DOCS_OK\"" : "",
+           (d->officer & TQ_SEEN_DOCS_OK) && (d->officer & TQ_SEEN_INSPECT_OK) ? "," : "",
+           d->officer & TQ_SEEN_INSPECT_OK ? "\"INSPECT_OK\"" : "");
+    printf("\"tax_due\":%llu,\"covered\":%llu,\"paid\":%llu,\"guaranteed\":%llu,"
+           "\"guarantees_expired\":%llu,\"lines\":[",
+           (unsigned long long)d->tax_due, (unsigned long long)x->covered,
+           (unsigned long long)x->pay_total, (unsigned long long)x->guar_counted,
+           (unsigned long long)x->guar_expired);
+    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
+        printf("%s{\"hs\":\"%s\",\"qty\":%llu", l ? "," : "", d->lines[l].hs,
+               (unsigned long long)d->lines[l].qty);
+        if (d->lines[l].permit[0])
+            printf(",\"permit\":\"%s\"", d->lines[l].permit);
+        putchar('}');
+    }
+    printf("],\"payments\":[");
+    for (size_t i = 0; i < pays->n; i++) {
+        const tq_payment *p = &pays->v[i];
+        printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu", i ? "," : "",
+               p->receipt_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
+               (unsigned long long)p->amount);
+        if (p->kind == TQ_GUARANTEE) {
+            tq_date_format(p->valid_until, buf);
+            printf(",\"valid_until\":\"%s\",\"counts\":%s", buf,
+                   p->valid_until >= d->reg_day ? "true" : "false");
+        }
+        putchar('}');
+    }
+    printf("],\"permits\":[");
+    for (size_t i = 0; i < x->npermits; i++) {
+        const tq_explain_permit *p = &x->permits[i];
+        const tq_permit *pm = &p->fact.permit;
+        printf("%s{\"permit_no\":\"%s\",\"found\":%s,\"qty\":%llu,", i ? "," : "", p->name,
+               p->fact.found ? "true" : "false", (unsigned long long)p->qty);
+        json_reasons("reasons", p->reasons);
+        if (p->fact.found) {
+            char d1[11], d2[11];
+            tq_date_format(pm->valid_from, d1);
+            tq_date_format(pm->valid_to, d2);
+            prefixes_words(pm, buf, sizeof buf);
+            printf(",\"agency\":\"%s\",\"holder\":\"%s\",\"status\":\"%s\",\"valid_from\":\"%s\","
+                   "\"valid_to\":\"%s\",\"hs_prefixes\":\"%s\",\"quota\":%llu,\"used\":%llu",
+                   pm->agency, pm->holder, pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID",
+                   d1, d2, buf, (unsigned long long)pm->quota,
+                   (unsigned long long)p->fact.used);
+        }
+        putchar('}');
+    }
+    printf("],\"now\":");
+    if (x->evaluated) {
+        printf("{");
+        json_reasons("reasons", x->now.reasons);
+        printf(",\"tax_short\":%llu,\"would_clear\":%s}", (unsigned long long)x->now.tax_short,
+               d->state == TQ_STATE_HELD && x->now.reasons == 0 ? "true" : "false");
+    } else {
+        printf("null");
+    }
+}
+
+/* ---- history ---- */
+
+typedef struct hist_ctx {
+    const char *path;
+    int json;
+    uint64_t n;
+    char *line;
+} hist_ctx;
+
+static int on_event(void *ctx, const tq_event *ev)
+{
+    hist_ctx *h = ctx;
+    size_t n = tq_ndjson_format_event(ev, 1, h->line, TQ_NDJSON_LINE_MAX);
+    if (n >= TQ_NDJSON_LINE_MAX)
+        return 0;
+    if (h->json) {
+        h->line[n - 1] = '\0'; /* the object, without its newline */
+        printf("%s%s", h->n ? "," : "", h->line);
+    } else {
+        fwrite(h->line, 1, n, stdout);
+    }
+    h->n++;
+    return 0;
+}
+
+static void on_bad_frame(void *ctx, int err, const tq_frame_info *fi)
+{
+    hist_ctx *h = ctx;
+    if (err == TQ_ERR_TORN)
+        tq_cli_warn("%s: torn tail at byte %llu: events after it are not shown", h->path,
+                    (unsigned long long)fi->offset);
+    else if (fi->count)
+        tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: its events are not shown",
+                    h->path, (unsigned long long)fi->index, (unsigned long long)fi->first_seq,
+                    (unsigned long long)(fi->first_seq + fi->count - 1));
+    else
+        tq_cli_warn("%s: frame %llu at byte %llu is corrupt: events from it on are not shown",
+                    h->path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
+}
+
+/* history() - one journal's events for decl_no.  @return an exit status. */
+static int history(tq_txn *t, const char *path, const char *decl_no, int json, int *printed,
+                   char *line)
+{
+    hist_ctx h = {.path = path, .json = json, .line = line};
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    if (access(path, R_OK) != 0)
+        return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
+    if (json) {
+        printf("%s{\"journal\":", (*printed)++ ? "," : "");
+        tq_json_str(stdout, path);
+        printf(",\"events\":[");
+    }
+    /* How far the journal was replayed needs its id, known once it is open, so that
+     * line comes after the events: nothing is held back in memory. */
+    if (!json)
+        printf("history in %s:\n", path);
+    int rc = tq_explain_history(path, decl_no, on_event, &h, on_bad_frame, id);
+    tq_journal_mark m;
+    int have_mark = 0;
+    if (rc != TQ_ERR_IO && rc != TQ_ERR_VERSION && rc != TQ_ERR_NOMEM && t &&
+        tq_store_get_journal(t, id, &m) == TQ_OK)
+        have_mark = 1;
+    if (json) {
+        printf("],\"replayed_through_seq\":");
+        if (have_mark)
+            printf("%llu}", (unsigned long long)m.last_seq);
+        else
+            printf("null}");
+    } else {
+        if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
+            printf("  (no event for %s)\n", decl_no);
+        if (have_mark)
+            printf("  (this journal is replayed into the database through seq %llu)\n",
+                   (unsigned long long)m.last_seq);
+        else if (rc == TQ_OK)
+            printf("  (this journal has not been replayed into the database)\n");
+    }
+    if (rc == TQ_OK)
+        return TQ_EXIT_OK;
+    if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN)
+        return TQ_EXIT_CORRUPT; /* already reported, frame by frame */
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", path, tq_strerror(rc));
+}
+
+int tq_cmd_explain(int argc, char **argv)
+{
+    const char *db = NULL, *json = NULL;
+    const char *journals[TQ_OPT_LIST_MAX + 1] = {NULL};
+    tq_opt opts[] = {{"db", 1, &db},
+                     {"journal", TQ_OPT_LIST, journals},
+                     {"j", TQ_OPT_LIST, journals},
+                     {"json", 0, &json},
+                     {NULL, 0, NULL}};
+    const char *pos[1];
+    int npos, rc = tq_cli_parse("explain", argc, argv, opts, pos, 1, &npos);
+    if (rc < 0) {
+        fputs(help_explain, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return tq_cli_usage("explain", "needs DECL_NO");
+    if (!valid_decl_no(pos[0])) {
+        char q[80];
+        return tq_cli_usage("explain", "DECL_NO must be 12 digits, the first not 0; got '%s'",
+                            tq_diag_quote(pos[0], strlen(pos[0]), q, sizeof q));
+    }
+    if (db == NULL)
+        return tq_cli_usage("explain", "needs --db DIR");
+    int njournals = 0;
+    while (journals[njournals])
+        njournals++;
+    tq_store *s = NULL;
+    int status = tq_cli_open_store("explain", db, 0, 0, &s);
+    if (status != 0)
+        return status;
+    tq_explain *x = tq_explain_new();
+    pay_list pays = {0};
+    char *line = malloc(TQ_NDJSON_LINE_MAX);
+    tq_txn *t = NULL;
+    if (x == NULL || line == NULL) {
+        status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        goto out;
+    }
+    if ((rc = tq_txn_begin(s, 1, &t)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: %s", db, tq_strerror(rc));
+        goto out;
+    }
+    int known = 1;
+    rc = tq_explain_decl(t, pos[0], x);
+    if (rc == TQ_ERR_NOTFOUND) {
+        known = 0;
+    } else if (rc != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read %s: %s", db, pos[0],
+                              tq_strerror(rc));
+        goto out;
+    }
+    rc = tq_explain_each_payment(t, pos[0], collect_payment, &pays, NULL);
+    if (rc != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read the payments: %s", db,
+                              tq_strerror(rc));
+        goto out;
+    }
+
+    if (json) {
+        printf("{\"decl_no\":\"%s\",\"known\":%s,", pos[0], known ? "true" : "false");
+        if (known) {
+            print_json_decl(x, &pays);
+        } else {
+            printf("\"payments\":[");
+            for (size_t i = 0; i < pays.n; i++)
+                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}", i ? "," : "",
+                       pays.v[i].receipt_no, pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                       (unsigned long long)pays.v[i].amount);
+            printf("]");
+        }
+        printf(",\"history\":[");
+    } else if (known) {
+        print_text(x, &pays);
+    } else if (pays.n) {
+        char a[32];
+        printf("payments for %s, a declaration not in the database:\n", pos[0]);
+        for (size_t i = 0; i < pays.n; i++)
+            printf("  %-20s %-9s %15s\n", pays.v[i].receipt_no,
+                   pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                   tq_cli_group(pays.v[i].amount, a));
+    }
+    int printed = 0;
+    for (int j = 0; j < njournals; j++) {
+        int hs = history(t, journals[j], pos[0], json != NULL, &printed, line);
+        if (hs > status)
+            status = hs;
+    }
+    if (json)
+        printf("]}\n");
+    if (fflush(stdout) != 0 && status == 0)
+        status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    if (!known) {
+        tq_cli_warn("%s: no such declaration in %s%s", pos[0], db,
+                    njournals ? "" : " (--journal J.tqj shows whether a journal names it)");
+        if (status == TQ_EXIT_OK)
+            status = TQ_EXIT_INPUT;
+    }
+out:
+    tq_txn_abort(t);
+    tq_store_close(s);
+    free(line);
+    free(pays.v);
+    tq_explain_free(x);
+    return status;
+}

@@ -1,0 +1,464 @@
+/* cmd_reconcile.c - thongquan reconcile: re-decide HELD declarations, then report what an
+ * operator works on, as a short summary (stdout), a JSON report (--report, or --json on
+ * stdout) and one CSV per list (--csv DIR).
+ *
+ * The engine streams each list through a callback while it reconciles; the lists go to
+ * temporary files (and straight into the CSV files), so a report of a million lines does
+ * not sit in memory.  The summary keeps only the first few of each list.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tq_cli.h"
+#include "tq_reconcile.h"
+
+#define SHOWN 20            /* entries of a list kept for the text summary: it names */
+#define SHOWN_OTHER 10      /* the first 20 cleared now and the first 10 of the others */
+
+static const char help_reconcile[] =
+    "usage: thongquan reconcile --db DIR [--report FILE.json] [--csv DIR] [--dry-run]\n"
+    "                           [--json] [--quiet]\n"
+    "\n"
+    "Re-evaluate every HELD declaration against the payments and permits loaded now,\n"
+    "oldest registration first, and clear those that qualify, in one transaction.\n"
+    "Prints a summary: the declarations cleared now, those still held by reason, manual\n"
+    "clearances with discrepancies, payments for unknown declarations and overpaid\n"
+    "clearances (refund candidates).\n"
+    "  --report FILE.json  write the whole report as JSON (written to a temporary file\n"
+    "                      and renamed into place)\n"
+    "  --csv DIR           write each list as a CSV file in DIR (created when missing):\n"
+    "                      cleared_now.csv, still_held.csv, manual_with_discrepancies.csv,\n"
+    "                      payments_for_unknown_declarations.csv, overpaid_cleared.csv\n"
+    "  --dry-run           decide and report, change nothing (still_held.csv is then\n"
+    "                      not written: the reasons would be those of the last replay)\n"
+    "  --json              print the JSON report on stdout instead of the summary\n"
+    "  --quiet             print nothing but errors\n"
+    "\n"
+    "example:\n"
+    "  thongquan reconcile --db /var/lib/thongquan --report reconcile-2024-08-07.json \\\n"
+    "      --csv reports/2024-08-07\n";
+
+enum { L_CLEARED, L_HELD, L_MANUAL, L_UNKNOWN, L_OVERPAID, NLISTS };
+
+static const struct {
+    const char *key, *csv, *header;
+} lists[NLISTS] = {
+    {"cleared_now", "cleared_now.csv", "decl_no\n"},
+    {"still_held", "still_held.csv", "decl_no,reasons,tax_short\n"},
+    {"manual_with_discrepancies", "manual_with_discrepancies.csv",
+     "decl_no,discrepancies,tax_short\n"},
+    {"payments_for_unknown_declarations", "payments_for_unknown_declarations.csv",
+     "receipt_no,decl_no,kind,amount\n"},
+    {"overpaid_cleared", "overpaid_cleared.csv", "decl_no,tax_due,covered,excess\n"},
+};
+
+typedef struct rec_list {
+    FILE *json;              /* the list's JSON elements, comma-separated */
+    uint64_t n;
+    tq_output csv;           /* with --csv */
+    char shown[SHOWN][224];   /* the first entries, as the summary prints them */
+} rec_list;
+
+typedef struct rec_ctx {
+    rec_list l[NLISTS];
+    int with_csv;
+    _Atomic uint64_t cleared;   /* read by the progress thread */
+    int failed;                 /* a temporary file could not be written */
+} rec_ctx;
+
+static const char *kind_name(int kind)
+{
+    return kind == TQ_PAY ? "PAY" : "GUARANTEE";
+}
+
+/* add() - one entry: its JSON element, its CSV row and, for the first SHOWN, its line
+ * in the summary. */
+static void add(rec_ctx *c, int which, const char *shown, const char *csv_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add(rec_ctx *c, int which, const char *shown, const char *csv_fmt, ...)
+{
+    rec_list *l = &c->l[which];
+    if (l->n < SHOWN)
+        snprintf(l->shown[l->n], sizeof l->shown[l->n], "%s", shown);
+    l->n++;
+    if (c->with_csv && l->csv.fp) {
+        va_list ap;
+        va_start(ap, csv_fmt);
+        vfprintf(l->csv.fp, csv_fmt, ap);
+        va_end(ap);
+    }
+}
+
+static void on_cleared(void *ctx, const tq_decl *d)
+{
+    rec_ctx *c = ctx;
+    rec_list *l = &c->l[L_CLEARED];
+    fprintf(l->json, "%s\"%s\"", l->n ? "," : "", d->decl_no);
+    add(c, L_CLEARED, d->decl_no, "%s\n", d->decl_no);
+    atomic_fetch_add(&c->cleared, 1);
+}
+
+static void on_manual(void *ctx, const tq_decl *d)
+{
+    rec_ctx *c = ctx;
+    rec_list *l = &c->l[L_MANUAL];
+    char reasons[160], line[224], a[32];
+    tq_reasons_format(d->reasons, reasons, sizeof reasons);
+    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"discrepancies\":\"%s\",\"tax_short\":%llu}",
+            l->n ? "," : "", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    if (d->tax_short)
+        snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
+                 tq_cli_group(d->tax_short, a));
+    else
+        snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
+    add(c, L_MANUAL, line, "%s,%s,%llu\n", d->decl_no, reasons,
+        (unsigned long long)d->tax_short);
+}
+
+static void on_unknown(void *ctx, const tq_payment *p)
+{
+    rec_ctx *c = ctx;
+    rec_list *l = &c->l[L_UNKNOWN];
+    char line[224], a[32];
+    fprintf(l->json,
+            "%s{\"receipt_no\":\"%s\",\"decl_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}",
+            l->n ? "," : "", p->receipt_no, p->decl_no, kind_name(p->kind),
+            (unsigned long long)p->amount);
+    snprintf(line, sizeof line, "%s for %s: %s %s", p->receipt_no, p->decl_no,
+             kind_name(p->kind), tq_cli_group(p->amount, a));
+    add(c, L_UNKNOWN, line, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no, kind_name(p->kind),
+        (unsigned long long)p->amount);
+}
+
+static void on_overpaid(void *ctx, const tq_decl *d, uint64_t covered)
+{
+    rec_ctx *c = ctx;
+    rec_list *l = &c->l[L_OVERPAID];
+    char line[224], a[32], b[32], e[32];
+    uint64_t excess = covered - d->tax_due;
+    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"tax_due\":%llu,\"covered\":%llu,\"excess\":%llu}",
+            l->n ? "," : "", d->decl_no, (unsigned long long)d->tax_due,
+            (unsigned long long)covered, (unsigned long long)excess);
+    snprintf(line, sizeof line, "%s: due %s, covered %s, excess %s", d->decl_no,
+             tq_cli_group(d->tax_due, a), tq_cli_group(covered, b), tq_cli_group(excess, e));
+    add(c, L_OVERPAID, line, "%s,%llu,%llu,%llu\n", d->decl_no, (unsigned long long)d->tax_due,
+        (unsigned long long)covered, (unsigned long long)excess);
+}
+
+/* still_held() - after the commit, the declarations left HELD with their reasons.  The
+ * engine does not stream them (its callbacks name only what changed), so they are read
+ * back from the database in decl_no order. */
+static int on_held(void *ctx, const tq_decl *d)
+{
+    rec_ctx *c = ctx;
+    if (d->state != TQ_STATE_HELD)
+        return 0;
+    rec_list *l = &c->l[L_HELD];
+    char reasons[160], line[224], a[32];
+    tq_reasons_format(d->reasons, reasons, sizeof reasons);
+    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"reasons\":\"%s\",\"tax_short\":%llu}",
+            l->n ? "," : "", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    if (d->tax_short)
+        snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
+                 tq_cli_group(d->tax_short, a));
+    else
+        snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
+    add(c, L_HELD, line, "%s,%s,%llu\n", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    return 0;
+}
+
+static void truncate_file(rec_ctx *c, FILE *f)
+{
+    if (f == NULL)
+        return;
+    rewind(f);
+    if (ftruncate(fileno(f), 0) != 0)
+        c->failed = 1;
+}
+
+/* A run redone after the map grew calls the callbacks again from the start. */
+static void on_restart(void *ctx)
+{
+    rec_ctx *c = ctx;
+    for (int i = 0; i < NLISTS; i++) {
+        rec_list *l = &c->l[i];
+        truncate_file(c, l->json);
+        if (c->with_csv && l->csv.fp) {
+            truncate_file(c, l->csv.fp);
+            fputs(lists[i].header, l->csv.fp);
+        }
+        l->n = 0;
+    }
+    atomic_store(&c->cleared, 0);
+}
+
+/* open_lists() - the temporary files, and with --csv the CSV files (each written beside
+ * its final name and renamed into place at the end, so a failed run leaves none). */
+static int open_lists(rec_ctx *c, const char *csv_dir, int dry_run)
+{
+    for (int i = 0; i < NLISTS; i++)
+        if ((c->l[i].json = tq_cli_tmpfile()) == NULL)
+            return tq_cli_error(TQ_EXIT_IO, "cannot create a temporary file in %s: %s",
+                                getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+    if (csv_dir == NULL)
+        return 0;
+    if (tq_cli_mkdirs(csv_dir) != 0)
+        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", csv_dir, strerror(errno));
+    c->with_csv = 1;
+    for (int i = 0; i < NLISTS; i++) {
+        if (i == L_HELD && dry_run)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", csv_dir, lists[i].csv);
+        if (tq_cli_open_output(&c->l[i].csv, path) != 0)
+            return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", path, strerror(errno));
+        fputs(lists[i].header, c->l[i].csv.fp);
+    }
+    return 0;
+}
+
+/* close_lists() - rename the CSV files into place (ok) or remove them; free the rest. */
+static int close_lists(rec_ctx *c, int ok)
+{
+    int rc = 0;
+    for (int i = 0; i < NLISTS; i++) {
+        rec_list *l = &c->l[i];
+        if (l->csv.fp && tq_cli_close_output(&l->csv, ok) != 0)
+            rc = -1;
+        if (l->json)
+            fclose(l->json);
+        l->json = NULL;
+    }
+    return rc;
+}
+
+static int copy_list(FILE *out, FILE *in)
+{
+    char buf[1 << 14];
+    size_t n;
+    if (fflush(in) != 0)
+        return -1;
+    rewind(in);
+    fputc('[', out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            return -1;
+    fputc(']', out);
+    return ferror(in) ? -1 : 0;
+}
+
+typedef struct rec_report {
+    const char *db;
+    char generated_at[32];
+    int dry_run;
+    const tq_reconcile_stats *st;
+    const tq_tally *t;
+} rec_report;
+
+static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
+{
+    const tq_reconcile_stats *st = r->st;
+    fputs("{\"command\":\"reconcile\",\"database\":", f);
+    tq_json_str(f, r->db);
+    fprintf(f,
+            ",\"generated_at\":\"%s\",\"dry_run\":%s,\"seconds\":%.6f,\"reevaluated\":%llu,"
+            "\"cleared_now\":%llu,\"still_held\":%llu,\"still_held_by_reason\":",
+            r->generated_at, r->dry_run ? "true" : "false", st->seconds,
+            (unsigned long long)st->reevaluated, (unsigned long long)st->cleared_now,
+            (unsigned long long)st->still_held);
+    tq_cli_print_by_reason_json(f, st->still_held_by_reason);
+    fprintf(f,
+            ",\"manual_with_discrepancies\":%llu,\"payments_for_unknown_declarations\":%llu,"
+            "\"overpaid_cleared\":%llu,\"totals\":{",
+            (unsigned long long)st->manual_with_discrepancies,
+            (unsigned long long)st->unknown_payments, (unsigned long long)st->overpaid);
+    tq_cli_print_tally_json(f, r->t);
+    fputs("},\"lists\":{", f);
+    int rc = 0;
+    for (int i = 0; i < NLISTS; i++) {
+        fprintf(f, "%s\"%s\":", i ? "," : "", lists[i].key);
+        if (i == L_HELD && r->dry_run)
+            fputs("null", f);
+        else
+            rc |= copy_list(f, c->l[i].json);
+    }
+    fputs("}}\n", f);
+    return rc || ferror(f) ? -1 : 0;
+}
+
+/* print_shown() - the first `max` entries, `per_line` to a line, then how many more. */
+static void print_shown(const rec_list *l, uint64_t max, int per_line)
+{
+    uint64_t n = l->n < max ? l->n : max;
+    for (uint64_t i = 0; i < n; i++) {
+        printf("%s%s", i % (uint64_t)per_line ? " " : "  ", l->shown[i]);
+        if ((i + 1) % (uint64_t)per_line == 0 || i + 1 == n)
+            putchar('\n');
+    }
+    if (l->n > max)
+        printf("  ... and %llu more\n", (unsigned long long)(l->n - max));
+}
+
+static void print_summary(const rec_report *r, const rec_ctx *c, const char *report,
+                          const char *csv)
+{
+    const tq_reconcile_stats *st = r->st;
+    if (r->dry_run)
+        printf("dry run: nothing was changed; a reconcile now would do this\n");
+    printf("reconciled %llu held declarations in %.3f s: %llu cleared now, %llu still held\n",
+           (unsigned long long)st->reevaluated, st->seconds, (unsigned long long)st->cleared_now,
+           (unsigned long long)st->still_held);
+    if (st->cleared_now) {
+        printf("cleared now: %llu\n", (unsigned long long)st->cleared_now);
+        print_shown(&c->l[L_CLEARED], SHOWN, 5);
+    }
+    tq_cli_print_by_reason_text(stdout, "still held by reason: ", st->still_held_by_reason);
+    printf("manual clearances with discrepancies: %llu\n",
+           (unsigned long long)st->manual_with_discrepancies);
+    print_shown(&c->l[L_MANUAL], SHOWN_OTHER, 1);
+    printf("payments for unknown declarations: %llu\n", (unsigned long long)st->unknown_payments);
+    print_shown(&c->l[L_UNKNOWN], SHOWN_OTHER, 1);
+    printf("overpaid clearances (refund candidates): %llu\n", (unsigned long long)st->overpaid);
+    print_shown(&c->l[L_OVERPAID], SHOWN_OTHER, 1);
+    tq_cli_print_tally_text(stdout, r->t);
+    if (report)
+        printf("report: %s\n", report);
+    if (csv)
+        printf("lists: %s/\n", csv);
+}
+
+int tq_cmd_reconcile(int argc, char **argv)
+{
+    const char *db = NULL, *report = NULL, *csv = NULL, *dry = NULL, *json = NULL,
+               *quiet = NULL, *nosync = NULL;
+    tq_opt opts[] = {{"db", 1, &db},          {"report", 1, &report}, {"csv", 1, &csv},
+                     {"dry-run", 0, &dry},    {"json", 0, &json},     {"quiet", 0, &quiet},
+                     {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
+    const char *pos[1];
+    int npos, rc = tq_cli_parse("reconcile", argc, argv, opts, pos, 0, &npos);
+    if (rc < 0) {
+        fputs(help_reconcile, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (quiet)
+        tq_cli_quiet = 1;
+    if (db == NULL)
+        return tq_cli_usage("reconcile", "needs --db DIR");
+    rec_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+    tq_store *s = NULL;
+    int status = tq_cli_open_store("reconcile", db, 1, nosync != NULL, &s);
+    if (status != 0) {
+        free(c);
+        return status;
+    }
+    int dry_run = dry != NULL, committed = 0;
+    /* Every output is created before anything changes, so a report that cannot be
+     * written stops the run with the database untouched. */
+    tq_output rep;
+    memset(&rep, 0, sizeof rep);
+    if (report && tq_cli_open_output(&rep, report) != 0) {
+        status = tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s; nothing changed", report,
+                              strerror(errno));
+        goto out;
+    }
+    if ((status = open_lists(c, csv, dry_run)) != 0) {
+        if (csv)
+            tq_cli_warn("nothing changed");
+        goto out;
+    }
+    tq_reconcile_opts ro = {.dry_run = dry_run,
+                            .cleared_now = on_cleared,
+                            .manual_discrepancy = on_manual,
+                            .unknown_payment = on_unknown,
+                            .overpaid = on_overpaid,
+                            .ctx = c};
+    tq_reconcile_stats st;
+    memset(&st, 0, sizeof st);
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    /* The engine reports no progress while it reconciles: a thread shows the time
+     * spent and the clearances so far. */
+    tq_progress_watch *pw = tq_progress_watch_count("reconcile", &c->cleared, "cleared");
+    rc = tq_reconcile_run(s, &ro, on_restart, &st, &d);
+    tq_progress_watch_stop(pw);
+    if (rc != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: reconcile failed, nothing changed: %s%s%s",
+                              db, tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+        goto out;
+    }
+    committed = !dry_run;
+    tq_tally t;
+    if ((rc = tq_export_tally(s, &t)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot count the declarations: %s", db,
+                              tq_strerror(rc));
+        goto out;
+    }
+    if (dry_run) {
+        /* The database still holds the state before: a reconcile only turns HELD into
+         * CLEARED and rewrites the reasons of those left HELD, so the totals after it
+         * follow from its figures exactly. */
+        t.by_state[TQ_STATE_CLEARED] += st.cleared_now;
+        t.by_state[TQ_STATE_HELD] -= st.cleared_now;
+        memcpy(t.held_by_reason, st.still_held_by_reason, sizeof t.held_by_reason);
+    } else {
+        tq_txn *txn;
+        if ((rc = tq_txn_begin(s, 1, &txn)) == TQ_OK) {
+            rc = tq_store_each_decl(txn, on_held, c);
+            tq_txn_abort(txn);
+        }
+        if (rc != TQ_OK) {
+            status = tq_cli_error(tq_cli_exit_for(rc),
+                                  "%s: reconciled, but cannot list those still held: %s", db,
+                                  tq_strerror(rc));
+            goto out;
+        }
+    }
+    if (c->failed) {
+        status = tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
+        goto out;
+    }
+    rec_report r = {.db = db, .dry_run = dry_run, .st = &st, .t = &t};
+    tq_cli_utc_now(r.generated_at);
+    if (report) {
+        int ok = write_json(rep.fp, &r, c) == 0;
+        if (tq_cli_close_output(&rep, ok) != 0 || !ok) {
+            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the report: %s",
+                                  committed ? "reconcile committed, but " : "", report,
+                                  strerror(errno));
+            goto out;
+        }
+    }
+    for (int i = 0; i < NLISTS; i++) {
+        tq_output *o = &c->l[i].csv;
+        if (o->fp && tq_cli_close_output(o, 1) != 0) {
+            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the lists: %s",
+                                  committed ? "reconcile committed, but " : "", csv,
+                                  strerror(errno));
+            goto out;
+        }
+    }
+    if (json) {
+        if (write_json(stdout, &r, c) != 0 || fflush(stdout) != 0)
+            status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    } else if (!tq_cli_quiet) {
+        print_summary(&r, c, report, csv);
+        if (fflush(stdout) != 0)
+            status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    }
+out:
+    if (rep.fp)
+        tq_cli_close_output(&rep, 0);
+    close_lists(c, 0);
+    free(c);
+    tq_store_close(s);
+    return status;
+}
