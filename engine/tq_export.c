@@ -136,14 +136,19 @@ static int tally_decl(void *ctx, const tq_decl *d)
     return 0;
 }
 
-int tq_export_tally(tq_store *s, tq_tally *out)
+int tq_export_tally_txn(tq_txn *t, tq_tally *out)
 {
     memset(out, 0, sizeof *out);
+    return tq_store_each_decl(t, tally_decl, out);
+}
+
+int tq_export_tally(tq_store *s, tq_tally *out)
+{
     tq_txn *t;
     int rc = tq_txn_begin(s, 1, &t);
     if (rc != TQ_OK)
         return rc;
-    rc = tq_store_each_decl(t, tally_decl, out);
+    rc = tq_export_tally_txn(t, out);
     tq_txn_abort(t);
     return rc;
 }

@@ -29,5 +29,8 @@ typedef struct tq_tally {
 
 /* tq_export_tally() - count over one read transaction.  @return TQ_OK or a store error. */
 int tq_export_tally(tq_store *s, tq_tally *out);
+/* tq_export_tally_txn() - the same inside a transaction the caller holds (a dry run
+ * counts what it decided before throwing the transaction away). */
+int tq_export_tally_txn(tq_txn *t, tq_tally *out);
 
 #endif

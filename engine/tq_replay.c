@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "tq_apply.h"
+#include "tq_export.h"
 #include "tq_replay_int.h"
 
 uint64_t tq_replay_chain(uint64_t chain, uint64_t frame_checksum)
@@ -58,6 +59,8 @@ int tq__replay_commit_batch(replay_run *r, int final)
         if (rc != TQ_OK)
             return rc;
         r->batch = 0;
+        if (final && r->o->dry_tally && (rc = tq_export_tally_txn(r->t, r->o->dry_tally)))
+            return rc;
         if (final) {
             tq_txn_abort(r->t);
             r->t = NULL;

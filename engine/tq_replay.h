@@ -26,6 +26,9 @@ typedef struct tq_replay_opts {
     void (*progress)(void *ctx, uint64_t seq_done, uint64_t bytes_done,
                      uint64_t bytes_total);
     void *progress_ctx;
+    /* dry run only: counts of what was decided, taken before the transaction is thrown
+     * away (may be NULL; a struct tq_tally from tq_export.h) */
+    struct tq_tally *dry_tally;
 } tq_replay_opts;
 
 typedef struct tq_seq_range { uint64_t first, last; uint64_t frame; } tq_seq_range;

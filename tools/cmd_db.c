@@ -200,7 +200,9 @@ static const char help_replay[] =
     "changes nothing.  Ctrl-C (SIGINT) or SIGTERM finishes the current batch, commits\n"
     "and stops.  A corrupt frame stops the replay after committing everything before\n"
     "it; --skip-corrupt goes past it and reports the seq ranges skipped.  --dry-run\n"
-    "decides without writing anything.\n"
+    "decides without writing anything.  --threads N sets the decompress and lookup\n"
+    "workers (default: the number of cores); --threads 0 runs the serial reference\n"
+    "path, with no threads, which decides exactly alike.\n"
     "\n"
     "example:\n"
     "  thongquan replay backlog.tqj --db /var/lib/thongquan\n";
@@ -319,8 +321,8 @@ int tq_cmd_replay(int argc, char **argv)
     if (threads) {
         if (tq_cli_u64("replay", "threads", threads, &v))
             return TQ_EXIT_USAGE;
-        if (v < 1 || v > 64)
-            return tq_cli_usage("replay", "--threads must be 1..64");
+        if (v > 64)
+            return tq_cli_usage("replay", "--threads must be 0..64");
         ro.threads = (unsigned)v;
     } else {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -332,6 +334,10 @@ int tq_cmd_replay(int argc, char **argv)
         ro.batch_events = v;
     }
     ro.dry_run = dry != NULL;
+    tq_tally t;
+    memset(&t, 0, sizeof t);
+    if (ro.dry_run)
+        ro.dry_tally = &t;
     ro.skip_corrupt = skip != NULL;
     if (access(pos[0], R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[0], strerror(errno));
@@ -381,8 +387,7 @@ int tq_cmd_replay(int argc, char **argv)
                     (unsigned long long)st.journal_last_seq);
         status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
     }
-    tq_tally t;
-    int have_tally = !ro.dry_run && tq_export_tally(s, &t) == TQ_OK;
+    int have_tally = ro.dry_run ? rc == TQ_OK : tq_export_tally(s, &t) == TQ_OK;
     if (json)
         print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
     else if (!tq_cli_quiet)
