@@ -34,7 +34,7 @@ expect_status 2 "$TQ" stat --db
 grep -q "option '--db' needs a value" "$WORK/err" || fail "--db without a value: $(cat "$WORK/err")"
 expect_status 2 "$TQ" stat --db "$WORK/db" extra
 grep -q "unexpected argument 'extra'" "$WORK/err" || fail "stray argument: $(cat "$WORK/err")"
-expect_status 2 "$TQ" replay j.tqj --db "$WORK/db" --threads 0
+expect_status 2 "$TQ" replay j.tqj --db "$WORK/db" --threads 65
 expect_status 2 "$TQ" gen --declarations many --out "$WORK/g"
 grep -q -- "--declarations needs a whole number, got 'many'" "$WORK/err" || fail "bad number: $(cat "$WORK/err")"
 expect_status 2 "$TQ" explain 12345 --db "$WORK/db"
