@@ -62,9 +62,13 @@ start_writer "$WORK/db"
 echo "background replay pid $bg holds $WORK/db"
 for cmd in "replay $J" "load payments $WORK/g/payments.csv" "load permits $WORK/g/permits.csv" "reconcile"; do
   t0=$(now_ms)
+  # bounded: a writer that waits for the lock instead of failing is stopped after 10 s
   # shellcheck disable=SC2086
-  expect_status 3 "$TQ" $cmd --db "$WORK/db"
+  got=0; timeout -s KILL 10 "$TQ" $cmd --db "$WORK/db" >"$WORK/out" 2>"$WORK/err" || got=$?
   el=$(($(now_ms) - t0))
+  [ "$got" != 137 ] || fail "'$cmd' was still waiting for the lock after 10 s"
+  [ "$got" = 3 ] || fail "'$cmd' exited $got, wanted 3: $(head -c 400 "$WORK/err")"
+  ok
   no_sanitizer_report
   [ "$el" -lt 2000 ] || fail "'$cmd' took $el ms to give up"
   grep -q "pid $bg" "$WORK/err" || fail "'$cmd': the message does not name pid $bg: $(cat "$WORK/err")"
