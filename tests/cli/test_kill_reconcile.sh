@@ -5,10 +5,10 @@
 # after the kills ends in exactly the state of an uninterrupted reconcile.
 # The backlog is replayed with only half of its payments loaded; the other half is then
 # loaded, so the reconcile has thousands of HELD declarations to clear.
-#   TQ_KILLS (default 25) kills; TQ_KILL_RECONCILE_DECLARATIONS (default 60000).
+#   TQ_KILLS (default 25) kills; TQ_KILL_RECONCILE_DECLARATIONS (default 40000).
 source "$(dirname "$0")/lib.sh"
 kills=${TQ_KILLS:-25}
-n=${TQ_KILL_RECONCILE_DECLARATIONS:-60000}
+n=${TQ_KILL_RECONCILE_DECLARATIONS:-40000}
 "$TQ" gen --declarations "$n" --seed 12 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
 awk 'NR == 1 || NR % 2 == 0' "$WORK/g/payments.csv" >"$WORK/half1.csv"
 awk 'NR == 1 || NR % 2 == 1' "$WORK/g/payments.csv" >"$WORK/half2.csv"
