@@ -665,7 +665,17 @@ int tq__pipeline_apply(replay_run *r)
     p.work = calloc(p.nframes, sizeof *p.work);
     p.done = calloc(p.nframes, sizeof *p.done);
     p.workers = calloc(p.nworkers, sizeof *p.workers);
-    if (!p.frames || !p.free_ || !p.work || !p.done || !p.workers || decl_grow(&a) != TQ_OK)
+    /* Size the batch table for the batch, or for the whole journal when that is smaller
+     * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
+    uint64_t batch = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t expect = r->file_size / 40 + 1024;
+    if (expect > batch)
+        expect = batch;
+    size_t slots = 4096;
+    while (slots < 2 * expect && slots < ((size_t)1 << 24))
+        slots *= 2;
+    if (!p.frames || !p.free_ || !p.work || !p.done || !p.workers ||
+        decl_rehash(&a, slots) != TQ_OK)
         goto out_free;
     for (size_t i = 0; i < p.nframes; i++)
         p.free_[p.nfree++] = &p.frames[i];
