@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L   /* strnlen */
 #endif
 #include "tq_csv.h"
+#include "tq_buf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -271,86 +272,52 @@ int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d
     return parse_money(d, "quota", f[F_QUOTA], TQ_QUOTA_MAX, &out->quota);
 }
 
-/* snprintf-like appender: counts every byte, writes those that fit, keeps a NUL. */
-typedef struct wbuf {
-    char *out;
-    size_t cap, len;
-} wbuf;
-
-static void put(wbuf *w, const char *s, size_t n)
-{
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len;
-        memcpy(w->out + w->len, s, n < room ? n : room);
-    }
-    w->len += n;
-}
-
 /* A fixed-size string member; strnlen so that a member without its NUL (a caller's
  * bug) cannot make the formatter read past it. */
-#define PUT_MEMBER(w, arr) put((w), (arr), strnlen((arr), sizeof(arr)))
+#define PUT_MEMBER(w, arr) tq_wbuf_put((w), (arr), strnlen((arr), sizeof(arr)))
 
-static void puts_(wbuf *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void putu(wbuf *w, uint64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    put(w, tmp, (size_t)n);
-}
-
-static void putdate(wbuf *w, int32_t day)
+static void putdate(tq_wbuf *w, int32_t day)
 {
     char tmp[11];
     tq_date_format(day, tmp);
-    put(w, tmp, 10);
-}
-
-static size_t finish(wbuf *w)
-{
-    if (w->cap > 0)
-        w->out[w->len < w->cap ? w->len : w->cap - 1] = '\0';
-    return w->len;
+    tq_wbuf_put(w, tmp, 10);
 }
 
 size_t tq_csv_format_payment(const tq_payment *p, char *out, size_t cap)
 {
-    wbuf w = {out, cap, 0};
+    tq_wbuf w = {out, cap, 0};
     PUT_MEMBER(&w, p->decl_no);
-    put(&w, ",", 1);
+    tq_wbuf_put(&w, ",", 1);
     PUT_MEMBER(&w, p->receipt_no);
-    puts_(&w, p->kind == TQ_GUARANTEE ? ",GUARANTEE," : ",PAY,");
-    putu(&w, p->amount);
-    put(&w, ",", 1);
+    tq_wbuf_str(&w, p->kind == TQ_GUARANTEE ? ",GUARANTEE," : ",PAY,");
+    tq_wbuf_u64(&w, p->amount);
+    tq_wbuf_put(&w, ",", 1);
     if (p->kind == TQ_GUARANTEE)
         putdate(&w, p->valid_until);
-    put(&w, "\n", 1);
-    return finish(&w);
+    tq_wbuf_put(&w, "\n", 1);
+    return tq_wbuf_finish(&w);
 }
 
 size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap)
 {
-    wbuf w = {out, cap, 0};
+    tq_wbuf w = {out, cap, 0};
     PUT_MEMBER(&w, p->permit_no);
-    put(&w, ",", 1);
+    tq_wbuf_put(&w, ",", 1);
     PUT_MEMBER(&w, p->agency);
-    put(&w, ",", 1);
+    tq_wbuf_put(&w, ",", 1);
     PUT_MEMBER(&w, p->holder);
-    put(&w, ",", 1);
+    tq_wbuf_put(&w, ",", 1);
     putdate(&w, p->valid_from);
-    put(&w, ",", 1);
+    tq_wbuf_put(&w, ",", 1);
     putdate(&w, p->valid_to);
-    puts_(&w, p->status == TQ_PERMIT_REVOKED ? ",REVOKED," : ",VALID,");
+    tq_wbuf_str(&w, p->status == TQ_PERMIT_REVOKED ? ",REVOKED," : ",VALID,");
     for (unsigned i = 0; i < p->nprefixes && i < TQ_PREFIXES_MAX; i++) {
         if (i > 0)
-            put(&w, ";", 1);
+            tq_wbuf_put(&w, ";", 1);
         PUT_MEMBER(&w, p->prefixes[i]);
     }
-    put(&w, ",", 1);
-    putu(&w, p->quota);
-    put(&w, "\n", 1);
-    return finish(&w);
+    tq_wbuf_put(&w, ",", 1);
+    tq_wbuf_u64(&w, p->quota);
+    tq_wbuf_put(&w, "\n", 1);
+    return tq_wbuf_finish(&w);
 }

@@ -28,6 +28,7 @@
 #define _POSIX_C_SOURCE 200809L   /* getc_unlocked, flockfile, strnlen */
 #endif
 #include "tq_ndjson.h"
+#include "tq_buf.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1095,100 +1096,70 @@ int tq_ndjson_parse_event(const char *line, size_t len, uint64_t seq, tq_event *
 
 /* ---------------------------------------------------------------- formatting */
 
-typedef struct wbuf {
-    char *out;
-    size_t cap, len;
-} wbuf;
-
-static void put(wbuf *w, const char *s, size_t n)
-{
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len;
-        memcpy(w->out + w->len, s, n < room ? n : room);
-    }
-    w->len += n;
-}
-
-static void put_lit(wbuf *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void put_u64(wbuf *w, uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(w, tmp + i, sizeof tmp - i);
-}
-
 /* A JSON string: quote, backslash and control bytes escaped; everything else as is
  * (the parser only ever stores valid UTF-8). */
-static void put_str(wbuf *w, const char *s, size_t n)
+static void put_str(tq_wbuf *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    put(w, "\"", 1);
+    tq_wbuf_put(w, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(w, s + run, i - run);
+        tq_wbuf_put(w, s + run, i - run);
         run = i + 1;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            put(w, e, 2);
+            tq_wbuf_put(w, e, 2);
         } else {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(w, e, 6);
+            tq_wbuf_put(w, e, 6);
         }
     }
-    put(w, s + run, n - run);
-    put(w, "\"", 1);
+    tq_wbuf_put(w, s + run, n - run);
+    tq_wbuf_put(w, "\"", 1);
 }
 
 /* A fixed-size member; strnlen so that one without its NUL cannot be overrun. */
 #define PUT_MEMBER(w, arr) put_str((w), (arr), strnlen((arr), sizeof(arr)))
 
 /* ,"key": for a literal key, with its length known at compile time */
-#define PUT_KEY(w, lit) put((w), ",\"" lit "\":", sizeof(lit) + 3)
+#define PUT_KEY(w, lit) tq_wbuf_put((w), ",\"" lit "\":", sizeof(lit) + 3)
 
-static void put_lines(wbuf *w, const tq_event *ev)
+static void put_lines(tq_wbuf *w, const tq_event *ev)
 {
     unsigned n = ev->nlines < TQ_LINES_MAX ? ev->nlines : TQ_LINES_MAX;
     PUT_KEY(w, "lines");
-    put(w, "[", 1);
+    tq_wbuf_put(w, "[", 1);
     for (unsigned i = 0; i < n; i++) {
         const tq_line *ln = &ev->lines[i];
-        put_lit(w, i == 0 ? "{\"hs\":" : ",{\"hs\":");
+        tq_wbuf_str(w, i == 0 ? "{\"hs\":" : ",{\"hs\":");
         PUT_MEMBER(w, ln->hs);
         PUT_KEY(w, "qty");
-        put_u64(w, ln->qty);
+        tq_wbuf_u64(w, ln->qty);
         PUT_KEY(w, "value");
-        put_u64(w, ln->value);
+        tq_wbuf_u64(w, ln->value);
         if (ln->permit[0] != '\0') {
             PUT_KEY(w, "permit");
             PUT_MEMBER(w, ln->permit);
         }
-        put(w, "}", 1);
+        tq_wbuf_put(w, "}", 1);
     }
-    put(w, "]", 1);
+    tq_wbuf_put(w, "]", 1);
 }
 
 size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_t cap)
 {
-    wbuf w = {out, cap, 0};
+    tq_wbuf w = {out, cap, 0};
     const char *kind = tq_ev_kind_name(ev->ev);
-    put(&w, "{", 1);
+    tq_wbuf_put(&w, "{", 1);
     if (with_seq) {
-        put_lit(&w, "\"seq\":");
-        put_u64(&w, ev->seq);
-        put(&w, ",", 1);
+        tq_wbuf_str(&w, "\"seq\":");
+        tq_wbuf_u64(&w, ev->seq);
+        tq_wbuf_put(&w, ",", 1);
     }
-    put_lit(&w, "\"ev\":");
+    tq_wbuf_str(&w, "\"ev\":");
     put_str(&w, kind ? kind : "?", strlen(kind ? kind : "?"));
     PUT_KEY(&w, "decl_no");
     PUT_MEMBER(&w, ev->decl_no);
@@ -1203,15 +1174,15 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
         PUT_KEY(&w, "registered_at");
         PUT_MEMBER(&w, ev->registered_at);
         PUT_KEY(&w, "channel");
-        put_u64(&w, ev->channel);
+        tq_wbuf_u64(&w, ev->channel);
         PUT_KEY(&w, "tax_due");
-        put_u64(&w, ev->tax_due);
+        tq_wbuf_u64(&w, ev->tax_due);
         put_lines(&w, ev);
         break;
     case TQ_EV_AMEND:
         if (ev->has & TQ_HAS_TAX_DUE) {
             PUT_KEY(&w, "tax_due");
-            put_u64(&w, ev->tax_due);
+            tq_wbuf_u64(&w, ev->tax_due);
         }
         if (ev->has & TQ_HAS_LINES)
             put_lines(&w, ev);
@@ -1233,7 +1204,7 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
     default:
         break;
     }
-    put(&w, "}\n", 2);
+    tq_wbuf_put(&w, "}\n", 2);
     if (cap > 0)
         out[w.len < cap ? w.len : cap - 1] = '\0';
     return w.len;
