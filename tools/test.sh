@@ -98,7 +98,13 @@ if [ -x "$runner" ] || [ -f "$runner" ]; then
   for b in "$top/build/thongquan" "$top/build-asan/thongquan"; do
     [ -x "$b" ] || continue
     echo "== conformance with $b"
-    line=$(bash "$runner" --bin "$b" 2>&1 | tee /dev/stderr | tail -n 1)
+    # Not `tee /dev/stderr`: when stderr is a file, Linux reopens it at offset 0 and
+    # the log gets a hole of NUL bytes.
+    clog=$(mktemp)
+    bash "$runner" --bin "$b" >"$clog" 2>&1
+    cat "$clog"
+    line=$(tail -n 1 "$clog")
+    rm -f "$clog"
     p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
     if [ -z "$p" ]; then failed=$((failed + 1)); failures+=("conformance: no result"); continue; fi
