@@ -80,6 +80,7 @@ int tq__replay_commit_batch(replay_run *r, int final)
         return rc;
     r->st->commits++;
     r->st->journal_last_seq = r->mark.last_seq;
+    r->committed = *r->st;
     if (!final)
         return tq__replay_begin_batch(r);
     return TQ_OK;
@@ -291,6 +292,31 @@ static int replay_pass(replay_run *r, const char *path)
     return rc;
 }
 
+/* add_committed() - add the committed counters of an earlier pass (from) to into. */
+static void add_committed(tq_replay_stats *into, const tq_replay_stats *from)
+{
+    into->events += from->events;
+    into->applied += from->applied;
+    into->duplicate_decl += from->duplicate_decl;
+    into->ignored_final += from->ignored_final;
+    into->unknown_decl += from->unknown_decl;
+    for (int k = 0; k < 6; k++)
+        into->by_kind[k] += from->by_kind[k];
+    into->frames += from->frames;
+    into->commits += from->commits;
+    if (from->first_seq && (into->first_seq == 0 || from->first_seq < into->first_seq))
+        into->first_seq = from->first_seq;
+    if (from->last_seq > into->last_seq)
+        into->last_seq = from->last_seq;
+    for (uint32_t i = 0; i < from->nskipped && i < TQ_REPLAY_MAX_SKIPPED; i++)
+        if (into->nskipped < TQ_REPLAY_MAX_SKIPPED)
+            into->skipped[into->nskipped++] = from->skipped[i];
+    into->skipped_events += from->skipped_events;
+    into->cpu_read += from->cpu_read;
+    into->cpu_workers += from->cpu_workers;
+    into->cpu_apply += from->cpu_apply;
+}
+
 int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
                   tq_replay_stats *stats, tq_diag *d)
 {
@@ -305,10 +331,14 @@ int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
     if (stat(path, &sb) == 0)
         r.file_size = (uint64_t)sb.st_size;
     int rc;
+    /* A pass that fills the map is redone from its last commit; what it committed
+     * still counts for this run, and the next pass sees it as applied before. */
+    tq_replay_stats carry;
+    memset(&carry, 0, sizeof carry);
+    uint64_t grows = 0;
     for (;;) {
-        uint64_t grows = stats->map_grows;
         memset(stats, 0, sizeof *stats);
-        stats->map_grows = grows;
+        memset(&r.committed, 0, sizeof r.committed);
         rc = replay_pass(&r, path);
         tq_txn_abort(r.t);
         r.t = NULL;
@@ -316,13 +346,17 @@ int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
         r.r = NULL;
         if (rc != TQ_ERR_MAPFULL)
             break;
+        add_committed(&carry, &r.committed);
         /* The batch in flight is lost; what was committed stays, and the next pass
          * resumes after it exactly as a rerun after a kill would. */
         rc = tq_store_grow(s);
         if (rc != TQ_OK)
             break;
-        stats->map_grows++;
+        grows++;
     }
+    add_committed(stats, &carry);
+    stats->already_applied -= carry.events + carry.skipped_events;
+    stats->map_grows = grows;
     tq_apply_scratch_release(&r.sc);
     free(r.zbuf);
     free(r.raw);

@@ -19,6 +19,7 @@ typedef struct replay_run {
     size_t zcap, rawcap;
     uint64_t batch;          /* events in the open transaction */
     uint64_t file_size;
+    tq_replay_stats committed;   /* this pass's counters as of its last commit */
     /* called before each commit to write what a caching writer holds back */
     int (*flush)(void *ctx);
     void *flush_ctx;
