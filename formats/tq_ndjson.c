@@ -618,6 +618,34 @@ static bool printable_ascii(const char *s, size_t n)
     return true;
 }
 
+/* take_str() - a string field kept whole and passing ok(): copied into dst; anything
+ * else is refused with `must`.  Every plain string field of an event goes through here. */
+static void take_str(jp *j, const char *field, const jval *v, const char *must,
+                     int (*ok)(const char *s, size_t n), char *dst)
+{
+    if (!get_str(j, field, v, must))
+        return;
+    if (whole(v) && ok(v->s, v->n))
+        copy_str(dst, v);
+    else
+        bad_str(j, field, v, must);
+}
+
+static int valid_kind(const char *s, size_t n)
+{
+    return n == 3 && code_chars(s, 3, true);
+}
+
+static int valid_office(const char *s, size_t n)
+{
+    return n == 4 && code_chars(s, 4, false);
+}
+
+static int valid_officer(const char *s, size_t n)
+{
+    return n >= 1 && n <= TQ_OFFICER_MAX && printable_ascii(s, n);
+}
+
 static void get_timestamp(jp *j, const char *field, const jval *v, char *text,
                           tq_instant *out)
 {
@@ -663,46 +691,22 @@ static void apply(jp *j, int key, const jval *v)
     case K_EV:
         get_kind(j, v);
         break;
-    case K_DECL_NO: {
-        static const char *must = "must be 12 ASCII digits, first digit not 0";
-        if (get_str(j, f, v, must)) {
-            if (whole(v) && tq_valid_decl_no(v->s, v->n))
-                copy_str(ev->decl_no, v);
-            else
-                bad_str(j, f, v, must);
-        }
+    case K_DECL_NO:
+        take_str(j, f, v, "must be 12 ASCII digits, first digit not 0",
+                 tq_valid_decl_no, ev->decl_no);
         break;
-    }
-    case K_KIND: {
-        static const char *must = "must be a declaration type code [A-Z][0-9A-Z]{2}";
-        if (get_str(j, f, v, must)) {
-            if (v->n == 3 && code_chars(v->s, 3, true))
-                copy_str(ev->kind, v);
-            else
-                bad_str(j, f, v, must);
-        }
+    case K_KIND:
+        take_str(j, f, v, "must be a declaration type code [A-Z][0-9A-Z]{2}",
+                 valid_kind, ev->kind);
         break;
-    }
-    case K_OFFICE: {
-        static const char *must = "must be a customs office code [0-9A-Z]{4}";
-        if (get_str(j, f, v, must)) {
-            if (v->n == 4 && code_chars(v->s, 4, false))
-                copy_str(ev->office, v);
-            else
-                bad_str(j, f, v, must);
-        }
+    case K_OFFICE:
+        take_str(j, f, v, "must be a customs office code [0-9A-Z]{4}",
+                 valid_office, ev->office);
         break;
-    }
-    case K_DECLARANT: {
-        static const char *must = "must be a taxpayer id of 10 or 13 ASCII digits";
-        if (get_str(j, f, v, must)) {
-            if (whole(v) && tq_valid_taxid(v->s, v->n))
-                copy_str(ev->declarant, v);
-            else
-                bad_str(j, f, v, must);
-        }
+    case K_DECLARANT:
+        take_str(j, f, v, "must be a taxpayer id of 10 or 13 ASCII digits",
+                 tq_valid_taxid, ev->declarant);
         break;
-    }
     case K_REGISTERED_AT:
         get_timestamp(j, f, v, ev->registered_at, &ev->registered);
         break;
@@ -737,16 +741,10 @@ static void apply(jp *j, int key, const jval *v)
         }
         break;
     }
-    case K_OFFICER: {
-        static const char *must = "must be 1..64 printable ASCII characters";
-        if (get_str(j, f, v, must)) {
-            if (v->n >= 1 && v->n <= TQ_OFFICER_MAX && printable_ascii(v->s, v->n))
-                copy_str(ev->officer, v);
-            else
-                bad_str(j, f, v, must);
-        }
+    case K_OFFICER:
+        take_str(j, f, v, "must be 1..64 printable ASCII characters",
+                 valid_officer, ev->officer);
         break;
-    }
     }
 }
 
@@ -756,16 +754,10 @@ static void apply_line(jp *j, tq_line *ln, int key, const char *field, const jva
 {
     uint64_t x;
     switch (key) {
-    case L_HS: {
-        static const char *must = "must be an HS code of 8 ASCII digits";
-        if (get_str(j, field, v, must)) {
-            if (whole(v) && tq_valid_hs(v->s, v->n))
-                copy_str(ln->hs, v);
-            else
-                bad_str(j, field, v, must);
-        }
+    case L_HS:
+        take_str(j, field, v, "must be an HS code of 8 ASCII digits",
+                 tq_valid_hs, ln->hs);
         break;
-    }
     case L_QTY:
         if (get_int(j, field, v, 1, TQ_QTY_MAX, &x))
             ln->qty = x;
@@ -774,16 +766,10 @@ static void apply_line(jp *j, tq_line *ln, int key, const char *field, const jva
         if (get_int(j, field, v, 0, TQ_MONEY_MAX, &x))
             ln->value = x;
         break;
-    case L_PERMIT: {
-        static const char *must = "must be a permit number of 1..32 characters [A-Za-z0-9./_-]";
-        if (get_str(j, field, v, must)) {
-            if (whole(v) && tq_valid_permit_no(v->s, v->n))
-                copy_str(ln->permit, v);
-            else
-                bad_str(j, field, v, must);
-        }
+    case L_PERMIT:
+        take_str(j, field, v, "must be a permit number of 1..32 characters [A-Za-z0-9./_-]",
+                 tq_valid_permit_no, ln->permit);
         break;
-    }
     }
 }
 
