@@ -119,11 +119,14 @@ FILE *tq_cli_tmpfile(void);
 /* tq_cli_utc_now() - the time now as "2024-08-07T02:30:00Z". */
 void tq_cli_utc_now(char out[32]);
 
-/* Summaries of the declarations (cmd_db.c), as text lines or JSON members. */
+/* Summaries of the declarations (cmd_summary.c), as text lines or JSON members. */
 void tq_cli_print_tally_text(FILE *f, const tq_tally *t);
 void tq_cli_print_tally_json(FILE *f, const tq_tally *t);     /* members, no braces */
 void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason);
 void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason);  /* every reason */
+
+/* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
+void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 
 /* Minimal JSON writing for --json and reports. */
 void tq_json_str(FILE *f, const char *s);

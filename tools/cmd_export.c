@@ -1,0 +1,54 @@
+/* cmd_export.c - the export command: decisions and permits as CSV. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tq_cli.h"
+#include "tq_export.h"
+#include "tq_load.h"
+#include "tq_replay.h"
+
+
+/* ---- export ---- */
+
+static const char help_export[] =
+    "usage: thongquan export decisions|permits --db DIR [-o FILE.csv]\n"
+    "\n"
+    "Write the decisions (decl_no,state,version,reasons,tax_short,manual) or the permit\n"
+    "use (permit_no,used,quota) as CSV sorted by key, from one consistent snapshot.\n"
+    "-o writes a temporary file and renames it into place when complete.\n"
+    "\n"
+    "example:\n"
+    "  thongquan export decisions --db /var/lib/thongquan -o decisions.csv\n";
+
+int tq_cmd_export(int argc, char **argv)
+{
+    const char *db = NULL, *out = NULL;
+    tq_opt opts[] = {{"db", 1, &db}, {"o", 1, &out}, {"output", 1, &out}, {NULL, 0, NULL}};
+    const char *pos[1];
+    int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
+    if (rc < 0) {
+        fputs(help_export, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (npos != 1 || (strcmp(pos[0], "decisions") != 0 && strcmp(pos[0], "permits") != 0))
+        return tq_cli_usage("export", "needs decisions or permits");
+    tq_store *s;
+    if ((rc = tq_cli_open_store("export", db, 0, 0, &s)) != 0)
+        return rc;
+    tq_output o;
+    if (tq_cli_open_output(&o, out) != 0) {
+        tq_store_close(s);
+        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", out, strerror(errno));
+    }
+    rc = pos[0][0] == 'd' ? tq_export_decisions(s, o.fp) : tq_export_permits(s, o.fp);
+    tq_store_close(s);
+    if (tq_cli_close_output(&o, rc == TQ_OK) != 0 && rc == TQ_OK)
+        rc = TQ_ERR_IO;
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", tq_strerror(rc));
+    return TQ_EXIT_OK;
+}
