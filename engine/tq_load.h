@@ -17,6 +17,8 @@
 
 typedef enum tq_load_kind { TQ_LOAD_PAYMENTS = 1, TQ_LOAD_PERMITS = 2 } tq_load_kind;
 
+struct tq_load_stats;
+
 typedef struct tq_load_opts {
     tq_load_kind kind;
     FILE *rejects;          /* NULL: any bad row fails the file; else bad rows go here */
@@ -25,6 +27,15 @@ typedef struct tq_load_opts {
     void (*on_error)(void *ctx, const tq_diag *d);
     void *ctx;
     volatile int *stop;     /* when it becomes non-zero the load is abandoned; may be NULL */
+    /* called once in the load's write transaction just before it commits (after every
+     * row was applied): what it puts commits with the rows, or not at all (the nightly
+     * job's ledger).  A non-zero return aborts the load with that error.  May be NULL. */
+    int (*before_commit)(void *ctx, tq_txn *t, const struct tq_load_stats *st);
+    void *before_commit_ctx;
+    /* progress: bytes of the file read so far and its size, never decreasing across a
+     * redo after map growth.  Called on the loading thread.  May be NULL. */
+    void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
+    void *progress_ctx;
 } tq_load_opts;
 
 typedef struct tq_load_stats {

@@ -239,4 +239,67 @@ int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m);
 int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
                           void *ctx);
 
+
+/* ---- faults: which table and key a TQ_ERR_DBCORRUPT came from ---- */
+
+/* tq_txn_fault() - after an accessor of t returned TQ_ERR_DBCORRUPT (or another store
+ * error), describe it: d->field is "(database)" and d->why names the table, the key
+ * (quoted with tq_diag_quote) and what is wrong ("table 'decls', key '103456789012':
+ * value is 7 bytes, shorter than its header").  Call it before the transaction is
+ * committed or aborted.  Thread-safe as t is: per transaction. */
+void tq_txn_fault(const tq_txn *t, tq_diag *d);
+
+/* ---- skipped gaps: what --skip-corrupt passed over, kept per journal ---- */
+
+typedef struct tq_gap {
+    uint8_t id[TQ_JOURNAL_ID_LEN];  /* the journal */
+    uint64_t first, last;           /* seq range skipped */
+    uint64_t frame;                 /* 0-based frame index */
+    uint64_t skipped_at;            /* unix seconds */
+} tq_gap;
+
+/* tq_store_put_gap() - record (or replace) the gap keyed by (id, first). */
+int tq_store_put_gap(tq_txn *t, const tq_gap *g);
+/* tq_store_del_gap() - forget a filled gap.  @return TQ_OK or TQ_ERR_NOTFOUND. */
+int tq_store_del_gap(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t first);
+/* tq_store_each_gap() - the gaps of journal id (every journal's when id is NULL), in
+ * (id, first) order; stops early and returns fn's value when fn returns non-zero. */
+int tq_store_each_gap(tq_txn *t, const uint8_t *id,
+                      int (*fn)(void *ctx, const tq_gap *g), void *ctx);
+
+/* ---- the ledger of loaded files (the nightly job), keyed by content ---- */
+
+typedef struct tq_ledger_entry {
+    uint8_t sha256[32];         /* of the file's bytes */
+    uint8_t kind;               /* tq_load_kind: 1 payments, 2 permits */
+    uint8_t outcome;            /* 0 loaded, 1 loaded with rejected rows */
+    uint64_t loaded_at;         /* unix seconds */
+    uint64_t rows;              /* data rows read */
+    char name[256];             /* the file's name when loaded, NUL-terminated; any
+                                 * bytes but NUL (quote it before printing) */
+} tq_ledger_entry;
+
+/* tq_store_get_ledger() - @return TQ_OK or TQ_ERR_NOTFOUND (*out unchanged). */
+int tq_store_get_ledger(tq_txn *t, const uint8_t sha256[32], tq_ledger_entry *out);
+/* tq_store_put_ledger() - record e (in the load's own transaction, so that a file is
+ * in the ledger exactly when its rows are in the database). */
+int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e);
+/* tq_store_each_ledger() - every entry in sha256 order. */
+int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *e),
+                         void *ctx);
+
+/* ---- backup ---- */
+
+/* tq_store_backup() - a consistent, compacted copy of the database into out_dir (created;
+ * it must not exist, or be an empty directory), taken from one read snapshot while
+ * writers go on (LMDB's mdb_env_copy2 with MDB_CP_COMPACT), fsynced, with the marker
+ * file: out_dir is itself a database directory, usable as --db.  On error out_dir's
+ * partial copy is removed.
+ * @return TQ_OK, TQ_ERR_EXISTS (out_dir not empty), TQ_ERR_PERM, TQ_ERR_IO,
+ *         TQ_ERR_FULL, TQ_ERR_DBCORRUPT, TQ_ERR_STORE.  d says why. */
+int tq_store_backup(tq_store *s, const char *out_dir, tq_diag *d);
+
+/* tq_store_dir() - the directory s was opened on (valid while s is open). */
+const char *tq_store_dir(const tq_store *s);
+
 #endif

@@ -4,7 +4,11 @@
  * negative code from the table below.  Library code never prints and never exits: it
  * fills a tq_diag with the field and the reason, and the command-line tool decides what
  * to print and which exit status to use.  CORRUPT, TORN, IO, FULL and INPUT are kept
- * apart on purpose: an operator acts differently on each.
+ * apart on purpose: an operator acts differently on each.  CORRUPT is a damaged journal
+ * (skip the frame, or get an intact copy); DBCORRUPT is a damaged database (restore the
+ * backup): the two are never confused, so --skip-corrupt can never skip a sound frame
+ * because the database failed under it.  PERM is a permission problem (EACCES, EPERM,
+ * EROFS), never reported as I/O or a full disk.
  */
 #ifndef TQ_ERROR_H
 #define TQ_ERROR_H
@@ -30,7 +34,10 @@
     X(CONFLICT,  -13,   "conflicting record")                                    \
     X(STORE,     -14,   "database error")                                        \
     X(LIMIT,     -15,   "configured limit exceeded")                             \
-    X(EOF,       -16,   "end of stream")
+    X(EOF,       -16,   "end of stream")                                         \
+    X(DBCORRUPT, -17,   "corrupt database")                                      \
+    X(PERM,      -18,   "permission denied")                                     \
+    X(EXISTS,    -19,   "already exists")
 
 enum {
 #define TQ_ERRNO_ENUM(name, val, text) TQ_ERR_##name = (val),

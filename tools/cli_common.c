@@ -31,7 +31,10 @@ int tq_cli_exit_for(int err)
     case TQ_ERR_CORRUPT:
     case TQ_ERR_TORN:
     case TQ_ERR_MISMATCH:
+    case TQ_ERR_DBCORRUPT:
     case TQ_ERR_VERSION: return TQ_EXIT_CORRUPT;
+    case TQ_ERR_PERM: return TQ_EXIT_PERM;
+    case TQ_ERR_EXISTS: return TQ_EXIT_USAGE;    /* refused to replace: add --force */
     case TQ_ERR_INTERRUPTED: return 128 + (tq_cli_signal ? tq_cli_signal : SIGINT);
     default: return TQ_EXIT_SOFTWARE;
     }

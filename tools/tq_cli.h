@@ -18,9 +18,11 @@ enum {
     TQ_EXIT_USAGE = 2,
     TQ_EXIT_BUSY = 3,        /* another writer holds the database */
     TQ_EXIT_IO = 4,          /* I/O error or full disk; database at its last commit */
-    TQ_EXIT_CORRUPT = 5,     /* corrupt journal (or not the journal replayed before) */
+    TQ_EXIT_CORRUPT = 5,     /* corrupt journal or database (or not the journal replayed
+                              * before); the message says which */
     TQ_EXIT_SOFTWARE = 6,    /* database error or other internal failure */
-    TQ_EXIT_NOTHING = 7      /* nothing new to do (tools/thongquan-nightly only) */
+    TQ_EXIT_NOTHING = 7,     /* nothing new to do (nightly only) */
+    TQ_EXIT_PERM = 8         /* permission denied (the message names the path) */
 };
 
 /* tq_cli_exit_for() - the exit status for a library error code. */

@@ -1,0 +1,87 @@
+/* tq_out.h - every file thongquan writes goes through here: replace atomically, or
+ * stream into what is not a regular file, and never follow a planted link.
+ *
+ * The model is git's lockfile/tempfile.  An output path is classified once, at open:
+ *   - "-", "/dev/stdout", "/dev/stderr", "/dev/fd/N", "/proc/self/fd/N": the already
+ *     open descriptor is written as a stream (never closed, never renamed over);
+ *   - a path that exists and is not a regular file (a character or block device, a
+ *     FIFO, a socket), or a symlink that leads to one or into /dev or /proc: opened
+ *     O_WRONLY|O_NOCTTY without O_CREAT and written in place as a stream.  A device is
+ *     never replaced by a regular file, whoever runs the command;
+ *   - a regular file, or a path that does not exist: written to a fresh temporary file
+ *     beside the target (".NAME.tmp-XXXXXX", created O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+ *     so a link planted at any name is never followed), then tq_out_commit() flushes,
+ *     fsyncs, renames it over the target and fsyncs the directory.  A symlink to a
+ *     regular file is resolved (at most 8 links) and its target replaced, as git does.
+ *     The new file gets the mode of the file it replaces, or 0666 & ~umask (0600 with
+ *     TQ_OUT_PRIVATE).
+ * On any error, and in tq_out_rollback(), the temporary file is removed and the old
+ * file stays as it was.  Live temporary files are kept in a list that
+ * tq_out_cleanup_signal() empties with async-signal-safe calls only, so a command
+ * stopped by SIGINT, SIGTERM or SIGHUP leaves nothing behind.
+ *
+ * Threads: one tq_out is used by one thread at a time; open, commit and rollback of
+ * different outputs may run on different threads (the list is guarded, and signals are
+ * blocked while it changes).
+ */
+#ifndef TQ_OUT_H
+#define TQ_OUT_H
+
+#include <stdio.h>
+
+#include "tq_error.h"
+
+enum {
+    TQ_OUT_NO_CLOBBER = 1u << 0,  /* an existing regular file: TQ_ERR_EXISTS, untouched */
+    TQ_OUT_PRIVATE = 1u << 1,     /* a new file gets mode 0600 */
+    TQ_OUT_NO_STREAM = 1u << 2    /* refuse (TQ_ERR_INPUT) anything but a regular file or
+                                   * a new one: for outputs that must be a real file */
+};
+
+typedef struct tq_out {
+    int fd;             /* write here (or through tq_out_fp()) */
+    int stream;         /* 1: written in place (no temp, no rename) */
+    int owns_fd;        /* 1: commit/rollback close fd */
+    char *path;         /* the target (resolved), malloc'd */
+    char *tmp;          /* the temporary file, NULL when streaming; malloc'd */
+    FILE *fp;           /* stdio over fd, made by tq_out_fp(); closed by commit/rollback */
+    int err;            /* first error seen (sticky) */
+} tq_out;
+
+/* tq_out_open() - classify path as above and open it for writing.  On error nothing is
+ * created and *o needs no rollback (it is safe to call anyway).
+ * @return TQ_OK; TQ_ERR_EXISTS (TQ_OUT_NO_CLOBBER and a regular file is there);
+ *         TQ_ERR_PERM (EACCES/EPERM/EROFS); TQ_ERR_IO (any other failure: d->why holds
+ *         the path and strerror); TQ_ERR_FULL (ENOSPC/EDQUOT); TQ_ERR_INPUT (empty path,
+ *         too many links, a directory, or TQ_OUT_NO_STREAM refused a stream);
+ *         TQ_ERR_NOMEM.  d may be NULL; its field is "(output)". */
+int tq_out_open(tq_out *o, const char *path, unsigned flags, tq_diag *d);
+
+/* tq_out_fp() - a stdio stream over o->fd (made on first call, fully buffered).  Write
+ * errors are found by tq_out_commit().  @return NULL only on allocation failure. */
+FILE *tq_out_fp(tq_out *o);
+
+/* tq_out_write() - write n bytes to o->fd (after flushing o->fp if there is one),
+ * retrying short writes and EINTR.  @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO (sticky). */
+int tq_out_write(tq_out *o, const void *p, size_t n);
+
+/* tq_out_commit() - finish: flush o->fp, then for a temp file fsync, rename over the
+ * target and fsync the directory; for a stream, flush and report any write error
+ * (a failed write to stdout is an error, never silence).  o is released either way.
+ * @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_PERM (d names the path and why). */
+int tq_out_commit(tq_out *o, tq_diag *d);
+
+/* tq_out_rollback() - abandon: remove the temporary file, keep the old one; a stream is
+ * flushed and left open if it was not ours.  Safe on a zeroed or released tq_out, and
+ * twice. */
+void tq_out_rollback(tq_out *o);
+
+/* tq_out_cleanup_signal() - unlink every live temporary file.  Async-signal-safe: for
+ * signal handlers and fatal paths only. */
+void tq_out_cleanup_signal(void);
+
+/* tq_out_fsync_dir() - fsync the directory that holds path (for writers that rename or
+ * create files themselves).  @return TQ_OK or TQ_ERR_IO. */
+int tq_out_fsync_dir(const char *path);
+
+#endif
