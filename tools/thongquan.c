@@ -31,6 +31,9 @@ static const char usage[] =
     "  explain DECL_NO --db DIR              why a declaration is where it is\n"
     "  stat --db DIR                         counts, map use, journals replayed\n"
     "  gen --declarations N --out DIR        make a realistic synthetic backlog\n"
+    "  check --db DIR                        verify every page, key and value of a database\n"
+    "  backup --db DIR OUT                   a consistent, compacted copy while writers run\n"
+    "  nightly --inbox DIR --db DIR          load the inbox's files once each, reconcile\n"
     "\n"
     "'thongquan COMMAND --help' (or 'thongquan help COMMAND') explains a command with an\n"
     "example; thongquan(1) is the manual, docs/RUNBOOK.md the post-incident runbook.\n"
@@ -71,7 +74,8 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"journal", tq_cmd_journal}, {"load", tq_cmd_load},     {"replay", tq_cmd_replay},
         {"reconcile", tq_cmd_reconcile}, {"export", tq_cmd_export}, {"stat", tq_cmd_stat},
-        {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain},
+        {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain}, {"check", tq_cmd_check},
+        {"backup", tq_cmd_backup}, {"nightly", tq_cmd_nightly},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

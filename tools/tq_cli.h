@@ -144,5 +144,8 @@ int tq_cmd_export(int argc, char **argv);
 int tq_cmd_stat(int argc, char **argv);
 int tq_cmd_gen(int argc, char **argv);
 int tq_cmd_explain(int argc, char **argv);
+int tq_cmd_check(int argc, char **argv);     /* cmd_check.c: check and backup */
+int tq_cmd_backup(int argc, char **argv);
+int tq_cmd_nightly(int argc, char **argv);   /* cmd_nightly.c */
 
 #endif
