@@ -76,11 +76,22 @@ typedef struct tq_store_holder {
     char started[32];           /* ISO-8601 UTC, "2024-08-06T02:15:00Z" */
 } tq_store_holder;
 
+enum {
+    TQ_STORE_VERIFY_AUTO = 0,   /* default: the whole tree when data.mdb is small enough
+                                 * that it costs little, else the meta pages */
+    TQ_STORE_VERIFY_META = 1,   /* meta pages and file size only (never less) */
+    TQ_STORE_VERIFY_FULL = 2    /* every page reachable from the newest meta */
+};
+
 typedef struct tq_store_opts {
     uint64_t map_size;          /* initial map size in bytes; 0 = TQ_STORE_MAP_DEFAULT.
                                  * An existing database keeps its larger size. */
     const char *command;        /* written into the lock file; may be NULL.  Control
                                  * characters become '?'; cut at 127 bytes. */
+    tq_diag *diag;              /* may be NULL; on error, why: the path and the system's
+                                 * reason ("DIR/lock.mdb: Permission denied") */
+    int verify;                 /* TQ_STORE_VERIFY_*: how much of data.mdb is checked
+                                 * (engine/tq_lmdb_check.h) before LMDB maps it */
 } tq_store_opts;
 
 /* tq_store_open() - open (and with TQ_STORE_WRITE create) the database in dir.
@@ -255,6 +266,8 @@ typedef struct tq_gap {
     uint8_t id[TQ_JOURNAL_ID_LEN];  /* the journal */
     uint64_t first, last;           /* seq range skipped */
     uint64_t frame;                 /* 0-based frame index */
+    uint64_t checksum;              /* the frame's content checksum as its header gave it,
+                                     * so a repaired copy's frame can be matched */
     uint64_t skipped_at;            /* unix seconds */
 } tq_gap;
 
@@ -287,6 +300,16 @@ int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e);
 /* tq_store_each_ledger() - every entry in sha256 order. */
 int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *e),
                          void *ctx);
+
+/* ---- verification ---- */
+
+/* tq_store_verify() - walk every record of every table in t and check each key and value
+ * as a get would (key format, checksum, decode, enums), calling on_bad (may be NULL) for
+ * each bad record with d->why naming table and key, and going on to the next.  *records
+ * (may be NULL) gets the number of records walked.
+ * @return TQ_OK (all sound), TQ_ERR_DBCORRUPT (at least one bad record), store errors. */
+int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
+                    uint64_t *records);
 
 /* ---- backup ---- */
 
