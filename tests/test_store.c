@@ -59,7 +59,7 @@ static const char *path_in(const char *name)
 static tq_store *open_writer_at(const char *dir, uint64_t map_size)
 {
     tq_store *s = NULL;
-    tq_store_opts o = {map_size, "test_store"};
+    tq_store_opts o = {.map_size = map_size, .command = "test_store"};
     int rc = tq_store_open(dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
     cr_assert_eq(rc, TQ_OK, "open %s: %s", dir, tq_strerror(rc));
     return s;
@@ -283,7 +283,7 @@ Test(store, reader_refuses_write_transactions)
 Test(store, lock_file_names_the_holder)
 {
     tq_store *s = NULL;
-    tq_store_opts o = {0, "thongquan replay j.tqj\nforged=1"};
+    tq_store_opts o = {.command = "thongquan replay j.tqj\nforged=1"};
     cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL), TQ_OK);
     char text[512] = {0};
     FILE *f = fopen(path_in("lock"), "r");
@@ -332,7 +332,7 @@ static pid_t spawn_writer(int with_decl)
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         tq_store *s = NULL;
-        tq_store_opts o = {0, "child-writer"};
+        tq_store_opts o = {.command = "child-writer"};
         char c = 'x';
         close(ready[0]);
         close(go[1]);
@@ -1183,7 +1183,7 @@ Test(store, reader_adopts_a_map_grown_by_the_writer)
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         tq_store *s = NULL;
-        tq_store_opts o = {64 << 10, "grower"};
+        tq_store_opts o = {.map_size = 64 << 10, .command = "grower"};
         close(ready[0]);
         close(go[1]);           /* or a parent that dies leaves us waiting forever */
         int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
