@@ -102,8 +102,15 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
     for (int k = 1; k <= 5; k++)
         printf(" %s %llu", kinds[k], (unsigned long long)st->by_kind[k]);
     putchar('\n');
-    if (t)
+    if (t) {
         tq_cli_print_tally_text(stdout, t);
+        uint64_t sum = 0;
+        for (int b = 0; b < 8; b++)
+            sum += t->held_by_reason[b];
+        if (sum > t->by_state[TQ_STATE_HELD])
+            printf("(a held declaration is counted under each of its reasons, so these "
+                   "add up to more than HELD)\n");
+    }
     if (st->nskipped) {
         printf("skipped corrupt frames: %u (%llu events):", st->nskipped,
                (unsigned long long)st->skipped_events);
@@ -112,6 +119,78 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
                    (unsigned long long)st->skipped[i].last);
         putchar('\n');
     }
+}
+
+/* report_bad_frame() - the journal stopped the replay.  Only a frame whose own header
+ * is sound can be skipped; for one that cannot be framed, its header is not believed
+ * and nothing is said from it: what is committed comes from the database's mark. */
+static void report_bad_frame(const char *path, const tq_replay_stats *st, int rc, int skip)
+{
+    const tq_frame_info *f = &st->bad_frame;
+    unsigned long long mark = (unsigned long long)st->journal_last_seq;
+    if (st->bad_header) {
+        tq_cli_warn("%s: frame %llu at byte %llu cannot be read as a frame (a damaged "
+                    "header, or a frame missing, duplicated or out of order): the frames "
+                    "after it cannot be located, so this damage cannot be skipped, not "
+                    "even with --skip-corrupt; the database is committed through seq %llu "
+                    "of this journal (its mark); to apply the rest, replay an intact copy "
+                    "of the journal with the same command",
+                    path, (unsigned long long)f->index, (unsigned long long)f->offset, mark);
+        return;
+    }
+    if (rc == TQ_ERR_LIMIT)
+        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than this replay may hold "
+                    "for one frame: the replay stopped there; the database is committed "
+                    "through seq %llu (its mark)",
+                    path, (unsigned long long)f->index, f->raw_size, mark);
+    else
+        tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay "
+                    "stopped there; the database is committed through seq %llu (its mark)",
+                    path, (unsigned long long)f->index, (unsigned long long)f->first_seq,
+                    (unsigned long long)(f->first_seq + f->count - 1), mark);
+    if (!skip)
+        tq_cli_warn("best: replay an intact copy of the journal (what is committed is "
+                    "kept); otherwise --skip-corrupt goes past this frame, leaving its %u "
+                    "events unapplied and recorded as a gap, which `replay --fill-gap "
+                    "INTACT.tqj` applies later (listing the declarations whose result may "
+                    "depend on the order, for review)",
+                    f->count);
+}
+
+/* report_failure() - anything but the journal: the open batch was aborted. */
+static int report_failure(const char *path, const char *db, const tq_replay_stats *st,
+                          int rc, const tq_diag *d)
+{
+    int status = tq_cli_exit_for(rc);
+    unsigned long long mark = (unsigned long long)st->journal_last_seq;
+    char at[48] = "";
+    if (d->seq)
+        snprintf(at, sizeof at, " (at seq %llu)", (unsigned long long)d->seq);
+    if (rc == TQ_ERR_DBCORRUPT)
+        return tq_cli_error(status,
+                            "%s: the database is damaged%s: %s; the replay of %s stopped "
+                            "and nothing of its open batch was committed: the database "
+                            "is at its last commit, through seq %llu of this journal; "
+                            "this is not the journal's fault and --skip-corrupt cannot "
+                            "help: restore the database from its backup (or repair it), "
+                            "then run the same command again",
+                            db, at, d->why[0] ? d->why : tq_strerror(rc), path, mark);
+    return tq_cli_error(status,
+                        "%s: replay failed%s: %s%s%s; nothing of the open batch was "
+                        "committed: the database is at its last commit, through seq %llu "
+                        "of this journal; run the same command again once fixed",
+                        path, at, tq_strerror(rc), d->why[0] ? ": " : "", d->why, mark);
+}
+
+/* report_skipped() - --skip-corrupt went past frames: their events are not applied. */
+static void report_skipped(const char *path, const char *db, const tq_replay_stats *st)
+{
+    tq_cli_warn("%s: skipped %u corrupt frame%s (%llu events, not applied; seq ranges in "
+                "the summary); they are recorded as gaps (thongquan stat --db %s): "
+                "`thongquan replay --fill-gap INTACT.tqj --db %s` applies them from an "
+                "intact copy of the journal",
+                path, st->nskipped, st->nskipped == 1 ? "" : "s",
+                (unsigned long long)st->skipped_events, db, db);
 }
 
 int tq_cmd_replay(int argc, char **argv)
@@ -175,24 +254,17 @@ int tq_cmd_replay(int argc, char **argv)
     rc = tq_replay_run(s, pos[0], &ro, &st, &d);
     tq_progress_done(&rp.p);
     int status = TQ_EXIT_OK;
-    if (rc == TQ_ERR_CORRUPT) {
-        const tq_frame_info *f = &st.bad_frame;
-        if (f->count)
-            tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay stopped "
-                        "there; everything before seq %llu is committed; rerun with "
-                        "--skip-corrupt to go past it",
-                        pos[0], (unsigned long long)f->index,
-                        (unsigned long long)f->first_seq,
-                        (unsigned long long)(f->first_seq + f->count - 1),
-                        (unsigned long long)f->first_seq);
-        else
-            tq_cli_warn("%s: %s; everything before it is committed", pos[0], d.why);
+    if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
+        report_bad_frame(pos[0], &st, rc, ro.skip_corrupt);
         status = TQ_EXIT_CORRUPT;
     } else if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: replay failed: %s%s%s", pos[0],
-                              tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+        status = report_failure(pos[0], db, &st, rc, &d);
         tq_store_close(s);
         return status;
+    }
+    if (st.nskipped) {
+        report_skipped(pos[0], db, &st);
+        status = TQ_EXIT_CORRUPT;
     }
     if (st.torn_tail)
         tq_cli_warn("%s: torn tail at byte %llu (the writer stopped mid-frame); every "
