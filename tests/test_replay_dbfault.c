@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tq_export.h"
@@ -295,4 +296,46 @@ Test(replay_dbfault, damaged_cover_is_the_database_not_a_frame, .init = setup,
     for (size_t i = 0; i < 3; i++)
         damage_and_replay(threads[i], "cover", short_value, sizeof short_value, 1, ref);
     free(ref);
+}
+
+/* through the binary: exit 5, the database blamed (not the journal), the mark said, and
+ * no advice to skip; a damaged cover with --skip-corrupt skips nothing */
+static int run_binary(const char *db, const char *extra, char *err, size_t cap)
+{
+    char cmd[1024], errf[160];
+    snprintf(errf, sizeof errf, "%s/stderr", work);
+    snprintf(cmd, sizeof cmd, "'%s' replay '%s/j2.tqj' --db '%s' --quiet %s 2>'%s'",
+             TQ_BINARY, work, db, extra, errf);
+    int st = system(cmd);
+    FILE *f = fopen(errf, "r");
+    size_t n = f ? fread(err, 1, cap - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(replay_dbfault, the_command_blames_the_database, .init = setup, .fini = teardown)
+{
+    static const char *const tables[] = {"decls", "cover"};
+    static const char *const extra[] = {"--threads 0", "--threads 2 --skip-corrupt"};
+    for (int i = 0; i < 2; i++) {
+        char db[128], key[13], err[4096];
+        snprintf(db, sizeof db, "%s/cli-%s", work, tables[i]);
+        decl_no(DAMAGED, key);
+        tq_store_close(fresh(db));
+        void *saved;
+        size_t len;
+        static const uint8_t short_value[2] = {1, 0};
+        poke(db, tables[i], key, short_value, sizeof short_value, &saved, &len);
+        free(saved);
+        int status = run_binary(db, extra[i], err, sizeof err);
+        cr_assert_eq(status, 5, "%s damaged: exit %d: %s", tables[i], status, err);
+        cr_assert_not_null(strstr(err, "the database is damaged"), "%s", err);
+        cr_assert_not_null(strstr(err, "nothing of its open batch was committed"), "%s", err);
+        cr_assert_not_null(strstr(err, "through seq 0 of this journal"), "%s", err);
+        cr_assert_not_null(strstr(err, "--skip-corrupt cannot help"), "%s", err);
+        cr_assert_null(strstr(err, "is corrupt"), "blamed on the journal: %s", err);
+        cr_assert_null(strstr(err, "skipped"), "a frame was skipped: %s", err);
+    }
 }

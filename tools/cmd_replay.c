@@ -79,9 +79,10 @@ static void print_replay_json(const char *path, const tq_replay_stats *st, const
                (unsigned long long)st->skipped[i].frame,
                (unsigned long long)st->skipped[i].first,
                (unsigned long long)st->skipped[i].last);
-    printf("],\"skipped_frames\":%u,\"skipped_events\":%llu,\"seconds\":%.6f,"
-           "\"events_per_second\":%.0f}\n",
-           st->nskipped, (unsigned long long)st->skipped_events, st->seconds,
+    printf("],\"skipped_frames\":%u,\"skipped_events\":%llu,\"frame_pool_peak_bytes\":%llu,"
+           "\"seconds\":%.6f,\"events_per_second\":%.0f}\n",
+           st->nskipped, (unsigned long long)st->skipped_events,
+           (unsigned long long)st->pool_peak, st->seconds,
            st->seconds > 0 ? (double)st->events / st->seconds : 0.0);
 }
 
