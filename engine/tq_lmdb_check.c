@@ -382,7 +382,7 @@ static int lc_read_metas(lc *c, lc_meta m[2])
 /* ---- the walk (TQ_LMDB_CHECK_TREES) ---- */
 
 #define LC_LEVELS 96                 /* main tree and a named tree under it: 2 x 32 */
-#define LC_RA_MAX 64u                /* read-ahead: at most 64 pages per pread */
+#define LC_RA_MAX 16u                /* read-ahead: at most 16 pages per pread */
 
 enum { LC_T_FREE, LC_T_MAIN, LC_T_NAMED };
 
