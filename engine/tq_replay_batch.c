@@ -200,38 +200,3 @@ int tq__replay_db_error(tq_diag *d, const tq_txn *t, int rc, uint64_t seq)
     }
     return rc;
 }
-
-/* Until the store implements faults and gaps (engine/tq_store.h), these stand in:
- * weak, so the store's definitions replace them as soon as they are linked. */
-__attribute__((weak)) void tq_txn_fault(const tq_txn *t, tq_diag *d)
-{
-    (void)t;
-    tq_diag_set(d, "(database)", "a stored value failed to decode (table and key not "
-                "known to this build)");
-}
-
-__attribute__((weak)) int tq_store_put_gap(tq_txn *t, const tq_gap *g)
-{
-    (void)t;
-    (void)g;
-    return TQ_OK;
-}
-
-__attribute__((weak)) int tq_store_del_gap(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN],
-                                           uint64_t first)
-{
-    (void)t;
-    (void)id;
-    (void)first;
-    return TQ_ERR_NOTFOUND;
-}
-
-__attribute__((weak)) int tq_store_each_gap(tq_txn *t, const uint8_t *id,
-                                            int (*fn)(void *ctx, const tq_gap *g), void *ctx)
-{
-    (void)t;
-    (void)id;
-    (void)fn;
-    (void)ctx;
-    return TQ_OK;
-}

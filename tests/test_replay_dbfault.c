@@ -175,9 +175,10 @@ static void check_db_diag(const tq_diag *d, const char *table)
 {
     cr_assert_str_eq(d->field, "(database)", "blamed on %s: %s", d->field, d->why);
     cr_assert_null(strstr(d->why, "frame"), "a database fault told as a frame's: %s", d->why);
-    /* Until the store names table and key (tq_txn_fault), its stand-in says so. */
-    if (strstr(d->why, "not known to this build") == NULL)
-        cr_assert_not_null(strstr(d->why, table), "table %s not named: %s", table, d->why);
+    cr_assert_not_null(strstr(d->why, table), "table %s not named: %s", table, d->why);
+    char key[13];
+    decl_no(DAMAGED, key);
+    cr_assert_not_null(strstr(d->why, key), "key %s not named: %s", key, d->why);
 }
 
 /* damage_and_replay() - damage table/key with bad bytes, replay J2 (must fail as the
@@ -201,6 +202,8 @@ static void damage_and_replay(unsigned threads, const char *table, const void *b
     cr_assert_eq(rc, TQ_ERR_DBCORRUPT, "%s damaged, %u threads: rc %d (%s) %s", table,
                  threads, rc, tq_strerror(rc), d.why);
     check_db_diag(&d, table);
+    fprintf(stderr, "%u threads, %s damaged: %s: %s (seq %llu)\n", threads, table, d.field,
+            d.why, (unsigned long long)d.seq);
     cr_assert_eq(st.nskipped, 0, "--skip-corrupt skipped a sound frame over a damaged %s",
                  table);
     cr_assert_eq(st.commits, 0);
