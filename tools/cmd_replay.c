@@ -189,8 +189,15 @@ static int report_failure(const char *path, const char *db, const tq_replay_stat
 }
 
 /* report_skipped() - --skip-corrupt went past frames: their events are not applied. */
-static void report_skipped(const char *path, const char *db, const tq_replay_stats *st)
+static void report_skipped(const char *path, const char *db, const tq_replay_stats *st,
+                           int dry_run)
 {
+    if (dry_run) {
+        tq_cli_warn("%s: would skip %u corrupt frame%s (%llu events; seq ranges in the "
+                    "summary)", path, st->nskipped, st->nskipped == 1 ? "" : "s",
+                    (unsigned long long)st->skipped_events);
+        return;
+    }
     tq_cli_warn("%s: skipped %u corrupt frame%s (%llu events, not applied; seq ranges in "
                 "the summary); they are recorded as gaps (thongquan stat --db %s): "
                 "`thongquan replay --fill-gap INTACT.tqj --db %s` applies them from an "
@@ -382,7 +389,7 @@ int tq_cmd_replay(int argc, char **argv)
         return status;
     }
     if (st.nskipped) {
-        report_skipped(pos[0], db, &st);
+        report_skipped(pos[0], db, &st, ro.dry_run);
         status = TQ_EXIT_CORRUPT;
     }
     if (st.torn_tail)
