@@ -28,6 +28,7 @@
 #include <zstd.h>
 
 #include "tq_journal.h"
+#include "tq_replay.h"
 
 #define RAW_MAX (64u << 20)
 #define RSS_LIMIT_KIB (256u * 1024)
@@ -261,5 +262,49 @@ Test(replay_bomb, count_ffffffff_is_reported_from_the_mark, .init = setup, .fini
         cr_assert_null(strstr(res.err, "--skip-corrupt goes past"), "%s", res.err);
         cr_assert_null(strstr(res.err, "4294967"), "a count from the damaged header: %s",
                        res.err);
+    }
+}
+
+/* A frame over the configured hard cap is refused as a bad frame, on the serial path
+ * and in the pipeline, before its raw buffer is grown; with --skip-corrupt it is
+ * skipped (and recorded as a gap). */
+Test(replay_bomb, a_frame_over_the_cap_is_refused, .init = setup, .fini = teardown)
+{
+    char path[128], db[128];
+    snprintf(path, sizeof path, "%s/big.tqj", work);
+    uint32_t count = (2u << 20) / 6, rawn = count * 6;
+    uint8_t *raw = malloc(rawn);
+    cr_assert_not_null(raw);
+    uint64_t dn = 100000000001ULL;
+    for (uint32_t i = 0; i < count; i++) {
+        raw[6 * i] = 5;
+        for (int b = 0; b < 5; b++)
+            raw[6 * i + 1 + b] = (uint8_t)(dn >> (8 * b));
+    }
+    write_frames(path, raw, rawn, count, 2);
+    free(raw);
+    for (unsigned threads = 0; threads <= 2; threads += 2) {
+        for (int skip = 0; skip <= 1; skip++) {
+            snprintf(db, sizeof db, "%s/cap-%u-%d", work, threads, skip);
+            tq_store *s;
+            cr_assert_eq(tq_store_open(db, TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL),
+                         TQ_OK);
+            tq_replay_opts ro = {.threads = threads, .frame_cap = 1u << 20,
+                                 .skip_corrupt = skip};
+            tq_replay_stats st;
+            tq_diag d;
+            memset(&d, 0, sizeof d);
+            int rc = tq_replay_run(s, path, &ro, &st, &d);
+            if (skip) {
+                cr_assert_eq(rc, TQ_OK, "%s", d.why);
+                cr_assert_eq(st.nskipped, 2);
+            } else {
+                cr_assert_eq(rc, TQ_ERR_LIMIT, "%u threads: rc %d %s", threads, rc, d.why);
+                cr_assert_eq(st.bad_rc, TQ_ERR_LIMIT);
+                cr_assert_eq(st.bad_frame.index, 0);
+                cr_assert_eq(st.journal_last_seq, 0);
+            }
+            tq_store_close(s);
+        }
     }
 }
