@@ -6,6 +6,7 @@
 #    is gone, and the review list is printed (text and --json); every declaration whose
 #    decision differs from an uninterrupted replay is in the review list, and every
 #    permit whose use differs is among its quota permits;
+#  * a rerun that skips nothing new exits 0 but warns of the gap left;
 #  * a second --fill-gap finds nothing to fill; a copy that is another journal, or whose
 #    gap frame is damaged too, is refused (exit 5) with nothing applied;
 #  * the text summary says that held-by-reason counts overlap when they add up to more
@@ -69,6 +70,10 @@ grep -q "\"gaps\":\[{\"journal\":\"[0-9a-f]*\",\"first_seq\":$first,\"last_seq\"
   fail "stat --json does not show the gap: $(tail -c 400 "$WORK/stat.json")"
 ok
 echo "--skip-corrupt: exit 5, gap seq $range recorded and shown by stat (text and --json)"
+
+# a rerun that skips nothing new exits 0 but still says a gap is left
+expect_status 0 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db" --skip-corrupt
+grep -q "1 gap left by an earlier --skip-corrupt is not applied" "$WORK/err" || fail "a rerun does not mention the gap left: $(cat "$WORK/err")"
 
 # a copy that is damaged too, and a copy of another journal, are refused
 cp -r "$WORK/db" "$WORK/db-keep"
