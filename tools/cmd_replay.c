@@ -337,6 +337,31 @@ static void report_old_gaps(tq_store *s, const char *path, const char *db,
                     path, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "is" : "are", db);
 }
 
+/* replay_numbers() - --threads (default: one worker fewer than the cores, at most 64)
+ * and --batch into ro.  @return 0 or TQ_EXIT_USAGE. */
+static int replay_numbers(const char *threads, const char *batch, tq_replay_opts *ro)
+{
+    uint64_t v;
+    if (threads) {
+        if (tq_cli_u64("replay", "threads", threads, &v))
+            return TQ_EXIT_USAGE;
+        if (v > 64)
+            return tq_cli_usage("replay", "--threads must be 0..64");
+        ro->threads = (unsigned)v;
+    } else {
+        /* The applier needs a core of its own: one worker fewer than the cores (on the
+         * 2-core reference machine one worker replays 1m ~8% faster than two). */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        ro->threads = n > 65 ? 64 : n > 1 ? (unsigned)(n - 1) : 1;
+    }
+    if (batch) {
+        if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
+            return tq_cli_usage("replay", "--batch needs a positive number of events");
+        ro->batch_events = v;
+    }
+    return 0;
+}
+
 int tq_cmd_replay(int argc, char **argv)
 {
     const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
@@ -363,24 +388,8 @@ int tq_cmd_replay(int argc, char **argv)
     if (npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
     tq_replay_opts ro = {0};
-    uint64_t v;
-    if (threads) {
-        if (tq_cli_u64("replay", "threads", threads, &v))
-            return TQ_EXIT_USAGE;
-        if (v > 64)
-            return tq_cli_usage("replay", "--threads must be 0..64");
-        ro.threads = (unsigned)v;
-    } else {
-        /* The applier needs a core of its own: one worker fewer than the cores (on the
-         * 2-core reference machine one worker replays 1m ~8% faster than two). */
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.threads = n > 1 && n <= 65 ? (unsigned)(n - 1) : 1;
-    }
-    if (batch) {
-        if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
-            return tq_cli_usage("replay", "--batch needs a positive number of events");
-        ro.batch_events = v;
-    }
+    if ((rc = replay_numbers(threads, batch, &ro)) != 0)
+        return rc;
     ro.dry_run = dry != NULL;
     tq_tally t;
     memset(&t, 0, sizeof t);
