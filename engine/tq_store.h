@@ -83,6 +83,10 @@ typedef struct tq_store_holder {
     char started[32];           /* ISO-8601 UTC, "2024-08-06T02:15:00Z" */
 } tq_store_holder;
 
+/* TQ_STORE_VERIFY_AUTO walks every tree of a data.mdb up to this size (a few tenths of a
+ * second of reading), only the meta pages of a larger one. */
+#define TQ_STORE_VERIFY_FULL_MAX (256ull << 20)
+
 enum {
     TQ_STORE_VERIFY_AUTO = 0,   /* default: the whole tree when data.mdb is small enough
                                  * that it costs little, else the meta pages */
