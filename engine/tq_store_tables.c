@@ -427,6 +427,7 @@ static const char *tq__receipt_decode(const MDB_val *v, tq_payment *p)
 
 static int tq__receipt_get(tq_txn *t, const MDB_val *k, const MDB_val *v, tq_payment *p)
 {
+    memset(p, 0, sizeof *p);    /* every byte defined, padding included */
     tq__key_str(k, p->receipt_no);
     const char *bad = tq__receipt_decode(v, p);
     return bad ? tq__fault(t, DB_RECEIPTS, k, "%s", bad) : TQ_OK;
