@@ -56,14 +56,17 @@ static void build(const char *dir)
         tq_decl d;
         memset(&d, 0, sizeof d);
         snprintf(d.decl_no, sizeof d.decl_no, "1%011d", i * 7919);
-        snprintf(d.declarant, sizeof d.declarant, "01012345%02d", i);
+        memcpy(d.declarant, "0101234500", 11);
+        d.declarant[8] = (char)('0' + i / 10);
+        d.declarant[9] = (char)('0' + i % 10);
         d.state = (uint8_t)(1 + i % 4);
         d.channel = (uint8_t)(1 + i % 3);
         d.tax_due = 1000u * (unsigned)i;
         d.registered.sec = 1722910500 + i;
         d.nlines = (uint16_t)(1 + i % 3);
         for (int l = 0; l < d.nlines; l++) {
-            snprintf(d.lines[l].hs, sizeof d.lines[l].hs, "851713%02d", l);
+            memcpy(d.lines[l].hs, "85171300", 9);
+            d.lines[l].hs[7] = (char)('0' + l);
             d.lines[l].qty = 10u + (unsigned)l;
             snprintf(d.lines[l].permit, sizeof d.lines[l].permit, "GP-%d", i % 9);
         }
