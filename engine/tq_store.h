@@ -61,6 +61,7 @@
 #include "../formats/tq_error.h"
 #include "../formats/tq_event.h"
 #include "../formats/tq_journal.h"
+#include "../formats/tq_lock.h"
 #include "tq_rules.h"
 
 #define TQ_STORE_VERSION 2
@@ -75,13 +76,9 @@ enum {
     TQ_STORE_NOSYNC = 1u << 1   /* no fsync at commit (tests and benchmarks only) */
 };
 
-/* Who holds the writer lock, as read from DIR/lock.  Empty strings and pid 0 when the
- * holder wrote nothing readable.  (The same fields as tq_lock_holder, formats/tq_lock.h.) */
-typedef struct tq_store_holder {
-    long pid;
-    char command[128];
-    char started[32];           /* ISO-8601 UTC, "2024-08-06T02:15:00Z" */
-} tq_store_holder;
+/* Who holds the writer lock, as read from DIR/lock: the lockfile module's holder
+ * (formats/tq_lock.h).  Empty strings and pid 0 when the holder wrote nothing readable. */
+typedef tq_lock_holder tq_store_holder;
 
 /* TQ_STORE_VERIFY_AUTO walks every tree of a data.mdb up to this size (a few tenths of a
  * second of reading), only the meta pages of a larger one. */

@@ -542,8 +542,10 @@ static int tq__reader_access(const tq_store *s, tq_diag *d)
     int rc = TQ_OK;
     if (lock == NULL)
         return TQ_ERR_NOMEM;
-    if (access(lock, F_OK) == 0 ? access(lock, R_OK | W_OK) != 0
-                                : access(s->dir, W_OK | X_OK) != 0) {
+    /* AT_EACCESS: the effective ids are the ones open() will use */
+    if (access(lock, F_OK) == 0
+            ? faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) != 0
+            : faccessat(AT_FDCWD, s->dir, W_OK | X_OK, AT_EACCESS) != 0) {
         int e = errno;
         rc = tq__errno(e);
         tq_diag_set(d, "(database)",
