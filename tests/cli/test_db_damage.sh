@@ -109,6 +109,8 @@ judge() {
     fi
   done
   [ "$verdict" = harmless ] && [ $any5 = 1 ] && verdict=detected
+  echo "CASE $what: $verdict; exit stat $(cat "$WORK/dmg.stat.st") export $(cat "$WORK/dmg.export.st")" \
+       "check $(cat "$WORK/dmg.check.st") replay $(cat "$WORK/dmg.replay.st")" >>"$report"
   [ $any5 = 1 ] && [ $check5 = 0 ] && { missed=$((missed + 1)); echo "MISSED-BY-CHECK $what" >>"$report"; }
   [ "$verdict" = harmless ] && { escaped=$((escaped + 1)); echo "ESCAPED $what" >>"$report"; }
   case $verdict in
@@ -180,7 +182,7 @@ for ((i = 0; i < m; i++)); do
   damage_flip "${pos[$j]}" "${masks[$((i % 5))]}" "${what[$j]}"
 done
 
-grep -v '^ESCAPED\|^MISSED' "$report" | head -40
+grep -v '^ESCAPED\|^MISSED\|^CASE' "$report" | head -40
 [ -z "${TQ_DAMAGE_REPORT:-}" ] || cp "$report" "$TQ_DAMAGE_REPORT"
 echo "damage sweep: $cases cases ($flips flips, $truncs truncations) in $((SECONDS - START)) s:" \
      "detected $detected, harmless $harmless (check saw nothing: $escaped), crashes $crashes," \
