@@ -19,12 +19,6 @@
 
 #include "tq_store.h"
 
-/* Until the store's verification and fault reporting are merged, the check links
- * without them and skips what they do (see docs/pending/lmdbcheck.md). */
-#pragma weak tq_store_verify
-#pragma weak tq_txn_fault
-#pragma weak tq_store_each_gap
-
 #define SC_MEM_DEFAULT (64u << 20)
 #define SC_FUTURE_SLACK (86400 * 2)     /* clock skew allowed on applied_at, skipped_at */
 
@@ -91,8 +85,7 @@ static void sc_store_error(sc *c, int rc, const char *during)
 {
     tq_diag fd;
     memset(&fd, 0, sizeof fd);
-    if (tq_txn_fault != NULL)
-        tq_txn_fault(c->t, &fd);
+    tq_txn_fault(c->t, &fd);
     sc_problem(c, "records", NULL, 0, "%s stopped: %s%s%s", during, tq_strerror(rc),
                fd.why[0] ? ": " : "", fd.why);
     c->err = rc;
@@ -410,8 +403,7 @@ static void sc_journals(sc *c)
         sc_store_error(c, rc, "walking journal marks");
         return;
     }
-    if (tq_store_each_gap != NULL && (rc = tq_store_each_gap(c->t, NULL, sc_gap, &k)) != 0 &&
-        c->err == 0)
+    if ((rc = tq_store_each_gap(c->t, NULL, sc_gap, &k)) != 0 && c->err == 0)
         sc_store_error(c, rc, "walking gaps");
 }
 
@@ -452,10 +444,7 @@ static int sc_step_file(sc *c, const char *dir)
 /* sc_step_records() - step 2, in the open read transaction. */
 static int sc_step_records(sc *c)
 {
-    int rc;
-    if (tq_store_verify == NULL)
-        return TQ_OK;           /* not merged yet: the walks below still decode */
-    rc = tq_store_verify(c->t, sc_bad_record, c, &c->rep->records);
+    int rc = tq_store_verify(c->t, sc_bad_record, c, &c->rep->records);
     if (rc == TQ_ERR_DBCORRUPT && c->rep->problems == 0)
         sc_problem(c, "records", NULL, 0, "damaged records");
     if (rc == TQ_OK)

@@ -23,6 +23,7 @@
 #include "tq_lmdb_check.h"
 #include "tq_store.h"
 #include "tq_store_check.h"
+#include "tq_store_int.h"     /* tq__seal: to forge a record that checks */
 
 static char g_dir[64];
 static char g_path[128];            /* g_dir/data.mdb */
@@ -547,32 +548,54 @@ Test(lmdb_check, store_decl_fields_disagree)
     cr_assert(strstr(g_tables, "decls:100000000004:state CLEARED") != NULL, "%s", g_tables);
 }
 
-Test(lmdb_check, store_cover_differs_from_receipts)
+/* rewrite_receipt() - change the amount of receipt_no with raw LMDB calls and seal it
+ * again as the store does: a value that decodes and checks, but no longer adds up to
+ * its declaration's cover (as a bug writing one without the other would leave it). */
+static void rewrite_receipt(const char *receipt_no, int flip_seal)
 {
-    tq_store_check_report r;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    make_store();
-    /* rewrite the cover of ...001 as a bad disk or an old bug would: PAY total 999 */
+    uint8_t val[64];
     cr_assert_eq(mdb_env_create(&env), 0);
     cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, MDB_NOSYNC, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "cover", 0, &dbi), 0);
-    MDB_val k = { 12, "100000000001" }, v;
+    cr_assert_eq(mdb_dbi_open(txn, "receipts", 0, &dbi), 0);
+    MDB_val k = { strlen(receipt_no), (void *)receipt_no }, v;
     cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
-    uint8_t val[64];
-    cr_assert_leq(v.mv_size, sizeof val);
+    cr_assert_eq(v.mv_size, 25 + TQ__SEAL_LEN);
     memcpy(val, v.mv_data, v.mv_size);
-    val[0] ^= 0x01;                                /* pay_total, little-endian */
+    val[13] ^= 0x01;                               /* amount, little-endian */
+    uint32_t seal = tq__seal(DB_RECEIPTS, &k, val, 25) ^ (flip_seal ? 1u : 0u);
+    memcpy(val + 25, &seal, 4);
     MDB_val nv = { v.mv_size, val };
     cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+Test(lmdb_check, store_cover_differs_from_receipts)
+{
+    tq_store_check_report r;
+    make_store();
+    rewrite_receipt("KB-1", 0);
     int rc = store_check(&r);
     cr_assert_eq(rc, TQ_ERR_DBCORRUPT, "%s", tq_strerror(rc));
-    cr_assert(strstr(g_tables, "100000000001") != NULL, "%s", g_tables);
+    cr_assert(strstr(g_tables, "cover:100000000001:PAY total 1000, but its receipts add up "
+                               "to 1001") != NULL, "%s", g_tables);
+}
+
+Test(lmdb_check, store_damaged_record_is_listed)
+{
+    tq_store_check_report r;
+    make_store();
+    rewrite_receipt("KB-1", 1);                    /* a seal that does not match */
+    int rc = store_check(&r);
+    cr_assert_eq(rc, TQ_ERR_DBCORRUPT, "%s", tq_strerror(rc));
+    cr_assert(strstr(g_tables, "records:") == g_tables, "%s", g_tables);
+    cr_assert(strstr(g_tables, "KB-1") != NULL, "%s", g_tables);
+    cr_assert_eq(r.steps, 1, "cross-checks skipped over damaged records");
 }
 
 Test(lmdb_check, store_journal_mark_inconsistent)

@@ -6,9 +6,6 @@
 #include "tq_lmdb_check.h"
 #include "tq_store_check.h"
 
-/* Until the store's backup is merged, backup links without it and says so. */
-#pragma weak tq_store_backup
-
 /* ---- check ---- */
 
 static const char help_check[] =
@@ -194,8 +191,6 @@ int tq_cmd_backup(int argc, char **argv)
         return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");
     if (quiet)
         tq_cli_quiet = 1;
-    if (tq_store_backup == NULL)
-        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: not available in this build");
     if ((rc = tq_cli_open_store("backup", db, 0, 0, &s)) != 0)
         return rc;
     memset(&d, 0, sizeof d);
