@@ -56,7 +56,7 @@
 /* ---- frames and queues ---------------------------------------------------------- */
 
 typedef struct pl_cover {
-    uint64_t pay_total;
+    tq_u128 pay_total;
     uint32_t goff, ng;       /* guarantees in the frame's g[goff .. goff+ng) */
 } pl_cover;
 
