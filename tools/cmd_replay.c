@@ -439,7 +439,18 @@ int tq_cmd_replay(int argc, char **argv)
                     (unsigned long long)st.journal_last_seq);
         status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
     }
-    int have_tally = ro.dry_run ? rc == TQ_OK : tq_export_tally(s, &t) == TQ_OK;
+    int trc = ro.dry_run ? TQ_OK : tq_export_tally(s, &t);
+    int have_tally = ro.dry_run ? rc == TQ_OK : trc == TQ_OK;
+    if (trc != TQ_OK) {
+        /* What the replay committed stands, but a declaration it did not touch cannot
+         * be read back: the database is damaged, and an exit 0 would hide it. */
+        status = tq_cli_error(tq_cli_exit_for(trc),
+                              "%s: the replay of %s is committed (through seq %llu), but "
+                              "the declarations cannot be read back for the summary: %s; "
+                              "run `thongquan check --db %s`",
+                              db, pos[0], (unsigned long long)st.journal_last_seq,
+                              tq_strerror(trc), db);
+    }
     if (json)
         print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
     else if (!tq_cli_quiet)
