@@ -231,6 +231,9 @@ static int take_lock(run *r)
                           "inbox; nothing done", r->inbox, h.pid, h.started[0] ? h.started : "?");
     else if (rc == TQ_ERR_PERM)
         st = tq_cli_error(TQ_EXIT_PERM, "permission denied: %s", p);
+    else if (rc == TQ_ERR_INPUT)      /* a link or a folder planted at its name */
+        st = tq_cli_error(TQ_EXIT_USAGE, "%s: refused as the job's lock: %s", p,
+                          d.why[0] ? d.why : tq_strerror(rc));
     else if (rc != TQ_OK)
         st = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot take the lock: %s", p,
                           d.why[0] ? d.why : tq_strerror(rc));
