@@ -605,10 +605,10 @@ static void write_prom(FILE *f, const run *r, int status)
         fprintf(f, r->have_tally ? "thongquan_held_by_reason{reason=\"%s\"} %llu\n"
                                  : "thongquan_held_by_reason{reason=\"%s\"} NaN\n",
                 tq_reason_name(b), (unsigned long long)r->tally.held_by_reason[b]);
-    prom(f, "thongquan_manual_with_discrepancies", "Manual clearances whose check found "
-                                                   "discrepancies.");
-    fprintf(f, r->have_tally ? "thongquan_manual_with_discrepancies %llu\n"
-                             : "thongquan_manual_with_discrepancies NaN\n",
+    prom(f, "thongquan_anomalies", "What needs an operator: manual clearances whose check "
+                                   "found discrepancies (the other lists are in the report).");
+    fprintf(f, r->have_tally ? "thongquan_anomalies{kind=\"manual_with_discrepancies\"} %llu\n"
+                             : "thongquan_anomalies{kind=\"manual_with_discrepancies\"} NaN\n",
             (unsigned long long)r->tally.manual_with_discrepancies);
     prom(f, "thongquan_reconcile_cleared_now", "Declarations the last reconcile cleared.");
     fprintf(f, "thongquan_reconcile_cleared_now %llu\n", (unsigned long long)r->state.cleared_now);

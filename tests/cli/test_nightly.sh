@@ -155,6 +155,27 @@ expect_status 0 "$TQ" nightly --db "$WORK/newdb" --inbox "$inbox" --min-age 0 --
 [ -f "$WORK/newdb/data.mdb" ] || fail "--create made no database"
 ok
 
+# ---- the shipped cron line runs the job as is; units, defaults and cron name one db ----
+cronline=$(grep -v '^#' "$TOP/tools/cron/thongquan-nightly.cron" | grep -E '^[0-9*]' | cut -d' ' -f7-)
+[ -n "$cronline" ] || fail "no cron line"
+cin=$WORK/cin
+mkdir -p "$cin"
+printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000003,KB-C,PAY,5,\n' >"$cin/payments-c.csv"
+touch -d '-5 min' "$cin/payments-c.csv"
+expect_status 0 env THONGQUAN_DB="$db" THONGQUAN_INBOX="$cin" THONGQUAN_REPORTS="$reports" \
+  THONGQUAN_METRICS="$prom" sh -c "${cronline//\/usr\/local\/bin\/thongquan/$TQ}"
+[ -f "$cin/done/$day/payments-c.csv" ] && [ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] \
+  || fail "the cron line: $(cat "$WORK/out" "$WORK/err")"
+ok
+for f in tools/cron/thongquan-nightly.cron tools/systemd/thongquan-nightly.service \
+         tools/systemd/thongquan-nightly.default; do
+  grep -q '/var/lib/thongquan/db\b' "$TOP/$f" || fail "$f does not name /var/lib/thongquan/db"
+  ! grep -E '/var/lib/thongquan([^/]|$)' "$TOP/$f" | grep -qv '/var/lib/thongquan/\(db\|reports\)' \
+    || fail "$f names another database path"
+  ! grep -q 'thongquan-nightly --\|bin/thongquan-nightly' "$TOP/$f" || fail "$f still calls the shell job"
+done
+ok
+
 # ---- permission denied: said as such, exit 8 (needs root to become nobody) ----
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   pin=$WORK/pinbox
