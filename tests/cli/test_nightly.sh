@@ -142,7 +142,10 @@ expect_status 3 nightly
 wait "$holder"
 [ -f "$inbox/payments-busy.csv" ] || fail "a busy run moved a file"
 ok
-expect_status 0 nightly
+expect_status 0 nightly --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json: $(cat "$WORK/out")"
+grep -q '"name":"payments-busy.csv"' "$WORK/out" || fail "--json lacks the file"
+ok
 
 # ---- a file changed within --min-age waits ----
 printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000003,KB-7,PAY,4,\n' >"$inbox/payments-fresh.csv"

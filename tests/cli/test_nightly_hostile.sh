@@ -164,6 +164,19 @@ awk -f "$HERE/check_json.awk" "$rep" || fail "A7: the report is not valid JSON"
 "$TQ" export decisions --db "$db" -o "$WORK/dec2.csv"
 ok
 
+# ---- A9: NAME.err quotes values only for a file its owner (not the job) could read ----
+if [ "$(id -u)" = 0 ]; then
+  printf '%s\n100000000002,KB-Q,PAY,-77,\n' "$payhdr" >"$inbox/payments-q1.csv"
+  printf '%s\n100000000002,KB-Q,PAY,-88,\n' "$payhdr" >"$inbox/payments-q2.csv"
+  chown 65534 "$inbox/payments-q1.csv" "$inbox/payments-q2.csv"
+  chmod 0644 "$inbox/payments-q1.csv"; chmod 0200 "$inbox/payments-q2.csv"
+  expect_status 1 nightly
+  grep -q -- "-77" "$inbox/failed/$day/payments-q1.csv.err" || fail "A9: a readable sender's file is not quoted"
+  ! grep -q -- "-88" "$inbox/failed/$day/payments-q2.csv.err" || fail "A9: an unreadable file was quoted"
+  grep -q "line 2: field 'amount'" "$inbox/failed/$day/payments-q2.csv.err" || fail "A9: no line and field"
+  ok
+fi
+
 # ---- A8: nothing outside the inbox, reports and database changed ----
 [ "$(sums "$decoy"; sha256sum <"$db/secret"; sha256sum <"$db/secret2")" = "$decoy_before" ] \
   || fail "A8: a file outside the inbox changed"
