@@ -185,7 +185,7 @@ int tq_nightly_open(const char *path, tq_nightly **out, tq_diag *d)
         if (rc == TQ_ERR_PERM)
             tq_diag_set(d, "(inbox)", "permission denied: %s", path);
         else
-            tq_diag_set(d, "(inbox)", "%s: %s", path, strerror(errno));
+            tq_diag_set(d, "(inbox)", "the inbox %s: %s", path, strerror(errno));
     }
     if (rc == TQ_OK)
         rc = check_inbox(n, d);

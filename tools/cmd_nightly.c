@@ -194,8 +194,14 @@ static int check_db(const run *r)
                             "%s: no database here; the nightly job never makes one by "
                             "itself (check --db: the usual path is /var/lib/thongquan/db; "
                             "--create makes a new, empty database)", r->db);
-    if (missing)
-        return 0;
+    if (missing) {
+        /* --create: made now, so that a night with nothing new still leaves one. */
+        tq_store *s;
+        int st = tq_cli_open_store("nightly", r->db, 1, r->nosync, &s);
+        if (st == 0)
+            tq_store_close(s);
+        return st;
+    }
     int rc = need_access(r->db, NULL, R_OK | W_OK | X_OK);
     const char *files[] = {"data.mdb", "lock.mdb", "lock"};
     for (int i = 0; i < 3 && rc == 0; i++)

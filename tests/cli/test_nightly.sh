@@ -156,6 +156,9 @@ ok
 # ---- --create makes a new database; without it a missing one is refused ----
 expect_status 0 "$TQ" nightly --db "$WORK/newdb" --inbox "$inbox" --min-age 0 --create
 [ -f "$WORK/newdb/data.mdb" ] || fail "--create made no database"
+mkdir -p "$WORK/empty"
+expect_status 7 "$TQ" nightly --db "$WORK/newdb2" --inbox "$WORK/empty" --create
+[ -f "$WORK/newdb2/data.mdb" ] || fail "--create on a quiet night made no database"
 ok
 
 # ---- the shipped cron line runs the job as is; units, defaults and cron name one db ----
