@@ -93,14 +93,15 @@ char *tq_nightly_quote(const char *name)
     return out;
 }
 
-void tq_nightly_hex(const uint8_t sha256[32], char out[65])
+void tq_nightly_hex(const void *bytes, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[sha256[i] >> 4];
-        out[2 * i + 1] = hx[sha256[i] & 15];
+    const uint8_t *b = bytes;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
     }
-    out[64] = '\0';
+    out[2 * n] = '\0';
 }
 
 /* ---- folders ---- */

@@ -165,7 +165,8 @@ int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *st, tq_diag *d
  * on one line.  malloc'd; NULL when out of memory. */
 char *tq_nightly_quote(const char *name);
 
-/* tq_nightly_hex() - 64 lowercase hex digits of a SHA-256. */
-void tq_nightly_hex(const uint8_t sha256[32], char out[65]);
+/* tq_nightly_hex() - n bytes as 2n lowercase hex digits and a NUL into out (2n + 1
+ * bytes): a SHA-256, or a name's exact bytes for the report. */
+void tq_nightly_hex(const void *bytes, size_t n, char *out);
 
 #endif

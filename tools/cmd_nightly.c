@@ -111,11 +111,8 @@ static char *hex_of(const char *s)
 {
     size_t n = strlen(s);
     char *h = malloc(2 * n + 1);
-    if (h == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        snprintf(h + 2 * i, 3, "%02x", (unsigned char)s[i]);
-    h[2 * n] = '\0';
+    if (h)
+        tq_nightly_hex(s, n, h);
     return h;
 }
 
@@ -463,7 +460,7 @@ static int one_file(run *r, const tq_nightly_entry *e)
     tq_nightly_staged sf;
     rc = tq_nightly_stage(r->n, e, &sf, &d);
     if (rc == TQ_OK) {
-        tq_nightly_hex(sf.sha256, f->sha);
+        tq_nightly_hex(sf.sha256, 32, f->sha);
         rc = load_one(r, e, f, &sf);
         tq_nightly_staged_release(&sf);
         return rc;
