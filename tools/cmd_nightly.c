@@ -406,9 +406,11 @@ static int load_one(run *r, const tq_nightly_entry *e, nfile *f, const tq_nightl
     tq_ledger_entry known;
     int rc = tq_nightly_ledger_get(r->s, sf->sha256, &known);
     if (rc == TQ_OK) {
-        /* Loaded before: a recovered file was loaded by the run that stopped. */
-        f->result = e->recovered ? R_LOADED : R_DUPLICATE;
-        if (e->recovered) {
+        /* Loaded before.  A file found in work/ under the name the ledger gives was
+         * loaded by the run that stopped before filing it: it goes to done/. */
+        int mine = e->recovered && strncmp(known.name, e->name, sizeof known.name - 1) == 0;
+        f->result = mine ? R_LOADED : R_DUPLICATE;
+        if (mine) {
             f->rows = known.rows;
             return file_away(r, e, f, TQ_NIGHTLY_DONE, NULL);
         }
