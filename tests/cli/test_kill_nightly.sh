@@ -46,6 +46,14 @@ if [ "$rc" != 0 ] && grep -q "no ledger of loaded files\|without calling before_
 fi
 [ "$rc" = 0 ] || fail "clean run exited $rc: $(cat "$WORK/err")"
 state "$WORK/ref" >"$WORK/ref.state" || fail "export ref"
+# A second clean run for the timing: the first pays for cold caches; kills aim within
+# the shorter span.
+fresh "$WORK/ref2"
+t0=$(date +%s%N)
+run_nightly "$WORK/ref2" >/dev/null 2>&1 || fail "second clean run"
+t=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$t" -lt "$span_ms" ] && span_ms=$t
+rm -rf "$WORK/ref2"
 grep -q ',HELD,.*PERMIT_REVOKED' <(cat "$WORK/ref.state") || fail "the set-up revokes nothing"
 echo "clean run: ${span_ms} ms"
 have_check=0
@@ -55,7 +63,7 @@ landed=0
 for k in $(seq 1 "$KILLS"); do
   d=$WORK/k$k
   fresh "$d"
-  at=$(( RANDOM % (span_ms + 5) ))
+  at=$(( RANDOM % (span_ms * 9 / 10 + 1) ))    # within the span of a run, not after it
   # The program itself in the background (not a subshell around it), so the kill hits it.
   "$TQ" nightly --db "$d/db" --inbox "$d/inbox" --reports "$d/rep" --min-age 0 --quiet \
     >/dev/null 2>&1 &
@@ -84,5 +92,5 @@ for k in $(seq 1 "$KILLS"); do
   rm -rf "$d"
 done
 echo "kills landed in a running job: $landed of $KILLS; check: $([ $have_check = 1 ] && echo used || echo 'not in this build: export equality only')"
-[ "$landed" -ge $((KILLS / 2)) ] || fail "too few kills landed ($landed)"
+[ "$landed" -ge $((KILLS / 3)) ] || fail "too few kills landed ($landed of $KILLS)"
 done_ok
