@@ -271,15 +271,21 @@ static int prepare_reports(run *r)
         free(r->report_path);
         if ((r->report_path = join(r->reports, name)) == NULL)
             return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        char rname[64];
+        snprintf(rname, sizeof rname, "reconcile-%s.json", r->stamp);
+        free(r->reconcile_report);
+        free(r->csv_dir);
+        r->reconcile_report = join(r->reports, rname);
+        r->csv_dir = join(r->reports, r->stamp);
+        if (r->reconcile_report == NULL || r->csv_dir == NULL)
+            return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        /* A stamp none of whose three names exists, as a file, a link or anything. */
         struct stat st;
-        if (lstat(r->report_path, &st) != 0)
+        if (lstat(r->report_path, &st) != 0 && lstat(r->reconcile_report, &st) != 0 &&
+            lstat(r->csv_dir, &st) != 0)
             break;
     }
-    char rname[64];
-    snprintf(rname, sizeof rname, "reconcile-%s.json", r->stamp);
-    r->reconcile_report = join(r->reports, rname);
-    r->csv_dir = join(r->reports, r->stamp);
-    return r->reconcile_report && r->csv_dir ? 0 : tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+    return 0;
 }
 
 /* ---- one file ---- */

@@ -100,6 +100,25 @@ expect_status 2 nightly
 rm "$inbox/.thongquan/lock"
 ok
 
+# Names in the reports folder planted for the next seconds' stamps: never written through.
+mkdir -p "$reports"
+for s in 0 1 2 3; do
+  st=$(date -d "+$s sec" +%Y-%m-%dT%H%M%S)
+  ln -sf "$db/data.mdb" "$reports/nightly-$st.json"
+  ln -sf "$db/data.mdb" "$reports/reconcile-$st.json"
+done
+printf '%s\n100000000002,KB-R,PAY,1,\n' "$payhdr" >"$inbox/payments-r.csv"
+touch "$WORK/mark"
+expect_status 0 nightly
+[ "$(find "$reports" -maxdepth 1 -type l | wc -l)" = 8 ] || fail "A2: a planted link was replaced"
+for l in "$reports"/*.json; do
+  [ ! -L "$l" ] || [ "$(readlink "$l")" = "$db/data.mdb" ] || fail "A2: $l was changed"
+done
+[ -n "$(find "$reports" -maxdepth 1 -type f -name 'nightly-*.json' -newer "$WORK/mark")" ] \
+  || fail "A2: no report written beside the planted links"
+"$TQ" stat --db "$db" >/dev/null || fail "A2: the database no longer opens after the reports"
+ok
+
 # ---- A3, A4: a link and a hard link to private files ----
 ln -s "$db/secret" "$inbox/payments-leak.csv"
 ln "$db/secret2" "$inbox/payments-hard.csv"
