@@ -106,11 +106,12 @@ for s in 0 1 2 3; do
   st=$(date -d "+$s sec" +%Y-%m-%dT%H%M%S)
   ln -sf "$db/data.mdb" "$reports/nightly-$st.json"
   ln -sf "$db/data.mdb" "$reports/reconcile-$st.json"
+  ln -sf "$db/data.mdb" "$reports/reconcile-$st-2.json"   # the next stamp's other name
 done
 printf '%s\n100000000002,KB-R,PAY,1,\n' "$payhdr" >"$inbox/payments-r.csv"
 touch "$WORK/mark"
 expect_status 0 nightly
-[ "$(find "$reports" -maxdepth 1 -type l | wc -l)" = 8 ] || fail "A2: a planted link was replaced"
+[ "$(find "$reports" -maxdepth 1 -type l | wc -l)" = 12 ] || fail "A2: a planted link was replaced"
 for l in "$reports"/*.json; do
   [ ! -L "$l" ] || [ "$(readlink "$l")" = "$db/data.mdb" ] || fail "A2: $l was changed"
 done
