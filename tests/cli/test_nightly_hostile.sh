@@ -112,7 +112,7 @@ done
 printf '%s\n100000000002,KB-R,PAY,1,\n' "$payhdr" >"$inbox/payments-r.csv"
 touch "$WORK/mark"
 expect_status 0 nightly
-[ "$(find "$reports" -maxdepth 1 -type l | wc -l)" = 28 ] || fail "A2: a planted link was replaced"
+[ "$(find "$reports" -maxdepth 1 -type l | wc -l)" = 28 ] || fail "A2: a planted link was replaced: $(find "$reports" -maxdepth 1 -newer "$WORK/mark" -printf "%y %f\n")"
 for l in "$reports"/*.json; do
   [ ! -L "$l" ] || [ "$(readlink "$l")" = "$db/data.mdb" ] || fail "A2: $l was changed"
 done
