@@ -1,9 +1,8 @@
 /* tq_nightly_compat.c - TEMPORARY stand-ins so that the nightly job builds before the
  * modules it uses land on main (formats/tq_out.c, formats/tq_lock.c from the "output"
- * and "journal" helpers; the store's ledger from the "store" helper).  Each block
- * compiles only while the real source is absent (__has_include on the .c file, which is
- * on the include path), and the ledger stand-ins are weak, so the store's real ones win.
- * Delete this file once all three are merged.
+ * and "journal" helpers).  Each block compiles only while the real source is absent
+ * (__has_include on the .c file, which is on the include path).  Delete this file once
+ * both are merged.
  *
  * They are minimal on purpose: enough for the nightly job's own use, not the contract's
  * every case. */
@@ -17,22 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tq_store.h"
-
-/* The ledger: without the store's table, the nightly job refuses to run (TQ_ERR_STORE),
- * never loads without one. */
-__attribute__((weak)) int tq_store_get_ledger(tq_txn *t, const uint8_t sha256[32],
-                                              tq_ledger_entry *out)
-{
-    (void)t, (void)sha256, (void)out;
-    return TQ_ERR_STORE;
-}
-
-__attribute__((weak)) int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e)
-{
-    (void)t, (void)e;
-    return TQ_ERR_STORE;
-}
+#include "tq_error.h"
 
 #if !__has_include("tq_lock.c")
 #include "tq_lock.h"
