@@ -363,8 +363,8 @@ static int refuse(run *r, const tq_nightly_entry *e, nfile *f, err_text *et)
     if (file_away(r, e, f, TQ_NIGHTLY_FAILED, et) != 0)
         return -1;
     /* A refused file needs someone: said on stderr even under --quiet. */
-    tq_cli_warn("nightly: refused %s: %s; moved to %s/%s (errors in %s.err)", f->q, f->why,
-                r->inbox, f->stored ? f->stored : "failed/", f->stored ? f->stored : "NAME");
+    tq_cli_warn("nightly: refused %s: %s; moved to %s/%s, the reasons in its .err beside it",
+                f->q, f->why, r->inbox, f->stored ? f->stored : "failed/");
     return 0;
 }
 
@@ -401,6 +401,7 @@ static int loaded_step(run *r, const tq_nightly_entry *e, nfile *f, int rc, cons
     /* Not the file's fault (busy, full disk, a signal): it stays in work/ and the next
      * run takes it first. */
     set_why(f, d, rc);
+    f->result = R_WAITING;
     r->status = tq_cli_error(tq_cli_exit_for(rc), "%s: not loaded: %s; the run stops, the "
                              "file is taken first by the next run", f->q, f->why);
     return -1;
