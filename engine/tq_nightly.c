@@ -351,10 +351,17 @@ void tq_nightly_scan_free(tq_nightly_list *s)
 
 /* ---- claim ---- */
 
-/* move_noreplace() - rename, never over an existing name. */
+/* move_noreplace() - rename, never over an existing name.  A file system without
+ * RENAME_NOREPLACE (EINVAL) gets link + unlink, which refuses an existing name too. */
 static int move_noreplace(int from, const char *a, int to, const char *b)
 {
-    return renameat2(from, a, to, b, RENAME_NOREPLACE) == 0 ? TQ_OK : from_errno(errno);
+    if (renameat2(from, a, to, b, RENAME_NOREPLACE) == 0)
+        return TQ_OK;
+    if (errno != EINVAL)
+        return from_errno(errno);
+    if (linkat(from, a, to, b, 0) != 0)
+        return from_errno(errno);
+    return unlinkat(from, a, 0) == 0 ? TQ_OK : from_errno(errno);
 }
 
 int tq_nightly_claim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d)
