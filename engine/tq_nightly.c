@@ -386,9 +386,9 @@ int tq_nightly_unclaim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d)
 
 /* open_input() - the claimed entry, only if it is a regular file with a single link.
  * O_NONBLOCK so that a FIFO planted there cannot hang the job. */
-static int open_input(tq_nightly *n, const char *name, struct stat *st, tq_diag *d)
+static int open_input(tq_nightly *n, int dir, const char *name, struct stat *st, tq_diag *d)
 {
-    int fd = openat(n->fd[F_WORK], name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ELOOP)
             return tq_diag_set(d, "(file)", "a symbolic link: not followed");
@@ -424,7 +424,7 @@ static int new_stage(tq_nightly *n)
     return fd;
 }
 
-/* copy_hash() - copy in to out, hashing what was copied. */
+/* copy_hash() - copy in to out (none when out < 0), hashing what was read. */
 static int copy_hash(int in, int out, uint8_t sha[32], uint64_t *size)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -446,7 +446,7 @@ static int copy_hash(int in, int out, uint8_t sha[32], uint64_t *size)
         if (r == 0)
             break;
         EVP_DigestUpdate(md, buf, (size_t)r);
-        for (ssize_t o = 0; o < r;) {
+        for (ssize_t o = 0; out >= 0 && o < r;) {
             ssize_t w = write(out, buf + o, (size_t)(r - o));
             if (w < 0 && errno == EINTR)
                 continue;
@@ -473,7 +473,7 @@ int tq_nightly_stage(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_staged
     memset(sf, 0, sizeof *sf);
     sf->fd = -1;
     struct stat a, b;
-    int in = open_input(n, e->name, &a, d);
+    int in = open_input(n, n->fd[F_WORK], e->name, &a, d);
     if (in < 0)
         return in;
     int rc = TQ_OK;
@@ -728,4 +728,103 @@ int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *s, tq_diag *d)
         return sys_fail(d, e, n->path, STATE_DIR "/state");
     }
     return fsync(st) == 0 ? TQ_OK : sys_fail(d, errno, n->path, STATE_DIR);
+}
+
+/* ---- seeding the ledger from done/ ---- */
+
+typedef struct seed_run {
+    tq_nightly *n;
+    tq_store *s;
+    uint64_t seen, added;
+} seed_run;
+
+/* seed_put() - one ledger entry in a transaction of its own (redone after growing). */
+static int seed_put(tq_store *s, const tq_ledger_entry *e)
+{
+    for (int tries = 0;; tries++) {
+        tq_txn *t;
+        tq_ledger_entry known;
+        int rc = tq_txn_begin(s, 0, &t);
+        if (rc != TQ_OK)
+            return rc;
+        rc = tq_store_get_ledger(t, e->sha256, &known);
+        if (rc == TQ_OK) {
+            tq_txn_abort(t);
+            return 1;                   /* known already */
+        }
+        rc = rc == TQ_ERR_NOTFOUND ? tq_store_put_ledger(t, e) : rc;
+        if (rc == TQ_OK)
+            return tq_txn_commit(t);
+        tq_txn_abort(t);
+        if (rc != TQ_ERR_MAPFULL || tries > 3 || (rc = tq_store_grow(s)) != TQ_OK)
+            return rc;
+    }
+}
+
+/* seed_file() - hash done/DATE/NAME (never through a link) and record it. */
+static int seed_file(seed_run *sr, int day, const char *name, tq_diag *d)
+{
+    struct stat st;
+    int kind = tq_nightly_kind_of(name);
+    if (kind == 0)
+        return TQ_OK;
+    int in = open_input(sr->n, day, name, &st, d);
+    if (in < 0)
+        return in == TQ_ERR_INPUT ? TQ_OK : in;    /* a link or a hard link: not seeded */
+    tq_ledger_entry e;
+    memset(&e, 0, sizeof e);
+    uint64_t size;
+    int rc = copy_hash(in, -1, e.sha256, &size);
+    close(in);
+    if (rc != TQ_OK)
+        return sys_fail(d, EIO, "done", name);
+    e.kind = (uint8_t)kind;
+    e.loaded_at = (uint64_t)st.st_mtim.tv_sec;
+    snprintf(e.name, sizeof e.name, "%s", name);
+    sr->seen++;
+    rc = seed_put(sr->s, &e);
+    if (rc == TQ_OK)
+        sr->added++;
+    return rc == 1 ? TQ_OK : rc;
+}
+
+static int seed_day(seed_run *sr, const char *date, tq_diag *d)
+{
+    int day = openat(sr->n->fd[F_DONE], date, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (day < 0)
+        return TQ_OK;                   /* a file or a link among the days: skipped */
+    DIR *dp = fdopendir(day);
+    if (dp == NULL) {
+        close(day);
+        return from_errno(errno);
+    }
+    int rc = TQ_OK;
+    struct dirent *de;
+    while (rc == TQ_OK && (de = readdir(dp)) != NULL)
+        if (de->d_name[0] != '.')
+            rc = seed_file(sr, dirfd(dp), de->d_name, d);
+    closedir(dp);
+    return rc;
+}
+
+int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d)
+{
+    seed_run sr = {.n = n, .s = s};
+    int fd = dup(n->fd[F_DONE]);
+    DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dp == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return sys_fail(d, errno, n->path, "done");
+    }
+    rewinddir(dp);
+    int rc = TQ_OK;
+    struct dirent *de;
+    while (rc == TQ_OK && (de = readdir(dp)) != NULL)
+        if (de->d_name[0] != '.')
+            rc = seed_day(&sr, de->d_name, d);
+    closedir(dp);
+    *seen = sr.seen;
+    *added = sr.added;
+    return rc;
 }

@@ -133,6 +133,14 @@ int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq_nightly_sta
                     const tq_load_opts *lo, tq_load_stats *st, tq_ledger_entry *known,
                     tq_diag *d);
 
+/* tq_nightly_seed() - put into the ledger every input-named regular file with one link
+ * found in INBOX/done/DATE/ (never through a link), as loaded at its mtime: for the
+ * first run after the shell job, whose text ledger could be forged and is not read, so
+ * that an old file sent again is still a duplicate.  Entries already known are kept.
+ * *seen counts the files hashed, *added the entries put.
+ * @return TQ_OK, TQ_ERR_IO, TQ_ERR_PERM, store errors (entries put so far stay). */
+int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d);
+
 /* tq_nightly_file_away() - move the claimed entry to dest/DATE/ (DATE "YYYY-MM-DD"),
  * never over another file: when NAME is taken, "-2", "-3" ... is put before its
  * extension (payments-x.csv -> payments-x-2.csv), so a stored file can go back into

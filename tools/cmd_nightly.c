@@ -24,7 +24,8 @@
 
 static const char help_nightly[] =
     "usage: thongquan nightly --inbox DIR --db DIR [--reports DIR] [--metrics FILE]\n"
-    "                         [--min-age SECONDS] [--create] [--quiet] [--json]\n"
+    "                         [--min-age SECONDS] [--create] [--seed-ledger] [--quiet]\n"
+    "                         [--json]\n"
     "\n"
     "Load the payment and permit files waiting in the inbox, each content once, then\n"
     "reconcile the database and write one report for the run.\n"
@@ -42,6 +43,8 @@ static const char help_nightly[] =
     "  --metrics FILE   a node_exporter textfile, replaced atomically (a failure to write\n"
     "                   it is a warning: the loading goes on)\n"
     "  --create         make the database when missing (never made otherwise)\n"
+    "  --seed-ledger    first, put every file already in INBOX/done/*/ into the ledger\n"
+    "                   (once, when moving from the shell job, whose ledger is not read)\n"
     "  --quiet          print only errors (a quiet night prints nothing)\n"
     "  --json           print the run's report as JSON on stdout\n"
     "\n"
@@ -787,6 +790,26 @@ static void run_free(run *r)
     tq_nightly_close(r->n);
 }
 
+/* seed() - --seed-ledger: the files in done/ go into the ledger before anything loads. */
+static int seed(run *r)
+{
+    tq_store *s;
+    int st = tq_cli_open_store("nightly", r->db, 1, r->nosync, &s);
+    if (st != 0)
+        return st;
+    uint64_t seen = 0, added = 0;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    int rc = tq_nightly_seed(r->n, s, &seen, &added, &d);
+    tq_store_close(s);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "seeding the ledger from %s/done: %s",
+                            r->inbox, d.why[0] ? d.why : tq_strerror(rc));
+    say(r, "ledger seeded from done/: %llu files hashed, %llu new entries",
+        (unsigned long long)seen, (unsigned long long)added);
+    return 0;
+}
+
 /* work() - from the lock on: scan, load, reconcile, metrics, report. */
 static int work(run *r)
 {
@@ -826,11 +849,13 @@ static int work(run *r)
 int tq_cmd_nightly(int argc, char **argv)
 {
     const char *inbox = NULL, *db = NULL, *reports = NULL, *metrics = NULL, *create = NULL,
-               *quiet = NULL, *json = NULL, *nosync = NULL, *min_age = NULL;
+               *quiet = NULL, *json = NULL, *nosync = NULL, *min_age = NULL,
+               *seed_ledger = NULL;
     tq_opt opts[] = {{"inbox", 1, &inbox},   {"db", 1, &db},         {"reports", 1, &reports},
                      {"metrics", 1, &metrics}, {"create", 0, &create}, {"quiet", 0, &quiet},
                      {"q", 0, &quiet},       {"json", 0, &json},     {"no-sync", 0, &nosync},
-                     {"min-age", 1, &min_age}, {NULL, 0, NULL}};
+                     {"min-age", 1, &min_age}, {"seed-ledger", 0, &seed_ledger},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
     if (rc < 0) {
@@ -868,6 +893,8 @@ int tq_cmd_nightly(int argc, char **argv)
         status = take_lock(&r);
     if (status == 0)
         status = prepare_reports(&r);
+    if (status == 0 && seed_ledger)
+        status = seed(&r);
     if (status == 0)
         status = work(&r);
     run_free(&r);

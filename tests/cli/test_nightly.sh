@@ -182,6 +182,19 @@ for f in tools/cron/thongquan-nightly.cron tools/systemd/thongquan-nightly.servi
 done
 ok
 
+# ---- --seed-ledger: files the shell job left in done/ are known by content ----
+mig=$WORK/mig
+mkdir -p "$mig/inbox/done/2024-08-01"
+cp -a "$WORK/newdb" "$mig/db"            # a database the C job never loaded into
+printf 'permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota\nPM,BCT,0101234567,2024-01-01,2024-12-31,VALID,8517,0\n' >"$mig/inbox/done/2024-08-01/permits-old.csv"
+"$TQ" load permits "$mig/inbox/done/2024-08-01/permits-old.csv" --db "$mig/db" --quiet || fail "mig load"
+ln -s "$db/data.mdb" "$mig/inbox/done/2024-08-01/payments-link.csv"
+cp "$mig/inbox/done/2024-08-01/permits-old.csv" "$mig/inbox/permits-old-resent.csv"
+expect_status 7 "$TQ" nightly --db "$mig/db" --inbox "$mig/inbox" --min-age 0 --seed-ledger
+grep -q "ledger seeded from done/: 1 files hashed, 1 new entries" "$WORK/out" || fail "seed: $(cat "$WORK/out" "$WORK/err")"
+[ -f "$mig/inbox/duplicate/$day/permits-old-resent.csv" ] || fail "seed: the old file was loaded again"
+ok
+
 # ---- permission denied: said as such, exit 8 (needs root to become nobody) ----
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   pin=$WORK/pinbox
