@@ -279,7 +279,7 @@ static int by_name(const void *pa, const void *pb)
 
 /* scan_dir() - add dir's entries: inputs to in (those old enough), others to ignored. */
 static int scan_dir(int dirfd, int recovered, time_t now, uint64_t min_age, vec *in,
-                    vec *ignored, size_t *waiting)
+                    vec *ignored, tq_nightly_list *out)
 {
     int fd = dup(dirfd);
     DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
@@ -301,11 +301,14 @@ static int scan_dir(int dirfd, int recovered, time_t now, uint64_t min_age, vec 
             continue;               /* done/, failed/, duplicate/, or a sender's folder */
         int kind = tq_nightly_kind_of(de->d_name);
         if (kind == 0) {
-            rc = vec_push(ignored, de->d_name, 0, recovered, &st);
+            if (out->n_ignored_total++ < TQ_NIGHTLY_MAX_LISTED)
+                rc = vec_push(ignored, de->d_name, 0, recovered, &st);
             continue;
         }
-        if (!recovered && min_age > 0 && (int64_t)st.st_mtim.tv_sec > (int64_t)now - (int64_t)min_age) {
-            (*waiting)++;
+        if ((!recovered && min_age > 0 &&
+             (int64_t)st.st_mtim.tv_sec > (int64_t)now - (int64_t)min_age) ||
+            in->n >= TQ_NIGHTLY_MAX_INPUTS) {
+            out->n_waiting++;
             continue;
         }
         rc = vec_push(in, de->d_name, kind, recovered, &st);
@@ -319,9 +322,9 @@ int tq_nightly_scan(tq_nightly *n, time_t now, uint64_t min_age, tq_nightly_list
 {
     vec in = {0}, ign = {0};
     memset(out, 0, sizeof *out);
-    int rc = scan_dir(n->fd[F_WORK], 1, now, min_age, &in, &ign, &out->n_waiting);
+    int rc = scan_dir(n->fd[F_WORK], 1, now, min_age, &in, &ign, out);
     if (rc == TQ_OK)
-        rc = scan_dir(n->inbox, 0, now, min_age, &in, &ign, &out->n_waiting);
+        rc = scan_dir(n->inbox, 0, now, min_age, &in, &ign, out);
     out->in = in.v;
     out->n_in = in.n;
     out->ignored = ign.v;

@@ -57,10 +57,19 @@ typedef struct tq_nightly_entry {
 typedef struct tq_nightly_list {
     tq_nightly_entry *in;       /* inputs in the order they must be loaded */
     size_t n_in;
-    tq_nightly_entry *ignored;  /* not input names (notes.txt), in name order */
+    tq_nightly_entry *ignored;  /* not input names (notes.txt), in name order: the
+                                 * first TQ_NIGHTLY_MAX_LISTED met */
     size_t n_ignored;
-    size_t n_waiting;           /* inputs changed less than min_age seconds ago */
+    size_t n_ignored_total;     /* all of them */
+    size_t n_waiting;           /* inputs changed less than min_age seconds ago, and
+                                 * those past TQ_NIGHTLY_MAX_INPUTS */
 } tq_nightly_list;
+
+/* Memory is bounded by these, never by what senders put in the inbox: a run takes at
+ * most TQ_NIGHTLY_MAX_INPUTS inputs (past that, the first met in the directory; the
+ * rest wait for the next run) and lists at most TQ_NIGHTLY_MAX_LISTED other names. */
+#define TQ_NIGHTLY_MAX_INPUTS 100000
+#define TQ_NIGHTLY_MAX_LISTED 1000
 
 /* A staged file: what was read, and what may be said about it. */
 typedef struct tq_nightly_staged {

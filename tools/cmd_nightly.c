@@ -582,7 +582,7 @@ static void count_results(run *r, const tq_nightly_list *sc)
     memset(r->count, 0, sizeof r->count);
     for (size_t i = 0; i < r->nf; i++)
         r->count[r->f[i].result]++;
-    r->count[R_IGNORED] = sc->n_ignored;
+    r->count[R_IGNORED] = sc->n_ignored_total;
     r->count[R_WAITING] += sc->n_waiting;
 }
 
@@ -717,7 +717,7 @@ static void write_report(FILE *f, const run *r, const tq_nightly_list *sc, int s
         free(q);
         free(h);
     }
-    fputs("],\"counts\":{", f);
+    fprintf(f, "],\"ignored_not_listed\":%zu,\"counts\":{", sc->n_ignored_total - sc->n_ignored);
     for (int i = 0; i < R_COUNT; i++)
         fprintf(f, "%s\"%s\":%zu", i ? "," : "", result_name[i], r->count[i]);
     fprintf(f, "},\"reconcile\":{\"ran\":%s,\"status\":%d,\"cleared_now\":%llu,\"report\":",
@@ -750,6 +750,8 @@ static void report(run *r, const tq_nightly_list *sc, int status)
         say(r, "ignored %s: not permits*.csv or payments*.csv (left in the inbox)", q ? q : "?");
         free(q);
     }
+    if (sc->n_ignored_total > sc->n_ignored)
+        say(r, "... and %zu more names ignored, not listed", sc->n_ignored_total - sc->n_ignored);
     if (r->json) {
         write_report(stdout, r, sc, status);
         fflush(stdout);

@@ -198,6 +198,17 @@ if [ "$(id -u)" = 0 ]; then
   ok
 fi
 
+# ---- A10: a flood of names: listed up to a bound, all counted ----
+mkdir "$WORK/flood" && (cd "$WORK/flood" && seq -f 'junk-%g.txt' 1 1500 | xargs touch)
+mv "$WORK/flood/"* "$inbox/"
+expect_status 7 nightly --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "A10: the report is not valid JSON"
+grep -q '"ignored_not_listed":501,"counts":{[^}]*"ignored":1501' "$WORK/out" \
+  || fail "A10: $(grep -o '"ignored_not_listed.*' "$WORK/out" | head -c 300)"
+[ "$(grep -o '"name_hex"' "$WORK/out" | wc -l)" = 1000 ] || fail "A10: not 1000 names listed"
+rm -f "$inbox"/junk-*.txt
+ok
+
 # ---- A8: nothing outside the inbox, reports and database changed ----
 [ "$(sums "$decoy"; sha256sum <"$db/secret"; sha256sum <"$db/secret2")" = "$decoy_before" ] \
   || fail "A8: a file outside the inbox changed"
