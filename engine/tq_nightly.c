@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -594,7 +595,12 @@ static char *variant(const char *name, unsigned k)
     }
     const char *dot = strrchr(name, '.');
     size_t stem = dot && dot != name ? (size_t)(dot - name) : n;
-    snprintf(out, n + 24, "%.*s-%u%s", (int)stem, name, k, name + stem);
+    char suffix[16];
+    size_t sl = (size_t)snprintf(suffix, sizeof suffix, "-%u", k);
+    /* A name may not pass NAME_MAX: the stem gives way, the extension stays. */
+    size_t keep = n + sl > NAME_MAX ? (stem > n + sl - NAME_MAX ? stem - (n + sl - NAME_MAX) : 0)
+                                    : stem;
+    snprintf(out, n + 24, "%.*s%s%s", (int)keep, name, suffix, name + stem);
     return out;
 }
 
@@ -606,7 +612,7 @@ static int write_err(int dir, const char *name, const char *text, size_t len)
         return TQ_ERR_NOMEM;
     memcpy(p, name, n);
     memcpy(p + n, ".err", 5);
-    int fd = openat(dir, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int fd = openat(dir, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     free(p);
     if (fd < 0)
         return from_errno(errno);

@@ -198,6 +198,17 @@ if [ "$(id -u)" = 0 ]; then
   ok
 fi
 
+# ---- A11: a longest name (255 bytes) twice in a day: the second is stored shortened ----
+long="payments-$(printf 'x%.0s' $(seq 1 242)).csv"
+[ "${#long}" = 255 ] || fail "A11 setup: ${#long}"
+printf '%s\n100000000002,KB-L1,PAY,1,\n' "$payhdr" >"$inbox/$long"
+expect_status 0 nightly
+printf '%s\n100000000002,KB-L2,PAY,1,\n' "$payhdr" >"$inbox/$long"
+expect_status 0 nightly
+[ "$(ls "$inbox/done/$day" | grep -c '^payments-xxx.*\.csv$')" = 2 ] || fail "A11: $(ls "$inbox/done/$day")"
+ls "$inbox/done/$day" | grep -q -- '-2\.csv$' || fail "A11: no -2 name"
+ok
+
 # ---- A10: a flood of names: listed up to a bound, all counted ----
 mkdir "$WORK/flood" && (cd "$WORK/flood" && seq -f 'junk-%g.txt' 1 1500 | xargs touch)
 mv "$WORK/flood/"* "$inbox/"
