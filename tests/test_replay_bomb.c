@@ -8,8 +8,8 @@
  *   - bomb: 40 frames each claiming 64 MiB of raw content (64 MiB of zeros, which
  *     zstd holds in a few KiB) and millions of records: not records at all, so each
  *     frame is corrupt; replayed with and without --skip-corrupt;
- *   - cancels: a VALID journal of 3 maximum-size frames (64 MiB) of 6-byte CANCEL
- *     records (11 million per frame): replayed correctly.
+ *   - cancels: a VALID journal of 3 maximum-size frames (TQ_JOURNAL_FRAME_MAX) of
+ *     6-byte CANCEL records (11 million per frame at 64 MiB): replayed correctly.
  * at --threads 0, 1, 4 and 32; peak RSS must stay under 256 MiB (not checked under
  * AddressSanitizer, whose shadow memory and quarantine are not the program's) and the
  * outcome must be a clear error or a correct replay.
@@ -30,7 +30,8 @@
 #include "tq_journal.h"
 #include "tq_replay.h"
 
-#define RAW_MAX (64u << 20)
+#define BOMB_RAW (64u << 20)          /* what the bomb's headers claim */
+#define RAW_MAX TQ_JOURNAL_FRAME_MAX     /* the largest frame a journal may hold */
 #define RSS_LIMIT_KIB (256u * 1024)
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -63,7 +64,8 @@ static void put64(uint8_t *p, uint64_t v)
 static int header_only(const char *path, uint64_t *seed)
 {
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_create(path, NULL, &w), TQ_OK);
+    tq_journal_write_opts wo = {.frame_bytes = TQ_JOURNAL_FRAME_MAX};
+    cr_assert_eq(tq_journal_create(path, &wo, &w), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     int fd = open(path, O_RDWR | O_APPEND);
     cr_assert_geq(fd, 0);
@@ -182,9 +184,9 @@ Test(replay_bomb, frames_claiming_64_mib_each, .init = setup, .fini = teardown,
 {
     char path[128];
     snprintf(path, sizeof path, "%s/bomb.tqj", work);
-    uint8_t *zeros = calloc(1, RAW_MAX);
+    uint8_t *zeros = calloc(1, BOMB_RAW);
     cr_assert_not_null(zeros);
-    write_frames(path, zeros, RAW_MAX, RAW_MAX / 8, 40);
+    write_frames(path, zeros, BOMB_RAW, BOMB_RAW / 8, 40);
     free(zeros);
     for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i++) {
         for (int skip = 0; skip <= 1; skip++) {

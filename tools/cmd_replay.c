@@ -145,9 +145,9 @@ static void report_bad_frame(const char *path, const tq_replay_stats *st, int rc
         return;
     }
     if (rc == TQ_ERR_LIMIT)
-        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than this replay may hold "
-                    "for one frame: the replay stopped there; the database is committed "
-                    "through seq %llu (its mark)",
+        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than one frame may have (the "
+                    "journal's frame limit, or the replay's memory cap): the replay stopped "
+                    "there; the database is committed through seq %llu (its mark)",
                     path, (unsigned long long)f->index, f->raw_size, mark);
     else
         tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay "
