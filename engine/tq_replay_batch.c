@@ -136,8 +136,21 @@ static int note_skipped(replay_run *r, const tq_frame_info *info)
     return TQ_OK;
 }
 
+/* TQ_RECORD_MIN - the smallest record: a tag byte and a 5-byte decl_no (JOURNAL.md 4). */
+#define TQ_RECORD_MIN 6
+
+/* header_untrusted() - a header whose count no raw_size can hold: sealed by its
+ * checksum but written wrong (a forged or buggy writer).  Its seq range means nothing,
+ * and skipping it would move the mark by that count: it is not skippable. */
+static int header_untrusted(const tq_frame_info *info)
+{
+    return info->count == 0 || info->count > info->raw_size / TQ_RECORD_MIN;
+}
+
 int tq__replay_corrupt(replay_run *r, const tq_frame_info *info, int rc)
 {
+    if (header_untrusted(info))
+        return tq__replay_end_of_frames(r, TQ_ERR_CORRUPT, info);
     if (!r->o->skip_corrupt) {
         r->st->bad_frame = *info;
         r->st->bad_rc = rc;
