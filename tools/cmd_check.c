@@ -173,6 +173,27 @@ static int backup_verify(const char *out)
     return TQ_EXIT_OK;
 }
 
+/* backup_source_ok() - never copy damage silently: a flipped txnid, say, would make
+ * LMDB copy the previous commit as if it were the last.  The meta pages cost nothing;
+ * the copy's own walk (backup_verify) reads every page the snapshot reaches. */
+static int backup_source_ok(const char *db)
+{
+    tq_diag d;
+    size_t n = strlen(db) + sizeof "/data.mdb";
+    char *path = malloc(n);
+    int rc;
+    if (path == NULL)
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: out of memory");
+    snprintf(path, n, "%s/data.mdb", db);
+    memset(&d, 0, sizeof d);
+    rc = tq_lmdb_check_file(path, TQ_LMDB_CHECK_META, 0, NULL, NULL, NULL, &d);
+    free(path);
+    if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)   /* missing: the open says it better */
+        return 0;
+    return tq_cli_error(tq_cli_exit_for(rc), "backup: %s: the database is damaged, nothing "
+                        "copied: %s", db, d.why[0] ? d.why : tq_strerror(rc));
+}
+
 int tq_cmd_backup(int argc, char **argv)
 {
     const char *db = NULL, *quiet = NULL;
@@ -191,6 +212,8 @@ int tq_cmd_backup(int argc, char **argv)
         return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");
     if (quiet)
         tq_cli_quiet = 1;
+    if ((rc = backup_source_ok(db)) != 0)
+        return rc;
     if ((rc = tq_cli_open_store("backup", db, 0, 0, &s)) != 0)
         return rc;
     memset(&d, 0, sizeof d);
