@@ -148,20 +148,28 @@ static const char help_backup[] =
     "example:\n"
     "  thongquan backup --db /var/lib/thongquan /backup/thongquan-$(date +%F)\n";
 
+/* check_data_file() - tq_lmdb_check_file() on dir/data.mdb. */
+static int check_data_file(const char *dir, unsigned flags, tq_lmdb_check_stats *st,
+                           tq_diag *d)
+{
+    size_t n = strlen(dir) + sizeof "/data.mdb";
+    char *path = malloc(n);
+    int rc;
+    memset(d, 0, sizeof *d);
+    if (path == NULL)
+        return TQ_ERR_NOMEM;
+    snprintf(path, n, "%s/data.mdb", dir);
+    rc = tq_lmdb_check_file(path, flags, 0, NULL, NULL, st, d);
+    free(path);
+    return rc;
+}
+
 /* backup_verify() - the copy must be a sound file before it is trusted. */
 static int backup_verify(const char *out)
 {
     tq_lmdb_check_stats st;
     tq_diag d;
-    size_t n = strlen(out) + sizeof "/data.mdb";
-    char *path = malloc(n);
-    int rc;
-    if (path == NULL)
-        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: out of memory");
-    snprintf(path, n, "%s/data.mdb", out);
-    memset(&d, 0, sizeof d);
-    rc = tq_lmdb_check_file(path, TQ_LMDB_CHECK_TREES, 0, NULL, NULL, &st, &d);
-    free(path);
+    int rc = check_data_file(out, TQ_LMDB_CHECK_TREES, &st, &d);
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "backup: the copy in %s does not check "
                             "out: %s", out, d.why[0] ? d.why : tq_strerror(rc));
@@ -179,15 +187,7 @@ static int backup_verify(const char *out)
 static int backup_source_ok(const char *db)
 {
     tq_diag d;
-    size_t n = strlen(db) + sizeof "/data.mdb";
-    char *path = malloc(n);
-    int rc;
-    if (path == NULL)
-        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: out of memory");
-    snprintf(path, n, "%s/data.mdb", db);
-    memset(&d, 0, sizeof d);
-    rc = tq_lmdb_check_file(path, TQ_LMDB_CHECK_META, 0, NULL, NULL, NULL, &d);
-    free(path);
+    int rc = check_data_file(db, TQ_LMDB_CHECK_META, NULL, &d);
     if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)   /* missing: the open says it better */
         return 0;
     return tq_cli_error(tq_cli_exit_for(rc), "backup: %s: the database is damaged, nothing "
