@@ -23,6 +23,7 @@ static const char help_check[] =
     "database is sound.  --json prints one JSON object.\n"
     "\n"
     "exit status: 0 sound; 5 damaged (restore the last backup); 1 no database in DIR;\n"
+    "3 a writer kept changing the file under the check (run it again);\n"
     "8 permission denied; 4 I/O error.\n"
     "\n"
     "example:\n"
@@ -124,6 +125,9 @@ int tq_cmd_check(int argc, char **argv)
                             "first: %s; restore the last backup (thongquan backup)", db,
                             (unsigned long long)r.problems, r.problems == 1 ? "" : "s",
                             o.first[0] ? o.first : d.why);
+    if (rc == TQ_ERR_BUSY)
+        return tq_cli_error(TQ_EXIT_BUSY, "%s: a writer kept changing the file while it was "
+                            "checked; nothing is known: run the check again", db);
     if (rc == TQ_ERR_NOTFOUND)
         return tq_cli_error(TQ_EXIT_INPUT, "%s: no database here (%s)", db,
                             d.why[0] ? d.why : tq_strerror(rc));
