@@ -26,7 +26,7 @@ static const char help_check[] =
     "8 permission denied; 4 I/O error.\n"
     "\n"
     "example:\n"
-    "  thongquan check --db /var/lib/thongquan || echo 'restore from backup'\n";
+    "  thongquan check --db /var/lib/thongquan/db || echo 'restore from backup'\n";
 
 typedef struct check_out {
     int json, nprinted;
@@ -146,7 +146,7 @@ static const char help_backup[] =
     "4 I/O error or full disk (nothing is left in OUT); 8 permission denied.\n"
     "\n"
     "example:\n"
-    "  thongquan backup --db /var/lib/thongquan /backup/thongquan-$(date +%F)\n";
+    "  thongquan backup --db /var/lib/thongquan/db /backup/thongquan-$(date +%F)\n";
 
 /* backup_verify() - the copy must be a sound file before it is trusted. */
 static int backup_verify(const char *out)

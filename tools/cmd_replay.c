@@ -342,7 +342,7 @@ int tq_cmd_replay(int argc, char **argv)
         /* The applier needs a core of its own: one worker fewer than the cores (on the
          * 2-core reference machine one worker replays 1m ~8% faster than two). */
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.threads = n > 1 && n <= 65 ? (unsigned)(n - 1) : 1;
+        ro.threads = n > 65 ? 64 : n > 1 ? (unsigned)(n - 1) : 1;
     }
     if (batch) {
         if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
@@ -396,7 +396,20 @@ int tq_cmd_replay(int argc, char **argv)
                     (unsigned long long)st.journal_last_seq);
         status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
     }
-    int have_tally = ro.dry_run ? rc == TQ_OK : tq_export_tally(s, &t) == TQ_OK;
+    int have_tally = ro.dry_run ? rc == TQ_OK : 0;
+    if (!ro.dry_run) {
+        /* The summary reads every declaration: damage outside what this run touched
+         * shows here, and must not pass for a clean run. */
+        int trc = tq_export_tally(s, &t);
+        have_tally = trc == TQ_OK;
+        if (trc != TQ_OK) {
+            tq_cli_error(0, "%s: the replay is committed, but the database cannot be "
+                         "summarised: %s; run 'thongquan check --db %s'",
+                         db, tq_strerror(trc), db);
+            if (status == TQ_EXIT_OK)
+                status = tq_cli_exit_for(trc);
+        }
+    }
     if (json)
         print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
     else if (!tq_cli_quiet)
