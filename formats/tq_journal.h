@@ -239,4 +239,28 @@ int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
  * it, so the events before it in that frame have already been returned. */
 int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
 
+/* ---- verifying -------------------------------------------------------------- */
+
+typedef struct tq_verify_result {
+    int opened;              /* the header was read (id, version, frame_max are set) */
+    int status;              /* what tq_journal_verify() returned */
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    uint32_t version, frame_max;
+    uint64_t frames, events;          /* complete, sound frames before any fault */
+    uint64_t zbytes, rawbytes;        /* their compressed and uncompressed sizes */
+    uint64_t first_seq, last_seq;     /* their seq range (0, 0 when none) */
+    uint64_t file_size;
+    tq_frame_info bad;                /* the frame at fault (TORN: offset and index) */
+} tq_verify_result;
+
+/* tq_journal_verify() - read the whole journal at path and check everything a replay
+ * would: header, every frame's header, payload and content checksums, zstd, the seq
+ * rule and every record.  Stops at the first fault.  Memory: one frame.
+ * @return TQ_OK (reads to a clean end), or the fault: TQ_ERR_TORN (res->bad.offset
+ *         where the writer stopped), TQ_ERR_CORRUPT (res->bad names the frame),
+ *         TQ_ERR_VERSION, TQ_ERR_LIMIT, TQ_ERR_IO, TQ_ERR_PERM, TQ_ERR_NOMEM; d (may be
+ *         NULL) says why.  res is filled in every case.  Thread-safe on distinct
+ *         results. */
+int tq_journal_verify(const char *path, tq_verify_result *res, tq_diag *d);
+
 #endif
