@@ -187,8 +187,14 @@ static int load_once(load_run *r, FILE *fp)
         tq_diag rowd;
         memset(&rowd, 0, sizeof rowd);
         if (rc == TQ_ERR_LIMIT) {
-            tq_diag_set(&rowd, "(line)", "line longer than %zu bytes", lr.max);
+            tq_diag_set(&rowd, saw_header ? "(line)" : "(header)",
+                        "line longer than %zu bytes", lr.max);
             report_row_error(r, &rowd, lr.lineno);
+            if (!saw_header) {   /* not a header: the columns cannot be trusted */
+                rc = TQ_ERR_INPUT;
+                break;
+            }
+            r->st.rows++;
             rc = r->rej ? copy_long_line(r, fp, start) : TQ_OK;
             if (rc != TQ_OK)
                 break;
