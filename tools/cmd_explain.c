@@ -120,23 +120,24 @@ static void lines_naming(const tq_decl *d, const char *permit, uint64_t only, ch
 
 static void print_tax(const tq_explain *x)
 {
-    char a[32], b[32], c[32], e[32];
+    char a[TQ_U128_GROUP_MAX], b[TQ_U128_GROUP_MAX], c[TQ_U128_GROUP_MAX],
+        e[TQ_U128_GROUP_MAX];
     const tq_decl *d = &x->decl;
-    uint64_t short_now = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
+    uint64_t short_now = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
     printf("tax           due %s; covered %s", tq_cli_group(d->tax_due, a),
-           tq_cli_group(x->covered, b));
+           tq_u128_group(x->covered, b));
     if (x->guar_counted)
-        printf(" (paid %s, guaranteed %s)", tq_cli_group(x->pay_total, c),
-               tq_cli_group(x->guar_counted, e));
+        printf(" (paid %s, guaranteed %s)", tq_u128_group(x->pay_total, c),
+               tq_u128_group(x->guar_counted, e));
     if (short_now)
         printf("; short %s", tq_cli_group(short_now, a));
     else if (x->covered > d->tax_due)
-        printf("; over by %s", tq_cli_group(x->covered - d->tax_due, a));
+        printf("; over by %s", tq_u128_group(x->covered - d->tax_due, a));
     putchar('\n');
     if (x->guar_expired)
         printf("              guarantees of %s expired before the registration day and do "
                "not count\n",
-               tq_cli_group(x->guar_expired, a));
+               tq_u128_group(x->guar_expired, a));
 }
 
 static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
@@ -171,12 +172,13 @@ static void print_reason_lines(const tq_explain *x, uint32_t reasons)
     char day[11], a[32], b[32], c[32];
     tq_date_format(d->reg_day, day);
     if (reasons & TQ_R_TAX_SHORT) {
-        uint64_t s = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
-        printf("  TAX_SHORT: paid %s of %s (short %s)", tq_cli_group(x->covered, a),
+        uint64_t s = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
+        char cov[TQ_U128_GROUP_MAX];
+        printf("  TAX_SHORT: paid %s of %s (short %s)", tq_u128_group(x->covered, cov),
                tq_cli_group(d->tax_due, b), tq_cli_group(s, c));
         if (x->guar_expired)
             printf("; guarantees of %s expired before %s do not count",
-                   tq_cli_group(x->guar_expired, a), day);
+                   tq_u128_group(x->guar_expired, cov), day);
         putchar('\n');
     }
     for (size_t i = 0; i < x->npermits; i++) {
@@ -362,11 +364,12 @@ static void print_json_decl(const tq_explain *x, const pay_list *pays)
            d->officer & TQ_SEEN_DOCS_OK ? "\"DOCS_OK\"" : "",
            (d->officer & TQ_SEEN_DOCS_OK) && (d->officer & TQ_SEEN_INSPECT_OK) ? "," : "",
            d->officer & TQ_SEEN_INSPECT_OK ? "\"INSPECT_OK\"" : "");
-    printf("\"tax_due\":%llu,\"covered\":%llu,\"paid\":%llu,\"guaranteed\":%llu,"
-           "\"guarantees_expired\":%llu,\"lines\":[",
-           (unsigned long long)d->tax_due, (unsigned long long)x->covered,
-           (unsigned long long)x->pay_total, (unsigned long long)x->guar_counted,
-           (unsigned long long)x->guar_expired);
+    char cv[TQ_U128_DEC_MAX], pd[TQ_U128_DEC_MAX], gc[TQ_U128_DEC_MAX], ge[TQ_U128_DEC_MAX];
+    printf("\"tax_due\":%llu,\"covered\":%s,\"paid\":%s,\"guaranteed\":%s,"
+           "\"guarantees_expired\":%s,\"lines\":[",
+           (unsigned long long)d->tax_due, tq_u128_dec(x->covered, cv),
+           tq_u128_dec(x->pay_total, pd), tq_u128_dec(x->guar_counted, gc),
+           tq_u128_dec(x->guar_expired, ge));
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
         printf("%s{\"hs\":\"%s\",\"qty\":%llu", l ? "," : "", d->lines[l].hs,
                (unsigned long long)d->lines[l].qty);
