@@ -44,19 +44,19 @@ static const char usage[] =
 
 /* finish() - a failed write to standard output is an error, never silence: the record
  * of what a command did (a JSON report of skipped ranges, an export) may be all the
- * operator gets.  A command that failed already said why. */
+ * operator gets.  It is said even when the command failed for another reason (a replay
+ * that skipped corrupt frames exits 5, and its --json record is what was lost); a
+ * command that exited 4 has said it already.  A success becomes exit 4. */
 static int finish(int status)
 {
     errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout))
         return status;
     int e = errno;
-    if (status == TQ_EXIT_OK) {
+    if (status != TQ_EXIT_IO)
         tq_cli_error(TQ_EXIT_IO, "cannot write standard output: %s",
                      e ? strerror(e) : "write error");
-        status = TQ_EXIT_IO;
-    }
-    return status;
+    return status == TQ_EXIT_OK ? TQ_EXIT_IO : status;
 }
 
 int main(int argc, char **argv)
