@@ -438,6 +438,13 @@ static int tq__check_file(const tq_store *s, int level, tq_diag *d)
             break;
         last = txnid;
     }
+    /* The file kept moving under the walk: a writer is committing fast.  A reader can
+     * only be sure of what does not move, so it falls back to the meta pages (never
+     * less), as for a file too big to walk; the writer itself walked it at its open. */
+    if (rc == TQ_ERR_BUSY && s->rdonly && flags != TQ_LMDB_CHECK_META) {
+        memset(&dd, 0, sizeof dd);
+        rc = tq__check_once(s, TQ_LMDB_CHECK_META, &txnid, &dd);
+    }
     if (rc != TQ_OK && d != NULL)
         *d = dd;
     return rc == TQ_ERR_NOTFOUND ? TQ_ERR_DBCORRUPT : rc;  /* gone since the probe */
