@@ -5,9 +5,11 @@
  * Journals are crafted byte by byte as formats/JOURNAL.md lays them out (sound header
  * checksums, so the reader accepts the headers), and the real binary replays them in a
  * child whose peak RSS (wait4's ru_maxrss) is checked:
- *   - bomb: 40 frames each claiming 64 MiB of raw content (64 MiB of zeros, which
- *     zstd holds in a few KiB) and millions of records: not records at all, so each
- *     frame is corrupt; replayed with and without --skip-corrupt;
+ *   - bomb: 60 frames each of the largest raw size a journal may declare
+ *     (TQ_JOURNAL_FRAME_MAX of zeros, which zstd holds in a few KiB) and claiming
+ *     a record per 8 bytes: not records at all, so each frame is corrupt; and 40
+ *     frames each claiming 64 MiB (over any journal's limit); replayed with and
+ *     without --skip-corrupt;
  *   - cancels: a VALID journal of 3 maximum-size frames (TQ_JOURNAL_FRAME_MAX) of
  *     6-byte CANCEL records (11 million per frame at 64 MiB): replayed correctly.
  * at --threads 0, 1, 4 and 32; peak RSS must stay under 256 MiB (not checked under
@@ -179,27 +181,43 @@ static void teardown(void)
 
 static const char *const thread_counts[] = {"0", "1", "4", "32"};
 
-Test(replay_bomb, frames_claiming_64_mib_each, .init = setup, .fini = teardown,
-     .timeout = 300)
+/* bomb() - nframes frames each claiming rawn bytes of zeros (which are no records),
+ * replayed at every thread count with and without --skip-corrupt. */
+static void bomb(const char *tag, uint32_t rawn, int nframes)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/bomb.tqj", work);
-    uint8_t *zeros = calloc(1, BOMB_RAW);
+    char path[128], want[64];
+    snprintf(path, sizeof path, "%s/%s.tqj", work, tag);
+    uint8_t *zeros = calloc(1, rawn);
     cr_assert_not_null(zeros);
-    write_frames(path, zeros, BOMB_RAW, BOMB_RAW / 8, 40);
+    write_frames(path, zeros, rawn, rawn / 8, nframes);
     free(zeros);
+    snprintf(want, sizeof want, "skipped %d corrupt frames", nframes);
     for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i++) {
         for (int skip = 0; skip <= 1; skip++) {
             run_result res;
-            replay(&res, path, thread_counts[i], skip, "bomb");
+            replay(&res, path, thread_counts[i], skip, tag);
             cr_assert_eq(res.status, 5, "exit %d: %s", res.status, res.err);
             if (!skip)
                 cr_assert_not_null(strstr(res.err, "frame 0 "), "%s", res.err);
             else
-                cr_assert_not_null(strstr(res.err, "skipped 40 corrupt frames"), "%s",
-                                   res.err);
+                cr_assert_not_null(strstr(res.err, want), "%s", res.err);
         }
     }
+}
+
+/* 60 frames of the largest size a journal may declare: without a pool bounded in
+ * bytes, 32 workers hold dozens of them decompressed at once. */
+Test(replay_bomb, frames_of_the_largest_size_each, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    bomb("bomb", RAW_MAX, 60);
+}
+
+/* 40 frames claiming 64 MiB each, over what the journal allows: refused unread. */
+Test(replay_bomb, frames_claiming_64_mib_each, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    bomb("bomb64", BOMB_RAW, 40);
 }
 
 Test(replay_bomb, valid_frames_of_64_mib_of_cancels, .init = setup, .fini = teardown,

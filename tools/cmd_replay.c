@@ -1,5 +1,6 @@
 /* cmd_replay.c - the replay command: a journal into the database. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -390,6 +391,11 @@ int tq_cmd_replay(int argc, char **argv)
     tq_replay_opts ro = {0};
     if ((rc = replay_numbers(threads, batch, &ro)) != 0)
         return rc;
+    /* Frame buffers of a MiB and more are mapped on their own and given back when freed.
+     * glibc otherwise raises its mmap threshold after the first such free, and each
+     * worker's arena then keeps the big frames it once held: the frame pool's bound in
+     * bytes would not bound the process. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     ro.dry_run = dry != NULL;
     tq_tally t;
     memset(&t, 0, sizeof t);
