@@ -786,9 +786,18 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
     info->frame_max = r->frame_max;
     if (info->first_seq > UINT64_MAX - info->count)
         return r->err = TQ_ERR_CORRUPT;
+    /* A count no raw_size can hold (or none at all) says the header's seq range is
+     * not what the writer wrote: the frames after it cannot be placed in the sequence,
+     * so this is damage to the framing, like a bad header, and not skippable.  The
+     * range reported is the one the frame should have started at, never the claim. */
+    if (info->count == 0 || info->count > info->raw_size / TQ_RECORD_MIN) {
+        info->first_seq = r->next_seq;
+        info->count = 0;
+        return r->err = TQ_ERR_CORRUPT;
+    }
 
-    /* A sealed header that breaks the journal's limits (a decompression bomb, or a
-     * count no raw_size can hold) still frames correctly: its payload is stepped over
+    /* A sealed header that breaks the journal's limits (a decompression bomb) still
+     * frames correctly: its payload is stepped over
      * without being kept, and frame_decode refuses the frame from its header alone, so
      * the frame is corrupt on its own and the frames after it stay reachable.  Any
      * failure while reading leaves the stream mid-payload, so it is final. */

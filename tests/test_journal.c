@@ -1459,24 +1459,13 @@ Test(journal, frame_over_frame_max_is_a_skippable_corrupt_frame)
     read_skipping(p, 60, first, last);
 }
 
-Test(journal, frame_claiming_0xFFFFFFFF_records_is_a_skippable_corrupt_frame)
+/* A count that no raw_size can hold means the header's seq range is not what the writer
+ * wrote: skipping the frame would move the mark to a seq taken from the damage (4.3e9
+ * here) and the next frame could not be placed anyway.  So it is framing damage, as a
+ * bad header is: reading stops there for good, and the range reported is where the
+ * frame should have started, never the claim. */
+static void read_until_framing_damage(const char *p, uint64_t first)
 {
-    const char *p = tpath("count.tqj");
-    write_journal(p, 60, 300);
-    uint64_t first, last;
-    uint64_t ends[64], seqs[64];
-    /* In the last frame, so that no following frame's first_seq breaks the seq rule
-     * (which would end reading for good, as any out-of-sequence frame does). */
-    size_t nf = frame_ends(p, ends, seqs, 64);
-    size_t n;
-    uint8_t *b = slurp(p, &n);
-    size_t at = ends[nf - 2];
-    put_le32(b + at + 12, 0xFFFFFFFFu);
-    reseal_frame(b, at);
-    spit(p, b, n);
-    free(b);
-    first = seqs[nf - 2] + 1;
-    last = seqs[nf - 1];
     tq_journal_reader *r;
     cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
     tq_event ev;
@@ -1488,17 +1477,31 @@ Test(journal, frame_claiming_0xFFFFFFFF_records_is_a_skippable_corrupt_frame)
     cr_assert_eq(rc, TQ_ERR_CORRUPT, "got %s", tq_strerror(rc));
     cr_assert_eq(got, first - 1);
     cr_assert_eq(fi.first_seq, first);
-    cr_assert_eq(fi.count, 0xFFFFFFFFu);
-    /* skippable: the reader goes on (to EOF here) rather than repeating the error */
-    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_ERR_EOF);
+    cr_assert_eq(fi.count, 0, "the damaged claim is not reported as a range");
+    /* not skippable: the reader says the same again instead of going on */
+    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_ERR_CORRUPT);
     tq_journal_close(r);
-    (void)last;
-    /* and in the middle, with a count that keeps the seq rule (raw_size shrunk so the
-     * count cannot fit): skipped, the frames after it read */
+}
+
+Test(journal, frame_claiming_0xFFFFFFFF_records_is_unskippable_framing_damage)
+{
+    const char *p = tpath("count.tqj");
+    write_journal(p, 60, 300);
+    uint64_t ends[64], seqs[64];
+    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    size_t at = ends[nf - 2];
+    put_le32(b + at + 12, 0xFFFFFFFFu);
+    reseal_frame(b, at);
+    spit(p, b, n);
+    free(b);
+    read_until_framing_damage(p, seqs[nf - 2] + 1);
+    /* in the middle, with raw_size shrunk so that the true count cannot fit */
     write_journal(p, 60, 300);
     uint64_t f2, l2;
     forge_frame(p, 1, 7, 0, &f2, &l2);   /* 7 bytes cannot hold more than one record */
-    read_skipping(p, 60, f2, l2);
+    read_until_framing_damage(p, f2);
 }
 
 Test(journal, append_keeps_the_headers_frame_max)

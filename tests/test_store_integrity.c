@@ -503,8 +503,18 @@ Test(integrity, backup_while_another_process_commits_is_one_commit)
     cr_assert_neq(pid, -1);
     if (pid == 0)
         committer(src);
-    usleep(100 * 1000);
     s = open_at(src, 0);
+    /* wait (10 s at most, a loaded machine is slow) for the committer's first commits */
+    for (int i = 0; i < 1000; i++) {
+        tq_txn *w = begin(s, 1);
+        tq_journal_mark wm;
+        uint8_t wid[16] = {5};
+        int got = tq_store_get_journal(w, wid, &wm);
+        tq_txn_abort(w);
+        if (got == TQ_OK && wm.last_seq >= 10)
+            break;
+        usleep(10 * 1000);
+    }
     tq_diag d = {0};
     int rc = tq_store_backup(s, path_in("bak"), &d);
     cr_assert_eq(rc, TQ_OK, "%s: %s", tq_strerror(rc), d.why);
