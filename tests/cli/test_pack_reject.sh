@@ -3,7 +3,8 @@
 # every bad line reaches the reject file whole -- one of 3 MiB (over the 1 MiB parse limit)
 # too -- and the good ones are packed; each bad line is named by the same "line N" with or
 # without --skip-invalid, and never with a seq (a rejected line is not in the journal).
-# And `journal verify -q` prints nothing for a sound journal, only the error for a bad one.
+# And `journal verify -q` prints nothing for a sound journal, only the error for a bad one;
+# a header claiming 64 MiB frames is refused by verify and cat (exit 5) naming both sizes.
 source "$(dirname "$0")/lib.sh"
 {
   echo '{"ev":"CANCEL","decl_no":"100000000001"}'
@@ -33,4 +34,10 @@ expect_status 5 "$TQ" journal verify -q "$WORK/torn.tqj"
 grep -q "torn tail" "$WORK/err" || fail "verify -q did not say what was wrong: $(cat "$WORK/err")"
 expect_status 0 "$TQ" journal verify "$WORK/skip.tqj"
 grep -q "^status *ok" "$WORK/out" || fail "verify without -q prints the report"
+# a header claiming 64 MiB frames (the fuzz corpus keeps one, after its mode byte)
+tail -c +2 "$TOP/tests/fuzz/corpus/journal/raw_v2_header64M.bin" >"$WORK/h64.tqj"
+for sub in verify cat; do
+  expect_status 5 "$TQ" journal "$sub" "$WORK/h64.tqj"
+  grep -q "67108864.*8388608" "$WORK/err" || fail "$sub does not name the claimed and allowed sizes: $(cat "$WORK/err")"
+done
 done_ok
