@@ -5,7 +5,14 @@
  * record would push the frame past frame_bytes it compresses the frame and writes header
  * and payload with one write(), so a crash leaves at most one partial frame at the tail
  * and every earlier frame intact.  When a write fails the writer cuts the file back to
- * the last complete frame (best effort) and refuses further work.
+ * the last complete frame (best effort) and refuses further work.  Every writer holds
+ * PATH.lock (tq_lock) for its whole life; a create writes a tq_out temporary that
+ * finish renames into place, an append writes in place and is cut back to its old size
+ * when abandoned, so a writer's work is all or nothing.
+ *
+ * Limits.  The header's frame_max (version 2; the cap for version 1) bounds every
+ * frame; a sealed frame header over it is stepped over without its payload being kept
+ * and refused by frame_decode from the header alone, before anything is allocated.
  *
  * The reader is a plain state machine over a buffered fd: read a frame header, check it
  * (magic, seeded header checksum, limits, seq continuity), read the payload; decoding is

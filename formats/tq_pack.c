@@ -34,6 +34,7 @@ typedef struct pack_run {
     tq_journal_writer *w;
     tq_out rej;
     int have_rej;
+    int rej_rc;             /* the reject file's first write error */
     char *buf;              /* the current line: at most line_max bytes and a NUL */
     size_t len, max;
     int too_long;           /* the line went past max (already streamed to rej) */
@@ -45,6 +46,8 @@ typedef struct pack_run {
 static int reject_write(pack_run *p, const char *s, size_t n)
 {
     int rc = tq_out_write(&p->rej, s, n);
+    if (rc != TQ_OK && p->rej_rc == TQ_OK)
+        p->rej_rc = rc;
     if (rc != TQ_OK)
         tq_diag_set(p->d, "(reject)", "%s: cannot write: %s", p->o->reject, tq_strerror(rc));
     return rc;
@@ -52,7 +55,8 @@ static int reject_write(pack_run *p, const char *s, size_t n)
 
 /* The line has outgrown the buffer at character c: stream what is kept and the rest of
  * the line (to '\n' or EOF) into the reject file, or just step over it when there is
- * none.  @return the character that ended the line, or -2 on a write error. */
+ * none.  @return the character that ended the line, or -2 on a write error (the error
+ * is in p->rej_rc). */
 static int spill_rest(pack_run *p, FILE *in, int c)
 {
     char chunk[SPILL_CHUNK];
@@ -84,7 +88,7 @@ static int next_line(pack_run *p, FILE *in)
         if (p->len == p->max) {
             p->too_long = 1;
             if ((c = spill_rest(p, in, c)) == -2) {
-                rc = TQ_ERR_IO;
+                rc = p->rej_rc;
                 break;
             }
             break;
@@ -115,9 +119,8 @@ static int reject_line(pack_run *p, tq_diag *ld)
         p->o->on_bad(p->o->ctx, ld);
     if (!p->have_rej)
         return TQ_OK;
-    if (!p->too_long && reject_write(p, p->buf, p->len) != TQ_OK)
-        return TQ_ERR_IO;
-    return reject_write(p, "\n", 1);
+    int rc = p->too_long ? TQ_OK : reject_write(p, p->buf, p->len);
+    return rc != TQ_OK ? rc : reject_write(p, "\n", 1);
 }
 
 /* Check one line and, when it is good and anything is to be written, add it. */

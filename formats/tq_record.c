@@ -214,6 +214,40 @@ static uint8_t *put_lines(uint8_t *o, const tq_event *ev)
 }
 
 /* Encode into out, which has room for RECORD_WORST bytes.  @return length or 0. */
+/* The body of a DECL record after its decl_no (the tag is the caller's).
+ * @return the end of what was written, or NULL when ev is not a valid DECL. */
+static uint8_t *put_decl(uint8_t *o, const tq_event *ev)
+{
+    if ((ev->has & (TQ_HAS_TAX_DUE | TQ_HAS_LINES)) != (TQ_HAS_TAX_DUE | TQ_HAS_LINES))
+        return NULL;
+    if (ev->channel < 1 || ev->channel > 3 || ev->tax_due > TQ_MONEY_MAX)
+        return NULL;
+    if (!is_kind_code((const uint8_t *)ev->kind) || ev->kind[3] != '\0' ||
+        !is_office_code((const uint8_t *)ev->office) || ev->office[4] != '\0')
+        return NULL;
+    memcpy(o, ev->kind, 3);
+    memcpy(o + 3, ev->office, 4);
+    o += 7;
+    long tl = str_len(ev->declarant, TQ_TAXID_MAX);
+    uint64_t tax;
+    if ((tl != 10 && tl != 13) || !digits_value(ev->declarant, (unsigned)tl, &tax))
+        return NULL;
+    o = put_varint(o, tax << 1 | (tl == 13));
+    long rl = str_len(ev->registered_at, TQ_TS_MAX);
+    tq_instant t;
+    if (rl < 0 || !ts_instant((const uint8_t *)ev->registered_at, (size_t)rl, &t))
+        return NULL;
+    /* The instant is whatever the producer parsed; it must be the one the text
+     * denotes, or the journal would carry two answers to one question. */
+    if (t.sec != ev->registered.sec || t.nsec != ev->registered.nsec)
+        return NULL;
+    o = put_text(o, ev->registered_at, (size_t)rl);
+    o = put_varint(o, zigzag(t.sec));
+    o = put_varint(o, t.nsec);
+    o = put_varint(o, ev->tax_due);
+    return put_lines(o, ev);
+}
+
 static size_t encode_full(const tq_event *ev, uint8_t *out)
 {
     uint64_t dn;
@@ -224,38 +258,11 @@ static size_t encode_full(const tq_event *ev, uint8_t *out)
         *o++ = (uint8_t)(dn >> (8 * i));
     unsigned tag = ev->ev;
     switch (ev->ev) {
-    case TQ_EV_DECL: {
-        if ((ev->has & (TQ_HAS_TAX_DUE | TQ_HAS_LINES)) != (TQ_HAS_TAX_DUE | TQ_HAS_LINES))
-            return 0;
-        if (ev->channel < 1 || ev->channel > 3 || ev->tax_due > TQ_MONEY_MAX)
-            return 0;
-        if (!is_kind_code((const uint8_t *)ev->kind) || ev->kind[3] != '\0' ||
-            !is_office_code((const uint8_t *)ev->office) || ev->office[4] != '\0')
+    case TQ_EV_DECL:
+        if ((o = put_decl(o, ev)) == NULL)
             return 0;
         tag |= TAG_TAX | TAG_LINES | (unsigned)ev->channel << TAG_SUB_SHIFT;
-        memcpy(o, ev->kind, 3);
-        memcpy(o + 3, ev->office, 4);
-        o += 7;
-        long tl = str_len(ev->declarant, TQ_TAXID_MAX);
-        uint64_t tax;
-        if ((tl != 10 && tl != 13) || !digits_value(ev->declarant, (unsigned)tl, &tax))
-            return 0;
-        o = put_varint(o, tax << 1 | (tl == 13));
-        long rl = str_len(ev->registered_at, TQ_TS_MAX);
-        tq_instant t;
-        if (rl < 0 || !ts_instant((const uint8_t *)ev->registered_at, (size_t)rl, &t))
-            return 0;
-        /* The instant is whatever the producer parsed; it must be the one the text
-         * denotes, or the journal would carry two answers to one question. */
-        if (t.sec != ev->registered.sec || t.nsec != ev->registered.nsec)
-            return 0;
-        o = put_text(o, ev->registered_at, (size_t)rl);
-        o = put_varint(o, zigzag(t.sec));
-        o = put_varint(o, t.nsec);
-        o = put_varint(o, ev->tax_due);
-        o = put_lines(o, ev);
         break;
-    }
     case TQ_EV_AMEND:
         if (!(ev->has & (TQ_HAS_TAX_DUE | TQ_HAS_LINES)))
             return 0;
@@ -371,6 +378,45 @@ static const uint8_t *get_officer(const uint8_t *p, const uint8_t *end, tq_event
     return p;
 }
 
+/* The body of a DECL record after its decl_no; sub is the channel from the tag.
+ * @return the end of what was read, or NULL when the bytes are not a valid DECL. */
+static const uint8_t *get_decl(const uint8_t *p, const uint8_t *end, unsigned sub,
+                               tq_event *ev)
+{
+    if (end - p < 7)
+        return NULL;
+    if (!is_kind_code(p) || !is_office_code(p + 3))
+        return NULL;
+    ev->has = TQ_HAS_TAX_DUE | TQ_HAS_LINES;
+    ev->channel = (uint8_t)sub;
+    memcpy(ev->kind, p, 3);
+    memcpy(ev->office, p + 3, 4);
+    p += 7;
+    uint64_t t;
+    p = get_varint(p, end, &t);
+    if (p == NULL)
+        return NULL;
+    unsigned tl = (t & 1) ? 13 : 10;
+    if ((t >> 1) >= pow10_u64[tl])
+        return NULL;
+    digits_format(ev->declarant, t >> 1, tl);
+    size_t rl;
+    p = get_text(p, end, 20, TQ_TS_MAX, ev->registered_at, &rl);
+    tq_instant want;
+    if (p == NULL || !ts_instant((const uint8_t *)ev->registered_at, rl, &want))
+        return NULL;
+    uint64_t zsec, nsec;
+    if ((p = get_varint(p, end, &zsec)) == NULL || (p = get_varint(p, end, &nsec)) == NULL)
+        return NULL;
+    if (unzigzag(zsec) != want.sec || nsec != want.nsec)
+        return NULL;
+    ev->registered = want;
+    p = get_varint(p, end, &ev->tax_due);
+    if (p == NULL || ev->tax_due > TQ_MONEY_MAX)
+        return NULL;
+    return get_lines(p, end, ev);
+}
+
 size_t tq_record_decode(const uint8_t *p, size_t n, tq_event *ev)
 {
     if (p == NULL || ev == NULL || n < 6)
@@ -391,41 +437,11 @@ size_t tq_record_decode(const uint8_t *p, size_t n, tq_event *ev)
     digits_format(ev->decl_no, dn, TQ_DECL_NO_LEN);
     ev->ev = (uint8_t)kind;
     switch (kind) {
-    case TQ_EV_DECL: {
-        if (parts != (TAG_TAX | TAG_LINES) || sub == 0 || end - p < 7)
+    case TQ_EV_DECL:
+        if (parts != (TAG_TAX | TAG_LINES) || sub == 0)
             return 0;
-        if (!is_kind_code(p) || !is_office_code(p + 3))
-            return 0;
-        ev->has = TQ_HAS_TAX_DUE | TQ_HAS_LINES;
-        ev->channel = (uint8_t)sub;
-        memcpy(ev->kind, p, 3);
-        memcpy(ev->office, p + 3, 4);
-        p += 7;
-        uint64_t t;
-        p = get_varint(p, end, &t);
-        if (p == NULL)
-            return 0;
-        unsigned tl = (t & 1) ? 13 : 10;
-        if ((t >> 1) >= pow10_u64[tl])
-            return 0;
-        digits_format(ev->declarant, t >> 1, tl);
-        size_t rl;
-        p = get_text(p, end, 20, TQ_TS_MAX, ev->registered_at, &rl);
-        tq_instant want;
-        if (p == NULL || !ts_instant((const uint8_t *)ev->registered_at, rl, &want))
-            return 0;
-        uint64_t zsec, nsec;
-        if ((p = get_varint(p, end, &zsec)) == NULL || (p = get_varint(p, end, &nsec)) == NULL)
-            return 0;
-        if (unzigzag(zsec) != want.sec || nsec != want.nsec)
-            return 0;
-        ev->registered = want;
-        p = get_varint(p, end, &ev->tax_due);
-        if (p == NULL || ev->tax_due > TQ_MONEY_MAX)
-            return 0;
-        p = get_lines(p, end, ev);
+        p = get_decl(p, end, sub, ev);
         break;
-    }
     case TQ_EV_AMEND:
         if (parts == 0 || sub != 0)
             return 0;

@@ -1637,7 +1637,7 @@ static int decode_frames(const char *p, uint64_t *events, size_t *most)
     return bad;
 }
 
-Test(journal, real_bomb_over_frame_max_is_refused_before_allocating, .timeout = 60)
+Test(journal, real_bomb_over_frame_max_is_refused_before_allocating)
 {
     const char *p = tpath("realbomb.tqj");
     uint64_t events;

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,4 +299,43 @@ Test(lock, replaced_file_is_locked_anew)
     cr_assert_str_eq(h.command, "new");
     tq_lock_release(&b);
     tq_lock_release(&a);
+}
+
+/* Lockers that remove the lock file as they leave (as journal writers do) race with
+ * lockers that opened the old file: without the inode re-check, one can lock the
+ * unlinked file while another locks a fresh one, and both are "in".  Four threads, each
+ * with its own tq_lock (a lock per open file description), hammer one path; the critical
+ * section must never hold two. */
+static atomic_int g_inside, g_violations, g_entries;
+static const char *g_race_path;
+
+static void *race_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++) {
+        tq_lock l;
+        if (tq_lock_acquire(&l, g_race_path, "race", NULL, NULL) != TQ_OK)
+            continue;
+        if (atomic_fetch_add(&g_inside, 1) != 0)
+            atomic_fetch_add(&g_violations, 1);
+        atomic_fetch_add(&g_entries, 1);
+        sched_yield();
+        atomic_fetch_sub(&g_inside, 1);
+        unlink(g_race_path);     /* while still holding it, as tq_journal does */
+        tq_lock_release(&l);
+    }
+    return NULL;
+}
+
+Test(lock, removing_the_file_on_release_never_lets_two_in)
+{
+    g_race_path = path_in("race.lock");
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, race_thread, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_gt(atomic_load(&g_entries), 100, "the threads hardly ever got the lock");
+    cr_assert_eq(atomic_load(&g_violations), 0, "%d times two lockers were in at once",
+                 atomic_load(&g_violations));
 }

@@ -203,9 +203,12 @@ static int cat(int argc, char **argv)
     if (npos != 1)
         return tq_cli_usage("journal cat", "needs J.tqj");
     tq_journal_reader *r;
-    rc = tq_journal_open(pos[0], &r);
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    rc = tq_journal_open_diag(pos[0], &r, &d);
     if (rc != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", pos[0], tq_strerror(rc));
+        return tq_cli_error(rc == TQ_ERR_LIMIT ? TQ_EXIT_CORRUPT : tq_cli_exit_for(rc), "%s: %s",
+                            pos[0], d.why[0] ? d.why : tq_strerror(rc));
     static tq_event ev;
     static char line[TQ_NDJSON_LINE_MAX];
     tq_frame_info fi;

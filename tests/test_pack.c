@@ -1,0 +1,349 @@
+/* test_pack.c - tq_journal_pack() and tq_journal_verify() (formats/tq_pack.c,
+ * formats/tq_journal_verify.c), called directly: what the CLI only words.
+ *
+ * Inputs are in-memory streams (fmemopen); journals and reject files live in a fresh
+ * directory under /tmp.  Each promise of tq_pack.h has a test: strict packs all or
+ * nothing, a reject file gets every bad line whole (one over the line limit too), one
+ * numbering in both modes, a reject file that cannot be written commits nothing, an
+ * existing journal is not replaced without force, a held journal is BUSY with its
+ * holder, a stop undoes, and append continues the seq or leaves the journal as it was.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tq_journal.h"
+#include "tq_pack.h"
+
+static char g_dir[64];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/tq_pack_XXXXXX");
+    cr_assert_not_null(mkdtemp(g_dir));
+}
+
+static void teardown(void) { nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+TestSuite(pack, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *path_in(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+#define CANCEL(n) "{\"ev\":\"CANCEL\",\"decl_no\":\"10345678901" #n "\"}\n"
+static const char good3[] = CANCEL(1) CANCEL(2) CANCEL(3);
+/* line 2: unknown field; line 4: blank; line 5: seq that does not match */
+static const char mixed[] = CANCEL(1) "{\"ev\":\"CANCEL\",\"decl_no\":\"103456789012\",\"x\":1}\n"
+    CANCEL(3) "\n" "{\"seq\":99,\"ev\":\"CANCEL\",\"decl_no\":\"103456789015\"}\n" CANCEL(6);
+
+typedef struct seen {
+    int n;
+    uint64_t line[16], seq[16];
+    char field[16][40];
+} seen;
+
+static void on_bad(void *ctx, const tq_diag *d)
+{
+    seen *s = ctx;
+    if (s->n < 16) {
+        s->line[s->n] = d->line;
+        s->seq[s->n] = d->seq;
+        snprintf(s->field[s->n], sizeof s->field[s->n], "%s", d->field);
+    }
+    s->n++;
+}
+
+static int pack_str(const char *text, size_t n, const char *out, const char *reject, int append,
+                    int force, seen *s, tq_pack_stats *st, tq_diag *d)
+{
+    FILE *in = fmemopen((void *)text, n, "r");
+    cr_assert_not_null(in);
+    tq_pack_opts o = {.in = in, .out = out, .append = append, .force = force,
+                      .reject = reject, .on_bad = on_bad, .ctx = s, .frame_bytes = 4096};
+    memset(d, 0, sizeof *d);
+    int rc = tq_journal_pack(&o, st, d);
+    fclose(in);
+    return rc;
+}
+
+static uint64_t count_events(const char *path)
+{
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(path, &r), TQ_OK);
+    tq_event ev;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
+        cr_assert_eq(ev.seq, ++n);
+    cr_assert_eq(rc, TQ_ERR_EOF);
+    tq_journal_close(r);
+    return n;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)sz + 1);
+    cr_assert_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
+    b[sz] = '\0';
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+Test(pack, strict_packs_everything_or_nothing)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 0, &s, &st, &d), TQ_OK, "%s", d.why);
+    cr_assert_eq(st.events, 3);
+    cr_assert_eq(st.first_seq, 1);
+    cr_assert_eq(st.last_seq, 3);
+    cr_assert_eq(count_events(j), 3);
+    const char *k = path_in("k.tqj");
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, k, NULL, 0, 0, &s, &st, &d), TQ_ERR_INPUT);
+    cr_assert_eq(st.bad, 3);
+    cr_assert_eq(st.events, 0);
+    cr_assert_eq(access(k, F_OK), -1, "a bad line in strict mode writes nothing");
+    cr_assert_eq(access(path_in("k.tqj.lock"), F_OK), -1);
+}
+
+Test(pack, one_numbering_in_both_modes)
+{
+    seen strict = {0}, skip = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, path_in("a.tqj"), NULL, 0, 0, &strict, &st, &d),
+                 TQ_ERR_INPUT);
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, path_in("b.tqj"), path_in("rej"), 0, 0, &skip,
+                          &st, &d), TQ_OK, "%s", d.why);
+    cr_assert_eq(strict.n, 3);
+    cr_assert_eq(skip.n, 3);
+    uint64_t want[3] = {2, 4, 5};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(strict.line[i], want[i]);
+        cr_assert_eq(skip.line[i], want[i], "both modes name line %llu", (unsigned long long)want[i]);
+        cr_assert_eq(strict.seq[i], 0, "a rejected line has no seq");
+        cr_assert_eq(skip.seq[i], 0, "a rejected line has no seq");
+        cr_assert_str_eq(strict.field[i], skip.field[i]);
+    }
+    /* with a reject file the good events take consecutive seqs */
+    cr_assert_eq(st.events, 3);
+    cr_assert_eq(count_events(path_in("b.tqj")), 3);
+}
+
+Test(pack, reject_file_gets_every_bad_line_whole)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *rej = path_in("rej.ndjson");
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, path_in("j.tqj"), rej, 0, 0, &s, &st, &d), TQ_OK);
+    size_t n;
+    char *b = slurp(rej, &n);
+    const char want[] = "{\"ev\":\"CANCEL\",\"decl_no\":\"103456789012\",\"x\":1}\n\n"
+                        "{\"seq\":99,\"ev\":\"CANCEL\",\"decl_no\":\"103456789015\"}\n";
+    cr_assert_str_eq(b, want);
+    free(b);
+}
+
+Test(pack, line_over_the_limit_reaches_the_reject_file_whole)
+{
+    /* 3 MiB of one line between two good ones, with the default 1 MiB limit */
+    size_t big = 3u << 20;
+    size_t n = 2 * (sizeof CANCEL(1) - 1) + big + 1;
+    char *text = malloc(n);
+    size_t at = 0;
+    memcpy(text + at, CANCEL(1), sizeof CANCEL(1) - 1);
+    at += sizeof CANCEL(1) - 1;
+    for (size_t i = 0; i < big; i++)
+        text[at + i] = (char)('a' + i % 26);
+    at += big;
+    text[at++] = '\n';
+    memcpy(text + at, CANCEL(3), sizeof CANCEL(3) - 1);
+    at += sizeof CANCEL(3) - 1;
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *rej = path_in("rej.ndjson"), *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(text, at, j, rej, 0, 0, &s, &st, &d), TQ_OK, "%s", d.why);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(s.line[0], 2);
+    cr_assert_str_eq(s.field[0], "(line)");
+    cr_assert_eq(count_events(j), 2, "the lines after it are still read");
+    size_t rn;
+    char *b = slurp(rej, &rn);
+    cr_assert_eq(rn, big + 1, "the whole line and its newline");
+    cr_assert(memcmp(b, text + sizeof CANCEL(1) - 1, big + 1) == 0);
+    free(b);
+    /* a small limit, the same way */
+    tq_pack_opts o = {.out = path_in("j2.tqj"), .reject = path_in("rej2"), .line_max = 10};
+    o.in = fmemopen((void *)good3, sizeof good3 - 1, "r");
+    cr_assert_eq(tq_journal_pack(&o, &st, &d), TQ_OK);
+    fclose(o.in);
+    cr_assert_eq(st.bad, 3);
+    b = slurp(path_in("rej2"), &rn);
+    cr_assert_str_eq(b, good3);
+    free(b);
+    free(text);
+}
+
+Test(pack, reject_file_that_cannot_be_written_commits_nothing)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, j, path_in("nodir/rej"), 0, 0, &s, &st, &d),
+                 TQ_ERR_IO);
+    cr_assert_str_eq(d.field, "(reject)");
+    cr_assert_not_null(strstr(d.why, "nodir/rej"), "why: %s", d.why);
+    cr_assert_eq(access(j, F_OK), -1);
+    /* a write that fails (ENOSPC) after the open: nothing committed either */
+    if (access("/dev/full", W_OK) != 0)
+        cr_skip_test("no /dev/full");
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, j, "/dev/full", 0, 0, &s, &st, &d),
+                 TQ_ERR_FULL);
+    cr_assert_str_eq(d.field, "(reject)");
+    cr_assert_eq(access(j, F_OK), -1, "the journal must not be created");
+    /* and an append is left as it was */
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 0, &s, &st, &d), TQ_OK);
+    size_t n0, n1;
+    char *before = slurp(j, &n0);
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, j, "/dev/full", 1, 0, &s, &st, &d), TQ_ERR_FULL);
+    char *after = slurp(j, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+}
+
+Test(pack, existing_journal_needs_force_or_append)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 0, &s, &st, &d), TQ_OK);
+    size_t n0, n1;
+    char *before = slurp(j, &n0);
+    cr_assert_eq(pack_str(good3, 2 * (sizeof CANCEL(1) - 1), j, NULL, 0, 0, &s, &st, &d),
+                 TQ_ERR_EXISTS);
+    char *after = slurp(j, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "refused: untouched");
+    free(after);
+    cr_assert_eq(pack_str(good3, 2 * (sizeof CANCEL(1) - 1), j, NULL, 0, 1, &s, &st, &d), TQ_OK);
+    cr_assert_eq(count_events(j), 2, "--force replaces");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 1, 0, &s, &st, &d), TQ_OK);
+    cr_assert_eq(st.first_seq, 3);
+    cr_assert_eq(st.last_seq, 5);
+    cr_assert_eq(count_events(j), 5, "--append continues the seq");
+    /* a strict append with a bad line: the journal stays as it was */
+    before = (free(before), slurp(j, &n0));
+    cr_assert_eq(pack_str(mixed, sizeof mixed - 1, j, NULL, 1, 0, &s, &st, &d), TQ_ERR_INPUT);
+    after = slurp(j, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, path_in("none.tqj"), NULL, 1, 0, &s, &st, &d),
+                 TQ_ERR_NOTFOUND);
+}
+
+Test(pack, held_journal_is_busy_with_its_holder)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 0, &s, &st, &d), TQ_OK);
+    tq_journal_write_opts wo = {.command = "journal pack slow.ndjson"};
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_append(j, &wo, &w), TQ_OK);
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 1, 0, &s, &st, &d), TQ_ERR_BUSY);
+    cr_assert_eq(st.holder.pid, (long)getpid());
+    cr_assert_str_eq(st.holder.command, "journal pack slow.ndjson");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 1, &s, &st, &d), TQ_ERR_BUSY,
+                 "--force does not break a lock");
+    tq_journal_abandon(w);
+    cr_assert_eq(count_events(j), 3);
+}
+
+Test(pack, stop_undoes)
+{
+    const char *j = path_in("j.tqj"), *rej = path_in("rej");
+    volatile int stop = 1;
+    tq_pack_stats st;
+    tq_diag d = {0};
+    tq_pack_opts o = {.out = j, .reject = rej, .stop = &stop};
+    o.in = fmemopen((void *)mixed, sizeof mixed - 1, "r");
+    cr_assert_eq(tq_journal_pack(&o, &st, &d), TQ_ERR_INTERRUPTED);
+    fclose(o.in);
+    cr_assert_eq(access(j, F_OK), -1);
+    cr_assert_eq(access(rej, F_OK), -1, "the reject file is not committed either");
+}
+
+Test(pack, verify_reports_counts_and_faults)
+{
+    seen s = {0};
+    tq_pack_stats st;
+    tq_diag d;
+    const char *j = path_in("j.tqj");
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 0, &s, &st, &d), TQ_OK);
+    tq_verify_result res;
+    cr_assert_eq(tq_journal_verify(j, &res, &d), TQ_OK);
+    cr_assert_eq(res.opened, 1);
+    cr_assert_eq(res.version, 2);
+    cr_assert_eq(res.frame_max, 8192);
+    cr_assert_eq(res.events, 3);
+    cr_assert_eq(res.frames, 1);
+    cr_assert_eq(res.first_seq, 1);
+    cr_assert_eq(res.last_seq, 3);
+    cr_assert(res.file_size > 64);
+    /* torn: cut inside the frame */
+    cr_assert_eq(truncate(j, (off_t)res.file_size - 2), 0);
+    cr_assert_eq(tq_journal_verify(j, &res, &d), TQ_ERR_TORN);
+    cr_assert_eq(res.bad.offset, 64);
+    cr_assert_eq(res.events, 0);
+    /* corrupt: a flipped payload byte */
+    cr_assert_eq(pack_str(good3, sizeof good3 - 1, j, NULL, 0, 1, &s, &st, &d), TQ_OK);
+    FILE *f = fopen(j, "r+b");
+    fseek(f, 64 + 40 + 3, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 64 + 40 + 3, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    cr_assert_eq(tq_journal_verify(j, &res, &d), TQ_ERR_CORRUPT);
+    cr_assert_eq(res.bad.index, 0);
+    cr_assert_eq(res.bad.first_seq, 1);
+    cr_assert_eq(res.bad.count, 3);
+    /* not there */
+    cr_assert_eq(tq_journal_verify(path_in("none"), &res, &d), TQ_ERR_IO);
+    cr_assert_eq(res.opened, 0);
+}
