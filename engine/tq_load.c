@@ -158,6 +158,24 @@ static int apply_permit_row(load_run *r, const char *line, size_t len, tq_diag *
     return TQ_OK;
 }
 
+/* long_line() - a line over the limit: reported; as a header it stops the load (the
+ * columns cannot be trusted), as a row it goes whole to the rejects. */
+static int long_line(load_run *r, FILE *fp, const tq_linereader *lr, uint64_t start,
+                     int saw_header)
+{
+    tq_diag rowd;
+    memset(&rowd, 0, sizeof rowd);
+    tq_diag_set(&rowd, saw_header ? "(line)" : "(header)", "line longer than %zu bytes",
+                lr->max);
+    report_row_error(r, &rowd, lr->lineno);
+    if (!saw_header)
+        return TQ_ERR_INPUT;
+    r->st.rows++;
+    int rc = r->rej ? copy_long_line(r, fp, start) : TQ_OK;
+    report_progress(r, 0);
+    return rc;
+}
+
 /* load_once() - one pass over the file inside r->t.  @return TQ_OK (commit-worthy),
  * TQ_ERR_INPUT (bad rows and no reject stream), or an I/O or store error. */
 static int load_once(load_run *r, FILE *fp)
@@ -187,18 +205,8 @@ static int load_once(load_run *r, FILE *fp)
         tq_diag rowd;
         memset(&rowd, 0, sizeof rowd);
         if (rc == TQ_ERR_LIMIT) {
-            tq_diag_set(&rowd, saw_header ? "(line)" : "(header)",
-                        "line longer than %zu bytes", lr.max);
-            report_row_error(r, &rowd, lr.lineno);
-            if (!saw_header) {   /* not a header: the columns cannot be trusted */
-                rc = TQ_ERR_INPUT;
+            if ((rc = long_line(r, fp, &lr, start, saw_header)) != TQ_OK)
                 break;
-            }
-            r->st.rows++;
-            rc = r->rej ? copy_long_line(r, fp, start) : TQ_OK;
-            if (rc != TQ_OK)
-                break;
-            report_progress(r, 0);
             continue;
         }
         if (rc != TQ_OK) {

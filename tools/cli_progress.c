@@ -3,6 +3,7 @@
 #include "tq_cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,12 +37,26 @@ static void human_bytes(double v, char *out, size_t cap)
 
 /* Redraw at most 4 times a second, and not in the first quarter second, so a quick
  * command never flashes a line. */
+/* redraw_interval() - 0.25 s; TQ_PROGRESS_INTERVAL_MS (tests only) sets it, 0 drawing
+ * on every report, so a test can see every value a library reported. */
+static double redraw_interval(void)
+{
+    static double v = -1;
+    if (v < 0) {
+        const char *e = getenv("TQ_PROGRESS_INTERVAL_MS");
+        v = e && *e ? strtod(e, NULL) / 1000.0 : 0.25;
+        if (v < 0)
+            v = 0.25;
+    }
+    return v;
+}
+
 static int progress_due(tq_progress *p, double *now)
 {
     if (!p->active)
         return 0;
     *now = tq_cli_now();
-    if (*now - p->last < 0.25)
+    if (*now - p->last < redraw_interval())
         return 0;
     p->last = *now;
     p->drawn = 1;

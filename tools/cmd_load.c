@@ -69,6 +69,48 @@ static int open_input(const char *path, FILE **in)
     return 0;
 }
 
+/* say_failure() - why nothing was loaded; @return the exit status. */
+static int say_failure(const char *file, int rc, const tq_load_stats *st, const tq_diag *d)
+{
+    if (rc == TQ_ERR_INPUT)
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad row%s; nothing was loaded", file,
+                            (unsigned long long)st->rejected, st->rejected == 1 ? "" : "s");
+    if (rc == TQ_ERR_INTERRUPTED)
+        return tq_cli_error(tq_cli_exit_for(rc),
+                            "%s: interrupted; nothing was loaded (run it again)", file);
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: nothing was loaded: %s", file,
+                        d->why[0] ? d->why : tq_strerror(rc));
+}
+
+/* print_result() - the summary line, or with --json one JSON object. */
+static void print_result(const char *file, const char *what, tq_load_kind kind,
+                         const tq_load_stats *sp, double el, int json)
+{
+    tq_load_stats st = *sp;
+    if (json) {
+        printf("{\"file\":");
+        tq_json_str(stdout, file);
+        printf(",\"kind\":\"%s\",\"rows\":%llu,\"new\":%llu,\"duplicates\":%llu,"
+               "\"replaced\":%llu,\"rejected\":%llu,\"for_unknown_declarations\":%llu,"
+               "\"seconds\":%.3f}\n",
+               what, (unsigned long long)st.rows, (unsigned long long)st.added,
+               (unsigned long long)st.duplicates, (unsigned long long)st.replaced,
+               (unsigned long long)st.rejected, (unsigned long long)st.unknown_decl, el);
+    } else if (!tq_cli_quiet) {
+        if (kind == TQ_LOAD_PAYMENTS)
+            printf("loaded %s: %llu rows, %llu new, %llu already known, %llu rejected, "
+                   "%llu for declarations not yet known (expected before the replay: a "
+                   "payment may arrive before its declaration)\n",
+                   file, (unsigned long long)st.rows, (unsigned long long)st.added,
+                   (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
+                   (unsigned long long)st.unknown_decl);
+        else
+            printf("loaded %s: %llu rows, %llu new, %llu replaced, %llu rejected\n", file,
+                   (unsigned long long)st.rows, (unsigned long long)st.added,
+                   (unsigned long long)st.replaced, (unsigned long long)st.rejected);
+    }
+}
+
 int tq_cmd_load(int argc, char **argv)
 {
     const char *db = NULL, *skip = NULL, *quiet = NULL, *json = NULL, *nosync = NULL;
@@ -144,36 +186,8 @@ int tq_cmd_load(int argc, char **argv)
     if (lr.shown > MAX_REPORTED)
         tq_cli_warn("%s: ... and %llu more bad rows", pos[1],
                     (unsigned long long)(lr.shown - MAX_REPORTED));
-    if (rc == TQ_ERR_INPUT)
-        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad row%s; nothing was loaded", pos[1],
-                            (unsigned long long)st.rejected, st.rejected == 1 ? "" : "s");
-    if (rc == TQ_ERR_INTERRUPTED)
-        return tq_cli_error(tq_cli_exit_for(rc),
-                            "%s: interrupted; nothing was loaded (run it again)", pos[1]);
     if (rc != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(rc), "%s: nothing was loaded: %s", pos[1],
-                            d.why[0] ? d.why : tq_strerror(rc));
-    if (json) {
-        printf("{\"file\":");
-        tq_json_str(stdout, pos[1]);
-        printf(",\"kind\":\"%s\",\"rows\":%llu,\"new\":%llu,\"duplicates\":%llu,"
-               "\"replaced\":%llu,\"rejected\":%llu,\"for_unknown_declarations\":%llu,"
-               "\"seconds\":%.3f}\n",
-               pos[0], (unsigned long long)st.rows, (unsigned long long)st.added,
-               (unsigned long long)st.duplicates, (unsigned long long)st.replaced,
-               (unsigned long long)st.rejected, (unsigned long long)st.unknown_decl, el);
-    } else if (!tq_cli_quiet) {
-        if (lo.kind == TQ_LOAD_PAYMENTS)
-            printf("loaded %s: %llu rows, %llu new, %llu already known, %llu rejected, "
-                   "%llu for declarations not yet known (expected before the replay: a "
-                   "payment may arrive before its declaration)\n",
-                   pos[1], (unsigned long long)st.rows, (unsigned long long)st.added,
-                   (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
-                   (unsigned long long)st.unknown_decl);
-        else
-            printf("loaded %s: %llu rows, %llu new, %llu replaced, %llu rejected\n", pos[1],
-                   (unsigned long long)st.rows, (unsigned long long)st.added,
-                   (unsigned long long)st.replaced, (unsigned long long)st.rejected);
-    }
+        return say_failure(pos[1], rc, &st, &d);
+    print_result(pos[1], pos[0], lo.kind, &st, el, json != NULL);
     return st.rejected ? TQ_EXIT_INPUT : TQ_EXIT_OK;
 }

@@ -294,6 +294,7 @@ static int copy_list(FILE *out, FILE *in)
 
 typedef struct rec_report {
     const char *db;
+    const char *report;      /* --report, or NULL */
     char generated_at[32];
     int dry_run;
     const tq_reconcile_stats *st;
@@ -375,6 +376,72 @@ static void print_summary(const rec_report *r, const rec_ctx *c, const char *rep
         printf("lists: %s/\n", csv);
 }
 
+/* write_outputs() - the report (rep, may be NULL), the CSV lists, then the summary or
+ * the JSON on stdout.  @return the exit status, after saying what failed. */
+static int write_outputs(const rec_report *r, rec_ctx *c, tq_out *rep, const char *csv,
+                         int committed, int json)
+{
+    const char *but = committed ? "reconcile committed, but " : "";
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    int rc;
+    if (rep) {
+        FILE *f = tq_out_fp(rep);
+        if ((f == NULL || write_json(f, r, c) != 0) && rep->err == 0) {
+            /* not a write error (tq_out keeps those): a temporary list was unreadable */
+            tq_out_rollback(rep);
+            return tq_cli_error(TQ_EXIT_IO, "%scannot write the report %s: cannot read a "
+                                "temporary file back", but, r->report);
+        }
+        if ((rc = tq_out_commit(rep, &d)) != TQ_OK)
+            return tq_cli_error(tq_cli_exit_for(rc), "%scannot write the report: %s", but,
+                                d.why);
+    }
+    if ((rc = commit_lists(c, &d)) != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "%scannot write the lists: %s", but, d.why);
+    if (json) {
+        if (write_json(stdout, r, c) != 0 || fflush(stdout) != 0)
+            return tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    } else if (!tq_cli_quiet) {
+        print_summary(r, c, rep ? r->report : NULL, csv);
+        if (fflush(stdout) != 0)
+            return tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* tally_after() - the totals after the run into *t, and (unless a dry run) the list of
+ * those still held, read back from the database.  @return 0 or the exit status. */
+static int tally_after(tq_store *s, const char *db, int dry_run,
+                       const tq_reconcile_stats *st, rec_ctx *c, tq_tally *t)
+{
+    int rc = tq_export_tally(s, t);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot count the declarations: %s", db,
+                            tq_strerror(rc));
+    if (dry_run) {
+        /* The database still holds the state before: a reconcile only turns HELD into
+         * CLEARED and rewrites the reasons of those left HELD, so the totals after it
+         * follow from its figures exactly. */
+        t->by_state[TQ_STATE_CLEARED] += st->cleared_now;
+        t->by_state[TQ_STATE_HELD] -= st->cleared_now;
+        memcpy(t->held_by_reason, st->still_held_by_reason, sizeof t->held_by_reason);
+    } else {
+        tq_txn *txn;
+        if ((rc = tq_txn_begin(s, 1, &txn)) == TQ_OK) {
+            rc = tq_store_each_decl(txn, on_held, c);
+            tq_txn_abort(txn);
+        }
+        if (rc != TQ_OK)
+            return tq_cli_error(tq_cli_exit_for(rc),
+                                "%s: reconciled, but cannot list those still held: %s", db,
+                                tq_strerror(rc));
+    }
+    if (c->failed)
+        return tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
+    return 0;
+}
+
 int tq_cmd_reconcile(int argc, char **argv)
 {
     const char *db = NULL, *report = NULL, *csv = NULL, *dry = NULL, *json = NULL,
@@ -439,67 +506,11 @@ int tq_cmd_reconcile(int argc, char **argv)
     }
     committed = !dry_run;
     tq_tally t;
-    if ((rc = tq_export_tally(s, &t)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot count the declarations: %s", db,
-                              tq_strerror(rc));
+    if ((status = tally_after(s, db, dry_run, &st, c, &t)) != 0)
         goto out;
-    }
-    if (dry_run) {
-        /* The database still holds the state before: a reconcile only turns HELD into
-         * CLEARED and rewrites the reasons of those left HELD, so the totals after it
-         * follow from its figures exactly. */
-        t.by_state[TQ_STATE_CLEARED] += st.cleared_now;
-        t.by_state[TQ_STATE_HELD] -= st.cleared_now;
-        memcpy(t.held_by_reason, st.still_held_by_reason, sizeof t.held_by_reason);
-    } else {
-        tq_txn *txn;
-        if ((rc = tq_txn_begin(s, 1, &txn)) == TQ_OK) {
-            rc = tq_store_each_decl(txn, on_held, c);
-            tq_txn_abort(txn);
-        }
-        if (rc != TQ_OK) {
-            status = tq_cli_error(tq_cli_exit_for(rc),
-                                  "%s: reconciled, but cannot list those still held: %s", db,
-                                  tq_strerror(rc));
-            goto out;
-        }
-    }
-    if (c->failed) {
-        status = tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
-        goto out;
-    }
-    rec_report r = {.db = db, .dry_run = dry_run, .st = &st, .t = &t};
+    rec_report r = {.db = db, .report = report, .dry_run = dry_run, .st = &st, .t = &t};
     tq_cli_utc_now(r.generated_at);
-    if (report) {
-        FILE *f = tq_out_fp(&rep);
-        if (f == NULL || write_json(f, &r, c) != 0)
-            c->failed = rep.err == 0;   /* a temporary list could not be read back */
-        if (c->failed) {
-            tq_out_rollback(&rep);
-            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the report: cannot read "
-                                  "a temporary file back", committed ? "reconcile committed, "
-                                  "but " : "", report);
-            goto out;
-        }
-        if ((rc = tq_out_commit(&rep, &d)) != TQ_OK) {
-            status = tq_cli_error(tq_cli_exit_for(rc), "%scannot write the report: %s",
-                                  committed ? "reconcile committed, but " : "", d.why);
-            goto out;
-        }
-    }
-    if ((rc = commit_lists(c, &d)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%scannot write the lists: %s",
-                              committed ? "reconcile committed, but " : "", d.why);
-        goto out;
-    }
-    if (json) {
-        if (write_json(stdout, &r, c) != 0 || fflush(stdout) != 0)
-            status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
-    } else if (!tq_cli_quiet) {
-        print_summary(&r, c, report, csv);
-        if (fflush(stdout) != 0)
-            status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
-    }
+    status = write_outputs(&r, c, report ? &rep : NULL, csv, committed, json != NULL);
 out:
     tq_out_rollback(&rep);
     close_lists(c);

@@ -115,6 +115,17 @@ expect_status 1 "$TQ" export decisions --db "$db" -o "$WORK"
 grep -q "is a directory" "$WORK/err" || fail "-o DIR: $(cat "$WORK/err")"
 no_temps "$WORK"
 
+# gen's files: links planted at its output names are replaced, never followed
+mkdir -p "$WORK/gl"
+for f in journal.tqj payments.csv permits.csv .journal.tqj.tmp .payments.csv.tmp; do
+  ln -s "$WORK/victim" "$WORK/gl/$f"
+done
+expect_status 0 "$TQ" gen --declarations 50 --seed 1 --out "$WORK/gl" --quiet
+[ "$(cat "$WORK/victim")" = precious ] || fail "gen wrote through a planted link"
+[ ! -L "$WORK/gl/payments.csv" ] && head -1 "$WORK/gl/payments.csv" | grep -q '^decl_no,receipt_no' || fail "gen did not replace the link"
+ok
+no_temps "$WORK/gl"
+
 # ---- a failed write to standard output is an error ----
 got=0; "$TQ" stat --db "$db" >/dev/full 2>"$WORK/err" || got=$?
 [ "$got" = 4 ] || fail "stat > /dev/full exited $got, wanted 4"

@@ -45,6 +45,18 @@ on_tty "$WORK/load.tty" "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/d
 drew "$WORK/load.tty" load
 tr '\r' '\n' <"$WORK/load.tty" | grep -Eq '^.\[Kload: [0-9.]+ [KM]iB of [0-9.]+ MiB \([0-9]+%\)' || fail "load progress is not in bytes of the file"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/db" --quiet || fail "load permits"
+# a load redone after the map grew (a tiny first map) never shows progress going back
+# (TQ_PROGRESS_INTERVAL_MS=0 draws every value the library reports, about every 64 KiB)
+on_tty "$WORK/loadgrow.tty" env TQ_MAP_SIZE=65536 TQ_PROGRESS_INTERVAL_MS=0 "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db-grow" || fail "load with a tiny map on a tty"
+pcts=$(tr '\r' '\n' <"$WORK/loadgrow.tty" | sed -n 's/^.\[Kload: .*(\([0-9]*\)%).*/\1/p' | tr '\n' ' ')
+prev=0
+for p in $pcts; do
+  [ "$p" -ge "$prev" ] || fail "load progress went backwards across a redo: $(echo "$pcts" | head -c 400)"
+  prev=$p
+done
+"$TQ" stat --db "$WORK/db-grow" | grep -q '^map: 65536 bytes' && fail "the map did not grow: no redo was shown"
+[ "$(echo $pcts | wc -w)" -gt 20 ] || fail "too few progress lines to judge: $pcts"
+ok
 
 on_tty "$WORK/replay.tty" "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db" --threads 1 || fail "replay on a tty: $(cat -v "$WORK/replay.tty" | tail -3)"
 drew "$WORK/replay.tty" replay
