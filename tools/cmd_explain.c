@@ -24,11 +24,13 @@ static const char help_explain[] =
     "prefixes, quota and use; and the rules applied now to what is loaded, one plain\n"
     "line per reason, so you can see whether a reconcile would clear it.  The database\n"
     "keeps no history: --journal (repeatable) lists the declaration's events found in\n"
-    "each journal, as NDJSON with their seq, and how far that journal was replayed.\n"
+    "each journal, as NDJSON with their seq, how far that journal was replayed, and\n"
+    "each officer result in it with whether it was applied (one that came after the\n"
+    "declaration was final changed nothing).  Sums are in đồng.\n"
     "Reads only; safe while a replay runs.  Exit status 1 when DECL_NO is unknown.\n"
     "\n"
     "example:\n"
-    "  thongquan explain 103456789012 --db /var/lib/thongquan --journal backlog.tqj\n";
+    "  thongquan explain 103456789012 --db /var/lib/thongquan/db --journal backlog.tqj\n";
 
 typedef struct pay_list {
     tq_payment *v;
@@ -48,6 +50,15 @@ static int collect_payment(void *ctx, const tq_payment *p)
     }
     l->v[l->n++] = *p;
     return 0;
+}
+
+/* dong() - a sum of money as the operator reads it: "12,500,000 đồng" (SPEC §2: money
+ * is a whole number of đồng). */
+static char *dong(uint64_t v, char out[48])
+{
+    char g[32];
+    snprintf(out, 48, "%s đồng", tq_cli_group(v, g));
+    return out;
 }
 
 static int valid_decl_no(const char *s)
@@ -116,27 +127,136 @@ static void lines_naming(const tq_decl *d, const char *permit, uint64_t only, ch
     }
 }
 
+/* ---- what the journals given with --journal say about the declaration ---- */
+
+/* The store keeps only the officer results applied; the journals hold every one.  The
+ * journals are scanned once for them before anything is printed, so that the officer
+ * line can say which results were applied and why the others changed nothing. */
+typedef struct journal_view {
+    int n;
+    const char **paths;
+    tq_explain_officer_list *officers;  /* n of them, or NULL */
+    tq_journal_mark *marks;
+    int *have_mark;
+} journal_view;
+
+static const char *ev_name(uint8_t ev)
+{
+    switch (ev) {
+    case TQ_EV_DECL: return "DECL";
+    case TQ_EV_AMEND: return "AMEND";
+    case TQ_EV_OFFICER: return "OFFICER REJECT";
+    case TQ_EV_MANUAL_CLEAR: return "MANUAL_CLEAR";
+    case TQ_EV_CANCEL: return "CANCEL";
+    }
+    return "event";
+}
+
+static const char *result_name(uint8_t r)
+{
+    return r == TQ_OFFICER_DOCS_OK      ? "DOCS_OK"
+           : r == TQ_OFFICER_INSPECT_OK ? "INSPECT_OK"
+           : r == TQ_OFFICER_REJECT     ? "REJECT"
+                                        : "?";
+}
+
+/* officer_why() - whether officer result e of a journal (replayed through m when
+ * have_mark) was applied to x's declaration, and why not in words.  @return 1 applied. */
+static int officer_why(const tq_explain *x, const tq_explain_officer *e,
+                       const tq_journal_mark *m, int have_mark, char *out, size_t cap)
+{
+    const tq_decl *d = &x->decl;
+    if (!have_mark || e->seq > m->last_seq) {
+        snprintf(out, cap, "not applied yet: this journal is not replayed that far");
+        return 0;
+    }
+    if (e->final_ev && e->final_seq < e->seq) {
+        snprintf(out, cap,
+                 "not applied: it came after the %s at seq %llu, when the declaration was "
+                 "final, and events on a final declaration change nothing",
+                 ev_name(e->final_ev), (unsigned long long)e->final_seq);
+        return 0;
+    }
+    uint8_t bit = e->result == TQ_OFFICER_DOCS_OK      ? TQ_SEEN_DOCS_OK
+                  : e->result == TQ_OFFICER_INSPECT_OK ? TQ_SEEN_INSPECT_OK
+                                                       : 0;
+    if ((bit && (d->officer & bit)) || (!bit && d->state == TQ_STATE_REJECTED)) {
+        snprintf(out, cap, "applied");
+        return 1;
+    }
+    snprintf(out, cap, "not applied: the declaration was %s when it came",
+             e->declared_before ? "already final (cleared by the rules)"
+                                : "not yet declared or already final");
+    return 0;
+}
+
+static void print_journal_officers(const tq_explain *x, const journal_view *jv)
+{
+    char why[200];
+    for (int j = 0; jv->officers && j < jv->n; j++) {
+        const tq_explain_officer_list *o = &jv->officers[j];
+        for (size_t i = 0; i < o->n; i++) {
+            officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], why, sizeof why);
+            printf("officer       %s at seq %llu of %s (officer %s): %s\n",
+                   result_name(o->v[i].result), (unsigned long long)o->v[i].seq, jv->paths[j],
+                   o->v[i].officer, why);
+        }
+        if (o->more)
+            printf("officer       and %llu more results in %s (the history below lists them)\n",
+                   (unsigned long long)o->more, jv->paths[j]);
+    }
+}
+
+/* journal_view_load() - scan each journal for the officer results of decl_no and read
+ * how far each was replayed.  A journal that cannot be read is left empty here: its
+ * history pass reports why.  @return 0, or -1 out of memory. */
+static int journal_view_load(journal_view *jv, tq_txn *t, const char *decl_no)
+{
+    if (jv->n == 0)
+        return 0;
+    jv->officers = calloc((size_t)jv->n, sizeof *jv->officers);
+    jv->marks = calloc((size_t)jv->n, sizeof *jv->marks);
+    jv->have_mark = calloc((size_t)jv->n, sizeof *jv->have_mark);
+    if (jv->officers == NULL || jv->marks == NULL || jv->have_mark == NULL)
+        return -1;
+    for (int j = 0; j < jv->n; j++) {
+        uint8_t id[TQ_JOURNAL_ID_LEN];
+        if (access(jv->paths[j], R_OK) != 0)
+            continue;
+        int rc = tq_explain_officers(jv->paths[j], decl_no, &jv->officers[j], id);
+        if (rc == TQ_ERR_IO || rc == TQ_ERR_VERSION || rc == TQ_ERR_NOMEM)
+            continue;
+        jv->have_mark[j] = tq_store_get_journal(t, id, &jv->marks[j]) == TQ_OK;
+    }
+    return 0;
+}
+
+static void journal_view_free(journal_view *jv)
+{
+    free(jv->officers);
+    free(jv->marks);
+    free(jv->have_mark);
+}
+
 /* ---- text ---- */
 
 static void print_tax(const tq_explain *x)
 {
-    char a[32], b[32], c[32], e[32];
+    char a[48], b[48], c[48], e[48];
     const tq_decl *d = &x->decl;
     uint64_t short_now = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
-    printf("tax           due %s; covered %s", tq_cli_group(d->tax_due, a),
-           tq_cli_group(x->covered, b));
+    printf("tax           due %s; covered %s", dong(d->tax_due, a), dong(x->covered, b));
     if (x->guar_counted)
-        printf(" (paid %s, guaranteed %s)", tq_cli_group(x->pay_total, c),
-               tq_cli_group(x->guar_counted, e));
+        printf(" (paid %s, guaranteed %s)", dong(x->pay_total, c), dong(x->guar_counted, e));
     if (short_now)
-        printf("; short %s", tq_cli_group(short_now, a));
+        printf("; short %s", dong(short_now, a));
     else if (x->covered > d->tax_due)
-        printf("; over by %s", tq_cli_group(x->covered - d->tax_due, a));
+        printf("; over by %s", dong(x->covered - d->tax_due, a));
     putchar('\n');
     if (x->guar_expired)
         printf("              guarantees of %s expired before the registration day and do "
                "not count\n",
-               tq_cli_group(x->guar_expired, a));
+               dong(x->guar_expired, a));
 }
 
 static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
@@ -156,9 +276,10 @@ static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
            pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID", pm->agency, pm->holder, day1,
            day2);
     if (pm->quota)
-        printf("      hs prefixes %s  quota %s  used %s  this declaration %s (line%s %s)\n", pre,
-               tq_cli_group(pm->quota, a), tq_cli_group(p->fact.used, b),
-               tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
+        printf("      hs prefixes %s  quota %s  used %s%s  this declaration %s (line%s %s)\n",
+               pre, tq_cli_group(pm->quota, a), tq_cli_group(p->fact.used, b),
+               p->fact.used > pm->quota ? " (past the quota)" : "", tq_cli_group(p->qty, c),
+               strchr(lines, ',') ? "s" : "", lines);
     else
         printf("      hs prefixes %s  quota unlimited  this declaration %s (line%s %s)\n", pre,
                tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
@@ -168,15 +289,15 @@ static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
 static void print_reason_lines(const tq_explain *x, uint32_t reasons)
 {
     const tq_decl *d = &x->decl;
-    char day[11], a[32], b[32], c[32];
+    char day[11], a[48], b[48], c[48];
     tq_date_format(d->reg_day, day);
     if (reasons & TQ_R_TAX_SHORT) {
         uint64_t s = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
         printf("  TAX_SHORT: paid %s of %s (short %s)", tq_cli_group(x->covered, a),
-               tq_cli_group(d->tax_due, b), tq_cli_group(s, c));
+               dong(d->tax_due, b), dong(s, c));
         if (x->guar_expired)
             printf("; guarantees of %s expired before %s do not count",
-                   tq_cli_group(x->guar_expired, a), day);
+                   dong(x->guar_expired, a), day);
         putchar('\n');
     }
     for (size_t i = 0; i < x->npermits; i++) {
@@ -233,6 +354,12 @@ static void print_reason_lines(const tq_explain *x, uint32_t reasons)
                                            : "note: once the rest is settled, PERMIT_QUOTA",
                p->name, tq_cli_group(q, a), tq_cli_group(p->fact.used, b),
                tq_cli_group(p->qty, c), tq_cli_group(over, e));
+        if (p->fact.used > q)
+            printf("    used is past the quota: clearances by hand (MANUAL_CLEAR) add their "
+                   "quantities in full, even past the quota (SPEC 3, 7), and a permit "
+                   "reloaded with a smaller quota keeps what was used; nothing more clears "
+                   "against %s unless its quota is raised\n",
+                   p->name);
     }
 }
 
@@ -269,8 +396,8 @@ static void print_verdict(const tq_explain *x)
             }
             printf("cleared by hand (MANUAL_CLEAR) with discrepancies %s", then);
             if (d->tax_short) {
-                char a[32];
-                printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+                char a[48];
+                printf(" (tax short %s)", dong(d->tax_short, a));
             }
             printf(";\nthe rules applied now give:%s\n", x->now.reasons ? "" : " no discrepancy");
             print_reason_lines(x, x->now.reasons);
@@ -290,10 +417,10 @@ static void print_verdict(const tq_explain *x)
     }
 }
 
-static void print_text(const tq_explain *x, const pay_list *pays)
+static void print_text(const tq_explain *x, const pay_list *pays, const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
-    char buf[160], when[48], day[11], a[32];
+    char buf[160], when[48], day[11], a[48];
     const char *state = tq_state_name(d->state);
     printf("declaration   %s\n", d->decl_no);
     printf("state         %s, version %u%s\n", state ? state : "?", d->version,
@@ -302,7 +429,7 @@ static void print_text(const tq_explain *x, const pay_list *pays)
         tq_reasons_format(d->reasons, buf, sizeof buf);
         printf("%s %s", d->manual ? "discrepancies" : "reasons      ", d->reasons ? buf : "none");
         if (d->tax_short)
-            printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+            printf(" (tax short %s)", dong(d->tax_short, a));
         printf(", at its last evaluation\n");
     }
     format_vn(d->registered, when);
@@ -310,8 +437,9 @@ static void print_text(const tq_explain *x, const pay_list *pays)
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
     officer_words(d->officer, buf, sizeof buf);
-    printf("channel       %u (%s); officer results received: %s\n", d->channel,
+    printf("channel       %u (%s); officer results applied: %s\n", d->channel,
            channel_words(d->channel), buf);
+    print_journal_officers(x, jv);
     print_tax(x);
     printf("lines         %u\n", d->nlines);
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
@@ -321,8 +449,8 @@ static void print_text(const tq_explain *x, const pay_list *pays)
     printf("payments      %zu\n", pays->n);
     for (size_t i = 0; i < pays->n; i++) {
         const tq_payment *p = &pays->v[i];
-        printf("  %-20s %-9s %15s", p->receipt_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
-               tq_cli_group(p->amount, a));
+        printf("  %-20s %-9s %15s đồng", p->receipt_no,
+               p->kind == TQ_PAY ? "PAY" : "GUARANTEE", tq_cli_group(p->amount, a));
         if (p->kind == TQ_GUARANTEE) {
             tq_date_format(p->valid_until, buf);
             printf("  valid until %s%s", buf,
@@ -458,10 +586,32 @@ static void on_bad_frame(void *ctx, int err, const tq_frame_info *fi)
                     h->path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
 }
 
-/* history() - one journal's events for decl_no.  @return an exit status. */
-static int history(tq_txn *t, const char *path, const char *decl_no, int json, int *printed,
-                   char *line)
+/* print_json_officers() - ,"officer_results":[...] of journal j (nothing when the
+ * declaration is unknown: there is nothing to apply them to). */
+static void print_json_officers(const tq_explain *x, const journal_view *jv, int j)
 {
+    char why[200];
+    if (jv->officers == NULL)
+        return;
+    const tq_explain_officer_list *o = &jv->officers[j];
+    printf(",\"officer_results\":[");
+    for (size_t i = 0; i < o->n; i++) {
+        int applied = officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], why, sizeof why);
+        printf("%s{\"seq\":%llu,\"result\":\"%s\",\"officer\":", i ? "," : "",
+               (unsigned long long)o->v[i].seq, result_name(o->v[i].result));
+        tq_json_str(stdout, o->v[i].officer);
+        printf(",\"applied\":%s,\"why\":", applied ? "true" : "false");
+        tq_json_str(stdout, why);
+        putchar('}');
+    }
+    printf("],\"officer_results_not_shown\":%llu", (unsigned long long)o->more);
+}
+
+/* history() - one journal's events for decl_no.  @return an exit status. */
+static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j,
+                   const char *decl_no, int json, int *printed, char *line)
+{
+    const char *path = jv->paths[j];
     hist_ctx h = {.path = path, .json = json, .line = line};
     uint8_t id[TQ_JOURNAL_ID_LEN];
     if (access(path, R_OK) != 0)
@@ -484,9 +634,11 @@ static int history(tq_txn *t, const char *path, const char *decl_no, int json, i
     if (json) {
         printf("],\"replayed_through_seq\":");
         if (have_mark)
-            printf("%llu}", (unsigned long long)m.last_seq);
+            printf("%llu", (unsigned long long)m.last_seq);
         else
-            printf("null}");
+            printf("null");
+        print_json_officers(x, jv, j);
+        putchar('}');
     } else {
         if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
             printf("  (no event for %s)\n", decl_no);
@@ -501,6 +653,49 @@ static int history(tq_txn *t, const char *path, const char *decl_no, int json, i
     if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN)
         return TQ_EXIT_CORRUPT; /* already reported, frame by frame */
     return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", path, tq_strerror(rc));
+}
+
+/* print_all() - the whole answer on stdout, text or JSON, and each journal's history.
+ * @return an exit status. */
+static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *pays,
+                     const journal_view *jv, const char *decl_no, int json, char *line)
+{
+    int status = TQ_EXIT_OK;
+    if (json) {
+        printf("{\"decl_no\":\"%s\",\"known\":%s,", decl_no, known ? "true" : "false");
+        if (known) {
+            print_json_decl(x, pays);
+        } else {
+            printf("\"payments\":[");
+            for (size_t i = 0; i < pays->n; i++)
+                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}",
+                       i ? "," : "", pays->v[i].receipt_no,
+                       pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                       (unsigned long long)pays->v[i].amount);
+            printf("]");
+        }
+        printf(",\"history\":[");
+    } else if (known) {
+        print_text(x, pays, jv);
+    } else if (pays->n) {
+        char a[32];
+        printf("payments for %s, a declaration not in the database:\n", decl_no);
+        for (size_t i = 0; i < pays->n; i++)
+            printf("  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
+                   pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                   tq_cli_group(pays->v[i].amount, a));
+    }
+    int printed = 0;
+    for (int j = 0; j < jv->n; j++) {
+        int hs = history(t, x, jv, j, decl_no, json, &printed, line);
+        if (hs > status)
+            status = hs;
+    }
+    if (json)
+        printf("]}\n");
+    if (fflush(stdout) != 0 && status == 0)
+        status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    return status;
 }
 
 int tq_cmd_explain(int argc, char **argv)
@@ -540,6 +735,7 @@ int tq_cmd_explain(int argc, char **argv)
     pay_list pays = {0};
     char *line = malloc(TQ_NDJSON_LINE_MAX);
     tq_txn *t = NULL;
+    journal_view jv = {.n = njournals, .paths = journals};
     if (x == NULL || line == NULL) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;
@@ -564,39 +760,11 @@ int tq_cmd_explain(int argc, char **argv)
         goto out;
     }
 
-    if (json) {
-        printf("{\"decl_no\":\"%s\",\"known\":%s,", pos[0], known ? "true" : "false");
-        if (known) {
-            print_json_decl(x, &pays);
-        } else {
-            printf("\"payments\":[");
-            for (size_t i = 0; i < pays.n; i++)
-                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}", i ? "," : "",
-                       pays.v[i].receipt_no, pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                       (unsigned long long)pays.v[i].amount);
-            printf("]");
-        }
-        printf(",\"history\":[");
-    } else if (known) {
-        print_text(x, &pays);
-    } else if (pays.n) {
-        char a[32];
-        printf("payments for %s, a declaration not in the database:\n", pos[0]);
-        for (size_t i = 0; i < pays.n; i++)
-            printf("  %-20s %-9s %15s\n", pays.v[i].receipt_no,
-                   pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                   tq_cli_group(pays.v[i].amount, a));
+    if (known && journal_view_load(&jv, t, pos[0]) != 0) {
+        status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        goto out;
     }
-    int printed = 0;
-    for (int j = 0; j < njournals; j++) {
-        int hs = history(t, journals[j], pos[0], json != NULL, &printed, line);
-        if (hs > status)
-            status = hs;
-    }
-    if (json)
-        printf("]}\n");
-    if (fflush(stdout) != 0 && status == 0)
-        status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    status = print_all(t, x, known, &pays, &jv, pos[0], json != NULL, line);
     if (!known) {
         tq_cli_warn("%s: no such declaration in %s%s", pos[0], db,
                     njournals ? "" : " (--journal J.tqj shows whether a journal names it)");
@@ -608,6 +776,7 @@ out:
     tq_store_close(s);
     free(line);
     free(pays.v);
+    journal_view_free(&jv);
     tq_explain_free(x);
     return status;
 }

@@ -8,7 +8,11 @@
 # an unknown declaration (still listing payments for it) and 2 for a malformed number;
 # with --journal lists the declaration's events with their seq and how far the journal
 # was replayed; --json is one valid JSON object; and it works while a writer holds the
-# database.
+# database.  Issue 15: every sum of money carries its unit (đồng); a quota permit whose
+# use is past its quota says that clearances by hand count in full past it (SPEC 3, 7);
+# with --journal the officer results of the journal are shown with whether each was
+# applied, so a manual clearance whose history holds an OFFICER DOCS_OK that came after
+# it does not read "officer results received: none".
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db
 
@@ -30,11 +34,20 @@ decl() { # decl NO CHANNEL TAX LINES_JSON
   echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000015","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
   decl 100000000016 2 0 '[{"hs":"85171300","qty":1,"value":1000}]'
   echo '{"ev":"OFFICER","decl_no":"100000000016","result":"REJECT","officer":"HQ01B1-0042"}'
+  # seq 10, 11: MQ cleared by hand past the quota of Q-2 (15 of 10); seq 12: QQ then held
+  decl 100000000017 1 0 '[{"hs":"03031100","qty":15,"value":1000,"permit":"Q-2"}]'
+  echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000017","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
+  decl 100000000018 1 0 '[{"hs":"03031100","qty":1,"value":1000,"permit":"Q-2"}]'
+  # seq 13..15: M2, yellow, cleared by hand, then an officer's DOCS_OK that comes too late
+  decl 100000000019 2 0 '[{"hs":"85171300","qty":1,"value":1000}]'
+  echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000019","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
+  echo '{"ev":"OFFICER","decl_no":"100000000019","result":"DOCS_OK","officer":"HQ01B1-0077"}'
 } >"$WORK/events.ndjson"
 cat >"$WORK/permits.csv" <<'EOF'
 permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota
 GCN-1,BCT,0101234567,2024-01-01,2024-06-30,VALID,8517;8471,0
 Q-1,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,50
+Q-2,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,10
 EOF
 cat >"$WORK/payments.csv" <<'EOF'
 decl_no,receipt_no,kind,amount,valid_until
@@ -58,14 +71,16 @@ $(cat "$WORK/out")"
 expect_status 0 "$TQ" explain 100000000011 --db "$db"
 no_sanitizer_report
 grep -q '^state *HELD, version 1$' "$WORK/out" || fail "state line: $(cat "$WORK/out")"
-grep -q '^reasons *TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER (tax short 500,000)' "$WORK/out" || fail "stored reasons"
-has "TAX_SHORT: paid 12,000,000 of 12,500,000 (short 500,000); guarantees of 3,000,000 expired before 2024-08-06 do not count"
+grep -q '^reasons *TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER (tax short 500,000 đồng)' "$WORK/out" || fail "stored reasons"
+has "TAX_SHORT: paid 12,000,000 of 12,500,000 đồng (short 500,000 đồng); guarantees of 3,000,000 đồng expired before 2024-08-06 do not count"
 has "PERMIT_EXPIRED: permit GCN-1 valid 2024-01-01..2024-06-30, registered 2024-08-06"
 has "PERMIT_HS: line 2 hs 39269099 starts with none of permit GCN-1's prefixes 8517;8471"
 has "AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an officer; received: none"
-grep -q 'BL-1 .*GUARANTEE .*3,000,000  valid until 2024-08-01: expired before the registration day, does not count' "$WORK/out" ||
+grep -q 'BL-1 .*GUARANTEE .*3,000,000 đồng  valid until 2024-08-01: expired before the registration day, does not count' "$WORK/out" ||
   fail "the expired guarantee is not marked"
-grep -q '^  KB-1 .*PAY .*12,000,000$' "$WORK/out" || fail "the payment is not listed"
+grep -q '^  KB-1 .*PAY .*12,000,000 đồng$' "$WORK/out" || fail "the payment is not listed with its unit"
+grep -q '^tax *due 12,500,000 đồng; covered 12,000,000 đồng; short 500,000 đồng$' "$WORK/out" || fail "tax line: $(grep '^tax' "$WORK/out")"
+grep -q 'guarantees of 3,000,000 đồng expired before the registration day and do not count' "$WORK/out" || fail "expired guarantees without unit"
 grep -q 'GCN-1  VALID  agency BCT  holder 0101234567  valid 2024-01-01..2024-06-30' "$WORK/out" || fail "permit facts"
 grep -q 'hs prefixes 8517;8471  quota unlimited  this declaration 105 (lines 1, 2)' "$WORK/out" || fail "permit use"
 grep -q '^verdict now *HELD: TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER, as decided' "$WORK/out" || fail "verdict"
@@ -75,6 +90,15 @@ ok
 # ---- Q1: quota ----
 expect_status 0 "$TQ" explain 100000000012 --db "$db"
 has "PERMIT_QUOTA: permit Q-1 quota 50, used 0, this declaration 60 (over by 10)"
+grep -q "past the quota" "$WORK/out" && fail "Q-1 is not past its quota: $(cat "$WORK/out")"
+ok
+# QQ: Q-2's use is past its quota because MQ was cleared by hand (SPEC 3, 7)
+expect_status 0 "$TQ" explain 100000000018 --db "$db"
+has "PERMIT_QUOTA: permit Q-2 quota 10, used 15, this declaration 1 (over by 6)"
+grep -q '^ *used is past the quota: clearances by hand (MANUAL_CLEAR) add their quantities in full, even past the quota' "$WORK/out" ||
+  fail "the quota past its limit is not explained: $(cat "$WORK/out")"
+grep -q 'quota 10  used 15 (past the quota)  this declaration 1' "$WORK/out" || fail "permit facts do not mark the use past the quota"
+ok
 
 # ---- C1, M1, R1: final ----
 expect_status 0 "$TQ" explain 100000000013 --db "$db"
@@ -83,14 +107,14 @@ grep -q '^cleared by the rules' "$WORK/out" || fail "C1 not explained as cleared
 grep -q 'why it is held' "$WORK/out" && fail "a cleared declaration is explained as held"
 ok
 expect_status 0 "$TQ" explain 100000000015 --db "$db"
-grep -q '^cleared by hand (MANUAL_CLEAR) with discrepancies TAX_SHORT (tax short 700)' "$WORK/out" || fail "M1: $(cat "$WORK/out")"
-has "TAX_SHORT: paid 0 of 700 (short 700)"
+grep -q '^cleared by hand (MANUAL_CLEAR) with discrepancies TAX_SHORT (tax short 700 đồng)' "$WORK/out" || fail "M1: $(cat "$WORK/out")"
+has "TAX_SHORT: paid 0 of 700 đồng (short 700 đồng)"
 expect_status 0 "$TQ" explain 100000000016 --db "$db"
 grep -q '^rejected by an officer' "$WORK/out" || fail "R1: $(cat "$WORK/out")"
 
 # ---- S1: new facts would clear it; reconcile agrees ----
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
-has "TAX_SHORT: paid 0 of 5,000 (short 5,000)"
+has "TAX_SHORT: paid 0 of 5,000 đồng (short 5,000 đồng)"
 printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000014,KB-4,PAY,5000,\n' >"$WORK/late.csv"
 "$TQ" load payments "$WORK/late.csv" --db "$db" --quiet || fail "load late payment"
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
@@ -105,7 +129,7 @@ ok
 expect_status 1 "$TQ" explain 100000000098 --db "$db"
 grep -q "100000000098: no such declaration in $db" "$WORK/err" || fail "unknown: $(cat "$WORK/err")"
 expect_status 1 "$TQ" explain 100000000099 --db "$db"
-grep -q 'KB-99 .*PAY .*777' "$WORK/out" || fail "payments for an unknown declaration are not listed: $(cat "$WORK/out")"
+grep -q 'KB-99 .*PAY .*777 đồng$' "$WORK/out" || fail "payments for an unknown declaration are not listed: $(cat "$WORK/out")"
 expect_status 2 "$TQ" explain 012345678901 --db "$db"
 expect_status 2 "$TQ" explain 100000000011
 expect_status 1 "$TQ" explain 100000000011 --db "$WORK/none"
@@ -116,8 +140,24 @@ expect_status 0 "$TQ" explain 100000000011 --db "$db" --journal "$WORK/j.tqj"
 grep -q '^{"seq":1,"ev":"DECL","decl_no":"100000000011",' "$WORK/out" || fail "history has no DECL at seq 1: $(cat "$WORK/out")"
 grep -q '^{"seq":5,"ev":"AMEND","decl_no":"100000000011","tax_due":12500000}$' "$WORK/out" || fail "history has no AMEND at seq 5"
 [ "$(grep -c '^{"seq":' "$WORK/out")" = 2 ] || fail "history lists events of other declarations"
-grep -q 'replayed into the database through seq 9' "$WORK/out" || fail "replay mark"
+grep -q 'replayed into the database through seq 15' "$WORK/out" || fail "replay mark"
 ok
+# M2: the DOCS_OK of its history came after its clearance by hand: shown, not applied
+expect_status 0 "$TQ" explain 100000000019 --db "$db"
+grep -q '^channel .*officer results applied: none$' "$WORK/out" || fail "M2 channel line: $(cat "$WORK/out")"
+expect_status 0 "$TQ" explain 100000000019 --db "$db" --journal "$WORK/j.tqj"
+grep -q '^officer *DOCS_OK at seq 15 of .*j.tqj (officer HQ01B1-0077): not applied: it came after the MANUAL_CLEAR at seq 14, when the declaration was final' "$WORK/out" ||
+  fail "M2's officer result from its history: $(cat "$WORK/out")"
+grep -q 'officer results received: none' "$WORK/out" && fail "M2 says no officer result was received"
+ok
+expect_status 0 "$TQ" explain 100000000019 --db "$db" --journal "$WORK/j.tqj" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json with officer results is not valid JSON"
+grep -q '"officer_results":\[{"seq":15,"result":"DOCS_OK","officer":"HQ01B1-0077","applied":false,' "$WORK/out" || fail "--json officer results: $(cat "$WORK/out")"
+# R1: the REJECT in its history was applied
+expect_status 0 "$TQ" explain 100000000016 --db "$db" --journal "$WORK/j.tqj"
+grep -q '^officer *REJECT at seq 9 of .*j.tqj (officer HQ01B1-0042): applied$' "$WORK/out" || fail "R1's REJECT: $(cat "$WORK/out")"
+ok
+
 # a journal not replayed here, given twice: both scanned
 "$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/other.tqj" --quiet || fail "pack other"
 expect_status 0 "$TQ" explain 100000000016 --db "$db" -j "$WORK/j.tqj" --journal "$WORK/other.tqj"
