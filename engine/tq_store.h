@@ -57,7 +57,8 @@
 #include "../formats/tq_journal.h"
 #include "tq_rules.h"
 
-#define TQ_STORE_VERSION 1
+#define TQ_STORE_VERSION 2
+#define TQ_STORE_MARKER "thongquan.db"      /* DIR/thongquan.db: this directory is a database */
 #define TQ_STORE_MAP_DEFAULT (64ull << 20)   /* initial map size of a new database */
 
 typedef struct tq_store tq_store;

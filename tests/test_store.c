@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "tq_store.h"
 
@@ -153,7 +154,7 @@ static void raw_put(const char *db, const void *k, size_t kn, const void *v, siz
     MDB_dbi dbi;
     MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
     cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 10), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
@@ -170,7 +171,7 @@ static size_t raw_get(const char *db, const void *k, size_t kn, void *out, size_
     MDB_dbi dbi;
     MDB_val key = {kn, (void *)k}, val;
     cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 10), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
@@ -180,6 +181,40 @@ static size_t raw_get(const char *db, const void *k, size_t kn, void *out, size_
     mdb_txn_abort(txn);
     mdb_env_close(env);
     return val.mv_size;
+}
+
+/* Table ids, as engine/STORE.md §2 numbers them for the seal. */
+static int table_id(const char *db)
+{
+    static const char *const names[] = {"meta",  "receipts", "cover",   "permits", "usage",
+                                        "decls", "journals", "gaps",    "ledger"};
+    for (int i = 0; i < 9; i++)
+        if (strcmp(db, names[i]) == 0)
+            return i;
+    cr_assert_fail("no table %s", db);
+    return -1;
+}
+
+/* The seal of STORE.md §2, computed here from its description (not the store's code):
+ * the low 32 bits of XXH3-64 of the value, seeded with XXH3-64 of the key seeded with
+ * the table id, little-endian after the value. */
+static size_t seal(const char *db, const void *k, size_t kn, const void *v, size_t vn,
+                   uint8_t *out)
+{
+    uint64_t seed = XXH3_64bits_withSeed(k, kn, (uint64_t)table_id(db));
+    uint32_t h = (uint32_t)XXH3_64bits_withSeed(v, vn, seed);
+    memcpy(out, v, vn);
+    for (int i = 0; i < 4; i++)
+        out[vn + i] = (uint8_t)(h >> (8 * i));
+    return vn + 4;
+}
+
+/* A damaged value that carries a correct seal: what only the decoder can catch. */
+static void raw_put_sealed(const char *db, const void *k, size_t kn, const void *v, size_t vn)
+{
+    uint8_t buf[4096];
+    cr_assert_leq(vn + 4, sizeof buf);
+    raw_put(db, k, kn, buf, seal(db, k, kn, v, vn, buf));
 }
 
 static void put_one_decl(const char *no)
@@ -237,15 +272,15 @@ Test(store, reader_without_database_is_notfound)
 Test(store, version_mismatch_is_refused)
 {
     put_one_decl("103456789012");
-    uint8_t v2[4] = {2, 0, 0, 0};
-    raw_put("meta", "version", 7, v2, sizeof v2);
+    uint8_t v3[4] = {TQ_STORE_VERSION + 1, 0, 0, 0};
+    raw_put_sealed("meta", "version", 7, v3, sizeof v3);
     tq_store *s = NULL;
     cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, NULL, &s, NULL), TQ_ERR_VERSION);
     cr_assert_null(s);
     cr_assert_eq(tq_store_open(g_dir, 0, NULL, &s, NULL), TQ_ERR_VERSION);
     /* The refused writer released its lock. */
-    uint8_t v1[4] = {TQ_STORE_VERSION, 0, 0, 0};
-    raw_put("meta", "version", 7, v1, sizeof v1);
+    uint8_t v2[4] = {TQ_STORE_VERSION, 0, 0, 0};
+    raw_put_sealed("meta", "version", 7, v2, sizeof v2);
     s = open_writer();
     tq_store_close(s);
 }
@@ -264,8 +299,13 @@ Test(store, dir_that_is_a_file_is_an_io_error)
     cr_assert_not_null(f);
     fclose(f);
     tq_store *s = NULL;
-    cr_assert_eq(tq_store_open(path_in("file"), TQ_STORE_WRITE, NULL, &s, NULL), TQ_ERR_IO);
-    cr_assert_eq(tq_store_open(path_in("file"), 0, NULL, &s, NULL), TQ_ERR_NOTFOUND);
+    tq_diag d;
+    tq_store_opts o = {.diag = &d};
+    cr_assert_eq(tq_store_open(path_in("file"), TQ_STORE_WRITE, &o, &s, NULL), TQ_ERR_IO);
+    cr_assert(strstr(d.why, "Not a directory") != NULL, "%s", d.why);
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(tq_store_open(path_in("file"), 0, &o, &s, NULL), TQ_ERR_IO);
+    cr_assert(strstr(d.why, "file/data.mdb: Not a directory") != NULL, "%s", d.why);
 }
 
 Test(store, reader_refuses_write_transactions)
@@ -730,8 +770,11 @@ Test(store, decl_small_values_encode_compactly)
         0x02, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x01, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x00};
-    cr_assert_eq(n, sizeof want);
-    cr_assert_eq(memcmp(raw, want, n), 0);
+    cr_assert_eq(n, sizeof want + 4, "the value and its seal");
+    cr_assert_eq(memcmp(raw, want, sizeof want), 0);
+    uint8_t sealed[64];
+    seal("decls", "103456789012", 12, want, sizeof want, sealed);
+    cr_assert_eq(memcmp(raw, sealed, n), 0, "the seal as STORE.md describes it");
 }
 
 Test(store, decl_out_of_bounds_is_refused)
@@ -777,40 +820,64 @@ Test(store, damaged_decl_is_corrupt)
 {
     put_one_decl("103456789012");
     uint8_t good[512];
-    size_t n = raw_get("decls", "103456789012", 12, good, sizeof good);
-    /* Every truncation, one byte too many, and some bad fields, each under its own key. */
+    size_t n = raw_get("decls", "103456789012", 12, good, sizeof good) - 4;  /* payload */
+    /* Every truncation, one byte too many, and some bad fields, each under its own key,
+     * each once with a correct seal (the decoder must catch it) and once as it is (the
+     * seal must). */
+    uint8_t bad[8][520];
+    size_t len[8];
+    int nbad = 0;
+    memcpy(bad[nbad], good, n);
+    bad[nbad][n] = 0;
+    len[nbad++] = n + 1;
+    const size_t fields[] = {0 /* state */, 1 /* channel */, 2 /* officer */, 3 /* manual */};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        memcpy(bad[nbad], good, n);
+        bad[nbad][fields[i]] = 0x77;
+        len[nbad++] = n;
+    }
+    memcpy(bad[nbad], good, n);
+    memset(bad[nbad] + 4, 0xff, 11);    /* a varint that never ends within 64 bits */
+    len[nbad++] = n;
     char key[13];
     int k = 0;
-    for (size_t cut = 0; cut < n; cut++, k++) {
+    for (size_t cut = 0; cut < n; cut++, k += 2) {
         snprintf(key, sizeof key, "2%011d", k);
+        raw_put_sealed("decls", key, 12, good, cut);
+        snprintf(key, sizeof key, "2%011d", k + 1);
         raw_put("decls", key, 12, good, cut);
     }
-    uint8_t bad[520];
-    memcpy(bad, good, n);
-    bad[n] = 0;
-    snprintf(key, sizeof key, "2%011d", k++);
-    raw_put("decls", key, 12, bad, n + 1);
-    const size_t fields[] = {0 /* state */, 1 /* channel */, 2 /* officer */, 3 /* manual */};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++, k++) {
-        memcpy(bad, good, n);
-        bad[fields[i]] = 0x77;
+    for (int i = 0; i < nbad; i++, k += 2) {
         snprintf(key, sizeof key, "2%011d", k);
-        raw_put("decls", key, 12, bad, n);
+        raw_put_sealed("decls", key, 12, bad[i], len[i]);
+        snprintf(key, sizeof key, "2%011d", k + 1);
+        raw_put("decls", key, 12, bad[i], len[i]);
     }
-    memcpy(bad, good, n);
-    memset(bad + 4, 0xff, 11);          /* a varint that never ends within 64 bits */
-    snprintf(key, sizeof key, "2%011d", k++);
-    raw_put("decls", key, 12, bad, n);
-    raw_put("decls", "3000000000000", 13, good, n);   /* a 13-byte key */
+    /* A good value moved under another well-formed key: only the seal tells. */
+    raw_put("decls", "203456789012", 12, good, n + 4);
 
     tq_store *s = open_reader();
     tq_txn *t = begin(s, 1);
     tq_decl d;
+    tq_diag dg;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
     for (int i = 0; i < k; i++) {
         snprintf(key, sizeof key, "2%011d", i);
-        cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_CORRUPT, "value %d", i);
+        cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_DBCORRUPT, "value %d", i);
     }
+    tq_txn_abort(t);
+    t = begin(s, 1);
+    cr_assert_eq(tq_store_get_decl(t, "203456789012", &d), TQ_ERR_DBCORRUPT);
+    tq_txn_fault(t, &dg);
+    cr_assert_str_eq(dg.field, "(database)");
+    cr_assert_str_eq(dg.why, "table 'decls', key '203456789012': seal mismatch (the key or "
+                             "the value was changed)");
+    tq_txn_abort(t);
+    t = begin(s, 1);
+    snprintf(key, sizeof key, "2%011d", 2 * (int)n + 2);   /* state 0x77, sealed */
+    cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_DBCORRUPT);
+    tq_txn_fault(t, &dg);
+    cr_assert(strstr(dg.why, "state out of range") != NULL, "%s", dg.why);
     tq_txn_abort(t);
     tq_store_close(s);
 }
@@ -829,7 +896,7 @@ Test(store, each_decl_stops_at_damage)
     tq_store *s = open_reader();
     tq_txn *t = begin(s, 1);
     int n = 0;
-    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_ERR_CORRUPT);
+    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_ERR_DBCORRUPT);
     cr_assert_eq(n, 1);
     tq_txn_abort(t);
     tq_store_close(s);
@@ -845,19 +912,19 @@ Test(store, damaged_cover_is_corrupt)
     cr_assert_eq(tq_store_add_payment(t, &g2, NULL), TQ_OK);
     commit(t);
     tq_store_close(s);
-    uint8_t v[64];
-    size_t n = raw_get("cover", "103456789012", 12, v, sizeof v);
-    cr_assert_eq(n, 12 + 2 * 12);
+    uint8_t v[96];
+    size_t n = raw_get("cover", "103456789012", 12, v, sizeof v) - 4;
+    /* pay_total u128, nguar u32, then (day i32, amount u128) per guarantee */
+    cr_assert_eq(n, 20 + 2 * 20);
     /* Swap the two days: no longer ascending. */
-    uint8_t sw[36];
+    uint8_t sw[60];
     memcpy(sw, v, n);
-    memcpy(sw + 12, v + 24, 12);
-    memcpy(sw + 24, v + 12, 12);
-    raw_put("cover", "203456789012", 12, sw, n);
-    raw_put("cover", "303456789012", 12, v, n - 1);          /* short */
-    v[8] = 3;                                                 /* count says 3 */
-    raw_put("cover", "403456789012", 12, v, n);
-
+    memcpy(sw + 20, v + 40, 20);
+    memcpy(sw + 40, v + 20, 20);
+    raw_put_sealed("cover", "203456789012", 12, sw, n);
+    raw_put_sealed("cover", "303456789012", 12, v, n - 1);   /* short */
+    v[16] = 3;                                                /* count says 3 */
+    raw_put_sealed("cover", "403456789012", 12, v, n);
     s = open_writer();
     t = begin(s, 0);
     tq_cover c;
@@ -865,11 +932,11 @@ Test(store, damaged_cover_is_corrupt)
     size_t cap = 0;
     const char *nos[] = {"203456789012", "303456789012", "403456789012"};
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(tq_store_get_cover(t, nos[i], &c, &g, &cap), TQ_ERR_CORRUPT, "%s", nos[i]);
+        cr_assert_eq(tq_store_get_cover(t, nos[i], &c, &g, &cap), TQ_ERR_DBCORRUPT, "%s", nos[i]);
         char r[8];
         snprintf(r, sizeof r, "X%d", i);
         tq_payment p = make_pay(nos[i], r, TQ_PAY, 1, 0);
-        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_CORRUPT, "%s", nos[i]);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_DBCORRUPT, "%s", nos[i]);
     }
     tq_txn_abort(t);
     free(g);

@@ -1,0 +1,124 @@
+/* tq_store_int.h - what the store's files share: the structs, the table ids, and the
+ * record layer (sealed get/put/walk with faults).  Not part of the API: only
+ * engine/tq_store*.c include it.
+ *
+ * Files of the store, one job each:
+ *   tq_store.c         records: errors, seals, keys, get/put/walk, faults, transactions
+ *   tq_store_tables.c  the codecs and accessors of the seven v1 tables
+ *   tq_store_log.c     the gaps and ledger tables
+ *   tq_store_open.c    open/close, layout, version upgrade, marker, writer lock, map
+ *   tq_store_verify.c  tq_store_verify() and tq_store_stat()
+ *   tq_store_backup.c  tq_store_backup()
+ */
+#ifndef TQ_STORE_INT_H
+#define TQ_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "tq_store.h"
+
+/* Table ids: their order is fixed (the id seeds each value's seal, STORE.md §2). */
+enum {
+    DB_META, DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS,
+    DB_GAPS, DB_LEDGER, DB_COUNT
+};
+#define TQ__DB_V1 DB_GAPS       /* version 1 had the tables before this one */
+extern const char *const tq__db_name[DB_COUNT];
+
+#define TQ__SEAL_LEN 4          /* bytes of seal after every value of a v2 database */
+#define TQ__KEY_MAX 48          /* longest key of any table (gaps: 24, ledger: 32) */
+
+struct tq_store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    int lock_fd;                /* -1 for a reader */
+    int rdonly;
+    int sealed;                 /* values carry a seal (version 2) */
+    int has_log;                /* the gaps and ledger tables exist (version 2) */
+    pthread_mutex_t mu;         /* guards live and every remap */
+    long live;                  /* transactions holding a snapshot */
+    char *dir;
+    char *data_path;            /* DIR/data.mdb */
+};
+
+struct tq_txn {
+    tq_store *s;
+    MDB_txn *txn;
+    unsigned char rdonly;
+    unsigned char live;         /* counted in s->live: begun or renewed, not reset */
+    int failed;                 /* first LMDB error of a put: the txn is dead */
+    uint8_t *scratch;           /* long covers, see tq__cover_add() */
+    size_t scratch_cap;
+    /* the first fault of this transaction (tq_txn_fault) */
+    int fault_db;               /* -1: none */
+    uint8_t fault_key[TQ__KEY_MAX];
+    size_t fault_klen;          /* the key's full length (only TQ__KEY_MAX kept) */
+    char fault_what[160];
+};
+
+/* ---- errors ---- */
+int tq__errno(int e);           /* errno -> TQ_ERR_FULL / PERM / NOMEM / IO */
+int tq__mdb(int rc);            /* LMDB return -> TQ_* */
+
+/* ---- little-endian integers ---- */
+uint8_t *tq__put_u32(uint8_t *p, uint32_t v);
+uint8_t *tq__put_u64(uint8_t *p, uint64_t v);
+uint32_t tq__get_u32(const uint8_t *p);
+uint64_t tq__get_u64(const uint8_t *p);
+int32_t tq__i32(uint32_t u);
+
+/* ---- records ---- */
+
+/* tq__seal() - the seal of value v (n bytes, without seal) under key k of table db. */
+uint32_t tq__seal(int db, const MDB_val *k, const void *v, size_t n);
+/* tq__key_bad() - NULL when k is a well-formed key of table db, else what is wrong. */
+const char *tq__key_bad(int db, const MDB_val *k);
+/* tq__fault() - record (the first) fault of t and return TQ_ERR_DBCORRUPT. */
+int tq__fault(tq_txn *t, int db, const MDB_val *k, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* tq__describe() - "table 'T', key 'K': what" into out. */
+void tq__describe(int db, const uint8_t *key, size_t klen, const char *what, char *out,
+                  size_t cap);
+/* tq__unseal() - check the key and the seal of a stored record and strip the seal from
+ * v.  @return NULL, or what is wrong. */
+const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v);
+
+/* tq__get() - the value of k in db, unsealed.  @return TQ_OK, TQ_ERR_NOTFOUND,
+ * TQ_ERR_DBCORRUPT (fault recorded), other store errors. */
+int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
+/* tq__put() - store n bytes of v under k, sealed.  flags: MDB_NOOVERWRITE, MDB_APPEND.
+ * @return TQ_OK, 1 (MDB_NOOVERWRITE and k exists), or an error (the txn is then dead). */
+int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);
+int tq__del(tq_txn *t, int db, const MDB_val *k);
+
+typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);
+/* tq__each() - visit every record of db from key `from` (NULL: the first) in key order,
+ * keys checked and values unsealed; a bad record stops the walk with TQ_ERR_DBCORRUPT
+ * (fault recorded).  Stops at and returns the first non-zero result of visit. */
+int tq__each(tq_txn *t, int db, const MDB_val *from, tq__visit visit, void *arg);
+
+/* tq__txn_commit_handles() - commit t even when read-only: LMDB keeps the DBI handles
+ * a transaction opened only when it commits. */
+int tq__txn_commit_handles(tq_txn *t);
+
+/* ---- files (tq_store_open.c) ---- */
+/* tq__sys() - d gets "PATH: strerror(e)"; @return the TQ_ERR_* of errno e. */
+int tq__sys(tq_diag *d, const char *path, int e);
+/* tq__marker_write() - DIR/thongquan.db, atomically, unless present. */
+int tq__marker_write(const char *dir, tq_diag *d);
+/* tq__fsync_dir() - @return 0 or errno. */
+int tq__fsync_dir(const char *dir);
+
+/* ---- value checks (tq_store_tables.c, tq_store_log.c), for tq_store_verify ---- */
+/* tq__value_bad() - NULL when the (unsealed) value decodes as a get would, else what
+ * is wrong. */
+const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB_val *v);
+const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
+
+/* ---- version 1 -> 2 (tq_store_tables.c) ---- */
+/* tq__cover_rebuild() - recompute every cover from the receipts (exact sums), in txn. */
+int tq__cover_rebuild(tq_txn *t);
+
+#endif

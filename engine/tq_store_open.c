@@ -1,0 +1,659 @@
+/* tq_store_open.c - opening a database directory: the writer lock, the marker file, the
+ * LMDB environment, the layout, and the upgrade of a version 1 database.
+ *
+ * Writer lock.  DIR/lock is flock()ed, apart from LMDB's lock.mdb: LMDB locks lock.mdb
+ * with fcntl() locks, which belong to the process and vanish when any descriptor of the
+ * file is closed, whereas flock() belongs to our one open file description and is
+ * dropped by the kernel exactly when its holder dies.  The lock is taken before LMDB
+ * opens anything, so a refused writer never touches the environment.  It is opened
+ * O_NOFOLLOW and checked to be a regular file: a link planted at DIR/lock is refused,
+ * never followed (the holder text would otherwise truncate its target).
+ *
+ * Marker.  DIR/thongquan.db is written when a database is created (and added by a
+ * writer to an older one).  A directory with the marker held a database, so a missing
+ * or empty data.mdb there is damage to restore from the backup, never a new database.
+ */
+#include "tq_store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TQ__MAXDBS 10           /* nine are used */
+#define TQ__UPGRADE_VAL_MAX 4096 /* longer than any version 1 value */
+
+/* ---- diagnostics ---- */
+
+/* "PATH: reason" into d, and the code of errno e. */
+int tq__sys(tq_diag *d, const char *path, int e)
+{
+    tq_diag_set(d, "(database)", "%s: %s", path, strerror(e));
+    return tq__errno(e);
+}
+
+static int tq__say(tq_diag *d, int err, const char *fmt, const char *path)
+{
+    tq_diag_set(d, "(database)", fmt, path);
+    return err;
+}
+
+/* ---- the writer lock ---- */
+
+static void tq__holder_parse(const char *text, tq_store_holder *h)
+{
+    memset(h, 0, sizeof *h);
+    while (*text != '\0') {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        if (n > 4 && memcmp(text, "pid=", 4) == 0) {
+            long pid = 0;
+            for (size_t i = 4; i < n && text[i] >= '0' && text[i] <= '9'; i++) {
+                if (pid > (LONG_MAX - 9) / 10)
+                    break;
+                pid = pid * 10 + (text[i] - '0');
+            }
+            h->pid = pid;
+        } else if (n >= 8 && memcmp(text, "command=", 8) == 0) {
+            size_t m = n - 8 < sizeof h->command ? n - 8 : sizeof h->command - 1;
+            memcpy(h->command, text + 8, m);
+            h->command[m] = '\0';
+        } else if (n >= 8 && memcmp(text, "started=", 8) == 0) {
+            size_t m = n - 8 < sizeof h->started ? n - 8 : sizeof h->started - 1;
+            memcpy(h->started, text + 8, m);
+            h->started[m] = '\0';
+        }
+        text += n + (nl != NULL);
+    }
+}
+
+/* The holder writes its text right after taking the lock; a refused writer that looks
+ * in between sees an empty file, so it looks again for a little while. */
+static void tq__holder_read(int fd, tq_store_holder *h)
+{
+    char text[512];
+    for (int tries = 0; tries < 20; tries++) {
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        text[n > 0 ? n : 0] = '\0';
+        tq__holder_parse(text, h);
+        if (h->pid != 0)
+            return;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void tq__utc_now(char out[32])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0';
+}
+
+static int tq__write_all(int fd, const char *text, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = pwrite(fd, text + off, n - off, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int tq__holder_write(int fd, const char *command)
+{
+    char cmd[sizeof ((tq_store_holder *)0)->command];
+    char started[32];
+    char text[256];
+    size_t i = 0;
+    /* One line per field: a newline in the command must not forge another field. */
+    for (; command != NULL && command[i] != '\0' && i < sizeof cmd - 1; i++) {
+        unsigned char c = (unsigned char)command[i];
+        cmd[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    cmd[i] = '\0';
+    tq__utc_now(started);
+    int n = snprintf(text, sizeof text, "pid=%ld\ncommand=%s\nstarted=%s\n", (long)getpid(),
+                     cmd, started);
+    if (n < 0 || (size_t)n >= sizeof text)
+        return EINVAL;          /* cannot happen: the fields are bounded above */
+    if (ftruncate(fd, 0) != 0)
+        return errno;
+    return tq__write_all(fd, text, (size_t)n);
+}
+
+static int tq__lock_open(const char *path, tq_diag *d, int *out)
+{
+    struct stat sb;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP)
+        return tq__say(d, TQ_ERR_INPUT, "%s is a symbolic link: refused (remove it)", path);
+    if (fd < 0)
+        return tq__sys(d, path, errno);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return tq__say(d, TQ_ERR_INPUT, "%s is not a regular file: refused", path);
+    }
+    *out = fd;
+    return TQ_OK;
+}
+
+static int tq__lock(tq_store *s, const char *path, const char *command, tq_store_holder *busy,
+                    tq_diag *d)
+{
+    int fd = -1, rc = tq__lock_open(path, d, &fd);
+    if (rc != TQ_OK)
+        return rc;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK) {
+            tq_store_holder h;
+            tq__holder_read(fd, &h);
+            if (busy != NULL)
+                *busy = h;
+            rc = tq__say(d, TQ_ERR_BUSY, "%s: held by another writer", path);
+        } else {
+            rc = tq__sys(d, path, errno);
+        }
+        close(fd);
+        return rc;
+    }
+    int e = tq__holder_write(fd, command);
+    if (e != 0) {
+        close(fd);              /* also drops the lock */
+        return tq__sys(d, path, e);
+    }
+    s->lock_fd = fd;
+    return TQ_OK;
+}
+
+static void tq__unlock(tq_store *s)
+{
+    if (s->lock_fd < 0)
+        return;
+    /* Still holding the lock, so nobody reads a half-emptied file as a holder. */
+    if (ftruncate(s->lock_fd, 0) != 0) {
+        /* the text is stale but harmless: the next writer overwrites it */
+    }
+    close(s->lock_fd);
+    s->lock_fd = -1;
+}
+
+/* ---- directories and the marker ---- */
+
+/* mkdir -p: every missing component of dir, mode 0755. */
+static int tq__mkdirs(const char *dir, tq_diag *d)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf)
+        return TQ_ERR_INPUT;
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return tq__sys(d, buf, errno);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return tq__sys(d, buf, errno);
+    return TQ_OK;
+}
+
+static char *tq__path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = n <= PATH_MAX ? malloc(n) : NULL;
+    if (p) {
+        size_t nd = strlen(dir);
+        memcpy(p, dir, nd);
+        p[nd] = '/';
+        memcpy(p + nd + 1, name, strlen(name) + 1);
+    }
+    return p;
+}
+
+int tq__fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int e = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return e == EINVAL ? 0 : e;     /* a filesystem that cannot sync a directory */
+}
+
+/* The marker's text: format version, a random database id, creation time. */
+static int tq__marker_text(char *text, size_t cap)
+{
+    uint8_t id[16];
+    char hex[33], created[32];
+    size_t got = 0;
+    while (got < sizeof id) {
+        ssize_t n = getrandom(id + got, sizeof id - got, 0);
+        if (n < 0 && errno != EINTR)
+            return errno;
+        got += n > 0 ? (size_t)n : 0;
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    tq__utc_now(created);
+    int n = snprintf(text, cap, "thongquan database\nformat=%d\nid=%s\ncreated=%s\n",
+                     TQ_STORE_VERSION, hex, created);
+    return n > 0 && (size_t)n < cap ? 0 : EINVAL;
+}
+
+/* tq__marker_write() - write DIR/thongquan.db atomically (temp file, fsync, rename,
+ * fsync of DIR), unless one is there. */
+int tq__marker_write(const char *dir, tq_diag *d)
+{
+    char text[160];
+    struct stat sb;
+    char *path = tq__path(dir, TQ_STORE_MARKER);
+    char *tmp = tq__path(dir, ".thongquan.db.tmp");
+    int rc = TQ_ERR_NOMEM, e, fd = -1;
+    if (path == NULL || tmp == NULL)
+        goto out;
+    rc = TQ_OK;
+    if (lstat(path, &sb) == 0)
+        goto out;
+    if ((e = tq__marker_text(text, sizeof text)) != 0) {
+        rc = tq__sys(d, path, e);
+        goto out;
+    }
+    unlink(tmp);                /* a leftover of a writer that died here */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || (e = tq__write_all(fd, text, strlen(text))) != 0 || fsync(fd) != 0 ||
+        rename(tmp, path) != 0 || (e = tq__fsync_dir(dir)) != 0) {
+        rc = tq__sys(d, fd < 0 ? tmp : path, errno ? errno : e);
+        unlink(tmp);
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+/* ---- the layout ---- */
+
+static int tq__meta_put(tq_txn *t, const char *key, const uint8_t *v, size_t n)
+{
+    MDB_val k = {7, (void *)key};
+    return tq__put(t, DB_META, &k, v, n, 0);
+}
+
+static int tq__create_dbs(tq_txn *t)
+{
+    uint8_t version[4], created[8];
+    int rc = MDB_SUCCESS;
+    for (int i = 0; i < DB_COUNT && rc == MDB_SUCCESS; i++)
+        rc = mdb_dbi_open(t->txn, tq__db_name[i], MDB_CREATE, &t->s->dbi[i]);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    t->s->sealed = t->s->has_log = 1;
+    tq__put_u32(version, TQ_STORE_VERSION);
+    tq__put_u64(created, (uint64_t)time(NULL));
+    rc = tq__meta_put(t, "version", version, sizeof version);
+    return rc != TQ_OK ? rc : tq__meta_put(t, "created", created, sizeof created);
+}
+
+/* Reseals every record of a version 1 table, checking each as a get would first (a
+ * seal must never bless damage).  Keys and values are copied out of the map before the
+ * put, and the cursor is put back on the key after it. */
+static int tq__reseal(tq_txn *t, int db, tq_diag *d)
+{
+    uint8_t kb[TQ__KEY_MAX], vb[TQ__UPGRADE_VAL_MAX];
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    for (MDB_cursor_op op = MDB_FIRST;; op = MDB_NEXT) {
+        rc = mdb_cursor_get(c, &k, &v, op);
+        if (rc != MDB_SUCCESS) {
+            rc = rc == MDB_NOTFOUND ? TQ_OK : tq__mdb(rc);
+            break;
+        }
+        const char *bad = tq__key_bad(db, &k);
+        if (bad == NULL && v.mv_size > sizeof vb)
+            bad = "value longer than any of its table";
+        if (bad == NULL)
+            bad = tq__value_bad(t->s, db, &k, &v);
+        if (bad != NULL) {
+            tq__fault(t, db, &k, "%s", bad);
+            tq_txn_fault(t, d);
+            rc = TQ_ERR_DBCORRUPT;
+            break;
+        }
+        MDB_val kk = {k.mv_size, kb};
+        memcpy(kb, k.mv_data, k.mv_size);
+        memcpy(vb, v.mv_data, v.mv_size);
+        rc = tq__put(t, db, &kk, vb, v.mv_size, 0);
+        if (rc == TQ_OK)
+            rc = tq__mdb(mdb_cursor_get(c, &kk, &v, MDB_SET));
+        if (rc != TQ_OK)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Version 1 -> 2 in the caller's write transaction: seals on every value, covers
+ * recomputed in 128 bits, the gaps and ledger tables, version 2.  All or nothing. */
+static int tq__upgrade(tq_txn *t, tq_diag *d)
+{
+    MDB_val k = {7, "created"}, v;
+    uint8_t created[8];
+    int rc = tq__mdb(mdb_get(t->txn, t->s->dbi[DB_META], &k, &v));
+    if (rc == TQ_OK && v.mv_size != 8)
+        rc = tq__fault(t, DB_META, &k, "value is not 8 bytes");
+    if (rc != TQ_OK)
+        return rc;
+    memcpy(created, v.mv_data, 8);
+    for (int i = TQ__DB_V1; i < DB_COUNT; i++) {
+        rc = tq__mdb(mdb_dbi_open(t->txn, tq__db_name[i], MDB_CREATE, &t->s->dbi[i]));
+        if (rc != TQ_OK)
+            return rc;
+    }
+    t->s->sealed = t->s->has_log = 1;
+    static const int tables[] = {DB_RECEIPTS, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0] && rc == TQ_OK; i++)
+        rc = tq__reseal(t, tables[i], d);
+    if (rc == TQ_OK)
+        rc = tq__cover_rebuild(t);
+    uint8_t version[4];
+    tq__put_u32(version, TQ_STORE_VERSION);
+    if (rc == TQ_OK)
+        rc = tq__meta_put(t, "created", created, sizeof created);
+    if (rc == TQ_OK)
+        rc = tq__meta_put(t, "version", version, sizeof version);
+    if (rc == TQ_ERR_DBCORRUPT)
+        tq_txn_fault(t, d);
+    return rc;
+}
+
+/* The format version of an open meta table: 1 (unsealed, 4 bytes), 2 (sealed), or an
+ * error. */
+static int tq__read_version(tq_txn *t, int *version)
+{
+    MDB_val k = {7, "version"}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TQ_ERR_VERSION;
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    if (v.mv_size == 4 && tq__get_u32(v.mv_data) == 1) {
+        *version = 1;
+        return TQ_OK;
+    }
+    if (v.mv_size != 4 + TQ__SEAL_LEN)
+        return TQ_ERR_VERSION;
+    t->s->sealed = 1;
+    const char *bad = tq__unseal(t->s, DB_META, &k, &v);
+    if (bad)
+        return tq__fault(t, DB_META, &k, "%s", bad);
+    *version = (int)tq__get_u32(v.mv_data);
+    return *version == TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
+}
+
+static int tq__open_tables(tq_txn *t, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        int rc = mdb_dbi_open(t->txn, tq__db_name[i], 0, &t->s->dbi[i]);
+        if (rc != MDB_SUCCESS)
+            return tq__fault(t, i, NULL, "table missing (%s)", mdb_strerror(rc));
+    }
+    return TQ_OK;
+}
+
+/* A database without meta: new (empty main table) or an LMDB file not ours. */
+static int tq__open_fresh(tq_txn *t)
+{
+    MDB_dbi main_dbi;
+    MDB_stat st;
+    int rc = mdb_dbi_open(t->txn, NULL, 0, &main_dbi);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_stat(t->txn, main_dbi, &st);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    if (st.ms_entries != 0)
+        return TQ_ERR_VERSION;
+    if (t->rdonly)
+        return TQ_ERR_NOTFOUND;         /* a writer created the file, committed nothing */
+    return tq__create_dbs(t);
+}
+
+/* Opens the named databases (creating them in a new environment, upgrading a version 1
+ * one when writing) and checks the format version.  The transaction is committed even
+ * when read-only: that is what makes LMDB keep the DBI handles for later ones. */
+static int tq__open_dbs(tq_store *s, tq_diag *d)
+{
+    tq_txn *t;
+    int version = 0;
+    int err = tq_txn_begin(s, s->rdonly, &t);
+    if (err != TQ_OK)
+        return err;
+    s->sealed = s->has_log = 0;
+    int rc = mdb_dbi_open(t->txn, tq__db_name[DB_META], 0, &s->dbi[DB_META]);
+    if (rc == MDB_NOTFOUND)
+        err = tq__open_fresh(t);
+    else if (rc != MDB_SUCCESS)
+        err = tq__mdb(rc);
+    else if ((err = tq__read_version(t, &version)) == TQ_OK || version == 1)
+        err = tq__open_tables(t, DB_META + 1, TQ__DB_V1);
+    if (err == TQ_OK && version == 1 && !s->rdonly)
+        err = tq__upgrade(t, d);
+    else if (err == TQ_OK && version == 2)
+        err = tq__open_tables(t, TQ__DB_V1, DB_COUNT);
+    s->has_log = s->has_log || version == 2;
+    if (err == TQ_ERR_DBCORRUPT)
+        tq_txn_fault(t, d);
+    if (err != TQ_OK) {
+        tq_txn_abort(t);
+        return err;
+    }
+    return tq__txn_commit_handles(t);
+}
+
+/* ---- open / close ---- */
+
+/* What is at DIR before LMDB sees it: *exists when data.mdb holds bytes.  A missing or
+ * empty data.mdb beside the marker is damage. */
+static int tq__probe(tq_store *s, int writer, int *exists, tq_diag *d)
+{
+    struct stat sb, mb;
+    char *marker = tq__path(s->dir, TQ_STORE_MARKER);
+    if (marker == NULL)
+        return TQ_ERR_NOMEM;
+    int have_marker = lstat(marker, &mb) == 0;
+    free(marker);
+    *exists = 0;
+    if (stat(s->data_path, &sb) == 0) {
+        if (!S_ISREG(sb.st_mode))
+            return tq__say(d, TQ_ERR_DBCORRUPT, "%s is not a regular file", s->data_path);
+        *exists = sb.st_size > 0;
+    } else if (errno != ENOENT) {
+        return tq__sys(d, s->data_path, errno);
+    }
+    if (!*exists && have_marker)
+        return tq__say(d, TQ_ERR_DBCORRUPT,
+                       "%s is empty or missing but its directory held a database "
+                       "(thongquan.db is there): restore the backup",
+                       s->data_path);
+    if (!*exists && !writer)
+        return TQ_ERR_NOTFOUND;
+    return TQ_OK;
+}
+
+/* LMDB opens lock.mdb read-write even for a reader; say so plainly when it cannot. */
+static int tq__reader_access(const tq_store *s, tq_diag *d)
+{
+    char *lock = tq__path(s->dir, "lock.mdb");
+    int rc = TQ_OK;
+    if (lock == NULL)
+        return TQ_ERR_NOMEM;
+    if (access(lock, F_OK) == 0 ? access(lock, R_OK | W_OK) != 0
+                                : access(s->dir, W_OK | X_OK) != 0) {
+        int e = errno;
+        rc = tq__errno(e);
+        tq_diag_set(d, "(database)",
+                    "%s: %s (LMDB readers need write access to lock.mdb, or to the "
+                    "directory to create it: run as the database's owner or group)",
+                    lock, strerror(e));
+    }
+    free(lock);
+    return rc;
+}
+
+static int tq__env_open(tq_store *s, unsigned flags, int exists, uint64_t want, tq_diag *d)
+{
+    int writer = !s->rdonly;
+    int rc = mdb_env_create(&s->env);
+    if (rc != MDB_SUCCESS) {
+        s->env = NULL;
+        return tq__mdb(rc);
+    }
+    rc = mdb_env_set_maxdbs(s->env, TQ__MAXDBS);
+    /* A new environment starts at the size asked for.  An existing one opens at the
+     * size its last writer committed (LMDB's default when none is set), which may
+     * exceed what we ask; setting ours before the open would shrink it instead. */
+    if (rc == MDB_SUCCESS && !exists)
+        rc = mdb_env_set_mapsize(s->env, (size_t)want);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_env_open(s->env, s->dir,
+                          MDB_NOTLS | (writer ? 0 : MDB_RDONLY) |
+                              (flags & TQ_STORE_NOSYNC ? MDB_NOSYNC : 0),
+                          0644);
+    if (rc > 0)
+        return tq__sys(d, s->dir, rc);
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED)
+        return tq__say(d, rc == MDB_VERSION_MISMATCH ? TQ_ERR_VERSION : TQ_ERR_DBCORRUPT,
+                       "%s: not a readable LMDB file", s->data_path);
+    MDB_envinfo info;
+    if (rc == MDB_SUCCESS && writer && exists) {
+        rc = mdb_env_info(s->env, &info);
+        if (rc == MDB_SUCCESS && info.me_mapsize < want)
+            rc = mdb_env_set_mapsize(s->env, (size_t)want);
+    }
+    if (rc == MDB_SUCCESS && writer) {
+        int dead;
+        /* Reader slots of killed readers pin old pages and make the file grow. */
+        rc = mdb_reader_check(s->env, &dead);
+    }
+    return tq__mdb(rc);
+}
+
+/* The layout, growing the map of a new or upgraded database until it fits (map_size is
+ * a hint, not a limit). */
+static int tq__layout(tq_store *s, tq_diag *d)
+{
+    MDB_envinfo info;
+    int err = tq__open_dbs(s, d);
+    for (int tries = 0; err == TQ_ERR_MAPFULL && !s->rdonly && tries < 32; tries++) {
+        int rc = mdb_env_info(s->env, &info);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+        err = rc == MDB_SUCCESS ? tq__open_dbs(s, d) : tq__mdb(rc);
+    }
+    if (err == TQ_ERR_LIMIT)
+        tq_diag_set(d, "(database)", "%s: the upgrade to version %d needs more pages than "
+                    "one LMDB transaction may dirty", s->data_path, TQ_STORE_VERSION);
+    else if (err == TQ_ERR_VERSION)
+        tq_diag_set(d, "(database)", "%s: not a thongquan database of version %d or 1",
+                    s->data_path, TQ_STORE_VERSION);
+    return err;
+}
+
+static void tq__free(tq_store *s)
+{
+    if (s->env)
+        mdb_env_close(s->env);  /* also required after a failed mdb_env_open */
+    tq__unlock(s);
+    pthread_mutex_destroy(&s->mu);
+    free(s->dir);
+    free(s->data_path);
+    free(s);
+}
+
+static int tq__store_new(const char *dir, int writer, tq_store **out)
+{
+    tq_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return TQ_ERR_NOMEM;
+    s->lock_fd = -1;
+    s->rdonly = !writer;
+    s->dir = strdup(dir);
+    s->data_path = tq__path(dir, "data.mdb");
+    if (s->dir == NULL || s->data_path == NULL || pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s->dir);
+        free(s->data_path);
+        free(s);
+        return TQ_ERR_NOMEM;
+    }
+    *out = s;
+    return TQ_OK;
+}
+
+int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
+                  tq_store **out, tq_store_holder *busy)
+{
+    uint64_t want = opts && opts->map_size ? opts->map_size : TQ_STORE_MAP_DEFAULT;
+    tq_diag *d = opts ? opts->diag : NULL;
+    int writer = (flags & TQ_STORE_WRITE) != 0;
+    int err, exists;
+    tq_store *s;
+
+    *out = NULL;
+    if (dir == NULL || dir[0] == '\0' || strlen(dir) + sizeof "/thongquan.db" > PATH_MAX ||
+        want > SIZE_MAX)
+        return TQ_ERR_INPUT;
+    err = tq__store_new(dir, writer, &s);
+    if (err != TQ_OK)
+        return err;
+    if (writer) {
+        char *lock = tq__path(dir, "lock");
+        err = lock ? tq__mkdirs(dir, d) : TQ_ERR_NOMEM;
+        if (err == TQ_OK)
+            err = tq__lock(s, lock, opts ? opts->command : NULL, busy, d);
+        free(lock);
+    }
+    if (err == TQ_OK)
+        err = tq__probe(s, writer, &exists, d);
+    if (err == TQ_OK && !writer)
+        err = tq__reader_access(s, d);
+    if (err == TQ_OK)
+        err = tq__env_open(s, flags, exists, want, d);
+    if (err == TQ_OK)
+        err = tq__layout(s, d);
+    if (err == TQ_OK && writer)
+        err = tq__marker_write(dir, d);
+    if (err != TQ_OK) {
+        tq__free(s);
+        return err;
+    }
+    *out = s;
+    return TQ_OK;
+}
+
+void tq_store_close(tq_store *s)
+{
+    if (s != NULL)
+        tq__free(s);
+}

@@ -1,0 +1,951 @@
+/* tq_store_tables.c - the codecs and accessors of the store's tables: declarations,
+ * payments and covers, permits and their use, journal marks.
+ *
+ * Values are encoded by hand, byte by byte, little-endian (engine/STORE.md), so a
+ * database is portable between machines and carries no padding garbage.  Decoders check
+ * every length and range and say what is wrong (the record layer turns that into
+ * TQ_ERR_DBCORRUPT with a fault); encoders refuse (TQ_ERR_INPUT) whatever the decoders
+ * would refuse, so what a put accepts a get gives back.  Nothing is allocated per get or
+ * put: a declaration encodes into a stack buffer, and the one value of open size (a
+ * cover's guarantee list) is rebuilt on the stack or, when long, in a scratch buffer
+ * that lives as long as its transaction.
+ */
+#include "tq_store_int.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../formats/tq_num.h"
+
+/* Longest encodings (STORE.md).  A varint of a u64 takes at most 10 bytes, of the
+ * version (u32) 5, of the reasons (8 bits) 2. */
+#define TQ__DECL_HEAD_MAX (4 + 5 + 2 + 10 + 10 + 8 + 4 + 4 + 1 + TQ_TAXID_MAX + 1)
+#define TQ__DECL_LINE_MAX (4 + 10 + 1 + TQ_PERMIT_MAX)
+#define TQ__DECL_ENC_MAX (TQ__DECL_HEAD_MAX + TQ_LINES_MAX * TQ__DECL_LINE_MAX)
+_Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too small");
+#define TQ__PERMIT_ENC_MAX \
+    (1 + 4 + 4 + 8 + 1 + TQ_AGENCY_MAX + 1 + TQ_TAXID_MAX + 1 + TQ_PREFIXES_MAX * 9)
+#define TQ__RECEIPT_LEN (TQ_DECL_NO_LEN + 1 + 8 + 4)
+#define TQ__COVER_STACK 32      /* guarantees rebuilt on the stack; more use scratch */
+#define TQ__JOURNAL_LEN 32
+
+/* tq_cover's fields are u64 until the rules take exact sums: saturate into them. */
+#define TQ__SUM_OUT(x) tq_u128_u64(x)
+
+/* STORE.md states these bounds; keep it in step. */
+_Static_assert(TQ__DECL_ENC_MAX == 2412, "STORE.md: largest decls value");
+_Static_assert(TQ__PERMIT_ENC_MAX == 193, "STORE.md: largest permits value");
+_Static_assert(TQ_REASON_COUNT <= 8, "reasons are stored as bits below 256");
+
+/* ---- varints, bounded reads ---- */
+
+static uint8_t *tq__put_var(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static int64_t tq__i64(uint64_t u)
+{
+    return u <= INT64_MAX ? (int64_t)u : (int64_t)(u - 0x8000000000000000u) + INT64_MIN;
+}
+
+static uint8_t *tq__put_u128(uint8_t *p, tq_u128 v)
+{
+    tq__put_u64(p, (uint64_t)v);
+    return tq__put_u64(p + 8, (uint64_t)(v >> 64));
+}
+
+static tq_u128 tq__get_u128(const uint8_t *p)
+{
+    return (tq_u128)tq__get_u64(p) | (tq_u128)tq__get_u64(p + 8) << 64;
+}
+
+/* A bounded reader: any underrun sets bad and yields zeros, so a decoder reads all its
+ * fields straight through and checks bad once at the end. */
+typedef struct tq__rd {
+    const uint8_t *p, *end;
+    int bad;
+} tq__rd;
+
+static tq__rd tq__rd_of(const MDB_val *v)
+{
+    tq__rd r = {(const uint8_t *)v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
+    return r;
+}
+
+static int tq__rd_need(tq__rd *r, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static uint8_t tq__rd_u8(tq__rd *r)
+{
+    return tq__rd_need(r, 1) ? *r->p++ : 0;
+}
+
+static uint32_t tq__rd_u32(tq__rd *r)
+{
+    if (!tq__rd_need(r, 4))
+        return 0;
+    r->p += 4;
+    return tq__get_u32(r->p - 4);
+}
+
+static uint64_t tq__rd_u64(tq__rd *r)
+{
+    if (!tq__rd_need(r, 8))
+        return 0;
+    r->p += 8;
+    return tq__get_u64(r->p - 8);
+}
+
+static uint64_t tq__rd_var(tq__rd *r)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (!tq__rd_need(r, 1))
+            return 0;
+        uint8_t b = *r->p++;
+        if (shift == 63 && b > 1)
+            break;              /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+/* A string of a length byte and at most max bytes.  A NUL inside would silently
+ * shorten the string, so it counts as damage. */
+static void tq__rd_str(tq__rd *r, char *out, size_t max)
+{
+    size_t n = tq__rd_u8(r);
+    out[0] = '\0';
+    if (n > max || !tq__rd_need(r, n) || memchr(r->p, 0, n) != NULL) {
+        r->bad = 1;
+        return;
+    }
+    memcpy(out, r->p, n);
+    out[n] = '\0';
+    r->p += n;
+}
+
+/* The length of s when it ends (NUL) within max + 1 bytes and is at least min long:
+ * reads no further than an array of max + 1 bytes. */
+static int tq__len(const char *s, size_t min, size_t max, size_t *n)
+{
+    *n = strnlen(s, max + 1);
+    return *n >= min && *n <= max;
+}
+
+static uint8_t *tq__put_str(uint8_t *p, const char *s, size_t n)
+{
+    *p++ = (uint8_t)n;
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* ---- keys ---- */
+
+/* A caller's key, refused (TQ_ERR_INPUT) when a get would call it damage. */
+static int tq__key(MDB_val *k, int db, const char *s, size_t max)
+{
+    size_t n;
+    if (s == NULL || !tq__len(s, 1, max, &n))
+        return TQ_ERR_INPUT;
+    k->mv_size = n;
+    k->mv_data = (void *)s;     /* LMDB never writes through a key */
+    return tq__key_bad(db, k) ? TQ_ERR_INPUT : TQ_OK;
+}
+
+static int tq__decl_key(MDB_val *k, const char *decl_no)
+{
+    return tq__key(k, DB_DECLS, decl_no, TQ_DECL_NO_LEN);
+}
+
+static int tq__name_key(MDB_val *k, const char *name)
+{
+    return tq__key(k, DB_PERMITS, name, TQ_PERMIT_MAX);
+}
+
+/* A stored key (already checked by the record layer) back into a string field. */
+static void tq__key_str(const MDB_val *k, char *out)
+{
+    memcpy(out, k->mv_data, k->mv_size);
+    out[k->mv_size] = '\0';
+}
+
+/* ---- declarations ---- */
+
+static int tq__hs_parse(const char hs[9], uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        if (hs[i] < '0' || hs[i] > '9')
+            return 0;
+        v = v * 10 + (uint32_t)(hs[i] - '0');
+    }
+    *out = v;
+    return hs[8] == '\0';
+}
+
+static void tq__hs_format(uint32_t v, char out[9])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    out[8] = '\0';
+}
+
+static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
+{
+    size_t nd, np;
+    uint32_t hs;
+    if (d->state > TQ_STATE_CANCELLED || d->channel < 1 || d->channel > 3 ||
+        d->officer > (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK) || d->manual > 1 ||
+        d->reasons >= 1u << TQ_REASON_COUNT || d->registered.nsec >= 1000000000u ||
+        d->nlines > TQ_LINES_MAX || !tq__len(d->declarant, 0, TQ_TAXID_MAX, &nd))
+        return TQ_ERR_INPUT;
+    uint8_t *p = buf;
+    *p++ = d->state;
+    *p++ = d->channel;
+    *p++ = d->officer;
+    *p++ = d->manual;
+    p = tq__put_var(p, d->version);
+    p = tq__put_var(p, d->reasons);
+    p = tq__put_var(p, d->tax_due);
+    p = tq__put_var(p, d->tax_short);
+    p = tq__put_u64(p, (uint64_t)d->registered.sec);
+    p = tq__put_u32(p, d->registered.nsec);
+    p = tq__put_u32(p, (uint32_t)d->reg_day);
+    p = tq__put_str(p, d->declarant, nd);
+    *p++ = (uint8_t)d->nlines;
+    for (unsigned i = 0; i < d->nlines; i++) {
+        const tq_decl_line *l = &d->lines[i];
+        if (!tq__hs_parse(l->hs, &hs) || !tq__len(l->permit, 0, TQ_PERMIT_MAX, &np))
+            return TQ_ERR_INPUT;
+        p = tq__put_u32(p, hs);
+        p = tq__put_var(p, l->qty);
+        p = tq__put_str(p, l->permit, np);
+    }
+    *len = (size_t)(p - buf);
+    return TQ_OK;
+}
+
+static const char *tq__decl_head_bad(const tq_decl *d, uint64_t version, uint64_t reasons)
+{
+    if (d->state > TQ_STATE_CANCELLED)
+        return "state out of range";
+    if (d->channel < 1 || d->channel > 3)
+        return "channel out of range";
+    if (d->officer > (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK) || d->manual > 1)
+        return "officer or manual flags out of range";
+    if (version > UINT32_MAX || reasons >= 1u << TQ_REASON_COUNT)
+        return "version or reasons out of range";
+    if (d->registered.nsec >= 1000000000u || d->nlines > TQ_LINES_MAX)
+        return "nanoseconds or line count out of range";
+    return NULL;
+}
+
+/* Decodes into a zeroed d (decl_no is the caller's); every byte of d is defined after.
+ * @return NULL, or what is wrong. */
+static const char *tq__decl_decode(const MDB_val *v, tq_decl *d)
+{
+    tq__rd r = tq__rd_of(v);
+    d->state = tq__rd_u8(&r);
+    d->channel = tq__rd_u8(&r);
+    d->officer = tq__rd_u8(&r);
+    d->manual = tq__rd_u8(&r);
+    uint64_t version = tq__rd_var(&r);
+    uint64_t reasons = tq__rd_var(&r);
+    d->tax_due = tq__rd_var(&r);
+    d->tax_short = tq__rd_var(&r);
+    d->registered.sec = tq__i64(tq__rd_u64(&r));
+    d->registered.nsec = tq__rd_u32(&r);
+    d->reg_day = tq__i32(tq__rd_u32(&r));
+    tq__rd_str(&r, d->declarant, TQ_TAXID_MAX);
+    d->nlines = tq__rd_u8(&r);
+    if (r.bad)
+        return "value cut short or a field too long";
+    const char *bad = tq__decl_head_bad(d, version, reasons);
+    if (bad)
+        return bad;
+    d->version = (uint32_t)version;
+    d->reasons = (uint32_t)reasons;
+    for (unsigned i = 0; i < d->nlines; i++) {
+        tq_decl_line *l = &d->lines[i];
+        uint32_t hs = tq__rd_u32(&r);
+        if (hs > 99999999u)
+            return "hs out of range";
+        tq__hs_format(hs, l->hs);
+        l->qty = tq__rd_var(&r);
+        tq__rd_str(&r, l->permit, TQ_PERMIT_MAX);
+    }
+    if (r.bad)
+        return "value cut short or a field too long";
+    return r.p != r.end ? "bytes after the last field" : NULL;
+}
+
+int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out)
+{
+    MDB_val k, v;
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_DECLS, &k, &v);
+    if (rc != TQ_OK)
+        return rc;
+    /* decl_no first: it may point into *out. */
+    char no[TQ_DECL_NO_LEN];
+    memcpy(no, decl_no, TQ_DECL_NO_LEN);
+    k.mv_data = no;
+    memset(out, 0, sizeof *out);
+    memcpy(out->decl_no, no, TQ_DECL_NO_LEN);
+    const char *bad = tq__decl_decode(&v, out);
+    return bad ? tq__fault(t, DB_DECLS, &k, "%s", bad) : TQ_OK;
+}
+
+int tq_store_put_decl(tq_txn *t, const tq_decl *d)
+{
+    uint8_t buf[TQ__DECL_ENC_MAX];
+    size_t len;
+    MDB_val k;
+    int rc = tq__decl_key(&k, d->decl_no);
+    if (rc == TQ_OK)
+        rc = tq__decl_encode(d, buf, &len);
+    return rc != TQ_OK ? rc : tq__put(t, DB_DECLS, &k, buf, len, 0);
+}
+
+int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
+{
+    return tq__decl_encode(d, buf, len);
+}
+
+int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out)
+{
+    MDB_val val = {.mv_size = n, .mv_data = (void *)v};
+    memset(out, 0, sizeof *out);
+    memcpy(out->decl_no, decl_no, TQ_DECL_NO_LEN);
+    return tq__decl_decode(&val, out) ? TQ_ERR_DBCORRUPT : TQ_OK;
+}
+
+int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                              int append)
+{
+    MDB_val k;
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq__put(t, DB_DECLS, &k, v, n, append ? MDB_APPEND : 0);
+    return rc == 1 ? TQ_ERR_STORE : rc;
+}
+
+int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
+    if (bad)
+        return tq__fault(t, DB_DECLS, &k, "%s", bad);
+    tq__key_str(&k, out);
+    return TQ_OK;
+}
+
+typedef struct tq__each_decl_arg {
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_decl *d);
+    void *ctx;
+    tq_decl d;
+} tq__each_decl_arg;
+
+static int tq__each_decl_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    tq__each_decl_arg *a = arg;
+    memset(&a->d, 0, sizeof a->d);
+    tq__key_str(k, a->d.decl_no);
+    const char *bad = tq__decl_decode(v, &a->d);
+    return bad ? tq__fault(a->t, DB_DECLS, k, "%s", bad) : a->fn(a->ctx, &a->d);
+}
+
+int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx)
+{
+    tq__each_decl_arg *a = malloc(sizeof *a);   /* a tq_decl is too big for some stacks */
+    if (a == NULL)
+        return TQ_ERR_NOMEM;
+    a->t = t;
+    a->fn = fn;
+    a->ctx = ctx;
+    int rc = tq__each(t, DB_DECLS, NULL, tq__each_decl_visit, a);
+    free(a);
+    return rc;
+}
+
+/* ---- payments ---- */
+
+static void tq__receipt_encode(const tq_payment *p, uint8_t out[TQ__RECEIPT_LEN])
+{
+    memcpy(out, p->decl_no, TQ_DECL_NO_LEN);
+    out[TQ_DECL_NO_LEN] = p->kind;
+    tq__put_u64(out + TQ_DECL_NO_LEN + 1, p->amount);
+    tq__put_u32(out + TQ_DECL_NO_LEN + 9, (uint32_t)p->valid_until);
+}
+
+/* p->receipt_no is the caller's. */
+static const char *tq__receipt_decode(const MDB_val *v, tq_payment *p)
+{
+    const uint8_t *b = v->mv_data;
+    if (v->mv_size != TQ__RECEIPT_LEN)
+        return "value is not 25 bytes";
+    MDB_val dk = {TQ_DECL_NO_LEN, (void *)b};
+    if (tq__key_bad(DB_DECLS, &dk))
+        return "decl_no is not 12 digits, the first not 0";
+    if (b[TQ_DECL_NO_LEN] != TQ_PAY && b[TQ_DECL_NO_LEN] != TQ_GUARANTEE)
+        return "kind out of range";
+    memcpy(p->decl_no, b, TQ_DECL_NO_LEN);
+    p->decl_no[TQ_DECL_NO_LEN] = '\0';
+    p->kind = b[TQ_DECL_NO_LEN];
+    p->amount = tq__get_u64(b + TQ_DECL_NO_LEN + 1);
+    p->valid_until = tq__i32(tq__get_u32(b + TQ_DECL_NO_LEN + 9));
+    return NULL;
+}
+
+static int tq__receipt_get(tq_txn *t, const MDB_val *k, const MDB_val *v, tq_payment *p)
+{
+    tq__key_str(k, p->receipt_no);
+    const char *bad = tq__receipt_decode(v, p);
+    return bad ? tq__fault(t, DB_RECEIPTS, k, "%s", bad) : TQ_OK;
+}
+
+/* ---- covers ---- */
+
+/* The layout of a cover (STORE.md §3.3): version 1 summed in u64, version 2 in u128. */
+typedef struct tq__cover_fmt {
+    size_t head, entry, amount;         /* bytes: header, one guarantee, one amount */
+} tq__cover_fmt;
+
+static tq__cover_fmt tq__cover_fmt_of(const tq_store *s)
+{
+    tq__cover_fmt f = {s->sealed ? 20 : 12, s->sealed ? 20 : 12, s->sealed ? 16 : 8};
+    return f;
+}
+
+static tq_u128 tq__cover_amount(const tq__cover_fmt *f, const uint8_t *p)
+{
+    return f->amount == 16 ? tq__get_u128(p) : tq__get_u64(p);
+}
+
+static int32_t tq__cover_day(const tq__cover_fmt *f, const uint8_t *cover, uint32_t i)
+{
+    return tq__i32(tq__get_u32(cover + f->head + (size_t)i * f->entry));
+}
+
+/* Checks a stored cover: its length matches its count and its days strictly ascend
+ * (the merge and the rules' lookups rely on both). */
+static const char *tq__cover_check(const tq__cover_fmt *f, const MDB_val *v, uint32_t *nguar)
+{
+    const uint8_t *b = v->mv_data;
+    if (v->mv_size < f->head || (v->mv_size - f->head) % f->entry != 0)
+        return "length is not a header and whole guarantees";
+    uint32_t n = tq__get_u32(b + f->amount);
+    if ((v->mv_size - f->head) / f->entry != n)
+        return "guarantee count does not match the length";
+    for (uint32_t i = 1; i < n; i++)
+        if (tq__cover_day(f, b, i - 1) >= tq__cover_day(f, b, i))
+            return "guarantee days do not strictly ascend";
+    *nguar = n;
+    return NULL;
+}
+
+static uint8_t *tq__scratch(tq_txn *t, size_t cap, uint8_t *stack, size_t stack_cap)
+{
+    if (cap <= stack_cap)
+        return stack;
+    if (cap > t->scratch_cap) {
+        size_t want = cap > t->scratch_cap * 2 ? cap : t->scratch_cap * 2;
+        uint8_t *nb = realloc(t->scratch, want);
+        if (nb == NULL)
+            return NULL;
+        t->scratch = nb;
+        t->scratch_cap = want;
+    }
+    return t->scratch;
+}
+
+/* Copies the n guarantees of old into out with p merged in (days ascending, equal days
+ * summed).  @return the new count. */
+static uint32_t tq__cover_merge(const tq__cover_fmt *f, const uint8_t *old, uint32_t n,
+                                const tq_payment *p, uint8_t *out)
+{
+    const uint8_t *entries = old ? old + f->head : NULL;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tq__cover_day(f, old, mid) < p->valid_until)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t before = (size_t)lo * f->entry;
+    if (before)
+        memcpy(out, entries, before);
+    uint8_t *e = out + before;
+    int same = lo < n && tq__cover_day(f, old, lo) == p->valid_until;
+    tq_u128 amount = p->amount;
+    if (same)
+        amount = tq_u128_add(amount, tq__get_u128(entries + before + 4));
+    tq__put_u32(e, (uint32_t)p->valid_until);
+    tq__put_u128(e + 4, amount);
+    size_t skip = same ? f->entry : 0;
+    size_t after = (size_t)(n - lo) * f->entry - skip;
+    if (after)
+        memcpy(e + f->entry, entries + before + skip, after);
+    return same ? n : n + 1;
+}
+
+/* Read-modify-write of the cover of p->decl_no (only in a sealed, version 2, store:
+ * writers upgrade first).  The old value is a pointer into the map that the put may
+ * overwrite, so the new value is built in a buffer of our own. */
+static int tq__cover_add(tq_txn *t, const tq_payment *p)
+{
+    const tq__cover_fmt f = tq__cover_fmt_of(t->s);
+    uint8_t stack[20 + TQ__COVER_STACK * 20];
+    MDB_val k, v;
+    uint32_t n = 0;
+    const uint8_t *old = NULL;
+    int rc = tq__decl_key(&k, p->decl_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_COVER, &k, &v);
+    if (rc == TQ_OK) {
+        const char *bad = tq__cover_check(&f, &v, &n);
+        if (bad)
+            return tq__fault(t, DB_COVER, &k, "%s", bad);
+        old = v.mv_data;
+    } else if (rc != TQ_ERR_NOTFOUND) {
+        return rc;
+    }
+    uint8_t *buf = tq__scratch(t, f.head + ((size_t)n + 1) * f.entry, stack, sizeof stack);
+    if (buf == NULL)
+        return TQ_ERR_NOMEM;
+    tq_u128 pay = old ? tq__get_u128(old) : 0;
+    uint32_t nout = n;
+    if (p->kind == TQ_PAY) {
+        pay = tq_u128_add(pay, p->amount);
+        if (n)
+            memcpy(buf + f.head, old + f.head, (size_t)n * f.entry);
+    } else {
+        nout = tq__cover_merge(&f, old, n, p, buf + f.head);
+    }
+    tq__put_u128(buf, pay);
+    tq__put_u32(buf + 16, nout);
+    return tq__put(t, DB_COVER, &k, buf, f.head + (size_t)nout * f.entry, 0);
+}
+
+int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known)
+{
+    uint8_t buf[TQ__RECEIPT_LEN];
+    MDB_val k, v, dk;
+    tq_payment old;
+    int rc = tq__name_key(&k, p->receipt_no);
+    if (rc == TQ_OK)
+        rc = tq__decl_key(&dk, p->decl_no);
+    if (rc == TQ_OK && p->kind != TQ_PAY && p->kind != TQ_GUARANTEE)
+        rc = TQ_ERR_INPUT;
+    if (rc == TQ_OK && t->rdonly)
+        rc = TQ_ERR_STORE;
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_RECEIPTS, &k, &v);
+    if (rc == TQ_OK) {
+        rc = tq__receipt_get(t, &k, &v, &old);
+        if (rc != TQ_OK)
+            return rc;
+        if (memcmp(old.decl_no, p->decl_no, TQ_DECL_NO_LEN) == 0 && old.kind == p->kind &&
+            old.amount == p->amount && old.valid_until == p->valid_until)
+            return 1;
+        if (known != NULL)
+            *known = old;
+        return TQ_ERR_CONFLICT;
+    }
+    if (rc != TQ_ERR_NOTFOUND)
+        return rc;
+    tq__receipt_encode(p, buf);
+    rc = tq__put(t, DB_RECEIPTS, &k, buf, sizeof buf, 0);
+    return rc != TQ_OK ? rc : tq__cover_add(t, p);
+}
+
+int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out)
+{
+    MDB_val k, v;
+    tq_payment p;
+    int rc = tq__name_key(&k, receipt_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_RECEIPTS, &k, &v);
+    if (rc == TQ_OK)
+        rc = tq__receipt_get(t, &k, &v, &p);
+    if (rc == TQ_OK)
+        *out = p;
+    return rc;
+}
+
+static int tq__guar_room(tq_guarantee **guar, size_t *guar_cap, uint32_t n)
+{
+    if (n <= *guar_cap)
+        return TQ_OK;
+    size_t want = *guar_cap * 2 > n ? *guar_cap * 2 : n;
+    if (want > SIZE_MAX / sizeof **guar)
+        return TQ_ERR_NOMEM;
+    tq_guarantee *g = realloc(*guar, want * sizeof **guar);
+    if (g == NULL)
+        return TQ_ERR_NOMEM;
+    *guar = g;
+    *guar_cap = want;
+    return TQ_OK;
+}
+
+int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
+                       tq_guarantee **guar, size_t *guar_cap)
+{
+    const tq__cover_fmt f = tq__cover_fmt_of(t->s);
+    MDB_val k, v;
+    uint32_t n;
+    cover->pay_total = 0;
+    cover->nguar = 0;
+    cover->guar = *guar;
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_COVER, &k, &v);
+    if (rc == TQ_ERR_NOTFOUND)
+        return TQ_OK;
+    if (rc != TQ_OK)
+        return rc;
+    const char *bad = tq__cover_check(&f, &v, &n);
+    if (bad)
+        return tq__fault(t, DB_COVER, &k, "%s", bad);
+    rc = tq__guar_room(guar, guar_cap, n);
+    if (rc != TQ_OK)
+        return rc;
+    const uint8_t *b = v.mv_data;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = b + f.head + (size_t)i * f.entry;
+        (*guar)[i].valid_until = tq__i32(tq__get_u32(e));
+        (*guar)[i].amount = TQ__SUM_OUT(tq__cover_amount(&f, e + 4));
+    }
+    cover->pay_total = TQ__SUM_OUT(tq__cover_amount(&f, b));
+    cover->nguar = n;
+    cover->guar = *guar;
+    return TQ_OK;
+}
+
+typedef struct tq__each_payment_arg {
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_payment *p);
+    void *ctx;
+} tq__each_payment_arg;
+
+static int tq__each_payment_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    tq__each_payment_arg *a = arg;
+    tq_payment p;
+    int rc = tq__receipt_get(a->t, k, v, &p);
+    return rc != TQ_OK ? rc : a->fn(a->ctx, &p);
+}
+
+int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), void *ctx)
+{
+    tq__each_payment_arg a = {t, fn, ctx};
+    return tq__each(t, DB_RECEIPTS, NULL, tq__each_payment_visit, &a);
+}
+
+/* Version 1 summed covers in u64, saturating: an upgrade recomputes every cover from
+ * its receipts, exactly. */
+static int tq__cover_rebuild_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    tq_txn *t = arg;
+    tq_payment p;
+    int rc = tq__receipt_get(t, k, v, &p);
+    return rc != TQ_OK ? rc : tq__cover_add(t, &p);
+}
+
+int tq__cover_rebuild(tq_txn *t)
+{
+    int rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_COVER], 0));
+    return rc != TQ_OK ? rc : tq__each(t, DB_RECEIPTS, NULL, tq__cover_rebuild_visit, t);
+}
+
+/* ---- permits and their use ---- */
+
+static int tq__permit_encode(const tq_permit *p, uint8_t *buf, size_t *len)
+{
+    size_t na, nh, n;
+    if ((p->status != TQ_PERMIT_VALID && p->status != TQ_PERMIT_REVOKED) ||
+        p->nprefixes > TQ_PREFIXES_MAX || !tq__len(p->agency, 0, TQ_AGENCY_MAX, &na) ||
+        !tq__len(p->holder, 0, TQ_TAXID_MAX, &nh))
+        return TQ_ERR_INPUT;
+    uint8_t *o = buf;
+    *o++ = p->status;
+    o = tq__put_u32(o, (uint32_t)p->valid_from);
+    o = tq__put_u32(o, (uint32_t)p->valid_to);
+    o = tq__put_u64(o, p->quota);
+    o = tq__put_str(o, p->agency, na);
+    o = tq__put_str(o, p->holder, nh);
+    *o++ = p->nprefixes;
+    for (unsigned i = 0; i < p->nprefixes; i++) {
+        if (!tq__len(p->prefixes[i], 0, 8, &n))
+            return TQ_ERR_INPUT;
+        o = tq__put_str(o, p->prefixes[i], n);
+    }
+    *len = (size_t)(o - buf);
+    return TQ_OK;
+}
+
+/* Decodes into a zeroed p whose permit_no the caller set. */
+static const char *tq__permit_decode(const MDB_val *v, tq_permit *p)
+{
+    tq__rd r = tq__rd_of(v);
+    p->status = tq__rd_u8(&r);
+    p->valid_from = tq__i32(tq__rd_u32(&r));
+    p->valid_to = tq__i32(tq__rd_u32(&r));
+    p->quota = tq__rd_u64(&r);
+    tq__rd_str(&r, p->agency, TQ_AGENCY_MAX);
+    tq__rd_str(&r, p->holder, TQ_TAXID_MAX);
+    p->nprefixes = tq__rd_u8(&r);
+    if (r.bad)
+        return "value cut short or a field too long";
+    if (p->status != TQ_PERMIT_VALID && p->status != TQ_PERMIT_REVOKED)
+        return "status out of range";
+    if (p->nprefixes > TQ_PREFIXES_MAX)
+        return "more than 16 prefixes";
+    for (unsigned i = 0; i < p->nprefixes; i++)
+        tq__rd_str(&r, p->prefixes[i], 8);
+    if (r.bad)
+        return "value cut short or a prefix too long";
+    return r.p != r.end ? "bytes after the last field" : NULL;
+}
+
+int tq_store_put_permit(tq_txn *t, const tq_permit *p)
+{
+    uint8_t buf[TQ__PERMIT_ENC_MAX];
+    size_t len;
+    MDB_val k;
+    int rc = tq__name_key(&k, p->permit_no);
+    if (rc == TQ_OK)
+        rc = tq__permit_encode(p, buf, &len);
+    if (rc != TQ_OK)
+        return rc;
+    /* Insert first: a load is mostly of new permits, and MDB_KEYEXIST tells a
+     * replacement apart without a lookup of its own. */
+    rc = tq__put(t, DB_PERMITS, &k, buf, len, MDB_NOOVERWRITE);
+    if (rc != 1)
+        return rc;
+    rc = tq__put(t, DB_PERMITS, &k, buf, len, 0);
+    return rc != TQ_OK ? rc : 1;
+}
+
+int tq_store_get_permit(tq_txn *t, const char *permit_no, tq_permit *out)
+{
+    MDB_val k, v;
+    char no[TQ_PERMIT_MAX];
+    int rc = tq__name_key(&k, permit_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_PERMITS, &k, &v);
+    if (rc != TQ_OK)
+        return rc;
+    memcpy(no, permit_no, k.mv_size);   /* permit_no may point into *out */
+    k.mv_data = no;
+    memset(out, 0, sizeof *out);
+    memcpy(out->permit_no, no, k.mv_size);
+    const char *bad = tq__permit_decode(&v, out);
+    return bad ? tq__fault(t, DB_PERMITS, &k, "%s", bad) : TQ_OK;
+}
+
+static const char *tq__used_decode(const MDB_val *v, uint64_t *used)
+{
+    if (v->mv_size != 8)
+        return "value is not 8 bytes";
+    *used = tq__get_u64(v->mv_data);
+    return NULL;
+}
+
+int tq_store_get_used(tq_txn *t, const char *permit_no, uint64_t *used)
+{
+    MDB_val k, v;
+    int rc = tq__name_key(&k, permit_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_USAGE, &k, &v);
+    if (rc == TQ_ERR_NOTFOUND) {
+        *used = 0;
+        return TQ_OK;
+    }
+    if (rc != TQ_OK)
+        return rc;
+    const char *bad = tq__used_decode(&v, used);
+    return bad ? tq__fault(t, DB_USAGE, &k, "%s", bad) : TQ_OK;
+}
+
+int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used)
+{
+    uint8_t buf[8];
+    MDB_val k;
+    int rc = tq__name_key(&k, permit_no);
+    if (rc != TQ_OK)
+        return rc;
+    tq__put_u64(buf, used);
+    return tq__put(t, DB_USAGE, &k, buf, sizeof buf, 0);
+}
+
+typedef struct tq__each_permit_arg {
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_permit *p, uint64_t used);
+    void *ctx;
+} tq__each_permit_arg;
+
+static int tq__each_permit_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    tq__each_permit_arg *a = arg;
+    tq_permit p;
+    MDB_val uk = *k, uv;
+    uint64_t used = 0;
+    memset(&p, 0, sizeof p);
+    tq__key_str(k, p.permit_no);
+    const char *bad = tq__permit_decode(v, &p);
+    if (bad)
+        return tq__fault(a->t, DB_PERMITS, k, "%s", bad);
+    int rc = tq__get(a->t, DB_USAGE, &uk, &uv);
+    if (rc == TQ_OK && (bad = tq__used_decode(&uv, &used)) != NULL)
+        rc = tq__fault(a->t, DB_USAGE, k, "%s", bad);
+    else if (rc == TQ_ERR_NOTFOUND)
+        rc = TQ_OK;
+    return rc != TQ_OK ? rc : a->fn(a->ctx, &p, used);
+}
+
+int tq_store_each_permit(tq_txn *t,
+                         int (*fn)(void *ctx, const tq_permit *p, uint64_t used),
+                         void *ctx)
+{
+    tq__each_permit_arg a = {t, fn, ctx};
+    return tq__each(t, DB_PERMITS, NULL, tq__each_permit_visit, &a);
+}
+
+/* ---- journals ---- */
+
+static const char *tq__mark_decode(const MDB_val *v, tq_journal_mark *m)
+{
+    const uint8_t *b = v->mv_data;
+    if (v->mv_size != TQ__JOURNAL_LEN)
+        return "value is not 32 bytes";
+    m->last_seq = tq__get_u64(b);
+    m->frames = tq__get_u64(b + 8);
+    m->chain = tq__get_u64(b + 16);
+    m->applied_at = tq__get_u64(b + 24);
+    return NULL;
+}
+
+int tq_store_get_journal(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], tq_journal_mark *m)
+{
+    MDB_val k = {TQ_JOURNAL_ID_LEN, (void *)id}, v;
+    tq_journal_mark got;
+    int rc = tq__get(t, DB_JOURNALS, &k, &v);
+    if (rc == TQ_ERR_NOTFOUND) {
+        memset(m, 0, sizeof *m);
+        memcpy(m->id, id, TQ_JOURNAL_ID_LEN);
+        return rc;
+    }
+    if (rc != TQ_OK)
+        return rc;
+    const char *bad = tq__mark_decode(&v, &got);
+    if (bad)
+        return tq__fault(t, DB_JOURNALS, &k, "%s", bad);
+    memcpy(got.id, id, TQ_JOURNAL_ID_LEN);
+    *m = got;
+    return TQ_OK;
+}
+
+int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m)
+{
+    uint8_t buf[TQ__JOURNAL_LEN];
+    MDB_val k = {TQ_JOURNAL_ID_LEN, (void *)m->id};
+    tq__put_u64(buf, m->last_seq);
+    tq__put_u64(buf + 8, m->frames);
+    tq__put_u64(buf + 16, m->chain);
+    tq__put_u64(buf + 24, m->applied_at);
+    return tq__put(t, DB_JOURNALS, &k, buf, sizeof buf, 0);
+}
+
+typedef struct tq__each_journal_arg {
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_journal_mark *m);
+    void *ctx;
+} tq__each_journal_arg;
+
+static int tq__each_journal_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    tq__each_journal_arg *a = arg;
+    tq_journal_mark m;
+    memcpy(m.id, k->mv_data, TQ_JOURNAL_ID_LEN);
+    const char *bad = tq__mark_decode(v, &m);
+    return bad ? tq__fault(a->t, DB_JOURNALS, k, "%s", bad) : a->fn(a->ctx, &m);
+}
+
+int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
+                          void *ctx)
+{
+    tq__each_journal_arg a = {t, fn, ctx};
+    return tq__each(t, DB_JOURNALS, NULL, tq__each_journal_visit, &a);
+}
+
+/* ---- checks for tq_store_verify() ---- */
+
+static const char *tq__meta_bad(const MDB_val *k, const MDB_val *v)
+{
+    size_t want = memcmp(k->mv_data, "version", 7) == 0 ? 4 : 8;
+    return v->mv_size == want ? NULL : "value has the wrong length";
+}
+
+const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB_val *v)
+{
+    union {
+        tq_decl d;
+        tq_payment p;
+        tq_permit pm;
+        tq_journal_mark m;
+    } u;
+    uint64_t used;
+    uint32_t n;
+    memset(&u, 0, sizeof u);
+    switch (db) {
+    case DB_META:
+        return tq__meta_bad(k, v);
+    case DB_RECEIPTS:
+        return tq__receipt_decode(v, &u.p);
+    case DB_COVER: {
+        tq__cover_fmt f = tq__cover_fmt_of(s);
+        return tq__cover_check(&f, v, &n);
+    }
+    case DB_PERMITS:
+        return tq__permit_decode(v, &u.pm);
+    case DB_USAGE:
+        return tq__used_decode(v, &used);
+    case DB_DECLS:
+        return tq__decl_decode(v, &u.d);
+    case DB_JOURNALS:
+        return tq__mark_decode(v, &u.m);
+    }
+    return tq__log_value_bad(db, k, v);
+}

@@ -1,0 +1,118 @@
+/* tq_store_verify.c - walking the whole store: tq_store_verify() checks every record as
+ * a get would and goes on past the bad ones; tq_store_stat() counts. */
+#include "tq_store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct tq__verify {
+    tq_txn *t;
+    void (*on_bad)(void *ctx, const tq_diag *d);
+    void *ctx;
+    uint64_t records, bad;
+} tq__verify;
+
+static void tq__report(tq__verify *w, int db, const MDB_val *k, const char *what)
+{
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.field, sizeof d.field, "(database)");
+    tq__describe(db, k ? k->mv_data : (const uint8_t *)"", k ? k->mv_size : 0, what, d.why,
+                 sizeof d.why);
+    w->bad++;
+    if (w->on_bad)
+        w->on_bad(w->ctx, &d);
+}
+
+/* One table; a structural LMDB error ends its walk (the cursor cannot go on). */
+static int tq__verify_table(tq__verify *w, int db)
+{
+    const tq_store *s = w->t->s;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->t->txn, s->dbi[db], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    for (MDB_cursor_op op = MDB_FIRST;; op = MDB_NEXT) {
+        rc = mdb_cursor_get(c, &k, &v, op);
+        if (rc != MDB_SUCCESS)
+            break;
+        w->records++;
+        const char *bad = tq__unseal(s, db, &k, &v);
+        if (bad == NULL)
+            bad = tq__value_bad(s, db, &k, &v);
+        if (bad != NULL)
+            tq__report(w, db, &k, bad);
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return TQ_OK;
+    if (tq__mdb(rc) != TQ_ERR_DBCORRUPT)
+        return tq__mdb(rc);
+    char what[96];
+    snprintf(what, sizeof what, "LMDB: %s (the rest of this table was not read)",
+             mdb_strerror(rc));
+    tq__report(w, db, NULL, what);
+    return TQ_OK;
+}
+
+int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
+                    uint64_t *records)
+{
+    tq__verify w = {t, on_bad, ctx, 0, 0};
+    int rc = TQ_OK;
+    int ntables = t->s->has_log ? DB_COUNT : TQ__DB_V1;
+    for (int db = 0; db < ntables && rc == TQ_OK; db++)
+        rc = tq__verify_table(&w, db);
+    if (records)
+        *records = w.records;
+    if (rc != TQ_OK)
+        return rc;
+    return w.bad ? TQ_ERR_DBCORRUPT : TQ_OK;
+}
+
+/* ---- stat ---- */
+
+static int tq__count_state(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    (void)k;
+    uint64_t *by_state = arg;
+    uint8_t state = v->mv_size ? *(const uint8_t *)v->mv_data : 0xff;
+    if (state > TQ_STATE_CANCELLED)
+        return TQ_ERR_DBCORRUPT;
+    by_state[state]++;
+    return 0;
+}
+
+int tq_store_stat(tq_store *s, tq_store_info *out)
+{
+    static const int counted[] = {DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_DECLS, DB_JOURNALS};
+    uint64_t *const dest[] = {&out->receipts, &out->covers, &out->permits, &out->decls,
+                              &out->journals};
+    MDB_envinfo info;
+    MDB_stat st;
+    tq_txn *t;
+
+    memset(out, 0, sizeof *out);
+    int err = tq_txn_begin(s, 1, &t);
+    if (err != TQ_OK)
+        return err;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc == MDB_SUCCESS) {
+        out->map_size = info.me_mapsize;
+        out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    }
+    for (size_t i = 0; i < sizeof counted / sizeof counted[0] && rc == MDB_SUCCESS; i++) {
+        rc = mdb_stat(t->txn, s->dbi[counted[i]], &st);
+        *dest[i] = st.ms_entries;
+    }
+    err = tq__mdb(rc);
+    /* The state is the first byte of a declaration's value: checked and unsealed like
+     * every other read. */
+    if (err == TQ_OK)
+        err = tq__each(t, DB_DECLS, NULL, tq__count_state, out->by_state);
+    tq_txn_abort(t);
+    return err;
+}

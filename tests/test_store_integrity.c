@@ -1,0 +1,508 @@
+/* test_store_integrity.c - what the store does with damage and the files around it:
+ * tq_store_verify(), the version-1 upgrade on a real v1 database, the marker file, the
+ * writer lock's refusal of a planted link, the gaps and ledger tables, and backups
+ * taken while another process commits.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tq_store.h"
+
+static char g_dir[64];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/tq_integ_XXXXXX");
+    cr_assert_not_null(mkdtemp(g_dir));
+}
+
+static void teardown(void)
+{
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(integrity, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char *path_in(const char *name)
+{
+    static char buf[4][256];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", g_dir, name);
+    return buf[i];
+}
+
+static tq_store *open_at(const char *dir, unsigned flags)
+{
+    tq_store *s = NULL;
+    tq_diag d = {0};
+    tq_store_opts o = {.command = "test_store_integrity", .diag = &d};
+    int rc = tq_store_open(dir, flags | TQ_STORE_NOSYNC, &o, &s, NULL);
+    cr_assert_eq(rc, TQ_OK, "open %s: %s: %s", dir, tq_strerror(rc), d.why);
+    return s;
+}
+
+static tq_txn *begin(tq_store *s, int rdonly)
+{
+    tq_txn *t = NULL;
+    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
+    return t;
+}
+
+static tq_decl make_decl(const char *no)
+{
+    tq_decl d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
+    snprintf(d.declarant, sizeof d.declarant, "0101234567");
+    d.state = TQ_STATE_HELD;
+    d.channel = 1;
+    d.nlines = 1;
+    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
+    d.lines[0].qty = 5;
+    return d;
+}
+
+/* Raw LMDB, as a damaged disk would leave it: flips one byte of k's stored value. */
+static void raw_flip(const char *dir, const char *db, const void *k, size_t kn, size_t at)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = {kn, (void *)k}, val;
+    uint8_t buf[4096];
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 10), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0);
+    cr_assert_lt(at, val.mv_size);
+    memcpy(buf, val.mv_data, val.mv_size);
+    buf[at] ^= 0x10;
+    val.mv_data = buf;
+    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void fill(tq_store *s)
+{
+    tq_txn *t = begin(s, 0);
+    const char *nos[] = {"103456789012", "103456789013", "203456789012"};
+    for (int i = 0; i < 3; i++) {
+        tq_decl d = make_decl(nos[i]);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    tq_payment p = {.decl_no = "103456789012", .receipt_no = "KB-1", .kind = TQ_PAY,
+                    .amount = 7, .valid_until = TQ_NO_DATE};
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    tq_permit pm = {.permit_no = "GP-1", .agency = "BCT", .holder = "0101234567",
+                    .status = TQ_PERMIT_VALID, .nprefixes = 1, .prefixes = {"85"}};
+    cr_assert_eq(tq_store_put_permit(t, &pm), TQ_OK);
+    cr_assert_eq(tq_store_put_used(t, "GP-1", 3), TQ_OK);
+    tq_journal_mark m = {.id = {1, 2, 3}, .last_seq = 9, .frames = 1};
+    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
+    tq_gap g = {.id = {1, 2, 3}, .first = 4, .last = 6, .frame = 1, .checksum = 77};
+    cr_assert_eq(tq_store_put_gap(t, &g), TQ_OK);
+    tq_ledger_entry e = {.sha256 = {9}, .kind = 1, .rows = 3, .name = "p.csv"};
+    cr_assert_eq(tq_store_put_ledger(t, &e), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+}
+
+typedef struct bad_list {
+    int n;
+    char why[8][320];
+} bad_list;
+
+static void on_bad(void *ctx, const tq_diag *d)
+{
+    bad_list *b = ctx;
+    if (b->n < 8)
+        snprintf(b->why[b->n], sizeof b->why[0], "%s", d->why);
+    b->n++;
+}
+
+/* ---- verify ---- */
+
+Test(integrity, verify_reports_every_bad_record_and_goes_on)
+{
+    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    fill(s);
+    tq_txn *t = begin(s, 1);
+    uint64_t n = 0;
+    bad_list b = {0};
+    cr_assert_eq(tq_store_verify(t, on_bad, &b, &n), TQ_OK);
+    cr_assert_eq(b.n, 0);
+    /* meta 2, decls 3, receipts 1, cover 1, permits 1, usage 1, journals 1, gap 1, ledger 1 */
+    cr_assert_eq(n, 12);
+    tq_txn_abort(t);
+    tq_store_close(s);
+
+    raw_flip(g_dir, "decls", "103456789013", 12, 0);
+    raw_flip(g_dir, "receipts", "KB-1", 4, 3);
+    raw_flip(g_dir, "usage", "GP-1", 4, 0);
+    s = open_at(g_dir, 0);
+    t = begin(s, 1);
+    memset(&b, 0, sizeof b);
+    cr_assert_eq(tq_store_verify(t, on_bad, &b, &n), TQ_ERR_DBCORRUPT);
+    cr_assert_eq(n, 12, "every record walked");
+    cr_assert_eq(b.n, 3);
+    cr_assert(strstr(b.why[0], "table 'receipts', key 'KB-1'") != NULL, "%s", b.why[0]);
+    cr_assert(strstr(b.why[1], "table 'usage', key 'GP-1'") != NULL, "%s", b.why[1]);
+    cr_assert(strstr(b.why[2], "table 'decls', key '103456789013'") != NULL, "%s", b.why[2]);
+    /* The sound records still read. */
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
+    uint64_t used;
+    cr_assert_eq(tq_store_get_used(t, "GP-1", &used), TQ_ERR_DBCORRUPT);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* ---- the version 1 fixture ---- */
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    cr_assert(in && out, "copy %s", from);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+static int count_decl(void *ctx, const tq_decl *d)
+{
+    (void)d;
+    ++*(int *)ctx;
+    return 0;
+}
+
+Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
+{
+    copy_file(TQ_SOURCE_DIR "/tests/data/store-v1/data.mdb", path_in("data.mdb"));
+    struct stat before, after;
+    cr_assert_eq(stat(path_in("data.mdb"), &before), 0);
+    tq_store *s = open_at(g_dir, 0);
+    tq_txn *t = begin(s, 1);
+    int n = 0;
+    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_OK);
+    cr_assert_eq(n, 50);
+    uint64_t records = 0;
+    cr_assert_eq(tq_store_verify(t, NULL, NULL, &records), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    cr_assert_eq(stat(path_in("data.mdb"), &after), 0);
+    cr_assert_eq(after.st_mtime, before.st_mtime, "a reader does not upgrade");
+
+    s = open_at(g_dir, TQ_STORE_WRITE);
+    t = begin(s, 1);
+    n = 0;
+    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_OK);
+    cr_assert_eq(n, 50);
+    uint64_t records2 = 0;
+    cr_assert_eq(tq_store_verify(t, NULL, NULL, &records2), TQ_OK);
+    cr_assert_eq(records2, records, "the same records, now sealed");
+    tq_txn_abort(t);
+    tq_store_close(s);
+
+    /* Sealed now: a flipped byte of a declaration is caught. */
+    s = open_at(g_dir, 0);
+    t = begin(s, 1);
+    char first[13];
+    cr_assert_eq(tq_store_last_decl(t, first), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    raw_flip(g_dir, "decls", first, 12, 9);
+    s = open_at(g_dir, 0);
+    t = begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, first, &d), TQ_ERR_DBCORRUPT);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* ---- the marker ---- */
+
+Test(integrity, emptied_or_removed_data_file_is_damage_not_a_new_database)
+{
+    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    fill(s);
+    tq_store_close(s);
+    struct stat sb;
+    cr_assert_eq(stat(path_in(TQ_STORE_MARKER), &sb), 0, "marker written at creation");
+    for (int way = 0; way < 2; way++) {
+        if (way == 0)
+            cr_assert_eq(truncate(path_in("data.mdb"), 0), 0);
+        else
+            cr_assert_eq(unlink(path_in("data.mdb")), 0);
+        for (int w = 0; w < 2; w++) {
+            tq_diag d = {0};
+            tq_store_opts o = {.diag = &d};
+            s = NULL;
+            cr_assert_eq(tq_store_open(g_dir, w ? TQ_STORE_WRITE : 0, &o, &s, NULL),
+                         TQ_ERR_DBCORRUPT, "way %d writer %d", way, w);
+            cr_assert_null(s);
+            cr_assert(strstr(d.why, "restore the backup") != NULL, "%s", d.why);
+            cr_assert(strstr(d.why, "data.mdb") != NULL, "%s", d.why);
+        }
+        cr_assert(way == 1 || (stat(path_in("data.mdb"), &sb) == 0 && sb.st_size == 0),
+                  "nothing written into the emptied file");
+    }
+}
+
+Test(integrity, writer_adds_the_marker_to_a_database_without_one)
+{
+    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_store_close(s);
+    cr_assert_eq(unlink(path_in(TQ_STORE_MARKER)), 0);
+    s = open_at(g_dir, 0);
+    tq_store_close(s);
+    struct stat sb;
+    cr_assert_neq(stat(path_in(TQ_STORE_MARKER), &sb), 0, "readers write nothing");
+    s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_store_close(s);
+    cr_assert_eq(stat(path_in(TQ_STORE_MARKER), &sb), 0);
+    FILE *f = fopen(path_in(TQ_STORE_MARKER), "r");
+    char text[256] = "";
+    cr_assert_gt(fread(text, 1, sizeof text - 1, f), 0);
+    fclose(f);
+    cr_assert(strstr(text, "format=2\nid=") != NULL, "%s", text);
+}
+
+/* ---- the writer lock ---- */
+
+Test(integrity, planted_lock_link_is_refused_and_its_target_untouched)
+{
+    const char *victim = path_in("victim");
+    FILE *f = fopen(victim, "w");
+    fputs("precious\n", f);
+    fclose(f);
+    cr_assert_eq(mkdir(path_in("db"), 0755), 0);
+    cr_assert_eq(symlink(victim, path_in("db/lock")), 0);
+    tq_store *s = NULL;
+    tq_diag d = {0};
+    tq_store_opts o = {.diag = &d};
+    cr_assert_eq(tq_store_open(path_in("db"), TQ_STORE_WRITE, &o, &s, NULL), TQ_ERR_INPUT);
+    cr_assert(strstr(d.why, "symbolic link") != NULL, "%s", d.why);
+    char text[64] = "";
+    f = fopen(victim, "r");
+    cr_assert_gt(fread(text, 1, sizeof text - 1, f), 0);
+    fclose(f);
+    cr_assert_str_eq(text, "precious\n");
+    struct stat sb;
+    cr_assert_neq(stat(path_in("db/data.mdb"), &sb), 0, "LMDB never touched");
+}
+
+/* ---- gaps and ledger ---- */
+
+typedef struct gap_list {
+    int n;
+    tq_gap g[8];
+} gap_list;
+
+static int on_gap(void *ctx, const tq_gap *g)
+{
+    gap_list *l = ctx;
+    l->g[l->n++] = *g;
+    return 0;
+}
+
+Test(integrity, gaps_round_trip_in_id_and_seq_order)
+{
+    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = begin(s, 0);
+    uint8_t a[16] = {1}, b[16] = {2};
+    /* first 300 before 5 in byte order of a little-endian key; big-endian keeps seq order */
+    tq_gap gs[] = {{.first = 300, .last = 310}, {.first = 5, .last = 9, .frame = 1},
+                   {.first = 256, .last = 256}};
+    for (int i = 0; i < 3; i++) {
+        memcpy(gs[i].id, a, 16);
+        gs[i].checksum = 1000 + (uint64_t)i;
+        gs[i].skipped_at = 1700000000;
+        cr_assert_eq(tq_store_put_gap(t, &gs[i]), TQ_OK);
+    }
+    tq_gap other = {.first = 1, .last = 2};
+    memcpy(other.id, b, 16);
+    cr_assert_eq(tq_store_put_gap(t, &other), TQ_OK);
+    tq_gap bad = {.first = 0, .last = 2};
+    cr_assert_eq(tq_store_put_gap(t, &bad), TQ_ERR_INPUT);
+    bad.first = 3;
+    cr_assert_eq(tq_store_put_gap(t, &bad), TQ_ERR_INPUT, "last before first");
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+
+    t = begin(s, 1);
+    gap_list l = {0};
+    cr_assert_eq(tq_store_each_gap(t, a, on_gap, &l), TQ_OK);
+    cr_assert_eq(l.n, 3);
+    cr_assert_eq(l.g[0].first, 5);
+    cr_assert_eq(l.g[0].frame, 1);
+    cr_assert_eq(l.g[1].first, 256);
+    cr_assert_eq(l.g[2].first, 300);
+    cr_assert_eq(l.g[2].last, 310);
+    cr_assert_eq(l.g[2].checksum, 1000);
+    cr_assert_eq(memcmp(l.g[2].id, a, 16), 0);
+    memset(&l, 0, sizeof l);
+    cr_assert_eq(tq_store_each_gap(t, NULL, on_gap, &l), TQ_OK);
+    cr_assert_eq(l.n, 4);
+    tq_txn_abort(t);
+
+    t = begin(s, 0);
+    cr_assert_eq(tq_store_del_gap(t, a, 256), TQ_OK);
+    cr_assert_eq(tq_store_del_gap(t, a, 256), TQ_ERR_NOTFOUND);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    t = begin(s, 1);
+    memset(&l, 0, sizeof l);
+    cr_assert_eq(tq_store_each_gap(t, a, on_gap, &l), TQ_OK);
+    cr_assert_eq(l.n, 2);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+typedef struct ledger_list {
+    int n;
+    tq_ledger_entry e[4];
+} ledger_list;
+
+static int on_ledger(void *ctx, const tq_ledger_entry *e)
+{
+    ledger_list *l = ctx;
+    l->e[l->n++] = *e;
+    return 0;
+}
+
+Test(integrity, ledger_round_trip_with_hostile_names)
+{
+    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = begin(s, 0);
+    tq_ledger_entry e1 = {.sha256 = {0xff, 1}, .kind = 2, .outcome = 1,
+                          .loaded_at = 1700000001, .rows = 12};
+    snprintf(e1.name, sizeof e1.name, "-a\nb\\c\xff.csv");
+    tq_ledger_entry e2 = {.sha256 = {0x01}, .kind = 1, .rows = 0};
+    memset(e2.name, 'n', 255);
+    cr_assert_eq(tq_store_put_ledger(t, &e1), TQ_OK);
+    cr_assert_eq(tq_store_put_ledger(t, &e2), TQ_OK);
+    tq_ledger_entry bad = e2;
+    bad.kind = 3;
+    cr_assert_eq(tq_store_put_ledger(t, &bad), TQ_ERR_INPUT);
+    bad = e2;
+    memset(bad.name, 'n', sizeof bad.name);         /* no NUL */
+    cr_assert_eq(tq_store_put_ledger(t, &bad), TQ_ERR_INPUT);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+
+    t = begin(s, 1);
+    tq_ledger_entry got;
+    memset(&got, 0x55, sizeof got);
+    cr_assert_eq(tq_store_get_ledger(t, e1.sha256, &got), TQ_OK);
+    cr_assert_eq(memcmp(&got, &e1, sizeof got), 0, "every byte back");
+    uint8_t none[32] = {7};
+    cr_assert_eq(tq_store_get_ledger(t, none, &got), TQ_ERR_NOTFOUND);
+    ledger_list l = {0};
+    cr_assert_eq(tq_store_each_ledger(t, on_ledger, &l), TQ_OK);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.e[0].sha256[0], 0x01, "sha256 order");
+    cr_assert_eq(strlen(l.e[0].name), 255);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* ---- backup ---- */
+
+/* The child commits declaration N and a journal mark with last_seq N in one
+ * transaction, over and over: any consistent snapshot has as many declarations as its
+ * mark says. */
+static void committer(const char *dir)
+{
+    tq_store *s = NULL;
+    tq_store_opts o = {.command = "committer"};
+    if (tq_store_open(dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL) != TQ_OK)
+        _exit(2);
+    for (uint64_t i = 1; i < 1000000; i++) {
+        tq_txn *t;
+        char no[13];
+        snprintf(no, sizeof no, "1%011llu", (unsigned long long)i);
+        tq_decl d = make_decl(no);
+        tq_journal_mark m = {.id = {5}, .last_seq = i};
+        if (tq_txn_begin(s, 0, &t) != TQ_OK || tq_store_put_decl(t, &d) != TQ_OK ||
+            tq_store_put_journal(t, &m) != TQ_OK || tq_txn_commit(t) != TQ_OK)
+            _exit(3);
+    }
+    _exit(0);
+}
+
+Test(integrity, backup_while_another_process_commits_is_one_commit)
+{
+    const char *src = path_in("src");
+    tq_store *s = open_at(src, TQ_STORE_WRITE);
+    tq_store_close(s);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        committer(src);
+    usleep(100 * 1000);
+    s = open_at(src, 0);
+    tq_diag d = {0};
+    int rc = tq_store_backup(s, path_in("bak"), &d);
+    cr_assert_eq(rc, TQ_OK, "%s: %s", tq_strerror(rc), d.why);
+    cr_assert_eq(tq_store_backup(s, path_in("bak"), &d), TQ_ERR_EXISTS, "not empty");
+    tq_store_close(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    struct stat sb;
+    cr_assert_eq(stat(path_in("bak/" TQ_STORE_MARKER), &sb), 0);
+    s = open_at(path_in("bak"), 0);
+    tq_txn *t = begin(s, 1);
+    uint8_t id[16] = {5};
+    tq_journal_mark m;
+    cr_assert_eq(tq_store_get_journal(t, id, &m), TQ_OK);
+    int n = 0;
+    cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_OK);
+    cr_assert_gt(n, 0, "the committer ran before the copy");
+    cr_assert_eq((uint64_t)n, m.last_seq, "one commit: %d decls, mark %llu", n,
+                 (unsigned long long)m.last_seq);
+    cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(integrity, failed_backup_leaves_nothing)
+{
+    tq_store *s = open_at(path_in("src"), TQ_STORE_WRITE);
+    fill(s);
+    tq_diag d = {0};
+    cr_assert_eq(tq_store_backup(s, path_in("no/such/parent"), &d), TQ_ERR_IO);
+    cr_assert(strstr(d.why, "No such file or directory") != NULL, "%s", d.why);
+    /* a file where the directory should be */
+    FILE *f = fopen(path_in("afile"), "w");
+    fclose(f);
+    cr_assert_eq(tq_store_backup(s, path_in("afile"), &d), TQ_ERR_EXISTS);
+    /* an empty directory is accepted */
+    cr_assert_eq(mkdir(path_in("empty"), 0755), 0);
+    cr_assert_eq(tq_store_backup(s, path_in("empty"), &d), TQ_OK, "%s", d.why);
+    tq_store_close(s);
+}
