@@ -264,3 +264,28 @@ int tq_explain_officers(const char *path, const char *decl_no, tq_explain_office
     officer_scan o = {.out = out};
     return tq_explain_history(path, decl_no, on_officer_event, &o, NULL, id);
 }
+
+static int keep_gap(void *ctx, const tq_gap *gap)
+{
+    tq_explain_gap_list *g = ctx;
+    if (g->n < TQ_EXPLAIN_GAPS_MAX)
+        g->v[g->n++] = *gap;
+    g->total++;
+    return 0;
+}
+
+int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g)
+{
+    memset(g, 0, sizeof *g);
+    return tq_store_each_gap(t, NULL, keep_gap, g);
+}
+
+const tq_gap *tq_explain_gap_of(const tq_explain_gap_list *g, const uint8_t id[TQ_JOURNAL_ID_LEN],
+                                uint64_t seq)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (memcmp(g->v[i].id, id, TQ_JOURNAL_ID_LEN) == 0 && seq >= g->v[i].first &&
+            seq <= g->v[i].last)
+            return &g->v[i];
+    return NULL;
+}

@@ -116,4 +116,22 @@ typedef struct tq_explain_officers {
 int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
                         uint8_t id[TQ_JOURNAL_ID_LEN]);
 
+/* The gaps that --skip-corrupt left in the database (every journal's), the first
+ * TQ_EXPLAIN_GAPS_MAX of them in (journal id, seq) order, and how many in all: events in
+ * a gap were not applied, so any decision may lack them until replay --fill-gap. */
+#define TQ_EXPLAIN_GAPS_MAX 32
+typedef struct tq_explain_gaps {
+    size_t n;                           /* kept */
+    uint64_t total;                     /* in the database */
+    tq_gap v[TQ_EXPLAIN_GAPS_MAX];
+} tq_explain_gap_list;
+
+/* tq_explain_gaps() - fill g from t.  @return TQ_OK or a store error. */
+int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g);
+
+/* tq_explain_gap_of() - the gap of g holding seq of journal id, or NULL (only the gaps
+ * kept in g are searched). */
+const tq_gap *tq_explain_gap_of(const tq_explain_gap_list *g, const uint8_t id[TQ_JOURNAL_ID_LEN],
+                                uint64_t seq);
+
 #endif

@@ -138,6 +138,9 @@ typedef struct journal_view {
     tq_explain_officer_list *officers;  /* n of them, or NULL */
     tq_journal_mark *marks;
     int *have_mark;
+    uint8_t (*ids)[TQ_JOURNAL_ID_LEN];  /* each journal's id, when it could be read */
+    int *have_id;
+    tq_explain_gap_list gaps;          /* every journal's skipped gaps in the database */
 } journal_view;
 
 static const char *ev_name(uint8_t ev)
@@ -163,9 +166,17 @@ static const char *result_name(uint8_t r)
 /* officer_why() - whether officer result e of a journal (replayed through m when
  * have_mark) was applied to x's declaration, and why not in words.  @return 1 applied. */
 static int officer_why(const tq_explain *x, const tq_explain_officer *e,
-                       const tq_journal_mark *m, int have_mark, char *out, size_t cap)
+                       const tq_journal_mark *m, int have_mark, const tq_gap *gap, char *out,
+                       size_t cap)
 {
     const tq_decl *d = &x->decl;
+    if (gap) {
+        snprintf(out, cap,
+                 "not applied: seq %llu..%llu of this journal was skipped by --skip-corrupt "
+                 "(thongquan replay --fill-gap applies it)",
+                 (unsigned long long)gap->first, (unsigned long long)gap->last);
+        return 0;
+    }
     if (!have_mark || e->seq > m->last_seq) {
         snprintf(out, cap, "not applied yet: this journal is not replayed that far");
         return 0;
@@ -190,13 +201,20 @@ static int officer_why(const tq_explain *x, const tq_explain_officer *e,
     return 0;
 }
 
+/* gap_of() - the skipped gap holding seq of journal j, or NULL. */
+static const tq_gap *gap_of(const journal_view *jv, int j, uint64_t seq)
+{
+    return jv->have_id && jv->have_id[j] ? tq_explain_gap_of(&jv->gaps, jv->ids[j], seq) : NULL;
+}
+
 static void print_journal_officers(const tq_explain *x, const journal_view *jv)
 {
     char why[200];
     for (int j = 0; jv->officers && j < jv->n; j++) {
         const tq_explain_officer_list *o = &jv->officers[j];
         for (size_t i = 0; i < o->n; i++) {
-            officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], why, sizeof why);
+            officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], gap_of(jv, j, o->v[i].seq),
+                        why, sizeof why);
             printf("officer       %s at seq %llu of %s (officer %s): %s\n",
                    result_name(o->v[i].result), (unsigned long long)o->v[i].seq, jv->paths[j],
                    o->v[i].officer, why);
@@ -217,18 +235,69 @@ static int journal_view_load(journal_view *jv, tq_txn *t, const char *decl_no)
     jv->officers = calloc((size_t)jv->n, sizeof *jv->officers);
     jv->marks = calloc((size_t)jv->n, sizeof *jv->marks);
     jv->have_mark = calloc((size_t)jv->n, sizeof *jv->have_mark);
-    if (jv->officers == NULL || jv->marks == NULL || jv->have_mark == NULL)
+    jv->ids = calloc((size_t)jv->n, sizeof *jv->ids);
+    jv->have_id = calloc((size_t)jv->n, sizeof *jv->have_id);
+    if (jv->officers == NULL || jv->marks == NULL || jv->have_mark == NULL || jv->ids == NULL ||
+        jv->have_id == NULL)
         return -1;
     for (int j = 0; j < jv->n; j++) {
-        uint8_t id[TQ_JOURNAL_ID_LEN];
         if (access(jv->paths[j], R_OK) != 0)
             continue;
-        int rc = tq_explain_officers(jv->paths[j], decl_no, &jv->officers[j], id);
+        int rc = tq_explain_officers(jv->paths[j], decl_no, &jv->officers[j], jv->ids[j]);
         if (rc == TQ_ERR_IO || rc == TQ_ERR_VERSION || rc == TQ_ERR_NOMEM)
             continue;
-        jv->have_mark[j] = tq_store_get_journal(t, id, &jv->marks[j]) == TQ_OK;
+        jv->have_id[j] = 1;
+        jv->have_mark[j] = tq_store_get_journal(t, jv->ids[j], &jv->marks[j]) == TQ_OK;
     }
     return 0;
+}
+
+static void format_utc(uint64_t unix_sec, char out[32])
+{
+    time_t sec = (time_t)unix_sec;
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "(time %llu)", (unsigned long long)unix_sec);
+}
+
+/* print_gaps() - the database's skipped gaps, which any decision may be missing. */
+static void print_gaps(const journal_view *jv)
+{
+    const tq_explain_gap_list *g = &jv->gaps;
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1], when[32];
+    if (g->total == 0)
+        return;
+    printf("skipped gaps  %llu in this database: their events were not applied, so this "
+           "decision may lack some of them\n",
+           (unsigned long long)g->total);
+    for (size_t i = 0; i < g->n; i++) {
+        tq_cli_hex_id(g->v[i].id, hex);
+        format_utc(g->v[i].skipped_at, when);
+        printf("  journal %s  seq %llu..%llu (frame %llu), skipped %s\n", hex,
+               (unsigned long long)g->v[i].first, (unsigned long long)g->v[i].last,
+               (unsigned long long)g->v[i].frame, when);
+    }
+    if (g->total > g->n)
+        printf("  ... and %llu more (thongquan stat lists them)\n",
+               (unsigned long long)(g->total - g->n));
+    printf("  fill them from an intact copy: thongquan replay --fill-gap J.tqj --db DIR "
+           "(docs/RUNBOOK.md 1.10)\n");
+}
+
+static void print_json_gaps(const journal_view *jv)
+{
+    const tq_explain_gap_list *g = &jv->gaps;
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1], when[32];
+    printf(",\"skipped_gaps\":{\"total\":%llu,\"gaps\":[", (unsigned long long)g->total);
+    for (size_t i = 0; i < g->n; i++) {
+        tq_cli_hex_id(g->v[i].id, hex);
+        format_utc(g->v[i].skipped_at, when);
+        printf("%s{\"journal_id\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,\"frame\":%llu,"
+               "\"skipped_at\":\"%s\"}",
+               i ? "," : "", hex, (unsigned long long)g->v[i].first,
+               (unsigned long long)g->v[i].last, (unsigned long long)g->v[i].frame, when);
+    }
+    printf("]}");
 }
 
 static void journal_view_free(journal_view *jv)
@@ -236,6 +305,8 @@ static void journal_view_free(journal_view *jv)
     free(jv->officers);
     free(jv->marks);
     free(jv->have_mark);
+    free(jv->ids);
+    free(jv->have_id);
 }
 
 /* ---- text ---- */
@@ -464,6 +535,7 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
     for (size_t i = 0; i < x->npermits; i++)
         print_permit_fact(x, &x->permits[i]);
     print_verdict(x);
+    print_gaps(jv);
 }
 
 /* ---- JSON ---- */
@@ -552,6 +624,9 @@ typedef struct hist_ctx {
     const char *path;
     int json;
     uint64_t n;
+    uint64_t in_gap;                /* of them, in a skipped gap (not applied) */
+    const journal_view *jv;
+    int j;
     char *line;
 } hist_ctx;
 
@@ -568,6 +643,8 @@ static int on_event(void *ctx, const tq_event *ev)
         fwrite(h->line, 1, n, stdout);
     }
     h->n++;
+    if (gap_of(h->jv, h->j, ev->seq))
+        h->in_gap++;
     return 0;
 }
 
@@ -596,7 +673,8 @@ static void print_json_officers(const tq_explain *x, const journal_view *jv, int
     const tq_explain_officer_list *o = &jv->officers[j];
     printf(",\"officer_results\":[");
     for (size_t i = 0; i < o->n; i++) {
-        int applied = officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], why, sizeof why);
+        int applied = officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j],
+                                  gap_of(jv, j, o->v[i].seq), why, sizeof why);
         printf("%s{\"seq\":%llu,\"result\":\"%s\",\"officer\":", i ? "," : "",
                (unsigned long long)o->v[i].seq, result_name(o->v[i].result));
         tq_json_str(stdout, o->v[i].officer);
@@ -607,12 +685,29 @@ static void print_json_officers(const tq_explain *x, const journal_view *jv, int
     printf("],\"officer_results_not_shown\":%llu", (unsigned long long)o->more);
 }
 
+/* print_history_gaps() - the skipped gaps of journal id, and how many of the events
+ * listed fall in them. */
+static void print_history_gaps(const journal_view *jv, const uint8_t *id, const hist_ctx *h)
+{
+    for (size_t i = 0; i < jv->gaps.n; i++) {
+        const tq_gap *g = &jv->gaps.v[i];
+        if (memcmp(g->id, id, TQ_JOURNAL_ID_LEN) != 0)
+            continue;
+        printf("  (seq %llu..%llu of this journal was skipped by --skip-corrupt: its events "
+               "were not applied)\n",
+               (unsigned long long)g->first, (unsigned long long)g->last);
+    }
+    if (h->in_gap)
+        printf("  (%llu of the events above are in a skipped gap and were not applied)\n",
+               (unsigned long long)h->in_gap);
+}
+
 /* history() - one journal's events for decl_no.  @return an exit status. */
 static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j,
                    const char *decl_no, int json, int *printed, char *line)
 {
     const char *path = jv->paths[j];
-    hist_ctx h = {.path = path, .json = json, .line = line};
+    hist_ctx h = {.path = path, .json = json, .line = line, .jv = jv, .j = j};
     uint8_t id[TQ_JOURNAL_ID_LEN];
     if (access(path, R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
@@ -638,8 +733,9 @@ static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j
         else
             printf("null");
         print_json_officers(x, jv, j);
-        putchar('}');
+        printf(",\"events_in_skipped_gaps\":%llu}", (unsigned long long)h.in_gap);
     } else {
+        print_history_gaps(jv, id, &h);
         if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
             printf("  (no event for %s)\n", decl_no);
         if (have_mark)
@@ -674,6 +770,7 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
                        (unsigned long long)pays->v[i].amount);
             printf("]");
         }
+        print_json_gaps(jv);
         printf(",\"history\":[");
     } else if (known) {
         print_text(x, pays, jv);
@@ -760,6 +857,11 @@ int tq_cmd_explain(int argc, char **argv)
         goto out;
     }
 
+    if ((rc = tq_explain_gaps(t, &jv.gaps)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read the skipped gaps: %s", db,
+                              tq_strerror(rc));
+        goto out;
+    }
     if (known && journal_view_load(&jv, t, pos[0]) != 0) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;
