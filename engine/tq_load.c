@@ -186,6 +186,9 @@ int tq_load_file(tq_store *s, const char *path, const tq_load_opts *opts,
             rewind(opts->rejects);
         rc = load_once(&r, fp);
         fclose(fp);
+        /* What the caller adds (the nightly job's ledger entry) commits with the rows. */
+        if (rc == TQ_OK && opts->before_commit)
+            rc = opts->before_commit(opts->before_commit_ctx, r.t, &r.st);
         if (rc == TQ_OK) {
             rc = tq_txn_commit(r.t);
         } else {

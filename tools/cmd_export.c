@@ -20,7 +20,7 @@ static const char help_export[] =
     "-o writes a temporary file and renames it into place when complete.\n"
     "\n"
     "example:\n"
-    "  thongquan export decisions --db /var/lib/thongquan -o decisions.csv\n";
+    "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n";
 
 int tq_cmd_export(int argc, char **argv)
 {

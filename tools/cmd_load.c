@@ -24,7 +24,7 @@ static const char help_load[] =
     "conflict.  Permits: a known permit_no is replaced, its quantity used is kept.\n"
     "\n"
     "example:\n"
-    "  thongquan load payments treasury-2024-08-06.csv --db /var/lib/thongquan\n";
+    "  thongquan load payments treasury-2024-08-06.csv --db /var/lib/thongquan/db\n";
 
 typedef struct load_report {
     const char *file;

@@ -39,7 +39,7 @@ static const char help_reconcile[] =
     "  --quiet             print nothing but errors\n"
     "\n"
     "example:\n"
-    "  thongquan reconcile --db /var/lib/thongquan --report reconcile-2024-08-07.json \\\n"
+    "  thongquan reconcile --db /var/lib/thongquan/db --report reconcile-2024-08-07.json \\\n"
     "      --csv reports/2024-08-07\n";
 
 enum { L_CLEARED, L_HELD, L_MANUAL, L_UNKNOWN, L_OVERPAID, NLISTS };

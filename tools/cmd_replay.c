@@ -27,7 +27,7 @@ static const char help_replay[] =
     "--threads 0 runs the serial reference path, which decides exactly alike.\n"
     "\n"
     "example:\n"
-    "  thongquan replay backlog.tqj --db /var/lib/thongquan\n";
+    "  thongquan replay backlog.tqj --db /var/lib/thongquan/db\n";
 
 typedef struct replay_progress {
     tq_progress p;

@@ -21,7 +21,7 @@ static const char help_stat[] =
     "more pass over the declarations).\n"
     "\n"
     "example:\n"
-    "  thongquan stat --db /var/lib/thongquan\n";
+    "  thongquan stat --db /var/lib/thongquan/db\n";
 
 static int print_journal(void *ctx, const tq_journal_mark *m)
 {

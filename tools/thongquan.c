@@ -38,8 +38,8 @@ static const char usage[] =
     "'thongquan COMMAND --help' (or 'thongquan help COMMAND') explains a command with an\n"
     "example; thongquan(1) is the manual, docs/RUNBOOK.md the post-incident runbook.\n"
     "exit status: 0 ok, 1 input errors, 2 usage, 3 database busy, 4 I/O error or full\n"
-    "disk, 5 corrupt journal, 6 database or internal error, 128+N killed by signal N\n"
-    "after a clean stop (130 for Ctrl-C).\n";
+    "disk, 5 corrupt journal or database, 6 internal error, 7 nothing new (nightly),\n"
+    "8 permission denied, 128+N stopped by signal N after committing (130 for Ctrl-C).\n";
 
 int main(int argc, char **argv)
 {
