@@ -751,6 +751,22 @@ static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j
     return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", path, tq_strerror(rc));
 }
 
+/* store_failed() - report a store error while reading what is needed; a damaged record
+ * is named by table and key (tq_txn_fault), so it is not taken for a journal's fault.
+ * @return the exit status. */
+static int store_failed(tq_txn *t, const char *db, const char *what, int rc)
+{
+    if (rc == TQ_ERR_DBCORRUPT) {
+        tq_diag d;
+        memset(&d, 0, sizeof d);
+        tq_txn_fault(t, &d);
+        return tq_cli_error(TQ_EXIT_CORRUPT, "%s: cannot read %s: the database is damaged: %s",
+                            db, what, d.why[0] ? d.why : tq_strerror(rc));
+    }
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read %s: %s", db, what,
+                        tq_strerror(rc));
+}
+
 /* print_all() - the whole answer on stdout, text or JSON, and each journal's history.
  * @return an exit status. */
 static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *pays,
@@ -846,20 +862,17 @@ int tq_cmd_explain(int argc, char **argv)
     if (rc == TQ_ERR_NOTFOUND) {
         known = 0;
     } else if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read %s: %s", db, pos[0],
-                              tq_strerror(rc));
+        status = store_failed(t, db, pos[0], rc);
         goto out;
     }
     rc = tq_explain_each_payment(t, pos[0], collect_payment, &pays, NULL);
     if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read the payments: %s", db,
-                              tq_strerror(rc));
+        status = store_failed(t, db, "the payments", rc);
         goto out;
     }
 
     if ((rc = tq_explain_gaps(t, &jv.gaps)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read the skipped gaps: %s", db,
-                              tq_strerror(rc));
+        status = store_failed(t, db, "the skipped gaps", rc);
         goto out;
     }
     if (known && journal_view_load(&jv, t, pos[0]) != 0) {
