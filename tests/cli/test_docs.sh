@@ -67,6 +67,11 @@ for c in "${CMDS[@]}"; do check_paths "'thongquan $c --help'" "$WORK/help.${c// 
 for f in "$TOP"/tools/systemd/* "$TOP"/tools/cron/* "$TOP"/tools/thongquan-nightly; do
   [ -f "$f" ] && check_paths "${f#"$TOP"/}" "$f"
 done
+# THONGQUAN_DB's default wherever one is written (units' Environment=, the cron line's
+# ${THONGQUAN_DB:-...}, the RUNBOOK's settings table)
+bad=$(cat "$TOP"/tools/systemd/* "$TOP"/tools/cron/* "$RUNBOOK" "$README" "$WORK"/*.1.txt 2>/dev/null |
+  grep -Eo 'THONGQUAN_DB(=|:-|` *\| *`--db` *\| *`)/[^ "}`]*' | sed -E 's/^THONGQUAN_DB(=|:-|.*`)//' | sort -u | grep -vxF -- "$DBPATH")
+[ -z "$bad" ] || drift "a default of THONGQUAN_DB is '$bad', not '$DBPATH'"
 grep -qxF "DB=$DBPATH" <(sed -E 's/[[:space:]]+#.*//' "$RUNBOOK") ||
   drift "docs/RUNBOOK.md does not set DB=$DBPATH"
 grep -qF -- "--db $DBPATH" "$README" || drift "README.md's examples do not use --db $DBPATH"
@@ -171,6 +176,52 @@ while read -r _ w1 w2 rest; do
   done
 done <"$WORK/doclines"
 ok
+
+# ---- 3b. the nightly job: its options, settings and metrics ----
+if [[ " ${CMDS[*]} " == *" nightly "* ]]; then
+  # its own manual page names every option of its --help, and only options it accepts
+  page=$WORK/thongquan-nightly.1.txt
+  if [ -f "$page" ]; then
+    for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$WORK/help.nightly" | sort -u); do
+      [ "$o" = --help ] && continue
+      grep -qE -- "$o([^a-z0-9-]|$)" "$page" || drift "thongquan-nightly(1) does not name $o, which 'nightly --help' names"
+    done
+    for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$page" | sort -u); do
+      case $o in --collector*) continue ;; esac   # node_exporter's option
+      accepts nightly "$o" || drift "thongquan-nightly(1) names $o, which 'thongquan nightly' does not accept"
+    done
+  fi
+  # every setting of the installed defaults is in the RUNBOOK's table, with an option
+  # the job accepts
+  for v in $(sed -n 's/^\(THONGQUAN_[A-Z_]*\)=.*/\1/p' "$defaults"); do
+    row=$(grep -E "^\| *\`$v\` *\|" "$RUNBOOK")
+    [ -n "$row" ] || { drift "docs/RUNBOOK.md's settings table has no row for $v ($defaults sets it)"; continue; }
+    o=$(grep -Eo -- '--[a-z][a-z0-9-]*' <<<"$row" | head -1)
+    [ -n "$o" ] && accepts nightly "$o" || drift "docs/RUNBOOK.md: $v's option '$o' is not one 'thongquan nightly' accepts"
+  done
+  for v in $(grep -Eo '^\| *`THONGQUAN_[A-Z_]*`' "$RUNBOOK" | tr -d '|` '); do
+    grep -q "^$v=" "$defaults" || drift "docs/RUNBOOK.md's settings table names $v, which $defaults does not set"
+  done
+  # the metrics: what a first run writes is the source
+  mkdir -m 0700 "$WORK/inbox"
+  "$TQ" nightly --inbox "$WORK/inbox" --db "$WORK/ndb" --create --metrics "$WORK/m.prom" --quiet \
+    >/dev/null 2>"$WORK/nightly.err"
+  if [ -s "$WORK/m.prom" ]; then
+    sed -n 's/^\(thongquan_[a-z_]*\).*/\1/p' "$WORK/m.prom" | sort -u >"$WORK/metrics"
+    for f in "$README" "$RUNBOOK" "$WORK"/*.1.txt; do
+      for m in $(grep -Eo 'thongquan_[a-z_]+' "$f" | sort -u); do
+        grep -qxF "$m" "$WORK/metrics" || drift "${f#"$TOP"/} names the metric $m, which the nightly job does not write"
+      done
+    done
+    while read -r m; do
+      grep -qF "$m" "$page" || drift "thongquan-nightly(1) does not describe the metric $m"
+      grep -qF "$m" "$RUNBOOK" || drift "docs/RUNBOOK.md does not list the metric $m"
+    done <"$WORK/metrics"
+  else
+    drift "a first nightly run wrote no metrics: $(cat "$WORK/nightly.err")"
+  fi
+  ok
+fi
 
 # ---- 4. the README's examples run as written after the demo ----
 read -r n seed < <(sed -n 's/^n=\${1:-\([0-9]*\)} seed=\${2:-\([0-9]*\)}.*/\1 \2/p' "$TOP/tools/demo.sh")
