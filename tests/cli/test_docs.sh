@@ -199,7 +199,7 @@ if [[ " ${CMDS[*]} " == *" nightly "* ]]; then
     o=$(grep -Eo -- '--[a-z][a-z0-9-]*' <<<"$row" | head -1)
     [ -n "$o" ] && accepts nightly "$o" || drift "docs/RUNBOOK.md: $v's option '$o' is not one 'thongquan nightly' accepts"
   done
-  for v in $(grep -Eo '^\| *`THONGQUAN_[A-Z_]*`' "$RUNBOOK" | tr -d '|` '); do
+  for v in $(grep -Eo '^\| *`THONGQUAN[A-Z_]*`' "$RUNBOOK" | tr -d '|` '); do
     grep -q "^$v=" "$defaults" || drift "docs/RUNBOOK.md's settings table names $v, which $defaults does not set"
   done
   # the metrics: what a first run writes is the source
