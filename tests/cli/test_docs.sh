@@ -33,7 +33,7 @@ for m in "$TOP"/docs/man/*.1; do unman "$m" >"$WORK/$(basename "$m").txt"; done
 mapfile -t CMDS < <(awk '/^commands:/ { on = 1; next } on && /^$/ { exit }
   on && /^  [a-z]/ { c = $1; if ($1 == "journal") c = $1 " " $2; print c }' "$WORK/help.main")
 [ "${#CMDS[@]}" -ge 10 ] || drift "thongquan --help lists ${#CMDS[@]} commands: $(cat "$WORK/help.main")"
-known=()
+known=() placeholders=()
 for c in "${CMDS[@]}"; do
   f=$WORK/help.${c// /_}
   # shellcheck disable=SC2086  # "journal pack" is two words on purpose
@@ -41,6 +41,7 @@ for c in "${CMDS[@]}"; do
     # a command the dispatcher lists before its work has landed (a placeholder)
     grep -q "not implemented yet" "$f" || drift "'$c --help' failed: $(cat "$f")"
     echo "note: '$c' is a placeholder; its documents are not checked"
+    placeholders+=("$c")
     continue
   fi
   known+=("$c")
@@ -170,6 +171,7 @@ doc_lines | sed -E 's/^[[:space:]]*(sudo( -u [a-z]+)? )?//' | grep -E '^thongqua
 while read -r _ w1 w2 rest; do
   c=$w1
   [ "$w1" = journal ] && c="journal $w2"
+  case " ${placeholders[*]} " in *" $c "*) continue ;; esac
   case " ${CMDS[*]} " in *" $c "*|*" ${c%% *} "*) ;; *) drift "a document runs 'thongquan $c', which is not a command: $w1 $w2 $rest" ;; esac
   for o in $(grep -Eo -- '(^| )--[a-z][a-z0-9-]*' <<<"$w2 $rest" | tr -d ' '); do
     accepts "$c" "$o" || drift "a document runs 'thongquan $c ... $o', which '$c' does not accept: thongquan $w1 $w2 $rest"
