@@ -17,7 +17,7 @@ static uint64_t add_saturating(uint64_t a, uint64_t b)
 }
 
 int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
-                    uint64_t *covered)
+                    tq_u128 *covered)
 {
     const char *names[TQ_LINES_MAX];
     tq_permit_fact facts[TQ_LINES_MAX];
@@ -33,7 +33,7 @@ int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
     tq_rules_evaluate(d, &cover, facts, n, manual, &v);
     tq_rules_settle(d, &v);
     if (covered)
-        *covered = tq_rules_covered(&cover, d->reg_day);
+        *covered = tq_rules_covered_exact(&cover, d->reg_day);
     for (size_t k = 0; k < v.nuse; k++) {
         size_t f = v.use[k].fact;
         rc = ops->set_used(ctx, names[f], add_saturating(facts[f].used, v.use[k].qty));
@@ -89,7 +89,7 @@ void tq_apply_scratch_release(tq_apply_scratch *sc)
 }
 
 int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
-                      uint64_t *covered)
+                      tq_u128 *covered)
 {
     store_facts f = {t, sc};
     int rc = tq_apply_decide(d, manual, &store_ops, &f, covered);

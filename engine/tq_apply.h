@@ -28,7 +28,7 @@ typedef struct tq_facts_ops {
  * the verdict consumes.  covered, when not NULL, receives the cover that counted.
  * d is not stored: the caller does that. */
 int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
-                    uint64_t *covered);
+                    tq_u128 *covered);
 
 /* Scratch space reused across calls (a guarantee buffer); zero-initialise it and
  * release it with tq_apply_scratch_release(). */
@@ -46,6 +46,6 @@ int tq_apply_event(tq_txn *t, const tq_event *ev, tq_apply_scratch *sc, tq_step 
 
 /* tq_apply_evaluate() - decide d from the facts in t and store it. */
 int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
-                      uint64_t *covered);
+                      tq_u128 *covered);
 
 #endif

@@ -102,11 +102,11 @@ int tq_explain_decl(tq_txn *t, const char *decl_no, tq_explain *x)
     x->pay_total = cover.pay_total;
     for (uint32_t i = 0; i < cover.nguar; i++) {
         if (cover.guar[i].valid_until >= d->reg_day)
-            x->guar_counted = sat_add(x->guar_counted, cover.guar[i].amount);
+            x->guar_counted = tq_u128_add(x->guar_counted, cover.guar[i].amount);
         else
-            x->guar_expired = sat_add(x->guar_expired, cover.guar[i].amount);
+            x->guar_expired = tq_u128_add(x->guar_expired, cover.guar[i].amount);
     }
-    x->covered = tq_rules_covered(&cover, d->reg_day);
+    x->covered = tq_rules_covered_exact(&cover, d->reg_day);
 
     const char *names[TQ_LINES_MAX];
     tq_permit_fact facts[TQ_LINES_MAX];

@@ -39,10 +39,10 @@ typedef struct tq_explain_permit {
 typedef struct tq_explain {
     tq_decl decl;              /* the stored state */
     /* The cover that counts for its registration day, split by kind. */
-    uint64_t pay_total;        /* PAY amounts */
-    uint64_t guar_counted;     /* guarantees valid on or after the registration day */
-    uint64_t guar_expired;     /* guarantees that expired before it (do not count) */
-    uint64_t covered;          /* pay_total + guar_counted, saturating */
+    tq_u128 pay_total;         /* PAY amounts (exact sums) */
+    tq_u128 guar_counted;      /* guarantees valid on or after the registration day */
+    tq_u128 guar_expired;      /* guarantees that expired before it (do not count) */
+    tq_u128 covered;           /* pay_total + guar_counted */
     /* The verdict of today's facts: what a reconcile would find for a HELD declaration
      * (quota as if it came first), the discrepancies for a manual clearance.  Only
      * meaningful for HELD and manual declarations: a cleared declaration's own quantity

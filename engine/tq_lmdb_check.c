@@ -263,8 +263,13 @@ static int lc_check_db(lc *c, const char *where, const char *name, const lc_db *
     return ok;
 }
 
-/* lc_check_meta() - the fields of meta page i on their own. */
-static void lc_check_meta(lc *c, int i, lc_meta *m)
+/* lc_check_meta() - the fields of meta page i on their own.  The trees and sizes are
+ * checked only in the meta LMDB will use (in_use: the greater txnid, page 0 on a tie).
+ * The other one is never read by LMDB, and after a commit whose meta write failed LMDB
+ * itself leaves it inconsistent on purpose (mdb_env_write_meta writes the old last_pg
+ * and txnid back over the new roots, so the page is never picked): judging its roots
+ * would call a database damaged after a mere transient I/O error. */
+static void lc_check_meta(lc *c, int i, lc_meta *m, int in_use)
 {
     char where[32];
     uint64_t before = c->problems;
@@ -294,7 +299,9 @@ static void lc_check_meta(lc *c, int i, lc_meta *m)
     if (m->address != 0)
         lc_problem(c, "%s: fixed map address 0x%llx", where,
                    (unsigned long long)m->address);
-    if (m->last_pg < 1 || m->last_pg > (LC_MAPSIZE_MAX / c->psize)) {
+    if (!in_use) {
+        /* the header fields above, and the txnid checks of lc_check_pair(), only */
+    } else if (m->last_pg < 1 || m->last_pg > (LC_MAPSIZE_MAX / c->psize)) {
         lc_problem(c, "%s: last page %llu out of range", where,
                    (unsigned long long)m->last_pg);
     } else {
@@ -357,7 +364,7 @@ static int lc_read_metas(lc *c, lc_meta m[2])
         return -1;
     }
     if (m[0].magic != LC_MAGIC) {
-        lc_check_meta(c, 0, &m[0]);
+        lc_check_meta(c, 0, &m[0], 1);
         return -1;
     }
     if (c->file_size < 2 * c->psize) {
@@ -373,8 +380,9 @@ static int lc_read_metas(lc *c, lc_meta m[2])
         return -1;
     }
     lc_parse_meta(buf, &m[1]);
-    lc_check_meta(c, 0, &m[0]);
-    lc_check_meta(c, 1, &m[1]);
+    int in_use = m[1].txnid > m[0].txnid;      /* LMDB's mdb_env_pick_meta() */
+    lc_check_meta(c, 0, &m[0], in_use == 0);
+    lc_check_meta(c, 1, &m[1], in_use == 1);
     lc_check_pair(c, m);
     return m[0].sound && m[1].sound ? 0 : -1;
 }

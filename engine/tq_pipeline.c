@@ -7,10 +7,20 @@
  * from the journal in file order and numbers them 0, 1, 2, ...  N worker threads each
  * take any read frame, decompress it, check its checksum, decode every record, and look
  * up the cover (PAY total and guarantees) of every event's declaration in a read
- * transaction of their own.  The caller's thread is the applier: it takes the frames
+ * transaction of their own.  A worker keeps the frame's own faults (checksums, zstd,
+ * records: skippable with --skip-corrupt) apart from the database's (a lookup that
+ * fails: the replay stops naming the table and key), so a damaged database never
+ * makes a sound frame look corrupt.  The caller's thread is the applier: it takes the frames
  * strictly in number order, decides every event with the rules and applies it, and
  * commits.  Frames come from a fixed pool of 2N+4 buffers: the reader waits for a free
- * one, so memory is bounded by the pool and the commit batch, never by the journal.
+ * one.  The pool is also bounded in bytes (tq_replay_opts.pool_bytes): as soon as a
+ * header is read, the reader reserves what the frame will hold (compressed and raw
+ * bytes, one cover per event) and waits while the reservations would pass the bound,
+ * unless nothing else is in flight; a frame over the hard cap is refused as a bad frame
+ * without being decompressed, one whose events are too many to keep their covers is
+ * passed "direct" (the applier looks the covers up itself), and buffers that grew past
+ * an idle frame's share are freed when the frame is released.  So memory is bounded by
+ * configuration and the commit batch, never by what a journal claims.
  * One mutex and one condition variable guard the queues; they are touched once per
  * frame (thousands of events), so they are never contended.
  *
@@ -46,14 +56,21 @@
 /* ---- frames and queues ---------------------------------------------------------- */
 
 typedef struct pl_cover {
-    uint64_t pay_total;
+    tq_u128 pay_total;
     uint32_t goff, ng;       /* guarantees in the frame's g[goff .. goff+ng) */
 } pl_cover;
 
 typedef struct pl_frame {
     tq_frame_info info;
     uint64_t order;          /* position in this pass */
-    int status;              /* TQ_OK, TQ_ERR_CORRUPT/LIMIT (bad frame), or a store error */
+    int status;              /* the frame's own bytes: TQ_OK, TQ_ERR_CORRUPT/LIMIT (a bad
+                              * frame, skippable), TQ_ERR_NOMEM */
+    int store_rc;            /* the database under the cover lookups: TQ_OK or a store
+                              * error, never a reason to skip the frame */
+    tq_diag fault;           /* where store_rc came from (table, key, seq) */
+    int direct;              /* too many events to hold their covers: the applier looks
+                              * them up itself */
+    uint64_t reserved;       /* bytes counted against the pool for this frame */
     uint8_t *z, *raw;
     size_t zcap, rawcap;
     pl_cover *cov;           /* one per event */
@@ -74,6 +91,7 @@ typedef struct pipeline {
     int reader_done, reader_rc;
     tq_frame_info reader_info;
     int abort;
+    uint64_t pool_used, pool_max, pool_peak, frame_cap, keep;   /* bytes */
     double cpu_read, cpu_workers;   /* thread CPU seconds, added as threads end */
     unsigned nworkers;
     pthread_t reader;
@@ -93,6 +111,42 @@ static void frame_free(pl_frame *f)
     free(f->raw);
     free(f->cov);
     free(f->g);
+}
+
+/* held_bytes() - what f's buffers would hold to carry its frame, given what they
+ * already have (a buffer is only ever grown while in flight). */
+static uint64_t held_bytes(const pl_frame *f, uint64_t ev_bytes)
+{
+    uint64_t z = f->zcap > f->info.zsize ? f->zcap : f->info.zsize;
+    uint64_t raw = f->rawcap > f->info.raw_size ? f->rawcap : f->info.raw_size;
+    uint64_t cov = f->covcap * sizeof(pl_cover);
+    return z + raw + (cov > ev_bytes ? cov : ev_bytes) + f->gcap * sizeof(tq_guarantee);
+}
+
+/* reserve_frame() - count f against the pool before any worker grows its buffers, as
+ * the header says it will need them: its compressed and raw bytes and one cover per
+ * event.  Waits (mu held) while the pool is full, unless nothing else is in flight: one
+ * frame always goes, so the replay never stalls.  A frame over the hard cap on its own
+ * is refused (TQ_ERR_LIMIT) and reserves nothing; one with too many events to keep
+ * their covers is marked direct (the applier then looks them up itself). */
+static void reserve_frame(pipeline *p, pl_frame *f)
+{
+    uint64_t ev_bytes = (uint64_t)f->info.count * (sizeof(pl_cover) + sizeof(tq_guarantee));
+    f->status = TQ_OK;
+    f->store_rc = TQ_OK;
+    f->direct = ev_bytes > p->pool_max / 4;
+    f->reserved = 0;
+    if ((uint64_t)f->info.raw_size + f->info.zsize > p->frame_cap) {
+        f->status = TQ_ERR_LIMIT;
+        return;
+    }
+    uint64_t need = held_bytes(f, f->direct ? 0 : ev_bytes);
+    while (p->pool_used > 0 && p->pool_used + need > p->pool_max && !p->abort)
+        pthread_cond_wait(&p->cv, &p->mu);
+    f->reserved = need;
+    p->pool_used += need;
+    if (p->pool_used > p->pool_peak)
+        p->pool_peak = p->pool_used;
 }
 
 static void *reader_main(void *arg)
@@ -117,6 +171,7 @@ static void *reader_main(void *arg)
             pthread_cond_broadcast(&p->cv);
             break;
         }
+        reserve_frame(p, f);
         f->order = p->nread++;
         p->work[(p->whead + p->wcount++) % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
@@ -126,30 +181,43 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* prepare_frame() - decompress, verify and decode f, and look up every cover. */
-static int prepare_frame(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *tmpcap)
+/* lookup_covers() - decode every record and look up the cover of its declaration
+ * through t.  A record that does not decode is the frame's fault (f->status); a lookup
+ * that fails is the database's (f->store_rc, f->fault: table, key, seq). */
+static void lookup_covers(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *tmpcap)
 {
-    int rc = tq_journal_frame_decode(&f->info, f->z, &f->raw, &f->rawcap);
-    if (rc != TQ_OK)
-        return rc;
+    int rc = TQ_OK;
     if (f->info.count > f->covcap) {
         pl_cover *c = realloc(f->cov, f->info.count * sizeof *c);
-        if (c == NULL)
-            return TQ_ERR_NOMEM;
+        if (c == NULL) {
+            f->store_rc = TQ_ERR_NOMEM;
+            return;
+        }
         f->cov = c;
         f->covcap = f->info.count;
     }
     f->gn = 0;
-    if ((rc = tq_txn_renew(t)) != TQ_OK)
-        return rc;
+    memset(&f->fault, 0, sizeof f->fault);
+    if ((rc = tq_txn_renew(t)) != TQ_OK) {
+        f->store_rc = tq__replay_db_error(&f->fault, NULL, rc, 0);
+        return;
+    }
     tq_frame_cursor c;
     static __thread tq_event ev;
     uint32_t i = 0;
     tq_frame_cursor_init(&c, &f->info, f->raw);
-    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
-        tq_cover cv;
-        if ((rc = tq_store_get_cover(t, ev.decl_no, &cv, tmpg, tmpcap)) != TQ_OK)
+    while (rc == TQ_OK) {
+        int crc = tq_frame_cursor_next(&c, &ev);
+        if (crc != TQ_OK) {
+            if (crc != TQ_ERR_EOF)
+                f->status = crc;     /* a record of the frame does not decode */
             break;
+        }
+        tq_cover cv;
+        if ((rc = tq_store_get_cover(t, ev.decl_no, &cv, tmpg, tmpcap)) != TQ_OK) {
+            rc = tq__replay_db_error(&f->fault, t, rc, ev.seq);
+            break;
+        }
         if (f->gn + cv.nguar > f->gcap) {
             size_t want = (f->gn + cv.nguar) * 2;
             tq_guarantee *g = realloc(f->g, want * sizeof *g);
@@ -169,7 +237,28 @@ static int prepare_frame(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *tm
         i++;
     }
     tq_txn_reset(t);
-    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+    f->store_rc = rc;
+}
+
+/* prepare_frame() - decompress, verify and decode f (its own bytes: f->status), then
+ * look up every cover (the database: f->store_rc).  The two are kept apart so that a
+ * damaged database is never taken for a damaged frame. */
+static void prepare_frame(pl_frame *f, tq_txn *t, int trc, tq_guarantee **tmpg,
+                          size_t *tmpcap)
+{
+    if (f->status != TQ_OK)
+        return;              /* refused by the reader (over the cap) */
+    f->status = tq_journal_frame_decode(&f->info, f->z, &f->raw, &f->rawcap);
+    if (f->status == TQ_OK && f->direct)
+        f->status = tq__replay_check_frame(&f->info, f->raw);
+    if (f->status != TQ_OK || f->direct)
+        return;
+    if (trc != TQ_OK) {
+        memset(&f->fault, 0, sizeof f->fault);
+        f->store_rc = tq__replay_db_error(&f->fault, NULL, trc, 0);
+        return;
+    }
+    lookup_covers(f, t, tmpg, tmpcap);
 }
 
 static void *worker_main(void *arg)
@@ -191,7 +280,7 @@ static void *worker_main(void *arg)
         p->whead = (p->whead + 1) % p->nframes;
         p->wcount--;
         pthread_mutex_unlock(&p->mu);
-        f->status = trc != TQ_OK ? trc : prepare_frame(f, t, &tmpg, &tmpcap);
+        prepare_frame(f, t, trc, &tmpg, &tmpcap);
         pthread_mutex_lock(&p->mu);
         p->done[f->order % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
@@ -208,6 +297,9 @@ static void *worker_main(void *arg)
 typedef struct decl_slot {
     uint64_t key;            /* decl_no as a number; 0 = empty */
     uint32_t off, len;       /* encoded bytes in the arena */
+    uint32_t cap;            /* bytes reserved at off: a later version that fits reuses
+                              * them, so a frame of events on one declaration does not
+                              * grow the arena per event */
 } decl_slot;
 
 typedef struct permit_entry {
@@ -330,6 +422,13 @@ static int decl_put(applier *a, const tq_decl *d)
     int rc = tq_store_decl_encode(d, a->enc, &len);
     if (rc != TQ_OK)
         return rc;
+    uint64_t key = decl_key(d->decl_no);
+    decl_slot *s = decl_find(a, key);
+    if (s->key == key && len <= s->cap) {
+        memcpy(a->arena + s->off, a->enc, len);
+        s->len = (uint32_t)len;
+        return TQ_OK;
+    }
     if (a->alen + len > a->acap) {
         size_t cap = a->acap ? a->acap * 2 : 1u << 20;
         while (cap < a->alen + len)
@@ -349,13 +448,12 @@ static int decl_put(applier *a, const tq_decl *d)
         if ((rc = decl_rehash(a, a->nslots)) != TQ_OK)
             return rc;
     }
-    uint64_t key = decl_key(d->decl_no);
-    decl_slot *s = decl_find(a, key);
+    s = decl_find(a, key);   /* the table may have been rehashed */
     if (s->key == 0)
         a->nused++;
     s->key = key;
     s->off = (uint32_t)a->alen;
-    s->len = (uint32_t)len;
+    s->len = s->cap = (uint32_t)len;
     memcpy(a->arena + a->alen, a->enc, len);
     a->alen += len;
     return TQ_OK;
@@ -520,7 +618,10 @@ static int flush(void *ctx)
 static int pl_get_cover(void *ctx, const tq_decl *d, tq_cover *out)
 {
     applier *a = ctx;
-    (void)d; /* always the current event's declaration, whose cover the worker found */
+    if (a->frame->direct)
+        return tq_store_get_cover(a->r->t, d->decl_no, out, &a->r->sc.guar,
+                                  &a->r->sc.guar_cap);
+    /* always the current event's declaration, whose cover the worker found */
     const pl_cover *c = &a->frame->cov[a->event];
     out->pay_total = c->pay_total;
     out->nguar = c->ng;
@@ -561,7 +662,7 @@ static int apply_prepared(applier *a, const pl_frame *f)
     while ((rc = tq_frame_cursor_next(&c, ev)) == TQ_OK) {
         int exists;
         if ((rc = decl_get(a, ev->decl_no, &a->d, &exists)) != TQ_OK)
-            return rc;
+            return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
         tq_step step = tq_rules_begin(&a->d, exists, ev);
         if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL)
             rc = tq_apply_decide(&a->d, step == TQ_STEP_EVALUATE_MANUAL, &pl_ops, a, NULL);
@@ -569,7 +670,7 @@ static int apply_prepared(applier *a, const pl_frame *f)
                             step == TQ_STEP_DONE))
             rc = decl_put(a, &a->d);
         if (rc != TQ_OK)
-            return rc;
+            return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
         tq__replay_count(a->r, ev, step);
         a->event++;
     }
@@ -609,7 +710,19 @@ static pl_frame *next_frame(pipeline *p, uint64_t order)
 
 static void release_frame(pipeline *p, pl_frame *f)
 {
+    /* A frame's buffers stay for the next one unless they grew past the share of the
+     * pool an idle frame may keep: what one huge frame needed is given back. */
+    f->info.zsize = f->info.raw_size = 0;
+    if (held_bytes(f, 0) > p->keep) {
+        frame_free(f);
+        f->z = f->raw = NULL;
+        f->cov = NULL;
+        f->g = NULL;
+        f->zcap = f->rawcap = f->covcap = f->gcap = 0;
+    }
     pthread_mutex_lock(&p->mu);
+    p->pool_used -= f->reserved;
+    f->reserved = 0;
     p->free_[p->nfree++] = f;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -627,10 +740,15 @@ static int run_applier(pipeline *p, applier *a)
         pl_frame *f = next_frame(p, order);
         if (f == NULL)
             return tq__replay_end_of_frames(r, p->reader_rc, &p->reader_info);
-        /* The worker decoded every record already: a frame with status TQ_OK is whole. */
+        /* The worker decoded every record already: a frame with status TQ_OK is whole.
+         * Only the frame's own faults may be skipped; the database's stop the pass. */
         int rc = f->status;
         if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
-            rc = tq__replay_corrupt(r, &f->info);
+            rc = tq__replay_corrupt(r, &f->info, rc);
+        } else if (rc == TQ_OK && f->store_rc != TQ_OK) {
+            rc = f->store_rc;
+            if (r->d->why[0] == '\0')
+                *r->d = f->fault;
         } else if (rc == TQ_OK) {
             rc = apply_prepared(a, f);
             if (rc == TQ_OK) {
@@ -657,8 +775,12 @@ int tq__pipeline_apply(replay_run *r)
     memset(&a, 0, sizeof a);
     p.r = r;
     a.r = r;
-    p.nworkers = r->o->threads;
+    p.nworkers = r->o->threads < TQ_REPLAY_THREADS_MAX ? r->o->threads
+                                                       : TQ_REPLAY_THREADS_MAX;
     p.nframes = 2 * (size_t)p.nworkers + 4;
+    p.pool_max = tq__replay_pool_bytes(r->o);
+    p.frame_cap = tq__replay_frame_cap(r->o);
+    p.keep = p.pool_max / (2 * p.nframes);
     int rc = TQ_ERR_NOMEM;
     p.frames = calloc(p.nframes, sizeof *p.frames);
     p.free_ = calloc(p.nframes, sizeof *p.free_);
@@ -683,8 +805,10 @@ int tq__pipeline_apply(replay_run *r)
     rc = tq_store_last_decl(r->t, last);
     if (rc == TQ_OK)
         a.max_key = decl_key(last);
-    else if (rc != TQ_ERR_NOTFOUND)
+    else if (rc != TQ_ERR_NOTFOUND) {
+        rc = tq__replay_db_error(r->d, r->t, rc, 0);
         goto out_free;
+    }
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     unsigned started = 0;
@@ -705,7 +829,7 @@ int tq__pipeline_apply(replay_run *r)
         pthread_join(p.reader, NULL);
     for (unsigned i = 0; i < started; i++)
         pthread_join(p.workers[i], NULL);
-    if (rc == TQ_OK || rc == TQ_ERR_CORRUPT) {
+    if (tq__replay_may_commit(r, rc)) {
         int crc = tq__replay_commit_batch(r, 1);
         if (crc != TQ_OK)
             rc = crc;
@@ -715,6 +839,8 @@ int tq__pipeline_apply(replay_run *r)
     r->st->cpu_apply += thread_cpu() - cpu0;
     r->st->cpu_read += p.cpu_read;
     r->st->cpu_workers += p.cpu_workers;
+    if (p.pool_peak > r->st->pool_peak)
+        r->st->pool_peak = p.pool_peak;
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
 out_free:

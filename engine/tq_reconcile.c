@@ -84,7 +84,7 @@ static int report_decl(void *ctx, const tq_decl *d)
         p->rc = rc;
         return 1;
     }
-    uint64_t covered = tq_rules_covered(&cover, d->reg_day);
+    tq_u128 covered = tq_rules_covered_exact(&cover, d->reg_day);
     if (covered > d->tax_due) {
         p->st->overpaid++;
         if (p->o->overpaid)

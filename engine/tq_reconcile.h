@@ -21,7 +21,7 @@ typedef struct tq_reconcile_opts {
     void (*cleared_now)(void *ctx, const tq_decl *d);
     void (*manual_discrepancy)(void *ctx, const tq_decl *d);
     void (*unknown_payment)(void *ctx, const tq_payment *p);
-    void (*overpaid)(void *ctx, const tq_decl *d, uint64_t covered);
+    void (*overpaid)(void *ctx, const tq_decl *d, tq_u128 covered);  /* exact */
     void *ctx;
 } tq_reconcile_opts;
 

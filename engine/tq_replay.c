@@ -44,74 +44,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int tq__replay_begin_batch(replay_run *r)
-{
-    r->batch = 0;
-    return tq_txn_begin(r->s, 0, &r->t);
-}
-
-/* commit_batch() - write the mark and commit; a dry run keeps its one transaction. */
-int tq__replay_commit_batch(replay_run *r, int final)
-{
-    if (r->o->dry_run) {
-        /* Flushing keeps a caching writer's memory bounded even in a dry run. */
-        int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
-        if (rc != TQ_OK)
-            return rc;
-        r->batch = 0;
-        if (final && r->o->dry_tally && (rc = tq_export_tally_txn(r->t, r->o->dry_tally)))
-            return rc;
-        if (final) {
-            tq_txn_abort(r->t);
-            r->t = NULL;
-        }
-        return TQ_OK;
-    }
-    r->mark.applied_at = (uint64_t)time(NULL);
-    int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
-    if (rc != TQ_OK)
-        return rc;
-    rc = tq_store_put_journal(r->t, &r->mark);
-    if (rc != TQ_OK)
-        return rc;
-    rc = tq_txn_commit(r->t);
-    r->t = NULL;
-    if (rc != TQ_OK)
-        return rc;
-    r->st->commits++;
-    r->st->journal_last_seq = r->mark.last_seq;
-    r->committed = *r->st;
-    if (!final)
-        return tq__replay_begin_batch(r);
-    return TQ_OK;
-}
-
-/* check_frame() - decode every record of a frame without applying any. */
-int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw)
-{
-    tq_frame_cursor c;
-    tq_event ev;
-    int rc;
-    tq_frame_cursor_init(&c, info, raw);
-    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
-        ;
-    return rc == TQ_ERR_EOF ? TQ_OK : rc;
-}
-
-void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step)
-{
-    tq_replay_stats *st = r->st;
-    st->events++;
-    if (ev->ev < 6)
-        st->by_kind[ev->ev]++;
-    switch (step) {
-    case TQ_STEP_DUPLICATE: st->duplicate_decl++; break;
-    case TQ_STEP_IGNORED_FINAL: st->ignored_final++; break;
-    case TQ_STEP_UNKNOWN: st->unknown_decl++; break;
-    default: st->applied++; break;
-    }
-}
-
 static int apply_frame(replay_run *r, const tq_frame_info *info)
 {
     tq_frame_cursor c;
@@ -122,34 +54,10 @@ static int apply_frame(replay_run *r, const tq_frame_info *info)
         tq_step step;
         rc = tq_apply_event(r->t, &ev, &r->sc, &step);
         if (rc != TQ_OK)
-            return rc;
+            return tq__replay_db_error(r->d, r->t, rc, ev.seq);
         tq__replay_count(r, &ev, step);
     }
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
-}
-
-void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info)
-{
-    r->mark.frames = info->index + 1;
-    r->mark.last_seq = info->first_seq + info->count - 1;
-    r->mark.chain = tq_replay_chain(r->mark.chain, info->checksum);
-    r->batch += info->count;
-    if (r->o->progress)
-        r->o->progress(r->o->progress_ctx, r->mark.last_seq,
-                       info->offset + info->zsize, r->file_size);
-}
-
-void tq__replay_note_skipped(replay_run *r, const tq_frame_info *info)
-{
-    tq_replay_stats *st = r->st;
-    if (st->nskipped < TQ_REPLAY_MAX_SKIPPED) {
-        tq_seq_range *sr = &st->skipped[st->nskipped];
-        sr->first = info->first_seq;
-        sr->last = info->first_seq + info->count - 1;
-        sr->frame = info->index;
-    }
-    st->nskipped++;
-    st->skipped_events += info->count;
 }
 
 /* verify_applied_prefix() - frames [0, mark.frames) were applied by an earlier run;
@@ -169,6 +77,8 @@ static int verify_applied_prefix(replay_run *r)
         }
         if (rc != TQ_OK) {
             r->st->bad_frame = info;
+            r->st->bad_rc = rc;
+            r->st->bad_header = rc == TQ_ERR_CORRUPT;
             return rc;
         }
         chain = tq_replay_chain(chain, info.checksum);
@@ -183,41 +93,6 @@ static int verify_applied_prefix(replay_run *r)
         return TQ_ERR_MISMATCH;
     }
     return TQ_OK;
-}
-
-int tq__replay_corrupt(replay_run *r, const tq_frame_info *info)
-{
-    if (!r->o->skip_corrupt) {
-        r->st->bad_frame = *info;
-        tq_diag_set(r->d, "(frame)", "frame %llu (seq %llu..%llu) is corrupt",
-                    (unsigned long long)info->index, (unsigned long long)info->first_seq,
-                    (unsigned long long)(info->first_seq + info->count - 1));
-        return TQ_ERR_CORRUPT;
-    }
-    tq__replay_note_skipped(r, info);
-    tq__replay_note_frame_done(r, info);
-    return TQ_OK;
-}
-
-int tq__replay_end_of_frames(replay_run *r, int rc, const tq_frame_info *info)
-{
-    if (rc == TQ_ERR_EOF)
-        return TQ_OK;
-    if (rc == TQ_ERR_TORN) {
-        r->st->torn_tail = 1;
-        r->st->torn_offset = info->offset;
-        return TQ_OK;
-    }
-    if (rc == TQ_ERR_CORRUPT) {
-        /* A frame that cannot be framed (bad header, or out of sequence) hides where
-         * the next one starts: nothing after it can be read, even with --skip-corrupt. */
-        r->st->bad_frame = *info;
-        tq_diag_set(r->d, "(frame)",
-                    "frame %llu at byte %llu cannot be framed (corrupt header or out of "
-                    "sequence); nothing after it can be located",
-                    (unsigned long long)info->index, (unsigned long long)info->offset);
-    }
-    return rc;
 }
 
 /* serial_apply() - the reference path (--threads 0): one frame at a time, every fact
@@ -236,11 +111,16 @@ static int serial_apply(replay_run *r)
         rc = tq_journal_read_frame(r->r, &info, &r->zbuf, &r->zcap);
         if (rc != TQ_OK)
             return tq__replay_end_of_frames(r, rc, &info);
-        rc = tq_journal_frame_decode(&info, r->zbuf, &r->raw, &r->rawcap);
+        /* The raw buffer is sized from the header: refuse what is over the cap before
+         * growing it (the reader already bounds raw_size by the format's maximum). */
+        if ((uint64_t)info.raw_size + info.zsize > tq__replay_frame_cap(r->o))
+            rc = TQ_ERR_LIMIT;
+        else
+            rc = tq_journal_frame_decode(&info, r->zbuf, &r->raw, &r->rawcap);
         if (rc == TQ_OK)
             rc = tq__replay_check_frame(&info, r->raw);
         if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
-            if ((rc = tq__replay_corrupt(r, &info)) != TQ_OK)
+            if ((rc = tq__replay_corrupt(r, &info, rc)) != TQ_OK)
                 return rc;
             continue;
         }
@@ -266,6 +146,7 @@ static int replay_pass(replay_run *r, const char *path)
         return rc;
     }
     memcpy(r->st->journal_id, tq_journal_id(r->r), TQ_JOURNAL_ID_LEN);
+    r->frame_fault = 0;
     rc = tq__replay_begin_batch(r);
     if (rc != TQ_OK)
         return rc;
@@ -276,15 +157,16 @@ static int replay_pass(replay_run *r, const char *path)
         rc = TQ_OK;
     }
     if (rc != TQ_OK)
-        return rc;
+        return tq__replay_db_error(r->d, r->t, rc, 0);
     r->st->journal_last_seq = r->mark.last_seq;
     rc = verify_applied_prefix(r);
     if (rc != TQ_OK)
         return rc;
 
     rc = r->o->threads >= 1 ? tq__pipeline_apply(r) : serial_apply(r);
-    /* Everything before a corrupt frame is kept: commit it, then report the frame. */
-    if ((rc == TQ_OK || rc == TQ_ERR_CORRUPT) && r->t != NULL) {
+    /* Everything before a bad frame is kept: commit it, then report the frame.  Any
+     * other error may have left part of a frame in the batch: it is aborted. */
+    if (tq__replay_may_commit(r, rc)) {
         int crc = tq__replay_commit_batch(r, 1);
         if (crc != TQ_OK)
             rc = crc;
@@ -315,6 +197,8 @@ static void add_committed(tq_replay_stats *into, const tq_replay_stats *from)
     into->cpu_read += from->cpu_read;
     into->cpu_workers += from->cpu_workers;
     into->cpu_apply += from->cpu_apply;
+    if (from->pool_peak > into->pool_peak)
+        into->pool_peak = from->pool_peak;
 }
 
 int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
@@ -354,7 +238,9 @@ int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
             break;
         grows++;
     }
+    uint64_t peak = stats->pool_peak > carry.pool_peak ? stats->pool_peak : carry.pool_peak;
     add_committed(stats, &carry);
+    stats->pool_peak = peak;
     stats->already_applied -= carry.events + carry.skipped_events;
     stats->map_grows = grows;
     tq_apply_scratch_release(&r.sc);

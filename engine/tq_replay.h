@@ -29,6 +29,13 @@ typedef struct tq_replay_opts {
     /* dry run only: counts of what was decided, taken before the transaction is thrown
      * away (may be NULL; a struct tq_tally from tq_export.h) */
     struct tq_tally *dry_tally;
+    /* Memory.  pool_bytes bounds the frames in flight in the pipeline (compressed and
+     * raw bytes, and per-event lookups), whatever the frame headers claim; one frame is
+     * always let through so the replay never stalls.  A frame needing more than
+     * frame_cap on its own is refused as a bad frame (TQ_ERR_LIMIT), on every path.
+     * 0 = the defaults (64 MiB and 160 MiB).  Threads above 64 count as 64. */
+    uint64_t pool_bytes;
+    uint64_t frame_cap;
 } tq_replay_opts;
 
 typedef struct tq_seq_range { uint64_t first, last; uint64_t frame; } tq_seq_range;
@@ -51,6 +58,12 @@ typedef struct tq_replay_stats {
     uint64_t skipped_events;
     tq_seq_range skipped[TQ_REPLAY_MAX_SKIPPED];
     tq_frame_info bad_frame;   /* on TQ_ERR_CORRUPT: the frame at fault */
+    int bad_rc;                /* why: TQ_ERR_CORRUPT, or TQ_ERR_LIMIT (over frame_cap) */
+    int bad_header;            /* the frame could not be framed (damaged header, a frame
+                                * missing, duplicated or out of order): the frames after
+                                * it cannot be located, so it cannot be skipped, and the
+                                * seq range in bad_frame is not to be trusted */
+    uint64_t pool_peak;        /* most bytes the pipeline's frames held at once */
     uint8_t journal_id[TQ_JOURNAL_ID_LEN];
     double seconds;
     /* CPU seconds per pipeline stage (0 on the serial path): reading frames; the
@@ -60,12 +73,51 @@ typedef struct tq_replay_stats {
 } tq_replay_stats;
 
 /* tq_replay_run() - replay path into s (opened with TQ_STORE_WRITE).
- * @return TQ_OK (also for a torn tail and for an interruption: see stats);
- *         TQ_ERR_CORRUPT (stats->bad_frame names it; everything before it committed);
- *         TQ_ERR_MISMATCH; TQ_ERR_VERSION; TQ_ERR_IO / TQ_ERR_FULL / TQ_ERR_STORE with
- *         the database at its last commit.  d gets a readable reason. */
+ * Frames skipped by --skip-corrupt are recorded as gaps (tq_store_put_gap(), with the
+ * frame's content checksum) in the transaction that moves the mark past them.
+ * @return TQ_OK (also for a torn tail, an interruption and skipped frames: see stats);
+ *         TQ_ERR_CORRUPT / TQ_ERR_LIMIT (the journal: stats->bad_frame names the frame;
+ *         the whole frames before it are committed with their mark);
+ *         TQ_ERR_DBCORRUPT (the database: d names the table and key), TQ_ERR_IO,
+ *         TQ_ERR_FULL, TQ_ERR_STORE, TQ_ERR_NOMEM: the open batch is aborted, so the
+ *         database is at its last commit, decisions and mark together;
+ *         TQ_ERR_MISMATCH; TQ_ERR_VERSION.  d gets a readable reason. */
 int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
                   tq_replay_stats *stats, tq_diag *d);
+
+/* ---- filling a skipped gap with a repaired copy of the journal ---- */
+
+typedef struct tq_fill_opts {
+    int dry_run;               /* apply and report, then abort */
+    /* The review list (may be NULL): called after the work, once per entry, in order.
+     * kind 'D': a declaration with events both in a gap and after it; 'P': a quota
+     * permit named by declarations with events in a gap and after it; 'd': a
+     * declaration naming such a permit (its quota use came in another order). */
+    void (*review)(void *ctx, char kind, const char *name);
+    void *review_ctx;
+    uint64_t review_max;       /* entries kept per kind; 0 = 1,000,000; more are counted */
+} tq_fill_opts;
+
+typedef struct tq_fill_stats {
+    uint64_t gaps, gaps_filled;    /* recorded for this journal; filled now */
+    uint64_t events, applied;      /* gap events read; that changed a declaration */
+    uint64_t review_decls, review_permits, review_by_permit;   /* entries found */
+    int review_truncated;          /* some entries were counted but not kept */
+    uint8_t journal_id[TQ_JOURNAL_ID_LEN];
+} tq_fill_stats;
+
+/* tq_replay_fill_gap() - apply exactly the events of the gaps recorded for the journal
+ * at path (a repaired copy: the same id, the frames before the mark chaining as the
+ * replayed ones did, and each gap's frame with the recorded checksum and seq range),
+ * in seq order, after everything applied since, and delete those gaps, in one
+ * transaction.  Frames before the mark that are not gaps are read again only to find
+ * the review list.
+ * @return TQ_OK (also when no gap is recorded: stats->gaps 0); TQ_ERR_MISMATCH (not
+ *         the journal replayed, or a gap frame whose checksum or range differs);
+ *         TQ_ERR_CORRUPT (a gap frame of the copy is damaged too: d names it);
+ *         store errors as tq_replay_run().  Nothing is applied unless TQ_OK. */
+int tq_replay_fill_gap(tq_store *s, const char *path, const tq_fill_opts *opts,
+                       tq_fill_stats *stats, tq_diag *d);
 
 /* tq_replay_chain() - the hash chain step: chain' = f(chain, frame checksum). */
 uint64_t tq_replay_chain(uint64_t chain, uint64_t frame_checksum);

@@ -201,15 +201,20 @@ size_t tq_rules_permits(const tq_decl *d, const char *names[TQ_LINES_MAX])
     return distinct_permits(d, names, NULL);
 }
 
-uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day)
+tq_u128 tq_rules_covered_exact(const tq_cover *cover, int32_t reg_day)
 {
     if (cover == NULL)
         return 0;
-    uint64_t covered = cover->pay_total;
+    tq_u128 covered = cover->pay_total;
     for (uint32_t i = 0; i < cover->nguar; i++)
         if (cover->guar[i].valid_until >= reg_day)
-            covered = sat_add(covered, cover->guar[i].amount);
+            covered = tq_u128_add(covered, cover->guar[i].amount);
     return covered;
+}
+
+uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day)
+{
+    return tq_u128_u64(tq_rules_covered_exact(cover, reg_day));
 }
 
 void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_fact *facts,
@@ -231,10 +236,10 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
         nfacts = n;
 
     /* 1. tax */
-    uint64_t covered = tq_rules_covered(cover, d->reg_day);
+    tq_u128 covered = tq_rules_covered_exact(cover, d->reg_day);
     if (covered < d->tax_due) {
         reasons |= TQ_R_TAX_SHORT;
-        tax_short = d->tax_due - covered;
+        tax_short = d->tax_due - (uint64_t)covered;
     }
 
     /* 2. permits: per permit, then per line (hs and quantities in one pass) */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "../formats/tq_event.h"
+#include "../formats/tq_num.h"
 
 typedef enum tq_state {
     TQ_STATE_PENDING = 0,     /* internal: created, not yet evaluated */
@@ -74,11 +75,11 @@ typedef struct tq_decl {
 /* What a payment record contributes: the PAY total and the guarantees by expiry day. */
 typedef struct tq_guarantee {
     int32_t valid_until;       /* day number */
-    uint64_t amount;
+    tq_u128 amount;            /* exact sum of the guarantees of that day */
 } tq_guarantee;
 
 typedef struct tq_cover {
-    uint64_t pay_total;        /* saturating sum of PAY amounts */
+    tq_u128 pay_total;         /* exact sum of PAY amounts */
     uint32_t nguar;
     const tq_guarantee *guar;  /* nguar entries, borrowed */
 } tq_cover;
@@ -143,8 +144,10 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
  * settle only after begin() said EVALUATE* or on a HELD declaration. */
 void tq_rules_settle(tq_decl *d, const tq_verdict *v);
 
-/* tq_rules_covered() - the cover that counts for a declaration registered on reg_day
- * (PAY total plus guarantees with valid_until >= reg_day), saturating. */
+/* tq_rules_covered_exact() - the cover that counts for a declaration registered on
+ * reg_day: PAY total plus guarantees with valid_until >= reg_day, exact (SPEC §2). */
+tq_u128 tq_rules_covered_exact(const tq_cover *cover, int32_t reg_day);
+/* tq_rules_covered() - the same, saturating at UINT64_MAX (for u64 consumers). */
 uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day);
 
 /* Names for output. */

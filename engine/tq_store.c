@@ -18,6 +18,8 @@
  */
 #include "tq_store_int.h"
 
+#include "tq_lmdb_check.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -327,6 +329,11 @@ static int tq__adopt_mapsize(tq_store *s)
 {
     if (s->live != 0)
         return TQ_ERR_STORE;    /* remapping now would pull pages from under a reader */
+    /* The file must hold every page its newest meta names before LMDB maps and reads
+     * them: a file cut short under us would otherwise be a SIGBUS, not an error. */
+    int rc = tq_lmdb_check_file(s->data_path, TQ_LMDB_CHECK_META, 1, NULL, NULL, NULL, NULL);
+    if (rc != TQ_OK)
+        return rc == TQ_ERR_NOTFOUND ? TQ_ERR_DBCORRUPT : rc;
     return tq__mdb(mdb_env_set_mapsize(s->env, 0));
 }
 

@@ -9,10 +9,15 @@
  *   usage     permit_no -> quantity used (kept apart so a reload keeps it)
  *   decls     decl_no -> the declaration's whole state (tq_decl)
  *   journals  journal id -> last applied seq and a hash of what was applied
+ *   gaps      (journal id, first seq) -> a seq range --skip-corrupt passed over
+ *   ledger    SHA-256 of a loaded file -> what loading it did
  * Keys are the fields' own bytes, so LMDB's order is decl_no / permit_no order and the
  * exports walk a cursor.  Values are encoded byte by byte, little-endian, with no
- * padding; the byte layout is specified in engine/STORE.md.  The format version is
- * checked on open (TQ_ERR_VERSION on a mismatch).
+ * padding, and end in a 32-bit seal (XXH3 of table, key and value); the byte layout is
+ * specified in engine/STORE.md.  Every key and every value read is checked (format,
+ * seal, decode): damage is TQ_ERR_DBCORRUPT, never data.  The format version is checked
+ * on open (TQ_ERR_VERSION on a mismatch); a version 1 database is read as it is by
+ * readers and upgraded in place by the first writer.
  *
  * Writers.  Only one process may write: tq_store_open() with TQ_STORE_WRITE takes an
  * exclusive flock() on DIR/lock and writes the holder (pid, command, start time) into
@@ -32,7 +37,8 @@
  *                   permit_no or receipt_no not 1..32 bytes, hs not 8 digits, a
  *                   string not NUL-terminated in its array, ...): nothing was written.
  *                   What a put accepts, a get gives back unchanged.
- *   TQ_ERR_CORRUPT  a stored value that does not decode (wrong length or range).
+ *   TQ_ERR_DBCORRUPT  a stored key or value that is damaged (key format, seal, length
+ *                   or range), or an LMDB structural error; tq_txn_fault() says which.
  *   TQ_ERR_MAPFULL  (puts) the map is full: abort, tq_store_grow(), redo the batch.
  *   TQ_ERR_STORE    any other LMDB failure; TQ_ERR_IO / TQ_ERR_FULL from the disk.
  *
@@ -55,6 +61,7 @@
 #include "../formats/tq_error.h"
 #include "../formats/tq_event.h"
 #include "../formats/tq_journal.h"
+#include "../formats/tq_lock.h"
 #include "tq_rules.h"
 
 #define TQ_STORE_VERSION 2
@@ -69,13 +76,13 @@ enum {
     TQ_STORE_NOSYNC = 1u << 1   /* no fsync at commit (tests and benchmarks only) */
 };
 
-/* Who holds the writer lock, as read from DIR/lock.  Empty strings and pid 0 when the
- * holder wrote nothing readable. */
-typedef struct tq_store_holder {
-    long pid;
-    char command[128];
-    char started[32];           /* ISO-8601 UTC, "2024-08-06T02:15:00Z" */
-} tq_store_holder;
+/* Who holds the writer lock, as read from DIR/lock: the lockfile module's holder
+ * (formats/tq_lock.h).  Empty strings and pid 0 when the holder wrote nothing readable. */
+typedef tq_lock_holder tq_store_holder;
+
+/* TQ_STORE_VERIFY_AUTO walks every tree of a data.mdb up to this size (a few tenths of a
+ * second of reading), only the meta pages of a larger one. */
+#define TQ_STORE_VERIFY_FULL_MAX (256ull << 20)
 
 enum {
     TQ_STORE_VERIFY_AUTO = 0,   /* default: the whole tree when data.mdb is small enough
@@ -100,10 +107,16 @@ typedef struct tq_store_opts {
  * With TQ_STORE_WRITE, dir and its missing parents are created (mode 0755) and the
  * writer lock is taken before LMDB is touched.  Without it the environment is opened
  * read-only, and write transactions are refused.
+ * A missing or empty DIR/data.mdb beside DIR/thongquan.db (the marker a writer leaves)
+ * is damage, never a new database.  A writer upgrades a version 1 database (STORE.md
+ * §3.1) and adds the marker when missing.  opts->diag gets "PATH: reason" on failure.
  * @return TQ_OK, TQ_ERR_BUSY, TQ_ERR_NOTFOUND (no database and no TQ_STORE_WRITE),
  *         TQ_ERR_VERSION (another format version, or an LMDB file that is not a
- *         thongquan database), TQ_ERR_CORRUPT, TQ_ERR_INPUT (dir too long),
- *         TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_STORE.  *out is NULL on error. */
+ *         thongquan database), TQ_ERR_DBCORRUPT (damage; an emptied data.mdb),
+ *         TQ_ERR_PERM (EACCES/EPERM/EROFS: DIR/lock.mdb not writable for a reader, ...),
+ *         TQ_ERR_INPUT (dir too long; DIR/lock a symlink or not a regular file),
+ *         TQ_ERR_LIMIT (a v1 upgrade larger than one transaction), TQ_ERR_IO,
+ *         TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_STORE.  *out is NULL on error. */
 int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
                   tq_store **out, tq_store_holder *busy);
 
@@ -127,7 +140,7 @@ typedef struct tq_store_info {
 
 /* tq_store_stat() - counts and sizes, in a read transaction of its own.  map_used is
  * the end of the last page in use; by_state scans every declaration.
- * @return TQ_OK, TQ_ERR_CORRUPT (a declaration with an unknown state), store errors. */
+ * @return TQ_OK, TQ_ERR_DBCORRUPT (a damaged declaration), store errors. */
 int tq_store_stat(tq_store *s, tq_store_info *out);
 
 /* ---- transactions ---- */
@@ -174,8 +187,8 @@ int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out);
 /* tq_store_get_cover() - the cover of decl_no.  The guarantees, sorted by valid_until
  * with equal days merged, are copied into *guar (grown with realloc, owned by the
  * caller: *guar may be NULL with *guar_cap 0 at first) and cover->guar points at them.
- * A declaration with no payment gets an empty cover and TQ_OK.
- * @return TQ_OK, TQ_ERR_NOMEM (*guar and *guar_cap unchanged), TQ_ERR_CORRUPT, ... */
+ * A declaration with no payment gets an empty cover and TQ_OK.  Sums are exact (u128).
+ * @return TQ_OK, TQ_ERR_NOMEM (*guar and *guar_cap unchanged), TQ_ERR_DBCORRUPT, ... */
 int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
                        tq_guarantee **guar, size_t *guar_cap);
 
@@ -188,7 +201,7 @@ int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), 
 /* tq_store_put_permit() - insert or replace a permit row (its use is kept).
  * @return TQ_OK (new), 1 (replaced), or a store error. */
 int tq_store_put_permit(tq_txn *t, const tq_permit *p);
-/* @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_CORRUPT (*out undefined). */
+/* @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_DBCORRUPT (*out undefined). */
 int tq_store_get_permit(tq_txn *t, const char *permit_no, tq_permit *out);
 /* tq_store_get_used() - 0 when nothing was recorded. */
 int tq_store_get_used(tq_txn *t, const char *permit_no, uint64_t *used);
@@ -204,20 +217,21 @@ int tq_store_each_permit(tq_txn *t,
 
 /* tq_store_get_decl() - the whole state of decl_no.  Every byte of *out is written
  * (unused lines and padding zeroed), so equal stored states give equal bytes.
- * @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_CORRUPT (*out undefined). */
+ * @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_DBCORRUPT (*out undefined). */
 int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out);
 /* tq_store_put_decl() - insert or replace.  Bounds checked (TQ_ERR_INPUT): state,
  * channel 1..3, officer and reasons bits, nsec, nlines <= 50, declarant <= 13 bytes,
  * hs 8 digits, permit <= 32 bytes. */
 int tq_store_put_decl(tq_txn *t, const tq_decl *d);
 /* Encoded declarations, for a writer that keeps declarations in memory between
- * commits (the replay pipeline): the value bytes are exactly what put_decl stores. */
+ * commits (the replay pipeline): the value bytes are exactly what put_decl stores,
+ * without the 4-byte seal, which put_decl_encoded appends (it depends on the key). */
 #define TQ_STORE_DECL_ENC_MAX (64 + TQ_TAXID_MAX + TQ_LINES_MAX * (15 + TQ_PERMIT_MAX))
 /* tq_store_decl_encode() - @return TQ_OK with *len set, or TQ_ERR_INPUT (d is not a
  * storable state; same checks as put_decl).  buf holds TQ_STORE_DECL_ENC_MAX bytes. */
 int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len);
 /* tq_store_decl_decode() - decode n bytes into *out with decl_no set.
- * @return TQ_OK or TQ_ERR_CORRUPT. */
+ * @return TQ_OK or TQ_ERR_DBCORRUPT. */
 int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out);
 /* tq_store_put_decl_encoded() - store encoded bytes under decl_no.  append != 0 promises
  * that decl_no sorts after every key in the table (LMDB's MDB_APPEND: a bulk load at

@@ -15,6 +15,8 @@
  */
 #include "tq_store_int.h"
 
+#include "tq_lmdb_check.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -502,6 +504,37 @@ static int tq__probe(tq_store *s, int writer, int *exists, tq_diag *d)
     return TQ_OK;
 }
 
+/* tq__check_file() - check data.mdb's own structure with pread before LMDB maps it (a
+ * damaged file must never SIGBUS or corrupt LMDB's heap).  TQ_STORE_VERIFY_AUTO walks
+ * every tree of a file up to TQ_STORE_VERIFY_FULL_MAX bytes, else the metas only.  A
+ * reader may race a writer that commits (and reuses old pages) during the walk, so a
+ * problem found while the newest txnid moved is looked at again. */
+static int tq__check_file(const tq_store *s, int level, tq_diag *d)
+{
+    struct stat sb;
+    unsigned flags = TQ_LMDB_CHECK_META;
+    if (level == TQ_STORE_VERIFY_FULL ||
+        (level == TQ_STORE_VERIFY_AUTO && stat(s->data_path, &sb) == 0 &&
+         (uint64_t)sb.st_size <= TQ_STORE_VERIFY_FULL_MAX))
+        flags = TQ_LMDB_CHECK_TREES;
+    int rc;
+    uint64_t txnid = 0;
+    tq_diag dd;
+    for (int tries = 0;; tries++) {
+        tq_lmdb_check_stats st;
+        memset(&dd, 0, sizeof dd);
+        rc = tq_lmdb_check_file(s->data_path, flags, 1, NULL, NULL, &st, &dd);
+        /* a writer holds the lock (no commit can race), or the same commit failed twice */
+        if (rc != TQ_ERR_DBCORRUPT || s->lock_fd >= 0 || (tries > 0 && st.txnid == txnid) ||
+            tries == 2)
+            break;
+        txnid = st.txnid;
+    }
+    if (rc != TQ_OK && d != NULL)
+        *d = dd;
+    return rc == TQ_ERR_NOTFOUND ? TQ_ERR_DBCORRUPT : rc;  /* gone since the probe */
+}
+
 /* LMDB opens lock.mdb read-write even for a reader; say so plainly when it cannot. */
 static int tq__reader_access(const tq_store *s, tq_diag *d)
 {
@@ -509,8 +542,10 @@ static int tq__reader_access(const tq_store *s, tq_diag *d)
     int rc = TQ_OK;
     if (lock == NULL)
         return TQ_ERR_NOMEM;
-    if (access(lock, F_OK) == 0 ? access(lock, R_OK | W_OK) != 0
-                                : access(s->dir, W_OK | X_OK) != 0) {
+    /* AT_EACCESS: the effective ids are the ones open() will use */
+    if (access(lock, F_OK) == 0
+            ? faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) != 0
+            : faccessat(AT_FDCWD, s->dir, W_OK | X_OK, AT_EACCESS) != 0) {
         int e = errno;
         rc = tq__errno(e);
         tq_diag_set(d, "(database)",
@@ -638,6 +673,8 @@ int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
         err = tq__probe(s, writer, &exists, d);
     if (err == TQ_OK && !writer)
         err = tq__reader_access(s, d);
+    if (err == TQ_OK && exists)
+        err = tq__check_file(s, opts ? opts->verify : TQ_STORE_VERIFY_AUTO, d);
     if (err == TQ_OK)
         err = tq__env_open(s, flags, exists, want, d);
     if (err == TQ_OK)

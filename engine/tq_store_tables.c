@@ -30,8 +30,6 @@ _Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too smal
 #define TQ__COVER_STACK 32      /* guarantees rebuilt on the stack; more use scratch */
 #define TQ__JOURNAL_LEN 32
 
-/* tq_cover's fields are u64 until the rules take exact sums: saturate into them. */
-#define TQ__SUM_OUT(x) tq_u128_u64(x)
 
 /* STORE.md states these bounds; keep it in step. */
 _Static_assert(TQ__DECL_ENC_MAX == 2412, "STORE.md: largest decls value");
@@ -429,6 +427,7 @@ static const char *tq__receipt_decode(const MDB_val *v, tq_payment *p)
 
 static int tq__receipt_get(tq_txn *t, const MDB_val *k, const MDB_val *v, tq_payment *p)
 {
+    memset(p, 0, sizeof *p);    /* every byte defined, padding included */
     tq__key_str(k, p->receipt_no);
     const char *bad = tq__receipt_decode(v, p);
     return bad ? tq__fault(t, DB_RECEIPTS, k, "%s", bad) : TQ_OK;
@@ -645,9 +644,9 @@ int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = b + f.head + (size_t)i * f.entry;
         (*guar)[i].valid_until = tq__i32(tq__get_u32(e));
-        (*guar)[i].amount = TQ__SUM_OUT(tq__cover_amount(&f, e + 4));
+        (*guar)[i].amount = tq__cover_amount(&f, e + 4);
     }
-    cover->pay_total = TQ__SUM_OUT(tq__cover_amount(&f, b));
+    cover->pay_total = tq__cover_amount(&f, b);
     cover->nguar = n;
     cover->guar = *guar;
     return TQ_OK;

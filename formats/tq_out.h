@@ -5,16 +5,21 @@
  *   - "-", "/dev/stdout", "/dev/stderr", "/dev/fd/N", "/proc/self/fd/N": the already
  *     open descriptor is written as a stream (never closed, never renamed over);
  *   - a path that exists and is not a regular file (a character or block device, a
- *     FIFO, a socket), or a symlink that leads to one or into /dev or /proc: opened
- *     O_WRONLY|O_NOCTTY without O_CREAT and written in place as a stream.  A device is
- *     never replaced by a regular file, whoever runs the command;
+ *     FIFO, a socket), or a symlink that leads to one: opened O_WRONLY|O_NOCTTY without
+ *     O_CREAT or O_TRUNC and written in place as a stream (fstat() after the open checks
+ *     that it still is not a regular file).  A device is never replaced by a regular
+ *     file, whoever runs the command;
  *   - a regular file, or a path that does not exist: written to a fresh temporary file
- *     beside the target (".NAME.tmp-XXXXXX", created O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
- *     so a link planted at any name is never followed), then tq_out_commit() flushes,
- *     fsyncs, renames it over the target and fsyncs the directory.  A symlink to a
- *     regular file is resolved (at most 8 links) and its target replaced, as git does.
- *     The new file gets the mode of the file it replaces, or 0666 & ~umask (0600 with
- *     TQ_OUT_PRIVATE).
+ *     beside the target (".NAME.tmp-XXXXXX", random, created O_CREAT|O_EXCL|O_NOFOLLOW|
+ *     O_CLOEXEC, so a link planted at any name is never followed), then tq_out_commit()
+ *     flushes, fsyncs, renames it over the target and fsyncs the directory;
+ *   - a symlink is never followed for a replacement: a symlink to a regular file, a
+ *     dangling one or a loop is itself replaced by the new file (rename() replaces the
+ *     name), and its target is left untouched, so a planted link cannot make us
+ *     overwrite a victim.  (git follows such links; we do not, on purpose.)
+ *     The new file gets the mode of the regular file it replaces (permission bits only),
+ *     or 0666 & ~umask (0600 with TQ_OUT_PRIVATE); a temp that replaces a file is
+ *     created 0600 and given the old mode, so its content is never more exposed.
  * On any error, and in tq_out_rollback(), the temporary file is removed and the old
  * file stays as it was.  Live temporary files are kept in a list that
  * tq_out_cleanup_signal() empties with async-signal-safe calls only, so a command
@@ -42,7 +47,7 @@ typedef struct tq_out {
     int fd;             /* write here (or through tq_out_fp()) */
     int stream;         /* 1: written in place (no temp, no rename) */
     int owns_fd;        /* 1: commit/rollback close fd */
-    char *path;         /* the target (resolved), malloc'd */
+    char *path;         /* the target as given (a link there is replaced), malloc'd */
     char *tmp;          /* the temporary file, NULL when streaming; malloc'd */
     FILE *fp;           /* stdio over fd, made by tq_out_fp(); closed by commit/rollback */
     int err;            /* first error seen (sticky) */
@@ -53,12 +58,15 @@ typedef struct tq_out {
  * @return TQ_OK; TQ_ERR_EXISTS (TQ_OUT_NO_CLOBBER and a regular file is there);
  *         TQ_ERR_PERM (EACCES/EPERM/EROFS); TQ_ERR_IO (any other failure: d->why holds
  *         the path and strerror); TQ_ERR_FULL (ENOSPC/EDQUOT); TQ_ERR_INPUT (empty path,
- *         too many links, a directory, or TQ_OUT_NO_STREAM refused a stream);
+ *         a directory or a link to one, or TQ_OUT_NO_STREAM refused a stream);
  *         TQ_ERR_NOMEM.  d may be NULL; its field is "(output)". */
 int tq_out_open(tq_out *o, const char *path, unsigned flags, tq_diag *d);
 
-/* tq_out_fp() - a stdio stream over o->fd (made on first call, fully buffered).  Write
- * errors are found by tq_out_commit().  @return NULL only on allocation failure. */
+/* tq_out_fp() - a stdio stream over o->fd (made on first call, fully buffered; for
+ * standard output, stdout is flushed first so what the process printed comes before).
+ * The stream refers to *o: o must not be moved or copied while it is open.  Write
+ * errors (with their reason) are kept in o->err and reported by tq_out_commit().
+ * @return NULL only on allocation failure. */
 FILE *tq_out_fp(tq_out *o);
 
 /* tq_out_write() - write n bytes to o->fd (after flushing o->fp if there is one),

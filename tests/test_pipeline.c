@@ -118,6 +118,8 @@ static void stop_after(void *ctx, uint64_t seq, uint64_t done, uint64_t total)
 /* replay_into() - a fresh database in dir with payments and permits loaded, the journal
  * replayed with `threads` (interrupted once after `stop_after_frames` frames when > 0,
  * then run again), and reconcile inputs applied when present. */
+static uint64_t pool_bytes;   /* tq_replay_opts.pool_bytes for replay_into (0: default) */
+
 static void replay_into(const char *dir, const char *inputs, const char *journal,
                         unsigned threads, uint64_t batch, int stop_after_frames, exports *e)
 {
@@ -129,7 +131,7 @@ static void replay_into(const char *dir, const char *inputs, const char *journal
     load(s, path, TQ_LOAD_PAYMENTS);
     snprintf(path, sizeof path, "%s/permits.csv", inputs);
     load(s, path, TQ_LOAD_PERMITS);
-    tq_replay_opts ro = {.threads = threads, .batch_events = batch};
+    tq_replay_opts ro = {.threads = threads, .batch_events = batch, .pool_bytes = pool_bytes};
     tq_replay_stats st;
     tq_diag d;
     if (stop_after_frames > 0) {
@@ -264,6 +266,36 @@ Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout
         check_same(&ref, &e, "generated backlog", thread_counts[i]);
         exports_free(&e);
     }
+    exports_free(&ref);
+    rm_rf(work);
+    free(work);
+}
+
+/* A pool of a few KiB: every frame waits for the one before it to be released, and
+ * frames with more than a few hundred events are passed "direct" (the applier looks the
+ * covers up itself); the result must not change. */
+Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
+{
+    char *work = tmpdir();
+    gen_backlog(work, 6000, 14);
+    char journal[600];
+    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
+    exports ref;
+    replay_into(work, work, journal, 0, 700, 0, &ref);
+    static const uint64_t pools[] = {1, 12000, 40000};
+    for (size_t p = 0; p < 3; p++) {
+        pool_bytes = pools[p];
+        for (size_t i = 1; i < 4; i++) {
+            char sub[700];
+            snprintf(sub, sizeof sub, "%s/pool%zu", work, p);
+            mkdir(sub, 0777);
+            exports e;
+            replay_into(sub, work, journal, thread_counts[i], 700, 0, &e);
+            check_same(&ref, &e, "tiny frame pool", thread_counts[i]);
+            exports_free(&e);
+        }
+    }
+    pool_bytes = 0;
     exports_free(&ref);
     rm_rf(work);
     free(work);

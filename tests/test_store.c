@@ -542,7 +542,7 @@ Test(store, cover_sums_pay_and_merges_guarantees)
         make_pay(no, "G2", TQ_GUARANTEE, 20, 19000),
         make_pay(no, "G3", TQ_GUARANTEE, 30, 21000),
         make_pay(no, "G4", TQ_GUARANTEE, 40, 20000),      /* same day as G1: merged */
-        make_pay(no, "G5", TQ_GUARANTEE, UINT64_MAX - 5, 19000),  /* saturates with G2 */
+        make_pay(no, "G5", TQ_GUARANTEE, UINT64_MAX - 5, 19000),  /* past 64 bits with G2 */
         make_pay(no, "G6", TQ_GUARANTEE, 1, -5),          /* before 1970: first */
         make_pay("103456789099", "P3", TQ_PAY, 7, 0),     /* another declaration */
     };
@@ -559,10 +559,11 @@ Test(store, cover_sums_pay_and_merges_guarantees)
     cr_assert_eq(c.nguar, 4);
     cr_assert_eq(c.guar, g);
     cr_assert_geq(cap, 4);
-    const tq_guarantee want[] = {{-5, 1}, {19000, UINT64_MAX}, {20000, 50}, {21000, 30}};
+    const tq_guarantee want[] = {
+        {-5, 1}, {19000, (tq_u128)UINT64_MAX + 15}, {20000, 50}, {21000, 30}};
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(c.guar[i].valid_until, want[i].valid_until, "entry %d", i);
-        cr_assert_eq(c.guar[i].amount, want[i].amount, "entry %d", i);
+        cr_assert(c.guar[i].amount == want[i].amount, "entry %d", i);
     }
     cr_assert_eq(tq_store_get_cover(t, "103456789099", &c, &g, &cap), TQ_OK);
     cr_assert_eq(c.pay_total, 7);
@@ -572,19 +573,29 @@ Test(store, cover_sums_pay_and_merges_guarantees)
     tq_store_close(s);
 }
 
-Test(store, pay_total_saturates)
+Test(store, sums_are_exact_past_64_bits)
 {
     tq_store *s = open_writer();
     tq_txn *t = begin(s, 0);
     tq_payment a = make_pay("103456789012", "P1", TQ_PAY, UINT64_MAX - 10, 0);
     tq_payment b = make_pay("103456789012", "P2", TQ_PAY, 100, 0);
+    tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, UINT64_MAX, 20000);
+    tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, UINT64_MAX, 20000);
     cr_assert_eq(tq_store_add_payment(t, &a, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &b, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g1, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g2, NULL), TQ_OK);
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
     cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
-    cr_assert_eq(c.pay_total, UINT64_MAX);
+    cr_assert(c.pay_total == (tq_u128)UINT64_MAX + 90, "pay total exact");
+    cr_assert_eq(c.nguar, 1, "one day, merged");
+    cr_assert(c.guar[0].amount == (tq_u128)UINT64_MAX * 2, "merged guarantees exact");
+    char dec[TQ_U128_DEC_MAX];
+    cr_assert_str_eq(tq_u128_dec(tq_rules_covered_exact(&c, 20000), dec),
+                     "55340232221128654935");
+    free(g);
     commit(t);
     tq_store_close(s);
 }

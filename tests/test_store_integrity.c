@@ -246,6 +246,46 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     tq_store_close(s);
 }
 
+/* A damaged record stops the upgrade: nothing is changed (one transaction), the error
+ * names the record, and the database is still read as version 1. */
+Test(integrity, upgrade_of_a_damaged_v1_database_changes_nothing)
+{
+    copy_file(TQ_SOURCE_DIR "/tests/data/store-v1/data.mdb", path_in("data.mdb"));
+    tq_store *s = open_at(g_dir, 0);
+    tq_txn *t = begin(s, 1);
+    char last[13];
+    cr_assert_eq(tq_store_last_decl(t, last), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    raw_flip(g_dir, "decls", last, 12, 0);      /* state byte: 1..4 -> out of range */
+    FILE *f = fopen(path_in("data.mdb"), "rb");
+    static uint8_t before[1 << 20], after[1 << 20];
+    size_t nb = fread(before, 1, sizeof before, f);
+    fclose(f);
+
+    tq_diag d = {0};
+    tq_store_opts o = {.diag = &d};
+    s = NULL;
+    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, &o, &s, NULL), TQ_ERR_DBCORRUPT);
+    cr_assert_null(s);
+    char want[64];
+    snprintf(want, sizeof want, "table 'decls', key '%s'", last);
+    cr_assert(strstr(d.why, want) != NULL, "%s", d.why);
+    f = fopen(path_in("data.mdb"), "rb");
+    size_t na = fread(after, 1, sizeof after, f);
+    fclose(f);
+    cr_assert_eq(na, nb);
+    cr_assert_eq(memcmp(before, after, nb), 0, "the failed upgrade changed nothing");
+    struct stat sb;
+    cr_assert_neq(stat(path_in(TQ_STORE_MARKER), &sb), 0, "no marker for a failed open");
+    s = open_at(g_dir, 0);
+    t = begin(s, 1);
+    tq_decl dc;
+    cr_assert_eq(tq_store_get_decl(t, last, &dc), TQ_ERR_DBCORRUPT);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
 /* ---- the marker ---- */
 
 Test(integrity, emptied_or_removed_data_file_is_damage_not_a_new_database)

@@ -1,14 +1,203 @@
-/* cmd_check.c - the check and backup commands (placeholders until implemented). */
+/* cmd_check.c - the check and backup commands: is a database sound, and a safe copy. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "tq_cli.h"
+#include "tq_lmdb_check.h"
+#include "tq_store_check.h"
+
+/* ---- check ---- */
+
+static const char help_check[] =
+    "usage: thongquan check --db DIR [--json] [--quiet] [--max-problems N]\n"
+    "\n"
+    "Check the whole database and change nothing, like SQLite's PRAGMA integrity_check:\n"
+    "  1. DIR/data.mdb's own structure: both meta pages, every page of every tree\n"
+    "     (read, never mapped, so a damaged file cannot crash the check);\n"
+    "  2. every key and value of every table;\n"
+    "  3. what must hold between them: each cover equals the sum of its receipts; no\n"
+    "     permit's use exceeds what cleared declarations put on it; declaration states\n"
+    "     agree with their reasons; journal marks and skipped gaps are consistent.\n"
+    "Every problem is listed (table, key, what), up to --max-problems (default 100).\n"
+    "Safe while a writer runs: it reads one snapshot.  --quiet prints nothing when the\n"
+    "database is sound.  --json prints one JSON object.\n"
+    "\n"
+    "exit status: 0 sound; 5 damaged (restore the last backup); 1 no database in DIR;\n"
+    "8 permission denied; 4 I/O error.\n"
+    "\n"
+    "example:\n"
+    "  thongquan check --db /var/lib/thongquan/db || echo 'restore from backup'\n";
+
+typedef struct check_out {
+    int json, nprinted;
+    char first[400];            /* the first problem, for the closing message */
+} check_out;
+
+static void print_problem(void *ctx, const tq_check_problem *p)
+{
+    check_out *o = ctx;
+    if (o->nprinted == 0) {
+        if (snprintf(o->first, sizeof o->first, "%s%s%s%s: %s", p->table,
+                     p->key[0] ? " '" : "", p->key, p->key[0] ? "'" : "", p->what) < 0)
+            o->first[0] = '\0';
+    }
+    if (o->json) {
+        printf("%s{\"table\":", o->nprinted ? "," : "");
+        tq_json_str(stdout, p->table);
+        printf(",\"key\":");
+        tq_json_str(stdout, p->key);
+        printf(",\"what\":");
+        tq_json_str(stdout, p->what);
+        printf("}");
+    } else if (p->key[0]) {
+        printf("problem: %s '%s': %s\n", p->table, p->key, p->what);
+    } else {
+        printf("problem: %s: %s\n", p->table, p->what);
+    }
+    o->nprinted++;
+}
+
+static void print_check_json_tail(const char *db, int rc, const tq_store_check_report *r)
+{
+    printf("],\"database\":");
+    tq_json_str(stdout, db);
+    printf(",\"ok\":%s,\"problem_count\":%llu,\"steps\":%d,\"file\":{\"bytes\":%llu,"
+           "\"page_size\":%llu,\"txnid\":%llu,\"last_page\":%llu,\"pages_visited\":%llu},"
+           "\"records\":%llu,\"declarations\":%llu,\"receipts\":%llu,\"permits\":%llu,"
+           "\"journals\":%llu,\"gaps\":%llu,\"passes\":%llu}\n",
+           rc == TQ_OK ? "true" : "false", (unsigned long long)r->problems, r->steps,
+           (unsigned long long)r->file.file_size, (unsigned long long)r->file.page_size,
+           (unsigned long long)r->file.txnid, (unsigned long long)r->file.last_pg,
+           (unsigned long long)r->file.pages_visited, (unsigned long long)r->records,
+           (unsigned long long)r->decls, (unsigned long long)r->receipts,
+           (unsigned long long)r->permits, (unsigned long long)r->journals,
+           (unsigned long long)r->gaps, (unsigned long long)r->passes);
+}
+
+static void print_check_text(const char *db, const tq_store_check_report *r)
+{
+    char a[32], b[32], c[32];
+    printf("ok: %s: %s bytes, %s pages walked; %s records, %llu declarations, "
+           "%llu receipts, %llu permits, %llu journals checked\n", db,
+           tq_cli_group(r->file.file_size, a), tq_cli_group(r->file.pages_visited, b),
+           tq_cli_group(r->records, c), (unsigned long long)r->decls,
+           (unsigned long long)r->receipts, (unsigned long long)r->permits,
+           (unsigned long long)r->journals);
+}
 
 int tq_cmd_check(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    return tq_cli_error(TQ_EXIT_SOFTWARE, "check: not implemented yet");
+    const char *db = NULL, *json = NULL, *quiet = NULL, *maxp = NULL;
+    tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {"quiet", 0, &quiet},
+                     {"max-problems", 1, &maxp}, {NULL, 0, NULL}};
+    const char *pos[1];
+    tq_store_check_opts co = { 0 };
+    tq_store_check_report r;
+    check_out o = { 0 };
+    tq_diag d;
+    int npos, rc = tq_cli_parse("check", argc, argv, opts, pos, 0, &npos);
+    if (rc < 0) {
+        fputs(help_check, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (db == NULL)
+        return tq_cli_usage("check", "--db DIR is required");
+    if (maxp != NULL && (rc = tq_cli_u64("check", "--max-problems", maxp,
+                                         &co.max_problems)) != 0)
+        return rc;
+    memset(&d, 0, sizeof d);
+    o.json = json != NULL;
+    if (o.json)
+        printf("{\"problems\":[");
+    rc = tq_store_check(db, &co, print_problem, &o, &r, &d);
+    if (o.json)
+        print_check_json_tail(db, rc, &r);
+    else if (rc == TQ_OK && !quiet && !tq_cli_quiet)
+        print_check_text(db, &r);
+    fflush(stdout);
+    if (rc == TQ_OK)
+        return TQ_EXIT_OK;
+    if (rc == TQ_ERR_DBCORRUPT)
+        return tq_cli_error(TQ_EXIT_CORRUPT, "%s: the database is damaged: %llu problem%s, "
+                            "first: %s; restore the last backup (thongquan backup)", db,
+                            (unsigned long long)r.problems, r.problems == 1 ? "" : "s",
+                            o.first[0] ? o.first : d.why);
+    if (rc == TQ_ERR_NOTFOUND)
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: no database here (%s)", db,
+                            d.why[0] ? d.why : tq_strerror(rc));
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot check the database: %s%s%s", db,
+                        tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+}
+
+/* ---- backup ---- */
+
+static const char help_backup[] =
+    "usage: thongquan backup --db DIR OUT\n"
+    "\n"
+    "Copy the database in DIR to the new directory OUT: one consistent snapshot, taken\n"
+    "while writers go on, compacted (free pages left out) and synced to disk.  OUT must\n"
+    "not exist, or be an empty directory; it is itself a database directory, usable as\n"
+    "--db.  The copy's file structure is checked before the command succeeds.  Take one\n"
+    "before every replay; to restore, stop the writers and move OUT into DIR's place.\n"
+    "\n"
+    "exit status: 0 copied; 2 OUT exists and is not empty; 5 the database is damaged;\n"
+    "4 I/O error or full disk (nothing is left in OUT); 8 permission denied.\n"
+    "\n"
+    "example:\n"
+    "  thongquan backup --db /var/lib/thongquan/db /backup/thongquan-$(date +%F)\n";
+
+/* backup_verify() - the copy must be a sound file before it is trusted. */
+static int backup_verify(const char *out)
+{
+    tq_lmdb_check_stats st;
+    tq_diag d;
+    size_t n = strlen(out) + sizeof "/data.mdb";
+    char *path = malloc(n);
+    int rc;
+    if (path == NULL)
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: out of memory");
+    snprintf(path, n, "%s/data.mdb", out);
+    memset(&d, 0, sizeof d);
+    rc = tq_lmdb_check_file(path, TQ_LMDB_CHECK_TREES, 0, NULL, NULL, &st, &d);
+    free(path);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "backup: the copy in %s does not check "
+                            "out: %s", out, d.why[0] ? d.why : tq_strerror(rc));
+    if (!tq_cli_quiet) {
+        char b[32];
+        printf("backed up to %s: %s bytes, txnid %llu\n", out, tq_cli_group(st.file_size, b),
+               (unsigned long long)st.txnid);
+    }
+    return TQ_EXIT_OK;
 }
 
 int tq_cmd_backup(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: not implemented yet");
+    const char *db = NULL, *quiet = NULL;
+    tq_opt opts[] = {{"db", 1, &db}, {"quiet", 0, &quiet}, {NULL, 0, NULL}};
+    const char *pos[1];
+    tq_store *s;
+    tq_diag d;
+    int npos, rc = tq_cli_parse("backup", argc, argv, opts, pos, 1, &npos);
+    if (rc < 0) {
+        fputs(help_backup, stdout);
+        return TQ_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");
+    if (quiet)
+        tq_cli_quiet = 1;
+    if ((rc = tq_cli_open_store("backup", db, 0, 0, &s)) != 0)
+        return rc;
+    memset(&d, 0, sizeof d);
+    rc = tq_store_backup(s, pos[0], &d);
+    tq_store_close(s);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "backup of %s to %s failed: %s", db, pos[0],
+                            d.why[0] ? d.why : tq_strerror(rc));
+    return backup_verify(pos[0]);
 }

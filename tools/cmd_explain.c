@@ -53,11 +53,12 @@ static int collect_payment(void *ctx, const tq_payment *p)
 }
 
 /* dong() - a sum of money as the operator reads it: "12,500,000 đồng" (SPEC §2: money
- * is a whole number of đồng). */
-static char *dong(uint64_t v, char out[48])
+ * is a whole number of đồng; sums are exact, so 128 bits). */
+#define DONG_MAX (TQ_U128_GROUP_MAX + 8)
+static char *dong(tq_u128 v, char out[DONG_MAX])
 {
-    char g[32];
-    snprintf(out, 48, "%s đồng", tq_cli_group(v, g));
+    char g[TQ_U128_GROUP_MAX];
+    snprintf(out, DONG_MAX, "%s đồng", tq_u128_group(v, g));
     return out;
 }
 
@@ -313,9 +314,9 @@ static void journal_view_free(journal_view *jv)
 
 static void print_tax(const tq_explain *x)
 {
-    char a[48], b[48], c[48], e[48];
+    char a[DONG_MAX], b[DONG_MAX], c[DONG_MAX], e[DONG_MAX];
     const tq_decl *d = &x->decl;
-    uint64_t short_now = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
+    uint64_t short_now = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
     printf("tax           due %s; covered %s", dong(d->tax_due, a), dong(x->covered, b));
     if (x->guar_counted)
         printf(" (paid %s, guaranteed %s)", dong(x->pay_total, c), dong(x->guar_counted, e));
@@ -360,11 +361,12 @@ static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
 static void print_reason_lines(const tq_explain *x, uint32_t reasons)
 {
     const tq_decl *d = &x->decl;
-    char day[11], a[48], b[48], c[48];
+    char day[11], a[DONG_MAX], b[DONG_MAX], c[DONG_MAX];
     tq_date_format(d->reg_day, day);
     if (reasons & TQ_R_TAX_SHORT) {
-        uint64_t s = x->covered < d->tax_due ? d->tax_due - x->covered : 0;
-        printf("  TAX_SHORT: paid %s of %s (short %s)", tq_cli_group(x->covered, a),
+        uint64_t s = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
+        char cov[TQ_U128_GROUP_MAX];
+        printf("  TAX_SHORT: paid %s of %s (short %s)", tq_u128_group(x->covered, cov),
                dong(d->tax_due, b), dong(s, c));
         if (x->guar_expired)
             printf("; guarantees of %s expired before %s do not count",
@@ -467,7 +469,7 @@ static void print_verdict(const tq_explain *x)
             }
             printf("cleared by hand (MANUAL_CLEAR) with discrepancies %s", then);
             if (d->tax_short) {
-                char a[48];
+                char a[DONG_MAX];
                 printf(" (tax short %s)", dong(d->tax_short, a));
             }
             printf(";\nthe rules applied now give:%s\n", x->now.reasons ? "" : " no discrepancy");
@@ -491,7 +493,7 @@ static void print_verdict(const tq_explain *x)
 static void print_text(const tq_explain *x, const pay_list *pays, const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
-    char buf[160], when[48], day[11], a[48];
+    char buf[160], when[48], day[11], a[DONG_MAX];
     const char *state = tq_state_name(d->state);
     printf("declaration   %s\n", d->decl_no);
     printf("state         %s, version %u%s\n", state ? state : "?", d->version,
@@ -562,11 +564,12 @@ static void print_json_decl(const tq_explain *x, const pay_list *pays)
            d->officer & TQ_SEEN_DOCS_OK ? "\"DOCS_OK\"" : "",
            (d->officer & TQ_SEEN_DOCS_OK) && (d->officer & TQ_SEEN_INSPECT_OK) ? "," : "",
            d->officer & TQ_SEEN_INSPECT_OK ? "\"INSPECT_OK\"" : "");
-    printf("\"tax_due\":%llu,\"covered\":%llu,\"paid\":%llu,\"guaranteed\":%llu,"
-           "\"guarantees_expired\":%llu,\"lines\":[",
-           (unsigned long long)d->tax_due, (unsigned long long)x->covered,
-           (unsigned long long)x->pay_total, (unsigned long long)x->guar_counted,
-           (unsigned long long)x->guar_expired);
+    char cv[TQ_U128_DEC_MAX], pd[TQ_U128_DEC_MAX], gc[TQ_U128_DEC_MAX], ge[TQ_U128_DEC_MAX];
+    printf("\"tax_due\":%llu,\"covered\":%s,\"paid\":%s,\"guaranteed\":%s,"
+           "\"guarantees_expired\":%s,\"lines\":[",
+           (unsigned long long)d->tax_due, tq_u128_dec(x->covered, cv),
+           tq_u128_dec(x->pay_total, pd), tq_u128_dec(x->guar_counted, gc),
+           tq_u128_dec(x->guar_expired, ge));
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
         printf("%s{\"hs\":\"%s\",\"qty\":%llu", l ? "," : "", d->lines[l].hs,
                (unsigned long long)d->lines[l].qty);

@@ -135,19 +135,22 @@ static void on_unknown(void *ctx, const tq_payment *p)
         (unsigned long long)p->amount);
 }
 
-static void on_overpaid(void *ctx, const tq_decl *d, uint64_t covered)
+/* covered and excess are exact sums (SPEC §2): 128-bit, written in full. */
+static void on_overpaid(void *ctx, const tq_decl *d, tq_u128 covered)
 {
     rec_ctx *c = ctx;
     rec_list *l = &c->l[L_OVERPAID];
-    char line[224], a[32], b[32], e[32];
-    uint64_t excess = covered - d->tax_due;
-    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"tax_due\":%llu,\"covered\":%llu,\"excess\":%llu}",
-            l->n ? "," : "", d->decl_no, (unsigned long long)d->tax_due,
-            (unsigned long long)covered, (unsigned long long)excess);
+    char line[256], a[32], b[TQ_U128_GROUP_MAX], e[TQ_U128_GROUP_MAX];
+    char cd[TQ_U128_DEC_MAX], ed[TQ_U128_DEC_MAX];
+    tq_u128 excess = covered - d->tax_due;
+    tq_u128_dec(covered, cd);
+    tq_u128_dec(excess, ed);
+    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"tax_due\":%llu,\"covered\":%s,\"excess\":%s}",
+            l->n ? "," : "", d->decl_no, (unsigned long long)d->tax_due, cd, ed);
     snprintf(line, sizeof line, "%s: due %s, covered %s, excess %s", d->decl_no,
-             tq_cli_group(d->tax_due, a), tq_cli_group(covered, b), tq_cli_group(excess, e));
-    add(c, L_OVERPAID, line, "%s,%llu,%llu,%llu\n", d->decl_no, (unsigned long long)d->tax_due,
-        (unsigned long long)covered, (unsigned long long)excess);
+             tq_cli_group(d->tax_due, a), tq_u128_group(covered, b), tq_u128_group(excess, e));
+    add(c, L_OVERPAID, line, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due,
+        cd, ed);
 }
 
 /* still_held() - after the commit, the declarations left HELD with their reasons.  The

@@ -15,13 +15,18 @@
 static const char help_replay[] =
     "usage: thongquan replay J.tqj --db DIR [--threads N] [--dry-run] [--json]\n"
     "                        [--skip-corrupt] [--batch EVENTS] [--quiet]\n"
+    "       thongquan replay --fill-gap INTACT.tqj --db DIR [--dry-run] [--json]\n"
     "\n"
     "Apply the journal's events in order and decide every declaration (SPEC 3).\n"
     "Decisions are committed with the journal's position, so an interrupted or killed\n"
     "replay resumes where it stopped when run again, and a journal already replayed\n"
     "changes nothing.  Ctrl-C (SIGINT) or SIGTERM finishes the current batch, commits\n"
     "and stops.  A corrupt frame stops the replay after committing everything before\n"
-    "it; --skip-corrupt goes past it and reports the seq ranges skipped.  --dry-run\n"
+    "it; best, replay an intact copy.  --skip-corrupt goes past it, records the frame as\n"
+    "a gap (see stat) and exits 5; --fill-gap INTACT.tqj later applies exactly the gaps'\n"
+    "events from an intact copy and lists the declarations and quota permits whose\n"
+    "events straddle a gap, for review.  A damaged database (exit 5, naming the table\n"
+    "and key) is never skipped: restore it from its backup.  --dry-run\n"
     "decides without writing anything.  --threads N sets the decompress and lookup\n"
     "workers (default: one fewer than the cores, as deciding takes a core of its own);\n"
     "--threads 0 runs the serial reference path, which decides exactly alike.\n"
@@ -74,9 +79,10 @@ static void print_replay_json(const char *path, const tq_replay_stats *st, const
                (unsigned long long)st->skipped[i].frame,
                (unsigned long long)st->skipped[i].first,
                (unsigned long long)st->skipped[i].last);
-    printf("],\"skipped_frames\":%u,\"skipped_events\":%llu,\"seconds\":%.6f,"
-           "\"events_per_second\":%.0f}\n",
-           st->nskipped, (unsigned long long)st->skipped_events, st->seconds,
+    printf("],\"skipped_frames\":%u,\"skipped_events\":%llu,\"frame_pool_peak_bytes\":%llu,"
+           "\"seconds\":%.6f,\"events_per_second\":%.0f}\n",
+           st->nskipped, (unsigned long long)st->skipped_events,
+           (unsigned long long)st->pool_peak, st->seconds,
            st->seconds > 0 ? (double)st->events / st->seconds : 0.0);
 }
 
@@ -102,8 +108,15 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
     for (int k = 1; k <= 5; k++)
         printf(" %s %llu", kinds[k], (unsigned long long)st->by_kind[k]);
     putchar('\n');
-    if (t)
+    if (t) {
         tq_cli_print_tally_text(stdout, t);
+        uint64_t sum = 0;
+        for (int b = 0; b < 8; b++)
+            sum += t->held_by_reason[b];
+        if (sum > t->by_state[TQ_STATE_HELD])
+            printf("(a held declaration is counted under each of its reasons, so these "
+                   "add up to more than HELD)\n");
+    }
     if (st->nskipped) {
         printf("skipped corrupt frames: %u (%llu events):", st->nskipped,
                (unsigned long long)st->skipped_events);
@@ -114,14 +127,193 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
     }
 }
 
+/* report_bad_frame() - the journal stopped the replay.  Only a frame whose own header
+ * is sound can be skipped; for one that cannot be framed, its header is not believed
+ * and nothing is said from it: what is committed comes from the database's mark. */
+static void report_bad_frame(const char *path, const tq_replay_stats *st, int rc, int skip)
+{
+    const tq_frame_info *f = &st->bad_frame;
+    unsigned long long mark = (unsigned long long)st->journal_last_seq;
+    if (st->bad_header) {
+        tq_cli_warn("%s: frame %llu at byte %llu cannot be read as a frame (a damaged "
+                    "header, or a frame missing, duplicated or out of order): the frames "
+                    "after it cannot be located, so this damage cannot be skipped, not "
+                    "even with --skip-corrupt; the database is committed through seq %llu "
+                    "of this journal (its mark); to apply the rest, replay an intact copy "
+                    "of the journal with the same command",
+                    path, (unsigned long long)f->index, (unsigned long long)f->offset, mark);
+        return;
+    }
+    if (rc == TQ_ERR_LIMIT)
+        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than this replay may hold "
+                    "for one frame: the replay stopped there; the database is committed "
+                    "through seq %llu (its mark)",
+                    path, (unsigned long long)f->index, f->raw_size, mark);
+    else
+        tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay "
+                    "stopped there; the database is committed through seq %llu (its mark)",
+                    path, (unsigned long long)f->index, (unsigned long long)f->first_seq,
+                    (unsigned long long)(f->first_seq + f->count - 1), mark);
+    if (!skip)
+        tq_cli_warn("best: replay an intact copy of the journal (what is committed is "
+                    "kept); otherwise --skip-corrupt goes past this frame, leaving its %u "
+                    "events unapplied and recorded as a gap, which `replay --fill-gap "
+                    "INTACT.tqj` applies later (listing the declarations whose result may "
+                    "depend on the order, for review)",
+                    f->count);
+}
+
+/* report_failure() - anything but the journal: the open batch was aborted. */
+static int report_failure(const char *path, const char *db, const tq_replay_stats *st,
+                          int rc, const tq_diag *d)
+{
+    int status = tq_cli_exit_for(rc);
+    unsigned long long mark = (unsigned long long)st->journal_last_seq;
+    char at[48] = "";
+    if (d->seq)
+        snprintf(at, sizeof at, " (at seq %llu)", (unsigned long long)d->seq);
+    if (rc == TQ_ERR_DBCORRUPT)
+        return tq_cli_error(status,
+                            "%s: the database is damaged%s: %s; the replay of %s stopped "
+                            "and nothing of its open batch was committed: the database "
+                            "is at its last commit, through seq %llu of this journal; "
+                            "this is not the journal's fault and --skip-corrupt cannot "
+                            "help: restore the database from its backup (or repair it), "
+                            "then run the same command again",
+                            db, at, d->why[0] ? d->why : tq_strerror(rc), path, mark);
+    return tq_cli_error(status,
+                        "%s: replay failed%s: %s%s%s; nothing of the open batch was "
+                        "committed: the database is at its last commit, through seq %llu "
+                        "of this journal; run the same command again once fixed",
+                        path, at, tq_strerror(rc), d->why[0] ? ": " : "", d->why, mark);
+}
+
+/* report_skipped() - --skip-corrupt went past frames: their events are not applied. */
+static void report_skipped(const char *path, const char *db, const tq_replay_stats *st)
+{
+    tq_cli_warn("%s: skipped %u corrupt frame%s (%llu events, not applied; seq ranges in "
+                "the summary); they are recorded as gaps (thongquan stat --db %s): "
+                "`thongquan replay --fill-gap INTACT.tqj --db %s` applies them from an "
+                "intact copy of the journal",
+                path, st->nskipped, st->nskipped == 1 ? "" : "s",
+                (unsigned long long)st->skipped_events, db, db);
+}
+
+/* ---- replay --fill-gap ---- */
+
+typedef struct review_out {
+    FILE *f;
+    int json;
+    char kind;               /* the list open, 0 before the first */
+    uint64_t n;
+} review_out;
+
+static void on_review(void *ctx, char kind, const char *name)
+{
+    review_out *ro = ctx;
+    static const char *const text[] = {
+        "declarations with events both in the gap and after it (their events were "
+        "applied out of order):",
+        "quota permits used by events in the gap and by events after it (the quota was "
+        "taken in another order):",
+        "declarations naming those permits:"};
+    static const char *const keys[] = {"declarations", "permits", "by_permit"};
+    int k = kind == 'D' ? 0 : kind == 'P' ? 1 : 2;
+    if (kind != ro->kind) {
+        if (ro->json)
+            fprintf(ro->f, "%s\"%s\":[", ro->kind ? "]," : "", keys[k]);
+        else
+            fprintf(ro->f, "  %s\n", text[k]);
+        ro->kind = kind;
+        ro->n = 0;
+    }
+    if (ro->json) {
+        fputs(ro->n++ ? "," : "", ro->f);
+        tq_json_str(ro->f, name);
+    } else {
+        fprintf(ro->f, "    %s\n", name);
+    }
+}
+
+static int fill_failed(const char *path, const char *db, int rc, const tq_diag *d)
+{
+    if (rc == TQ_ERR_MISMATCH || rc == TQ_ERR_CORRUPT)
+        return tq_cli_error(TQ_EXIT_CORRUPT, "%s: cannot fill the gaps from this copy: %s; "
+                            "nothing was applied", path, d->why[0] ? d->why : tq_strerror(rc));
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: --fill-gap failed%s%s: %s%s%s; nothing was "
+                        "applied", db, rc == TQ_ERR_DBCORRUPT ? " (the database is damaged: "
+                        "restore it from its backup)" : "", "", tq_strerror(rc),
+                        d->why[0] ? ": " : "", d->why);
+}
+
+/* run_fill() - replay --fill-gap COPY --db DIR: the events of the recorded gaps. */
+static int run_fill(const char *path, const char *db, int json, int dry_run, int nosync)
+{
+    tq_store *s;
+    int rc;
+    if (access(path, R_OK) != 0)
+        return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
+    if ((rc = tq_cli_open_store("replay", db, 1, nosync, &s)) != 0)
+        return rc;
+    char *buf = NULL;
+    size_t len = 0;
+    review_out ro = {open_memstream(&buf, &len), json, 0, 0};
+    if (ro.f == NULL) {
+        tq_store_close(s);
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+    }
+    tq_fill_opts fo = {.dry_run = dry_run, .review = on_review, .review_ctx = &ro};
+    tq_fill_stats st;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    rc = tq_replay_fill_gap(s, path, &fo, &st, &d);
+    if (json && ro.kind)
+        fputs("]", ro.f);
+    fclose(ro.f);
+    tq_store_close(s);
+    if (rc != TQ_OK) {
+        free(buf);
+        return fill_failed(path, db, rc, &d);
+    }
+    char id[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(st.journal_id, id);
+    if (json) {
+        printf("{\"journal\":");
+        tq_json_str(stdout, path);
+        printf(",\"journal_id\":\"%s\",\"dry_run\":%s,\"gaps\":%llu,\"gaps_filled\":%llu,"
+               "\"events\":%llu,\"applied\":%llu,\"review_truncated\":%s,\"review\":{%s}}\n",
+               id, dry_run ? "true" : "false", (unsigned long long)st.gaps,
+               (unsigned long long)st.gaps_filled, (unsigned long long)st.events,
+               (unsigned long long)st.applied, st.review_truncated ? "true" : "false",
+               buf ? buf : "");
+    } else if (st.gaps == 0) {
+        printf("no gap recorded for journal %s in %s: nothing to fill\n", id, db);
+    } else {
+        printf("%s %llu gap%s of journal %s from %s: %llu events, %llu applied\n",
+               dry_run ? "dry run: would fill" : "filled", (unsigned long long)st.gaps_filled,
+               st.gaps_filled == 1 ? "" : "s", id, path, (unsigned long long)st.events,
+               (unsigned long long)st.applied);
+        if (len)
+            printf("review: the gap was applied after the events that follow it, so these "
+                   "may differ from an uninterrupted replay:\n%s", buf);
+        else
+            printf("review: nothing (no declaration or quota permit straddles the gap)\n");
+        if (st.review_truncated)
+            printf("review list incomplete: more entries than it may hold\n");
+    }
+    free(buf);
+    return TQ_EXIT_OK;
+}
+
 int tq_cmd_replay(int argc, char **argv)
 {
     const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
-               *batch = NULL, *quiet = NULL, *nosync = NULL;
+               *batch = NULL, *quiet = NULL, *nosync = NULL, *fill = NULL;
     tq_opt opts[] = {{"db", 1, &db},           {"threads", 1, &threads}, {"dry-run", 0, &dry},
                      {"json", 0, &json},       {"skip-corrupt", 0, &skip},
                      {"batch", 1, &batch},     {"quiet", 0, &quiet},
-                     {"no-sync", 0, &nosync},  {NULL, 0, NULL}};
+                     {"no-sync", 0, &nosync},  {"fill-gap", 1, &fill},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("replay", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
@@ -130,6 +322,12 @@ int tq_cmd_replay(int argc, char **argv)
     }
     if (rc)
         return rc;
+    if (fill) {
+        if (npos != 0 || threads || skip || batch)
+            return tq_cli_usage("replay", "--fill-gap COPY.tqj takes no journal, --threads, "
+                                "--skip-corrupt or --batch");
+        return run_fill(fill, db, json != NULL, dry != NULL, nosync != NULL);
+    }
     if (npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
     tq_replay_opts ro = {0};
@@ -144,7 +342,7 @@ int tq_cmd_replay(int argc, char **argv)
         /* The applier needs a core of its own: one worker fewer than the cores (on the
          * 2-core reference machine one worker replays 1m ~8% faster than two). */
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.threads = n > 1 && n <= 65 ? (unsigned)(n - 1) : 1;
+        ro.threads = n > 65 ? 64 : n > 1 ? (unsigned)(n - 1) : 1;
     }
     if (batch) {
         if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
@@ -175,24 +373,17 @@ int tq_cmd_replay(int argc, char **argv)
     rc = tq_replay_run(s, pos[0], &ro, &st, &d);
     tq_progress_done(&rp.p);
     int status = TQ_EXIT_OK;
-    if (rc == TQ_ERR_CORRUPT) {
-        const tq_frame_info *f = &st.bad_frame;
-        if (f->count)
-            tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay stopped "
-                        "there; everything before seq %llu is committed; rerun with "
-                        "--skip-corrupt to go past it",
-                        pos[0], (unsigned long long)f->index,
-                        (unsigned long long)f->first_seq,
-                        (unsigned long long)(f->first_seq + f->count - 1),
-                        (unsigned long long)f->first_seq);
-        else
-            tq_cli_warn("%s: %s; everything before it is committed", pos[0], d.why);
+    if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
+        report_bad_frame(pos[0], &st, rc, ro.skip_corrupt);
         status = TQ_EXIT_CORRUPT;
     } else if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: replay failed: %s%s%s", pos[0],
-                              tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+        status = report_failure(pos[0], db, &st, rc, &d);
         tq_store_close(s);
         return status;
+    }
+    if (st.nskipped) {
+        report_skipped(pos[0], db, &st);
+        status = TQ_EXIT_CORRUPT;
     }
     if (st.torn_tail)
         tq_cli_warn("%s: torn tail at byte %llu (the writer stopped mid-frame); every "
@@ -205,7 +396,20 @@ int tq_cmd_replay(int argc, char **argv)
                     (unsigned long long)st.journal_last_seq);
         status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
     }
-    int have_tally = ro.dry_run ? rc == TQ_OK : tq_export_tally(s, &t) == TQ_OK;
+    int have_tally = ro.dry_run ? rc == TQ_OK : 0;
+    if (!ro.dry_run) {
+        /* The summary reads every declaration: damage outside what this run touched
+         * shows here, and must not pass for a clean run. */
+        int trc = tq_export_tally(s, &t);
+        have_tally = trc == TQ_OK;
+        if (trc != TQ_OK) {
+            tq_cli_error(0, "%s: the replay is committed, but the database cannot be "
+                         "summarised: %s; run 'thongquan check --db %s'",
+                         db, tq_strerror(trc), db);
+            if (status == TQ_EXIT_OK)
+                status = tq_cli_exit_for(trc);
+        }
+    }
     if (json)
         print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
     else if (!tq_cli_quiet)

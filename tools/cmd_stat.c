@@ -15,10 +15,11 @@
 static const char help_stat[] =
     "usage: thongquan stat --db DIR [--json]\n"
     "\n"
-    "Print counts per database and per state, the map's size and use, and the journals\n"
-    "replayed with their last applied seq.  Safe while a writer runs.  --json prints it\n"
-    "as JSON, with the held declarations by reason and the manual clearances too (one\n"
-    "more pass over the declarations).\n"
+    "Print counts per database and per state, the map's size and use, the journals\n"
+    "replayed with their last applied seq, and the gaps --skip-corrupt left in them\n"
+    "(seq ranges not applied; replay --fill-gap applies them).  Safe while a writer\n"
+    "runs.  --json prints it as JSON, with the held declarations by reason and the\n"
+    "manual clearances too (one more pass over the declarations).\n"
     "\n"
     "example:\n"
     "  thongquan stat --db /var/lib/thongquan/db\n";
@@ -36,6 +37,28 @@ static int print_journal(void *ctx, const tq_journal_mark *m)
     } else {
         printf("journal %s: last applied seq %llu, %llu frames\n", id,
                (unsigned long long)m->last_seq, (unsigned long long)m->frames);
+    }
+    return 0;
+}
+
+/* print_gap() - a seq range that --skip-corrupt passed over and no --fill-gap filled. */
+static int print_gap(void *ctx, const tq_gap *g)
+{
+    int *json = ctx;
+    char id[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(g->id, id);
+    if (*json) {
+        printf("%s{\"journal\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,\"frame\":%llu,"
+               "\"checksum\":\"%016llx\",\"skipped_at\":%llu}",
+               *json > 1 ? "," : "", id, (unsigned long long)g->first,
+               (unsigned long long)g->last, (unsigned long long)g->frame,
+               (unsigned long long)g->checksum, (unsigned long long)g->skipped_at);
+        *json = 2;
+    } else {
+        printf("gap in journal %s: seq %llu..%llu (frame %llu) skipped, not applied; "
+               "replay --fill-gap with an intact copy applies it\n",
+               id, (unsigned long long)g->first, (unsigned long long)g->last,
+               (unsigned long long)g->frame);
     }
     return 0;
 }
@@ -103,6 +126,11 @@ int tq_cmd_stat(int argc, char **argv)
     int jflag = json ? 1 : 0;
     if ((rc = tq_txn_begin(s, 1, &t)) == TQ_OK) {
         rc = tq_store_each_journal(t, print_journal, &jflag);
+        int gflag = json ? 1 : 0;
+        if (json)
+            printf("],\"gaps\":[");
+        if (rc == TQ_OK)
+            rc = tq_store_each_gap(t, NULL, print_gap, &gflag);
         tq_txn_abort(t);
     }
     if (json)

@@ -4,11 +4,16 @@
 #    replay stops with exit 5 and a message naming the frame and its seq range, after
 #    committing everything before it (the mark is the frame's first seq - 1 and the
 #    export is exactly that of the journal cut before the frame);
-#  * `--skip-corrupt` goes past it: exit 0, the text summary and `--json` report the
+#    What is committed is said from the database's mark, and an intact copy is advised
+#    before --skip-corrupt;
+#  * `--skip-corrupt` goes past it: exit 5 (events were left out), saying what was
+#    skipped and that --fill-gap applies it; the text summary and `--json` report the
 #    skipped seq range, and the result is exactly the replay of every other event
 #    (declarations whose DECL is only in that frame are absent; nothing half-applied);
-#  * a damaged frame header cannot be skipped: exit 5 even with --skip-corrupt, and
-#    everything before it is committed;
+#  * a damaged frame header, a missing frame and a duplicated frame cannot be skipped:
+#    exit 5 even with --skip-corrupt, everything before them is committed, and the
+#    message says so from the mark, says it cannot be skipped, and advises no
+#    --skip-corrupt;
 #  * a torn tail (the file cut inside a frame's payload, or inside a frame header): the
 #    complete frames are replayed, the tail is reported (stderr warning,
 #    "torn_tail":true), exit 0; `journal verify` exits 5.
@@ -91,7 +96,8 @@ for threads in 0 2; do
   expect_status 5 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db" --batch 100000000 --threads $threads
   no_sanitizer_report
   grep -q "frame $bi (seq $bfirst\.\.$blast) is corrupt" "$WORK/err" || fail "replay --threads $threads does not name frame $bi, seq $bfirst..$blast: $(cat "$WORK/err")"
-  grep -q "everything before seq $bfirst is committed" "$WORK/err" || fail "replay does not say what is committed: $(cat "$WORK/err")"
+  grep -q "committed through seq $((bfirst - 1)) (its mark)" "$WORK/err" || fail "replay does not say what is committed: $(cat "$WORK/err")"
+  grep -q "intact copy" "$WORK/err" || fail "replay does not advise an intact copy: $(cat "$WORK/err")"
   [ "$(mark_of "$WORK/db")" = $((bfirst - 1)) ] || fail "--threads $threads: mark is $(mark_of "$WORK/db"), wanted $((bfirst - 1))"
   export_db "$WORK/db" "$WORK/got.csv"
   cmp -s "$WORK/got.csv" "$WORK/prefix.csv" || fail "--threads $threads: state after the stop is not exactly the events before seq $bfirst: $(diff "$WORK/prefix.csv" "$WORK/got.csv" | head -4)"
@@ -100,7 +106,10 @@ for threads in 0 2; do
 done
 
 # the same database, now with --skip-corrupt and --json: goes on past the frame
-expect_status 0 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db" --skip-corrupt --json
+expect_status 5 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db" --skip-corrupt --json
+grep -q "skipped 1 corrupt frame ($bcount events, not applied" "$WORK/err" || fail "--skip-corrupt does not say what it skipped: $(cat "$WORK/err")"
+grep -q -- "--fill-gap" "$WORK/err" || fail "--skip-corrupt does not point at --fill-gap: $(cat "$WORK/err")"
+grep -q '"status":5' "$WORK/out" || fail "--json status is not 5"
 grep -q "\"skipped\":\[{\"frame\":$bi,\"first_seq\":$bfirst,\"last_seq\":$blast}\]" "$WORK/out" ||
   fail "--json does not report the skipped range: $(head -c 600 "$WORK/out")"
 grep -q "\"skipped_events\":$bcount" "$WORK/out" || fail "--json: skipped_events is not $bcount"
@@ -109,7 +118,7 @@ cmp -s "$WORK/got.csv" "$WORK/without.csv" || fail "--skip-corrupt after a stop:
 ok
 # a fresh database with --skip-corrupt, text summary
 fresh_db "$WORK/db2"
-expect_status 0 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db2" --skip-corrupt --batch 1000
+expect_status 5 "$TQ" replay "$WORK/bad.tqj" --db "$WORK/db2" --skip-corrupt --batch 1000
 grep -q "skipped corrupt frames: 1 ($bcount events): seq $bfirst\.\.$blast" "$WORK/out" ||
   fail "the summary does not report the skipped range: $(cat "$WORK/out")"
 export_db "$WORK/db2" "$WORK/got.csv"
@@ -123,26 +132,43 @@ lost=$(wc -l <"$WORK/only_inside")
 present=$(cut -d, -f1 "$WORK/got.csv" | sort | comm -12 - "$WORK/only_inside" | wc -l)
 [ "$present" -eq 0 ] || fail "$present declarations declared only in the skipped frame are in the export"
 ok
-echo "--skip-corrupt: exit 0, seq $bfirst..$blast reported (text and --json); $lost declarations declared only there are absent; the rest is exact"
+echo "--skip-corrupt: exit 5, seq $bfirst..$blast reported (text and --json); $lost declarations declared only there are absent; the rest is exact"
 
-# ---- a damaged frame header: cannot be skipped ----
+# ---- header-level damage: cannot be skipped ----
+# A damaged header of frame hi; frame hi missing; frame hi duplicated.  The frames after
+# it cannot be located: exit 5 with or without --skip-corrupt, everything before it
+# committed, said from the mark, never from the damaged header, and no advice to skip.
 read -r hi hoff hfirst hcount hz < <(sed -n "$((nframes / 3 + 1))p" "$WORK/frames")
+hend=$((hoff + 40 + hz))
 cp "$J" "$WORK/badhdr.tqj"
 flip "$WORK/badhdr.tqj" $((hoff + 16))   # raw_size
+{ head -c "$hoff" "$J"; tail -c +$((hend + 1)) "$J"; } >"$WORK/missing.tqj"
+{ head -c "$hend" "$J"; tail -c +$((hoff + 1)) "$J"; } >"$WORK/dup.tqj"
 head -c "$hoff" "$J" >"$WORK/hprefix.tqj"
 replay_of "$WORK/hprefix.tqj" "$WORK/hprefix.csv"
-for skip in "" --skip-corrupt; do
-  fresh_db "$WORK/db3"
-  threads=0; [ -n "$skip" ] && threads=2
-  expect_status 5 "$TQ" replay "$WORK/badhdr.tqj" --db "$WORK/db3" --threads $threads $skip
-  grep -q "frame $hi" "$WORK/err" || fail "a bad header of frame $hi is not named: $(cat "$WORK/err")"
-  [ "$(mark_of "$WORK/db3")" = $((hfirst - 1)) ] || fail "bad header ${skip}: mark $(mark_of "$WORK/db3"), wanted $((hfirst - 1))"
-  export_db "$WORK/db3" "$WORK/got.csv"
-  cmp -s "$WORK/got.csv" "$WORK/hprefix.csv" || fail "bad header ${skip}: not exactly the frames before it"
-  ok
+head -c "$hend" "$J" >"$WORK/hprefix2.tqj"
+replay_of "$WORK/hprefix2.tqj" "$WORK/hprefix2.csv"
+for damage in badhdr missing dup; do
+  want=$((hfirst - 1)); ref=$WORK/hprefix.csv
+  [ $damage = dup ] && { want=$((hfirst + hcount - 1)); ref=$WORK/hprefix2.csv; }
+  for skip in "" --skip-corrupt; do
+    fresh_db "$WORK/db3"
+    threads=0; [ -n "$skip" ] && threads=2
+    expect_status 5 "$TQ" replay "$WORK/$damage.tqj" --db "$WORK/db3" --threads $threads $skip
+    grep -q "cannot be skipped" "$WORK/err" || fail "$damage: not said to be unskippable: $(cat "$WORK/err")"
+    grep -q "committed through seq $want of this journal (its mark)" "$WORK/err" || fail "$damage ${skip}: does not say committed through seq $want: $(cat "$WORK/err")"
+    grep -q "intact copy" "$WORK/err" || fail "$damage: no advice to use an intact copy"
+    if grep -q -e "--skip-corrupt goes past" -e "everything before" "$WORK/err"; then
+      fail "$damage: advises --skip-corrupt or states a range from the header: $(cat "$WORK/err")"
+    fi
+    [ "$(mark_of "$WORK/db3")" = $want ] || fail "$damage ${skip}: mark $(mark_of "$WORK/db3"), wanted $want"
+    export_db "$WORK/db3" "$WORK/got.csv"
+    cmp -s "$WORK/got.csv" "$ref" || fail "$damage ${skip}: not exactly the frames before it"
+    ok
+  done
+  echo "$damage (frame $hi): exit 5 with and without --skip-corrupt; committed through seq $want, said from the mark"
 done
 expect_status 5 "$TQ" journal verify "$WORK/badhdr.tqj"
-echo "bad header of frame $hi: exit 5 with and without --skip-corrupt; committed through seq $((hfirst - 1))"
 
 # ---- torn tails: cut inside a payload, and inside a frame header ----
 read -r ti toff tfirst tcount tz < <(sed -n "$((nframes - 2))p" "$WORK/frames")

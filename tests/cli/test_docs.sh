@@ -138,6 +138,13 @@ done
 ok
 
 # ---- 3. options: --help is the source ----
+# help_opts FILE: the options a --help lists: those of its usage lines (up to the first
+# blank line) and of its option table (lines starting "  --opt"), not those its prose
+# mentions (stat's help names replay's --fill-gap)
+help_opts() {
+  awk '/^usage:/ { u = 1 } u && /^$/ { u = 0 } u || /^ +--[a-z]/' "$1" |
+    grep -Eo -- '--[a-z][a-z0-9-]*' | grep -vx -- --help | sort -u
+}
 declare -A ACCEPTS
 accepts() { # accepts "CMD" --opt: the program knows this option of CMD
   local key="$1 $2" rc=0
@@ -153,11 +160,13 @@ for c in "${CMDS[@]}"; do
   awk -v c="thongquan $c" 'index($0, ".SS \"" c) == 1 || index($0, ".SS " c) == 1 { on = 1; print; next }
       on && /^\.S[SH]/ { exit } on { print }' "$MAN1" | unman /dev/stdin >"$sect"
   [ -s "$sect" ] || drift "thongquan(1) has no section for '$c'"
-  for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$WORK/help.${c// /_}" | sort -u); do
-    [ "$o" = --help ] && continue
+  for o in $(help_opts "$WORK/help.${c// /_}"); do
     grep -qE -- "$o([^a-z0-9-]|$)" "$sect" || drift "thongquan(1), section '$c', does not name $o, which '$c --help' names"
   done
-  for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$sect" | sort -u); do
+  # the options the section lists (its title and its .TP items; its prose may name
+  # another command's, as stat's names replay's --skip-corrupt)
+  for o in $(awk 'NR == 1 || prev == ".TP" { print } { prev = $0 }' "$sect" |
+             grep -Eo -- '--[a-z][a-z0-9-]*' | sort -u); do
     accepts "$c" "$o" || drift "thongquan(1), section '$c', names $o, which 'thongquan $c' does not accept"
   done
   ok
@@ -184,8 +193,7 @@ if [[ " ${CMDS[*]} " == *" nightly "* ]]; then
   # its own manual page names every option of its --help, and only options it accepts
   page=$WORK/thongquan-nightly.1.txt
   if [ -f "$page" ]; then
-    for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$WORK/help.nightly" | sort -u); do
-      [ "$o" = --help ] && continue
+    for o in $(help_opts "$WORK/help.nightly"); do
       grep -qE -- "$o([^a-z0-9-]|$)" "$page" || drift "thongquan-nightly(1) does not name $o, which 'nightly --help' names"
     done
     for o in $(grep -Eo -- '--[a-z][a-z0-9-]*' "$page" | sort -u); do

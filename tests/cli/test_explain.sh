@@ -12,7 +12,9 @@
 # use is past its quota says that clearances by hand count in full past it (SPEC 3, 7);
 # with --journal the officer results of the journal are shown with whether each was
 # applied, so a manual clearance whose history holds an OFFICER DOCS_OK that came after
-# it does not read "officer results received: none".
+# it does not read "officer results received: none"; the gaps --skip-corrupt left are
+# shown (a decision may lack their events), with the events of a history that fall in
+# one, until replay --fill-gap fills them; a damaged record is the database's, exit 5.
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db
 
@@ -202,6 +204,43 @@ for off in $(grep -abo 100000000011 "$db/data.mdb" | cut -d: -f1); do
   esac
 done
 [ "$damaged" -ge 1 ] || fail "no flip was reported as damage"
+ok
+
+# ---- skipped gaps: explain says a decision may lack the events of a gap ----
+gdb=$WORK/gdb
+"$TQ" gen --declarations 300 --seed 5 --out "$WORK/g" --frame-size 4096 --quiet || fail "gen"
+cp "$WORK/g/journal.tqj" "$WORK/intact.tqj"
+size=$(stat -c %s "$WORK/g/journal.tqj")
+at=$((size / 2))
+byte=$(od -An -tu1 -j "$at" -N1 "$WORK/g/journal.tqj" | tr -d ' ')
+printf "\\$(printf %03o $((byte ^ 0x55)))" | dd of="$WORK/g/journal.tqj" bs=1 seek="$at" conv=notrunc 2>/dev/null
+"$TQ" load permits "$WORK/g/permits.csv" --db "$gdb" --quiet || fail "load permits (gap)"
+"$TQ" load payments "$WORK/g/payments.csv" --db "$gdb" --quiet || fail "load payments (gap)"
+expect_status 5 "$TQ" replay "$WORK/g/journal.tqj" --db "$gdb" --skip-corrupt --quiet
+read -r first last < <("$TQ" stat --db "$gdb" | sed -n 's/.*gap in journal [0-9a-f]*: seq \([0-9]*\)\.\.\([0-9]*\).*/\1 \2/p')
+[ -n "${first:-}" ] || fail "stat lists no gap after --skip-corrupt"
+# a declaration declared before the gap with an event inside it
+gd=$("$TQ" journal cat "$WORK/intact.tqj" | awk -v a="$first" -v b="$last" '{
+  match($0, /"seq":[0-9]+/); q = substr($0, RSTART + 6, RLENGTH - 6) + 0
+  match($0, /"decl_no":"[0-9]+"/); d = substr($0, RSTART + 11, 12)
+  if (q < a && $0 ~ /"ev":"DECL"/) seen[d] = 1
+  else if (q >= a && q <= b && (d in seen)) { print d; exit } }')
+[ -n "$gd" ] || fail "no declaration with an event in the gap seq $first..$last"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb"
+grep -q '^skipped gaps  1 in this database: their events were not applied' "$WORK/out" || fail "explain does not show the gap: $(cat "$WORK/out")"
+grep -q "^  journal [0-9a-f]\{32\}  seq $first..$last (frame [0-9]*), skipped " "$WORK/out" || fail "the gap's range: $(cat "$WORK/out")"
+grep -q 'thongquan replay --fill-gap' "$WORK/out" || fail "no hint to --fill-gap"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb" --journal "$WORK/intact.tqj"
+grep -q "^  (seq $first..$last of this journal was skipped by --skip-corrupt: its events were not applied)" "$WORK/out" || fail "history: the gap is not named: $(cat "$WORK/out")"
+grep -q '^  ([1-9][0-9]* of the events above are in a skipped gap and were not applied)' "$WORK/out" || fail "history: the events in the gap are not counted"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json with gaps is not valid JSON"
+grep -q "\"skipped_gaps\":{\"total\":1,\"gaps\":\[{\"journal_id\":\"[0-9a-f]*\",\"first_seq\":$first,\"last_seq\":$last," "$WORK/out" || fail "--json gaps: $(cat "$WORK/out")"
+ok
+# filled: the gap is gone from explain
+expect_status 0 "$TQ" replay --fill-gap "$WORK/intact.tqj" --db "$gdb" --quiet
+expect_status 0 "$TQ" explain "$gd" --db "$gdb"
+grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
 ok
 
 # ---- a reader: works while a writer holds the database ----

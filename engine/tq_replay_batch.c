@@ -1,0 +1,202 @@
+/* tq_replay_batch.c - the batch bookkeeping of a replay pass, shared by the serial
+ * path (tq_replay.c) and the pipeline (tq_pipeline.c): begin and commit a batch with
+ * the journal's mark, account frames applied or skipped, classify what stopped a pass.
+ *
+ * Decisions and the mark always move together (SPEC 6): a batch is committed only
+ * after whole frames, and only when the pass ended well or stopped at a frame the
+ * journal itself got wrong.  A store error in the middle of a frame (a damaged value,
+ * a full disk) leaves events of that frame in the open transaction without the mark
+ * having moved past them, so that batch is aborted, never committed.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "tq_export.h"
+#include "tq_replay_int.h"
+
+uint64_t tq__replay_pool_bytes(const tq_replay_opts *o)
+{
+    return o->pool_bytes ? o->pool_bytes : TQ_REPLAY_POOL_DEFAULT;
+}
+
+uint64_t tq__replay_frame_cap(const tq_replay_opts *o)
+{
+    return o->frame_cap ? o->frame_cap : TQ_REPLAY_FRAME_CAP_DEFAULT;
+}
+
+int tq__replay_begin_batch(replay_run *r)
+{
+    r->batch = 0;
+    return tq_txn_begin(r->s, 0, &r->t);
+}
+
+int tq__replay_may_commit(const replay_run *r, int rc)
+{
+    return r->t != NULL && (rc == TQ_OK || r->frame_fault);
+}
+
+static int commit_dry(replay_run *r, int final)
+{
+    /* Flushing keeps a caching writer's memory bounded even in a dry run. */
+    int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
+    if (rc != TQ_OK)
+        return tq__replay_db_error(r->d, r->t, rc, 0);
+    r->batch = 0;
+    if (final && r->o->dry_tally && (rc = tq_export_tally_txn(r->t, r->o->dry_tally)))
+        return tq__replay_db_error(r->d, r->t, rc, 0);
+    if (final) {
+        tq_txn_abort(r->t);
+        r->t = NULL;
+    }
+    return TQ_OK;
+}
+
+int tq__replay_commit_batch(replay_run *r, int final)
+{
+    if (r->o->dry_run)
+        return commit_dry(r, final);
+    r->mark.applied_at = (uint64_t)time(NULL);
+    int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
+    if (rc == TQ_OK)
+        rc = tq_store_put_journal(r->t, &r->mark);
+    if (rc != TQ_OK)
+        return tq__replay_db_error(r->d, r->t, rc, 0);
+    rc = tq_txn_commit(r->t);
+    r->t = NULL;
+    if (rc != TQ_OK)
+        return rc;
+    r->st->commits++;
+    r->st->journal_last_seq = r->mark.last_seq;
+    r->committed = *r->st;
+    if (!final)
+        return tq__replay_begin_batch(r);
+    return TQ_OK;
+}
+
+int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
+        ;
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step)
+{
+    tq_replay_stats *st = r->st;
+    st->events++;
+    if (ev->ev < 6)
+        st->by_kind[ev->ev]++;
+    switch (step) {
+    case TQ_STEP_DUPLICATE: st->duplicate_decl++; break;
+    case TQ_STEP_IGNORED_FINAL: st->ignored_final++; break;
+    case TQ_STEP_UNKNOWN: st->unknown_decl++; break;
+    default: st->applied++; break;
+    }
+}
+
+void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info)
+{
+    r->mark.frames = info->index + 1;
+    r->mark.last_seq = info->first_seq + info->count - 1;
+    r->mark.chain = tq_replay_chain(r->mark.chain, info->checksum);
+    r->batch += info->count;
+    if (r->o->progress)
+        r->o->progress(r->o->progress_ctx, r->mark.last_seq,
+                       info->offset + info->zsize, r->file_size);
+}
+
+/* note_skipped() - count the frame and record it as a gap in the open transaction,
+ * so the gap is remembered exactly when the mark moves past it. */
+static int note_skipped(replay_run *r, const tq_frame_info *info)
+{
+    tq_replay_stats *st = r->st;
+    tq_gap g;
+    memset(&g, 0, sizeof g);
+    memcpy(g.id, r->mark.id, TQ_JOURNAL_ID_LEN);
+    g.first = info->first_seq;
+    g.last = info->first_seq + info->count - 1;
+    g.frame = info->index;
+    g.checksum = info->checksum;
+    g.skipped_at = (uint64_t)time(NULL);
+    int rc = tq_store_put_gap(r->t, &g);
+    if (rc != TQ_OK)
+        return tq__replay_db_error(r->d, r->t, rc, 0);
+    if (st->nskipped < TQ_REPLAY_MAX_SKIPPED) {
+        tq_seq_range *sr = &st->skipped[st->nskipped];
+        sr->first = g.first;
+        sr->last = g.last;
+        sr->frame = g.frame;
+    }
+    st->nskipped++;
+    st->skipped_events += info->count;
+    return TQ_OK;
+}
+
+int tq__replay_corrupt(replay_run *r, const tq_frame_info *info, int rc)
+{
+    if (!r->o->skip_corrupt) {
+        r->st->bad_frame = *info;
+        r->st->bad_rc = rc;
+        r->frame_fault = 1;
+        if (rc == TQ_ERR_LIMIT)
+            tq_diag_set(r->d, "(frame)",
+                        "frame %llu needs more memory than the limit of %llu bytes "
+                        "(%u raw bytes as its header says)",
+                        (unsigned long long)info->index,
+                        (unsigned long long)tq__replay_frame_cap(r->o), info->raw_size);
+        else
+            tq_diag_set(r->d, "(frame)", "frame %llu (seq %llu..%llu) is corrupt",
+                        (unsigned long long)info->index,
+                        (unsigned long long)info->first_seq,
+                        (unsigned long long)(info->first_seq + info->count - 1));
+        return rc;
+    }
+    if ((rc = note_skipped(r, info)) != TQ_OK)
+        return rc;
+    tq__replay_note_frame_done(r, info);
+    return TQ_OK;
+}
+
+int tq__replay_end_of_frames(replay_run *r, int rc, const tq_frame_info *info)
+{
+    if (rc == TQ_ERR_EOF)
+        return TQ_OK;
+    if (rc == TQ_ERR_TORN) {
+        r->st->torn_tail = 1;
+        r->st->torn_offset = info->offset;
+        return TQ_OK;
+    }
+    if (rc == TQ_ERR_CORRUPT) {
+        /* A frame that cannot be framed (bad header, or out of sequence) hides where
+         * the next one starts: nothing after it can be read, even with --skip-corrupt.
+         * Its header is not to be believed, so only what came before it is named. */
+        r->st->bad_frame = *info;
+        r->st->bad_rc = rc;
+        r->st->bad_header = 1;
+        r->frame_fault = 1;
+        tq_diag_set(r->d, "(frame)",
+                    "frame %llu at byte %llu cannot be framed (a damaged header, or a "
+                    "frame missing, duplicated or out of order after seq %llu); nothing "
+                    "after it can be located",
+                    (unsigned long long)info->index, (unsigned long long)info->offset,
+                    (unsigned long long)r->mark.last_seq);
+    }
+    return rc;
+}
+
+int tq__replay_db_error(tq_diag *d, const tq_txn *t, int rc, uint64_t seq)
+{
+    if (rc == TQ_ERR_CORRUPT)
+        rc = TQ_ERR_DBCORRUPT;   /* the store's own values, never the journal's */
+    if (d != NULL && d->why[0] == '\0' && rc != TQ_ERR_NOMEM && rc != TQ_ERR_MAPFULL) {
+        if (t != NULL)
+            tq_txn_fault(t, d);
+        if (seq)
+            d->seq = seq;
+    }
+    return rc;
+}

@@ -1,0 +1,453 @@
+/* tq_replay_fill.c - fill the gaps that --skip-corrupt left, from a repaired copy of
+ * the journal.
+ *
+ * The copy must be the journal that was replayed: the frames the mark covers chain to
+ * the mark (the chain includes the skipped frames' checksums, taken from their sound
+ * headers), and each gap's frame has the recorded checksum and seq range.  The gap
+ * events are applied in seq order through the same write transaction path as the serial
+ * replay, after everything the journal applied since, and the gaps are deleted in the
+ * same transaction: a fill is done entirely or not at all, and a second fill finds no
+ * gap.
+ *
+ * Applied late, a gap's events may give another result than in journal order exactly
+ * where order matters: a declaration with events both in the gap and after it, and a
+ * quota permit used by gap events and by events after them (whoever comes first takes
+ * the quota).  Those are found by reading the frames after the first gap again and are
+ * reported for review, with the declarations naming such a permit.  The sets are bounded
+ * (review_max entries each); past that they are counted and the list said incomplete.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tq_replay_int.h"
+
+typedef struct kset {            /* declaration numbers; 0 is never a key */
+    uint64_t *keys;
+    size_t n, cap, max;
+    int full;
+} kset;
+
+typedef struct nset {            /* permit numbers */
+    char (*names)[TQ_PERMIT_MAX + 1];
+    size_t n, cap, max;
+    int full;
+} nset;
+
+typedef struct fill_run {
+    tq_txn *t;
+    const tq_fill_opts *o;
+    tq_fill_stats *st;
+    tq_diag *d;
+    tq_journal_reader *r;
+    tq_journal_mark mark;
+    uint8_t *z, *raw;
+    size_t zcap, rawcap;
+    tq_gap *gaps;
+    size_t ngaps, gapcap;
+    tq_apply_scratch sc;
+    kset gapdecl, straddle;      /* declarations with gap events; and events after too */
+    nset gapperm, strperm;       /* quota permits named in the gap; and after it too */
+    tq_decl decl;
+} fill_run;
+
+static size_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return mix(h);
+}
+
+/* kset_find() - the slot of k, or the empty slot where it would go. */
+static size_t kset_find(const kset *s, uint64_t k)
+{
+    size_t i = mix(k) & (s->cap - 1);
+    while (s->keys[i] != 0 && s->keys[i] != k)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+static int kset_has(const kset *s, uint64_t k)
+{
+    return s->cap && s->keys[kset_find(s, k)] == k;
+}
+
+static int kset_add(kset *s, uint64_t k)
+{
+    if (kset_has(s, k))
+        return TQ_OK;
+    if (s->n >= s->max) {
+        s->full = 1;
+        return TQ_OK;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        kset g = {calloc(s->cap ? s->cap * 2 : 1024, sizeof *s->keys), 0,
+                  s->cap ? s->cap * 2 : 1024, s->max, s->full};
+        if (g.keys == NULL)
+            return TQ_ERR_NOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[i])
+                g.keys[kset_find(&g, s->keys[i])] = s->keys[i];
+        g.n = s->n;
+        free(s->keys);
+        *s = g;
+    }
+    s->keys[kset_find(s, k)] = k;
+    s->n++;
+    return TQ_OK;
+}
+
+static size_t nset_find(const nset *s, const char *name)
+{
+    size_t i = name_hash(name) & (s->cap - 1);
+    while (s->names[i][0] != '\0' && strcmp(s->names[i], name) != 0)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+static int nset_has(const nset *s, const char *name)
+{
+    return s->cap && s->names[nset_find(s, name)][0] != '\0';
+}
+
+static int nset_add(nset *s, const char *name)
+{
+    if (nset_has(s, name))
+        return TQ_OK;
+    if (s->n >= s->max) {
+        s->full = 1;
+        return TQ_OK;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        nset g = {calloc(cap, sizeof *s->names), 0, cap, s->max, s->full};
+        if (g.names == NULL)
+            return TQ_ERR_NOMEM;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->names[i][0])
+                memcpy(g.names[nset_find(&g, s->names[i])], s->names[i], sizeof *s->names);
+        g.n = s->n;
+        free(s->names);
+        *s = g;
+    }
+    snprintf(s->names[nset_find(s, name)], sizeof *s->names, "%s", name);
+    s->n++;
+    return TQ_OK;
+}
+
+static uint64_t decl_number(const char *decl_no)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < TQ_DECL_NO_LEN; i++)
+        v = v * 10 + (uint64_t)(decl_no[i] - '0');
+    return v;
+}
+
+static int collect_gap(void *ctx, const tq_gap *g)
+{
+    fill_run *f = ctx;
+    if (f->ngaps == f->gapcap) {
+        size_t cap = f->gapcap ? f->gapcap * 2 : 16;
+        tq_gap *n = realloc(f->gaps, cap * sizeof *n);
+        if (n == NULL)
+            return TQ_ERR_NOMEM;
+        f->gaps = n;
+        f->gapcap = cap;
+    }
+    f->gaps[f->ngaps++] = *g;
+    return 0;
+}
+
+/* gap_of() - the recorded gap of frame index, or NULL. */
+static const tq_gap *gap_of(const fill_run *f, uint64_t index)
+{
+    for (size_t i = 0; i < f->ngaps; i++)
+        if (f->gaps[i].frame == index)
+            return &f->gaps[i];
+    return NULL;
+}
+
+/* note_permits() - the quota permits of ev's declaration as it now stands: added to
+ * the gap's set (in_gap), or, after the gap, marked as straddling when the gap named
+ * them. */
+static int note_permits(fill_run *f, const tq_event *ev, int in_gap)
+{
+    int rc = tq_store_get_decl(f->t, ev->decl_no, &f->decl);
+    if (rc == TQ_ERR_NOTFOUND)
+        return TQ_OK;
+    if (rc != TQ_OK)
+        return rc;
+    const char *names[TQ_LINES_MAX];
+    size_t n = tq_rules_permits(&f->decl, names);
+    for (size_t i = 0; i < n && rc == TQ_OK; i++) {
+        if (!in_gap) {
+            if (nset_has(&f->gapperm, names[i]))
+                rc = nset_add(&f->strperm, names[i]);
+            continue;
+        }
+        tq_permit p;
+        int prc = tq_store_get_permit(f->t, names[i], &p);
+        if (prc == TQ_OK && p.quota > 0)
+            rc = nset_add(&f->gapperm, names[i]);
+        else if (prc != TQ_ERR_NOTFOUND && prc != TQ_OK)
+            rc = prc;
+    }
+    return rc;
+}
+
+/* fill_frame() - a gap frame of the copy: the recorded one, sound, applied now. */
+static int fill_frame(fill_run *f, const tq_frame_info *info, const tq_gap *g)
+{
+    uint64_t last = info->first_seq + info->count - 1;
+    if (info->checksum != g->checksum || info->first_seq != g->first || last != g->last)
+        return tq_diag_set(f->d, "(frame)",
+                           "frame %llu of the copy (seq %llu..%llu) is not the frame that "
+                           "was skipped (seq %llu..%llu, another checksum)",
+                           (unsigned long long)info->index,
+                           (unsigned long long)info->first_seq, (unsigned long long)last,
+                           (unsigned long long)g->first, (unsigned long long)g->last),
+               TQ_ERR_MISMATCH;
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, f->raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
+        tq_step step;
+        if ((rc = tq_apply_event(f->t, &ev, &f->sc, &step)) != TQ_OK)
+            return tq__replay_db_error(f->d, f->t, rc, ev.seq);
+        f->st->events++;
+        if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL ||
+            step == TQ_STEP_DONE)
+            f->st->applied++;
+        if ((rc = kset_add(&f->gapdecl, decl_number(ev.decl_no))) != TQ_OK ||
+            (rc = note_permits(f, &ev, 1)) != TQ_OK)
+            return tq__replay_db_error(f->d, f->t, rc, ev.seq);
+    }
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+/* after_frame() - a frame applied before, after a gap: which of its events straddle. */
+static int after_frame(fill_run *f, const tq_frame_info *info)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, f->raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
+        if (kset_has(&f->gapdecl, decl_number(ev.decl_no)) &&
+            (rc = kset_add(&f->straddle, decl_number(ev.decl_no))) != TQ_OK)
+            return rc;
+        if (f->gapperm.n && (rc = note_permits(f, &ev, 0)) != TQ_OK)
+            return tq__replay_db_error(f->d, f->t, rc, ev.seq);
+    }
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+/* walk() - every frame the mark covers: chain them, fill the gaps, find the review. */
+static int walk(fill_run *f)
+{
+    uint64_t chain = 0, last_seq = 0;
+    int seen_gap = 0;
+    tq_frame_info info;
+    for (uint64_t i = 0; i < f->mark.frames; i++) {
+        int rc = tq_journal_read_frame(f->r, &info, &f->z, &f->zcap);
+        if (rc != TQ_OK)
+            return tq_diag_set(f->d, "(frame)",
+                               "the copy ends or is damaged at frame %llu, before the %llu "
+                               "frames that were replayed", (unsigned long long)i,
+                               (unsigned long long)f->mark.frames),
+                   rc == TQ_ERR_CORRUPT ? TQ_ERR_CORRUPT : TQ_ERR_MISMATCH;
+        chain = tq_replay_chain(chain, info.checksum);
+        last_seq = info.first_seq + info.count - 1;
+        const tq_gap *g = gap_of(f, i);
+        if (g == NULL && !seen_gap)
+            continue;        /* before any gap: the chain is all that matters */
+        rc = tq_journal_frame_decode(&info, f->z, &f->raw, &f->rawcap);
+        if (rc == TQ_OK)
+            rc = tq__replay_check_frame(&info, f->raw);
+        if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT)
+            return tq_diag_set(f->d, "(frame)", "frame %llu (seq %llu..%llu) of the copy "
+                               "is corrupt too", (unsigned long long)i,
+                               (unsigned long long)info.first_seq,
+                               (unsigned long long)last_seq), rc;
+        if (rc == TQ_OK)
+            rc = g ? fill_frame(f, &info, g) : after_frame(f, &info);
+        if (rc != TQ_OK)
+            return rc;
+        seen_gap |= g != NULL;
+        f->st->gaps_filled += g != NULL;
+    }
+    if (chain != f->mark.chain || last_seq != f->mark.last_seq)
+        return tq_diag_set(f->d, "(journal)", "the copy's frames differ from the journal "
+                           "replayed before (through seq %llu): not a copy of it",
+                           (unsigned long long)f->mark.last_seq), TQ_ERR_MISMATCH;
+    if (f->st->gaps_filled != f->ngaps)
+        return tq_diag_set(f->d, "(journal)", "a recorded gap lies past the frames the "
+                           "mark covers"), TQ_ERR_MISMATCH;
+    return TQ_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* report_keys() / report_names() - a set, sorted, to the review callback.  The keys
+ * are compacted and sorted in place (that set is not used afterwards). */
+static void report_keys(fill_run *f, kset *s, char kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->keys[i])
+            s->keys[n++] = s->keys[i];
+    qsort(s->keys, n, sizeof *s->keys, cmp_u64);
+    for (size_t i = 0; i < n && f->o->review; i++) {
+        char no[TQ_DECL_NO_LEN + 1];
+        uint64_t v = s->keys[i];
+        for (int k = TQ_DECL_NO_LEN - 1; k >= 0; k--, v /= 10)
+            no[k] = (char)('0' + v % 10);
+        no[TQ_DECL_NO_LEN] = '\0';
+        f->o->review(f->o->review_ctx, kind, no);
+    }
+}
+
+static int report_names(fill_run *f, const nset *s, char kind)
+{
+    char (*v)[TQ_PERMIT_MAX + 1] = malloc((s->n ? s->n : 1) * sizeof *v);
+    if (v == NULL)
+        return TQ_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->names[i][0])
+            memcpy(v[n++], s->names[i], sizeof *v);
+    qsort(v, n, sizeof *v, cmp_name);
+    for (size_t i = 0; i < n && f->o->review; i++)
+        f->o->review(f->o->review_ctx, kind, v[i]);
+    free(v);
+    return TQ_OK;
+}
+
+/* by_permit() - each declaration naming a straddling quota permit. */
+static int by_permit(void *ctx, const tq_decl *d)
+{
+    fill_run *f = ctx;
+    const char *names[TQ_LINES_MAX];
+    size_t n = tq_rules_permits(d, names);
+    for (size_t i = 0; i < n; i++)
+        if (nset_has(&f->strperm, names[i])) {
+            f->st->review_by_permit++;
+            if (f->o->review)
+                f->o->review(f->o->review_ctx, 'd', d->decl_no);
+            break;
+        }
+    return 0;
+}
+
+static int delete_gaps(fill_run *f)
+{
+    for (size_t i = 0; i < f->ngaps; i++) {
+        int rc = tq_store_del_gap(f->t, f->gaps[i].id, f->gaps[i].first);
+        if (rc != TQ_OK)
+            return tq__replay_db_error(f->d, f->t, rc, 0);
+    }
+    return TQ_OK;
+}
+
+/* fill() - in f->t: find the gaps, walk, delete, report, commit. */
+static int fill(fill_run *f)
+{
+    const uint8_t *id = tq_journal_id(f->r);
+    int rc = tq_store_get_journal(f->t, id, &f->mark);
+    if (rc == TQ_ERR_NOTFOUND)
+        return TQ_OK;        /* never replayed: no gap */
+    if (rc == TQ_OK)
+        rc = tq_store_each_gap(f->t, id, collect_gap, f);
+    if (rc != TQ_OK)
+        return tq__replay_db_error(f->d, f->t, rc, 0);
+    f->st->gaps = f->ngaps;
+    if (f->ngaps == 0)
+        return TQ_OK;
+    if ((rc = walk(f)) != TQ_OK || (rc = delete_gaps(f)) != TQ_OK)
+        return rc;
+    f->st->review_decls = f->straddle.n;
+    f->st->review_permits = f->strperm.n;
+    f->st->review_truncated = f->gapdecl.full || f->straddle.full || f->gapperm.full ||
+                              f->strperm.full;
+    if (f->straddle.n)
+        report_keys(f, &f->straddle, 'D');
+    if (f->strperm.n) {
+        if ((rc = report_names(f, &f->strperm, 'P')) != TQ_OK)
+            return rc;
+        if ((rc = tq_store_each_decl(f->t, by_permit, f)) != TQ_OK)
+            return tq__replay_db_error(f->d, f->t, rc, 0);
+    }
+    if (f->o->dry_run)
+        return TQ_OK;
+    rc = tq_txn_commit(f->t);
+    f->t = NULL;
+    return rc;
+}
+
+static void fill_release(fill_run *f)
+{
+    tq_txn_abort(f->t);
+    tq_journal_close(f->r);
+    tq_apply_scratch_release(&f->sc);
+    free(f->z);
+    free(f->raw);
+    free(f->gaps);
+    free(f->gapdecl.keys);
+    free(f->straddle.keys);
+    free(f->gapperm.names);
+    free(f->strperm.names);
+}
+
+/* fill_once() - one attempt; TQ_ERR_MAPFULL means grow the map and try again. */
+static int fill_once(tq_store *s, const char *path, const tq_fill_opts *o,
+                     tq_fill_stats *stats, tq_diag *d)
+{
+    fill_run f;
+    memset(&f, 0, sizeof f);
+    memset(stats, 0, sizeof *stats);
+    f.o = o;
+    f.st = stats;
+    f.d = d;
+    uint64_t max = o->review_max ? o->review_max : 1000000;
+    f.gapdecl.max = f.straddle.max = f.gapperm.max = f.strperm.max = max;
+    int rc = tq_journal_open(path, &f.r);
+    if (rc != TQ_OK) {
+        tq_diag_set(d, "(journal)", "cannot open %s: %s", path, tq_strerror(rc));
+        return rc;
+    }
+    memcpy(stats->journal_id, tq_journal_id(f.r), TQ_JOURNAL_ID_LEN);
+    if ((rc = tq_txn_begin(s, 0, &f.t)) == TQ_OK)
+        rc = fill(&f);
+    fill_release(&f);
+    return rc;
+}
+
+int tq_replay_fill_gap(tq_store *s, const char *path, const tq_fill_opts *opts,
+                       tq_fill_stats *stats, tq_diag *d)
+{
+    static const tq_fill_opts none;
+    int rc;
+    while ((rc = fill_once(s, path, opts ? opts : &none, stats, d)) == TQ_ERR_MAPFULL)
+        if ((rc = tq_store_grow(s)) != TQ_OK)
+            break;
+    return rc;
+}
