@@ -55,10 +55,11 @@
  * 64k declarations the kernel is asked to start writing back what is dirty, so the
  * disk works during the run rather than all in the final fsync.
  *
- * Files.  Each file goes to DIR/.NAME.tmp and is renamed to its name only after all
- * three are complete and fsynced, then the directory is fsynced: a failed or killed
- * run leaves any earlier set of files untouched (and removes its temporaries when it
- * can).
+ * Files.  Each file goes through tq_out (formats/tq_out.h): a temporary file with a
+ * random name beside its final name, never a planted link followed; each is renamed to
+ * its name only after all three are complete and fsynced, and the directory fsynced: a
+ * failed or killed run leaves any earlier set of files untouched (and removes its
+ * temporaries, on SIGINT, SIGTERM and SIGHUP too).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* sync_file_range(), O_DIRECTORY */
@@ -78,6 +79,7 @@
 
 #include "../formats/tq_event.h"
 #include "../formats/tq_journal.h"
+#include "../formats/tq_out.h"
 #include "../formats/tq_time.h"
 
 /* ---- limits and shape --------------------------------------------------------- */
@@ -381,13 +383,12 @@ typedef struct gen_decl_info {
 } gen_decl_info;
 
 typedef struct gen_out {
-    int fd;
+    tq_out out;          /* the file, a temporary until published */
+    int fd;              /* out.fd while writing, else -1 */
     int err;             /* first errno; sticky */
     char *buf;
     size_t len;
     uint64_t rows;
-    char tmp[PATH_MAX];
-    char path[PATH_MAX];
 } gen_out;
 
 /* Batches of events on their way to the journal thread.  Events are built in place in
@@ -434,7 +435,7 @@ typedef struct gen {
     uint64_t npending;
 
     tq_journal_writer *jw;
-    char jtmp[PATH_MAX], jpath[PATH_MAX];
+    tq_out jout;         /* journal.tqj: jout.tmp is what the journal writer writes */
     int jfd;             /* read-only, for writeback hints only; -1 if none */
     uint64_t events;
     gen_out pay, per;
@@ -460,23 +461,31 @@ static int file_error(tq_diag *d, const char *path, int e)
     return errno_code(e);
 }
 
+/* open_out() - DIR/NAME through tq_out: a regular file only (these three are
+ * published together, which a stream cannot be). */
+static int open_out(tq_out *o, const char *dir, const char *name, tq_diag *d)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return file_error(d, dir, ENAMETOOLONG);
+    int rc = tq_out_open(o, path, TQ_OUT_NO_STREAM, d);
+    if (rc != TQ_OK && d != NULL)
+        snprintf(d->field, sizeof d->field, "(file)");   /* as tq_gen.h says */
+    return rc;
+}
+
 static int out_open(gen_out *o, const char *dir, const char *name, tq_diag *d)
 {
     o->fd = -1;
-    if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= sizeof o->path ||
-        (size_t)snprintf(o->tmp, sizeof o->tmp, "%s/.%s.tmp", dir, name) >= sizeof o->tmp) {
-        o->tmp[0] = '\0';   /* never unlink a truncated name */
-        return file_error(d, dir, ENAMETOOLONG);
-    }
     o->buf = malloc(GEN_OUTBUF);
     if (o->buf == NULL) {
-        tq_diag_set(d, "(memory)", "no memory for the buffer of %s", o->path);
+        tq_diag_set(d, "(memory)", "no memory for the buffer of %s/%s", dir, name);
         return TQ_ERR_NOMEM;
     }
-    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o->fd < 0)
-        return file_error(d, o->tmp, errno);
-    return TQ_OK;
+    int rc = open_out(&o->out, dir, name, d);
+    if (rc == TQ_OK)
+        o->fd = o->out.fd;
+    return rc;
 }
 
 static void out_flush(gen_out *o)
@@ -507,41 +516,22 @@ static inline void out_write(gen_out *o, const char *row, size_t n)
     o->rows++;
 }
 
-/* Flush, fsync and close; the file keeps its temporary name. */
+/* Flush and fsync; the file keeps its temporary name until publish(). */
 static int out_close(gen_out *o, tq_diag *d)
 {
     out_flush(o);
-    if (o->err == 0 && fsync(o->fd) != 0)
-        o->err = errno;
-    if (close(o->fd) != 0 && o->err == 0 && errno != EINTR)
-        o->err = errno;
     o->fd = -1;
     if (o->err != 0)
-        return file_error(d, o->tmp, o->err);
-    return TQ_OK;
+        return file_error(d, o->out.tmp, o->err);
+    return tq_out_sync(&o->out, d);
 }
 
 static void out_discard(gen_out *o)
 {
-    if (o->fd >= 0)
-        close(o->fd);
+    tq_out_rollback(&o->out);
     o->fd = -1;
-    if (o->tmp[0] != '\0')
-        unlink(o->tmp);
     free(o->buf);
     o->buf = NULL;
-}
-
-static int fsync_dir(const char *dir, tq_diag *d)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return file_error(d, dir, errno);
-    int rc = TQ_OK;
-    if (fsync(fd) != 0 && errno != EINVAL)   /* some file systems cannot sync a directory */
-        rc = file_error(d, dir, errno);
-    close(fd);
-    return rc;
 }
 
 /* ---- the journal thread ------------------------------------------------------- */
@@ -585,9 +575,9 @@ static int journal_error(gen *g, int rc, tq_diag *d)
 {
     if (rc == TQ_ERR_INPUT)   /* the encoder refused an event: a bug here, not in the disk */
         tq_diag_set(d, "(journal)", "%s: the generator made an event the journal refuses",
-                    g->jtmp);
+                    g->jout.tmp);
     else
-        tq_diag_set(d, "(file)", "%s: %s", g->jtmp, tq_strerror(rc));
+        tq_diag_set(d, "(file)", "%s: %s", g->jout.tmp, tq_strerror(rc));
     return rc;
 }
 
@@ -1512,7 +1502,7 @@ static int run(gen *g, tq_diag *d)
             pay_row(g, no, 0, 100000 + R_BELOW(g, 1000000000), 0);
         }
         if (g->pay.err != 0)
-            return file_error(d, g->pay.tmp, g->pay.err);
+            return file_error(d, g->pay.out.tmp, g->pay.err);
         if (((t + 1) & GEN_PROGRESS_MASK) == 0) {
             start_writeback(g);
             if (o->progress != NULL)
@@ -1522,12 +1512,10 @@ static int run(gen *g, tq_diag *d)
     return TQ_OK;
 }
 
-static int publish(gen_out *o, tq_diag *d)
+/* publish() - rename into place and fsync the directory (tq_out_commit). */
+static int publish(tq_out *o, tq_diag *d)
 {
-    if (rename(o->tmp, o->path) != 0)
-        return file_error(d, o->path, errno);
-    o->tmp[0] = '\0';   /* nothing left to clean up */
-    return TQ_OK;
+    return tq_out_commit(o, d);
 }
 
 int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d)
@@ -1545,11 +1533,11 @@ int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d)
         return TQ_ERR_NOMEM;
     }
     g->pay.fd = g->per.fd = g->jfd = -1;
+    g->pay.out.fd = g->per.out.fd = g->jout.fd = -1;
     const char *dir = opts->out_dir;
     int rc;
-    if ((size_t)snprintf(g->jpath, sizeof g->jpath, "%s/journal.tqj", dir) >= sizeof g->jpath ||
-        (size_t)snprintf(g->jtmp, sizeof g->jtmp, "%s/.journal.tqj.tmp", dir) >= sizeof g->jtmp) {
-        g->jtmp[0] = '\0';
+    char jpath[PATH_MAX];
+    if ((size_t)snprintf(jpath, sizeof jpath, "%s/journal.tqj", dir) >= sizeof jpath) {
         rc = file_error(d, dir, ENAMETOOLONG);
         goto fail;
     }
@@ -1565,12 +1553,16 @@ int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d)
     g->pay.rows = 0;
 
     tq_journal_write_opts jo = {.frame_bytes = opts->frame_bytes, .level = 0};
-    if ((rc = tq_journal_create(g->jtmp, &jo, &g->jw)) != TQ_OK) {
+    /* The journal writer opens the temporary by its name: a fresh random one that we
+     * created exclusively, so no planted link is followed. */
+    if ((rc = open_out(&g->jout, dir, "journal.tqj", d)) != TQ_OK)
+        goto fail;
+    if ((rc = tq_journal_create(g->jout.tmp, &jo, &g->jw)) != TQ_OK) {
         g->jw = NULL;
-        tq_diag_set(d, "(file)", "%s: %s", g->jtmp, tq_strerror(rc));
+        tq_diag_set(d, "(file)", "%s: %s", g->jout.tmp, tq_strerror(rc));
         goto fail;
     }
-    g->jfd = open(g->jtmp, O_RDONLY | O_CLOEXEC);   /* no fd: no hints, no harm */
+    g->jfd = g->jout.fd;   /* writeback hints only */
     if ((rc = pipe_start(g)) != TQ_OK) {
         tq_diag_set(d, "(memory)", "cannot allocate the journal batches");
         goto fail;
@@ -1584,21 +1576,16 @@ int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d)
     rc = tq_journal_finish(g->jw);
     g->jw = NULL;
     if (rc != TQ_OK) {
-        tq_diag_set(d, "(file)", "%s: %s", g->jtmp, tq_strerror(rc));
+        tq_diag_set(d, "(file)", "%s: %s", g->jout.tmp, tq_strerror(rc));
         goto fail;
     }
+    g->jfd = -1;
     if ((rc = out_close(&g->pay, d)) != TQ_OK)
         goto fail;
 
     /* All three are complete and durable: now they take their names. */
-    if ((rc = publish(&g->per, d)) != TQ_OK || (rc = publish(&g->pay, d)) != TQ_OK)
-        goto fail;
-    if (rename(g->jtmp, g->jpath) != 0) {
-        rc = file_error(d, g->jpath, errno);
-        goto fail;
-    }
-    g->jtmp[0] = '\0';
-    if ((rc = fsync_dir(dir, d)) != TQ_OK)
+    if ((rc = publish(&g->per.out, d)) != TQ_OK || (rc = publish(&g->pay.out, d)) != TQ_OK ||
+        (rc = publish(&g->jout, d)) != TQ_OK)
         goto fail;
 
     if (opts->progress != NULL)
@@ -1608,17 +1595,14 @@ int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d)
         stats->events = g->events;
         stats->payments = g->pay.rows;
         stats->permits = g->per.rows;
-        stats->journal_bytes = stat(g->jpath, &st) == 0 ? (uint64_t)st.st_size : 0;
+        stats->journal_bytes = stat(jpath, &st) == 0 ? (uint64_t)st.st_size : 0;
     }
 
 fail:
     pipe_stop(g, 1, NULL);   /* a no-op when stopped already */
     if (g->jw != NULL)
         tq_journal_abandon(g->jw);
-    if (g->jfd >= 0)
-        close(g->jfd);
-    if (g->jtmp[0] != '\0')
-        unlink(g->jtmp);
+    tq_out_rollback(&g->jout);
     pipe_free(&g->pipe);
     out_discard(&g->pay);
     out_discard(&g->per);

@@ -48,6 +48,7 @@
 #define LC_MAXKEY 511u              /* MDB_MAXKEYSIZE */
 #define LC_PINVALID UINT64_MAX      /* P_INVALID: an empty tree's root */
 #define LC_MAPSIZE_MAX (1ull << 44) /* 16 TiB: a larger map size is a flipped bit */
+#define LC_TRIES 5                  /* attempts while a writer keeps committing */
 
 enum { LC_P_BRANCH = 0x01, LC_P_LEAF = 0x02, LC_P_OVERFLOW = 0x04, LC_P_META = 0x08,
        LC_P_LEAF2 = 0x20 };
@@ -87,6 +88,11 @@ typedef struct lc {
     tq_lmdb_check_stats *st;
     int io_err;                     /* a TQ_ERR_* from the system, ends the check */
     struct lc_walk *walk;           /* TQ_LMDB_CHECK_TREES */
+    char *msgs;                     /* problems of this attempt, NUL-separated: handed */
+    size_t msgs_len, msgs_cap;      /* to on_problem once the file held still */
+    uint8_t raw[2][LC_META_LEN];    /* the meta pages as read at the start */
+    size_t raw_len[2];
+    int raw_have[2];                /* whether meta page i was read */
 } lc;
 
 /* ---- small helpers ---- */
@@ -128,14 +134,34 @@ static void lc_problem(lc *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (c->problems == 0 && c->d != NULL) {
-        snprintf(c->d->field, sizeof c->d->field, "(database)");
-        if (snprintf(c->d->why, sizeof c->d->why, "%s: %s", c->path, msg) < 0)
-            c->d->why[0] = '\0';   /* a long path cuts the message: fine */
-    }
     c->problems++;
-    if (c->on_problem != NULL)
-        c->on_problem(c->ctx, msg);
+    {
+        size_t n = strlen(msg) + 1;
+        if (c->msgs_len + n > c->msgs_cap) {
+            size_t cap = c->msgs_cap ? 2 * c->msgs_cap : 4096;
+            char *p = cap >= c->msgs_len + n ? realloc(c->msgs, cap) : NULL;
+            if (p == NULL)
+                return;             /* counted, not kept: the first ones are */
+            c->msgs = p;
+            c->msgs_cap = cap;
+        }
+        memcpy(c->msgs + c->msgs_len, msg, n);
+        c->msgs_len += n;
+    }
+}
+
+/* lc_deliver() - hand the problems found to the caller; the first goes into d->why. */
+static void lc_deliver(lc *c)
+{
+    for (size_t at = 0; at < c->msgs_len; at += strlen(c->msgs + at) + 1) {
+        if (at == 0 && c->d != NULL) {
+            snprintf(c->d->field, sizeof c->d->field, "(database)");
+            if (snprintf(c->d->why, sizeof c->d->why, "%s: %s", c->path, c->msgs) < 0)
+                c->d->why[0] = '\0';   /* a long path cuts the message: fine */
+        }
+        if (c->on_problem != NULL)
+            c->on_problem(c->ctx, c->msgs + at);
+    }
 }
 
 static int lc_errno_code(int e)
@@ -348,6 +374,9 @@ static int lc_read_metas(lc *c, lc_meta m[2])
     ssize_t n = lc_read(c, 0, buf, sizeof buf);
     if (n < 0)
         return -1;
+    memcpy(c->raw[0], buf, (size_t)n);
+    c->raw_len[0] = (size_t)n;
+    c->raw_have[0] = 1;
     if (n == 0) {
         lc_problem(c, "empty (0 bytes)");
         return -1;
@@ -375,6 +404,9 @@ static int lc_read_metas(lc *c, lc_meta m[2])
     n = lc_read(c, c->psize, buf, sizeof buf);
     if (n < 0)
         return -1;
+    memcpy(c->raw[1], buf, (size_t)n);
+    c->raw_len[1] = (size_t)n;
+    c->raw_have[1] = 1;
     if ((size_t)n < sizeof buf) {
         lc_problem(c, "meta page 1 cut short");
         return -1;
@@ -900,8 +932,53 @@ static int lc_open(lc *c)
         lc_problem(c, "not a regular file");
         return TQ_ERR_DBCORRUPT;
     }
-    c->file_size = (uint64_t)sb.st_size;
     return TQ_OK;
+}
+
+/* lc_attempt() - one check of the open file, from its current size. */
+static void lc_attempt(lc *c, unsigned flags)
+{
+    struct stat sb;
+    lc_meta m[2];
+    memset(m, 0, sizeof m);
+    memset(c->st, 0, sizeof *c->st);
+    c->problems = 0;
+    c->msgs_len = 0;
+    c->raw_have[0] = c->raw_have[1] = 0;
+    if (fstat(c->fd, &sb) != 0) {
+        lc_sys_error(c, "stat");
+        return;
+    }
+    c->file_size = (uint64_t)sb.st_size;
+    if (lc_read_metas(c, m) == 0 && !lc_stopped(c)) {
+        const lc_meta *newest = m[1].txnid > m[0].txnid ? &m[1] : &m[0];
+        c->last_pg = newest->last_pg;
+        c->st->txnid = newest->txnid;
+        c->st->last_pg = newest->last_pg;
+        lc_walk_all(c, newest, flags);
+    }
+}
+
+/* lc_moved() - whether a writer committed since the attempt began: the meta pages or
+ * the size differ.  Readers of LMDB are not seen by LMDB's writer, so two commits
+ * during a walk may recycle the pages of the snapshot being walked, and a meta page
+ * read while it is written may be torn: problems found then prove nothing. */
+static int lc_moved(lc *c)
+{
+    uint8_t buf[LC_META_LEN];
+    struct stat sb;
+    if (fstat(c->fd, &sb) != 0 || (uint64_t)sb.st_size != c->file_size)
+        return 1;
+    for (int i = 0; i < 2; i++) {
+        uint64_t off = i == 0 ? 0 : c->psize;
+        ssize_t n;
+        if (!c->raw_have[i])
+            continue;
+        n = lc_read(c, off, buf, sizeof buf);
+        if (n < 0 || (size_t)n != c->raw_len[i] || memcmp(buf, c->raw[i], (size_t)n) != 0)
+            return 1;
+    }
+    return 0;
 }
 
 int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_problems,
@@ -911,20 +988,29 @@ int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_proble
     lc c = { .fd = -1, .path = data_mdb, .on_problem = on_problem, .ctx = ctx, .d = d,
              .max_problems = max_problems ? max_problems : 100 };
     tq_lmdb_check_stats st = { 0 };
-    lc_meta m[2];
-    int rc;
+    int rc, tries = 0;
     c.st = &st;
-    memset(m, 0, sizeof m);
     rc = lc_open(&c);
-    if (rc == TQ_OK && lc_read_metas(&c, m) == 0 && !lc_stopped(&c)) {
-        const lc_meta *newest = m[1].txnid > m[0].txnid ? &m[1] : &m[0];
-        c.last_pg = newest->last_pg;
-        st.txnid = newest->txnid;
-        st.last_pg = newest->last_pg;
-        lc_walk_all(&c, newest, flags);
+    if (rc == TQ_OK) {
+        for (;;) {
+            lc_attempt(&c, flags);
+            if (c.problems == 0 || c.io_err != 0 || !lc_moved(&c))
+                break;
+            if (++tries == LC_TRIES) {
+                c.problems = 0;
+                c.msgs_len = 0;
+                lc_problem(&c, "changed under the check %d times running (a writer "
+                           "committing fast?): not checked", LC_TRIES);
+                rc = TQ_ERR_BUSY;
+                break;
+            }
+        }
     }
+    if (c.io_err == 0)
+        lc_deliver(&c);
     if (c.fd >= 0)
         close(c.fd);
+    free(c.msgs);
     st.file_size = c.file_size;
     st.page_size = c.psize;
     st.problems = c.problems;
@@ -936,4 +1022,3 @@ int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_proble
         return rc;
     return c.problems ? TQ_ERR_DBCORRUPT : TQ_OK;
 }
-

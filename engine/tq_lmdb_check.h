@@ -37,8 +37,15 @@ typedef struct tq_lmdb_check_stats {
 /* tq_lmdb_check_file() - check data_mdb (DIR/data.mdb).  on_problem, when not NULL, is
  * called for each problem with a one-line description ("page 17: lower 4100 beyond
  * upper 4000"); the walk stops after max_problems (0 = 100).  stats may be NULL.
+ * Problems are handed over only once the file held still: a writer may commit while
+ * the file is read (LMDB's writer does not see this reader), and two commits during a
+ * walk can recycle the pages being walked, or a meta page can be read half-written.  So
+ * when problems are found and the meta pages or the size changed meanwhile, the check
+ * starts again (5 attempts at most).
  * @return TQ_OK (sound); TQ_ERR_DBCORRUPT (at least one problem; d->why has the first);
- *         TQ_ERR_NOTFOUND (no such file); TQ_ERR_PERM; TQ_ERR_IO; TQ_ERR_NOMEM.
+ *         TQ_ERR_BUSY (the file changed under each of 5 attempts that found problems:
+ *         nothing is known); TQ_ERR_NOTFOUND (no such file); TQ_ERR_PERM; TQ_ERR_IO;
+ *         TQ_ERR_NOMEM.
  *         An empty file is TQ_ERR_DBCORRUPT ("empty"); the caller decides whether an
  *         empty file may be a new database. */
 int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_problems,

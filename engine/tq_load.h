@@ -3,7 +3,10 @@
  * A file is applied in one write transaction: every row is parsed and checked (formats,
  * receipt conflicts within the file and against the store), and the transaction is
  * committed only when no row failed, or when the caller asked to skip bad rows (then
- * each bad row is written, unchanged, to the reject stream and the rest is applied).
+ * each bad row is written, unchanged and whole, to the reject output and the rest is
+ * applied).  A reject output starts with the file's CSV header line, so once its rows
+ * are fixed it loads back as it is; it is flushed (and, as a tq_out, fsynced) before the
+ * transaction commits, and a reject output that cannot be written commits nothing.
  * When the map fills the whole file is redone after growing it, so a file is either
  * entirely in the database or not at all, whatever happens to the process.
  */
@@ -13,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tq_out.h"
 #include "tq_store.h"
 
 typedef enum tq_load_kind { TQ_LOAD_PAYMENTS = 1, TQ_LOAD_PERMITS = 2 } tq_load_kind;
@@ -21,7 +25,15 @@ struct tq_load_stats;
 
 typedef struct tq_load_opts {
     tq_load_kind kind;
-    FILE *rejects;          /* NULL: any bad row fails the file; else bad rows go here */
+    /* Where bad rows go: reject_out (preferred: synced before the commit; the caller
+     * commits it after TQ_OK and rolls it back otherwise) or the stream rejects (only
+     * flushed and checked).  Both NULL: any bad row fails the file.  A row over
+     * max_line is copied whole, in pieces, from the input (memory stays bounded). */
+    tq_out *reject_out;
+    FILE *rejects;
+    /* NULL: open path; else read this stream (path only names it in messages).  It must
+     * be seekable: it is rewound for a redo after map growth. */
+    FILE *in;
     size_t max_line;        /* longest row accepted; 0 = 64 KiB */
     /* called for each bad row (d has line, field, why); may be NULL */
     void (*on_error)(void *ctx, const tq_diag *d);
@@ -32,8 +44,10 @@ typedef struct tq_load_opts {
      * job's ledger).  A non-zero return aborts the load with that error.  May be NULL. */
     int (*before_commit)(void *ctx, tq_txn *t, const struct tq_load_stats *st);
     void *before_commit_ctx;
-    /* progress: bytes of the file read so far and its size, never decreasing across a
-     * redo after map growth.  Called on the loading thread.  May be NULL. */
+    /* progress: bytes of the file read so far and its size (0 when not known), never
+     * decreasing across a redo after map growth (a redo reports nothing until it passes
+     * the point reached before).  Called on the loading thread about every 64 KiB and
+     * once at the end.  May be NULL. */
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ctx;
 } tq_load_opts;
@@ -47,11 +61,14 @@ typedef struct tq_load_stats {
     uint64_t unknown_decl;  /* payments for a declaration not (yet) known */
 } tq_load_stats;
 
-/* tq_load_file() - load path ("-" is not accepted: a redo after map growth must be able
- * to read the file again).  @return TQ_OK; TQ_ERR_INPUT when rows were bad and nothing
- * was applied (they were reported through on_error); TQ_ERR_IO with d naming the file;
- * TQ_ERR_INTERRUPTED; or a store error (TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE).  On every
- * error the database is as it was before the call. */
+/* tq_load_file() - load path, or opts->in ("-" is not accepted: a redo after map growth
+ * must be able to read the file again).  Callbacks run on the calling thread.
+ * @return TQ_OK; TQ_ERR_INPUT when rows were bad and nothing was applied (they were
+ * reported through on_error); TQ_ERR_IO with d naming the file; TQ_ERR_IO, TQ_ERR_FULL
+ * or TQ_ERR_PERM with d->field "(rejects)" when the reject output could not be written
+ * (nothing committed); TQ_ERR_INTERRUPTED; before_commit's error; or a store error
+ * (TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE).  On every error the database is as it was
+ * before the call. */
 int tq_load_file(tq_store *s, const char *path, const tq_load_opts *opts,
                  tq_load_stats *stats, tq_diag *d);
 

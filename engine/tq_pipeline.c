@@ -767,26 +767,22 @@ static int run_applier(pipeline *p, applier *a)
     }
 }
 
-int tq__pipeline_apply(replay_run *r)
+/* pipeline_setup() - sizes, the frame pool, the batch table, the greatest stored key. */
+static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
 {
-    pipeline p;
-    applier a;
-    memset(&p, 0, sizeof p);
-    memset(&a, 0, sizeof a);
-    p.r = r;
-    a.r = r;
-    p.nworkers = r->o->threads < TQ_REPLAY_THREADS_MAX ? r->o->threads
-                                                       : TQ_REPLAY_THREADS_MAX;
-    p.nframes = 2 * (size_t)p.nworkers + 4;
-    p.pool_max = tq__replay_pool_bytes(r->o);
-    p.frame_cap = tq__replay_frame_cap(r->o);
-    p.keep = p.pool_max / (2 * p.nframes);
-    int rc = TQ_ERR_NOMEM;
-    p.frames = calloc(p.nframes, sizeof *p.frames);
-    p.free_ = calloc(p.nframes, sizeof *p.free_);
-    p.work = calloc(p.nframes, sizeof *p.work);
-    p.done = calloc(p.nframes, sizeof *p.done);
-    p.workers = calloc(p.nworkers, sizeof *p.workers);
+    p->r = r;
+    a->r = r;
+    p->nworkers = r->o->threads < TQ_REPLAY_THREADS_MAX ? r->o->threads
+                                                        : TQ_REPLAY_THREADS_MAX;
+    p->nframes = 2 * (size_t)p->nworkers + 4;
+    p->pool_max = tq__replay_pool_bytes(r->o);
+    p->frame_cap = tq__replay_frame_cap(r->o);
+    p->keep = p->pool_max / (2 * p->nframes);
+    p->frames = calloc(p->nframes, sizeof *p->frames);
+    p->free_ = calloc(p->nframes, sizeof *p->free_);
+    p->work = calloc(p->nframes, sizeof *p->work);
+    p->done = calloc(p->nframes, sizeof *p->done);
+    p->workers = calloc(p->nworkers, sizeof *p->workers);
     /* Size the batch table for the batch, or for the whole journal when that is smaller
      * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
     uint64_t batch = r->o->batch_events ? r->o->batch_events : 100000;
@@ -796,39 +792,63 @@ int tq__pipeline_apply(replay_run *r)
     size_t slots = 4096;
     while (slots < 2 * expect && slots < ((size_t)1 << 24))
         slots *= 2;
-    if (!p.frames || !p.free_ || !p.work || !p.done || !p.workers ||
-        decl_rehash(&a, slots) != TQ_OK)
-        goto out_free;
-    for (size_t i = 0; i < p.nframes; i++)
-        p.free_[p.nfree++] = &p.frames[i];
+    if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers ||
+        decl_rehash(a, slots) != TQ_OK)
+        return TQ_ERR_NOMEM;
+    for (size_t i = 0; i < p->nframes; i++)
+        p->free_[p->nfree++] = &p->frames[i];
     char last[TQ_DECL_NO_LEN + 1];
-    rc = tq_store_last_decl(r->t, last);
+    int rc = tq_store_last_decl(r->t, last);
     if (rc == TQ_OK)
-        a.max_key = decl_key(last);
-    else if (rc != TQ_ERR_NOTFOUND) {
-        rc = tq__replay_db_error(r->d, r->t, rc, 0);
-        goto out_free;
-    }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
+        a->max_key = decl_key(last);
+    else if (rc != TQ_ERR_NOTFOUND)
+        return tq__replay_db_error(r->d, r->t, rc, 0);
+    return TQ_OK;
+}
+
+static void pipeline_release(pipeline *p, applier *a)
+{
+    if (p->frames)
+        for (size_t i = 0; i < p->nframes; i++)
+            frame_free(&p->frames[i]);
+    free(p->frames);
+    free(p->free_);
+    free(p->work);
+    free(p->done);
+    free(p->workers);
+    free(a->slots);
+    free(a->arena);
+    free(a->pe);
+    free(a->pidx);
+}
+
+/* pipeline_run() - start the threads, apply, stop them, and commit the last batch when
+ * the pass may (tq__replay_may_commit). */
+static int pipeline_run(pipeline *p, applier *a)
+{
+    replay_run *r = p->r;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     unsigned started = 0;
-    int reader_started = pthread_create(&p.reader, NULL, reader_main, &p) == 0;
-    rc = reader_started ? TQ_OK : TQ_ERR_NOMEM;
-    for (; rc == TQ_OK && started < p.nworkers; started++)
-        if (pthread_create(&p.workers[started], NULL, worker_main, &p) != 0)
+    int reader_started = pthread_create(&p->reader, NULL, reader_main, p) == 0;
+    int rc = reader_started ? TQ_OK : TQ_ERR_NOMEM;
+    for (; rc == TQ_OK && started < p->nworkers; started++)
+        if (pthread_create(&p->workers[started], NULL, worker_main, p) != 0) {
             rc = TQ_ERR_NOMEM;
+            break;           /* not started: not to be joined */
+        }
     r->flush = flush;
-    r->flush_ctx = &a;
+    r->flush_ctx = a;
     double cpu0 = thread_cpu();
     if (rc == TQ_OK)
-        rc = run_applier(&p, &a);
+        rc = run_applier(p, a);
     /* Stop the threads before the final commit: a worker's read transaction must be
      * closed before the map may grow, and nothing more is needed from them. */
-    stop_all(&p);
+    stop_all(p);
     if (reader_started)
-        pthread_join(p.reader, NULL);
+        pthread_join(p->reader, NULL);
     for (unsigned i = 0; i < started; i++)
-        pthread_join(p.workers[i], NULL);
+        pthread_join(p->workers[i], NULL);
     if (tq__replay_may_commit(r, rc)) {
         int crc = tq__replay_commit_batch(r, 1);
         if (crc != TQ_OK)
@@ -837,24 +857,24 @@ int tq__pipeline_apply(replay_run *r)
     r->flush = NULL;
     r->flush_ctx = NULL;
     r->st->cpu_apply += thread_cpu() - cpu0;
-    r->st->cpu_read += p.cpu_read;
-    r->st->cpu_workers += p.cpu_workers;
-    if (p.pool_peak > r->st->pool_peak)
-        r->st->pool_peak = p.pool_peak;
-    pthread_cond_destroy(&p.cv);
-    pthread_mutex_destroy(&p.mu);
-out_free:
-    if (p.frames)
-        for (size_t i = 0; i < p.nframes; i++)
-            frame_free(&p.frames[i]);
-    free(p.frames);
-    free(p.free_);
-    free(p.work);
-    free(p.done);
-    free(p.workers);
-    free(a.slots);
-    free(a.arena);
-    free(a.pe);
-    free(a.pidx);
+    r->st->cpu_read += p->cpu_read;
+    r->st->cpu_workers += p->cpu_workers;
+    if (p->pool_peak > r->st->pool_peak)
+        r->st->pool_peak = p->pool_peak;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    return rc;
+}
+
+int tq__pipeline_apply(replay_run *r)
+{
+    pipeline p;
+    applier a;
+    memset(&p, 0, sizeof p);
+    memset(&a, 0, sizeof a);
+    int rc = pipeline_setup(&p, &a, r);
+    if (rc == TQ_OK)
+        rc = pipeline_run(&p, &a);
+    pipeline_release(&p, &a);
     return rc;
 }

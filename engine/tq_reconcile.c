@@ -111,8 +111,18 @@ static int report_payment(void *ctx, const tq_payment *pay)
     return 0;
 }
 
+/* show_progress() - report i of n when due; *shown keeps the furthest point reported,
+ * so a redo never goes backwards. */
+static void show_progress(const tq_reconcile_opts *o, uint64_t i, uint64_t n, uint64_t *shown)
+{
+    if (o->progress == NULL || (i % 1024 != 0 && i != n) || (i <= *shown && *shown != 0))
+        return;
+    *shown = i;
+    o->progress(o->progress_ctx, i, n);
+}
+
 static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_stats *st,
-                          tq_apply_scratch *sc, tq_diag *d)
+                          tq_apply_scratch *sc, uint64_t *shown, tq_diag *d)
 {
     held_list h = {0};
     tq_txn *t = NULL;
@@ -128,6 +138,8 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
         goto out;
     if (h.n)
         qsort(h.v, h.n, sizeof *h.v, cmp_held);
+    else
+        show_progress(o, 0, 0, shown);
     for (size_t i = 0; i < h.n; i++) {
         char no[TQ_DECL_NO_LEN + 1];
         memcpy(no, h.v[i].decl_no, TQ_DECL_NO_LEN);
@@ -140,6 +152,7 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
         if (rc != TQ_OK)
             goto out;
         st->reevaluated++;
+        show_progress(o, st->reevaluated, h.n, shown);
         if (decl.state == TQ_STATE_CLEARED) {
             st->cleared_now++;
             if (o->cleared_now)
@@ -174,10 +187,10 @@ int tq_reconcile_run(tq_store *s, const tq_reconcile_opts *opts, void (*restart)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     tq_apply_scratch sc = {0};
     int rc;
-    uint64_t grows = 0;
+    uint64_t grows = 0, shown = 0;
     for (;;) {
         memset(stats, 0, sizeof *stats);
-        rc = reconcile_once(s, opts, stats, &sc, d);
+        rc = reconcile_once(s, opts, stats, &sc, &shown, d);
         if (rc != TQ_ERR_MAPFULL)
             break;
         rc = tq_store_grow(s);

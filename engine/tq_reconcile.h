@@ -23,6 +23,11 @@ typedef struct tq_reconcile_opts {
     void (*unknown_payment)(void *ctx, const tq_payment *p);
     void (*overpaid)(void *ctx, const tq_decl *d, tq_u128 covered);  /* exact */
     void *ctx;
+    /* progress: HELD declarations re-evaluated so far of those found; called every 1,024
+     * and once at the end, never with a smaller `done` than before (a run redone after
+     * the map grew reports nothing until it passes the point reached).  May be NULL. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } tq_reconcile_opts;
 
 typedef struct tq_reconcile_stats {
@@ -33,7 +38,8 @@ typedef struct tq_reconcile_stats {
     double seconds;
 } tq_reconcile_stats;
 
-/* tq_reconcile_run() - s opened with TQ_STORE_WRITE.  @return TQ_OK or a store error
+/* tq_reconcile_run() - s opened with TQ_STORE_WRITE.  Every callback runs on the
+ * calling thread, inside the run's transaction.  @return TQ_OK or a store error
  * (the database unchanged).  The callbacks of a run that had to be redone after the map
  * grew are called again from the start: callers that keep lists should reset them when
  * `restart` is called (may be NULL). */

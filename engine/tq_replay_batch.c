@@ -144,10 +144,10 @@ int tq__replay_corrupt(replay_run *r, const tq_frame_info *info, int rc)
         r->frame_fault = 1;
         if (rc == TQ_ERR_LIMIT)
             tq_diag_set(r->d, "(frame)",
-                        "frame %llu needs more memory than the limit of %llu bytes "
-                        "(%u raw bytes as its header says)",
-                        (unsigned long long)info->index,
-                        (unsigned long long)tq__replay_frame_cap(r->o), info->raw_size);
+                        "frame %llu claims %u raw bytes, over the limit for one frame (the "
+                        "journal's frame limit, or the replay's cap of %llu bytes)",
+                        (unsigned long long)info->index, info->raw_size,
+                        (unsigned long long)tq__replay_frame_cap(r->o));
         else
             tq_diag_set(r->d, "(frame)", "frame %llu (seq %llu..%llu) is corrupt",
                         (unsigned long long)info->index,

@@ -176,31 +176,39 @@ static const tq_gap *gap_of(const fill_run *f, uint64_t index)
     return NULL;
 }
 
-/* note_permits() - the quota permits of ev's declaration as it now stands: added to
- * the gap's set (in_gap), or, after the gap, marked as straddling when the gap named
- * them. */
+/* note_permit() - one permit named by an event's declaration: in the gap, added to the
+ * gap's set when it has a quota; after it, marked straddling when the gap named it. */
+static int note_permit(fill_run *f, const char *name, int in_gap)
+{
+    if (!in_gap)
+        return nset_has(&f->gapperm, name) ? nset_add(&f->strperm, name) : TQ_OK;
+    if (nset_has(&f->gapperm, name))
+        return TQ_OK;
+    tq_permit p;
+    int rc = tq_store_get_permit(f->t, name, &p);
+    if (rc == TQ_OK && p.quota > 0)
+        return nset_add(&f->gapperm, name);
+    return rc == TQ_ERR_NOTFOUND ? TQ_OK : rc;
+}
+
+/* note_permits() - the permits of ev's declaration: those its own lines name (a DECL or
+ * an AMEND of lines) and those of the declaration as it now stands. */
 static int note_permits(fill_run *f, const tq_event *ev, int in_gap)
 {
-    int rc = tq_store_get_decl(f->t, ev->decl_no, &f->decl);
-    if (rc == TQ_ERR_NOTFOUND)
-        return TQ_OK;
+    int rc = TQ_OK;
+    if (ev->has & TQ_HAS_LINES)
+        for (uint16_t i = 0; i < ev->nlines && rc == TQ_OK; i++)
+            if (ev->lines[i].permit[0])
+                rc = note_permit(f, ev->lines[i].permit, in_gap);
     if (rc != TQ_OK)
         return rc;
+    rc = tq_store_get_decl(f->t, ev->decl_no, &f->decl);
+    if (rc == TQ_ERR_NOTFOUND)
+        return TQ_OK;
     const char *names[TQ_LINES_MAX];
-    size_t n = tq_rules_permits(&f->decl, names);
-    for (size_t i = 0; i < n && rc == TQ_OK; i++) {
-        if (!in_gap) {
-            if (nset_has(&f->gapperm, names[i]))
-                rc = nset_add(&f->strperm, names[i]);
-            continue;
-        }
-        tq_permit p;
-        int prc = tq_store_get_permit(f->t, names[i], &p);
-        if (prc == TQ_OK && p.quota > 0)
-            rc = nset_add(&f->gapperm, names[i]);
-        else if (prc != TQ_ERR_NOTFOUND && prc != TQ_OK)
-            rc = prc;
-    }
+    size_t n = rc == TQ_OK ? tq_rules_permits(&f->decl, names) : 0;
+    for (size_t i = 0; i < n && rc == TQ_OK; i++)
+        rc = note_permit(f, names[i], in_gap);
     return rc;
 }
 

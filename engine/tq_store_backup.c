@@ -8,10 +8,11 @@
  */
 #include "tq_store_int.h"
 
+#include "../formats/tq_out.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,17 @@ static int tq__fsync_file(const char *path)
     return e;
 }
 
+/* fsync the directory dir itself (tq_out_fsync_dir() syncs the one holding a path). */
+static int tq__fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int e = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return e == EINVAL ? 0 : e;     /* a filesystem that cannot sync a directory */
+}
+
 static void tq__backup_undo(const char *out_dir, int made)
 {
     static const char *const names[] = {"data.mdb", "lock.mdb", TQ_STORE_MARKER,
@@ -69,16 +81,6 @@ static void tq__backup_undo(const char *out_dir, int made)
         rmdir(out_dir);
 }
 
-/* The parent of out_dir holds its new entry: fsync it too. */
-static int tq__fsync_parent(const char *out_dir)
-{
-    char *copy = strdup(out_dir);
-    if (copy == NULL)
-        return ENOMEM;
-    int e = tq__fsync_dir(dirname(copy));
-    free(copy);
-    return e;
-}
 
 int tq_store_backup(tq_store *s, const char *out_dir, tq_diag *d)
 {
@@ -106,8 +108,8 @@ int tq_store_backup(tq_store *s, const char *out_dir, tq_diag *d)
         rc = tq__marker_write(out_dir, d);
     if (rc == TQ_OK && (e = tq__fsync_dir(out_dir)) != 0)
         rc = tq__sys(d, out_dir, e);
-    if (rc == TQ_OK && made && (e = tq__fsync_parent(out_dir)) != 0)
-        rc = tq__sys(d, out_dir, e);
+    if (rc == TQ_OK && made && tq_out_fsync_dir(out_dir) != TQ_OK)  /* its new entry */
+        rc = tq__sys(d, out_dir, EIO);
     if (rc != TQ_OK)
         tq__backup_undo(out_dir, made);
     return rc;

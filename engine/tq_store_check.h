@@ -66,7 +66,8 @@ typedef struct tq_store_check_report {
  * counts.  d gets the first problem, or why the check could not run.
  * @return TQ_OK (sound), TQ_ERR_DBCORRUPT (problems listed), TQ_ERR_NOTFOUND (no
  *         database in dir), TQ_ERR_VERSION (not a thongquan database of this version),
- *         TQ_ERR_PERM, TQ_ERR_IO, TQ_ERR_NOMEM, TQ_ERR_STORE. */
+ *         TQ_ERR_BUSY (a writer kept changing the file under the file check: see
+ *         tq_lmdb_check_file()), TQ_ERR_PERM, TQ_ERR_IO, TQ_ERR_NOMEM, TQ_ERR_STORE. */
 int tq_store_check(const char *dir, const tq_store_check_opts *opts,
                    void (*on_problem)(void *ctx, const tq_check_problem *p), void *ctx,
                    tq_store_check_report *rep, tq_diag *d);

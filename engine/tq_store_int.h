@@ -33,7 +33,7 @@ extern const char *const tq__db_name[DB_COUNT];
 struct tq_store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
-    int lock_fd;                /* -1 for a reader */
+    tq_lock lock;               /* DIR/lock; fd -1 for a reader */
     int rdonly;
     int sealed;                 /* values carry a seal (version 2) */
     int has_log;                /* the gaps and ledger tables exist (version 2) */
@@ -108,8 +108,6 @@ int tq__txn_commit_handles(tq_txn *t);
 int tq__sys(tq_diag *d, const char *path, int e);
 /* tq__marker_write() - DIR/thongquan.db, atomically, unless present. */
 int tq__marker_write(const char *dir, tq_diag *d);
-/* tq__fsync_dir() - @return 0 or errno. */
-int tq__fsync_dir(const char *dir);
 
 /* ---- value checks (tq_store_tables.c, tq_store_log.c), for tq_store_verify ---- */
 /* tq__value_bad() - NULL when the (unsealed) value decodes as a get would, else what

@@ -20,6 +20,9 @@
  */
 #include "tq_journal.h"
 
+#include "tq_lock.h"
+#include "tq_out.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -75,7 +78,24 @@ static uint32_t frame_hdr_sum(const uint8_t *hdr, uint64_t seed)
     return (uint32_t)XXH3_64bits_withSeed(hdr, FRAME_HDR_SUM_AT, seed);
 }
 
-static size_t zsize_bound(void) { return ZSTD_compressBound(TQ_JOURNAL_FRAME_MAX); }
+/* The journal limit in force for a frame: the header's frame_max, or the reader's cap
+ * for an info made by hand (frame_max 0). */
+static uint32_t limit_of(const tq_frame_info *info)
+{
+    return info->frame_max && info->frame_max < TQ_JOURNAL_FRAME_MAX ? info->frame_max
+                                                                     : TQ_JOURNAL_FRAME_MAX;
+}
+
+/* A frame no writer of this journal could have written: over the journal's frame_max,
+ * more compressed bytes than that size can take, or more records than fit in raw_size
+ * (the smallest record is TQ_RECORD_MIN bytes).  Decided from the header alone, before
+ * anything is allocated for the frame: this is what stops a decompression bomb. */
+static int frame_impossible(const tq_frame_info *info)
+{
+    uint32_t max = limit_of(info);
+    return info->count == 0 || info->raw_size > max || info->count > info->raw_size / TQ_RECORD_MIN ||
+           info->zsize == 0 || info->zsize > ZSTD_compressBound(max);
+}
 
 static int errno_to_tq(int e) { return (e == ENOSPC || e == EDQUOT) ? TQ_ERR_FULL : TQ_ERR_IO; }
 
@@ -83,23 +103,26 @@ static int errno_to_tq(int e) { return (e == ENOSPC || e == EDQUOT) ? TQ_ERR_FUL
 
 struct tq_journal_writer {
     int fd;
-    int created;             /* fsync the directory on finish */
+    int appending;           /* 1: an existing journal extended in place */
     int regular;             /* a regular file (not a pipe or device): truncate, fsync */
     int err;                 /* sticky: after a failed write nothing more is written */
-    char *path;
+    tq_out out;              /* create: the temporary file or stream (tq_out) */
+    tq_lock lock;            /* PATH.lock, held while the writer lives (fd -1: none) */
     uint8_t id[TQ_JOURNAL_ID_LEN];
     uint64_t seed;
     uint64_t next_seq;       /* seq of the next added event */
     uint64_t frame_seq;      /* seq of the first record in raw */
     uint32_t count;          /* records in raw */
+    uint32_t frame_max;      /* the journal header's limit: no frame is larger */
     size_t frame_bytes;
     int level;
-    uint8_t *raw;            /* the frame being filled; see writer_new for its size */
+    uint8_t *raw;            /* the frame being filled; see writer_buffers for its size */
     size_t raw_len;
-    uint8_t *out;            /* frame header + compressed payload */
+    uint8_t *out_buf;        /* frame header + compressed payload */
     size_t out_cap;
     ZSTD_CCtx *cctx;
     off_t good_size;         /* file size after the last complete frame */
+    off_t orig_size;         /* append: the journal's size before us (rollback point) */
 };
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -134,68 +157,71 @@ static int fill_random(uint8_t *p, size_t n)
     return TQ_OK;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (slash == NULL) {
-        dir = strdup(".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = strndup(path, n);
-    }
-    if (dir == NULL)
-        return TQ_ERR_NOMEM;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return TQ_ERR_IO;
-    int rc = TQ_OK;
-    /* Some file systems cannot sync a directory; that is not a failure of ours. */
-    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
-        rc = errno_to_tq(errno);
-    close(fd);
-    return rc;
-}
-
 static void writer_free(tq_journal_writer *w)
 {
     if (w == NULL)
         return;
-    if (w->fd >= 0)
+    if (w->appending && w->fd >= 0)
         close(w->fd);
+    tq_out_rollback(&w->out);   /* create: removes the temporary file; else nothing */
+    /* Remove PATH.lock while still holding it, so no litter stays beside journals.  A
+     * locker that opened the old file meanwhile either finds it held (BUSY) or locks the
+     * unlinked file, sees with tq_lock's inode re-check that it is no longer at the
+     * path, and locks a fresh one: removal cannot let two writers in. */
+    if (w->lock.path != NULL && w->lock.fd >= 0)
+        unlink(w->lock.path);
+    tq_lock_release(&w->lock);
     ZSTD_freeCCtx(w->cctx);
     free(w->raw);
-    free(w->out);
-    free(w->path);
+    free(w->out_buf);
     free(w);
 }
 
-/* Allocate a writer with its buffers; the caller opens the file. */
-static int writer_new(const char *path, const tq_journal_write_opts *opts, tq_journal_writer **out)
+/* Undo everything this writer did, under its lock: a created journal never appears
+ * (the temporary file goes), an appended one is cut back to its size before us. */
+static void writer_rollback(tq_journal_writer *w)
 {
-    tq_journal_writer *w = calloc(1, sizeof *w);
-    if (w == NULL)
-        return TQ_ERR_NOMEM;
-    w->fd = -1;
-    w->frame_bytes = (opts && opts->frame_bytes) ? opts->frame_bytes : TQ_JOURNAL_FRAME_DEFAULT;
-    if (w->frame_bytes > TQ_JOURNAL_FRAME_MAX)
-        w->frame_bytes = TQ_JOURNAL_FRAME_MAX;
-    w->level = (opts && opts->level) ? opts->level : DEFAULT_LEVEL;
-    if (w->level < ZSTD_minCLevel())
-        w->level = ZSTD_minCLevel();
-    if (w->level > ZSTD_maxCLevel())
-        w->level = ZSTD_maxCLevel();
+    if (w->appending && w->regular && w->fd >= 0 && ftruncate(w->fd, w->orig_size) != 0) {
+        /* the frames we wrote stay; a reader sees a longer but valid journal, or a
+         * torn tail when the last write itself failed: both are the truth */
+    }
+}
+
+/* Size the buffers for frame_bytes (clamped to frame_max). */
+static int writer_buffers(tq_journal_writer *w)
+{
+    if (w->frame_bytes > w->frame_max)
+        w->frame_bytes = w->frame_max;
     /* Before an add, raw holds at most max(frame_bytes, one record); the add encodes
      * one more record after that before deciding whether to cut the frame. */
     size_t raw_cap = (w->frame_bytes > TQ_RECORD_MAX ? w->frame_bytes : TQ_RECORD_MAX) +
                      TQ_RECORD_MAX;
     w->raw = malloc(raw_cap);
     w->out_cap = FRAME_HDR_SIZE + ZSTD_compressBound(raw_cap);
-    w->out = malloc(w->out_cap);
-    w->cctx = ZSTD_createCCtx();
-    w->path = strdup(path);
-    if (w->raw == NULL || w->out == NULL || w->cctx == NULL || w->path == NULL) {
+    w->out_buf = malloc(w->out_cap);
+    return w->raw == NULL || w->out_buf == NULL ? TQ_ERR_NOMEM : TQ_OK;
+}
+
+/* Allocate a writer; the caller takes the lock, opens the file and sizes the buffers. */
+static int writer_new(const tq_journal_write_opts *opts, tq_journal_writer **out)
+{
+    tq_journal_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return TQ_ERR_NOMEM;
+    w->fd = -1;
+    w->out.fd = -1;
+    w->lock.fd = -1;
+    w->frame_bytes = (opts && opts->frame_bytes) ? opts->frame_bytes : TQ_JOURNAL_FRAME_DEFAULT;
+    if (w->frame_bytes > TQ_JOURNAL_FRAME_MAX)
+        w->frame_bytes = TQ_JOURNAL_FRAME_MAX;
+    /* A record larger than frame_bytes gets a frame of its own: the limit covers it. */
+    w->frame_max = (uint32_t)(w->frame_bytes > TQ_RECORD_MAX ? w->frame_bytes : TQ_RECORD_MAX);
+    w->level = (opts && opts->level) ? opts->level : DEFAULT_LEVEL;
+    if (w->level < ZSTD_minCLevel())
+        w->level = ZSTD_minCLevel();
+    if (w->level > ZSTD_maxCLevel())
+        w->level = ZSTD_maxCLevel();
+    if ((w->cctx = ZSTD_createCCtx()) == NULL) {
         writer_free(w);
         return TQ_ERR_NOMEM;
     }
@@ -205,15 +231,59 @@ static int writer_new(const char *path, const tq_journal_write_opts *opts, tq_jo
     return TQ_OK;
 }
 
-/* Take an exclusive lock so that two writers never interleave frames in one file. */
-static int lock_fd(int fd)
+/* What tq_out writes in place as a stream: no lock file is made beside those (there
+ * is no journal to protect, and "/dev/stdout.lock" must never be created). */
+static int is_stream_target(const char *path)
 {
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EINTR)
-            continue;
-        return errno == EWOULDBLOCK ? TQ_ERR_BUSY : TQ_ERR_IO;
+    struct stat st;
+    if (strcmp(path, "-") == 0 || strncmp(path, "/dev/", 5) == 0 ||
+        strncmp(path, "/proc/", 6) == 0)
+        return 1;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+static char *lock_path(const char *path)
+{
+    size_t n = strlen(path);
+    char *lp = malloc(n + sizeof ".lock");
+    if (lp != NULL) {
+        memcpy(lp, path, n);
+        memcpy(lp + n, ".lock", sizeof ".lock");
     }
-    return TQ_OK;
+    return lp;
+}
+
+/* Take PATH.lock for the writer.  @return TQ_OK, TQ_ERR_BUSY (opts->busy filled). */
+static int writer_lock(tq_journal_writer *w, const char *path, const tq_journal_write_opts *opts)
+{
+    if (opts && (opts->flags & TQ_JOURNAL_NO_LOCK))
+        return TQ_OK;
+    char *lp = lock_path(path);
+    if (lp == NULL)
+        return TQ_ERR_NOMEM;
+    const char *cmd = opts && opts->command ? opts->command : "thongquan journal writer";
+    int rc = tq_lock_acquire(&w->lock, lp, cmd, opts ? opts->busy : NULL,
+                             opts ? opts->diag : NULL);
+    free(lp);
+    return rc;
+}
+
+static int write_file_header(tq_journal_writer *w)
+{
+    uint8_t h[FILE_HDR_SIZE] = {0};
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    memcpy(h, file_magic, sizeof file_magic);
+    put_u32(h + 8, TQ_JOURNAL_VERSION);
+    put_u32(h + 12, FILE_HDR_SIZE);
+    put_u32(h + 16, 0); /* flags */
+    put_u32(h + 20, w->frame_max);
+    memcpy(h + 24, w->id, TQ_JOURNAL_ID_LEN);
+    put_u64(h + 40, (uint64_t)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
+    put_u64(h + FILE_HDR_SUM_AT, XXH3_64bits(h, FILE_HDR_SUM_AT));
+    int rc = write_all(w->fd, h, sizeof h);
+    w->good_size = FILE_HDR_SIZE;
+    return rc;
 }
 
 int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
@@ -223,52 +293,85 @@ int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
         return TQ_ERR_INPUT;
     *out = NULL;
     tq_journal_writer *w;
-    int rc = writer_new(path, opts, &w);
+    int rc = writer_new(opts, &w);
     if (rc != TQ_OK)
         return rc;
-    /* Truncate only once we hold the lock: another writer may still be at work. */
-    w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (w->fd < 0) {
-        rc = errno_to_tq(errno);
+    /* The lock first: the old journal is not even looked at while another writer may
+     * be at work on it. */
+    if (!is_stream_target(path) && (rc = writer_lock(w, path, opts)) != TQ_OK)
         goto fail;
-    }
-    if ((rc = lock_fd(w->fd)) != TQ_OK)
+    unsigned of = opts && (opts->flags & TQ_JOURNAL_NO_CLOBBER) ? TQ_OUT_NO_CLOBBER : 0;
+    if ((rc = tq_out_open(&w->out, path, of, opts ? opts->diag : NULL)) != TQ_OK)
         goto fail;
-    struct stat st;
-    if (fstat(w->fd, &st) != 0) {
-        rc = TQ_ERR_IO;
-        goto fail;
-    }
-    /* A pipe or device (pack -o /dev/stdout) can be written but not cut or synced. */
-    w->regular = S_ISREG(st.st_mode);
-    if (w->regular && ftruncate(w->fd, 0) != 0) {
-        rc = errno_to_tq(errno);
-        goto fail;
-    }
-    w->created = w->regular;
-    if ((rc = fill_random(w->id, sizeof w->id)) != TQ_OK)
+    w->fd = w->out.fd;
+    w->regular = !w->out.stream;
+    if ((rc = writer_buffers(w)) != TQ_OK || (rc = fill_random(w->id, sizeof w->id)) != TQ_OK)
         goto fail;
     w->seed = id_seed(w->id);
-
-    uint8_t h[FILE_HDR_SIZE] = {0};
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    memcpy(h, file_magic, sizeof file_magic);
-    put_u32(h + 8, TQ_JOURNAL_VERSION);
-    put_u32(h + 12, FILE_HDR_SIZE);
-    put_u32(h + 16, 0); /* flags */
-    put_u32(h + 20, 0); /* reserved */
-    memcpy(h + 24, w->id, TQ_JOURNAL_ID_LEN);
-    put_u64(h + 40, (uint64_t)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
-    put_u64(h + FILE_HDR_SUM_AT, XXH3_64bits(h, FILE_HDR_SUM_AT));
-    if ((rc = write_all(w->fd, h, sizeof h)) != TQ_OK)
+    if ((rc = write_file_header(w)) != TQ_OK)
         goto fail;
-    w->good_size = FILE_HDR_SIZE;
     *out = w;
     return TQ_OK;
 fail:
     writer_free(w);
     return rc;
+}
+
+/* Open path for appending: a regular file, never through a link, never a device. */
+static int open_for_append(tq_journal_writer *w, const char *path, tq_diag *d)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        int e = errno;
+        tq_diag_set(d, "(journal)", "%s", strerror(e));
+        return e == ENOENT ? TQ_ERR_NOTFOUND : e == EACCES ? TQ_ERR_PERM : TQ_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode))
+        return tq_diag_set(d, "(journal)", "%s", S_ISLNK(st.st_mode)
+                                                     ? "is a symbolic link (append to the file it names)"
+                                                     : "is not a regular file");
+    w->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (w->fd < 0) {
+        int e = errno;
+        tq_diag_set(d, "(journal)", "%s", strerror(e));
+        return e == EACCES || e == EPERM || e == EROFS ? TQ_ERR_PERM : errno_to_tq(e);
+    }
+    if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return tq_diag_set(d, "(journal)", "is not a regular file");
+    w->regular = 1;
+    return TQ_OK;
+}
+
+/* Read the whole journal on w->fd (from offset 0) and decode every record: a journal
+ * that cannot be read to its end must not be made longer. */
+static int read_to_end(tq_journal_writer *w, tq_diag *d)
+{
+    tq_journal_reader *r = NULL;
+    int rc = tq_journal_open_fd(w->fd, &r);
+    if (rc != TQ_OK) {
+        tq_diag_set(d, "(header)", "%s", tq_strerror(rc));
+        return rc;
+    }
+    memcpy(w->id, tq_journal_id(r), TQ_JOURNAL_ID_LEN);
+    w->seed = id_seed(w->id);
+    w->frame_max = tq_journal_frame_max(r);
+    tq_event *ev = malloc(sizeof *ev);
+    tq_frame_info info;
+    uint64_t end_seq = 1;
+    if (ev == NULL)
+        rc = TQ_ERR_NOMEM;
+    while (ev != NULL && (rc = tq_journal_next_event(r, ev, &info)) == TQ_OK)
+        end_seq = ev->seq + 1;
+    free(ev);
+    tq_journal_close(r);
+    if (rc != TQ_ERR_EOF) {
+        tq_diag_set(d, "(frame)", "frame %llu at byte %llu: %s (an appender never writes "
+                    "after damage)", (unsigned long long)info.index,
+                    (unsigned long long)info.offset, tq_strerror(rc));
+        return rc;
+    }
+    w->next_seq = w->frame_seq = end_seq;
+    return TQ_OK;
 }
 
 int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
@@ -277,48 +380,33 @@ int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
     if (path == NULL || out == NULL)
         return TQ_ERR_INPUT;
     *out = NULL;
+    tq_diag *d = opts ? opts->diag : NULL;
     tq_journal_writer *w;
-    int rc = writer_new(path, opts, &w);
+    int rc = writer_new(opts, &w);
     if (rc != TQ_OK)
         return rc;
-    w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (w->fd < 0) {
-        rc = errno_to_tq(errno);
-        goto fail;
-    }
-    /* Lock before verifying, so that what we verified is what we extend. */
-    if ((rc = lock_fd(w->fd)) != TQ_OK)
-        goto fail;
-
-    tq_journal_reader *r = NULL;
-    if ((rc = tq_journal_open(path, &r)) != TQ_OK)
-        goto fail;
-    memcpy(w->id, tq_journal_id(r), TQ_JOURNAL_ID_LEN);
-    w->seed = id_seed(w->id);
-    /* Decode every record, not just the checksums: a journal that cannot be read to
-     * its end must not be made longer. */
-    tq_event *ev = malloc(sizeof *ev);
-    tq_frame_info info;
-    uint64_t end_seq = 1;
-    if (ev == NULL) {
-        tq_journal_close(r);
-        rc = TQ_ERR_NOMEM;
-        goto fail;
-    }
-    while ((rc = tq_journal_next_event(r, ev, &info)) == TQ_OK)
-        end_seq = ev->seq + 1;
-    free(ev);
-    tq_journal_close(r);
-    if (rc != TQ_ERR_EOF)
-        goto fail;
+    w->appending = 1;
     struct stat st;
+    /* No lock file is made for a journal that is not there; but one being created has
+     * its lock already, and that writer is the answer (BUSY), not "no such file". */
+    char *lp = lock_path(path);
+    int absent = lp != NULL && lstat(path, &st) != 0 && errno == ENOENT &&
+                 lstat(lp, &st) != 0 && errno == ENOENT;
+    free(lp);
+    if (absent) {
+        tq_diag_set(d, "(journal)", "%s", strerror(ENOENT));
+        rc = TQ_ERR_NOTFOUND;
+        goto fail;
+    }
+    /* Lock before reading, so that what we verified is what we extend. */
+    if ((rc = writer_lock(w, path, opts)) != TQ_OK || (rc = open_for_append(w, path, d)) != TQ_OK ||
+        (rc = read_to_end(w, d)) != TQ_OK || (rc = writer_buffers(w)) != TQ_OK)
+        goto fail;
     if (fstat(w->fd, &st) != 0) {
         rc = TQ_ERR_IO;
         goto fail;
     }
-    w->regular = S_ISREG(st.st_mode);
-    w->good_size = st.st_size;
-    w->next_seq = w->frame_seq = end_seq;
+    w->good_size = w->orig_size = st.st_size;
     *out = w;
     return TQ_OK;
 fail:
@@ -331,11 +419,11 @@ uint64_t tq_journal_next_seq(const tq_journal_writer *w) { return w ? w->next_se
 /* Compress raw[0, len) holding w->count records and write it as one frame. */
 static int write_frame(tq_journal_writer *w, size_t len)
 {
-    uint8_t *h = w->out;
+    uint8_t *h = w->out_buf;
     size_t z = ZSTD_compressCCtx(w->cctx, h + FRAME_HDR_SIZE, w->out_cap - FRAME_HDR_SIZE,
                                  w->raw, len, w->level);
     if (ZSTD_isError(z))
-        return TQ_ERR_NOMEM; /* the bound is sized for it: only allocation can fail */
+        return w->err = TQ_ERR_NOMEM; /* the bound is sized for it: only allocation fails */
     memcpy(h, frame_magic, 4);
     put_u64(h + 4, w->frame_seq);
     put_u32(h + 12, w->count);
@@ -389,20 +477,31 @@ int tq_journal_finish(tq_journal_writer *w)
     int rc = w->err;
     if (rc == TQ_OK && w->count > 0)
         rc = write_frame(w, w->raw_len);
-    if (rc == TQ_OK && w->regular && fsync(w->fd) != 0)
-        rc = errno_to_tq(errno);
-    if (rc == TQ_OK && close(w->fd) != 0)
-        rc = errno_to_tq(errno);
-    else if (rc != TQ_OK)
-        close(w->fd);
-    w->fd = -1;
-    if (rc == TQ_OK && w->created)
-        rc = fsync_dir_of(w->path);
+    if (!w->appending) {
+        /* tq_out: fsync, rename over the target, fsync the directory; on failure the
+         * temporary file is removed and the old journal stays. */
+        if (rc == TQ_OK)
+            rc = tq_out_commit(&w->out, NULL);
+    } else {
+        if (rc == TQ_OK && fsync(w->fd) != 0)
+            rc = errno_to_tq(errno);
+        if (rc != TQ_OK)
+            writer_rollback(w);
+        if (close(w->fd) != 0 && rc == TQ_OK)
+            rc = errno_to_tq(errno);
+        w->fd = -1;
+    }
     writer_free(w);
     return rc;
 }
 
-void tq_journal_abandon(tq_journal_writer *w) { writer_free(w); }
+void tq_journal_abandon(tq_journal_writer *w)
+{
+    if (w == NULL)
+        return;
+    writer_rollback(w);
+    writer_free(w);
+}
 
 /* ---- reader --------------------------------------------------------------------- */
 
@@ -411,6 +510,8 @@ struct tq_journal_reader {
     int own_fd;
     int err;                 /* sticky: EOF, TORN, IO, or CORRUPT that lost the framing */
     uint8_t id[TQ_JOURNAL_ID_LEN];
+    uint32_t version;
+    uint32_t frame_max;      /* from the header (version 1: the cap) */
     uint64_t seed;
     uint64_t offset;         /* file offset of the next unconsumed byte */
     uint64_t index;          /* number of the next frame */
@@ -471,30 +572,65 @@ static int short_read(const uint8_t *have, size_t got, const uint8_t *magic, siz
     return memcmp(have, magic, got < mlen ? got : mlen) == 0 ? TQ_ERR_TORN : TQ_ERR_CORRUPT;
 }
 
-static int reader_init(tq_journal_reader *r)
+/* Check the version-dependent part of a sealed header (JOURNAL.md §2). */
+static int header_fields(tq_journal_reader *r, const uint8_t *h, tq_diag *d)
+{
+    uint32_t version = get_u32(h + 8), fmax = get_u32(h + 20);
+    if ((version != 1 && version != 2) || get_u32(h + 12) != FILE_HDR_SIZE ||
+        get_u32(h + 16) != 0 || get_u64(h + 48) != 0 || (version == 1 && fmax != 0)) {
+        tq_diag_set(d, "(header)", "format version %u with header size %u and flags %#x "
+                    "(this reader knows versions 1 and 2)", version, get_u32(h + 12),
+                    get_u32(h + 16));
+        return TQ_ERR_VERSION;
+    }
+    /* Version 1 had no limit in its header: frames are held to the reader's cap. */
+    if (version == 1)
+        fmax = TQ_JOURNAL_FRAME_MAX;
+    if (fmax > TQ_JOURNAL_FRAME_MAX) {
+        tq_diag_set(d, "(header)", "frame_max %u bytes is over this reader's limit of %u "
+                    "bytes (%u MiB)", fmax, TQ_JOURNAL_FRAME_MAX, TQ_JOURNAL_FRAME_MAX >> 20);
+        return TQ_ERR_LIMIT;
+    }
+    if (fmax < TQ_RECORD_MAX) {
+        tq_diag_set(d, "(header)", "frame_max %u bytes is under the largest record (%u): "
+                    "no writer writes that", fmax, TQ_RECORD_MAX);
+        return TQ_ERR_CORRUPT;
+    }
+    r->version = version;
+    r->frame_max = fmax;
+    return TQ_OK;
+}
+
+static int reader_init(tq_journal_reader *r, tq_diag *d)
 {
     uint8_t h[FILE_HDR_SIZE];
     ssize_t got = rd(r, h, sizeof h);
-    if (got < 0)
+    if (got < 0) {
+        tq_diag_set(d, "(header)", "read error: %s", strerror(errno));
         return TQ_ERR_IO;
-    if ((size_t)got < sizeof h)
-        return short_read(h, (size_t)got, file_magic, sizeof file_magic);
+    }
+    if ((size_t)got < sizeof h) {
+        int rc = short_read(h, (size_t)got, file_magic, sizeof file_magic);
+        tq_diag_set(d, "(header)", "%s", rc == TQ_ERR_TORN ? "file ends inside the header"
+                                                           : "not a journal (bad magic)");
+        return rc;
+    }
     if (memcmp(h, file_magic, sizeof file_magic) != 0)
-        return TQ_ERR_CORRUPT;
+        return tq_diag_set(d, "(header)", "not a journal (bad magic)"), TQ_ERR_CORRUPT;
     /* Checksum before version: a flipped version byte is damage, not a newer format.
      * Every version keeps the magic, the version and this checksum where they are. */
     if (get_u64(h + FILE_HDR_SUM_AT) != XXH3_64bits(h, FILE_HDR_SUM_AT))
-        return TQ_ERR_CORRUPT;
-    if (get_u32(h + 8) != TQ_JOURNAL_VERSION || get_u32(h + 12) != FILE_HDR_SIZE ||
-        get_u32(h + 16) != 0 || get_u32(h + 20) != 0 || get_u64(h + 48) != 0)
-        return TQ_ERR_VERSION;
+        return tq_diag_set(d, "(header)", "header checksum mismatch"), TQ_ERR_CORRUPT;
+    int rc = header_fields(r, h, d);
+    if (rc != TQ_OK)
+        return rc;
     memcpy(r->id, h + 24, TQ_JOURNAL_ID_LEN);
     r->seed = id_seed(r->id);
     r->next_seq = 1;
     return TQ_OK;
 }
 
-int tq_journal_open_fd(int fd, tq_journal_reader **out)
+static int open_fd(int fd, tq_journal_reader **out, tq_diag *d)
 {
     if (out == NULL)
         return TQ_ERR_INPUT;
@@ -508,7 +644,7 @@ int tq_journal_open_fd(int fd, tq_journal_reader **out)
         free(r);
         return TQ_ERR_NOMEM;
     }
-    int rc = reader_init(r);
+    int rc = reader_init(r, d);
     if (rc != TQ_OK) {
         tq_journal_close(r);
         return rc;
@@ -517,21 +653,31 @@ int tq_journal_open_fd(int fd, tq_journal_reader **out)
     return TQ_OK;
 }
 
-int tq_journal_open(const char *path, tq_journal_reader **out)
+int tq_journal_open_fd(int fd, tq_journal_reader **out) { return open_fd(fd, out, NULL); }
+
+int tq_journal_open_diag(const char *path, tq_journal_reader **out, tq_diag *d)
 {
     if (path == NULL || out == NULL)
         return TQ_ERR_INPUT;
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return TQ_ERR_IO;
-    int rc = tq_journal_open_fd(fd, out);
+    if (fd < 0) {
+        int e = errno;
+        tq_diag_set(d, "(journal)", "%s", strerror(e));
+        return e == EACCES || e == EPERM ? TQ_ERR_PERM : TQ_ERR_IO;
+    }
+    int rc = open_fd(fd, out, d);
     if (rc != TQ_OK) {
         close(fd);
         return rc;
     }
     (*out)->own_fd = 1;
     return TQ_OK;
+}
+
+int tq_journal_open(const char *path, tq_journal_reader **out)
+{
+    return tq_journal_open_diag(path, out, NULL);
 }
 
 void tq_journal_close(tq_journal_reader *r)
@@ -546,6 +692,10 @@ void tq_journal_close(tq_journal_reader *r)
     free(r->raw);
     free(r);
 }
+
+uint32_t tq_journal_frame_max(const tq_journal_reader *r) { return r ? r->frame_max : 0; }
+
+uint32_t tq_journal_version(const tq_journal_reader *r) { return r ? r->version : 0; }
 
 const uint8_t *tq_journal_id(const tq_journal_reader *r) { return r ? r->id : NULL; }
 
@@ -579,6 +729,31 @@ static int read_payload(tq_journal_reader *r, size_t n, uint8_t **buf, size_t *c
     return TQ_OK;
 }
 
+/* Step over n payload bytes through the read buffer: nothing is allocated.
+ * @return TQ_OK, TQ_ERR_TORN (file ended), TQ_ERR_IO. */
+static int skip_payload(tq_journal_reader *r, size_t n)
+{
+    while (n > 0) {
+        if (r->pos == r->len) {
+            ssize_t k;
+            do
+                k = read(r->fd, r->buf, READ_BUF_SIZE);
+            while (k < 0 && errno == EINTR);
+            if (k < 0)
+                return TQ_ERR_IO;
+            if (k == 0)
+                return TQ_ERR_TORN;
+            r->pos = 0;
+            r->len = (size_t)k;
+        }
+        size_t k = r->len - r->pos < n ? r->len - r->pos : n;
+        r->pos += k;
+        r->offset += k;
+        n -= k;
+    }
+    return TQ_OK;
+}
+
 int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
                           size_t *cap)
 {
@@ -608,15 +783,26 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
     info->zsize = get_u32(h + 20);
     info->checksum = get_u64(h + 24);
     info->zchecksum = get_u32(h + 32);
-    /* A header that passed its checksum but breaks a limit was written by something
-     * that is not us; its lengths cannot be trusted to find the next frame. */
-    if (info->count == 0 || info->raw_size < info->count || info->zsize == 0 ||
-        info->raw_size > TQ_JOURNAL_FRAME_MAX || info->zsize > zsize_bound() ||
-        info->first_seq > UINT64_MAX - info->count)
+    info->frame_max = r->frame_max;
+    if (info->first_seq > UINT64_MAX - info->count)
         return r->err = TQ_ERR_CORRUPT;
+    /* A count no raw_size can hold (or none at all) says the header's seq range is
+     * not what the writer wrote: the frames after it cannot be placed in the sequence,
+     * so this is damage to the framing, like a bad header, and not skippable.  The
+     * range reported is the one the frame should have started at, never the claim. */
+    if (info->count == 0 || info->count > info->raw_size / TQ_RECORD_MIN) {
+        info->first_seq = r->next_seq;
+        info->count = 0;
+        return r->err = TQ_ERR_CORRUPT;
+    }
 
-    /* Any failure here leaves the stream mid-payload, so it is final too. */
-    int rc = read_payload(r, info->zsize, buf, cap);
+    /* A sealed header that breaks the journal's limits (a decompression bomb) still
+     * frames correctly: its payload is stepped over
+     * without being kept, and frame_decode refuses the frame from its header alone, so
+     * the frame is corrupt on its own and the frames after it stay reachable.  Any
+     * failure while reading leaves the stream mid-payload, so it is final. */
+    int rc = frame_impossible(info) ? skip_payload(r, info->zsize)
+                                    : read_payload(r, info->zsize, buf, cap);
     if (rc != TQ_OK)
         return r->err = rc;
     /* A sound header whose range does not follow means frames were lost, duplicated or
@@ -633,10 +819,8 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
 static int frame_decode_ctx(ZSTD_DCtx *dctx, const tq_frame_info *info, const uint8_t *zbuf,
                             uint8_t **out, size_t *cap)
 {
-    if (info->raw_size > TQ_JOURNAL_FRAME_MAX)
-        return TQ_ERR_LIMIT;
-    if (info->count == 0 || info->raw_size < info->count || info->zsize > zsize_bound() ||
-        zbuf == NULL)
+    /* Before zbuf is touched: read_frame did not keep the payload of such a frame. */
+    if (frame_impossible(info) || zbuf == NULL)
         return TQ_ERR_CORRUPT;
     /* The payload checksum first: it is cheap, and it catches damage zstd would not
      * notice (a zstd frame header has a bit that decoders ignore). */

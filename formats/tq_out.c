@@ -409,6 +409,14 @@ static void drop_temp(tq_out *o)
     slot_drop(slot_of(o->tmp));
 }
 
+int tq_out_sync(tq_out *o, tq_diag *d)
+{
+    flush_fp(o);
+    if (o->err == 0 && !o->stream && o->fd >= 0 && fsync(o->fd) != 0)
+        o->err = errno;
+    return o->err ? fail(d, o->path ? o->path : "(output)", o->err) : TQ_OK;
+}
+
 int tq_out_commit(tq_out *o, tq_diag *d)
 {
     if (o->path == NULL)

@@ -73,6 +73,13 @@ FILE *tq_out_fp(tq_out *o);
  * retrying short writes and EINTR.  @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO (sticky). */
 int tq_out_write(tq_out *o, const void *p, size_t n);
 
+/* tq_out_sync() - make what was written so far durable without finishing: flush o->fp
+ * and, for a temporary file, fsync it (a stream is only flushed).  For writers that must
+ * know their output is safe before they commit something else (a load's reject file
+ * before its database transaction), then tq_out_commit() after.
+ * @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_PERM (sticky; d names the path). */
+int tq_out_sync(tq_out *o, tq_diag *d);
+
 /* tq_out_commit() - finish: flush o->fp, then for a temp file fsync, rename over the
  * target and fsync the directory; for a stream, flush and report any write error
  * (a failed write to stdout is an error, never silence).  o is released either way.

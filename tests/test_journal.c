@@ -9,6 +9,8 @@
  */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <xxhash.h>
+#include <zstd.h>
 
 #include "tq_journal.h"
 #include "tq_time.h"
@@ -672,7 +675,8 @@ Test(journal, append_refuses_damaged_journal)
     uint8_t *b2 = slurp(p, &n2);
     cr_assert_eq(n2, n);
     cr_assert(memcmp(b, b2, n) == 0);
-    cr_assert_eq(tq_journal_append(tpath("missing.tqj"), NULL, &w), TQ_ERR_IO);
+    cr_assert_eq(tq_journal_append(tpath("missing.tqj"), NULL, &w), TQ_ERR_NOTFOUND);
+    cr_assert_eq(access(tpath("missing.tqj.lock"), F_OK), -1, "no lock file for no journal");
     free(b);
     free(b2);
 }
@@ -925,15 +929,15 @@ Test(journal, header_version_and_magic)
     size_t n;
     uint8_t *b = slurp(p, &n);
     tq_journal_reader *r;
-    /* a well-sealed header of version 2 is another format, not damage */
-    b[8] = 2;
+    /* a well-sealed header of version 3 is another format, not damage */
+    b[8] = 3;
     uint64_t sum = XXH3_64bits(b, 56);
     for (int i = 0; i < 8; i++)
         b[56 + i] = (uint8_t)(sum >> (8 * i));
     spit(p, b, n);
     cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_VERSION);
     /* unknown flags too */
-    b[8] = 1;
+    b[8] = 2;
     b[16] = 1;
     sum = XXH3_64bits(b, 56);
     for (int i = 0; i < 8; i++)
@@ -1028,7 +1032,16 @@ Test(journal, frame_decode_checks_its_arguments)
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK);
     bad = fi;
     bad.raw_size = TQ_JOURNAL_FRAME_MAX + 1;
-    cr_assert_eq(tq_journal_frame_decode(&bad, z, &raw, &rc_), TQ_ERR_LIMIT);
+    cr_assert_eq(tq_journal_frame_decode(&bad, z, &raw, &rc_), TQ_ERR_CORRUPT);
+    bad = fi;
+    bad.raw_size = bad.frame_max + 1;   /* over the journal's own limit */
+    cr_assert_eq(tq_journal_frame_decode(&bad, z, &raw, &rc_), TQ_ERR_CORRUPT);
+    bad = fi;
+    bad.count = bad.raw_size / TQ_RECORD_MIN + 1;   /* more records than can fit */
+    cr_assert_eq(tq_journal_frame_decode(&bad, z, &raw, &rc_), TQ_ERR_CORRUPT);
+    /* none of those touched zbuf: a NULL one is refused the same way */
+    cr_assert_eq(tq_journal_frame_decode(&bad, NULL, &raw, &rc_), TQ_ERR_CORRUPT);
+    cr_assert_null(raw, "nothing may be allocated for a refused frame");
     bad = fi;
     bad.raw_size++;
     cr_assert_eq(tq_journal_frame_decode(&bad, z, &raw, &rc_), TQ_ERR_CORRUPT);
@@ -1185,39 +1198,542 @@ Test(journal, golden_example_from_journal_md)
     free(b);
 }
 
-/* A write that fails mid-frame (here: the file size limit, as a full disk would) is
- * reported, the file is cut back to its last complete frame, and the writer refuses
- * further work; the file then reads cleanly up to that frame. */
-Test(journal, failed_write_leaves_a_valid_shorter_journal)
+/* Count the directory entries of tmpdir whose name contains part (temporaries). */
+static int entries_with(const char *part)
 {
-    const char *p = tpath("limit.tqj");
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {.rlim_cur = 3000, .rlim_max = RLIM_INFINITY};
-    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    tq_journal_write_opts o = {.frame_bytes = 400, .level = 1};
-    tq_journal_writer *w;
-    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_OK);
+    DIR *dir = opendir(tmpdir);
+    cr_assert_not_null(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        n += strstr(e->d_name, part) != NULL;
+    closedir(dir);
+    return n;
+}
+
+/* Add events from seq `from` until the writer fails; @return the error. */
+static int add_until_error(tq_journal_writer *w, uint64_t from)
+{
     tq_event ev;
     int rc = TQ_OK;
-    uint64_t i;
-    for (i = 1; i <= 1000 && rc == TQ_OK; i++) {
+    for (uint64_t i = from; i < from + 1000 && rc == TQ_OK; i++) {
         gen_event(i, &ev);
         rc = tq_journal_add(w, &ev);
     }
+    gen_event(from, &ev);
+    cr_assert_eq(tq_journal_add(w, &ev), rc, "the error must stick");
+    return rc;
+}
+
+/* A write that fails mid-frame (here: the file size limit, as a full disk would) is
+ * reported, the error sticks, and nothing is half done: an append is cut back to the
+ * journal as it was, byte for byte, and a create leaves no file and no temporary. */
+Test(journal, failed_write_leaves_nothing_half_done)
+{
+    const char *p = tpath("limit.tqj");
+    tq_journal_write_opts o = {.frame_bytes = 400, .level = 1};
+    write_journal(p, 50, 400);
+    size_t n0;
+    uint8_t *before = slurp(p, &n0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = n0 + 1500, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    int rc = add_until_error(w, 51);
     cr_assert_eq(rc, TQ_ERR_IO, "got %s", tq_strerror(rc)); /* EFBIG; ENOSPC would be FULL */
-    gen_event(i, &ev);
-    cr_assert_eq(tq_journal_add(w, &ev), TQ_ERR_IO, "the error must stick");
+    cr_assert_eq(tq_journal_finish(w), TQ_ERR_IO);
+    size_t n1;
+    uint8_t *after = slurp(p, &n1);
+    cr_assert_eq(n1, n0, "the failed append must be cut back");
+    cr_assert(memcmp(before, after, n0) == 0);
+    /* a create that fails: no file, no temporary */
+    const char *q = tpath("new.tqj");
+    cr_assert_eq(tq_journal_create(q, &o, &w), TQ_OK);
+    cr_assert_eq(add_until_error(w, 1), TQ_ERR_IO);
     cr_assert_eq(tq_journal_finish(w), TQ_ERR_IO);
     rl.rlim_cur = RLIM_INFINITY;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    uint64_t got;
-    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_EOF);
-    cr_assert(got > 0 && got < i);
-    struct stat st;
-    cr_assert_eq(stat(p, &st), 0);
-    cr_assert(st.st_size <= 3000);
-    /* and it can be appended to */
+    cr_assert_eq(access(q, F_OK), -1, "a failed create must leave no journal");
+    cr_assert_eq(entries_with(".tmp"), 0, "a failed create must leave no temporary");
+    /* the journal can still be appended to, after its old last event */
     cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
-    cr_assert_eq(tq_journal_next_seq(w), got + 1);
+    cr_assert_eq(tq_journal_next_seq(w), 51);
     tq_journal_abandon(w);
+    free(before);
+    free(after);
+}
+
+/* Abandoning undoes: an appender's frames are cut off again, a creator's file never
+ * appears and the old file at the path is untouched. */
+Test(journal, abandon_undoes_everything)
+{
+    const char *p = tpath("ab.tqj");
+    write_journal(p, 30, 300);
+    size_t n0;
+    uint8_t *before = slurp(p, &n0);
+    tq_journal_write_opts o = {.frame_bytes = 300};
+    tq_journal_writer *w;
+    tq_event ev;
+    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    for (uint64_t i = 31; i <= 80; i++) {   /* several frames reach the file */
+        gen_event(i, &ev);
+        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
+    }
+    tq_journal_abandon(w);
+    size_t n1;
+    uint8_t *after = slurp(p, &n1);
+    cr_assert_eq(n1, n0);
+    cr_assert(memcmp(before, after, n0) == 0);
+    free(after);
+    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_OK);
+    for (uint64_t i = 1; i <= 50; i++) {
+        gen_event(i, &ev);
+        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
+    }
+    tq_journal_abandon(w);
+    after = slurp(p, &n1);
+    cr_assert_eq(n1, n0, "the old journal must be untouched by an abandoned create");
+    cr_assert(memcmp(before, after, n0) == 0);
+    cr_assert_eq(entries_with(".tmp"), 0);
+    free(before);
+    free(after);
+}
+
+/* ---- frame_max: the decompression-bomb limit (JOURNAL.md §2, §3) ------------------ */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void reseal_file(uint8_t *b)
+{
+    uint64_t sum = XXH3_64bits(b, 56);
+    for (int i = 0; i < 8; i++)
+        b[56 + i] = (uint8_t)(sum >> (8 * i));
+}
+
+Test(journal, header_carries_frame_max)
+{
+    const char *p = tpath("fm.tqj");
+    write_journal(p, 10, 300);
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_version(r), 2);
+    cr_assert_eq(tq_journal_frame_max(r), TQ_RECORD_MAX, "a small frame size still fits any record");
+    tq_journal_close(r);
+    write_journal(p, 10, 0);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_frame_max(r), TQ_JOURNAL_FRAME_DEFAULT);
+    tq_journal_close(r);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    cr_assert_eq(b[8], 2);
+    cr_assert_eq(b[20] | b[21] << 8 | b[22] << 16 | (uint32_t)b[23] << 24, TQ_JOURNAL_FRAME_DEFAULT);
+    free(b);
+    /* a writer asking for more than the cap gets the cap */
+    tq_journal_write_opts o = {.frame_bytes = 64u << 20};
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_OK);
+    cr_assert_eq(tq_journal_finish(w), TQ_OK);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_frame_max(r), TQ_JOURNAL_FRAME_MAX);
+    tq_journal_close(r);
+}
+
+Test(journal, header_claiming_64_MiB_frames_is_refused)
+{
+    const char *p = tpath("big.tqj");
+    write_journal(p, 10, 0);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    put_le32(b + 20, 64u << 20);
+    reseal_file(b);
+    spit(p, b, n);
+    tq_journal_reader *r;
+    tq_diag d = {0};
+    cr_assert_eq(tq_journal_open_diag(p, &r, &d), TQ_ERR_LIMIT);
+    cr_assert_not_null(strstr(d.why, "67108864"), "why: %s", d.why);
+    cr_assert_not_null(strstr(d.why, "8388608"), "why: %s", d.why);
+    /* an appender refuses it too, and leaves it alone */
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_ERR_LIMIT);
+    /* one byte over the cap is refused; the cap itself is fine */
+    put_le32(b + 20, TQ_JOURNAL_FRAME_MAX + 1);
+    reseal_file(b);
+    spit(p, b, n);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_LIMIT);
+    put_le32(b + 20, TQ_JOURNAL_FRAME_MAX);
+    reseal_file(b);
+    spit(p, b, n);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_journal_close(r);
+    /* under the largest record: no writer writes that */
+    put_le32(b + 20, 100);
+    reseal_file(b);
+    spit(p, b, n);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_CORRUPT);
+    /* version 1 has no such field: a value there is another format */
+    put_le32(b + 20, 1u << 20);
+    b[8] = 1;
+    reseal_file(b);
+    spit(p, b, n);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_VERSION);
+    free(b);
+}
+
+/* Make frame `which` of the journal at p claim raw_size and count (header resealed,
+ * payload unchanged), as a crafted bomb would.  @return the frame's first and last seq. */
+static void forge_frame(const char *p, size_t which, uint32_t raw_size, uint32_t count,
+                        uint64_t *first, uint64_t *last)
+{
+    uint64_t ends[64], seqs[64];
+    size_t nf = frame_ends(p, ends, seqs, 64);
+    cr_assert(which + 1 < nf);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    size_t at = which == 0 ? 64 : ends[which - 1];
+    *first = which == 0 ? 1 : seqs[which - 1] + 1;
+    *last = seqs[which];
+    if (raw_size)
+        put_le32(b + at + 16, raw_size);
+    if (count)
+        put_le32(b + at + 12, count);
+    reseal_frame(b, at);
+    spit(p, b, n);
+    free(b);
+}
+
+/* Read with next_event going past corrupt frames, as --skip-corrupt does; every event
+ * outside [skip_first, skip_last] must come back, in order, and nothing else. */
+static void read_skipping(const char *p, uint64_t total, uint64_t skip_first, uint64_t skip_last)
+{
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_event ev;
+    tq_frame_info fi;
+    uint64_t want = 1;
+    int rc, corrupt = 0;
+    while ((rc = tq_journal_next_event(r, &ev, &fi)) != TQ_ERR_EOF) {
+        if (rc == TQ_ERR_CORRUPT) {
+            cr_assert_eq(fi.first_seq, skip_first);
+            cr_assert_eq(++corrupt, 1, "one corrupt frame, once");
+            want = skip_last + 1;
+            continue;
+        }
+        cr_assert_eq(rc, TQ_OK, "got %s", tq_strerror(rc));
+        cr_assert_eq(ev.seq, want);
+        want++;
+    }
+    cr_assert_eq(corrupt, 1);
+    cr_assert_eq(want, total + 1);
+    tq_journal_close(r);
+}
+
+Test(journal, frame_over_frame_max_is_a_skippable_corrupt_frame)
+{
+    const char *p = tpath("bomb.tqj");
+    write_journal(p, 60, 300);
+    uint64_t first, last;
+    forge_frame(p, 1, 64u << 20, 0, &first, &last);   /* claims 64 MiB of records */
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_frame_info fi;
+    uint8_t *z = NULL, *raw = NULL;
+    size_t zc = 0, rc_ = 0;
+    cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK);
+    cr_assert_eq(tq_journal_frame_decode(&fi, z, &raw, &rc_), TQ_OK);
+    size_t zc_before = zc, raw_before = rc_;
+    cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK, "the framing holds");
+    cr_assert_eq(fi.raw_size, 64u << 20);
+    cr_assert_eq(tq_journal_frame_decode(&fi, z, &raw, &rc_), TQ_ERR_CORRUPT);
+    cr_assert_eq(zc, zc_before, "nothing may be allocated for the bomb's payload");
+    cr_assert_eq(rc_, raw_before, "nothing may be allocated for the bomb's content");
+    cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK, "the next frame is reachable");
+    cr_assert_eq(fi.first_seq, last + 1);
+    free(z);
+    free(raw);
+    tq_journal_close(r);
+    read_skipping(p, 60, first, last);
+}
+
+/* A count that no raw_size can hold means the header's seq range is not what the writer
+ * wrote: skipping the frame would move the mark to a seq taken from the damage (4.3e9
+ * here) and the next frame could not be placed anyway.  So it is framing damage, as a
+ * bad header is: reading stops there for good, and the range reported is where the
+ * frame should have started, never the claim. */
+static void read_until_framing_damage(const char *p, uint64_t first)
+{
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_event ev;
+    tq_frame_info fi;
+    int rc;
+    uint64_t got = 0;
+    while ((rc = tq_journal_next_event(r, &ev, &fi)) == TQ_OK)
+        got++;
+    cr_assert_eq(rc, TQ_ERR_CORRUPT, "got %s", tq_strerror(rc));
+    cr_assert_eq(got, first - 1);
+    cr_assert_eq(fi.first_seq, first);
+    cr_assert_eq(fi.count, 0, "the damaged claim is not reported as a range");
+    /* not skippable: the reader says the same again instead of going on */
+    cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_ERR_CORRUPT);
+    tq_journal_close(r);
+}
+
+Test(journal, frame_claiming_0xFFFFFFFF_records_is_unskippable_framing_damage)
+{
+    const char *p = tpath("count.tqj");
+    write_journal(p, 60, 300);
+    uint64_t ends[64], seqs[64];
+    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    size_t at = ends[nf - 2];
+    put_le32(b + at + 12, 0xFFFFFFFFu);
+    reseal_frame(b, at);
+    spit(p, b, n);
+    free(b);
+    read_until_framing_damage(p, seqs[nf - 2] + 1);
+    /* in the middle, with raw_size shrunk so that the true count cannot fit */
+    write_journal(p, 60, 300);
+    uint64_t f2, l2;
+    forge_frame(p, 1, 7, 0, &f2, &l2);   /* 7 bytes cannot hold more than one record */
+    read_until_framing_damage(p, f2);
+}
+
+Test(journal, append_keeps_the_headers_frame_max)
+{
+    const char *p = tpath("keep.tqj");
+    write_journal(p, 10, 300);          /* frame_max 8192 */
+    tq_journal_write_opts o = {.frame_bytes = 1u << 20};
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    tq_event ev;
+    for (uint64_t i = 11; i <= 2000; i++) {
+        gen_event(i, &ev);
+        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
+    }
+    cr_assert_eq(tq_journal_finish(w), TQ_OK);
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_frame_max(r), TQ_RECORD_MAX);
+    tq_frame_info fi;
+    uint8_t *z = NULL;
+    size_t zc = 0;
+    int rc;
+    while ((rc = tq_journal_read_frame(r, &fi, &z, &zc)) == TQ_OK)
+        cr_assert_leq(fi.raw_size, TQ_RECORD_MAX);
+    cr_assert_eq(rc, TQ_ERR_EOF);
+    free(z);
+    tq_journal_close(r);
+    uint64_t n;
+    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
+    cr_assert_eq(n, 2000);
+}
+
+Test(journal, version_1_journal_reads_and_appends_as_version_1)
+{
+    const char *p = tpath("v1.tqj");
+    spit(p, journal_md_example, sizeof journal_md_example);
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_version(r), 1);
+    cr_assert_eq(tq_journal_frame_max(r), TQ_JOURNAL_FRAME_MAX, "version 1: the reader's cap");
+    tq_journal_close(r);
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_OK);
+    cr_assert_eq(tq_journal_next_seq(w), 3);
+    tq_event ev;
+    gen_event(3, &ev);
+    cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
+    cr_assert_eq(tq_journal_finish(w), TQ_OK);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    cr_assert(memcmp(b, journal_md_example, sizeof journal_md_example) == 0,
+              "an append never rewrites the header or the frames before it");
+    free(b);
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    int rc;
+    uint64_t got = 0;
+    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
+        got++;
+    cr_assert_eq(rc, TQ_ERR_EOF);
+    cr_assert_eq(got, 3);
+    tq_journal_close(r);
+}
+
+/* A hand-made journal: header of `version` (frame_max in it for version 2), then one
+ * frame of `count` CANCEL records, whole and correctly sealed (a real bomb: its zstd
+ * frame really holds count * 6 bytes), then a frame of one record. */
+static void write_bomb(const char *p, uint32_t version, uint32_t frame_max, uint32_t count)
+{
+    static const uint8_t cancel[6] = {0x05, 0x14, 0x52, 0x81, 0x16, 0x18};
+    size_t raw_n = (size_t)count * 6;
+    uint8_t *raw = malloc(raw_n);
+    cr_assert_not_null(raw);
+    for (size_t i = 0; i < raw_n; i += 6)
+        memcpy(raw + i, cancel, 6);
+    size_t zcap = ZSTD_compressBound(raw_n);
+    uint8_t *f = calloc(1, 64 + 2 * 40 + zcap + 64);
+    memcpy(f, journal_md_example, 8);
+    put_le32(f + 8, version);
+    put_le32(f + 12, 64);
+    put_le32(f + 20, version == 2 ? frame_max : 0);
+    memset(f + 24, 0x5a, 16);
+    reseal_file(f);
+    size_t at = 64;
+    for (int k = 0; k < 2; k++) {
+        uint32_t c = k == 0 ? count : 1;
+        size_t rn = (size_t)c * 6;
+        uint8_t *h = f + at;
+        size_t z = ZSTD_compress(h + 40, zcap, raw, rn, 1);
+        cr_assert(!ZSTD_isError(z));
+        memcpy(h, "TQFR", 4);
+        for (int i = 0; i < 8; i++)
+            h[4 + i] = (uint8_t)((k == 0 ? 1 : 1 + (uint64_t)count) >> (8 * i));
+        put_le32(h + 12, c);
+        put_le32(h + 16, (uint32_t)rn);
+        put_le32(h + 20, (uint32_t)z);
+        uint64_t sum = XXH3_64bits(raw, rn);
+        for (int i = 0; i < 8; i++)
+            h[24 + i] = (uint8_t)(sum >> (8 * i));
+        put_le32(h + 32, (uint32_t)XXH3_64bits(h + 40, z));
+        reseal_frame(f, at);
+        at += 40 + z;
+    }
+    spit(p, f, at);
+    free(f);
+    free(raw);
+}
+
+/* Decode every frame with buffers of our own; @return how many frames were corrupt,
+ * with the largest buffer ever allocated in *most. */
+static int decode_frames(const char *p, uint64_t *events, size_t *most)
+{
+    tq_journal_reader *r;
+    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_frame_info fi;
+    uint8_t *z = NULL, *raw = NULL;
+    size_t zc = 0, rc_ = 0;
+    int rc, bad = 0;
+    *events = 0;
+    while ((rc = tq_journal_read_frame(r, &fi, &z, &zc)) == TQ_OK) {
+        rc = tq_journal_frame_decode(&fi, z, &raw, &rc_);
+        if (rc == TQ_ERR_CORRUPT) {
+            bad++;
+            continue;
+        }
+        cr_assert_eq(rc, TQ_OK);
+        *events += fi.count;
+    }
+    cr_assert_eq(rc, TQ_ERR_EOF);
+    *most = zc > rc_ ? zc : rc_;
+    free(z);
+    free(raw);
+    tq_journal_close(r);
+    return bad;
+}
+
+Test(journal, real_bomb_over_frame_max_is_refused_before_allocating, .timeout = 60)
+{
+    const char *p = tpath("realbomb.tqj");
+    uint64_t events;
+    size_t most;
+    /* 1.5 M CANCEL records = 9 MiB of content in a few KiB, in a journal whose header
+     * says frames are at most 1 MiB: refused, the one-record frame after it read. */
+    write_bomb(p, 2, 1u << 20, 1572864);
+    cr_assert_eq(decode_frames(p, &events, &most), 1);
+    cr_assert_eq(events, 1);
+    cr_assert_lt(most, 1u << 20, "allocated %zu bytes for a refused frame", most);
+    /* version 1: held to the reader's cap (8 MiB), so 9 MiB is refused the same way */
+    write_bomb(p, 1, 0, 1572864);
+    cr_assert_eq(decode_frames(p, &events, &most), 1);
+    cr_assert_lt(most, 1u << 20, "allocated %zu bytes for a refused frame", most);
+    /* the same content within the limit is a good frame */
+    write_bomb(p, 2, TQ_JOURNAL_FRAME_MAX, 1000000);
+    cr_assert_eq(decode_frames(p, &events, &most), 0);
+    cr_assert_eq(events, 1000001);
+}
+
+/* ---- writers and the lock ----------------------------------------------------------- */
+
+Test(journal, busy_writer_is_named_and_the_lock_file_goes_away)
+{
+    const char *p = tpath("lk.tqj");
+    write_journal(p, 5, 0);
+    char lockp[128];
+    snprintf(lockp, sizeof lockp, "%s.lock", p);
+    tq_journal_write_opts o1 = {.command = "journal pack first.ndjson"};
+    tq_journal_writer *w1, *w2;
+    cr_assert_eq(tq_journal_append(p, &o1, &w1), TQ_OK);
+    cr_assert_eq(access(lockp, F_OK), 0, "the lock is beside the journal while it is written");
+    tq_lock_holder h;
+    tq_diag d = {0};
+    tq_journal_write_opts o2 = {.busy = &h, .diag = &d};
+    cr_assert_eq(tq_journal_create(p, &o2, &w2), TQ_ERR_BUSY);
+    cr_assert_eq(h.pid, (long)getpid());
+    cr_assert_str_eq(h.command, "journal pack first.ndjson");
+    cr_assert_eq(tq_journal_append(p, &o2, &w2), TQ_ERR_BUSY);
+    cr_assert_not_null(strstr(d.why, "first.ndjson"), "why: %s", d.why);
+    tq_event ev;
+    gen_event(6, &ev);
+    cr_assert_eq(tq_journal_add(w1, &ev), TQ_OK);
+    cr_assert_eq(tq_journal_finish(w1), TQ_OK);
+    cr_assert_eq(access(lockp, F_OK), -1, "no lock file is left beside a finished journal");
+    uint64_t n;
+    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
+    cr_assert_eq(n, 6);
+}
+
+Test(journal, no_clobber_refuses_an_existing_journal)
+{
+    const char *p = tpath("nc.tqj");
+    write_journal(p, 5, 0);
+    size_t n0;
+    uint8_t *before = slurp(p, &n0);
+    tq_journal_write_opts o = {.flags = TQ_JOURNAL_NO_CLOBBER};
+    tq_journal_writer *w;
+    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_ERR_EXISTS);
+    size_t n1;
+    uint8_t *after = slurp(p, &n1);
+    cr_assert(n1 == n0 && memcmp(before, after, n0) == 0);
+    free(after);
+    cr_assert_eq(access(tpath("nc.tqj.lock"), F_OK), -1);
+    /* a new path is fine with the flag */
+    cr_assert_eq(tq_journal_create(tpath("nc2.tqj"), &o, &w), TQ_OK);
+    tq_journal_abandon(w);
+    cr_assert_eq(access(tpath("nc2.tqj"), F_OK), -1, "abandoned: never appears");
+    free(before);
+}
+
+Test(journal, planted_links_are_never_followed)
+{
+    const char *victim = tpath("victim");
+    spit(victim, (const uint8_t *)"precious\n", 9);
+    /* a link at J.tqj.lock: refused, the victim untouched */
+    const char *p = tpath("pl.tqj");
+    char lockp[128];
+    snprintf(lockp, sizeof lockp, "%s.lock", p);
+    cr_assert_eq(symlink(victim, lockp), 0);
+    tq_journal_writer *w;
+    tq_diag d = {0};
+    tq_journal_write_opts o = {.diag = &d};
+    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_ERR_INPUT);
+    cr_assert_not_null(strstr(d.why, "symbolic link"), "why: %s", d.why);
+    cr_assert_eq(unlink(lockp), 0);
+    /* a link at the journal: append refuses it; create replaces the link itself */
+    cr_assert_eq(symlink(victim, p), 0);
+    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_ERR_INPUT);
+    cr_assert_eq(tq_journal_create(p, NULL, &w), TQ_OK);
+    cr_assert_eq(tq_journal_finish(w), TQ_OK);
+    size_t n;
+    uint8_t *b = slurp(victim, &n);
+    cr_assert(n == 9 && memcmp(b, "precious\n", 9) == 0, "the link's target was written");
+    free(b);
+    struct stat st;
+    cr_assert_eq(lstat(p, &st), 0);
+    cr_assert(S_ISREG(st.st_mode));
 }

@@ -14,10 +14,13 @@
 
 #include <ftw.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tq_lmdb_check.h"
@@ -634,4 +637,64 @@ Test(lmdb_check, store_missing_is_notfound)
 {
     tq_store_check_report r;
     cr_assert_eq(store_check(&r), TQ_ERR_NOTFOUND);
+}
+
+/* ---- a writer committing while the file is checked ---- */
+
+/* churn() - the child: commit rewrites of every key as fast as it can, so that pages
+ * freed by one commit are reused by the next ones (no LMDB reader pins them: the
+ * checker is not an LMDB reader). */
+static void churn(void)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char key[16], val[64];
+    if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 4) ||
+        mdb_env_open(env, g_dir, MDB_NOSYNC, 0644))
+        _exit(2);
+    for (unsigned round = 0;; round++) {
+        if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, "t", 0, &dbi))
+            _exit(3);
+        for (int i = (int)(round % 3) * 1000; i < (int)(round % 3) * 1000 + 1000; i++) {
+            MDB_val k = { (size_t)snprintf(key, sizeof key, "key%06d", i), key };
+            MDB_val v = { sizeof val - round % 7, val };
+            memset(val, 'a' + (int)(round % 26), sizeof val);
+            if (mdb_put(txn, dbi, &k, &v, 0))
+                _exit(4);
+        }
+        if (mdb_txn_commit(txn))
+            _exit(5);
+    }
+}
+
+Test(lmdb_check, writer_committing_is_never_damage)
+{
+    tq_lmdb_check_stats st;
+    tq_diag d;
+    unsigned runs = 0, busy = 0;
+    make_env();
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        churn();
+    usleep(20000);
+    for (double t0 = (double)time(NULL); (double)time(NULL) - t0 < 3; runs++) {
+        memset(&d, 0, sizeof d);
+        int rc = tq_lmdb_check_file(g_path, TQ_LMDB_CHECK_TREES, 0, NULL, NULL, &st, &d);
+        if (rc == TQ_ERR_BUSY)
+            busy++;
+        else if (rc != TQ_OK) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            cr_assert_fail("run %u, txnid %llu: %s: %s", runs, (unsigned long long)st.txnid,
+                           tq_strerror(rc), d.why);
+        }
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the writer stopped early (exit %d)", WEXITSTATUS(status));
+    cr_assert_gt(runs, 10);
+    cr_assert_lt(busy, runs, "every run found the file moving");
 }

@@ -8,8 +8,8 @@
  *   - bomb: 40 frames each claiming 64 MiB of raw content (64 MiB of zeros, which
  *     zstd holds in a few KiB) and millions of records: not records at all, so each
  *     frame is corrupt; replayed with and without --skip-corrupt;
- *   - cancels: a VALID journal of 3 maximum-size frames (64 MiB) of 6-byte CANCEL
- *     records (11 million per frame): replayed correctly.
+ *   - cancels: a VALID journal of 3 maximum-size frames (TQ_JOURNAL_FRAME_MAX) of
+ *     6-byte CANCEL records (11 million per frame at 64 MiB): replayed correctly.
  * at --threads 0, 1, 4 and 32; peak RSS must stay under 256 MiB (not checked under
  * AddressSanitizer, whose shadow memory and quarantine are not the program's) and the
  * outcome must be a clear error or a correct replay.
@@ -28,8 +28,10 @@
 #include <zstd.h>
 
 #include "tq_journal.h"
+#include "tq_replay.h"
 
-#define RAW_MAX (64u << 20)
+#define BOMB_RAW (64u << 20)          /* what the bomb's headers claim */
+#define RAW_MAX TQ_JOURNAL_FRAME_MAX     /* the largest frame a journal may hold */
 #define RSS_LIMIT_KIB (256u * 1024)
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -62,7 +64,8 @@ static void put64(uint8_t *p, uint64_t v)
 static int header_only(const char *path, uint64_t *seed)
 {
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_create(path, NULL, &w), TQ_OK);
+    tq_journal_write_opts wo = {.frame_bytes = TQ_JOURNAL_FRAME_MAX};
+    cr_assert_eq(tq_journal_create(path, &wo, &w), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     int fd = open(path, O_RDWR | O_APPEND);
     cr_assert_geq(fd, 0);
@@ -181,9 +184,9 @@ Test(replay_bomb, frames_claiming_64_mib_each, .init = setup, .fini = teardown,
 {
     char path[128];
     snprintf(path, sizeof path, "%s/bomb.tqj", work);
-    uint8_t *zeros = calloc(1, RAW_MAX);
+    uint8_t *zeros = calloc(1, BOMB_RAW);
     cr_assert_not_null(zeros);
-    write_frames(path, zeros, RAW_MAX, RAW_MAX / 8, 40);
+    write_frames(path, zeros, BOMB_RAW, BOMB_RAW / 8, 40);
     free(zeros);
     for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i++) {
         for (int skip = 0; skip <= 1; skip++) {
@@ -261,5 +264,49 @@ Test(replay_bomb, count_ffffffff_is_reported_from_the_mark, .init = setup, .fini
         cr_assert_null(strstr(res.err, "--skip-corrupt goes past"), "%s", res.err);
         cr_assert_null(strstr(res.err, "4294967"), "a count from the damaged header: %s",
                        res.err);
+    }
+}
+
+/* A frame over the configured hard cap is refused as a bad frame, on the serial path
+ * and in the pipeline, before its raw buffer is grown; with --skip-corrupt it is
+ * skipped (and recorded as a gap). */
+Test(replay_bomb, a_frame_over_the_cap_is_refused, .init = setup, .fini = teardown)
+{
+    char path[128], db[128];
+    snprintf(path, sizeof path, "%s/big.tqj", work);
+    uint32_t count = (2u << 20) / 6, rawn = count * 6;
+    uint8_t *raw = malloc(rawn);
+    cr_assert_not_null(raw);
+    uint64_t dn = 100000000001ULL;
+    for (uint32_t i = 0; i < count; i++) {
+        raw[6 * i] = 5;
+        for (int b = 0; b < 5; b++)
+            raw[6 * i + 1 + b] = (uint8_t)(dn >> (8 * b));
+    }
+    write_frames(path, raw, rawn, count, 2);
+    free(raw);
+    for (unsigned threads = 0; threads <= 2; threads += 2) {
+        for (int skip = 0; skip <= 1; skip++) {
+            snprintf(db, sizeof db, "%s/cap-%u-%d", work, threads, skip);
+            tq_store *s;
+            cr_assert_eq(tq_store_open(db, TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL),
+                         TQ_OK);
+            tq_replay_opts ro = {.threads = threads, .frame_cap = 1u << 20,
+                                 .skip_corrupt = skip};
+            tq_replay_stats st;
+            tq_diag d;
+            memset(&d, 0, sizeof d);
+            int rc = tq_replay_run(s, path, &ro, &st, &d);
+            if (skip) {
+                cr_assert_eq(rc, TQ_OK, "%s", d.why);
+                cr_assert_eq(st.nskipped, 2);
+            } else {
+                cr_assert_eq(rc, TQ_ERR_LIMIT, "%u threads: rc %d %s", threads, rc, d.why);
+                cr_assert_eq(st.bad_rc, TQ_ERR_LIMIT);
+                cr_assert_eq(st.bad_frame.index, 0);
+                cr_assert_eq(st.journal_last_seq, 0);
+            }
+            tq_store_close(s);
+        }
     }
 }

@@ -1251,7 +1251,10 @@ Test(store, grow_refuses_while_a_transaction_is_live)
 
 /* Another process grows the map past a reader's: the reader's next begin adopts the
  * committed size (MDB_MAP_RESIZED) instead of failing. */
-Test(store, reader_adopts_a_map_grown_by_the_writer)
+/* The child grows the map well past the reader's; with cut, the file is then cut back
+ * to 64 KiB under the reader, whose adoption of the new size must refuse it
+ * (TQ_ERR_DBCORRUPT) instead of mapping pages the file no longer has (SIGBUS). */
+static void grow_under_a_reader(int cut)
 {
     int ready[2], go[2];
     char c = 0;
@@ -1300,6 +1303,14 @@ Test(store, reader_adopts_a_map_grown_by_the_writer)
     cr_assert_eq(write(go[1], "g", 1), 1);
     cr_assert_eq(read(ready[0], &c, 1), 1);
     cr_assert_eq(c, 'd', "the child could not fill the database");
+    if (cut) {
+        cr_assert_eq(truncate(path_in("data.mdb"), 64 << 10), 0);
+        cr_assert_eq(tq_store_stat(s, &info), TQ_ERR_DBCORRUPT);
+        tq_store_close(s);
+        cr_assert_eq(write(go[1], "q", 1), 1);
+        waitpid(pid, NULL, 0);
+        return;
+    }
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.decls, 3000);
     cr_assert_gt(info.map_size, 64 << 10);
@@ -1312,6 +1323,16 @@ Test(store, reader_adopts_a_map_grown_by_the_writer)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(store, reader_adopts_a_map_grown_by_the_writer)
+{
+    grow_under_a_reader(0);
+}
+
+Test(store, reader_refuses_a_grown_map_whose_file_was_cut)
+{
+    grow_under_a_reader(1);
 }
 
 /* ---- read transactions ---- */

@@ -268,8 +268,14 @@ Test(flips, no_flip_crashes_or_gives_a_silent_wrong_answer)
 
     uint8_t *bad = malloc(n);
     int count[4] = {0}, tries = 0;
+    /* TQ_FLIP_STRIDE=1 TQ_FLIP_FROM=.. TQ_FLIP_TO=..: an exhaustive sweep, in pieces */
     long stride = getenv("TQ_FLIP_STRIDE") ? atol(getenv("TQ_FLIP_STRIDE")) : 23;
-    for (size_t at = 0; at < n; at += (at < 200 || (at >= 4096 && at < 4296)) ? 1 : (size_t)stride) {
+    size_t from = getenv("TQ_FLIP_FROM") ? (size_t)atol(getenv("TQ_FLIP_FROM")) : 0;
+    size_t to = getenv("TQ_FLIP_TO") ? (size_t)atol(getenv("TQ_FLIP_TO")) : n;
+    if (stride < 1)
+        stride = 1;
+    for (size_t at = from; at < n && at < to;
+         at += (at < 200 || (at >= 4096 && at < 4296)) ? 1 : (size_t)stride) {
         memcpy(bad, good, n);
         bad[at] ^= (uint8_t)(1u << (at % 8));
         put_file(data, bad, n);

@@ -23,6 +23,7 @@ static const char help_check[] =
     "database is sound.  --json prints one JSON object.\n"
     "\n"
     "exit status: 0 sound; 5 damaged (restore the last backup); 1 no database in DIR;\n"
+    "3 a writer kept changing the file under the check (run it again);\n"
     "8 permission denied; 4 I/O error.\n"
     "\n"
     "example:\n"
@@ -124,6 +125,9 @@ int tq_cmd_check(int argc, char **argv)
                             "first: %s; restore the last backup (thongquan backup)", db,
                             (unsigned long long)r.problems, r.problems == 1 ? "" : "s",
                             o.first[0] ? o.first : d.why);
+    if (rc == TQ_ERR_BUSY)
+        return tq_cli_error(TQ_EXIT_BUSY, "%s: a writer kept changing the file while it was "
+                            "checked; nothing is known: run the check again", db);
     if (rc == TQ_ERR_NOTFOUND)
         return tq_cli_error(TQ_EXIT_INPUT, "%s: no database here (%s)", db,
                             d.why[0] ? d.why : tq_strerror(rc));
@@ -148,20 +152,28 @@ static const char help_backup[] =
     "example:\n"
     "  thongquan backup --db /var/lib/thongquan/db /backup/thongquan-$(date +%F)\n";
 
+/* check_data_file() - tq_lmdb_check_file() on dir/data.mdb. */
+static int check_data_file(const char *dir, unsigned flags, tq_lmdb_check_stats *st,
+                           tq_diag *d)
+{
+    size_t n = strlen(dir) + sizeof "/data.mdb";
+    char *path = malloc(n);
+    int rc;
+    memset(d, 0, sizeof *d);
+    if (path == NULL)
+        return TQ_ERR_NOMEM;
+    snprintf(path, n, "%s/data.mdb", dir);
+    rc = tq_lmdb_check_file(path, flags, 0, NULL, NULL, st, d);
+    free(path);
+    return rc;
+}
+
 /* backup_verify() - the copy must be a sound file before it is trusted. */
 static int backup_verify(const char *out)
 {
     tq_lmdb_check_stats st;
     tq_diag d;
-    size_t n = strlen(out) + sizeof "/data.mdb";
-    char *path = malloc(n);
-    int rc;
-    if (path == NULL)
-        return tq_cli_error(TQ_EXIT_SOFTWARE, "backup: out of memory");
-    snprintf(path, n, "%s/data.mdb", out);
-    memset(&d, 0, sizeof d);
-    rc = tq_lmdb_check_file(path, TQ_LMDB_CHECK_TREES, 0, NULL, NULL, &st, &d);
-    free(path);
+    int rc = check_data_file(out, TQ_LMDB_CHECK_TREES, &st, &d);
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "backup: the copy in %s does not check "
                             "out: %s", out, d.why[0] ? d.why : tq_strerror(rc));
@@ -171,6 +183,19 @@ static int backup_verify(const char *out)
                (unsigned long long)st.txnid);
     }
     return TQ_EXIT_OK;
+}
+
+/* backup_source_ok() - never copy damage silently: a flipped txnid, say, would make
+ * LMDB copy the previous commit as if it were the last.  The meta pages cost nothing;
+ * the copy's own walk (backup_verify) reads every page the snapshot reaches. */
+static int backup_source_ok(const char *db)
+{
+    tq_diag d;
+    int rc = check_data_file(db, TQ_LMDB_CHECK_META, NULL, &d);
+    if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)   /* missing: the open says it better */
+        return 0;
+    return tq_cli_error(tq_cli_exit_for(rc), "backup: %s: the database is damaged, nothing "
+                        "copied: %s", db, d.why[0] ? d.why : tq_strerror(rc));
 }
 
 int tq_cmd_backup(int argc, char **argv)
@@ -191,6 +216,8 @@ int tq_cmd_backup(int argc, char **argv)
         return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");
     if (quiet)
         tq_cli_quiet = 1;
+    if ((rc = backup_source_ok(db)) != 0)
+        return rc;
     if ((rc = tq_cli_open_store("backup", db, 0, 0, &s)) != 0)
         return rc;
     memset(&d, 0, sizeof d);

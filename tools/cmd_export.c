@@ -6,8 +6,7 @@
 
 #include "tq_cli.h"
 #include "tq_export.h"
-#include "tq_load.h"
-#include "tq_replay.h"
+#include "tq_out.h"
 
 
 /* ---- export ---- */
@@ -17,7 +16,9 @@ static const char help_export[] =
     "\n"
     "Write the decisions (decl_no,state,version,reasons,tax_short,manual) or the permit\n"
     "use (permit_no,used,quota) as CSV sorted by key, from one consistent snapshot.\n"
-    "-o writes a temporary file and renames it into place when complete.\n"
+    "-o FILE writes a temporary file beside FILE and renames it into place when complete\n"
+    "(a symlink at FILE is replaced, never followed); a device, a FIFO, '-' or\n"
+    "/dev/stdout is written in place.\n"
     "\n"
     "example:\n"
     "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n";
@@ -39,16 +40,26 @@ int tq_cmd_export(int argc, char **argv)
     tq_store *s;
     if ((rc = tq_cli_open_store("export", db, 0, 0, &s)) != 0)
         return rc;
-    tq_output o;
-    if (tq_cli_open_output(&o, out) != 0) {
+    tq_out o;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    if ((rc = tq_out_open(&o, out ? out : "-", 0, &d)) != TQ_OK) {
         tq_store_close(s);
-        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", out, strerror(errno));
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
     }
-    rc = pos[0][0] == 'd' ? tq_export_decisions(s, o.fp) : tq_export_permits(s, o.fp);
+    FILE *f = tq_out_fp(&o);
+    if (f == NULL)
+        rc = TQ_ERR_NOMEM;
+    else
+        rc = pos[0][0] == 'd' ? tq_export_decisions(s, f) : tq_export_permits(s, f);
     tq_store_close(s);
-    if (tq_cli_close_output(&o, rc == TQ_OK) != 0 && rc == TQ_OK)
-        rc = TQ_ERR_IO;
-    if (rc != TQ_OK)
+    if (rc != TQ_OK && o.err == 0) {
+        tq_out_rollback(&o);
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", tq_strerror(rc));
+    }
+    /* a write error (its reason kept by tq_out) is reported by the commit, which then
+     * removes the temporary file */
+    if ((rc = tq_out_commit(&o, &d)) != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", d.why);
     return TQ_EXIT_OK;
 }

@@ -8,17 +8,20 @@
 #include "tq_cli.h"
 #include "tq_journal.h"
 #include "tq_ndjson.h"
+#include "tq_pack.h"
 
 #define MAX_REPORTED 50
 
 static const char help_pack[] =
-    "usage: thongquan journal pack EVENTS.ndjson -o J.tqj [--append]\n"
+    "usage: thongquan journal pack EVENTS.ndjson -o J.tqj [--append | --force]\n"
     "                              [--skip-invalid REJECTS.ndjson] [--frame-size BYTES]\n"
     "\n"
     "Check every event strictly (SPEC 2.1) and pack them into a journal of zstd frames.\n"
     "'-' reads standard input.  With any bad event nothing is written and the exit\n"
-    "status is 1, unless --skip-invalid names a file for the bad lines.  --append adds\n"
-    "to an existing journal, continuing its seq.\n"
+    "status is 1, unless --skip-invalid names a file for the bad lines (each written\n"
+    "whole).  An existing journal is never replaced unless --force is given (exit 2);\n"
+    "--append adds to it, continuing its seq.  A second writer of the same journal\n"
+    "gets exit 3 naming the holder.  On any failure the journal is left as it was.\n"
     "\n"
     "example:\n"
     "  thongquan journal pack queued-2024-08-06.ndjson -o backlog.tqj\n";
@@ -55,12 +58,79 @@ static void print_frame_error(const char *path, int rc, const tq_frame_info *fi)
                     (unsigned long long)fi->offset, tq_strerror(rc));
 }
 
+typedef struct pack_cli {
+    const char *in_name;
+    uint64_t reported;
+    uint64_t in_size;
+    tq_progress prog;
+} pack_cli;
+
+static void pack_on_bad(void *ctx, const tq_diag *d)
+{
+    pack_cli *c = ctx;
+    if (++c->reported <= MAX_REPORTED)
+        tq_cli_diag(c->in_name, d);
+}
+
+static void pack_on_progress(void *ctx, uint64_t events, uint64_t in_bytes)
+{
+    pack_cli *c = ctx;
+    if (!c->prog.active)
+        return;
+    if (c->in_size && in_bytes) {
+        snprintf(c->prog.note, sizeof c->prog.note, "%llu events", (unsigned long long)events);
+        tq_progress_update(&c->prog, in_bytes, c->in_size, TQ_PROGRESS_BYTES);
+    } else {
+        tq_progress_update(&c->prog, events, 0, "events");
+    }
+}
+
+/* The message and exit status for a pack that committed nothing. */
+static int pack_failed(const tq_pack_opts *po, int rc, const tq_pack_stats *st,
+                       const tq_diag *d, const char *in_name)
+{
+    switch (rc) {
+    case TQ_ERR_INPUT:
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad event%s; nothing was written",
+                            in_name, (unsigned long long)st->bad, st->bad == 1 ? "" : "s");
+    case TQ_ERR_BUSY:
+        return tq_cli_error(TQ_EXIT_BUSY, "%s: another writer holds this journal: pid %ld "
+                            "(%s) since %s", po->out, st->holder.pid,
+                            st->holder.command[0] ? st->holder.command : "?",
+                            st->holder.started[0] ? st->holder.started : "?");
+    case TQ_ERR_EXISTS:
+        return tq_cli_error(TQ_EXIT_USAGE, "%s already exists: use --append to add to it, "
+                            "or --force to replace it", po->out);
+    case TQ_ERR_NOTFOUND:
+        return tq_cli_error(TQ_EXIT_IO, "%s: no such journal to append to (without "
+                            "--append a new one is created)", po->out);
+    case TQ_ERR_LIMIT:
+        return tq_cli_error(TQ_EXIT_CORRUPT, "%s: %s", po->out, d->why);
+    case TQ_ERR_INTERRUPTED:
+        tq_cli_warn("interrupted: nothing was written");
+        return tq_cli_exit_for(rc);
+    default:
+        break;
+    }
+    /* d->why names the file for the outputs; for the rest, say which file it was */
+    const char *why = d->why[0] ? d->why : tq_strerror(rc);
+    int status = tq_cli_exit_for(rc);
+    if (strcmp(d->field, "(input)") == 0)
+        return tq_cli_error(status, "%s: %s; nothing was written", in_name, why);
+    if (strcmp(d->field, "(lock)") == 0)
+        return tq_cli_error(status, "%s.lock: %s; nothing was written", po->out, why);
+    if (strcmp(d->field, "(output)") == 0 || strcmp(d->field, "(reject)") == 0)
+        return tq_cli_error(status, "%s; nothing was written", why);
+    return tq_cli_error(status, "%s: %s; nothing was written", po->out, why);
+}
+
 static int pack(int argc, char **argv)
 {
-    const char *out = NULL, *append = NULL, *skip = NULL, *frame = NULL, *quiet = NULL;
+    const char *out = NULL, *append = NULL, *skip = NULL, *frame = NULL, *quiet = NULL,
+               *force = NULL;
     tq_opt opts[] = {{"o", 1, &out},         {"output", 1, &out},      {"append", 0, &append},
                      {"skip-invalid", 1, &skip}, {"frame-size", 1, &frame},
-                     {"quiet", 0, &quiet},   {NULL, 0, NULL}};
+                     {"force", 0, &force},   {"quiet", 0, &quiet},     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal pack", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
@@ -71,171 +141,52 @@ static int pack(int argc, char **argv)
         return rc;
     if (npos != 1 || out == NULL)
         return tq_cli_usage("journal pack", "needs EVENTS.ndjson and -o J.tqj");
-    tq_journal_write_opts wo = {0};
+    if (append && force)
+        return tq_cli_usage("journal pack", "--append and --force do not go together");
+    tq_pack_opts po = {.out = out, .append = append != NULL, .force = force != NULL,
+                       .reject = skip, .stop = &tq_cli_stop};
     if (frame) {
         uint64_t v;
         if (tq_cli_u64("journal pack", "frame-size", frame, &v))
             return TQ_EXIT_USAGE;
-        if (v < 4096 || v > TQ_JOURNAL_FRAME_MAX / 2)
+        if (v < 4096 || v > TQ_JOURNAL_FRAME_MAX)
             return tq_cli_usage("journal pack", "--frame-size must be 4096..%u",
-                                TQ_JOURNAL_FRAME_MAX / 2);
-        wo.frame_bytes = (size_t)v;
+                                TQ_JOURNAL_FRAME_MAX);
+        po.frame_bytes = (size_t)v;
     }
     /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
-    const char *in_name = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0];
+    pack_cli c = {.in_name = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
     FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
-        return tq_cli_error(TQ_EXIT_IO, "cannot open %s: %s", in_name, strerror(errno));
-    FILE *rej = NULL;
-    if (skip && (rej = fopen(skip, "wb")) == NULL) {
-        if (in != stdin)
-            fclose(in);
-        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", skip, strerror(errno));
-    }
-
-    /* A new journal is written beside its final name and renamed when complete, so a
-     * failed pack leaves nothing; an append is cut back to its old size on failure. */
-    char *tmp = NULL;
-    off_t old_size = 0;
-    tq_journal_writer *w = NULL;
-    if (append) {
-        struct stat sb;
-        if (stat(out, &sb) == 0)
-            old_size = sb.st_size;
-        rc = tq_journal_append(out, &wo, &w);
-    } else {
-        size_t n = strlen(out) + 32;
-        tmp = malloc(n);
-        if (tmp == NULL)
-            return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-        snprintf(tmp, n, "%s.tmp.%ld", out, (long)getpid());
-        rc = tq_journal_create(tmp, &wo, &w);
-    }
-    if (rc != TQ_OK) {
-        int st = tq_cli_error(tq_cli_exit_for(rc), "%s: %s", out, tq_strerror(rc));
-        if (in != stdin)
-            fclose(in);
-        if (rej)
-            fclose(rej);
-        free(tmp);
-        return st;
-    }
-
-    tq_linereader lr;
-    tq_linereader_init(&lr, in, 1u << 20);
-    static tq_event ev;
-    uint64_t bad = 0, good = 0, parsed = 0;
-    const uint64_t start_seq = tq_journal_next_seq(w);
-    int io_rc = TQ_OK;
-    const char *line;
-    size_t len;
-    tq_progress prog;
-    tq_progress_init(&prog, "pack");
-    /* Progress by bytes of input when its size is known (a file, not a pipe). */
+        return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",
+                            c.in_name, strerror(errno));
     struct stat in_sb;
-    uint64_t in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
-                           ? (uint64_t)in_sb.st_size
-                           : 0;
-    for (;;) {
-        rc = tq_linereader_next(&lr, &line, &len);
-        if (rc == TQ_ERR_EOF)
-            break;
-        tq_diag d;
-        memset(&d, 0, sizeof d);
-        /* Without a reject file every line holds a position; with one, a bad line
-         * does not take a seq. */
-        uint64_t seq = start_seq + parsed + (rej ? 0 : bad);
-        if (rc == TQ_ERR_LIMIT) {
-            tq_diag_set(&d, "(line)", "line longer than %zu bytes", lr.max);
-        } else if (rc != TQ_OK) {
-            io_rc = TQ_ERR_IO;
-            tq_cli_warn("%s: read error: %s", in_name, strerror(errno));
-            break;
-        } else if (len == 0) {
-            tq_diag_set(&d, "(line)", "blank line");
-            rc = TQ_ERR_INPUT;
-        } else {
-            rc = tq_ndjson_parse_event(line, len, seq, &ev, &d);
-        }
-        if (rc != TQ_OK) {
-            d.line = lr.lineno;
-            d.seq = seq;
-            if (++bad <= MAX_REPORTED)
-                tq_cli_diag(in_name, &d);
-            if (rej && rc != TQ_ERR_LIMIT &&
-                (fwrite(line, 1, len, rej) != len || fputc('\n', rej) == EOF)) {
-                io_rc = TQ_ERR_IO;
-                tq_cli_warn("%s: write error: %s", skip, strerror(errno));
-                break;
-            }
-            continue;
-        }
-        parsed++;
-        if (bad && !rej)
-            continue; /* keep checking, to report every bad line, but write nothing */
-        rc = tq_journal_add(w, &ev);
-        if (rc != TQ_OK) {
-            io_rc = rc;
-            tq_cli_warn("%s: %s", out, tq_strerror(rc));
-            break;
-        }
-        good++;
-        if ((good & 0xfff) == 0 && prog.active) {
-            long at = in_size ? ftell(in) : -1;
-            if (at >= 0) {
-                snprintf(prog.note, sizeof prog.note, "%llu events", (unsigned long long)good);
-                tq_progress_update(&prog, (uint64_t)at, in_size, TQ_PROGRESS_BYTES);
-            } else {
-                tq_progress_update(&prog, good, 0, "events");
-            }
-        }
-    }
-    tq_progress_done(&prog);
-    tq_linereader_release(&lr);
+    c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode) ? (uint64_t)in_sb.st_size : 0;
+    char command[160];
+    snprintf(command, sizeof command, "journal pack %s", c.in_name);
+    po.in = in;
+    po.command = command;
+    po.on_bad = pack_on_bad;
+    po.on_progress = pack_on_progress;
+    po.ctx = &c;
+    tq_cli_catch_signals();
+    tq_progress_init(&c.prog, "pack");
+    tq_pack_stats st;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    rc = tq_journal_pack(&po, &st, &d);
+    tq_progress_done(&c.prog);
     if (in != stdin)
         fclose(in);
-    if (bad > MAX_REPORTED)
-        tq_cli_warn("%s: ... and %llu more bad lines", in_name,
-                    (unsigned long long)(bad - MAX_REPORTED));
-    int ok = io_rc == TQ_OK && (bad == 0 || rej != NULL);
-    if (rej && fclose(rej) != 0 && ok) {
-        ok = 0;
-        io_rc = TQ_ERR_IO;
-    }
-    if (ok) {
-        rc = tq_journal_finish(w);
-        if (rc != TQ_OK) {
-            ok = 0;
-            io_rc = rc;
-            tq_cli_warn("%s: %s", out, tq_strerror(rc));
-        }
-    } else {
-        tq_journal_abandon(w);
-    }
-    if (!append) {
-        if (ok && rename(tmp, out) != 0) {
-            ok = 0;
-            io_rc = TQ_ERR_IO;
-            tq_cli_warn("cannot rename %s to %s: %s", tmp, out, strerror(errno));
-        }
-        if (!ok)
-            unlink(tmp);
-        free(tmp);
-    } else if (!ok) {
-        if (truncate(out, old_size) != 0)
-            tq_cli_warn("%s: could not cut back to %lld bytes: %s", out, (long long)old_size,
-                        strerror(errno));
-    }
-    if (!ok) {
-        if (io_rc != TQ_OK)
-            return tq_cli_exit_for(io_rc);
-        return tq_cli_error(TQ_EXIT_INPUT, "%s: %llu bad event%s; nothing was written",
-                            in_name, (unsigned long long)bad, bad == 1 ? "" : "s");
-    }
+    if (st.bad > MAX_REPORTED)
+        tq_cli_warn("%s: ... and %llu more bad lines", c.in_name,
+                    (unsigned long long)(st.bad - MAX_REPORTED));
+    if (rc != TQ_OK)
+        return pack_failed(&po, rc, &st, &d, c.in_name);
     if (!tq_cli_quiet)
-        fprintf(stderr, "thongquan: packed %llu events into %s%s\n", (unsigned long long)good,
-                out, bad ? " (bad lines skipped)" : "");
-    return bad ? TQ_EXIT_INPUT : TQ_EXIT_OK;
+        fprintf(stderr, "thongquan: packed %llu events into %s%s\n", (unsigned long long)st.events,
+                out, st.bad ? " (bad lines skipped)" : "");
+    return st.bad ? TQ_EXIT_INPUT : TQ_EXIT_OK;
 }
 
 static int cat(int argc, char **argv)
@@ -276,6 +227,29 @@ static int cat(int argc, char **argv)
     return tq_cli_exit_for(rc);
 }
 
+static void print_verify(const char *path, const tq_verify_result *res)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(res->id, hex);
+    printf("journal    %s\n", path);
+    printf("id         %s\n", hex);
+    printf("format     version %u, frames up to %u bytes\n", res->version, res->frame_max);
+    if (res->events)
+        printf("seq        %llu..%llu\n", (unsigned long long)res->first_seq,
+               (unsigned long long)res->last_seq);
+    else
+        printf("seq        (empty)\n");
+    printf("events     %llu\n", (unsigned long long)res->events);
+    printf("frames     %llu\n", (unsigned long long)res->frames);
+    printf("file       %llu bytes\n", (unsigned long long)res->file_size);
+    printf("content    %llu bytes, compressed %llu bytes, ratio %.2f\n",
+           (unsigned long long)res->rawbytes, (unsigned long long)res->zbytes,
+           res->zbytes ? (double)res->rawbytes / (double)res->zbytes : 0.0);
+    printf("status     %s\n", res->status == TQ_OK          ? "ok"
+                              : res->status == TQ_ERR_TORN ? "TORN TAIL"
+                                                           : "CORRUPT");
+}
+
 static int verify(int argc, char **argv)
 {
     const char *quiet = NULL;
@@ -290,67 +264,22 @@ static int verify(int argc, char **argv)
         return rc;
     if (npos != 1)
         return tq_cli_usage("journal verify", "needs J.tqj");
-    tq_journal_reader *r;
-    rc = tq_journal_open(pos[0], &r);
-    if (rc != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", pos[0], tq_strerror(rc));
-    uint8_t *z = NULL, *raw = NULL;
-    size_t zcap = 0, rawcap = 0;
-    uint64_t frames = 0, events = 0, zbytes = 0, rawbytes = 0, first = 0, last = 0;
-    tq_frame_info fi;
-    static tq_event ev;
-    for (;;) {
-        memset(&fi, 0, sizeof fi);
-        rc = tq_journal_read_frame(r, &fi, &z, &zcap);
-        if (rc != TQ_OK)
-            break;
-        rc = tq_journal_frame_decode(&fi, z, &raw, &rawcap);
-        if (rc != TQ_OK)
-            break;
-        tq_frame_cursor c;
-        tq_frame_cursor_init(&c, &fi, raw);
-        while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
-            ;
-        if (rc != TQ_ERR_EOF)
-            break;
-        if (frames == 0)
-            first = fi.first_seq;
-        last = fi.first_seq + fi.count - 1;
-        frames++;
-        events += fi.count;
-        zbytes += fi.zsize;
-        rawbytes += fi.raw_size;
-    }
-    const uint8_t *id = tq_journal_id(r);
-    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", id[i]);
-    struct stat sb;
-    long long fsize = stat(pos[0], &sb) == 0 ? (long long)sb.st_size : -1;
-    if (!tq_cli_quiet) {
-        printf("journal    %s\n", pos[0]);
-        printf("id         %s\n", hex);
-        if (events)
-            printf("seq        %llu..%llu\n", (unsigned long long)first,
-                   (unsigned long long)last);
-        else
-            printf("seq        (empty)\n");
-        printf("events     %llu\n", (unsigned long long)events);
-        printf("frames     %llu\n", (unsigned long long)frames);
-        printf("file       %lld bytes\n", fsize);
-        printf("content    %llu bytes, compressed %llu bytes, ratio %.2f\n",
-               (unsigned long long)rawbytes, (unsigned long long)zbytes,
-               zbytes ? (double)rawbytes / (double)zbytes : 0.0);
-        printf("status     %s\n", rc == TQ_ERR_EOF ? "ok"
-                                  : rc == TQ_ERR_TORN ? "TORN TAIL"
-                                                       : "CORRUPT");
-    }
-    free(z);
-    free(raw);
-    tq_journal_close(r);
-    if (rc == TQ_ERR_EOF)
+    tq_verify_result res;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    rc = tq_journal_verify(pos[0], &res, &d);
+    if (!res.opened)
+        return tq_cli_error(rc == TQ_ERR_LIMIT ? TQ_EXIT_CORRUPT : tq_cli_exit_for(rc),
+                            "%s: %s", pos[0], d.why[0] ? d.why : tq_strerror(rc));
+    /* -q (and the global --quiet): nothing but errors */
+    if (!tq_cli_quiet && quiet == NULL)
+        print_verify(pos[0], &res);
+    if (rc == TQ_OK)
         return TQ_EXIT_OK;
-    print_frame_error(pos[0], rc, &fi);
+    if (fflush(stdout) != 0) {
+        /* the error below is what matters */
+    }
+    print_frame_error(pos[0], rc, &res.bad);
     return tq_cli_exit_for(rc);
 }
 

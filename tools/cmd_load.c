@@ -4,10 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "tq_cli.h"
-#include "tq_export.h"
 #include "tq_load.h"
-#include "tq_replay.h"
+#include "tq_out.h"
 
 #define MAX_REPORTED 50
 
@@ -19,7 +20,10 @@ static const char help_load[] =
     "\n"
     "Check every row strictly (SPEC 2.2, 2.3) and load the file in one transaction: a\n"
     "file with any bad row changes nothing and exits 1, listing each bad row, unless\n"
-    "--skip-invalid names a file for the bad rows (the rest is then loaded).  Payments:\n"
+    "--skip-invalid names a file for the bad rows (the rest is then loaded): it starts\n"
+    "with the header line and holds each bad row whole, so once fixed it loads as it\n"
+    "is; it is written and synced before the database commits, and if it cannot be\n"
+    "written nothing is loaded.  Payments:\n"
     "a row already known counts once; the same receipt_no with other content is a\n"
     "conflict.  Permits: a known permit_no is replaced, its quantity used is kept.\n"
     "\n"
@@ -36,6 +40,33 @@ static void on_load_error(void *ctx, const tq_diag *d)
     load_report *r = ctx;
     if (++r->shown <= MAX_REPORTED)
         tq_cli_diag(r->file, d);
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    tq_progress_update(ctx, done, total, TQ_PROGRESS_BYTES);
+}
+
+/* open_input() - the file to load, checked before anything else: a missing file is an
+ * input error (1), a permission problem 8, and anything but a regular file is refused
+ * (a load reads its file again when the database has to grow).  @return 0 or the exit
+ * status, after saying why. */
+static int open_input(const char *path, FILE **in)
+{
+    *in = fopen(path, "rb");
+    if (*in == NULL) {
+        int e = errno;
+        int st = e == EACCES || e == EPERM ? TQ_EXIT_PERM
+                 : e == ENOENT || e == ENOTDIR || e == EISDIR ? TQ_EXIT_INPUT : TQ_EXIT_IO;
+        return tq_cli_error(st, "cannot read %s: %s", path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fileno(*in), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(*in);
+        return tq_cli_error(TQ_EXIT_INPUT, "%s: not a regular file (a load may read its "
+                            "file twice: save it to a file first)", path);
+    }
+    return 0;
 }
 
 int tq_cmd_load(int argc, char **argv)
@@ -61,36 +92,55 @@ int tq_cmd_load(int argc, char **argv)
     else
         return tq_cli_usage("load", "what to load must be payments or permits, got '%s'",
                             pos[0]);
-    if (access(pos[1], R_OK) != 0)
-        return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[1], strerror(errno));
-    tq_store *s;
-    if ((rc = tq_cli_open_store("load", db, 1, nosync != NULL, &s)) != 0)
+    /* The input is opened before the writer lock: a FIFO with no writer, or a file
+     * that is not there, never holds the database locked. */
+    FILE *in = NULL;
+    if ((rc = open_input(pos[1], &in)) != 0)
         return rc;
     tq_cli_catch_signals();
-    FILE *rej = NULL;
-    if (skip && (rej = fopen(skip, "wb")) == NULL) {
-        tq_store_close(s);
-        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", skip, strerror(errno));
+    tq_out rej;
+    memset(&rej, 0, sizeof rej);
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    if (skip && (rc = tq_out_open(&rej, skip, 0, &d)) != TQ_OK) {
+        fclose(in);
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot create the reject file %s; "
+                            "nothing was loaded", d.why);
+    }
+    tq_store *s;
+    if ((rc = tq_cli_open_store("load", db, 1, nosync != NULL, &s)) != 0) {
+        tq_out_rollback(&rej);
+        fclose(in);
+        return rc;
     }
     load_report lr = {.file = pos[1]};
-    lo.rejects = rej;
+    lo.reject_out = skip ? &rej : NULL;
+    lo.in = in;
     lo.on_error = on_load_error;
     lo.ctx = &lr;
     lo.stop = &tq_cli_stop;
+    tq_progress prog;
+    tq_progress_init(&prog, "load");
+    lo.progress = on_progress;
+    lo.progress_ctx = &prog;
     tq_load_stats st;
     memset(&st, 0, sizeof st);
-    tq_diag d;
-    memset(&d, 0, sizeof d);
     double t0 = tq_cli_now();
-    /* The loader reports nothing while it reads, so the progress line follows the read
-     * offset of its descriptor from a thread of its own. */
-    tq_progress_watch *pw = tq_progress_watch_file("load", pos[1]);
     rc = tq_load_file(s, pos[1], &lo, &st, &d);
-    tq_progress_watch_stop(pw);
+    tq_progress_done(&prog);
     double el = tq_cli_now() - t0;
     tq_store_close(s);
-    if (rej && fclose(rej) != 0 && rc == TQ_OK)
-        rc = TQ_ERR_IO;
+    fclose(in);
+    /* The rejects were synced before the commit; they take their name only now, so a
+     * failed load leaves the old reject file (if any) as it was. */
+    if (skip && rc == TQ_OK) {
+        tq_diag od;
+        memset(&od, 0, sizeof od);
+        if ((rc = tq_out_commit(&rej, &od)) != TQ_OK)
+            return tq_cli_error(tq_cli_exit_for(rc), "%s: loaded, but the reject file could "
+                                "not be put in place: %s", pos[1], od.why);
+    }
+    tq_out_rollback(&rej);
     if (lr.shown > MAX_REPORTED)
         tq_cli_warn("%s: ... and %llu more bad rows", pos[1],
                     (unsigned long long)(lr.shown - MAX_REPORTED));
@@ -100,12 +150,9 @@ int tq_cmd_load(int argc, char **argv)
     if (rc == TQ_ERR_INTERRUPTED)
         return tq_cli_error(tq_cli_exit_for(rc),
                             "%s: interrupted; nothing was loaded (run it again)", pos[1]);
-    if (rc != TQ_OK) {
-        if (d.why[0])
-            tq_cli_warn("%s", d.why);
-        return tq_cli_error(tq_cli_exit_for(rc), "%s: not loaded: %s", pos[1],
-                            tq_strerror(rc));
-    }
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "%s: nothing was loaded: %s", pos[1],
+                            d.why[0] ? d.why : tq_strerror(rc));
     if (json) {
         printf("{\"file\":");
         tq_json_str(stdout, pos[1]);
@@ -118,7 +165,8 @@ int tq_cmd_load(int argc, char **argv)
     } else if (!tq_cli_quiet) {
         if (lo.kind == TQ_LOAD_PAYMENTS)
             printf("loaded %s: %llu rows, %llu new, %llu already known, %llu rejected, "
-                   "%llu for declarations not yet known\n",
+                   "%llu for declarations not yet known (expected before the replay: a "
+                   "payment may arrive before its declaration)\n",
                    pos[1], (unsigned long long)st.rows, (unsigned long long)st.added,
                    (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
                    (unsigned long long)st.unknown_decl);

@@ -8,12 +8,12 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tq_cli.h"
+#include "tq_out.h"
 #include "tq_reconcile.h"
 
 #define SHOWN 20            /* entries of a list kept for the text summary: it names */
@@ -59,15 +59,16 @@ static const struct {
 typedef struct rec_list {
     FILE *json;              /* the list's JSON elements, comma-separated */
     uint64_t n;
-    tq_output csv;           /* with --csv */
+    tq_out csv;              /* with --csv */
+    FILE *csvf;              /* its stream; NULL when not written */
     char shown[SHOWN][224];   /* the first entries, as the summary prints them */
 } rec_list;
 
 typedef struct rec_ctx {
     rec_list l[NLISTS];
     int with_csv;
-    _Atomic uint64_t cleared;   /* read by the progress thread */
     int failed;                 /* a temporary file could not be written */
+    tq_progress prog;
 } rec_ctx;
 
 static const char *kind_name(int kind)
@@ -86,10 +87,10 @@ static void add(rec_ctx *c, int which, const char *shown, const char *csv_fmt, .
     if (l->n < SHOWN)
         snprintf(l->shown[l->n], sizeof l->shown[l->n], "%s", shown);
     l->n++;
-    if (c->with_csv && l->csv.fp) {
+    if (l->csvf) {
         va_list ap;
         va_start(ap, csv_fmt);
-        vfprintf(l->csv.fp, csv_fmt, ap);
+        vfprintf(l->csvf, csv_fmt, ap);
         va_end(ap);
     }
 }
@@ -100,7 +101,6 @@ static void on_cleared(void *ctx, const tq_decl *d)
     rec_list *l = &c->l[L_CLEARED];
     fprintf(l->json, "%s\"%s\"", l->n ? "," : "", d->decl_no);
     add(c, L_CLEARED, d->decl_no, "%s\n", d->decl_no);
-    atomic_fetch_add(&c->cleared, 1);
 }
 
 static void on_manual(void *ctx, const tq_decl *d)
@@ -184,6 +184,18 @@ static void truncate_file(rec_ctx *c, FILE *f)
         c->failed = 1;
 }
 
+/* truncate_csv() - start a CSV list again: its temporary file is emptied (a list
+ * streamed into a device or FIFO cannot be taken back, so that run fails). */
+static void truncate_csv(rec_ctx *c, rec_list *l, const char *header)
+{
+    if (l->csvf == NULL)
+        return;
+    if (fflush(l->csvf) != 0 || l->csv.stream || ftruncate(l->csv.fd, 0) != 0 ||
+        lseek(l->csv.fd, 0, SEEK_SET) != 0)
+        c->failed = 1;
+    fputs(header, l->csvf);
+}
+
 /* A run redone after the map grew calls the callbacks again from the start. */
 static void on_restart(void *ctx)
 {
@@ -191,13 +203,18 @@ static void on_restart(void *ctx)
     for (int i = 0; i < NLISTS; i++) {
         rec_list *l = &c->l[i];
         truncate_file(c, l->json);
-        if (c->with_csv && l->csv.fp) {
-            truncate_file(c, l->csv.fp);
-            fputs(lists[i].header, l->csv.fp);
-        }
+        truncate_csv(c, l, lists[i].header);
         l->n = 0;
     }
-    atomic_store(&c->cleared, 0);
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    rec_ctx *c = ctx;
+    char n[32];
+    snprintf(c->prog.note, sizeof c->prog.note, "%s cleared so far",
+             tq_cli_group(c->l[L_CLEARED].n, n));
+    tq_progress_update(&c->prog, done, total, "held declarations");
 }
 
 /* open_lists() - the temporary files, and with --csv the CSV files (each written beside
@@ -211,33 +228,53 @@ static int open_lists(rec_ctx *c, const char *csv_dir, int dry_run)
     if (csv_dir == NULL)
         return 0;
     if (tq_cli_mkdirs(csv_dir) != 0)
-        return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", csv_dir, strerror(errno));
+        return tq_cli_error(errno == EACCES || errno == EPERM ? TQ_EXIT_PERM : TQ_EXIT_IO,
+                            "cannot create %s: %s", csv_dir, strerror(errno));
     c->with_csv = 1;
     for (int i = 0; i < NLISTS; i++) {
         if (i == L_HELD && dry_run)
             continue;
         char path[4096];
+        tq_diag d;
+        memset(&d, 0, sizeof d);
         snprintf(path, sizeof path, "%s/%s", csv_dir, lists[i].csv);
-        if (tq_cli_open_output(&c->l[i].csv, path) != 0)
-            return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", path, strerror(errno));
-        fputs(lists[i].header, c->l[i].csv.fp);
+        int rc = tq_out_open(&c->l[i].csv, path, 0, &d);
+        if (rc != TQ_OK)
+            return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
+        if ((c->l[i].csvf = tq_out_fp(&c->l[i].csv)) == NULL)
+            return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        fputs(lists[i].header, c->l[i].csvf);
     }
     return 0;
 }
 
-/* close_lists() - rename the CSV files into place (ok) or remove them; free the rest. */
-static int close_lists(rec_ctx *c, int ok)
+/* close_lists() - remove the CSV files not committed; free the rest. */
+static void close_lists(rec_ctx *c)
 {
-    int rc = 0;
     for (int i = 0; i < NLISTS; i++) {
         rec_list *l = &c->l[i];
-        if (l->csv.fp && tq_cli_close_output(&l->csv, ok) != 0)
-            rc = -1;
+        tq_out_rollback(&l->csv);
+        l->csvf = NULL;
         if (l->json)
             fclose(l->json);
         l->json = NULL;
     }
-    return rc;
+}
+
+/* commit_lists() - rename every CSV list into place.  @return TQ_OK or the error of the
+ * first that failed (d says which and why). */
+static int commit_lists(rec_ctx *c, tq_diag *d)
+{
+    for (int i = 0; i < NLISTS; i++) {
+        rec_list *l = &c->l[i];
+        if (l->csvf == NULL)
+            continue;
+        l->csvf = NULL;
+        int rc = tq_out_commit(&l->csv, d);
+        if (rc != TQ_OK)
+            return rc;
+    }
+    return TQ_OK;
 }
 
 static int copy_list(FILE *out, FILE *in)
@@ -321,6 +358,9 @@ static void print_summary(const rec_report *r, const rec_ctx *c, const char *rep
         print_shown(&c->l[L_CLEARED], SHOWN, 5);
     }
     tq_cli_print_by_reason_text(stdout, "still held by reason: ", st->still_held_by_reason);
+    if (st->still_held)
+        printf("  (a declaration held for several reasons counts under each, so these can "
+               "sum to more than the %llu still held)\n", (unsigned long long)st->still_held);
     printf("manual clearances with discrepancies: %llu\n",
            (unsigned long long)st->manual_with_discrepancies);
     print_shown(&c->l[L_MANUAL], SHOWN_OTHER, 1);
@@ -366,11 +406,12 @@ int tq_cmd_reconcile(int argc, char **argv)
     int dry_run = dry != NULL, committed = 0;
     /* Every output is created before anything changes, so a report that cannot be
      * written stops the run with the database untouched. */
-    tq_output rep;
+    tq_out rep;
     memset(&rep, 0, sizeof rep);
-    if (report && tq_cli_open_output(&rep, report) != 0) {
-        status = tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s; nothing changed", report,
-                              strerror(errno));
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    if (report && (rc = tq_out_open(&rep, report, 0, &d)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
         goto out;
     }
     if ((status = open_lists(c, csv, dry_run)) != 0) {
@@ -383,16 +424,14 @@ int tq_cmd_reconcile(int argc, char **argv)
                             .manual_discrepancy = on_manual,
                             .unknown_payment = on_unknown,
                             .overpaid = on_overpaid,
-                            .ctx = c};
+                            .ctx = c,
+                            .progress = on_progress,
+                            .progress_ctx = c};
     tq_reconcile_stats st;
     memset(&st, 0, sizeof st);
-    tq_diag d;
-    memset(&d, 0, sizeof d);
-    /* The engine reports no progress while it reconciles: a thread shows the time
-     * spent and the clearances so far. */
-    tq_progress_watch *pw = tq_progress_watch_count("reconcile", &c->cleared, "cleared");
+    tq_progress_init(&c->prog, "reconcile");
     rc = tq_reconcile_run(s, &ro, on_restart, &st, &d);
-    tq_progress_watch_stop(pw);
+    tq_progress_done(&c->prog);
     if (rc != TQ_OK) {
         status = tq_cli_error(tq_cli_exit_for(rc), "%s: reconcile failed, nothing changed: %s%s%s",
                               db, tq_strerror(rc), d.why[0] ? ": " : "", d.why);
@@ -432,22 +471,26 @@ int tq_cmd_reconcile(int argc, char **argv)
     rec_report r = {.db = db, .dry_run = dry_run, .st = &st, .t = &t};
     tq_cli_utc_now(r.generated_at);
     if (report) {
-        int ok = write_json(rep.fp, &r, c) == 0;
-        if (tq_cli_close_output(&rep, ok) != 0 || !ok) {
-            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the report: %s",
-                                  committed ? "reconcile committed, but " : "", report,
-                                  strerror(errno));
+        FILE *f = tq_out_fp(&rep);
+        if (f == NULL || write_json(f, &r, c) != 0)
+            c->failed = rep.err == 0;   /* a temporary list could not be read back */
+        if (c->failed) {
+            tq_out_rollback(&rep);
+            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the report: cannot read "
+                                  "a temporary file back", committed ? "reconcile committed, "
+                                  "but " : "", report);
+            goto out;
+        }
+        if ((rc = tq_out_commit(&rep, &d)) != TQ_OK) {
+            status = tq_cli_error(tq_cli_exit_for(rc), "%scannot write the report: %s",
+                                  committed ? "reconcile committed, but " : "", d.why);
             goto out;
         }
     }
-    for (int i = 0; i < NLISTS; i++) {
-        tq_output *o = &c->l[i].csv;
-        if (o->fp && tq_cli_close_output(o, 1) != 0) {
-            status = tq_cli_error(TQ_EXIT_IO, "%s%s: cannot write the lists: %s",
-                                  committed ? "reconcile committed, but " : "", csv,
-                                  strerror(errno));
-            goto out;
-        }
+    if ((rc = commit_lists(c, &d)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "%scannot write the lists: %s",
+                              committed ? "reconcile committed, but " : "", d.why);
+        goto out;
     }
     if (json) {
         if (write_json(stdout, &r, c) != 0 || fflush(stdout) != 0)
@@ -458,9 +501,8 @@ int tq_cmd_reconcile(int argc, char **argv)
             status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
     }
 out:
-    if (rep.fp)
-        tq_cli_close_output(&rep, 0);
-    close_lists(c, 0);
+    tq_out_rollback(&rep);
+    close_lists(c);
     free(c);
     tq_store_close(s);
     return status;

@@ -145,9 +145,9 @@ static void report_bad_frame(const char *path, const tq_replay_stats *st, int rc
         return;
     }
     if (rc == TQ_ERR_LIMIT)
-        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than this replay may hold "
-                    "for one frame: the replay stopped there; the database is committed "
-                    "through seq %llu (its mark)",
+        tq_cli_warn("%s: frame %llu claims %u raw bytes, more than one frame may have (the "
+                    "journal's frame limit, or the replay's memory cap): the replay stopped "
+                    "there; the database is committed through seq %llu (its mark)",
                     path, (unsigned long long)f->index, f->raw_size, mark);
     else
         tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: the replay "
@@ -189,8 +189,15 @@ static int report_failure(const char *path, const char *db, const tq_replay_stat
 }
 
 /* report_skipped() - --skip-corrupt went past frames: their events are not applied. */
-static void report_skipped(const char *path, const char *db, const tq_replay_stats *st)
+static void report_skipped(const char *path, const char *db, const tq_replay_stats *st,
+                           int dry_run)
 {
+    if (dry_run) {
+        tq_cli_warn("%s: would skip %u corrupt frame%s (%llu events; seq ranges in the "
+                    "summary)", path, st->nskipped, st->nskipped == 1 ? "" : "s",
+                    (unsigned long long)st->skipped_events);
+        return;
+    }
     tq_cli_warn("%s: skipped %u corrupt frame%s (%llu events, not applied; seq ranges in "
                 "the summary); they are recorded as gaps (thongquan stat --db %s): "
                 "`thongquan replay --fill-gap INTACT.tqj --db %s` applies them from an "
@@ -305,6 +312,56 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
     return TQ_EXIT_OK;
 }
 
+static int count_gap(void *ctx, const tq_gap *g)
+{
+    uint64_t *n = ctx;
+    (void)g;
+    ++*n;
+    return 0;
+}
+
+/* report_old_gaps() - a rerun that skipped nothing still says that earlier runs left
+ * gaps in this journal, so an exit 0 is not taken for a complete journal. */
+static void report_old_gaps(tq_store *s, const char *path, const char *db,
+                            const uint8_t *id)
+{
+    tq_txn *t;
+    uint64_t n = 0;
+    if (tq_txn_begin(s, 1, &t) != TQ_OK)
+        return;
+    tq_store_each_gap(t, id, count_gap, &n);
+    tq_txn_abort(t);
+    if (n)
+        tq_cli_warn("%s: %llu gap%s left by an earlier --skip-corrupt %s not applied (thongquan "
+                    "stat --db %s); `replay --fill-gap INTACT.tqj` applies them",
+                    path, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "is" : "are", db);
+}
+
+/* replay_numbers() - --threads (default: one worker fewer than the cores, at most 64)
+ * and --batch into ro.  @return 0 or TQ_EXIT_USAGE. */
+static int replay_numbers(const char *threads, const char *batch, tq_replay_opts *ro)
+{
+    uint64_t v;
+    if (threads) {
+        if (tq_cli_u64("replay", "threads", threads, &v))
+            return TQ_EXIT_USAGE;
+        if (v > 64)
+            return tq_cli_usage("replay", "--threads must be 0..64");
+        ro->threads = (unsigned)v;
+    } else {
+        /* The applier needs a core of its own: one worker fewer than the cores (on the
+         * 2-core reference machine one worker replays 1m ~8% faster than two). */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        ro->threads = n > 65 ? 64 : n > 1 ? (unsigned)(n - 1) : 1;
+    }
+    if (batch) {
+        if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
+            return tq_cli_usage("replay", "--batch needs a positive number of events");
+        ro->batch_events = v;
+    }
+    return 0;
+}
+
 int tq_cmd_replay(int argc, char **argv)
 {
     const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
@@ -331,24 +388,8 @@ int tq_cmd_replay(int argc, char **argv)
     if (npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
     tq_replay_opts ro = {0};
-    uint64_t v;
-    if (threads) {
-        if (tq_cli_u64("replay", "threads", threads, &v))
-            return TQ_EXIT_USAGE;
-        if (v > 64)
-            return tq_cli_usage("replay", "--threads must be 0..64");
-        ro.threads = (unsigned)v;
-    } else {
-        /* The applier needs a core of its own: one worker fewer than the cores (on the
-         * 2-core reference machine one worker replays 1m ~8% faster than two). */
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.threads = n > 65 ? 64 : n > 1 ? (unsigned)(n - 1) : 1;
-    }
-    if (batch) {
-        if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
-            return tq_cli_usage("replay", "--batch needs a positive number of events");
-        ro.batch_events = v;
-    }
+    if ((rc = replay_numbers(threads, batch, &ro)) != 0)
+        return rc;
     ro.dry_run = dry != NULL;
     tq_tally t;
     memset(&t, 0, sizeof t);
@@ -382,8 +423,10 @@ int tq_cmd_replay(int argc, char **argv)
         return status;
     }
     if (st.nskipped) {
-        report_skipped(pos[0], db, &st);
+        report_skipped(pos[0], db, &st, ro.dry_run);
         status = TQ_EXIT_CORRUPT;
+    } else {
+        report_old_gaps(s, pos[0], db, st.journal_id);
     }
     if (st.torn_tail)
         tq_cli_warn("%s: torn tail at byte %llu (the writer stopped mid-frame); every "
@@ -396,19 +439,17 @@ int tq_cmd_replay(int argc, char **argv)
                     (unsigned long long)st.journal_last_seq);
         status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
     }
-    int have_tally = ro.dry_run ? rc == TQ_OK : 0;
-    if (!ro.dry_run) {
-        /* The summary reads every declaration: damage outside what this run touched
-         * shows here, and must not pass for a clean run. */
-        int trc = tq_export_tally(s, &t);
-        have_tally = trc == TQ_OK;
-        if (trc != TQ_OK) {
-            tq_cli_error(0, "%s: the replay is committed, but the database cannot be "
-                         "summarised: %s; run 'thongquan check --db %s'",
-                         db, tq_strerror(trc), db);
-            if (status == TQ_EXIT_OK)
-                status = tq_cli_exit_for(trc);
-        }
+    int trc = ro.dry_run ? TQ_OK : tq_export_tally(s, &t);
+    int have_tally = ro.dry_run ? rc == TQ_OK : trc == TQ_OK;
+    if (trc != TQ_OK) {
+        /* What the replay committed stands, but a declaration it did not touch cannot
+         * be read back: the database is damaged, and an exit 0 would hide it. */
+        status = tq_cli_error(tq_cli_exit_for(trc),
+                              "%s: the replay of %s is committed (through seq %llu), but "
+                              "the declarations cannot be read back for the summary: %s; "
+                              "run `thongquan check --db %s`",
+                              db, pos[0], (unsigned long long)st.journal_last_seq,
+                              tq_strerror(trc), db);
     }
     if (json)
         print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);

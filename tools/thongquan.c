@@ -5,6 +5,7 @@
  * ("thongquan: FILE: line N (seq N): field 'F': why") and picks the exit status from
  * the table in tq_cli.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,23 @@ static const char usage[] =
     "exit status: 0 ok, 1 input errors, 2 usage, 3 database busy, 4 I/O error or full\n"
     "disk, 5 corrupt journal or database, 6 internal error, 7 nothing new (nightly),\n"
     "8 permission denied, 128+N stopped by signal N after committing (130 for Ctrl-C).\n";
+
+/* finish() - a failed write to standard output is an error, never silence: the record
+ * of what a command did (a JSON report of skipped ranges, an export) may be all the
+ * operator gets.  It is said even when the command failed for another reason (a replay
+ * that skipped corrupt frames exits 5, and its --json record is what was lost); a
+ * command that exited 4 has said it already.  A success becomes exit 4. */
+static int finish(int status)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    int e = errno;
+    if (status != TQ_EXIT_IO)
+        tq_cli_error(TQ_EXIT_IO, "cannot write standard output: %s",
+                     e ? strerror(e) : "write error");
+    return status == TQ_EXIT_OK ? TQ_EXIT_IO : status;
+}
 
 int main(int argc, char **argv)
 {
@@ -78,8 +96,10 @@ int main(int argc, char **argv)
         {"backup", tq_cmd_backup}, {"nightly", tq_cmd_nightly},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(cmd, cmds[i].name) == 0)
-            return cmds[i].fn(argc - 2, argv + 2);
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            tq_cli_cleanup_on_signals();
+            return finish(cmds[i].fn(argc - 2, argv + 2));
+        }
     fprintf(stderr, "thongquan: unknown command '%s'\n", cmd);
     fputs(usage, stderr);
     return TQ_EXIT_USAGE;

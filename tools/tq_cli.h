@@ -73,40 +73,33 @@ void tq_progress_update(tq_progress *p, uint64_t done, uint64_t total, const cha
 void tq_progress_elapsed(tq_progress *p);
 void tq_progress_done(tq_progress *p);
 
-/* A progress line drawn by a thread of its own, for library calls that report nothing
- * while they run.  tq_progress_watch_file() follows the read offset of the descriptor
- * on which the library has path open (Linux /proc/self/fdinfo, as pv -d does), against
- * the file's size; tq_progress_watch_count() shows the time elapsed and *counter
- * "unit so far".  Both return NULL (and draw nothing) when progress is off or a thread
- * cannot be made; tq_progress_watch_stop() joins the thread, erases the line and frees
- * (NULL does nothing). */
-typedef struct tq_progress_watch tq_progress_watch;
-tq_progress_watch *tq_progress_watch_file(const char *what, const char *path);
-tq_progress_watch *tq_progress_watch_count(const char *what, const _Atomic uint64_t *counter,
-                                           const char *unit);
-void tq_progress_watch_stop(tq_progress_watch *w);
+/* Used by the message and progress code to keep the progress line and messages apart:
+ * tq_cli_progress_shown() after drawing; tq_cli_erase_progress_locked() with stderr
+ * locked, before printing a message. */
+void tq_cli_progress_shown(void);
+void tq_cli_erase_progress_locked(void);
 
 /* tq_cli_group() - v with thousands separators ("12,500,000") in out; returns out. */
 char *tq_cli_group(uint64_t v, char out[32]);
 
-/* Signals: SIGINT and SIGTERM set tq_cli_stop (and the next one kills as usual). */
+/* Signals (cli_signal.c).  tq_cli_cleanup_on_signals(), called by main() for every
+ * command: SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGQUIT remove the temporary files of
+ * unfinished outputs (tq_out) before the process dies by the signal.
+ * tq_cli_catch_signals(): a command that can stop cleanly asks for the first SIGINT,
+ * SIGTERM or SIGHUP to set tq_cli_stop and tq_cli_signal instead (it then exits
+ * 128 + tq_cli_signal); the next one ends the process, cleaning up the same way. */
 extern volatile int tq_cli_stop;
 extern volatile int tq_cli_signal;
+void tq_cli_cleanup_on_signals(void);
 void tq_cli_catch_signals(void);
 
-/* tq_cli_open_output() - "-" or NULL is stdout; otherwise a temporary file beside path
- * that tq_cli_close_output() fsyncs and renames into place (or removes on failure).
- * @return 0, or -1 with errno set and nothing left to close. */
-typedef struct tq_output {
-    FILE *fp;
-    char *path, *tmp;
-} tq_output;
-int tq_cli_open_output(tq_output *o, const char *path);
-int tq_cli_close_output(tq_output *o, int ok);
+/* Outputs go through formats/tq_out.h (tq_out_open / tq_out_commit). */
 
 /* tq_cli_open_store() - open dir for cmd (writer: take the lock, create when missing),
  * printing why not: busy (naming the holder) is TQ_EXIT_BUSY, no database for a reader
- * is TQ_EXIT_INPUT, no --db is TQ_EXIT_USAGE.  TQ_MAP_SIZE in the environment sets the
+ * is TQ_EXIT_INPUT, no --db is TQ_EXIT_USAGE, a permission problem is TQ_EXIT_PERM with
+ * "permission denied" and the path; any other failure says the system's reason with
+ * the path (the store's tq_diag), e.g. "Not a directory".  TQ_MAP_SIZE in the environment sets the
  * initial map of a new database (tests use a tiny one).  @return 0 or the exit status. */
 int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
 

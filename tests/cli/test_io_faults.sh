@@ -36,7 +36,7 @@ under_faults() {
 }
 check_failure() { # check_failure WHAT : exit 4, a message, no sanitizer report
   [ "$status" = 4 ] || fail "$1: $injected faults injected, exit $status, wanted 4: $(head -c 500 "$WORK/err")"
-  grep -qiE "I/O error|no space left" "$WORK/err" || fail "$1: no clear message: $(head -c 500 "$WORK/err")"
+  grep -qiE "I/O error|Input/output error|no space left" "$WORK/err" || fail "$1: no clear message: $(head -c 500 "$WORK/err")"
   no_sanitizer_report
   ok
 }

@@ -8,6 +8,7 @@ need_shared
 for c in "$SHARED"/conformance/cases/*/; do
   name=$(basename "$c")
   if grep -q '"exit": 0' "$c/expect.json"; then
+    rm -f "$WORK/j.tqj" "$WORK/j2.tqj"   # pack never replaces a journal without --force
     expect_status 0 "$TQ" journal pack "$c/events.ndjson" -o "$WORK/j.tqj" --quiet
     no_sanitizer_report
     "$TQ" journal cat "$WORK/j.tqj" >"$WORK/cat.ndjson" || fail "$name: cat failed"
@@ -24,10 +25,11 @@ for c in "$SHARED"/conformance/cases/*/; do
     rm -f "$WORK/bad.tqj"
     expect_status 1 "$TQ" journal pack "$c/events.ndjson" -o "$WORK/bad.tqj"
     no_sanitizer_report
-    grep -q "line $line " "$WORK/err" || fail "$name: message does not name line $line: $(cat "$WORK/err")"
+    grep -qE "line $line([^0-9]|$)" "$WORK/err" || fail "$name: message does not name line $line: $(cat "$WORK/err")"
     grep -qF "field '$field'" "$WORK/err" || fail "$name: message does not name field $field: $(cat "$WORK/err")"
     [ ! -e "$WORK/bad.tqj" ] || fail "$name: a journal was written despite bad input"
-    ls "$WORK"/bad.tqj.tmp.* >/dev/null 2>&1 && fail "$name: a temporary file was left behind"
+    ls "$WORK"/bad.tqj.tmp.* "$WORK"/.bad.tqj.tmp* "$WORK"/bad.tqj.lock >/dev/null 2>&1 &&
+      fail "$name: a temporary file was left behind"
     ok
   fi
 done

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Proves: the long commands (gen, journal pack, load, replay, reconcile) draw a progress
 # line on a terminal -- a '\r'-redrawn line on stderr with done/total, a rate and an ETA
-# (reconcile, whose size the engine does not report, the time spent and the clearances
-# so far) -- and erase it before the summary; and that on a pipe or a file, and with
+# (reconcile: held declarations re-evaluated, and the clearances so far) -- and erase it before the summary; and that on a pipe or a file, and with
 # --quiet on a terminal, not one '\r' or escape sequence is written.  The terminal is a
 # pseudo-terminal from script(1) (util-linux).
 source "$(dirname "$0")/lib.sh"
@@ -53,8 +52,9 @@ tr '\r' '\n' <"$WORK/replay.tty" | grep -q 'through seq [0-9]' || fail "replay p
 grep -q "^replayed $WORK/g/journal.tqj" <(tr '\r' '\n' <"$WORK/replay.tty" | sed 's/^.\[K//') || fail "replay summary missing"
 ok
 
-# Reconcile's progress comes from a thread that shows the time spent; a run shorter than
-# its first redraw (a quarter second) draws nothing, so only a long run is held to it.
+# Reconcile reports the held declarations re-evaluated of those found (the engine's
+# progress callback) and the clearances so far; a run shorter than its first redraw (a
+# quarter second) draws nothing, so only a long run is held to it.
 "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db2" --quiet || fail "load db2"
 "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db2" --quiet || fail "replay db2"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/db2" --quiet || fail "load permits db2"
@@ -63,7 +63,7 @@ on_tty "$WORK/rec.tty" "$TQ" reconcile --db "$WORK/db2" || fail "reconcile on a 
 rec_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ "$rec_ms" -ge 1000 ]; then
   grep -q "$CR" "$WORK/rec.tty" || fail "reconcile ran ${rec_ms} ms with no progress line"
-  tr '\r' '\n' <"$WORK/rec.tty" | grep -Eq '^.\[Kreconcile: [0-9]+\.[0-9] s, [0-9,]+ cleared so far' ||
+  tr '\r' '\n' <"$WORK/rec.tty" | grep -Eq '^.\[Kreconcile: [0-9,]+/[0-9,]+ \([0-9]+%\) held declarations, .*, [0-9,]+ cleared so far' ||
     fail "reconcile progress: $(head -c 300 "$WORK/rec.tty" | cat -v)"
   ok
 else

@@ -12,13 +12,18 @@
  *           bit 2 makes one frame's count wrong.  This reaches the cursor with any
  *           record bytes.
  * The file lives in a memfd.  The reader must never crash or leak; whenever it reads
- * the file to a clean EOF, appending one event must work and read back with seq + 1.
+ * the file to a clean EOF, appending one event must work and read back with seq + 1
+ * (in a real file under $TMPDIR: an appender takes J.tqj.lock beside the journal and
+ * refuses links such as /proc/self/fd/N).  Headers may be of version 1 (no frame_max)
+ * or 2 (frame_max at byte 20): mode 2 picks from the second byte's top bit, and its
+ * frame_max is small enough that big record streams make frames over it.
  * The harness writes the layout of formats/JOURNAL.md on its own, so it also checks
  * that document against the code.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -89,15 +94,20 @@ static void reseal(uint8_t *b, size_t n, int fix_seq)
 static uint8_t *build(const uint8_t *rec, size_t n, unsigned frame_hint, int bad_count,
                       size_t *outn)
 {
-    size_t frame_bytes = 16 + (size_t)frame_hint * 8;
+    size_t frame_bytes = frame_hint & 0x80 ? 16 + (size_t)(frame_hint & 0x7f) * 128
+                                           : 16 + (size_t)frame_hint * 8;
     size_t cap = HDR + (n + 1) * (FHDR + 128) + 2 * n; /* every frame takes >= 1 byte */
     uint8_t *f = calloc(1, cap);
     if (f == NULL)
         return NULL;
     static const uint8_t magic[8] = {0x89, 'T', 'Q', 'J', '\r', '\n', 0x1a, '\n'};
     memcpy(f, magic, 8);
-    put32(f + 8, 1);
+    /* version 2 with a small frame_max (frames past it must be refused, skippably),
+     * or version 1 (frames held to the reader's cap) */
+    put32(f + 8, frame_hint & 0x80 ? 2 : 1);
     put32(f + 12, 64);
+    if (frame_hint & 0x80)
+        put32(f + 20, 8192);
     memset(f + 24, 0x5a, 16);
     seal_file_header(f);
     size_t at = HDR, pos = 0, frame_no = 0;
@@ -208,8 +218,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t got = read_all(fd);
     if (got >= 0) {
         /* read to a clean end: appending must work and give the next seq */
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        char path[512];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/fuzz_journal.%ld.tqj", tmp ? tmp : "/tmp", (long)getpid());
+        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        lseek(fd, 0, SEEK_SET);
+        char chunk[65536];
+        ssize_t k;
+        while (out >= 0 && (k = read(fd, chunk, sizeof chunk)) > 0)
+            if (write(out, chunk, (size_t)k) != k)
+                abort();
+        if (out < 0 || close(out) != 0)
+            abort();
+        close(fd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
         tq_journal_writer *w;
         tq_journal_write_opts o = {.frame_bytes = 4096};
         if (tq_journal_append(path, &o, &w) != TQ_OK)
@@ -224,6 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (read_all(fd) != got + 1)
             abort();
+        unlink(path);
     }
     close(fd);
     return 0;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Proves (issue 10: "a temp file is left behind after SIGTERM to reconcile; SIGHUP is not
+# handled"): a command stopped by SIGINT, SIGTERM or SIGHUP leaves no temporary file and
+# every old output as it was.
+#   - SIGTERM to reconcile mid-run (its report and CSV lists being written): exit 143,
+#     no temporary file, the old report and lists intact, the database unchanged;
+#   - SIGHUP to load mid-run: a clean stop, exit 129, nothing loaded, no temporary
+#     reject file; SIGHUP to replay: exit 129 after committing, like SIGTERM's 143.
+#   TQ_SIGNALS_DECLARATIONS (default 150000) sizes the runs so they last long enough.
+source "$(dirname "$0")/lib.sh"
+n=${TQ_SIGNALS_DECLARATIONS:-150000}
+"$TQ" gen --declarations "$n" --seed 21 --out "$WORK/g" --quiet || fail "gen"
+db=$WORK/db
+"$TQ" load permits "$WORK/g/permits.csv" --db "$db" --quiet || fail "load permits"
+"$TQ" replay "$WORK/g/journal.tqj" --db "$db" --quiet || fail "replay"
+"$TQ" load payments "$WORK/g/payments.csv" --db "$db" --quiet || fail "load payments"
+"$TQ" export decisions --db "$db" -o "$WORK/before.csv" || fail "export"
+
+temps_in() { find "$@" -maxdepth 1 -name '.*.tmp-*' 2>/dev/null | head -3; }
+# wait_for_temp DIR PID: until a temporary file of ours appears in DIR (the command is
+# writing its outputs), at most 10 s; fails if PID ended first
+wait_for_temp() {
+  for _ in $(seq 1 1000); do
+    [ -n "$(temps_in "$1")" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# ---- SIGTERM to reconcile mid-run ----
+mkdir -p "$WORK/out" "$WORK/lists"
+echo "old report" >"$WORK/out/r.json"
+echo "old list" >"$WORK/lists/cleared_now.csv"
+stopped=0
+for attempt in 1 2 3; do
+  "$TQ" reconcile --db "$db" --report "$WORK/out/r.json" --csv "$WORK/lists" >"$WORK/rec.out" 2>"$WORK/rec.err" &
+  pid=$!
+  if wait_for_temp "$WORK/out" $pid; then
+    sleep 0.05
+    kill -TERM $pid 2>/dev/null
+  fi
+  got=0; wait $pid || got=$?
+  if [ "$got" = 143 ]; then stopped=1; break; fi
+  [ "$got" = 0 ] || fail "reconcile exited $got: $(cat "$WORK/rec.err")"
+  # it finished before the signal: the database changed; start again from the copy
+  echo "(reconcile ended before the signal; again)"
+  rm -rf "$db"; "$TQ" load permits "$WORK/g/permits.csv" --db "$db" --quiet &&
+    "$TQ" replay "$WORK/g/journal.tqj" --db "$db" --quiet &&
+    "$TQ" load payments "$WORK/g/payments.csv" --db "$db" --quiet || fail "rebuild"
+  echo "old report" >"$WORK/out/r.json"; echo "old list" >"$WORK/lists/cleared_now.csv"
+done
+[ $stopped = 1 ] || fail "reconcile always ended before SIGTERM (raise TQ_SIGNALS_DECLARATIONS)"
+[ -z "$(temps_in "$WORK/out" "$WORK/lists")" ] || fail "SIGTERM left temporary files: $(temps_in "$WORK/out" "$WORK/lists")"
+ok
+[ "$(cat "$WORK/out/r.json")" = "old report" ] || fail "SIGTERM: the old report changed"
+[ "$(cat "$WORK/lists/cleared_now.csv")" = "old list" ] || fail "SIGTERM: an old list changed"
+ok
+"$TQ" export decisions --db "$db" -o "$WORK/after.csv" || fail "export after"
+cmp -s "$WORK/before.csv" "$WORK/after.csv" || fail "SIGTERM: the database changed"
+ok
+cp "$WORK/rec.err" "$WORK/err"; no_sanitizer_report
+
+# ---- SIGHUP to load mid-run: a clean stop, nothing loaded ----
+{ cat "$WORK/g/payments.csv"; echo "bad,row"; } >"$WORK/pay.csv"
+hup=0
+for attempt in 1 2 3; do
+  rm -rf "$WORK/db-l"
+  "$TQ" load payments "$WORK/pay.csv" --db "$WORK/db-l" --skip-invalid "$WORK/out/rej.csv" >"$WORK/l.out" 2>"$WORK/l.err" &
+  pid=$!
+  for _ in $(seq 1 500); do [ -e "$WORK/db-l/lock" ] && break; sleep 0.01; done
+  sleep 0.1
+  kill -HUP $pid 2>/dev/null
+  got=0; wait $pid || got=$?
+  if [ "$got" = 129 ]; then hup=1; break; fi
+  echo "(load ended with $got before the signal; again)"
+done
+[ $hup = 1 ] || fail "load always ended before SIGHUP"
+grep -q "interrupted; nothing was loaded" "$WORK/l.err" || fail "SIGHUP to load: $(cat "$WORK/l.err")"
+[ ! -e "$WORK/out/rej.csv" ] || fail "SIGHUP to load: a reject file was put in place"
+[ -z "$(temps_in "$WORK/out")" ] || fail "SIGHUP to load left a temporary reject file"
+"$TQ" stat --db "$WORK/db-l" 2>/dev/null | grep -q "payments: 0 receipts" || fail "SIGHUP to load: something was loaded: $("$TQ" stat --db "$WORK/db-l" 2>&1 | head -3)"
+ok
+cp "$WORK/l.err" "$WORK/err"; no_sanitizer_report
+
+# ---- SIGHUP to replay: commits, then exits 129 ----
+hup=0
+for attempt in 1 2 3; do
+  rm -rf "$WORK/db-r"
+  "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db-r" --batch 500 >"$WORK/r.out" 2>"$WORK/r.err" &
+  pid=$!
+  for _ in $(seq 1 500); do [ -e "$WORK/db-r/lock" ] && break; sleep 0.01; done
+  sleep 0.2
+  kill -HUP $pid 2>/dev/null
+  got=0; wait $pid || got=$?
+  if [ "$got" = 129 ]; then hup=1; break; fi
+  echo "(replay ended with $got before the signal; again)"
+done
+[ $hup = 1 ] || fail "replay always ended before SIGHUP"
+grep -q "committed through seq [0-9]" "$WORK/r.err" || fail "SIGHUP to replay: $(cat "$WORK/r.err")"
+ok
+cp "$WORK/r.err" "$WORK/err"; no_sanitizer_report
+done_ok

@@ -1,0 +1,133 @@
+/* cli_msg.c - messages on stderr ("thongquan: ..."), the exit status for an error code,
+ * and the small formatting helpers the summaries share. */
+#include "tq_cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+int tq_cli_exit_for(int err)
+{
+    switch (err) {
+    case TQ_OK: return TQ_EXIT_OK;
+    case TQ_ERR_INPUT: return TQ_EXIT_INPUT;
+    case TQ_ERR_BUSY: return TQ_EXIT_BUSY;
+    case TQ_ERR_IO:
+    case TQ_ERR_FULL: return TQ_EXIT_IO;
+    case TQ_ERR_CORRUPT:
+    case TQ_ERR_TORN:
+    case TQ_ERR_MISMATCH:
+    case TQ_ERR_DBCORRUPT:
+    case TQ_ERR_VERSION: return TQ_EXIT_CORRUPT;
+    case TQ_ERR_PERM: return TQ_EXIT_PERM;
+    case TQ_ERR_EXISTS: return TQ_EXIT_USAGE;    /* refused to replace: add --force */
+    case TQ_ERR_INTERRUPTED: return 128 + (tq_cli_signal ? tq_cli_signal : SIGINT);
+    default: return TQ_EXIT_SOFTWARE;
+    }
+}
+
+/* A progress line may be on the terminal: a message first erases it, under stderr's
+ * lock, so the two never share a line. */
+static _Atomic int progress_shown = 0;
+
+void tq_cli_progress_shown(void)
+{
+    atomic_store(&progress_shown, 1);
+}
+
+void tq_cli_erase_progress_locked(void)
+{
+    if (atomic_exchange(&progress_shown, 0))
+        fputs("\r\033[K", stderr);
+}
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    flockfile(stderr);
+    tq_cli_erase_progress_locked();
+    fputs("thongquan: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
+int tq_cli_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void tq_cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+}
+
+void tq_cli_diag(const char *file, const tq_diag *d)
+{
+    flockfile(stderr);
+    tq_cli_erase_progress_locked();
+    char where[64] = "";
+    if (d->line && d->seq)
+        snprintf(where, sizeof where, "line %llu (seq %llu): ", (unsigned long long)d->line,
+                 (unsigned long long)d->seq);
+    else if (d->line)
+        snprintf(where, sizeof where, "line %llu: ", (unsigned long long)d->line);
+    else if (d->seq)
+        snprintf(where, sizeof where, "seq %llu: ", (unsigned long long)d->seq);
+    fprintf(stderr, "thongquan: %s: %sfield '%s': %s\n", file, where, d->field, d->why);
+    funlockfile(stderr);
+}
+
+int tq_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try 'thongquan %s --help'.\n", cmd);
+    return TQ_EXIT_USAGE;
+}
+char *tq_cli_group(uint64_t v, char out[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    int o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void tq_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void tq_cli_utc_now(char out[32])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
