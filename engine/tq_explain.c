@@ -222,3 +222,70 @@ int tq_explain_history(const char *path, const char *decl_no,
         rc = first_err;
     return rc;
 }
+
+typedef struct officer_scan {
+    tq_explain_officer_list *out;
+    uint8_t final_ev, declared;
+    uint64_t final_seq;
+} officer_scan;
+
+static int on_officer_event(void *ctx, const tq_event *ev)
+{
+    officer_scan *o = ctx;
+    if (ev->ev == TQ_EV_OFFICER) {
+        if (o->out->n < TQ_EXPLAIN_OFFICER_MAX) {
+            tq_explain_officer *e = &o->out->v[o->out->n++];
+            e->seq = ev->seq;
+            e->result = ev->result;
+            e->final_ev = o->final_ev;
+            e->final_seq = o->final_seq;
+            e->declared_before = o->declared;
+            memcpy(e->officer, ev->officer, sizeof e->officer);
+        } else {
+            o->out->more++;
+        }
+    }
+    /* The first event that makes the declaration final wins: later ones are ignored. */
+    int makes_final = ev->ev == TQ_EV_MANUAL_CLEAR || ev->ev == TQ_EV_CANCEL ||
+                      (ev->ev == TQ_EV_OFFICER && ev->result == TQ_OFFICER_REJECT);
+    if (makes_final && o->final_ev == 0) {
+        o->final_ev = ev->ev;
+        o->final_seq = ev->seq;
+    }
+    if (ev->ev == TQ_EV_DECL)
+        o->declared = 1;
+    return 0;
+}
+
+int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
+                        uint8_t id[TQ_JOURNAL_ID_LEN])
+{
+    memset(out, 0, sizeof *out);
+    officer_scan o = {.out = out};
+    return tq_explain_history(path, decl_no, on_officer_event, &o, NULL, id);
+}
+
+static int keep_gap(void *ctx, const tq_gap *gap)
+{
+    tq_explain_gap_list *g = ctx;
+    if (g->n < TQ_EXPLAIN_GAPS_MAX)
+        g->v[g->n++] = *gap;
+    g->total++;
+    return 0;
+}
+
+int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g)
+{
+    memset(g, 0, sizeof *g);
+    return tq_store_each_gap(t, NULL, keep_gap, g);
+}
+
+const tq_gap *tq_explain_gap_of(const tq_explain_gap_list *g, const uint8_t id[TQ_JOURNAL_ID_LEN],
+                                uint64_t seq)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (memcmp(g->v[i].id, id, TQ_JOURNAL_ID_LEN) == 0 && seq >= g->v[i].first &&
+            seq <= g->v[i].last)
+            return &g->v[i];
+    return NULL;
+}

@@ -86,4 +86,52 @@ int tq_explain_history(const char *path, const char *decl_no,
                        void (*bad)(void *ctx, int err, const tq_frame_info *fi),
                        uint8_t id[TQ_JOURNAL_ID_LEN]);
 
+/* The officer results a journal holds for one declaration, with what came before each
+ * in that journal, so that explain can say which were applied and why not the others
+ * (the store keeps only the results applied: a DOCS_OK that came after a MANUAL_CLEAR
+ * changed nothing, CLEARED being final). */
+#define TQ_EXPLAIN_OFFICER_MAX 16
+typedef struct tq_explain_officer {
+    uint64_t seq;
+    uint8_t result;                     /* tq_officer_result */
+    uint8_t final_ev;                   /* 0, or the kind of the earlier event of this
+                                         * journal that made the declaration final
+                                         * (MANUAL_CLEAR, CANCEL, OFFICER for REJECT) */
+    uint8_t declared_before;            /* a DECL for it came earlier in this journal */
+    uint64_t final_seq;                 /* that event's seq */
+    char officer[TQ_OFFICER_MAX + 1];
+} tq_explain_officer;
+
+typedef struct tq_explain_officers {
+    size_t n;                           /* kept, in seq order */
+    uint64_t more;                      /* found beyond TQ_EXPLAIN_OFFICER_MAX */
+    tq_explain_officer v[TQ_EXPLAIN_OFFICER_MAX];
+} tq_explain_officer_list;
+
+/* tq_explain_officers() - the OFFICER events of journal path for decl_no (the first
+ * TQ_EXPLAIN_OFFICER_MAX; memory does not grow with the journal).  Damaged frames are
+ * passed over as tq_explain_history() does, silently: the caller reports them when it
+ * lists the history.  *id receives the journal's id.
+ * @return as tq_explain_history(). */
+int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
+                        uint8_t id[TQ_JOURNAL_ID_LEN]);
+
+/* The gaps that --skip-corrupt left in the database (every journal's), the first
+ * TQ_EXPLAIN_GAPS_MAX of them in (journal id, seq) order, and how many in all: events in
+ * a gap were not applied, so any decision may lack them until replay --fill-gap. */
+#define TQ_EXPLAIN_GAPS_MAX 32
+typedef struct tq_explain_gaps {
+    size_t n;                           /* kept */
+    uint64_t total;                     /* in the database */
+    tq_gap v[TQ_EXPLAIN_GAPS_MAX];
+} tq_explain_gap_list;
+
+/* tq_explain_gaps() - fill g from t.  @return TQ_OK or a store error. */
+int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g);
+
+/* tq_explain_gap_of() - the gap of g holding seq of journal id, or NULL (only the gaps
+ * kept in g are searched). */
+const tq_gap *tq_explain_gap_of(const tq_explain_gap_list *g, const uint8_t id[TQ_JOURNAL_ID_LEN],
+                                uint64_t seq);
+
 #endif

@@ -24,11 +24,13 @@ static const char help_explain[] =
     "prefixes, quota and use; and the rules applied now to what is loaded, one plain\n"
     "line per reason, so you can see whether a reconcile would clear it.  The database\n"
     "keeps no history: --journal (repeatable) lists the declaration's events found in\n"
-    "each journal, as NDJSON with their seq, and how far that journal was replayed.\n"
+    "each journal, as NDJSON with their seq, how far that journal was replayed, and\n"
+    "each officer result in it with whether it was applied (one that came after the\n"
+    "declaration was final changed nothing).  Sums are in đồng.\n"
     "Reads only; safe while a replay runs.  Exit status 1 when DECL_NO is unknown.\n"
     "\n"
     "example:\n"
-    "  thongquan explain 103456789012 --db /var/lib/thongquan --journal backlog.tqj\n";
+    "  thongquan explain 103456789012 --db /var/lib/thongquan/db --journal backlog.tqj\n";
 
 typedef struct pay_list {
     tq_payment *v;
@@ -48,6 +50,16 @@ static int collect_payment(void *ctx, const tq_payment *p)
     }
     l->v[l->n++] = *p;
     return 0;
+}
+
+/* dong() - a sum of money as the operator reads it: "12,500,000 đồng" (SPEC §2: money
+ * is a whole number of đồng; sums are exact, so 128 bits). */
+#define DONG_MAX (TQ_U128_GROUP_MAX + 8)
+static char *dong(tq_u128 v, char out[DONG_MAX])
+{
+    char g[TQ_U128_GROUP_MAX];
+    snprintf(out, DONG_MAX, "%s đồng", tq_u128_group(v, g));
+    return out;
 }
 
 static int valid_decl_no(const char *s)
@@ -116,28 +128,207 @@ static void lines_naming(const tq_decl *d, const char *permit, uint64_t only, ch
     }
 }
 
+/* ---- what the journals given with --journal say about the declaration ---- */
+
+/* The store keeps only the officer results applied; the journals hold every one.  The
+ * journals are scanned once for them before anything is printed, so that the officer
+ * line can say which results were applied and why the others changed nothing. */
+typedef struct journal_view {
+    int n;
+    const char **paths;
+    tq_explain_officer_list *officers;  /* n of them, or NULL */
+    tq_journal_mark *marks;
+    int *have_mark;
+    uint8_t (*ids)[TQ_JOURNAL_ID_LEN];  /* each journal's id, when it could be read */
+    int *have_id;
+    tq_explain_gap_list gaps;          /* every journal's skipped gaps in the database */
+} journal_view;
+
+static const char *ev_name(uint8_t ev)
+{
+    switch (ev) {
+    case TQ_EV_DECL: return "DECL";
+    case TQ_EV_AMEND: return "AMEND";
+    case TQ_EV_OFFICER: return "OFFICER REJECT";
+    case TQ_EV_MANUAL_CLEAR: return "MANUAL_CLEAR";
+    case TQ_EV_CANCEL: return "CANCEL";
+    }
+    return "event";
+}
+
+static const char *result_name(uint8_t r)
+{
+    return r == TQ_OFFICER_DOCS_OK      ? "DOCS_OK"
+           : r == TQ_OFFICER_INSPECT_OK ? "INSPECT_OK"
+           : r == TQ_OFFICER_REJECT     ? "REJECT"
+                                        : "?";
+}
+
+/* officer_why() - whether officer result e of a journal (replayed through m when
+ * have_mark) was applied to x's declaration, and why not in words.  @return 1 applied. */
+static int officer_why(const tq_explain *x, const tq_explain_officer *e,
+                       const tq_journal_mark *m, int have_mark, const tq_gap *gap, char *out,
+                       size_t cap)
+{
+    const tq_decl *d = &x->decl;
+    if (gap) {
+        snprintf(out, cap,
+                 "not applied: seq %llu..%llu of this journal was skipped by --skip-corrupt "
+                 "(thongquan replay --fill-gap applies it)",
+                 (unsigned long long)gap->first, (unsigned long long)gap->last);
+        return 0;
+    }
+    if (!have_mark || e->seq > m->last_seq) {
+        snprintf(out, cap, "not applied yet: this journal is not replayed that far");
+        return 0;
+    }
+    if (e->final_ev && e->final_seq < e->seq) {
+        snprintf(out, cap,
+                 "not applied: it came after the %s at seq %llu, when the declaration was "
+                 "final, and events on a final declaration change nothing",
+                 ev_name(e->final_ev), (unsigned long long)e->final_seq);
+        return 0;
+    }
+    uint8_t bit = e->result == TQ_OFFICER_DOCS_OK      ? TQ_SEEN_DOCS_OK
+                  : e->result == TQ_OFFICER_INSPECT_OK ? TQ_SEEN_INSPECT_OK
+                                                       : 0;
+    if ((bit && (d->officer & bit)) || (!bit && d->state == TQ_STATE_REJECTED)) {
+        snprintf(out, cap, "applied");
+        return 1;
+    }
+    snprintf(out, cap, "not applied: the declaration was %s when it came",
+             e->declared_before ? "already final (cleared by the rules)"
+                                : "not yet declared or already final");
+    return 0;
+}
+
+/* gap_of() - the skipped gap holding seq of journal j, or NULL. */
+static const tq_gap *gap_of(const journal_view *jv, int j, uint64_t seq)
+{
+    return jv->have_id && jv->have_id[j] ? tq_explain_gap_of(&jv->gaps, jv->ids[j], seq) : NULL;
+}
+
+static void print_journal_officers(const tq_explain *x, const journal_view *jv)
+{
+    char why[200];
+    for (int j = 0; jv->officers && j < jv->n; j++) {
+        const tq_explain_officer_list *o = &jv->officers[j];
+        for (size_t i = 0; i < o->n; i++) {
+            officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j], gap_of(jv, j, o->v[i].seq),
+                        why, sizeof why);
+            printf("officer       %s at seq %llu of %s (officer %s): %s\n",
+                   result_name(o->v[i].result), (unsigned long long)o->v[i].seq, jv->paths[j],
+                   o->v[i].officer, why);
+        }
+        if (o->more)
+            printf("officer       and %llu more results in %s (the history below lists them)\n",
+                   (unsigned long long)o->more, jv->paths[j]);
+    }
+}
+
+/* journal_view_load() - scan each journal for the officer results of decl_no and read
+ * how far each was replayed.  A journal that cannot be read is left empty here: its
+ * history pass reports why.  @return 0, or -1 out of memory. */
+static int journal_view_load(journal_view *jv, tq_txn *t, const char *decl_no)
+{
+    if (jv->n == 0)
+        return 0;
+    jv->officers = calloc((size_t)jv->n, sizeof *jv->officers);
+    jv->marks = calloc((size_t)jv->n, sizeof *jv->marks);
+    jv->have_mark = calloc((size_t)jv->n, sizeof *jv->have_mark);
+    jv->ids = calloc((size_t)jv->n, sizeof *jv->ids);
+    jv->have_id = calloc((size_t)jv->n, sizeof *jv->have_id);
+    if (jv->officers == NULL || jv->marks == NULL || jv->have_mark == NULL || jv->ids == NULL ||
+        jv->have_id == NULL)
+        return -1;
+    for (int j = 0; j < jv->n; j++) {
+        if (access(jv->paths[j], R_OK) != 0)
+            continue;
+        int rc = tq_explain_officers(jv->paths[j], decl_no, &jv->officers[j], jv->ids[j]);
+        if (rc == TQ_ERR_IO || rc == TQ_ERR_VERSION || rc == TQ_ERR_NOMEM)
+            continue;
+        jv->have_id[j] = 1;
+        jv->have_mark[j] = tq_store_get_journal(t, jv->ids[j], &jv->marks[j]) == TQ_OK;
+    }
+    return 0;
+}
+
+static void format_utc(uint64_t unix_sec, char out[32])
+{
+    time_t sec = (time_t)unix_sec;
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "(time %llu)", (unsigned long long)unix_sec);
+}
+
+/* print_gaps() - the database's skipped gaps, which any decision may be missing. */
+static void print_gaps(const journal_view *jv)
+{
+    const tq_explain_gap_list *g = &jv->gaps;
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1], when[32];
+    if (g->total == 0)
+        return;
+    printf("skipped gaps  %llu in this database: their events were not applied, so this "
+           "decision may lack some of them\n",
+           (unsigned long long)g->total);
+    for (size_t i = 0; i < g->n; i++) {
+        tq_cli_hex_id(g->v[i].id, hex);
+        format_utc(g->v[i].skipped_at, when);
+        printf("  journal %s  seq %llu..%llu (frame %llu), skipped %s\n", hex,
+               (unsigned long long)g->v[i].first, (unsigned long long)g->v[i].last,
+               (unsigned long long)g->v[i].frame, when);
+    }
+    if (g->total > g->n)
+        printf("  ... and %llu more (thongquan stat lists them)\n",
+               (unsigned long long)(g->total - g->n));
+    printf("  fill them from an intact copy: thongquan replay --fill-gap J.tqj --db DIR "
+           "(docs/RUNBOOK.md 1.10)\n");
+}
+
+static void print_json_gaps(const journal_view *jv)
+{
+    const tq_explain_gap_list *g = &jv->gaps;
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1], when[32];
+    printf(",\"skipped_gaps\":{\"total\":%llu,\"gaps\":[", (unsigned long long)g->total);
+    for (size_t i = 0; i < g->n; i++) {
+        tq_cli_hex_id(g->v[i].id, hex);
+        format_utc(g->v[i].skipped_at, when);
+        printf("%s{\"journal_id\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,\"frame\":%llu,"
+               "\"skipped_at\":\"%s\"}",
+               i ? "," : "", hex, (unsigned long long)g->v[i].first,
+               (unsigned long long)g->v[i].last, (unsigned long long)g->v[i].frame, when);
+    }
+    printf("]}");
+}
+
+static void journal_view_free(journal_view *jv)
+{
+    free(jv->officers);
+    free(jv->marks);
+    free(jv->have_mark);
+    free(jv->ids);
+    free(jv->have_id);
+}
+
 /* ---- text ---- */
 
 static void print_tax(const tq_explain *x)
 {
-    char a[TQ_U128_GROUP_MAX], b[TQ_U128_GROUP_MAX], c[TQ_U128_GROUP_MAX],
-        e[TQ_U128_GROUP_MAX];
+    char a[DONG_MAX], b[DONG_MAX], c[DONG_MAX], e[DONG_MAX];
     const tq_decl *d = &x->decl;
     uint64_t short_now = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
-    printf("tax           due %s; covered %s", tq_cli_group(d->tax_due, a),
-           tq_u128_group(x->covered, b));
+    printf("tax           due %s; covered %s", dong(d->tax_due, a), dong(x->covered, b));
     if (x->guar_counted)
-        printf(" (paid %s, guaranteed %s)", tq_u128_group(x->pay_total, c),
-               tq_u128_group(x->guar_counted, e));
+        printf(" (paid %s, guaranteed %s)", dong(x->pay_total, c), dong(x->guar_counted, e));
     if (short_now)
-        printf("; short %s", tq_cli_group(short_now, a));
+        printf("; short %s", dong(short_now, a));
     else if (x->covered > d->tax_due)
-        printf("; over by %s", tq_u128_group(x->covered - d->tax_due, a));
+        printf("; over by %s", dong(x->covered - d->tax_due, a));
     putchar('\n');
     if (x->guar_expired)
         printf("              guarantees of %s expired before the registration day and do "
                "not count\n",
-               tq_u128_group(x->guar_expired, a));
+               dong(x->guar_expired, a));
 }
 
 static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
@@ -157,9 +348,10 @@ static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
            pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID", pm->agency, pm->holder, day1,
            day2);
     if (pm->quota)
-        printf("      hs prefixes %s  quota %s  used %s  this declaration %s (line%s %s)\n", pre,
-               tq_cli_group(pm->quota, a), tq_cli_group(p->fact.used, b),
-               tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
+        printf("      hs prefixes %s  quota %s  used %s%s  this declaration %s (line%s %s)\n",
+               pre, tq_cli_group(pm->quota, a), tq_cli_group(p->fact.used, b),
+               p->fact.used > pm->quota ? " (past the quota)" : "", tq_cli_group(p->qty, c),
+               strchr(lines, ',') ? "s" : "", lines);
     else
         printf("      hs prefixes %s  quota unlimited  this declaration %s (line%s %s)\n", pre,
                tq_cli_group(p->qty, c), strchr(lines, ',') ? "s" : "", lines);
@@ -169,16 +361,16 @@ static void print_permit_fact(const tq_explain *x, const tq_explain_permit *p)
 static void print_reason_lines(const tq_explain *x, uint32_t reasons)
 {
     const tq_decl *d = &x->decl;
-    char day[11], a[32], b[32], c[32];
+    char day[11], a[DONG_MAX], b[DONG_MAX], c[DONG_MAX];
     tq_date_format(d->reg_day, day);
     if (reasons & TQ_R_TAX_SHORT) {
         uint64_t s = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
         char cov[TQ_U128_GROUP_MAX];
         printf("  TAX_SHORT: paid %s of %s (short %s)", tq_u128_group(x->covered, cov),
-               tq_cli_group(d->tax_due, b), tq_cli_group(s, c));
+               dong(d->tax_due, b), dong(s, c));
         if (x->guar_expired)
             printf("; guarantees of %s expired before %s do not count",
-                   tq_u128_group(x->guar_expired, cov), day);
+                   dong(x->guar_expired, a), day);
         putchar('\n');
     }
     for (size_t i = 0; i < x->npermits; i++) {
@@ -235,6 +427,12 @@ static void print_reason_lines(const tq_explain *x, uint32_t reasons)
                                            : "note: once the rest is settled, PERMIT_QUOTA",
                p->name, tq_cli_group(q, a), tq_cli_group(p->fact.used, b),
                tq_cli_group(p->qty, c), tq_cli_group(over, e));
+        if (p->fact.used > q)
+            printf("    used is past the quota: clearances by hand (MANUAL_CLEAR) add their "
+                   "quantities in full, even past the quota (SPEC 3, 7), and a permit "
+                   "reloaded with a smaller quota keeps what was used; nothing more clears "
+                   "against %s unless its quota is raised\n",
+                   p->name);
     }
 }
 
@@ -271,8 +469,8 @@ static void print_verdict(const tq_explain *x)
             }
             printf("cleared by hand (MANUAL_CLEAR) with discrepancies %s", then);
             if (d->tax_short) {
-                char a[32];
-                printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+                char a[DONG_MAX];
+                printf(" (tax short %s)", dong(d->tax_short, a));
             }
             printf(";\nthe rules applied now give:%s\n", x->now.reasons ? "" : " no discrepancy");
             print_reason_lines(x, x->now.reasons);
@@ -292,10 +490,10 @@ static void print_verdict(const tq_explain *x)
     }
 }
 
-static void print_text(const tq_explain *x, const pay_list *pays)
+static void print_text(const tq_explain *x, const pay_list *pays, const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
-    char buf[160], when[48], day[11], a[32];
+    char buf[160], when[48], day[11], a[DONG_MAX];
     const char *state = tq_state_name(d->state);
     printf("declaration   %s\n", d->decl_no);
     printf("state         %s, version %u%s\n", state ? state : "?", d->version,
@@ -304,7 +502,7 @@ static void print_text(const tq_explain *x, const pay_list *pays)
         tq_reasons_format(d->reasons, buf, sizeof buf);
         printf("%s %s", d->manual ? "discrepancies" : "reasons      ", d->reasons ? buf : "none");
         if (d->tax_short)
-            printf(" (tax short %s)", tq_cli_group(d->tax_short, a));
+            printf(" (tax short %s)", dong(d->tax_short, a));
         printf(", at its last evaluation\n");
     }
     format_vn(d->registered, when);
@@ -312,8 +510,9 @@ static void print_text(const tq_explain *x, const pay_list *pays)
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
     officer_words(d->officer, buf, sizeof buf);
-    printf("channel       %u (%s); officer results received: %s\n", d->channel,
+    printf("channel       %u (%s); officer results applied: %s\n", d->channel,
            channel_words(d->channel), buf);
+    print_journal_officers(x, jv);
     print_tax(x);
     printf("lines         %u\n", d->nlines);
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
@@ -323,8 +522,8 @@ static void print_text(const tq_explain *x, const pay_list *pays)
     printf("payments      %zu\n", pays->n);
     for (size_t i = 0; i < pays->n; i++) {
         const tq_payment *p = &pays->v[i];
-        printf("  %-20s %-9s %15s", p->receipt_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
-               tq_cli_group(p->amount, a));
+        printf("  %-20s %-9s %15s đồng", p->receipt_no,
+               p->kind == TQ_PAY ? "PAY" : "GUARANTEE", tq_cli_group(p->amount, a));
         if (p->kind == TQ_GUARANTEE) {
             tq_date_format(p->valid_until, buf);
             printf("  valid until %s%s", buf,
@@ -338,6 +537,7 @@ static void print_text(const tq_explain *x, const pay_list *pays)
     for (size_t i = 0; i < x->npermits; i++)
         print_permit_fact(x, &x->permits[i]);
     print_verdict(x);
+    print_gaps(jv);
 }
 
 /* ---- JSON ---- */
@@ -427,6 +627,9 @@ typedef struct hist_ctx {
     const char *path;
     int json;
     uint64_t n;
+    uint64_t in_gap;                /* of them, in a skipped gap (not applied) */
+    const journal_view *jv;
+    int j;
     char *line;
 } hist_ctx;
 
@@ -443,6 +646,8 @@ static int on_event(void *ctx, const tq_event *ev)
         fwrite(h->line, 1, n, stdout);
     }
     h->n++;
+    if (gap_of(h->jv, h->j, ev->seq))
+        h->in_gap++;
     return 0;
 }
 
@@ -461,11 +666,51 @@ static void on_bad_frame(void *ctx, int err, const tq_frame_info *fi)
                     h->path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
 }
 
-/* history() - one journal's events for decl_no.  @return an exit status. */
-static int history(tq_txn *t, const char *path, const char *decl_no, int json, int *printed,
-                   char *line)
+/* print_json_officers() - ,"officer_results":[...] of journal j (nothing when the
+ * declaration is unknown: there is nothing to apply them to). */
+static void print_json_officers(const tq_explain *x, const journal_view *jv, int j)
 {
-    hist_ctx h = {.path = path, .json = json, .line = line};
+    char why[200];
+    if (jv->officers == NULL)
+        return;
+    const tq_explain_officer_list *o = &jv->officers[j];
+    printf(",\"officer_results\":[");
+    for (size_t i = 0; i < o->n; i++) {
+        int applied = officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j],
+                                  gap_of(jv, j, o->v[i].seq), why, sizeof why);
+        printf("%s{\"seq\":%llu,\"result\":\"%s\",\"officer\":", i ? "," : "",
+               (unsigned long long)o->v[i].seq, result_name(o->v[i].result));
+        tq_json_str(stdout, o->v[i].officer);
+        printf(",\"applied\":%s,\"why\":", applied ? "true" : "false");
+        tq_json_str(stdout, why);
+        putchar('}');
+    }
+    printf("],\"officer_results_not_shown\":%llu", (unsigned long long)o->more);
+}
+
+/* print_history_gaps() - the skipped gaps of journal id, and how many of the events
+ * listed fall in them. */
+static void print_history_gaps(const journal_view *jv, const uint8_t *id, const hist_ctx *h)
+{
+    for (size_t i = 0; i < jv->gaps.n; i++) {
+        const tq_gap *g = &jv->gaps.v[i];
+        if (memcmp(g->id, id, TQ_JOURNAL_ID_LEN) != 0)
+            continue;
+        printf("  (seq %llu..%llu of this journal was skipped by --skip-corrupt: its events "
+               "were not applied)\n",
+               (unsigned long long)g->first, (unsigned long long)g->last);
+    }
+    if (h->in_gap)
+        printf("  (%llu of the events above are in a skipped gap and were not applied)\n",
+               (unsigned long long)h->in_gap);
+}
+
+/* history() - one journal's events for decl_no.  @return an exit status. */
+static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j,
+                   const char *decl_no, int json, int *printed, char *line)
+{
+    const char *path = jv->paths[j];
+    hist_ctx h = {.path = path, .json = json, .line = line, .jv = jv, .j = j};
     uint8_t id[TQ_JOURNAL_ID_LEN];
     if (access(path, R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
@@ -487,10 +732,13 @@ static int history(tq_txn *t, const char *path, const char *decl_no, int json, i
     if (json) {
         printf("],\"replayed_through_seq\":");
         if (have_mark)
-            printf("%llu}", (unsigned long long)m.last_seq);
+            printf("%llu", (unsigned long long)m.last_seq);
         else
-            printf("null}");
+            printf("null");
+        print_json_officers(x, jv, j);
+        printf(",\"events_in_skipped_gaps\":%llu}", (unsigned long long)h.in_gap);
     } else {
+        print_history_gaps(jv, id, &h);
         if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
             printf("  (no event for %s)\n", decl_no);
         if (have_mark)
@@ -504,6 +752,66 @@ static int history(tq_txn *t, const char *path, const char *decl_no, int json, i
     if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN)
         return TQ_EXIT_CORRUPT; /* already reported, frame by frame */
     return tq_cli_error(tq_cli_exit_for(rc), "%s: %s", path, tq_strerror(rc));
+}
+
+/* store_failed() - report a store error while reading what is needed; a damaged record
+ * is named by table and key (tq_txn_fault), so it is not taken for a journal's fault.
+ * @return the exit status. */
+static int store_failed(tq_txn *t, const char *db, const char *what, int rc)
+{
+    if (rc == TQ_ERR_DBCORRUPT) {
+        tq_diag d;
+        memset(&d, 0, sizeof d);
+        tq_txn_fault(t, &d);
+        return tq_cli_error(TQ_EXIT_CORRUPT, "%s: cannot read %s: the database is damaged: %s",
+                            db, what, d.why[0] ? d.why : tq_strerror(rc));
+    }
+    return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read %s: %s", db, what,
+                        tq_strerror(rc));
+}
+
+/* print_all() - the whole answer on stdout, text or JSON, and each journal's history.
+ * @return an exit status. */
+static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *pays,
+                     const journal_view *jv, const char *decl_no, int json, char *line)
+{
+    int status = TQ_EXIT_OK;
+    if (json) {
+        printf("{\"decl_no\":\"%s\",\"known\":%s,", decl_no, known ? "true" : "false");
+        if (known) {
+            print_json_decl(x, pays);
+        } else {
+            printf("\"payments\":[");
+            for (size_t i = 0; i < pays->n; i++)
+                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}",
+                       i ? "," : "", pays->v[i].receipt_no,
+                       pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                       (unsigned long long)pays->v[i].amount);
+            printf("]");
+        }
+        print_json_gaps(jv);
+        printf(",\"history\":[");
+    } else if (known) {
+        print_text(x, pays, jv);
+    } else if (pays->n) {
+        char a[32];
+        printf("payments for %s, a declaration not in the database:\n", decl_no);
+        for (size_t i = 0; i < pays->n; i++)
+            printf("  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
+                   pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+                   tq_cli_group(pays->v[i].amount, a));
+    }
+    int printed = 0;
+    for (int j = 0; j < jv->n; j++) {
+        int hs = history(t, x, jv, j, decl_no, json, &printed, line);
+        if (hs > status)
+            status = hs;
+    }
+    if (json)
+        printf("]}\n");
+    if (fflush(stdout) != 0 && status == 0)
+        status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    return status;
 }
 
 int tq_cmd_explain(int argc, char **argv)
@@ -543,6 +851,7 @@ int tq_cmd_explain(int argc, char **argv)
     pay_list pays = {0};
     char *line = malloc(TQ_NDJSON_LINE_MAX);
     tq_txn *t = NULL;
+    journal_view jv = {.n = njournals, .paths = journals};
     if (x == NULL || line == NULL) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;
@@ -556,50 +865,24 @@ int tq_cmd_explain(int argc, char **argv)
     if (rc == TQ_ERR_NOTFOUND) {
         known = 0;
     } else if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read %s: %s", db, pos[0],
-                              tq_strerror(rc));
+        status = store_failed(t, db, pos[0], rc);
         goto out;
     }
     rc = tq_explain_each_payment(t, pos[0], collect_payment, &pays, NULL);
     if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: cannot read the payments: %s", db,
-                              tq_strerror(rc));
+        status = store_failed(t, db, "the payments", rc);
         goto out;
     }
 
-    if (json) {
-        printf("{\"decl_no\":\"%s\",\"known\":%s,", pos[0], known ? "true" : "false");
-        if (known) {
-            print_json_decl(x, &pays);
-        } else {
-            printf("\"payments\":[");
-            for (size_t i = 0; i < pays.n; i++)
-                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}", i ? "," : "",
-                       pays.v[i].receipt_no, pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                       (unsigned long long)pays.v[i].amount);
-            printf("]");
-        }
-        printf(",\"history\":[");
-    } else if (known) {
-        print_text(x, &pays);
-    } else if (pays.n) {
-        char a[32];
-        printf("payments for %s, a declaration not in the database:\n", pos[0]);
-        for (size_t i = 0; i < pays.n; i++)
-            printf("  %-20s %-9s %15s\n", pays.v[i].receipt_no,
-                   pays.v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                   tq_cli_group(pays.v[i].amount, a));
+    if ((rc = tq_explain_gaps(t, &jv.gaps)) != TQ_OK) {
+        status = store_failed(t, db, "the skipped gaps", rc);
+        goto out;
     }
-    int printed = 0;
-    for (int j = 0; j < njournals; j++) {
-        int hs = history(t, journals[j], pos[0], json != NULL, &printed, line);
-        if (hs > status)
-            status = hs;
+    if (known && journal_view_load(&jv, t, pos[0]) != 0) {
+        status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+        goto out;
     }
-    if (json)
-        printf("]}\n");
-    if (fflush(stdout) != 0 && status == 0)
-        status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
+    status = print_all(t, x, known, &pays, &jv, pos[0], json != NULL, line);
     if (!known) {
         tq_cli_warn("%s: no such declaration in %s%s", pos[0], db,
                     njournals ? "" : " (--journal J.tqj shows whether a journal names it)");
@@ -611,6 +894,7 @@ out:
     tq_store_close(s);
     free(line);
     free(pays.v);
+    journal_view_free(&jv);
     tq_explain_free(x);
     return status;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - the morning recovery: generate the 15,000-declaration backlog of the
-# incident, load its payments and permits, replay it, and print the summary.
+# incident, load its payments and permits, replay it, print the summary, and say what
+# to try next (it builds build/thongquan and installs nothing).
 #   bash tools/demo.sh [DECLARATIONS] [SEED]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,3 +24,16 @@ echo "== export"
 "$tq" export decisions --db "$work/db" -o "$work/decisions.csv"
 "$tq" export permits --db "$work/db" -o "$work/permits-used.csv"
 echo "decisions in $work/decisions.csv, permit use in $work/permits-used.csv"
+held=$("$tq" export decisions --db "$work/db" | awk -F, '$2 == "HELD" && !n++ { print $1 }')
+cat <<EOF
+
+== what next
+thongquan is built, not installed: put it on your PATH for this shell,
+  export PATH="$top/build:\$PATH"
+then ask the database of this run why a declaration is held, and reconcile:
+  thongquan explain ${held:-DECL_NO} --db $work/db --journal $work/journal.tqj
+  thongquan reconcile --db $work/db --report $work/reconcile.json --csv $work/lists
+README.md ("Using it") runs the whole post-incident path on these files, with the
+database in /var/lib/thongquan/db; docs/RUNBOOK.md is the operators' step-by-step, and
+'thongquan COMMAND --help' explains each command.  Install with: sudo cmake --install build
+EOF

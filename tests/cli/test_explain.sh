@@ -8,7 +8,13 @@
 # an unknown declaration (still listing payments for it) and 2 for a malformed number;
 # with --journal lists the declaration's events with their seq and how far the journal
 # was replayed; --json is one valid JSON object; and it works while a writer holds the
-# database.
+# database.  Issue 15: every sum of money carries its unit (đồng); a quota permit whose
+# use is past its quota says that clearances by hand count in full past it (SPEC 3, 7);
+# with --journal the officer results of the journal are shown with whether each was
+# applied, so a manual clearance whose history holds an OFFICER DOCS_OK that came after
+# it does not read "officer results received: none"; the gaps --skip-corrupt left are
+# shown (a decision may lack their events), with the events of a history that fall in
+# one, until replay --fill-gap fills them; a damaged record is the database's, exit 5.
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db
 
@@ -30,11 +36,20 @@ decl() { # decl NO CHANNEL TAX LINES_JSON
   echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000015","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
   decl 100000000016 2 0 '[{"hs":"85171300","qty":1,"value":1000}]'
   echo '{"ev":"OFFICER","decl_no":"100000000016","result":"REJECT","officer":"HQ01B1-0042"}'
+  # seq 10, 11: MQ cleared by hand past the quota of Q-2 (15 of 10); seq 12: QQ then held
+  decl 100000000017 1 0 '[{"hs":"03031100","qty":15,"value":1000,"permit":"Q-2"}]'
+  echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000017","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
+  decl 100000000018 1 0 '[{"hs":"03031100","qty":1,"value":1000,"permit":"Q-2"}]'
+  # seq 13..15: M2, yellow, cleared by hand, then an officer's DOCS_OK that comes too late
+  decl 100000000019 2 0 '[{"hs":"85171300","qty":1,"value":1000}]'
+  echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000019","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
+  echo '{"ev":"OFFICER","decl_no":"100000000019","result":"DOCS_OK","officer":"HQ01B1-0077"}'
 } >"$WORK/events.ndjson"
 cat >"$WORK/permits.csv" <<'EOF'
 permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota
 GCN-1,BCT,0101234567,2024-01-01,2024-06-30,VALID,8517;8471,0
 Q-1,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,50
+Q-2,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,10
 EOF
 cat >"$WORK/payments.csv" <<'EOF'
 decl_no,receipt_no,kind,amount,valid_until
@@ -58,14 +73,16 @@ $(cat "$WORK/out")"
 expect_status 0 "$TQ" explain 100000000011 --db "$db"
 no_sanitizer_report
 grep -q '^state *HELD, version 1$' "$WORK/out" || fail "state line: $(cat "$WORK/out")"
-grep -q '^reasons *TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER (tax short 500,000)' "$WORK/out" || fail "stored reasons"
-has "TAX_SHORT: paid 12,000,000 of 12,500,000 (short 500,000); guarantees of 3,000,000 expired before 2024-08-06 do not count"
+grep -q '^reasons *TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER (tax short 500,000 đồng)' "$WORK/out" || fail "stored reasons"
+has "TAX_SHORT: paid 12,000,000 of 12,500,000 đồng (short 500,000 đồng); guarantees of 3,000,000 đồng expired before 2024-08-06 do not count"
 has "PERMIT_EXPIRED: permit GCN-1 valid 2024-01-01..2024-06-30, registered 2024-08-06"
 has "PERMIT_HS: line 2 hs 39269099 starts with none of permit GCN-1's prefixes 8517;8471"
 has "AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an officer; received: none"
-grep -q 'BL-1 .*GUARANTEE .*3,000,000  valid until 2024-08-01: expired before the registration day, does not count' "$WORK/out" ||
+grep -q 'BL-1 .*GUARANTEE .*3,000,000 đồng  valid until 2024-08-01: expired before the registration day, does not count' "$WORK/out" ||
   fail "the expired guarantee is not marked"
-grep -q '^  KB-1 .*PAY .*12,000,000$' "$WORK/out" || fail "the payment is not listed"
+grep -q '^  KB-1 .*PAY .*12,000,000 đồng$' "$WORK/out" || fail "the payment is not listed with its unit"
+grep -q '^tax *due 12,500,000 đồng; covered 12,000,000 đồng; short 500,000 đồng$' "$WORK/out" || fail "tax line: $(grep '^tax' "$WORK/out")"
+grep -q 'guarantees of 3,000,000 đồng expired before the registration day and do not count' "$WORK/out" || fail "expired guarantees without unit"
 grep -q 'GCN-1  VALID  agency BCT  holder 0101234567  valid 2024-01-01..2024-06-30' "$WORK/out" || fail "permit facts"
 grep -q 'hs prefixes 8517;8471  quota unlimited  this declaration 105 (lines 1, 2)' "$WORK/out" || fail "permit use"
 grep -q '^verdict now *HELD: TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER, as decided' "$WORK/out" || fail "verdict"
@@ -75,6 +92,15 @@ ok
 # ---- Q1: quota ----
 expect_status 0 "$TQ" explain 100000000012 --db "$db"
 has "PERMIT_QUOTA: permit Q-1 quota 50, used 0, this declaration 60 (over by 10)"
+grep -q "past the quota" "$WORK/out" && fail "Q-1 is not past its quota: $(cat "$WORK/out")"
+ok
+# QQ: Q-2's use is past its quota because MQ was cleared by hand (SPEC 3, 7)
+expect_status 0 "$TQ" explain 100000000018 --db "$db"
+has "PERMIT_QUOTA: permit Q-2 quota 10, used 15, this declaration 1 (over by 6)"
+grep -q '^ *used is past the quota: clearances by hand (MANUAL_CLEAR) add their quantities in full, even past the quota' "$WORK/out" ||
+  fail "the quota past its limit is not explained: $(cat "$WORK/out")"
+grep -q 'quota 10  used 15 (past the quota)  this declaration 1' "$WORK/out" || fail "permit facts do not mark the use past the quota"
+ok
 
 # ---- C1, M1, R1: final ----
 expect_status 0 "$TQ" explain 100000000013 --db "$db"
@@ -83,14 +109,14 @@ grep -q '^cleared by the rules' "$WORK/out" || fail "C1 not explained as cleared
 grep -q 'why it is held' "$WORK/out" && fail "a cleared declaration is explained as held"
 ok
 expect_status 0 "$TQ" explain 100000000015 --db "$db"
-grep -q '^cleared by hand (MANUAL_CLEAR) with discrepancies TAX_SHORT (tax short 700)' "$WORK/out" || fail "M1: $(cat "$WORK/out")"
-has "TAX_SHORT: paid 0 of 700 (short 700)"
+grep -q '^cleared by hand (MANUAL_CLEAR) with discrepancies TAX_SHORT (tax short 700 đồng)' "$WORK/out" || fail "M1: $(cat "$WORK/out")"
+has "TAX_SHORT: paid 0 of 700 đồng (short 700 đồng)"
 expect_status 0 "$TQ" explain 100000000016 --db "$db"
 grep -q '^rejected by an officer' "$WORK/out" || fail "R1: $(cat "$WORK/out")"
 
 # ---- S1: new facts would clear it; reconcile agrees ----
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
-has "TAX_SHORT: paid 0 of 5,000 (short 5,000)"
+has "TAX_SHORT: paid 0 of 5,000 đồng (short 5,000 đồng)"
 printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000014,KB-4,PAY,5000,\n' >"$WORK/late.csv"
 "$TQ" load payments "$WORK/late.csv" --db "$db" --quiet || fail "load late payment"
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
@@ -105,7 +131,7 @@ ok
 expect_status 1 "$TQ" explain 100000000098 --db "$db"
 grep -q "100000000098: no such declaration in $db" "$WORK/err" || fail "unknown: $(cat "$WORK/err")"
 expect_status 1 "$TQ" explain 100000000099 --db "$db"
-grep -q 'KB-99 .*PAY .*777' "$WORK/out" || fail "payments for an unknown declaration are not listed: $(cat "$WORK/out")"
+grep -q 'KB-99 .*PAY .*777 đồng$' "$WORK/out" || fail "payments for an unknown declaration are not listed: $(cat "$WORK/out")"
 expect_status 2 "$TQ" explain 012345678901 --db "$db"
 expect_status 2 "$TQ" explain 100000000011
 expect_status 1 "$TQ" explain 100000000011 --db "$WORK/none"
@@ -116,8 +142,24 @@ expect_status 0 "$TQ" explain 100000000011 --db "$db" --journal "$WORK/j.tqj"
 grep -q '^{"seq":1,"ev":"DECL","decl_no":"100000000011",' "$WORK/out" || fail "history has no DECL at seq 1: $(cat "$WORK/out")"
 grep -q '^{"seq":5,"ev":"AMEND","decl_no":"100000000011","tax_due":12500000}$' "$WORK/out" || fail "history has no AMEND at seq 5"
 [ "$(grep -c '^{"seq":' "$WORK/out")" = 2 ] || fail "history lists events of other declarations"
-grep -q 'replayed into the database through seq 9' "$WORK/out" || fail "replay mark"
+grep -q 'replayed into the database through seq 15' "$WORK/out" || fail "replay mark"
 ok
+# M2: the DOCS_OK of its history came after its clearance by hand: shown, not applied
+expect_status 0 "$TQ" explain 100000000019 --db "$db"
+grep -q '^channel .*officer results applied: none$' "$WORK/out" || fail "M2 channel line: $(cat "$WORK/out")"
+expect_status 0 "$TQ" explain 100000000019 --db "$db" --journal "$WORK/j.tqj"
+grep -q '^officer *DOCS_OK at seq 15 of .*j.tqj (officer HQ01B1-0077): not applied: it came after the MANUAL_CLEAR at seq 14, when the declaration was final' "$WORK/out" ||
+  fail "M2's officer result from its history: $(cat "$WORK/out")"
+grep -q 'officer results received: none' "$WORK/out" && fail "M2 says no officer result was received"
+ok
+expect_status 0 "$TQ" explain 100000000019 --db "$db" --journal "$WORK/j.tqj" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json with officer results is not valid JSON"
+grep -q '"officer_results":\[{"seq":15,"result":"DOCS_OK","officer":"HQ01B1-0077","applied":false,' "$WORK/out" || fail "--json officer results: $(cat "$WORK/out")"
+# R1: the REJECT in its history was applied
+expect_status 0 "$TQ" explain 100000000016 --db "$db" --journal "$WORK/j.tqj"
+grep -q '^officer *REJECT at seq 9 of .*j.tqj (officer HQ01B1-0042): applied$' "$WORK/out" || fail "R1's REJECT: $(cat "$WORK/out")"
+ok
+
 # a journal not replayed here, given twice: both scanned
 "$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/other.tqj" --quiet || fail "pack other"
 expect_status 0 "$TQ" explain 100000000016 --db "$db" -j "$WORK/j.tqj" --journal "$WORK/other.tqj"
@@ -139,6 +181,67 @@ grep -q '"history":\[{"journal":' "$WORK/out" || fail "--json history"
 ok
 expect_status 1 "$TQ" explain 100000000099 --db "$db" --json
 awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json of an unknown declaration is not valid JSON"
+
+# ---- a damaged record is the database's fault, named by table and key ----
+# flip a byte of the value stored after each copy of H1's number in data.mdb (its
+# cover and its declaration): explain either does not read that value (0) or exits 5
+# naming the table and key, never a wrong answer or a crash
+damaged=0
+for off in $(grep -abo 100000000011 "$db/data.mdb" | cut -d: -f1); do
+  rm -rf "$WORK/dbx" && cp -r "$db" "$WORK/dbx"
+  at=$((off + 12 + 10))
+  byte=$(od -An -tu1 -j "$at" -N1 "$WORK/dbx/data.mdb" | tr -d ' ')
+  printf "\\$(printf %03o $((byte ^ 0x55)))" | dd of="$WORK/dbx/data.mdb" bs=1 seek="$at" conv=notrunc 2>/dev/null
+  got=0
+  "$TQ" explain 100000000011 --db "$WORK/dbx" >"$WORK/out" 2>"$WORK/err" || got=$?
+  no_sanitizer_report
+  case $got in
+    0) ;;
+    5) grep -q "the database is damaged: table '[a-z]*', key '[^']*'" "$WORK/err" ||
+         fail "damage not named by table and key: $(cat "$WORK/err")"
+       damaged=$((damaged + 1)) ;;
+    *) fail "explain on a damaged database exited $got: $(cat "$WORK/err")" ;;
+  esac
+done
+[ "$damaged" -ge 1 ] || fail "no flip was reported as damage"
+ok
+
+# ---- skipped gaps: explain says a decision may lack the events of a gap ----
+gdb=$WORK/gdb
+"$TQ" gen --declarations 300 --seed 5 --out "$WORK/g" --frame-size 4096 --quiet || fail "gen"
+cp "$WORK/g/journal.tqj" "$WORK/intact.tqj"
+size=$(stat -c %s "$WORK/g/journal.tqj")
+at=$((size / 2))
+byte=$(od -An -tu1 -j "$at" -N1 "$WORK/g/journal.tqj" | tr -d ' ')
+printf "\\$(printf %03o $((byte ^ 0x55)))" | dd of="$WORK/g/journal.tqj" bs=1 seek="$at" conv=notrunc 2>/dev/null
+"$TQ" load permits "$WORK/g/permits.csv" --db "$gdb" --quiet || fail "load permits (gap)"
+"$TQ" load payments "$WORK/g/payments.csv" --db "$gdb" --quiet || fail "load payments (gap)"
+expect_status 5 "$TQ" replay "$WORK/g/journal.tqj" --db "$gdb" --skip-corrupt --quiet
+read -r first last < <("$TQ" stat --db "$gdb" | sed -n 's/.*gap in journal [0-9a-f]*: seq \([0-9]*\)\.\.\([0-9]*\).*/\1 \2/p')
+[ -n "${first:-}" ] || fail "stat lists no gap after --skip-corrupt"
+# a declaration declared before the gap with an event inside it
+gd=$("$TQ" journal cat "$WORK/intact.tqj" | awk -v a="$first" -v b="$last" '{
+  match($0, /"seq":[0-9]+/); q = substr($0, RSTART + 6, RLENGTH - 6) + 0
+  match($0, /"decl_no":"[0-9]+"/); d = substr($0, RSTART + 11, 12)
+  if (q < a && $0 ~ /"ev":"DECL"/) seen[d] = 1
+  else if (q >= a && q <= b && (d in seen)) { print d; exit } }')
+[ -n "$gd" ] || fail "no declaration with an event in the gap seq $first..$last"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb"
+grep -q '^skipped gaps  1 in this database: their events were not applied' "$WORK/out" || fail "explain does not show the gap: $(cat "$WORK/out")"
+grep -q "^  journal [0-9a-f]\{32\}  seq $first..$last (frame [0-9]*), skipped " "$WORK/out" || fail "the gap's range: $(cat "$WORK/out")"
+grep -q 'thongquan replay --fill-gap' "$WORK/out" || fail "no hint to --fill-gap"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb" --journal "$WORK/intact.tqj"
+grep -q "^  (seq $first..$last of this journal was skipped by --skip-corrupt: its events were not applied)" "$WORK/out" || fail "history: the gap is not named: $(cat "$WORK/out")"
+grep -q '^  ([1-9][0-9]* of the events above are in a skipped gap and were not applied)' "$WORK/out" || fail "history: the events in the gap are not counted"
+expect_status 0 "$TQ" explain "$gd" --db "$gdb" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json with gaps is not valid JSON"
+grep -q "\"skipped_gaps\":{\"total\":1,\"gaps\":\[{\"journal_id\":\"[0-9a-f]*\",\"first_seq\":$first,\"last_seq\":$last," "$WORK/out" || fail "--json gaps: $(cat "$WORK/out")"
+ok
+# filled: the gap is gone from explain
+expect_status 0 "$TQ" replay --fill-gap "$WORK/intact.tqj" --db "$gdb" --quiet
+expect_status 0 "$TQ" explain "$gd" --db "$gdb"
+grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
+ok
 
 # ---- a reader: works while a writer holds the database ----
 exec 7>>"$db/lock"

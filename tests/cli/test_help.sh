@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
-# Proves: every subcommand's --help (and "thongquan help CMD") exits 0 and prints a
-# usage line and an example on stdout; an unknown option exits 2 naming it, for every
-# subcommand; an unknown command and no command exit 2; --version prints the version;
+# Proves: every subcommand's --help (every command `thongquan --help` lists) (and
+# "thongquan help CMD") exits 0 and prints a usage line and an example on stdout; an
+# unknown option exits 2 naming it, for every subcommand; an unknown command and no command exit 2; --version prints the version;
 # and the manual (docs/man/thongquan.1) has a section for every command the program
 # lists, states every exit status, and renders without warnings where man is installed.
 source "$(dirname "$0")/lib.sh"
-cmds=("journal pack" "journal cat" "journal verify" load replay reconcile export stat gen explain)
+# the commands are those `thongquan --help` lists (a new one is covered without editing
+# this file); a placeholder the dispatcher lists before its work has landed is noted
+"$TQ" --help >"$WORK/help.main" 2>&1 || fail "thongquan --help"
+mapfile -t listed < <(awk '/^commands:/ { on = 1; next } on && /^$/ { exit }
+  on && /^  [a-z]/ { c = $1; if ($1 == "journal") c = $1 " " $2; print c }' "$WORK/help.main")
+cmds=()
+for c in "${listed[@]}"; do
+  # shellcheck disable=SC2086
+  if "$TQ" $c --help >"$WORK/probe" 2>&1; [ $? != 0 ] && grep -q "not implemented yet" "$WORK/probe"; then
+    echo "note: '$c' is a placeholder"
+    continue
+  fi
+  cmds+=("$c")
+done
+for c in "journal pack" "journal cat" "journal verify" load replay reconcile export stat gen explain; do
+  case " ${cmds[*]} " in *" $c "*) ;; *) fail "thongquan --help does not list '$c'" ;; esac
+done
 
 for c in "${cmds[@]}" journal; do
   # shellcheck disable=SC2086  # "journal pack" is two words on purpose
@@ -22,7 +38,8 @@ for c in "${cmds[@]}" journal; do
   grep -q "thongquan ${c%% *}.*--help" "$WORK/err" || fail "'$c': no hint to --help: $(cat "$WORK/err")"
   ok
 done
-for c in load replay reconcile export stat gen explain; do
+for c in "${cmds[@]}"; do
+  [ "${c%% *}" = journal ] && continue
   expect_status 0 "$TQ" help "$c"
   grep -q "^usage: thongquan $c" "$WORK/out" || fail "'help $c'"
 done
@@ -45,7 +62,7 @@ grep -q "payments or permits, got 'receipts'" "$WORK/err" || fail "load what: $(
 # the program's own help, version and unknown commands
 expect_status 0 "$TQ" --help
 grep -q "^usage: thongquan COMMAND" "$WORK/out" || fail "--help"
-for c in journal load replay reconcile export explain stat gen; do
+for c in "${cmds[@]}"; do
   grep -q "^  $c " "$WORK/out" || fail "--help does not list $c"
 done
 ok
@@ -61,13 +78,13 @@ expect_status 0 "$TQ" -V
 # the manual covers what the program offers
 man1=$TOP/docs/man/thongquan.1
 [ -f "$man1" ] || fail "no $man1"
-for c in "journal pack" "journal cat" "journal verify" "load" "replay" "reconcile" "export" "explain" "stat" "gen"; do
+for c in "${cmds[@]}"; do
   grep -q "^\.SS \"\?thongquan $c" "$man1" || fail "the manual has no section for '$c'"
 done
 for s in EXIT\ STATUS ENVIRONMENT FILES EXAMPLES; do
   grep -q "^\.SH \"\?$s" "$man1" || fail "the manual has no $s section"
 done
-for n in 0 1 2 3 4 5 6; do
+for n in $(sed -n 's/^ *TQ_EXIT_[A-Z_]* *= *\([0-9][0-9]*\).*/\1/p' "$TOP/tools/tq_cli.h"); do
   sed -n '/^\.SH "\?EXIT STATUS/,/^\.SH/p' "$man1" | grep -q "^\.B $n$" ||
     fail "the manual's EXIT STATUS does not state $n"
 done
