@@ -322,7 +322,7 @@ Test(out, full_device_write_error_reported)
     cr_assert(S_ISCHR(sb.st_mode));
 }
 
-Test(out, fifo_with_reader_gets_the_bytes, .timeout = 20)
+Test(out, fifo_with_reader_gets_the_bytes)
 {
     cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
     char path[512];
