@@ -25,37 +25,11 @@
 
 #include "tq_store.h"
 
-static char g_dir[64];
+#include "tq_testdir.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void setup(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/tq_store_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void)
-{
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+TQ_TESTDIR_SUITE(store, "tq_store", 60);
 
 /* ---- helpers ---- */
-
-static const char *path_in(const char *name)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
 
 static tq_store *open_writer_at(const char *dir, uint64_t map_size)
 {

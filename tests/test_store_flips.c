@@ -22,28 +22,9 @@
 
 #include "tq_store.h"
 
-static char g_dir[64];
+#include "tq_testdir.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void setup(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/tq_flips_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void)
-{
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(flips, .init = setup, .fini = teardown, .timeout = 600);
+TQ_TESTDIR_SUITE(flips, "tq_flips", 600);
 
 static void build(const char *dir)
 {

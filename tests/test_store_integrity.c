@@ -21,37 +21,10 @@
 
 #include "tq_store.h"
 
-static char g_dir[64];
+#include "tq_testdir.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+TQ_TESTDIR_SUITE(integrity, "tq_integ", 120);
 
-static void setup(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/tq_integ_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void)
-{
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(integrity, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *path_in(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", g_dir, name);
-    return buf[i];
-}
 
 static tq_store *open_at(const char *dir, unsigned flags)
 {
