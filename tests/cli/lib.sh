@@ -35,6 +35,15 @@ no_sanitizer_report() {
 need_shared() {
   if [ -z "$SHARED" ] || [ ! -d "$SHARED/conformance/cases" ]; then
     echo "skipped: ../shared/conformance is not beside the checkout"
-    exit 0
+    exit 77
   fi
+}
+
+# flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
+# bit); nothing happens past the end of the file
+flip() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+  [ -n "$b" ] || return 0
+  printf "$(printf '\\%03o' $((b ^ ${3:-255})))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
