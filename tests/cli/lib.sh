@@ -47,3 +47,15 @@ flip() {
   [ -n "$b" ] || return 0
   printf "$(printf '\\%03o' $((b ^ ${3:-255})))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+
+# need_tmpfs SIZE : mount a tmpfs of SIZE (e.g. 256k) at $MNT (= $WORK/mnt), unmounted
+# when the test ends; exit 77 (skipped) when it cannot be mounted (needs root)
+need_tmpfs() {
+  MNT=$WORK/mnt
+  mkdir -p "$MNT"
+  trap 'if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null; fi; rm -rf "$WORK"' EXIT
+  if ! mount -t tmpfs -o size="$1" tmpfs "$MNT" 2>/dev/null; then
+    echo "skipped: cannot mount a tmpfs (needs root)"
+    exit 77
+  fi
+}
