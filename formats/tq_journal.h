@@ -193,12 +193,14 @@ uint32_t tq_journal_version(const tq_journal_reader *r);
  *         EOF, TORN, IO and CORRUPT are sticky: returned again on every later call.
  *         The payload is not checked here (tq_journal_frame_decode() does that), so a
  *         damaged payload does not stop the reader from reaching the frames after it.
- *         A sealed header that breaks the journal's limits (raw_size over frame_max,
- *         zsize over ZSTD_compressBound(frame_max), count 0 or over raw_size /
- *         TQ_RECORD_MIN) is returned TQ_OK WITHOUT its payload: the bytes are stepped
- *         over, *buf is left as it was and nothing is allocated for it, and
- *         tq_journal_frame_decode() refuses it (TQ_ERR_CORRUPT) from info alone, so it
- *         is skippable like any corrupt payload. */
+ *         A sealed header that breaks the journal's size limits (raw_size over
+ *         frame_max, zsize over ZSTD_compressBound(frame_max)) is returned TQ_OK
+ *         WITHOUT its payload: the bytes are stepped over, *buf is left as it was and
+ *         nothing is allocated for it, and tq_journal_frame_decode() refuses it
+ *         (TQ_ERR_CORRUPT) from info alone, so it is skippable like any corrupt payload.
+ *         A count that raw_size cannot hold (0, or over raw_size / TQ_RECORD_MIN) is
+ *         framing damage: sticky TQ_ERR_CORRUPT, first_seq where the frame should have
+ *         started, count 0. */
 int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
                           size_t *cap);
 

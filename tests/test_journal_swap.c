@@ -33,37 +33,11 @@
 #define NEVENTS 1200           /* about 18 frames of 4 KiB */
 #define FRAME_BYTES 4096
 
-static char g_dir[64];
+#define TQ_TESTDIR_PATHS 64     /* a test uses fewer than 64 names */
+#include "tq_testdir.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+TQ_TESTDIR_SUITE(swap, "tq_swap", 120);
 
-static void setup(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/tq_swap_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void)
-{
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(swap, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *path_in(const char *name)
-{
-    static char buf[64][256];   /* a ring: a test uses fewer than 64 names */
-    static int k;
-    k = (k + 1) % 64;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
 
 /* Event i of a journal: DECLs of distinct declarations, with a HELD result whose
  * tax_short shows tax_due in the export.  `edit` changes the tax of event edit_at. */

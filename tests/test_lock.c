@@ -26,34 +26,10 @@
 
 #include "tq_lock.h"
 
-static char g_dir[64];
+#include "tq_testdir.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+TQ_TESTDIR_SUITE(lock, "tq_lock", 30);
 
-static void setup(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/tq_lock_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void) { nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-TestSuite(lock, .init = setup, .fini = teardown, .timeout = 30);
-
-static const char *path_in(const char *name)
-{
-    static char buf[2][256];
-    static int which;
-    which ^= 1;
-    snprintf(buf[which], sizeof buf[which], "%s/%s", g_dir, name);
-    return buf[which];
-}
 
 static void write_file(const char *path, const char *text)
 {

@@ -4,8 +4,9 @@
  *     #include "tq_testdir.h"
  *     TQ_TESTDIR_SUITE(store, "tq_store", 60);     (suite name, prefix, timeout)
  *
- * then g_dir is the test's directory and path_in("x") is "g_dir/x" (four rotating
- * buffers, so a test may hold four paths at once).  Header-only: one test program
+ * then g_dir is the test's directory and path_in("x") is "g_dir/x", from a ring of
+ * TQ_TESTDIR_PATHS buffers (default 4; define it before the include for more), so a
+ * test may hold that many paths at once.  Header-only: one test program
  * includes it once. */
 #ifndef TQ_TESTDIR_H
 #define TQ_TESTDIR_H
@@ -35,11 +36,15 @@ static void tq_testdir_remove(void)
     nftw(g_dir, tq_testdir_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+#ifndef TQ_TESTDIR_PATHS
+#define TQ_TESTDIR_PATHS 4
+#endif
+
 __attribute__((unused)) static const char *path_in(const char *name)
 {
-    static char buf[4][256];
+    static char buf[TQ_TESTDIR_PATHS][256];
     static int i;
-    i = (i + 1) % 4;
+    i = (i + 1) % TQ_TESTDIR_PATHS;
     snprintf(buf[i], sizeof buf[i], "%s/%s", g_dir, name);
     return buf[i];
 }

@@ -12,7 +12,8 @@ int tq_cli_exit_for(int err)
 {
     switch (err) {
     case TQ_OK: return TQ_EXIT_OK;
-    case TQ_ERR_INPUT: return TQ_EXIT_INPUT;
+    case TQ_ERR_INPUT:
+    case TQ_ERR_NOTFOUND: return TQ_EXIT_INPUT;   /* a named input that is not there */
     case TQ_ERR_BUSY: return TQ_EXIT_BUSY;
     case TQ_ERR_IO:
     case TQ_ERR_FULL: return TQ_EXIT_IO;
@@ -20,6 +21,7 @@ int tq_cli_exit_for(int err)
     case TQ_ERR_TORN:
     case TQ_ERR_MISMATCH:
     case TQ_ERR_DBCORRUPT:
+    case TQ_ERR_LIMIT:          /* a journal whose frames exceed what a reader accepts */
     case TQ_ERR_VERSION: return TQ_EXIT_CORRUPT;
     case TQ_ERR_PERM: return TQ_EXIT_PERM;
     case TQ_ERR_EXISTS: return TQ_EXIT_USAGE;    /* refused to replace: add --force */

@@ -35,6 +35,27 @@ no_sanitizer_report() {
 need_shared() {
   if [ -z "$SHARED" ] || [ ! -d "$SHARED/conformance/cases" ]; then
     echo "skipped: ../shared/conformance is not beside the checkout"
-    exit 0
+    exit 77
+  fi
+}
+
+# flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
+# bit); nothing happens past the end of the file
+flip() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+  [ -n "$b" ] || return 0
+  printf "$(printf '\\%03o' $((b ^ ${3:-255})))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# need_tmpfs SIZE : mount a tmpfs of SIZE (e.g. 256k) at $MNT (= $WORK/mnt), unmounted
+# when the test ends; exit 77 (skipped) when it cannot be mounted (needs root)
+need_tmpfs() {
+  MNT=$WORK/mnt
+  mkdir -p "$MNT"
+  trap 'if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null; fi; rm -rf "$WORK"' EXIT
+  if ! mount -t tmpfs -o size="$1" tmpfs "$MNT" 2>/dev/null; then
+    echo "skipped: cannot mount a tmpfs (needs root)"
+    exit 77
   fi
 }

@@ -70,11 +70,6 @@ newest_meta() { # offset of the newest meta page
   t1=$(od -An -tu8 -j $((PS + 144)) -N 8 "$1" | tr -d ' ')
   if [ "$t1" -gt "$t0" ]; then echo "$PS"; else echo 0; fi
 }
-flip() { # flip FILE OFFSET MASK
-  local b
-  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ $3)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 damaged() { rm -rf "$WORK/bad"; cp -a "$DB" "$WORK/bad"; }
 
 # a flipped txnid: LMDB itself would open the older commit without a word

@@ -35,11 +35,6 @@ frames() {
     off=$((off + 40 + zsize)); i=$((i + 1))
   done
 }
-flip() { # flip FILE OFFSET : invert every bit of one byte
-  local b
-  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 fresh_db() {
   rm -rf "$1"
   "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"

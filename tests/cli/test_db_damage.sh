@@ -35,12 +35,6 @@ PS=4096
 NPAGES=$((SIZE / PS))
 
 u16() { od -An -tu2 -j "$2" -N 2 "$1" | tr -d ' '; }
-flip() { # flip FILE OFFSET MASK
-  local b
-  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-  [ -n "$b" ] || return 0
-  printf "$(printf '\\%03o' $((b ^ $3)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 # run NAME CMD... : run one command on the damaged copy; output in $WORK/NAME.out
 run() {

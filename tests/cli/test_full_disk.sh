@@ -10,19 +10,7 @@
 #   TQ_FULL_DISK_DECLARATIONS (default 30000).
 source "$(dirname "$0")/lib.sh"
 n=${TQ_FULL_DISK_DECLARATIONS:-30000}
-MNT=$WORK/mnt
-mkdir -p "$MNT"
-cleanup() {
-  if mountpoint -q "$MNT" 2>/dev/null; then
-    umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-if ! mount -t tmpfs -o size=1m tmpfs "$MNT" 2>/dev/null; then
-  echo "skipped: cannot mount tmpfs (needs root)"
-  exit 0
-fi
+need_tmpfs 1m
 umount "$MNT" || fail "umount"
 
 "$TQ" gen --declarations "$n" --seed 51 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"

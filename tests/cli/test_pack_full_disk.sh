@@ -6,19 +6,7 @@
 # written on the full disk commits nothing either.  Needs root to mount a tmpfs: skipped
 # (exit 77) otherwise.
 source "$(dirname "$0")/lib.sh"
-MNT=$WORK/mnt
-mkdir -p "$MNT"
-cleanup() {
-  if mountpoint -q "$MNT" 2>/dev/null; then
-    umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-if ! mount -t tmpfs -o size=256k tmpfs "$MNT" 2>/dev/null; then
-  echo "skipped: cannot mount a tmpfs (needs root)"
-  exit 77
-fi
+need_tmpfs 256k
 # Events that do not compress away: distinct declarations with distinct officer ids.
 awk 'BEGIN { srand(7); for (i = 1; i <= 20000; i++)
   printf "{\"ev\":\"OFFICER\",\"decl_no\":\"1%011d\",\"result\":\"DOCS_OK\",\"officer\":\"HQ-%08x%08x%08x\"}\n",
