@@ -189,9 +189,7 @@ awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json of an unknown declarat
 damaged=0
 for off in $(grep -abo 100000000011 "$db/data.mdb" | cut -d: -f1); do
   rm -rf "$WORK/dbx" && cp -r "$db" "$WORK/dbx"
-  at=$((off + 12 + 10))
-  byte=$(od -An -tu1 -j "$at" -N1 "$WORK/dbx/data.mdb" | tr -d ' ')
-  printf "\\$(printf %03o $((byte ^ 0x55)))" | dd of="$WORK/dbx/data.mdb" bs=1 seek="$at" conv=notrunc 2>/dev/null
+  flip "$WORK/dbx/data.mdb" $((off + 12 + 10)) 0x55
   got=0
   "$TQ" explain 100000000011 --db "$WORK/dbx" >"$WORK/out" 2>"$WORK/err" || got=$?
   no_sanitizer_report
@@ -210,10 +208,7 @@ ok
 gdb=$WORK/gdb
 "$TQ" gen --declarations 300 --seed 5 --out "$WORK/g" --frame-size 4096 --quiet || fail "gen"
 cp "$WORK/g/journal.tqj" "$WORK/intact.tqj"
-size=$(stat -c %s "$WORK/g/journal.tqj")
-at=$((size / 2))
-byte=$(od -An -tu1 -j "$at" -N1 "$WORK/g/journal.tqj" | tr -d ' ')
-printf "\\$(printf %03o $((byte ^ 0x55)))" | dd of="$WORK/g/journal.tqj" bs=1 seek="$at" conv=notrunc 2>/dev/null
+flip "$WORK/g/journal.tqj" $(($(stat -c %s "$WORK/g/journal.tqj") / 2)) 0x55
 "$TQ" load permits "$WORK/g/permits.csv" --db "$gdb" --quiet || fail "load permits (gap)"
 "$TQ" load payments "$WORK/g/payments.csv" --db "$gdb" --quiet || fail "load payments (gap)"
 expect_status 5 "$TQ" replay "$WORK/g/journal.tqj" --db "$gdb" --skip-corrupt --quiet
