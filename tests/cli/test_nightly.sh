@@ -102,6 +102,10 @@ ok
 want_metric thongquan_nightly_last_exit_status 7
 [ "$(metric thongquan_nightly_last_success_timestamp_seconds)" -gt 0 ] || fail "last success not set"
 want_metric thongquan_reconcile_cleared_now 1        # the last reconcile's figure stands
+# the database's gauges hold its counts on a night without a reconcile, never NaN, so
+# an alert such as thongquan_declarations{state="HELD"} > N can fire on any night
+want_metric 'thongquan_declarations{state="CLEARED"}' 1
+! grep -q "NaN" "$prom" || fail "a quiet night wrote NaN gauges: $(grep NaN "$prom" | head -3)"
 [ "$(ls "$reports"/nightly-*.json | wc -l)" = 2 ] || fail "not one report per run"
 ok
 
