@@ -1,6 +1,7 @@
 /* cli_msg.c - messages on stderr ("thongquan: ..."), the exit status for an error code,
  * and the small formatting helpers the summaries share. */
 #include "tq_cli.h"
+#include "tq_num.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -99,15 +100,9 @@ int tq_cli_usage(const char *cmd, const char *fmt, ...)
 }
 char *tq_cli_group(uint64_t v, char out[32])
 {
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
-    int o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = digits[i];
-    }
-    out[o] = '\0';
+    /* one grouping rule for every figure: tq_num's (a u64 grouped fits 26 bytes) */
+    char g[TQ_U128_GROUP_MAX];
+    snprintf(out, 32, "%s", tq_u128_group((tq_u128)v, g));
     return out;
 }
 
