@@ -446,19 +446,10 @@ typedef struct gen {
 
 /* ---- output files ------------------------------------------------------------- */
 
-static int errno_code(int e)
-{
-#ifdef EDQUOT
-    if (e == EDQUOT)
-        return TQ_ERR_FULL;
-#endif
-    return e == ENOSPC ? TQ_ERR_FULL : TQ_ERR_IO;
-}
-
 static int file_error(tq_diag *d, const char *path, int e)
 {
     tq_diag_set(d, "(file)", "%s: %s", path, strerror(e));
-    return errno_code(e);
+    return tq_errno(e);
 }
 
 /* open_out() - DIR/NAME through tq_out: a regular file only (these three are

@@ -64,8 +64,7 @@ static int reject_error(load_run *r)
     if (r->o->reject_out && r->o->reject_out->err)
         e = r->o->reject_out->err;
     tq_diag_set(r->d, "(rejects)", "cannot write the reject file: %s", strerror(e));
-    return e == ENOSPC || e == EDQUOT ? TQ_ERR_FULL
-           : e == EACCES || e == EPERM || e == EROFS ? TQ_ERR_PERM : TQ_ERR_IO;
+    return tq_errno(e);
 }
 
 /* reject_due() - whether this pass writes the reject met now (not written before). */

@@ -36,16 +36,10 @@ struct tq_nightly {
 static int from_errno(int e)
 {
     switch (e) {
-    case EACCES:
-    case EPERM:
-    case EROFS: return TQ_ERR_PERM;
-    case ENOSPC:
-    case EDQUOT: return TQ_ERR_FULL;
     case ENOENT: return TQ_ERR_NOTFOUND;
     case EEXIST:
     case ENOTEMPTY: return TQ_ERR_EXISTS;
-    case ENOMEM: return TQ_ERR_NOMEM;
-    default: return TQ_ERR_IO;
+    default: return tq_errno(e);
     }
 }
 

@@ -37,22 +37,6 @@ const char *const tq__db_name[DB_COUNT] = {
 
 /* ---- errors ---- */
 
-int tq__errno(int e)
-{
-    switch (e) {
-    case ENOSPC:
-    case EDQUOT:
-        return TQ_ERR_FULL;
-    case ENOMEM:
-        return TQ_ERR_NOMEM;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        return TQ_ERR_PERM;
-    default:
-        return TQ_ERR_IO;
-    }
-}
 
 /* LMDB returns errno values for system failures and its own negative codes otherwise.
  * A damaged file and a failing disk stay apart: an operator restores the backup for
@@ -79,7 +63,7 @@ int tq__mdb(int rc)
     case EINVAL:                /* a misuse of LMDB, not a failing disk */
         return TQ_ERR_STORE;
     }
-    return rc > 0 ? tq__errno(rc) : TQ_ERR_STORE;
+    return rc > 0 ? tq_errno(rc) : TQ_ERR_STORE;
 }
 
 /* ---- little-endian integers ---- */

@@ -59,7 +59,6 @@ struct tq_txn {
 };
 
 /* ---- errors ---- */
-int tq__errno(int e);           /* errno -> TQ_ERR_FULL / PERM / NOMEM / IO */
 int tq__mdb(int rc);            /* LMDB return -> TQ_* */
 
 /* ---- little-endian integers ---- */

@@ -38,7 +38,7 @@
 int tq__sys(tq_diag *d, const char *path, int e)
 {
     tq_diag_set(d, "(database)", "%s: %s", path, strerror(e));
-    return tq__errno(e);
+    return tq_errno(e);
 }
 
 static int tq__say(tq_diag *d, int err, const char *fmt, const char *path)
@@ -429,7 +429,7 @@ static int tq__reader_access(const tq_store *s, tq_diag *d)
             ? faccessat(AT_FDCWD, lock, R_OK | W_OK, AT_EACCESS) != 0
             : faccessat(AT_FDCWD, s->dir, W_OK | X_OK, AT_EACCESS) != 0) {
         int e = errno;
-        rc = tq__errno(e);
+        rc = tq_errno(e);
         tq_diag_set(d, "(database)",
                     "%s: %s (LMDB readers need write access to lock.mdb, or to the "
                     "directory to create it: run as the database's owner or group)",

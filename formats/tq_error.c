@@ -1,6 +1,7 @@
 /* tq_error.c - error names and the diagnostic helpers shared by every parser. */
 #include "tq_error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,4 +53,23 @@ const char *tq_diag_quote(const char *s, size_t n, char *out, size_t cap)
     }
     out[o < cap ? o : cap - 1] = '\0';
     return out;
+}
+
+int tq_errno(int e)
+{
+    switch (e) {
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+        return TQ_ERR_FULL;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return TQ_ERR_PERM;
+    case ENOMEM:
+        return TQ_ERR_NOMEM;
+    default:
+        return TQ_ERR_IO;
+    }
 }

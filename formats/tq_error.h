@@ -50,6 +50,12 @@ enum {
  * @return never NULL; "unknown error" for a value outside the table. */
 const char *tq_strerror(int err);
 
+/* tq_errno() - the code for a failed system call's errno: ENOSPC/EDQUOT are
+ * TQ_ERR_FULL, EACCES/EPERM/EROFS TQ_ERR_PERM, ENOMEM TQ_ERR_NOMEM, anything else
+ * TQ_ERR_IO.  The one mapping every module uses, so a permission problem is never
+ * reported as an I/O error or a full disk in one place and rightly in another. */
+int tq_errno(int e);
+
 /* tq_diag - where and why an input was refused.  Filled by parsers and loaders; the
  * caller adds the file name and prints "FILE: line N (seq N): field 'F': why".
  * line and seq are 0 when they do not apply.  All strings are NUL-terminated and

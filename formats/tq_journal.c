@@ -104,8 +104,6 @@ static int frame_impossible(const tq_frame_info *info)
            info->zsize == 0 || info->zsize > ZSTD_compressBound(max);
 }
 
-static int errno_to_tq(int e) { return (e == ENOSPC || e == EDQUOT) ? TQ_ERR_FULL : TQ_ERR_IO; }
-
 /* ---- writer --------------------------------------------------------------------- */
 
 struct tq_journal_writer {
@@ -139,7 +137,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            return errno_to_tq(errno);
+            return tq_errno(errno);
         }
         if (k == 0)
             return TQ_ERR_IO;
@@ -341,7 +339,7 @@ static int open_for_append(tq_journal_writer *w, const char *path, tq_diag *d)
     if (w->fd < 0) {
         int e = errno;
         tq_diag_set(d, "(journal)", "%s", strerror(e));
-        return e == EACCES || e == EPERM || e == EROFS ? TQ_ERR_PERM : errno_to_tq(e);
+        return e == EACCES || e == EPERM || e == EROFS ? TQ_ERR_PERM : tq_errno(e);
     }
     if (fstat(w->fd, &st) != 0 || !S_ISREG(st.st_mode))
         return tq_diag_set(d, "(journal)", "is not a regular file");
@@ -491,11 +489,11 @@ int tq_journal_finish(tq_journal_writer *w)
             rc = tq_out_commit(&w->out, NULL);
     } else {
         if (rc == TQ_OK && fsync(w->fd) != 0)
-            rc = errno_to_tq(errno);
+            rc = tq_errno(errno);
         if (rc != TQ_OK)
             writer_rollback(w);
         if (close(w->fd) != 0 && rc == TQ_OK)
-            rc = errno_to_tq(errno);
+            rc = tq_errno(errno);
         w->fd = -1;
     }
     writer_free(w);

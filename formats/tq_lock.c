@@ -33,18 +33,6 @@ static int lock_errno(int e, tq_diag *d, const char *what)
 {
     int rc;
     switch (e) {
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        rc = TQ_ERR_PERM;
-        break;
-    case ENOSPC:
-    case EDQUOT:
-        rc = TQ_ERR_FULL;
-        break;
-    case ENOMEM:
-        rc = TQ_ERR_NOMEM;
-        break;
     case ELOOP:
         tq_diag_set(d, "(lock)", "is a symbolic link (a lock file is never followed)");
         return TQ_ERR_INPUT;
@@ -52,7 +40,7 @@ static int lock_errno(int e, tq_diag *d, const char *what)
         tq_diag_set(d, "(lock)", "is a directory, not a lock file");
         return TQ_ERR_INPUT;
     default:
-        rc = TQ_ERR_IO;
+        rc = tq_errno(e);
         break;
     }
     tq_diag_set(d, "(lock)", "%s: %s", what, strerror(e));

@@ -106,30 +106,11 @@ static tmp_slot *slot_of(const char *tmp)
 
 /* ---- errors ---- */
 
-static int code_of(int e)
-{
-    switch (e) {
-    case ENOSPC:
-#ifdef EDQUOT
-    case EDQUOT:
-#endif
-        return TQ_ERR_FULL;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-        return TQ_ERR_PERM;
-    case ENOMEM:
-        return TQ_ERR_NOMEM;
-    default:
-        return TQ_ERR_IO;
-    }
-}
-
 /* fail() - "PATH: strerror(e)" into d; @return the code for e. */
 static int fail(tq_diag *d, const char *path, int e)
 {
     tq_diag_set(d, "(output)", "%s: %s", path, strerror(e));
-    return code_of(e);
+    return tq_errno(e);
 }
 
 /* ---- open ---- */
@@ -373,7 +354,7 @@ int tq_out_write(tq_out *o, const void *p, size_t n)
     if (o->err == 0)
         flush_fp(o);
     write_fd(o, p, n);
-    return o->err ? code_of(o->err) : TQ_OK;
+    return o->err ? tq_errno(o->err) : TQ_OK;
 }
 
 /* ---- finishing ---- */
@@ -468,7 +449,7 @@ int tq_out_fsync_dir(const char *path)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(dir);
     if (fd < 0)
-        return code_of(errno) == TQ_ERR_PERM ? TQ_ERR_PERM : TQ_ERR_IO;
+        return tq_errno(errno) == TQ_ERR_PERM ? TQ_ERR_PERM : TQ_ERR_IO;
     int rc = TQ_OK;
     /* some file systems cannot sync a directory: that is not a failure */
     if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
