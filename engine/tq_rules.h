@@ -52,12 +52,16 @@ typedef struct tq_decl_line {
     char hs[9];
     char permit[TQ_PERMIT_MAX + 1];   /* "" for none */
     uint64_t qty;
+    uint64_t value;                   /* the line's value (0..10^15) as last declared */
 } tq_decl_line;
 
 /* A declaration's whole state: everything needed to re-evaluate it later. */
 typedef struct tq_decl {
     char decl_no[TQ_DECL_NO_LEN + 1];
     char declarant[TQ_TAXID_MAX + 1];
+    char kind[4];              /* the DECL's kind ("" when stored before store format 3
+                                * and not backfilled from its journal) */
+    char office[5];            /* the DECL's office ("" likewise) */
     uint8_t state;             /* tq_state */
     uint8_t channel;           /* 1..3 */
     uint8_t officer;           /* TQ_SEEN_* */
@@ -68,6 +72,11 @@ typedef struct tq_decl {
     uint64_t tax_short;        /* of the last evaluation */
     tq_instant registered;
     int32_t reg_day;           /* tq_instant_vn_day(registered), computed by begin() */
+    /* The event that last changed this declaration (begin() said EVALUATE*, or DONE):
+     * its journal's id and its seq.  Set by the replay paths, not by the rules; all
+     * zero when unknown (stored before format 3). */
+    uint8_t src_id[16];        /* TQ_JOURNAL_ID_LEN */
+    uint64_t src_seq;
     uint16_t nlines;
     tq_decl_line lines[TQ_LINES_MAX];
 } tq_decl;

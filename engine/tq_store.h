@@ -11,6 +11,10 @@
  *   journals  journal id -> last applied seq and a hash of what was applied
  *   gaps      (journal id, first seq) -> a seq range --skip-corrupt passed over
  *   ledger    SHA-256 of a loaded file -> what loading it did
+ *   by_office (office, state) -> decl_no     \  secondary indexes (format 3), kept by
+ *   by_taxid  declarant -> decl_no            } the store itself in every put of a
+ *   by_permit permit_no -> decl_no           /  declaration, in the same transaction
+ *   changes   change number -> one change of a declaration's decision (the feed)
  * Keys are the fields' own bytes, so LMDB's order is decl_no / permit_no order and the
  * exports walk a cursor.  Values are encoded byte by byte, little-endian, with no
  * padding, and end in a 32-bit seal (XXH3 of table, key and value); the byte layout is
@@ -64,7 +68,7 @@
 #include "../formats/tq_lock.h"
 #include "tq_rules.h"
 
-#define TQ_STORE_VERSION 2
+#define TQ_STORE_VERSION 3
 #define TQ_STORE_MARKER "thongquan.db"      /* DIR/thongquan.db: this directory is a database */
 #define TQ_STORE_MAP_DEFAULT (64ull << 20)   /* initial map size of a new database */
 
@@ -265,6 +269,97 @@ int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m);
 int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
                           void *ctx);
 
+
+/* ---- secondary indexes (format 3): the worklists' ways in ---- */
+
+/* The store keeps the indexes itself: every put of a declaration (put_decl,
+ * put_decl_encoded) reads the stored value it replaces and moves the index entries in
+ * the same transaction, so an index never disagrees with a committed declaration.
+ * An index entry is only a pointer: the walks below read each declaration it names and
+ * check it (seal, and that it still has the indexed office/state, declarant or permit);
+ * a disagreement is TQ_ERR_DBCORRUPT with the index table and key in tq_txn_fault(). */
+typedef enum tq_store_index {
+    TQ_INDEX_OFFICE = 1,    /* key: office (4 chars); state filters (-1: every state) */
+    TQ_INDEX_DECLARANT = 2, /* key: declarant (1..13 chars); state filters likewise */
+    TQ_INDEX_PERMIT = 3     /* key: permit_no (1..32 chars), named on any line */
+} tq_store_index;
+
+/* tq_store_each_decl_by() - every declaration under key in index idx, in decl_no order,
+ * restricted to state when state >= 0; stops early and returns fn's value when fn
+ * returns non-zero.  fn must not put through t.  Reads only the entries under key: the
+ * cost is the number of declarations listed, not the size of the table.
+ * @return TQ_OK, TQ_ERR_INPUT (a key no declaration could have), TQ_ERR_DBCORRUPT,
+ *         store errors. */
+int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int state,
+                          int (*fn)(void *ctx, const tq_decl *d), void *ctx);
+
+/* tq_store_each_office() - for every office with declarations in state, in office
+ * order: fn(ctx, office, count).  Counts come from the index (no declaration is read).
+ * Declarations without an office (stored before format 3, not backfilled) count under
+ * office "".  Stops early and returns fn's value when fn returns non-zero. */
+int tq_store_each_office(tq_txn *t, int state,
+                         int (*fn)(void *ctx, const char *office, uint64_t count),
+                         void *ctx);
+
+/* ---- the change feed (format 3) ---- */
+
+/* Why a change happened. */
+enum {
+    TQ_CHANGE_EVENT = 1,      /* a journal event (replay, fill-gap): src_id/src_seq say which */
+    TQ_CHANGE_RECONCILE = 2,  /* reconcile decided a held declaration again */
+    TQ_CHANGE_UPGRADE = 3     /* the upgrade to format 3: one per declaration already
+                               * stored, so the feed read from 0 rebuilds every decision */
+};
+
+/* One change of a declaration's decision: a new declaration, or a different state,
+ * reasons, version or manual flag. */
+typedef struct tq_change {
+    uint64_t no;                       /* 1, 2, ...: one counter per store, no gaps */
+    char decl_no[TQ_DECL_NO_LEN + 1];
+    uint8_t state;                     /* tq_state, never PENDING */
+    uint8_t manual;
+    uint8_t cause;                     /* TQ_CHANGE_* */
+    uint32_t reasons;
+    uint32_t version;
+    uint8_t src_id[TQ_JOURNAL_ID_LEN]; /* TQ_CHANGE_EVENT: the event; else zero */
+    uint64_t src_seq;
+} tq_change;
+
+/* tq_store_add_change() - append c to the feed with the next number (written into
+ * c->no), in t: the number is committed exactly when the transaction is, so a killed
+ * writer leaves neither a gap nor a duplicate.  Numbers ascend in the order of calls.
+ * @return TQ_OK, TQ_ERR_INPUT (bad decl_no, state, cause), store errors. */
+int tq_store_add_change(tq_txn *t, tq_change *c);
+
+/* tq_store_last_change() - the number of the last change (0: none yet). */
+int tq_store_last_change(tq_txn *t, uint64_t *no);
+
+/* tq_store_each_change() - every change numbered above since, in number order; stops
+ * early and returns fn's value when fn returns non-zero. */
+int tq_store_each_change(tq_txn *t, uint64_t since,
+                         int (*fn)(void *ctx, const tq_change *c), void *ctx);
+
+/* ---- upgrade ---- */
+
+typedef struct tq_store_upgrade_stats {
+    uint32_t from_version;    /* the format found (TQ_STORE_VERSION: nothing to do) */
+    uint64_t decls;           /* declarations rewritten */
+    uint64_t backfilled;      /* of them, given office/kind/values from a journal */
+} tq_store_upgrade_stats;
+
+/* tq_store_upgrade() - bring the database of s (opened with TQ_STORE_WRITE) to
+ * TQ_STORE_VERSION in place: declarations rewritten, indexes built, the feed seeded
+ * (TQ_CHANGE_UPGRADE, decl_no order), in batches of bounded size, each committed, so a
+ * database of any size upgrades and a killed upgrade resumes where it stopped.  The
+ * version is written last.  tq_store_open() with TQ_STORE_WRITE calls it; readers open
+ * an older format and read it (a version 2 declaration reads with empty office and
+ * kind), except the indexes and the feed: TQ_ERR_VERSION there.
+ * journals (may be NULL, njournals 0): journal files whose DECL and AMEND events fill
+ * office, kind and line values of declarations that lack them (thongquan upgrade
+ * --journal); a journal that is not readable is an error, nothing half-applied beyond
+ * whole committed batches.  @return TQ_OK, TQ_ERR_* with d saying why. */
+int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
+                     tq_store_upgrade_stats *st, tq_diag *d);
 
 /* ---- faults: which table and key a TQ_ERR_DBCORRUPT came from ---- */
 
