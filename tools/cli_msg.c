@@ -106,20 +106,6 @@ char *tq_cli_group(uint64_t v, char out[32])
     return out;
 }
 
-void tq_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 void tq_cli_utc_now(char out[32])
 {
     time_t now = time(NULL);

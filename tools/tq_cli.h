@@ -9,6 +9,7 @@
 
 #include "tq_error.h"
 #include "tq_export.h"
+#include "tq_json.h"
 #include "tq_store.h"
 
 /* Exit statuses (documented in README.md and thongquan(1)). */
@@ -122,9 +123,6 @@ void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason);  /* every 
 
 /* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
-
-/* Minimal JSON writing for --json and reports. */
-void tq_json_str(FILE *f, const char *s);
 
 double tq_cli_now(void);
 
