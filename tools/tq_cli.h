@@ -37,12 +37,29 @@ void tq_cli_diag(const char *file, const tq_diag *d);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
 int tq_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-extern int tq_cli_quiet;     /* --quiet: no progress, no summary on stdout */
+/* -q/--quiet and -v/--verbose, which every subcommand accepts (tq_cli_parse adds them):
+ *   quiet: only errors and warnings on stderr; no summary, no progress line, no
+ *     "done" message.  What a command exists to print is still printed: journal cat's
+ *     events, export's CSV, explain's report, and anything asked for with --json.
+ *   verbose: extra detail where a command has it; every command says on stderr, as
+ *     it exits, what the run cost ("thongquan: replay: 1.234 s, peak memory 52.1 MiB").
+ *   Both given: quiet wins. */
+extern int tq_cli_quiet;
+extern int tq_cli_verbose;
 
-/* Option parsing: a small table per subcommand; options may appear anywhere among the
- * positional arguments, "--opt value" or "--opt=value"; "--" ends options. */
+/* Option parsing (cli_opts.c, on getopt_long): a small table per subcommand.  A name
+ * of one letter is a short option ("o" is -o; "-ofile", "-o file"); a longer name is a
+ * long option ("--db DIR", "--db=DIR", or any unambiguous prefix: "--thre 2").  Short
+ * flags bundle ("-qv").  Options may appear anywhere among the positionals; "--" ends
+ * them ("-" alone is a positional).  Two names with the same value pointer are
+ * aliases.  Every command also has -h/--help, -q/--quiet and -v/--verbose (above): a
+ * row named quiet/q/verbose/v in a table is set too, for commands that read their own.
+ * An unknown option, an ambiguous prefix (the message lists the candidates), a
+ * missing value or a value given to a flag: a message naming the option and
+ * TQ_EXIT_USAGE.  A command's table need not list colour options: thongquan writes no
+ * colour, and NO_COLOR would be honoured if it ever does (see cli_progress.c). */
 typedef struct tq_opt {
-    const char *name;        /* "db" for --db; a one-letter name also matches -x */
+    const char *name;        /* "db" for --db; a one-letter name is the short option -x */
     int has_arg;             /* 0 flag, 1 one value, TQ_OPT_LIST a repeatable value */
     const char **value;      /* receives the argument (or "1" for a flag); for a list,
                               * an array of TQ_OPT_LIST_MAX + 1 NULLs filled in order */
@@ -50,7 +67,9 @@ typedef struct tq_opt {
 #define TQ_OPT_LIST 2
 #define TQ_OPT_LIST_MAX 16
 
-/* tq_cli_parse() - fills opts' values and the positionals (at most maxpos).
+/* tq_cli_parse() - fills opts' values and the positionals (at most maxpos), for the
+ * arguments after the subcommand's name (argv[0] is the first of them); argv is not
+ * changed.  Not thread-safe (getopt's globals): call it from main's thread.
  * @return 0, or TQ_EXIT_USAGE after printing why.  "--help"/"-h" returns -1. */
 int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
