@@ -77,9 +77,16 @@ int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const cha
 /* tq_cli_u64() - parse a whole decimal number for option name; TQ_EXIT_USAGE on error. */
 int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
 
+/* tq_cli_fancy_stderr() - 1 when stderr is a terminal and TERM is not "dumb": only then
+ * may a '\r' redraw or an escape sequence be written there.
+ * tq_cli_colour() - 1 when colour could be used: tq_cli_fancy_stderr() and NO_COLOR
+ * unset or empty.  Nothing is coloured today; anything that ever is asks this first. */
+int tq_cli_fancy_stderr(void);
+int tq_cli_colour(void);
+
 /* Progress on a terminal: a single line on stderr, redrawn at most 4 times a second,
- * never when stderr is not a terminal or with --quiet (so a pipe, a log file or cron
- * never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
+ * never when stderr is not a terminal, with TERM=dumb or with --quiet (so a pipe, a
+ * log file, an Emacs shell or cron never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
     double start, last;
