@@ -203,6 +203,14 @@ void tq_json_raw(tq_json *j, const char *json, size_t n)
     after_value(j);
 }
 
+FILE *tq_json_value_fp(tq_json *j)
+{
+    if (before_value(j))
+        return NULL;
+    after_value(j);
+    return j->f;
+}
+
 void tq_json_u64(tq_json *j, uint64_t v)
 {
     char b[24];

@@ -71,6 +71,12 @@ void tq_json_null(tq_json *j);
  * with the comma before it when one is due. */
 void tq_json_raw(tq_json *j, const char *json, size_t n);
 
+/* tq_json_value_fp() - for a value the caller streams itself (a long list copied back
+ * from a temporary file): does the bookkeeping of one value (the comma before it) and
+ * returns the FILE, onto which the caller then writes exactly one complete JSON value
+ * in valid UTF-8 before calling the writer again.  NULL after an error. */
+FILE *tq_json_value_fp(tq_json *j);
+
 /* Shorthands for a member: key then value. */
 void tq_json_kv_string(tq_json *j, const char *key, const char *s);
 void tq_json_kv_u64(tq_json *j, const char *key, uint64_t v);

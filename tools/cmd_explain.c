@@ -826,8 +826,7 @@ int tq_cmd_explain(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("explain", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
-        fputs(help_explain, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_explain);
     }
     if (rc)
         return rc;

@@ -30,8 +30,7 @@ int tq_cmd_export(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
-        fputs(help_export, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_export);
     }
     if (rc)
         return rc;

@@ -34,8 +34,7 @@ int tq_cmd_gen(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("gen", argc, argv, opts, pos, 0, &npos);
     if (rc < 0) {
-        fputs(help_gen, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_gen);
     }
     if (rc)
         return rc;

@@ -134,8 +134,7 @@ static int pack(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal pack", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
-        fputs(help_pack, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_pack);
     }
     if (rc)
         return rc;
@@ -195,8 +194,7 @@ static int cat(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal cat", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
-        fputs(help_cat, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_cat);
     }
     if (rc)
         return rc;
@@ -260,8 +258,7 @@ static int verify(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal verify", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
-        fputs(help_verify, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_verify);
     }
     if (rc)
         return rc;
@@ -301,8 +298,7 @@ int tq_cmd_journal(int argc, char **argv)
         fputc('\n', stdout);
         fputs(help_cat, stdout);
         fputc('\n', stdout);
-        fputs(help_verify, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_verify);
     }
     if (argv[0][0] == '-')
         return tq_cli_usage("journal", "unknown option '%s'", argv[0]);

@@ -874,8 +874,7 @@ int tq_cmd_nightly(int argc, char **argv)
     const char *pos[1];
     int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
     if (rc < 0) {
-        fputs(help_nightly, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_nightly);
     }
     if (rc)
         return rc;

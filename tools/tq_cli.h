@@ -74,6 +74,10 @@ typedef struct tq_opt {
 int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
+/* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
+ * every command has; returns TQ_EXIT_OK. */
+int tq_cli_help(const char *text);
+
 /* tq_cli_u64() - parse a whole decimal number for option name; TQ_EXIT_USAGE on error. */
 int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
 
@@ -143,9 +147,26 @@ void tq_cli_utc_now(char out[32]);
 
 /* Summaries of the declarations (cmd_summary.c), as text lines or JSON members. */
 void tq_cli_print_tally_text(FILE *f, const tq_tally *t);
-void tq_cli_print_tally_json(FILE *f, const tq_tally *t);     /* members, no braces */
 void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason);
-void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason);  /* every reason */
+
+/* --json (cli_json.c).  Every command that prints a summary takes --json and then prints
+ * one JSON object on stdout instead of its text, with "schema": 1 as its first member
+ * (the number goes up when a member changes meaning or goes away, never for a new
+ * member), always, -q or not.  All of it is written with formats/tq_json.h:
+ *     tq_json j;
+ *     tq_cli_json_begin(&j, stdout);               // {"schema":1
+ *     tq_json_kv_string(&j, "file", path);         // any bytes: valid UTF-8 out
+ *     tq_json_kv_u64(&j, "rows", n);
+ *     return tq_cli_json_end(&j);                  // }\n, flush; exit status
+ * tq_cli_json_end() returns TQ_EXIT_OK, or TQ_EXIT_IO after saying the write failed
+ * (TQ_EXIT_SOFTWARE if the writer was misused). */
+#define TQ_CLI_JSON_SCHEMA 1
+void tq_cli_json_begin(tq_json *j, FILE *f);
+int tq_cli_json_end(tq_json *j);
+/* tq_cli_json_tally() - the tally as members ("declarations", "states", ...). */
+void tq_cli_json_tally(tq_json *j, const tq_tally *t);
+/* tq_cli_json_by_reason() - an object with every reason, zeros included, as a value. */
+void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason);
 
 /* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
