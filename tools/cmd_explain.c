@@ -777,7 +777,8 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
 {
     int status = TQ_EXIT_OK;
     if (json) {
-        printf("{\"decl_no\":\"%s\",\"known\":%s,", decl_no, known ? "true" : "false");
+        printf("{\"schema\":%d,\"decl_no\":\"%s\",\"known\":%s,", TQ_CLI_JSON_SCHEMA,
+               decl_no, known ? "true" : "false");
         if (known) {
             print_json_decl(x, pays);
         } else {

@@ -168,6 +168,12 @@ void tq_cli_json_tally(tq_json *j, const tq_tally *t);
 /* tq_cli_json_by_reason() - an object with every reason, zeros included, as a value. */
 void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason);
 
+/* tq_cli_counting() - a FILE that writes through to under (not owned) and counts the
+ * lines and bytes that went through in *lines and *bytes (zeroed here).  fclose() it
+ * (it flushes into under, which stays open); a failed write to under is a failed write
+ * to it.  @return NULL when out of memory. */
+FILE *tq_cli_counting(FILE *under, uint64_t *lines, uint64_t *bytes);
+
 /* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 
