@@ -15,15 +15,19 @@ void tq_cli_json_begin(tq_json *j, FILE *f)
 int tq_cli_json_end(tq_json *j)
 {
     tq_json_end_object(j);
-    int e = 0, rc = tq_json_finish(j);
-    if (rc == TQ_ERR_IO)
-        e = errno;
+    errno = 0;
+    int rc = tq_json_finish(j), e = errno;
     if (rc == TQ_OK)
         return TQ_EXIT_OK;
-    if (rc == TQ_ERR_IO)
-        return tq_cli_error(TQ_EXIT_IO, "cannot write the JSON summary: %s",
-                            e ? strerror(e) : "write error");
-    return tq_cli_error(TQ_EXIT_SOFTWARE, "internal error: malformed JSON summary");
+    if (rc != TQ_ERR_IO)
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "internal error: malformed JSON summary");
+    /* said once, here, with the system's reason: main()'s own check of stdout would
+     * only find the error flag, the reason gone with the buffer */
+    if (j->f == stdout)
+        clearerr(stdout);
+    return tq_cli_error(TQ_EXIT_IO, "cannot write %s: %s",
+                        j->f == stdout ? "standard output" : "the JSON report",
+                        e ? strerror(e) : "write error");
 }
 
 /* Every reason is present, zeros included, so a consumer (the nightly job's metrics,

@@ -351,15 +351,19 @@ int tq_cmd_journal(int argc, char **argv)
         return cat(argc - 1, argv + 1);
     if (strcmp(argv[0], "verify") == 0)
         return verify(argc - 1, argv + 1);
-    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    if (argv[0][0] == '-') {
+        /* options before the journal command: only the common ones (-h, -q, -v) */
+        tq_opt none[] = {{NULL, 0, NULL}};
+        const char *pos[1];
+        int npos, rc = tq_cli_parse("journal", argc, argv, none, pos, 0, &npos);
+        if (rc >= 0)
+            return rc ? rc : tq_cli_usage("journal", "needs pack, cat or verify");
         fputs(help_pack, stdout);
         fputc('\n', stdout);
         fputs(help_cat, stdout);
         fputc('\n', stdout);
         return tq_cli_help(help_verify);
     }
-    if (argv[0][0] == '-')
-        return tq_cli_usage("journal", "unknown option '%s'", argv[0]);
     return tq_cli_usage("journal", "unknown journal command '%s' (pack, cat or verify)",
                         argv[0]);
 }

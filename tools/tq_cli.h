@@ -159,7 +159,9 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
  *     tq_json_kv_u64(&j, "rows", n);
  *     return tq_cli_json_end(&j);                  // }\n, flush; exit status
  * tq_cli_json_end() returns TQ_EXIT_OK, or TQ_EXIT_IO after saying the write failed
- * (TQ_EXIT_SOFTWARE if the writer was misused). */
+ * ("cannot write standard output: No space left on device"; stdout's error flag is then
+ * cleared so that main() does not say it a second time), or TQ_EXIT_SOFTWARE if the
+ * writer was misused.  A command that already has a worse status keeps it. */
 #define TQ_CLI_JSON_SCHEMA 1
 void tq_cli_json_begin(tq_json *j, FILE *f);
 int tq_cli_json_end(tq_json *j);
