@@ -10,7 +10,8 @@
 #    stderr (but the data a command exists to print: journal cat, export to stdout,
 #    explain, and --json); -v/--verbose says the time and memory used on stderr;
 #  * no '\r' and no escape byte on stderr with TERM=dumb on a terminal, nor when stderr
-#    is not a terminal (and, as a control, a progress line on a terminal otherwise);
+#    is not a terminal, nor with -q (and, as a control, a progress line on a terminal
+#    otherwise); progress comes from the libraries' callbacks (no fdinfo watcher);
 #  * --json on every command that prints a summary gives one valid JSON object in valid
 #    UTF-8 whose first member is "schema": 1; a file name with non-UTF-8 bytes and a
 #    newline gives valid JSON (U+FFFD for the bad bytes, \n escaped).
@@ -142,6 +143,9 @@ export TQ_PROGRESS_INTERVAL_MS=0
 on_tty tty.xterm env TERM=xterm "$TQ" gen --declarations 20000 --out g3 || fail "gen on a tty"
 sed "s/$CR\$//" tty.xterm | grep -q "$CR" || fail "control: no progress line on a terminal with TERM=xterm: $(head -c 200 tty.xterm | cat -v)"
 ok
+on_tty tty.q env TERM=xterm "$TQ" gen --declarations 20000 --out g3q -q || fail "gen -q on a tty"
+[ ! -s tty.q ] || fail "gen -q on a terminal printed: $(head -c 200 tty.q | cat -v)"
+ok
 on_tty tty.dumb env TERM=dumb "$TQ" gen --declarations 20000 --out g4 || fail "gen, TERM=dumb"
 clean "gen on a terminal with TERM=dumb" tty.dumb
 grep -q "generated 20000 declarations" tty.dumb || fail "gen, TERM=dumb: no summary"
@@ -156,6 +160,10 @@ clean "gen with stderr on a file" pipe.err
 TERM=xterm "$TQ" replay g5/journal.tqj --db db5 >pipe.out 2>pipe.err || fail "replay on a pipe"
 clean "replay with stderr on a file" pipe.err
 unset TQ_PROGRESS_INTERVAL_MS
+
+# progress comes from the libraries' callbacks: no watcher thread reading /proc/self/fdinfo
+! grep -rl "fdinfo" "$TOP/tools" "$TOP/engine" >/dev/null 2>&1 || fail "a /proc/self/fdinfo watcher is back: $(grep -rl fdinfo "$TOP/tools" "$TOP/engine")"
+ok
 
 # ---- --json: one valid object with "schema": 1 first, for every summary ----
 j() { # j WHAT CMD...: CMD --json exits 0 (or $want) and its stdout is valid
