@@ -114,6 +114,8 @@ static int print_result(const char *file, const char *what, tq_load_kind kind,
             printf("loaded %s: %llu rows, %llu new, %llu replaced, %llu rejected\n", file,
                    (unsigned long long)st.rows, (unsigned long long)st.added,
                    (unsigned long long)st.replaced, (unsigned long long)st.rejected);
+        if (tq_cli_verbose)
+            printf("load took %.3f s\n", el);
     }
     return TQ_EXIT_OK;
 }

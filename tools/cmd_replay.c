@@ -151,6 +151,10 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
                    (unsigned long long)st->skipped[i].last);
         putchar('\n');
     }
+    if (tq_cli_verbose)          /* -v: how the run went, beyond what it decided */
+        printf("run: %llu frames, %llu commits, frame pool peak %llu bytes\n",
+               (unsigned long long)st->frames, (unsigned long long)st->commits,
+               (unsigned long long)st->pool_peak);
 }
 
 /* report_bad_frame() - the journal stopped the replay.  Only a frame whose own header

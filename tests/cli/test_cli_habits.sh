@@ -137,6 +137,11 @@ grep -q "^permit_no," "$WORK/out" || fail "export -q to stdout dropped its CSV"
 expect_status 0 "$TQ" stat --db db -v
 grep -q "^thongquan: stat: [0-9.]* s, peak memory [0-9.]* MiB" "$WORK/err" || fail "stat -v: $(cat "$WORK/err")"
 quiet "stat -qv" "$TQ" stat --db db -qv
+expect_status 0 "$TQ" replay g2/journal.tqj --db dbv --dry-run -v
+grep -q "^run: [0-9]* frames, [0-9]* commits" "$WORK/out" || fail "replay -v: no detail line: $(cat "$WORK/out")"
+expect_status 0 "$TQ" replay g2/journal.tqj --db dbv --dry-run
+! grep -q "^run: " "$WORK/out" || fail "replay without -v printed the -v detail"
+ok
 
 # ---- no escape bytes with TERM=dumb on a terminal, nor off a terminal ----
 export TQ_PROGRESS_INTERVAL_MS=0
