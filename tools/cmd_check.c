@@ -106,9 +106,8 @@ int tq_cmd_check(int argc, char **argv)
     check_out o = { 0 };
     tq_diag d;
     int npos, rc = tq_cli_parse("check", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_check);
-    }
     if (rc)
         return rc;
     if (db == NULL)
@@ -226,9 +225,8 @@ int tq_cmd_backup(int argc, char **argv)
     tq_store *s;
     tq_diag d;
     int npos, rc = tq_cli_parse("backup", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_backup);
-    }
     if (rc)
         return rc;
     if (npos != 1)

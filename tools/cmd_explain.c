@@ -826,9 +826,8 @@ int tq_cmd_explain(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("explain", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_explain);
-    }
     if (rc)
         return rc;
     if (npos != 1)

@@ -31,9 +31,8 @@ int tq_cmd_export(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_export);
-    }
     if (rc)
         return rc;
     if (npos != 1 || (strcmp(pos[0], "decisions") != 0 && strcmp(pos[0], "permits") != 0))

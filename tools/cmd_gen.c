@@ -35,9 +35,8 @@ int tq_cmd_gen(int argc, char **argv)
                      {"json", 0, &json},      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("gen", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_gen);
-    }
     if (rc)
         return rc;
     if (n == NULL || out == NULL)

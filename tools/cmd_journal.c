@@ -137,9 +137,8 @@ static int pack(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal pack", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_pack);
-    }
     if (rc)
         return rc;
     if (npos != 1 || out == NULL)
@@ -208,9 +207,8 @@ static int cat(int argc, char **argv)
     tq_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal cat", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_cat);
-    }
     if (rc)
         return rc;
     if (npos != 1)
@@ -310,9 +308,8 @@ static int verify(int argc, char **argv)
     tq_opt opts[] = {{"quiet", 0, &quiet}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal verify", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_verify);
-    }
     if (rc)
         return rc;
     if (npos != 1)

@@ -127,9 +127,8 @@ int tq_cmd_load(int argc, char **argv)
                      {"json", 0, &json},   {"no-sync", 0, &nosync},    {NULL, 0, NULL}};
     const char *pos[2];
     int npos, rc = tq_cli_parse("load", argc, argv, opts, pos, 2, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_load);
-    }
     if (rc)
         return rc;
     if (npos != 2)

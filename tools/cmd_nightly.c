@@ -888,9 +888,8 @@ int tq_cmd_nightly(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_nightly);
-    }
     if (rc)
         return rc;
     run r;

@@ -492,9 +492,8 @@ int tq_cmd_reconcile(int argc, char **argv)
                      {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("reconcile", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_reconcile);
-    }
     if (rc)
         return rc;
     if (quiet)

@@ -423,9 +423,8 @@ int tq_cmd_replay(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("replay", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_replay);
-    }
     if (rc)
         return rc;
     if (fill) {

@@ -142,9 +142,8 @@ int tq_cmd_stat(int argc, char **argv)
     tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("stat", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
+    if (rc < 0)
         return tq_cli_help(help_stat);
-    }
     if (rc)
         return rc;
     tq_store *s;
