@@ -135,6 +135,35 @@ Test(json, nesting_and_commas)
     free(m.buf);
 }
 
+Test(json, a_value_streamed_by_the_caller)
+{
+    mem m;
+    mem_open(&m);
+    tq_json_begin_object(&m.j);
+    tq_json_kv_u64(&m.j, "a", 1);
+    tq_json_key(&m.j, "list");
+    FILE *f = tq_json_value_fp(&m.j);
+    cr_assert_eq(f, m.f);
+    fputs("[1,2]", f);
+    tq_json_key(&m.j, "b");
+    tq_json_begin_array(&m.j);
+    tq_json_u64(&m.j, 1);
+    cr_assert_eq(tq_json_value_fp(&m.j), m.f);   /* the comma before it is written */
+    fputs("{}", m.f);
+    tq_json_end_array(&m.j);
+    tq_json_end_object(&m.j);
+    cr_assert_eq(mem_close(&m), TQ_OK);
+    cr_assert_str_eq(m.buf, "{\"a\":1,\"list\":[1,2],\"b\":[1,{}]}\n");
+    free(m.buf);
+    /* in an object, without a key first: refused */
+    mem_open(&m);
+    tq_json_begin_object(&m.j);
+    cr_assert_null(tq_json_value_fp(&m.j));
+    tq_json_end_object(&m.j);
+    cr_assert_eq(mem_close(&m), TQ_ERR_INPUT);
+    free(m.buf);
+}
+
 Test(json, misuse_is_an_error_not_bad_output)
 {
     mem m;
