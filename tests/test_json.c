@@ -103,6 +103,62 @@ Test(json, truncated_sequences)
     cr_assert_str_eq(esc("\xE2\x82\xAC", 2), "\"" FFFD "\"");     /* cut by the length */
 }
 
+/* valid_json_string() - out is a quoted string of well-formed UTF-8 with no raw control
+ * character: decoded by value (the code point's range), not by the writer's table. */
+static int valid_json_string(const unsigned char *o, size_t n)
+{
+    if (n < 2 || o[0] != '"' || o[n - 1] != '"')
+        return 0;
+    for (size_t i = 1; i + 1 < n;) {
+        unsigned c = o[i];
+        if (c < 0x20 || c == 0x7F)
+            return 0;
+        if (c == '\\') {
+            i += o[i + 1] == 'u' ? 6 : 2;
+            continue;
+        }
+        if (c == '"')
+            return 0;
+        int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || i + (size_t)len > n - 1)
+            return 0;
+        unsigned cp = len == 1 ? c : c & (0xFF >> (len + 1));
+        for (int k = 1; k < len; k++) {
+            if ((o[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (o[i + k] & 0x3F);
+        }
+        static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+Test(json, random_bytes_always_give_a_valid_string)
+{
+    /* bytes drawn mostly from the troublesome ranges: continuation bytes, lead bytes,
+     * C0/C1/E0/ED/F0/F4/F5+, controls, quote and backslash */
+    static const unsigned char pick[] = {0x00, 0x0A, 0x1F, 0x22, 0x5C, 0x41, 0x7F, 0x80,
+                                         0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2,
+                                         0xDF, 0xE0, 0xE1, 0xED, 0xEE, 0xEF, 0xF0, 0xF1,
+                                         0xF4, 0xF5, 0xFF};
+    unsigned seed = 12345;
+    for (int t = 0; t < 20000; t++) {
+        char in[16];
+        size_t n = (size_t)(t % 16);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = (char)pick[(seed >> 16) % sizeof pick];
+        }
+        const char *out = esc(in, n);
+        cr_assert(valid_json_string((const unsigned char *)out, strlen(out)),
+                  "case %d: invalid output '%s'", t, out);
+    }
+}
+
 Test(json, nesting_and_commas)
 {
     mem m;
