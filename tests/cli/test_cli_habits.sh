@@ -74,6 +74,10 @@ expect_status 0 "$TQ" load --db=db permits g/permits.csv -q
 expect_status 0 "$TQ" load payments --db db g/payments.csv --qu
 expect_status 0 "$TQ" replay g/journal.tqj --db db --thre 1 --bat=100
 grep -q "replayed g/journal.tqj" "$WORK/out" || fail "replay with --thre/--bat=: $(cat "$WORK/out")"
+# options after the positionals even when POSIXLY_CORRECT asks getopt to stop at the first
+expect_status 0 env POSIXLY_CORRECT=1 "$TQ" stat --db db -q
+expect_status 0 env POSIXLY_CORRECT=1 "$TQ" journal verify g/journal.tqj --quiet
+[ ! -s "$WORK/out" ] || fail "POSIXLY_CORRECT: --quiet after the journal was taken as an argument"
 # bundled short flags, and a short option's value glued or bundled
 expect_status 0 "$TQ" export decisions --db db -qo d.csv
 [ -s d.csv ] || fail "-qo d.csv wrote nothing"
