@@ -98,26 +98,26 @@ int tq_cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "Try 'thongquan %s --help'.\n", cmd);
     return TQ_EXIT_USAGE;
 }
+int tq_cli_help(const char *text)
+{
+    fputs(text, stdout);
+    fputs("\n"
+          "Every command also takes -q/--quiet (only errors: no summary, no progress; what\n"
+          "the command exists to print and --json output still appear), -v/--verbose (more\n"
+          "detail where there is some, and the time and memory used, on stderr) and\n"
+          "-h/--help.  A long option may be cut to any unambiguous prefix (--thre 2) and\n"
+          "written --opt=value; short flags bundle (-qv); -- ends the options.  Progress\n"
+          "is drawn only on a terminal whose TERM is not dumb; nothing is coloured.\n",
+          stdout);
+    return TQ_EXIT_OK;
+}
+
 char *tq_cli_group(uint64_t v, char out[32])
 {
     /* one grouping rule for every figure: tq_num's (a u64 grouped fits 26 bytes) */
     char g[TQ_U128_GROUP_MAX];
     snprintf(out, 32, "%s", tq_u128_group((tq_u128)v, g));
     return out;
-}
-
-void tq_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
 }
 
 void tq_cli_utc_now(char out[32])

@@ -1,9 +1,13 @@
 /* cli_progress.c - the progress line on a terminal (stderr), fed by the libraries'
- * progress callbacks: never drawn on a pipe, a file or with --quiet. */
+ * progress callbacks (tq_gen, tq_journal_pack, tq_load, tq_replay, tq_reconcile): never
+ * drawn on a pipe, a file, with TERM=dumb or with --quiet, so none of those ever sees
+ * a '\r' or an escape sequence.  There is no colour anywhere; if some is added it goes
+ * through tq_cli_colour(), which honours NO_COLOR (https://no-color.org). */
 #include "tq_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,11 +18,23 @@ double tq_cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int tq_cli_fancy_stderr(void)
+{
+    const char *term = getenv("TERM");
+    return isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
+}
+
+int tq_cli_colour(void)
+{
+    const char *no = getenv("NO_COLOR");
+    return tq_cli_fancy_stderr() && !(no && *no);
+}
+
 void tq_progress_init(tq_progress *p, const char *what)
 {
     p->what = what;
     p->start = p->last = tq_cli_now();
-    p->active = !tq_cli_quiet && isatty(STDERR_FILENO);
+    p->active = !tq_cli_quiet && tq_cli_fancy_stderr();
     p->drawn = 0;
     p->note[0] = '\0';
 }

@@ -31,6 +31,7 @@ static const char help_check[] =
 
 typedef struct check_out {
     int json, nprinted;
+    tq_json j;                  /* with --json */
     char first[400];            /* the first problem, for the closing message */
 } check_out;
 
@@ -43,13 +44,11 @@ static void print_problem(void *ctx, const tq_check_problem *p)
             o->first[0] = '\0';
     }
     if (o->json) {
-        printf("%s{\"table\":", o->nprinted ? "," : "");
-        tq_json_str(stdout, p->table);
-        printf(",\"key\":");
-        tq_json_str(stdout, p->key);
-        printf(",\"what\":");
-        tq_json_str(stdout, p->what);
-        printf("}");
+        tq_json_begin_object(&o->j);
+        tq_json_kv_string(&o->j, "table", p->table);
+        tq_json_kv_string(&o->j, "key", p->key);
+        tq_json_kv_string(&o->j, "what", p->what);
+        tq_json_end_object(&o->j);
     } else if (p->key[0]) {
         printf("problem: %s '%s': %s\n", p->table, p->key, p->what);
     } else {
@@ -58,21 +57,31 @@ static void print_problem(void *ctx, const tq_check_problem *p)
     o->nprinted++;
 }
 
-static void print_check_json_tail(const char *db, int rc, const tq_store_check_report *r)
+static int print_check_json_tail(tq_json *j, const char *db, int rc,
+                                 const tq_store_check_report *r)
 {
-    printf("],\"database\":");
-    tq_json_str(stdout, db);
-    printf(",\"ok\":%s,\"problem_count\":%llu,\"steps\":%d,\"file\":{\"bytes\":%llu,"
-           "\"page_size\":%llu,\"txnid\":%llu,\"last_page\":%llu,\"pages_visited\":%llu},"
-           "\"records\":%llu,\"declarations\":%llu,\"receipts\":%llu,\"permits\":%llu,"
-           "\"journals\":%llu,\"gaps\":%llu,\"passes\":%llu}\n",
-           rc == TQ_OK ? "true" : "false", (unsigned long long)r->problems, r->steps,
-           (unsigned long long)r->file.file_size, (unsigned long long)r->file.page_size,
-           (unsigned long long)r->file.txnid, (unsigned long long)r->file.last_pg,
-           (unsigned long long)r->file.pages_visited, (unsigned long long)r->records,
-           (unsigned long long)r->decls, (unsigned long long)r->receipts,
-           (unsigned long long)r->permits, (unsigned long long)r->journals,
-           (unsigned long long)r->gaps, (unsigned long long)r->passes);
+    tq_json_end_array(j);
+    tq_json_kv_string(j, "database", db);
+    tq_json_kv_bool(j, "ok", rc == TQ_OK);
+    tq_json_kv_u64(j, "problem_count", r->problems);
+    tq_json_key(j, "steps");
+    tq_json_i64(j, r->steps);
+    tq_json_key(j, "file");
+    tq_json_begin_object(j);
+    tq_json_kv_u64(j, "bytes", r->file.file_size);
+    tq_json_kv_u64(j, "page_size", r->file.page_size);
+    tq_json_kv_u64(j, "txnid", r->file.txnid);
+    tq_json_kv_u64(j, "last_page", r->file.last_pg);
+    tq_json_kv_u64(j, "pages_visited", r->file.pages_visited);
+    tq_json_end_object(j);
+    tq_json_kv_u64(j, "records", r->records);
+    tq_json_kv_u64(j, "declarations", r->decls);
+    tq_json_kv_u64(j, "receipts", r->receipts);
+    tq_json_kv_u64(j, "permits", r->permits);
+    tq_json_kv_u64(j, "journals", r->journals);
+    tq_json_kv_u64(j, "gaps", r->gaps);
+    tq_json_kv_u64(j, "passes", r->passes);
+    return tq_cli_json_end(j);
 }
 
 static void print_check_text(const char *db, const tq_store_check_report *r)
@@ -97,10 +106,8 @@ int tq_cmd_check(int argc, char **argv)
     check_out o = { 0 };
     tq_diag d;
     int npos, rc = tq_cli_parse("check", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_check, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_check);
     if (rc)
         return rc;
     if (db == NULL)
@@ -110,16 +117,18 @@ int tq_cmd_check(int argc, char **argv)
         return rc;
     memset(&d, 0, sizeof d);
     o.json = json != NULL;
-    if (o.json)
-        printf("{\"problems\":[");
+    if (o.json) {
+        tq_cli_json_begin(&o.j, stdout);
+        tq_json_key(&o.j, "problems");
+        tq_json_begin_array(&o.j);
+    }
     rc = tq_store_check(db, &co, print_problem, &o, &r, &d);
-    if (o.json)
-        print_check_json_tail(db, rc, &r);
-    else if (rc == TQ_OK && !quiet && !tq_cli_quiet)
+    int jrc = o.json ? print_check_json_tail(&o.j, db, rc, &r) : 0;
+    if (!o.json && rc == TQ_OK && !quiet && !tq_cli_quiet)
         print_check_text(db, &r);
     fflush(stdout);
     if (rc == TQ_OK)
-        return TQ_EXIT_OK;
+        return jrc;
     if (rc == TQ_ERR_DBCORRUPT)
         return tq_cli_error(TQ_EXIT_CORRUPT, "%s: the database is damaged: %llu problem%s, "
                             "first: %s; restore the last backup (thongquan backup)", db,
@@ -138,7 +147,7 @@ int tq_cmd_check(int argc, char **argv)
 /* ---- backup ---- */
 
 static const char help_backup[] =
-    "usage: thongquan backup --db DIR OUT\n"
+    "usage: thongquan backup --db DIR OUT [--json]\n"
     "\n"
     "Copy the database in DIR to the new directory OUT: one consistent snapshot, taken\n"
     "while writers go on, compacted (free pages left out) and synced to disk.  OUT must\n"
@@ -169,7 +178,7 @@ static int check_data_file(const char *dir, unsigned flags, tq_lmdb_check_stats 
 }
 
 /* backup_verify() - the copy must be a sound file before it is trusted. */
-static int backup_verify(const char *out)
+static int backup_verify(const char *db, const char *out, int json)
 {
     tq_lmdb_check_stats st;
     tq_diag d;
@@ -177,6 +186,15 @@ static int backup_verify(const char *out)
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "backup: the copy in %s does not check "
                             "out: %s", out, d.why[0] ? d.why : tq_strerror(rc));
+    if (json) {
+        tq_json j;
+        tq_cli_json_begin(&j, stdout);
+        tq_json_kv_string(&j, "database", db);
+        tq_json_kv_string(&j, "backup", out);
+        tq_json_kv_u64(&j, "bytes", st.file_size);
+        tq_json_kv_u64(&j, "txnid", st.txnid);
+        return tq_cli_json_end(&j);
+    }
     if (!tq_cli_quiet) {
         char b[32];
         printf("backed up to %s: %s bytes, txnid %llu\n", out, tq_cli_group(st.file_size, b),
@@ -200,16 +218,15 @@ static int backup_source_ok(const char *db)
 
 int tq_cmd_backup(int argc, char **argv)
 {
-    const char *db = NULL, *quiet = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"quiet", 0, &quiet}, {NULL, 0, NULL}};
+    const char *db = NULL, *quiet = NULL, *json = NULL;
+    tq_opt opts[] = {{"db", 1, &db}, {"quiet", 0, &quiet}, {"json", 0, &json},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     tq_store *s;
     tq_diag d;
     int npos, rc = tq_cli_parse("backup", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_backup, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_backup);
     if (rc)
         return rc;
     if (npos != 1)
@@ -226,5 +243,5 @@ int tq_cmd_backup(int argc, char **argv)
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "backup of %s to %s failed: %s", db, pos[0],
                             d.why[0] ? d.why : tq_strerror(rc));
-    return backup_verify(pos[0]);
+    return backup_verify(db, pos[0], json != NULL);
 }

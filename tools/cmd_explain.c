@@ -777,7 +777,8 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
 {
     int status = TQ_EXIT_OK;
     if (json) {
-        printf("{\"decl_no\":\"%s\",\"known\":%s,", decl_no, known ? "true" : "false");
+        printf("{\"schema\":%d,\"decl_no\":\"%s\",\"known\":%s,", TQ_CLI_JSON_SCHEMA,
+               decl_no, known ? "true" : "false");
         if (known) {
             print_json_decl(x, pays);
         } else {
@@ -825,10 +826,8 @@ int tq_cmd_explain(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("explain", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_explain, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_explain);
     if (rc)
         return rc;
     if (npos != 1)

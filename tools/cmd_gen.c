@@ -9,13 +9,14 @@
 
 static const char help_gen[] =
     "usage: thongquan gen --declarations N [--seed S] --out DIR [--frame-size BYTES]\n"
-    "                     [--quiet]\n"
+    "                     [--json] [--quiet]\n"
     "\n"
     "Write DIR/journal.tqj, DIR/payments.csv and DIR/permits.csv: a backlog with the mix\n"
     "of a real incident (67% green, 30% yellow, 3% red; most paid, some short, some\n"
     "guarantees; permits with every kind of problem, hot quota permits; amendments,\n"
     "officer results, manual clearances, cancellations, duplicates).  The same N and\n"
-    "seed give the same events and rows.  DIR is created when missing.\n"
+    "seed give the same events and rows.  DIR is created when missing.  --json prints\n"
+    "what was written as one JSON object.\n"
     "\n"
     "example:\n"
     "  thongquan gen --declarations 15000 --seed 1 --out morning\n";
@@ -27,16 +28,15 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 
 int tq_cmd_gen(int argc, char **argv)
 {
-    const char *n = NULL, *seed = "1", *out = NULL, *quiet = NULL, *frame = NULL;
+    const char *n = NULL, *seed = "1", *out = NULL, *quiet = NULL, *frame = NULL,
+               *json = NULL;
     tq_opt opts[] = {{"declarations", 1, &n}, {"seed", 1, &seed}, {"out", 1, &out},
                      {"quiet", 0, &quiet},    {"frame-size", 1, &frame},
-                     {NULL, 0, NULL}};
+                     {"json", 0, &json},      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("gen", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_gen, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_gen);
     if (rc)
         return rc;
     if (n == NULL || out == NULL)
@@ -72,6 +72,20 @@ int tq_cmd_gen(int argc, char **argv)
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "gen failed: %s%s%s", tq_strerror(rc),
                             d.why[0] ? ": " : "", d.why);
+    if (json) {
+        tq_json j;
+        tq_cli_json_begin(&j, stdout);
+        tq_json_kv_string(&j, "out", out);
+        tq_json_kv_u64(&j, "declarations", go.declarations);
+        tq_json_kv_u64(&j, "seed", go.seed);
+        tq_json_kv_u64(&j, "events", st.events);
+        tq_json_kv_u64(&j, "journal_bytes", st.journal_bytes);
+        tq_json_kv_u64(&j, "payments", st.payments);
+        tq_json_kv_u64(&j, "permits", st.permits);
+        tq_json_key(&j, "seconds");
+        tq_json_double(&j, tq_cli_now() - t0, 3);
+        return tq_cli_json_end(&j);
+    }
     if (!tq_cli_quiet)
         printf("generated %llu declarations in %s: %llu events (%llu bytes of journal), "
                "%llu payments, %llu permits in %.2f s\n",

@@ -15,6 +15,7 @@
 static const char help_pack[] =
     "usage: thongquan journal pack EVENTS.ndjson -o J.tqj [--append | --force]\n"
     "                              [--skip-invalid REJECTS.ndjson] [--frame-size BYTES]\n"
+    "                              [--json]\n"
     "\n"
     "Check every event strictly (SPEC 2.1) and pack them into a journal of zstd frames.\n"
     "'-' reads standard input.  With any bad event nothing is written and the exit\n"
@@ -22,6 +23,7 @@ static const char help_pack[] =
     "whole).  An existing journal is never replaced unless --force is given (exit 2);\n"
     "--append adds to it, continuing its seq.  A second writer of the same journal\n"
     "gets exit 3 naming the holder.  On any failure the journal is left as it was.\n"
+    "--json prints what was packed as one JSON object on stdout.\n"
     "\n"
     "example:\n"
     "  thongquan journal pack queued-2024-08-06.ndjson -o backlog.tqj\n";
@@ -33,11 +35,12 @@ static const char help_cat[] =
     "example:\n"
     "  thongquan journal cat backlog.tqj | grep 103456789012\n";
 static const char help_verify[] =
-    "usage: thongquan journal verify J.tqj [--quiet]\n"
+    "usage: thongquan journal verify J.tqj [--json] [--quiet]\n"
     "\n"
     "Decode every frame, check its checksums and seq continuity, and print the seq\n"
     "range, frames, sizes and compression ratio.  Exit status 5 names the first corrupt\n"
-    "frame or the torn tail.\n"
+    "frame or the torn tail.  --json prints the same as one JSON object; --quiet prints\n"
+    "nothing but the error, for scripts that want only the exit status.\n"
     "\n"
     "example:\n"
     "  thongquan journal verify backlog.tqj\n";
@@ -127,16 +130,15 @@ static int pack_failed(const tq_pack_opts *po, int rc, const tq_pack_stats *st,
 static int pack(int argc, char **argv)
 {
     const char *out = NULL, *append = NULL, *skip = NULL, *frame = NULL, *quiet = NULL,
-               *force = NULL;
+               *force = NULL, *json = NULL;
     tq_opt opts[] = {{"o", 1, &out},         {"output", 1, &out},      {"append", 0, &append},
                      {"skip-invalid", 1, &skip}, {"frame-size", 1, &frame},
-                     {"force", 0, &force},   {"quiet", 0, &quiet},     {NULL, 0, NULL}};
+                     {"force", 0, &force},   {"quiet", 0, &quiet},     {"json", 0, &json},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal pack", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_pack, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_pack);
     if (rc)
         return rc;
     if (npos != 1 || out == NULL)
@@ -183,7 +185,18 @@ static int pack(int argc, char **argv)
                     (unsigned long long)(st.bad - MAX_REPORTED));
     if (rc != TQ_OK)
         return pack_failed(&po, rc, &st, &d, c.in_name);
-    if (!tq_cli_quiet)
+    if (json) {
+        tq_json j;
+        tq_cli_json_begin(&j, stdout);
+        tq_json_kv_string(&j, "input", c.in_name);
+        tq_json_kv_string(&j, "journal", out);
+        tq_json_kv_bool(&j, "append", po.append);
+        tq_json_kv_u64(&j, "events", st.events);
+        tq_json_kv_u64(&j, "bad", st.bad);
+        rc = tq_cli_json_end(&j);
+        if (rc)
+            return rc;
+    } else if (!tq_cli_quiet)
         fprintf(stderr, "thongquan: packed %llu events into %s%s\n", (unsigned long long)st.events,
                 out, st.bad ? " (bad lines skipped)" : "");
     return st.bad ? TQ_EXIT_INPUT : TQ_EXIT_OK;
@@ -194,10 +207,8 @@ static int cat(int argc, char **argv)
     tq_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal cat", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_cat, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_cat);
     if (rc)
         return rc;
     if (npos != 1)
@@ -253,16 +264,52 @@ static void print_verify(const char *path, const tq_verify_result *res)
                                                            : "CORRUPT");
 }
 
+static int print_verify_json(const char *path, const tq_verify_result *res)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(res->id, hex);
+    tq_json j;
+    tq_cli_json_begin(&j, stdout);
+    tq_json_kv_string(&j, "journal", path);
+    tq_json_kv_string(&j, "id", hex);
+    tq_json_kv_u64(&j, "version", res->version);
+    tq_json_kv_u64(&j, "frame_max", res->frame_max);
+    tq_json_key(&j, "first_seq");
+    if (res->events)
+        tq_json_u64(&j, res->first_seq);
+    else
+        tq_json_null(&j);
+    tq_json_key(&j, "last_seq");
+    if (res->events)
+        tq_json_u64(&j, res->last_seq);
+    else
+        tq_json_null(&j);
+    tq_json_kv_u64(&j, "events", res->events);
+    tq_json_kv_u64(&j, "frames", res->frames);
+    tq_json_kv_u64(&j, "file_bytes", res->file_size);
+    tq_json_kv_u64(&j, "content_bytes", res->rawbytes);
+    tq_json_kv_u64(&j, "compressed_bytes", res->zbytes);
+    tq_json_kv_string(&j, "status", res->status == TQ_OK          ? "ok"
+                                    : res->status == TQ_ERR_TORN ? "torn_tail"
+                                                                 : "corrupt");
+    if (res->status != TQ_OK) {
+        tq_json_key(&j, "bad_frame");
+        tq_json_begin_object(&j);
+        tq_json_kv_u64(&j, "index", res->bad.index);
+        tq_json_kv_u64(&j, "offset", res->bad.offset);
+        tq_json_end_object(&j);
+    }
+    return tq_cli_json_end(&j);
+}
+
 static int verify(int argc, char **argv)
 {
-    const char *quiet = NULL;
-    tq_opt opts[] = {{"quiet", 0, &quiet}, {"q", 0, &quiet}, {NULL, 0, NULL}};
+    const char *quiet = NULL, *json = NULL;
+    tq_opt opts[] = {{"quiet", 0, &quiet}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("journal verify", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_verify, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_verify);
     if (rc)
         return rc;
     if (npos != 1)
@@ -274,9 +321,14 @@ static int verify(int argc, char **argv)
     if (!res.opened)
         return tq_cli_error(rc == TQ_ERR_LIMIT ? TQ_EXIT_CORRUPT : tq_cli_exit_for(rc),
                             "%s: %s", pos[0], d.why[0] ? d.why : tq_strerror(rc));
-    /* -q (and the global --quiet): nothing but errors */
-    if (!tq_cli_quiet && quiet == NULL)
+    /* -q: nothing but errors */
+    int jrc = 0;
+    if (json)
+        jrc = print_verify_json(pos[0], &res);
+    else if (!tq_cli_quiet)
         print_verify(pos[0], &res);
+    if (rc == TQ_OK && jrc)
+        return jrc;
     if (rc == TQ_OK)
         return TQ_EXIT_OK;
     if (fflush(stdout) != 0) {
@@ -296,16 +348,19 @@ int tq_cmd_journal(int argc, char **argv)
         return cat(argc - 1, argv + 1);
     if (strcmp(argv[0], "verify") == 0)
         return verify(argc - 1, argv + 1);
-    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    if (argv[0][0] == '-') {
+        /* options before the journal command: only the common ones (-h, -q, -v) */
+        tq_opt none[] = {{NULL, 0, NULL}};
+        const char *pos[1];
+        int npos, rc = tq_cli_parse("journal", argc, argv, none, pos, 0, &npos);
+        if (rc >= 0)
+            return rc ? rc : tq_cli_usage("journal", "needs pack, cat or verify");
         fputs(help_pack, stdout);
         fputc('\n', stdout);
         fputs(help_cat, stdout);
         fputc('\n', stdout);
-        fputs(help_verify, stdout);
-        return TQ_EXIT_OK;
+        return tq_cli_help(help_verify);
     }
-    if (argv[0][0] == '-')
-        return tq_cli_usage("journal", "unknown option '%s'", argv[0]);
     return tq_cli_usage("journal", "unknown journal command '%s' (pack, cat or verify)",
                         argv[0]);
 }

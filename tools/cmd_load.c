@@ -82,20 +82,26 @@ static int say_failure(const char *file, int rc, const tq_load_stats *st, const 
                         d->why[0] ? d->why : tq_strerror(rc));
 }
 
-/* print_result() - the summary line, or with --json one JSON object. */
-static void print_result(const char *file, const char *what, tq_load_kind kind,
+/* print_result() - the summary line, or with --json one JSON object.
+ * @return the exit status of writing it. */
+static int print_result(const char *file, const char *what, tq_load_kind kind,
                          const tq_load_stats *sp, double el, int json)
 {
     tq_load_stats st = *sp;
     if (json) {
-        printf("{\"file\":");
-        tq_json_str(stdout, file);
-        printf(",\"kind\":\"%s\",\"rows\":%llu,\"new\":%llu,\"duplicates\":%llu,"
-               "\"replaced\":%llu,\"rejected\":%llu,\"for_unknown_declarations\":%llu,"
-               "\"seconds\":%.3f}\n",
-               what, (unsigned long long)st.rows, (unsigned long long)st.added,
-               (unsigned long long)st.duplicates, (unsigned long long)st.replaced,
-               (unsigned long long)st.rejected, (unsigned long long)st.unknown_decl, el);
+        tq_json j;
+        tq_cli_json_begin(&j, stdout);
+        tq_json_kv_string(&j, "file", file);
+        tq_json_kv_string(&j, "kind", what);
+        tq_json_kv_u64(&j, "rows", st.rows);
+        tq_json_kv_u64(&j, "new", st.added);
+        tq_json_kv_u64(&j, "duplicates", st.duplicates);
+        tq_json_kv_u64(&j, "replaced", st.replaced);
+        tq_json_kv_u64(&j, "rejected", st.rejected);
+        tq_json_kv_u64(&j, "for_unknown_declarations", st.unknown_decl);
+        tq_json_key(&j, "seconds");
+        tq_json_double(&j, el, 3);
+        return tq_cli_json_end(&j);
     } else if (!tq_cli_quiet) {
         if (kind == TQ_LOAD_PAYMENTS)
             printf("loaded %s: %llu rows, %llu new, %llu already known, %llu rejected, "
@@ -108,7 +114,10 @@ static void print_result(const char *file, const char *what, tq_load_kind kind,
             printf("loaded %s: %llu rows, %llu new, %llu replaced, %llu rejected\n", file,
                    (unsigned long long)st.rows, (unsigned long long)st.added,
                    (unsigned long long)st.replaced, (unsigned long long)st.rejected);
+        if (tq_cli_verbose)
+            printf("load took %.3f s\n", el);
     }
+    return TQ_EXIT_OK;
 }
 
 int tq_cmd_load(int argc, char **argv)
@@ -118,10 +127,8 @@ int tq_cmd_load(int argc, char **argv)
                      {"json", 0, &json},   {"no-sync", 0, &nosync},    {NULL, 0, NULL}};
     const char *pos[2];
     int npos, rc = tq_cli_parse("load", argc, argv, opts, pos, 2, &npos);
-    if (rc < 0) {
-        fputs(help_load, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_load);
     if (rc)
         return rc;
     if (npos != 2)
@@ -188,6 +195,7 @@ int tq_cmd_load(int argc, char **argv)
                     (unsigned long long)(lr.shown - MAX_REPORTED));
     if (rc != TQ_OK)
         return say_failure(pos[1], rc, &st, &d);
-    print_result(pos[1], pos[0], lo.kind, &st, el, json != NULL);
+    if ((rc = print_result(pos[1], pos[0], lo.kind, &st, el, json != NULL)) != 0)
+        return rc;
     return st.rejected ? TQ_EXIT_INPUT : TQ_EXIT_OK;
 }

@@ -675,72 +675,89 @@ static void write_metrics(run *r, int status)
 
 /* ---- report ---- */
 
-static void json_file(FILE *f, const nfile *x, int first)
+static void json_file(tq_json *j, const nfile *x)
 {
-    fprintf(f, "%s{\"name\":", first ? "" : ",");
-    tq_json_str(f, x->q);
-    fprintf(f, ",\"name_hex\":\"%s\",\"kind\":\"%s\",\"result\":\"%s\"", x->hex,
-            kind_name(x->kind), result_name[x->result]);
+    tq_json_begin_object(j);
+    tq_json_kv_string(j, "name", x->q);
+    tq_json_kv_string(j, "name_hex", x->hex);
+    tq_json_kv_string(j, "kind", kind_name(x->kind));
+    tq_json_kv_string(j, "result", result_name[x->result]);
     if (x->sha[0])
-        fprintf(f, ",\"sha256\":\"%s\"", x->sha);
+        tq_json_kv_string(j, "sha256", x->sha);
     if (x->result == R_LOADED)
-        fprintf(f, ",\"rows\":%llu", (unsigned long long)x->rows);
-    if (x->stored) {
-        fputs(",\"stored\":", f);
-        tq_json_str(f, x->stored);
-    }
-    if (x->why[0]) {
-        fputs(",\"why\":", f);
-        tq_json_str(f, x->why);
-    }
-    fputc('}', f);
+        tq_json_kv_u64(j, "rows", x->rows);
+    if (x->stored)
+        tq_json_kv_string(j, "stored", x->stored);
+    if (x->why[0])
+        tq_json_kv_string(j, "why", x->why);
+    tq_json_end_object(j);
 }
 
-static void write_report(FILE *f, const run *r, const tq_nightly_list *sc, int status)
+static void json_ignored(tq_json *j, const tq_nightly_list *sc)
 {
-    char now[32];
-    tq_cli_utc_now(now);
-    fputs("{\"command\":\"nightly\",\"inbox\":", f);
-    tq_json_str(f, r->inbox);
-    fputs(",\"database\":", f);
-    tq_json_str(f, r->db);
-    fprintf(f, ",\"started_at\":\"%s\",\"finished_at\":\"%s\",\"exit_status\":%d,\"files\":[",
-            r->started_at, now, status);
-    for (size_t i = 0; i < r->nf; i++)
-        json_file(f, &r->f[i], i == 0);
-    fputs("],\"ignored\":[", f);
+    tq_json_key(j, "ignored");
+    tq_json_begin_array(j);
     for (size_t i = 0; i < sc->n_ignored; i++) {
         char *q = tq_nightly_quote(sc->ignored[i].name), *h = hex_of(sc->ignored[i].name);
-        fprintf(f, "%s{\"name\":", i ? "," : "");
-        tq_json_str(f, q ? q : "?");
-        fprintf(f, ",\"name_hex\":\"%s\"}", h ? h : "");
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "name", q ? q : "?");
+        tq_json_kv_string(j, "name_hex", h ? h : "");
+        tq_json_end_object(j);
         free(q);
         free(h);
     }
-    fprintf(f, "],\"ignored_not_listed\":%zu,\"counts\":{", sc->n_ignored_total - sc->n_ignored);
-    for (int i = 0; i < R_COUNT; i++)
-        fprintf(f, "%s\"%s\":%zu", i ? "," : "", result_name[i], r->count[i]);
-    fprintf(f, "},\"reconcile\":{\"ran\":%s,\"status\":%d,\"cleared_now\":%llu,\"report\":",
-            r->reconciled ? "true" : "false", r->reconcile_status,
-            (unsigned long long)(r->reconciled ? r->state.cleared_now : 0));
-    if (r->reconciled && r->reports)
-        tq_json_str(f, r->reconcile_report);
-    else
-        fputs("null", f);
-    fputs("},\"metrics\":", f);
+    tq_json_end_array(j);
+    tq_json_kv_u64(j, "ignored_not_listed", sc->n_ignored_total - sc->n_ignored);
+}
+
+static void json_reconcile_metrics(tq_json *j, const run *r)
+{
+    tq_json_key(j, "reconcile");
+    tq_json_begin_object(j);
+    tq_json_kv_bool(j, "ran", r->reconciled);
+    tq_json_key(j, "status");
+    tq_json_i64(j, r->reconcile_status);
+    tq_json_kv_u64(j, "cleared_now", r->reconciled ? r->state.cleared_now : 0);
+    tq_json_kv_string(j, "report", r->reconciled && r->reports ? r->reconcile_report : NULL);
+    tq_json_end_object(j);
+    tq_json_key(j, "metrics");
     if (r->metrics) {
-        fputs("{\"path\":", f);
-        tq_json_str(f, r->metrics);
-        fputs(",\"error\":", f);
-        if (r->metrics_error[0])
-            tq_json_str(f, r->metrics_error);
-        else
-            fputs("null", f);
-        fputc('}', f);
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "path", r->metrics);
+        tq_json_kv_string(j, "error", r->metrics_error[0] ? r->metrics_error : NULL);
+        tq_json_end_object(j);
     } else {
-        fputs("null", f);
+        tq_json_null(j);
     }
-    fputs("}\n", f);
+}
+
+/* write_report() - the run's report as one JSON object (tq_cli_json_end's status). */
+static int write_report(FILE *f, const run *r, const tq_nightly_list *sc, int status)
+{
+    char now[32];
+    tq_cli_utc_now(now);
+    tq_json j;
+    tq_cli_json_begin(&j, f);
+    tq_json_kv_string(&j, "command", "nightly");
+    tq_json_kv_string(&j, "inbox", r->inbox);
+    tq_json_kv_string(&j, "database", r->db);
+    tq_json_kv_string(&j, "started_at", r->started_at);
+    tq_json_kv_string(&j, "finished_at", now);
+    tq_json_key(&j, "exit_status");
+    tq_json_i64(&j, status);
+    tq_json_key(&j, "files");
+    tq_json_begin_array(&j);
+    for (size_t i = 0; i < r->nf; i++)
+        json_file(&j, &r->f[i]);
+    tq_json_end_array(&j);
+    json_ignored(&j, sc);
+    tq_json_key(&j, "counts");
+    tq_json_begin_object(&j);
+    for (int i = 0; i < R_COUNT; i++)
+        tq_json_kv_u64(&j, result_name[i], r->count[i]);
+    tq_json_end_object(&j);
+    json_reconcile_metrics(&j, r);
+    return tq_cli_json_end(&j);
 }
 
 static void report(run *r, const tq_nightly_list *sc, int status)
@@ -752,10 +769,8 @@ static void report(run *r, const tq_nightly_list *sc, int status)
     }
     if (sc->n_ignored_total > sc->n_ignored)
         say(r, "... and %zu more names ignored, not listed", sc->n_ignored_total - sc->n_ignored);
-    if (r->json) {
+    if (r->json)
         write_report(stdout, r, sc, status);
-        fflush(stdout);
-    }
     if (r->report_path == NULL)
         return;
     tq_out o;
@@ -873,10 +888,8 @@ int tq_cmd_nightly(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_nightly, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_nightly);
     if (rc)
         return rc;
     run r;

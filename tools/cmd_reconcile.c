@@ -57,7 +57,8 @@ static const struct {
 };
 
 typedef struct rec_list {
-    FILE *json;              /* the list's JSON elements, comma-separated */
+    FILE *json;              /* the list as a JSON array, written with w */
+    tq_json w;
     uint64_t n;
     tq_out csv;              /* with --csv */
     FILE *csvf;              /* its stream; NULL when not written */
@@ -99,7 +100,7 @@ static void on_cleared(void *ctx, const tq_decl *d)
 {
     rec_ctx *c = ctx;
     rec_list *l = &c->l[L_CLEARED];
-    fprintf(l->json, "%s\"%s\"", l->n ? "," : "", d->decl_no);
+    tq_json_string(&l->w, d->decl_no);
     add(c, L_CLEARED, d->decl_no, "%s\n", d->decl_no);
 }
 
@@ -109,8 +110,11 @@ static void on_manual(void *ctx, const tq_decl *d)
     rec_list *l = &c->l[L_MANUAL];
     char reasons[160], line[224], a[32];
     tq_reasons_format(d->reasons, reasons, sizeof reasons);
-    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"discrepancies\":\"%s\",\"tax_short\":%llu}",
-            l->n ? "," : "", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    tq_json_begin_object(&l->w);
+    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
+    tq_json_kv_string(&l->w, "discrepancies", reasons);
+    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
+    tq_json_end_object(&l->w);
     if (d->tax_short)
         snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
                  tq_cli_group(d->tax_short, a));
@@ -125,10 +129,12 @@ static void on_unknown(void *ctx, const tq_payment *p)
     rec_ctx *c = ctx;
     rec_list *l = &c->l[L_UNKNOWN];
     char line[224], a[32];
-    fprintf(l->json,
-            "%s{\"receipt_no\":\"%s\",\"decl_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}",
-            l->n ? "," : "", p->receipt_no, p->decl_no, kind_name(p->kind),
-            (unsigned long long)p->amount);
+    tq_json_begin_object(&l->w);
+    tq_json_kv_string(&l->w, "receipt_no", p->receipt_no);
+    tq_json_kv_string(&l->w, "decl_no", p->decl_no);
+    tq_json_kv_string(&l->w, "kind", kind_name(p->kind));
+    tq_json_kv_u64(&l->w, "amount", p->amount);
+    tq_json_end_object(&l->w);
     snprintf(line, sizeof line, "%s for %s: %s %s", p->receipt_no, p->decl_no,
              kind_name(p->kind), tq_cli_group(p->amount, a));
     add(c, L_UNKNOWN, line, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no, kind_name(p->kind),
@@ -145,8 +151,14 @@ static void on_overpaid(void *ctx, const tq_decl *d, tq_u128 covered)
     tq_u128 excess = covered - d->tax_due;
     tq_u128_dec(covered, cd);
     tq_u128_dec(excess, ed);
-    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"tax_due\":%llu,\"covered\":%s,\"excess\":%s}",
-            l->n ? "," : "", d->decl_no, (unsigned long long)d->tax_due, cd, ed);
+    tq_json_begin_object(&l->w);
+    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
+    tq_json_kv_u64(&l->w, "tax_due", d->tax_due);
+    tq_json_key(&l->w, "covered");
+    tq_json_raw(&l->w, cd, strlen(cd));        /* 128-bit decimals, digits only */
+    tq_json_key(&l->w, "excess");
+    tq_json_raw(&l->w, ed, strlen(ed));
+    tq_json_end_object(&l->w);
     snprintf(line, sizeof line, "%s: due %s, covered %s, excess %s", d->decl_no,
              tq_cli_group(d->tax_due, a), tq_u128_group(covered, b), tq_u128_group(excess, e));
     add(c, L_OVERPAID, line, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due,
@@ -164,8 +176,11 @@ static int on_held(void *ctx, const tq_decl *d)
     rec_list *l = &c->l[L_HELD];
     char reasons[160], line[224], a[32];
     tq_reasons_format(d->reasons, reasons, sizeof reasons);
-    fprintf(l->json, "%s{\"decl_no\":\"%s\",\"reasons\":\"%s\",\"tax_short\":%llu}",
-            l->n ? "," : "", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    tq_json_begin_object(&l->w);
+    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
+    tq_json_kv_string(&l->w, "reasons", reasons);
+    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
+    tq_json_end_object(&l->w);
     if (d->tax_short)
         snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
                  tq_cli_group(d->tax_short, a));
@@ -175,13 +190,16 @@ static int on_held(void *ctx, const tq_decl *d)
     return 0;
 }
 
-static void truncate_file(rec_ctx *c, FILE *f)
+/* start_list() - an empty temporary file for list l, and its JSON array opened. */
+static void start_list(rec_ctx *c, rec_list *l)
 {
-    if (f == NULL)
+    if (l->json == NULL)
         return;
-    rewind(f);
-    if (ftruncate(fileno(f), 0) != 0)
+    rewind(l->json);
+    if (ftruncate(fileno(l->json), 0) != 0)
         c->failed = 1;
+    tq_json_init(&l->w, l->json);
+    tq_json_begin_array(&l->w);
 }
 
 /* truncate_csv() - start a CSV list again: its temporary file is emptied (a list
@@ -202,7 +220,7 @@ static void on_restart(void *ctx)
     rec_ctx *c = ctx;
     for (int i = 0; i < NLISTS; i++) {
         rec_list *l = &c->l[i];
-        truncate_file(c, l->json);
+        start_list(c, l);
         truncate_csv(c, l, lists[i].header);
         l->n = 0;
     }
@@ -221,10 +239,12 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
  * its final name and renamed into place at the end, so a failed run leaves none). */
 static int open_lists(rec_ctx *c, const char *csv_dir, int dry_run)
 {
-    for (int i = 0; i < NLISTS; i++)
+    for (int i = 0; i < NLISTS; i++) {
         if ((c->l[i].json = tq_cli_tmpfile()) == NULL)
             return tq_cli_error(TQ_EXIT_IO, "cannot create a temporary file in %s: %s",
                                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+        start_list(c, &c->l[i]);
+    }
     if (csv_dir == NULL)
         return 0;
     if (tq_cli_mkdirs(csv_dir) != 0)
@@ -277,18 +297,29 @@ static int commit_lists(rec_ctx *c, tq_diag *d)
     return TQ_OK;
 }
 
-static int copy_list(FILE *out, FILE *in)
+/* end_lists() - close every list's JSON array, once all its entries are in. */
+static int end_lists(rec_ctx *c)
+{
+    int rc = 0;
+    for (int i = 0; i < NLISTS; i++) {
+        tq_json_end_array(&c->l[i].w);
+        rc |= c->l[i].w.err || fflush(c->l[i].json) != 0;
+    }
+    return rc ? -1 : 0;
+}
+
+/* copy_list() - the list's array, as the value of the member just keyed in j. */
+static int copy_list(tq_json *j, FILE *in)
 {
     char buf[1 << 14];
     size_t n;
-    if (fflush(in) != 0)
+    FILE *out = tq_json_value_fp(j);
+    if (out == NULL)
         return -1;
     rewind(in);
-    fputc('[', out);
     while ((n = fread(buf, 1, sizeof buf, in)) > 0)
         if (fwrite(buf, 1, n, out) != n)
             return -1;
-    fputc(']', out);
     return ferror(in) ? -1 : 0;
 }
 
@@ -304,32 +335,39 @@ typedef struct rec_report {
 static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
 {
     const tq_reconcile_stats *st = r->st;
-    fputs("{\"command\":\"reconcile\",\"database\":", f);
-    tq_json_str(f, r->db);
-    fprintf(f,
-            ",\"generated_at\":\"%s\",\"dry_run\":%s,\"seconds\":%.6f,\"reevaluated\":%llu,"
-            "\"cleared_now\":%llu,\"still_held\":%llu,\"still_held_by_reason\":",
-            r->generated_at, r->dry_run ? "true" : "false", st->seconds,
-            (unsigned long long)st->reevaluated, (unsigned long long)st->cleared_now,
-            (unsigned long long)st->still_held);
-    tq_cli_print_by_reason_json(f, st->still_held_by_reason);
-    fprintf(f,
-            ",\"manual_with_discrepancies\":%llu,\"payments_for_unknown_declarations\":%llu,"
-            "\"overpaid_cleared\":%llu,\"totals\":{",
-            (unsigned long long)st->manual_with_discrepancies,
-            (unsigned long long)st->unknown_payments, (unsigned long long)st->overpaid);
-    tq_cli_print_tally_json(f, r->t);
-    fputs("},\"lists\":{", f);
+    tq_json j;
+    tq_cli_json_begin(&j, f);
+    tq_json_kv_string(&j, "command", "reconcile");
+    tq_json_kv_string(&j, "database", r->db);
+    tq_json_kv_string(&j, "generated_at", r->generated_at);
+    tq_json_kv_bool(&j, "dry_run", r->dry_run);
+    tq_json_key(&j, "seconds");
+    tq_json_double(&j, st->seconds, 6);
+    tq_json_kv_u64(&j, "reevaluated", st->reevaluated);
+    tq_json_kv_u64(&j, "cleared_now", st->cleared_now);
+    tq_json_kv_u64(&j, "still_held", st->still_held);
+    tq_json_key(&j, "still_held_by_reason");
+    tq_cli_json_by_reason(&j, st->still_held_by_reason);
+    tq_json_kv_u64(&j, "manual_with_discrepancies", st->manual_with_discrepancies);
+    tq_json_kv_u64(&j, "payments_for_unknown_declarations", st->unknown_payments);
+    tq_json_kv_u64(&j, "overpaid_cleared", st->overpaid);
+    tq_json_key(&j, "totals");
+    tq_json_begin_object(&j);
+    tq_cli_json_tally(&j, r->t);
+    tq_json_end_object(&j);
+    tq_json_key(&j, "lists");
+    tq_json_begin_object(&j);
     int rc = 0;
     for (int i = 0; i < NLISTS; i++) {
-        fprintf(f, "%s\"%s\":", i ? "," : "", lists[i].key);
+        tq_json_key(&j, lists[i].key);
         if (i == L_HELD && r->dry_run)
-            fputs("null", f);
+            tq_json_null(&j);
         else
-            rc |= copy_list(f, c->l[i].json);
+            rc |= copy_list(&j, c->l[i].json);
     }
-    fputs("}}\n", f);
-    return rc || ferror(f) ? -1 : 0;
+    tq_json_end_object(&j);
+    tq_json_end_object(&j);
+    return rc || tq_json_finish(&j) != TQ_OK ? -1 : 0;
 }
 
 /* print_shown() - the first `max` entries, `per_line` to a line, then how many more. */
@@ -385,6 +423,9 @@ static int write_outputs(const rec_report *r, rec_ctx *c, tq_out *rep, const cha
     tq_diag d;
     memset(&d, 0, sizeof d);
     int rc;
+    if (end_lists(c) != 0)
+        return tq_cli_error(TQ_EXIT_IO, "%scannot write a temporary file: %s", but,
+                            strerror(errno));
     if (rep) {
         FILE *f = tq_out_fp(rep);
         if ((f == NULL || write_json(f, r, c) != 0) && rep->err == 0) {
@@ -451,10 +492,8 @@ int tq_cmd_reconcile(int argc, char **argv)
                      {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("reconcile", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_reconcile, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_reconcile);
     if (rc)
         return rc;
     if (quiet)

@@ -46,45 +46,70 @@ static void on_replay_progress(void *ctx, uint64_t seq, uint64_t bytes, uint64_t
     tq_progress_update(&rp->p, bytes, total, TQ_PROGRESS_BYTES);
 }
 
-static void print_replay_json(const char *path, const tq_replay_stats *st, const tq_tally *t,
-                              int dry_run, int status)
+/* json_events() - "events": the counts by outcome and by kind. */
+static void json_events(tq_json *j, const tq_replay_stats *st)
 {
     static const char *kinds[] = {"", "DECL", "AMEND", "OFFICER", "MANUAL_CLEAR", "CANCEL"};
+    tq_json_key(j, "events");
+    tq_json_begin_object(j);
+    tq_json_kv_u64(j, "total", st->events);
+    tq_json_kv_u64(j, "applied", st->applied);
+    tq_json_kv_u64(j, "duplicate_decl", st->duplicate_decl);
+    tq_json_kv_u64(j, "ignored_final", st->ignored_final);
+    tq_json_kv_u64(j, "unknown_decl", st->unknown_decl);
+    tq_json_kv_u64(j, "already_applied", st->already_applied);
+    tq_json_key(j, "by_kind");
+    tq_json_begin_object(j);
+    for (int k = 1; k <= 5; k++)
+        tq_json_kv_u64(j, kinds[k], st->by_kind[k]);
+    tq_json_end_object(j);
+    tq_json_end_object(j);
+}
+
+static int print_replay_json(const char *path, const tq_replay_stats *st, const tq_tally *t,
+                             int dry_run, int status)
+{
     char id[2 * TQ_JOURNAL_ID_LEN + 1];
     tq_cli_hex_id(st->journal_id, id);
-    printf("{\"journal\":");
-    tq_json_str(stdout, path);
-    printf(",\"journal_id\":\"%s\",\"dry_run\":%s,\"status\":%d,", id,
-           dry_run ? "true" : "false", status);
-    if (t)
-        tq_cli_print_tally_json(stdout, t);
-    else
-        printf("\"declarations\":null");
-    printf(",\"events\":{\"total\":%llu,\"applied\":%llu,\"duplicate_decl\":%llu,"
-           "\"ignored_final\":%llu,\"unknown_decl\":%llu,\"already_applied\":%llu,"
-           "\"by_kind\":{",
-           (unsigned long long)st->events, (unsigned long long)st->applied,
-           (unsigned long long)st->duplicate_decl, (unsigned long long)st->ignored_final,
-           (unsigned long long)st->unknown_decl, (unsigned long long)st->already_applied);
-    for (int k = 1; k <= 5; k++)
-        printf("%s\"%s\":%llu", k > 1 ? "," : "", kinds[k], (unsigned long long)st->by_kind[k]);
-    printf("}},\"first_seq\":%llu,\"last_seq\":%llu,\"journal_last_seq\":%llu,"
-           "\"frames\":%llu,\"commits\":%llu,\"torn_tail\":%s,\"interrupted\":%s,"
-           "\"skipped\":[",
-           (unsigned long long)st->first_seq, (unsigned long long)st->last_seq,
-           (unsigned long long)st->journal_last_seq, (unsigned long long)st->frames,
-           (unsigned long long)st->commits, st->torn_tail ? "true" : "false",
-           st->interrupted ? "true" : "false");
-    for (uint32_t i = 0; i < st->nskipped && i < TQ_REPLAY_MAX_SKIPPED; i++)
-        printf("%s{\"frame\":%llu,\"first_seq\":%llu,\"last_seq\":%llu}", i ? "," : "",
-               (unsigned long long)st->skipped[i].frame,
-               (unsigned long long)st->skipped[i].first,
-               (unsigned long long)st->skipped[i].last);
-    printf("],\"skipped_frames\":%u,\"skipped_events\":%llu,\"frame_pool_peak_bytes\":%llu,"
-           "\"seconds\":%.6f,\"events_per_second\":%.0f}\n",
-           st->nskipped, (unsigned long long)st->skipped_events,
-           (unsigned long long)st->pool_peak, st->seconds,
-           st->seconds > 0 ? (double)st->events / st->seconds : 0.0);
+    tq_json j;
+    tq_cli_json_begin(&j, stdout);
+    tq_json_kv_string(&j, "journal", path);
+    tq_json_kv_string(&j, "journal_id", id);
+    tq_json_kv_bool(&j, "dry_run", dry_run);
+    tq_json_key(&j, "status");
+    tq_json_i64(&j, status);
+    if (t) {
+        tq_cli_json_tally(&j, t);
+    } else {
+        tq_json_key(&j, "declarations");
+        tq_json_null(&j);
+    }
+    json_events(&j, st);
+    tq_json_kv_u64(&j, "first_seq", st->first_seq);
+    tq_json_kv_u64(&j, "last_seq", st->last_seq);
+    tq_json_kv_u64(&j, "journal_last_seq", st->journal_last_seq);
+    tq_json_kv_u64(&j, "frames", st->frames);
+    tq_json_kv_u64(&j, "commits", st->commits);
+    tq_json_kv_bool(&j, "torn_tail", st->torn_tail);
+    tq_json_kv_bool(&j, "interrupted", st->interrupted);
+    tq_json_key(&j, "skipped");
+    tq_json_begin_array(&j);
+    for (uint32_t i = 0; i < st->nskipped && i < TQ_REPLAY_MAX_SKIPPED; i++) {
+        tq_json_begin_object(&j);
+        tq_json_kv_u64(&j, "frame", st->skipped[i].frame);
+        tq_json_kv_u64(&j, "first_seq", st->skipped[i].first);
+        tq_json_kv_u64(&j, "last_seq", st->skipped[i].last);
+        tq_json_end_object(&j);
+    }
+    tq_json_end_array(&j);
+    tq_json_kv_u64(&j, "skipped_frames", st->nskipped);
+    tq_json_kv_u64(&j, "skipped_events", st->skipped_events);
+    tq_json_kv_u64(&j, "frame_pool_peak_bytes", st->pool_peak);
+    tq_json_key(&j, "seconds");
+    tq_json_double(&j, st->seconds, 6);
+    tq_json_key(&j, "events_per_second");
+    tq_json_double(&j, st->seconds > 0 ? (double)st->events / st->seconds : 0.0, 0);
+    return tq_cli_json_end(&j);
 }
 
 static void print_replay_text(const char *path, const tq_replay_stats *st, const tq_tally *t,
@@ -126,6 +151,10 @@ static void print_replay_text(const char *path, const tq_replay_stats *st, const
                    (unsigned long long)st->skipped[i].last);
         putchar('\n');
     }
+    if (tq_cli_verbose)          /* -v: how the run went, beyond what it decided */
+        printf("run: %llu frames, %llu commits, frame pool peak %llu bytes\n",
+               (unsigned long long)st->frames, (unsigned long long)st->commits,
+               (unsigned long long)st->pool_peak);
 }
 
 /* report_bad_frame() - the journal stopped the replay.  Only a frame whose own header
@@ -212,6 +241,7 @@ static void report_skipped(const char *path, const char *db, const tq_replay_sta
 typedef struct review_out {
     FILE *f;
     int json;
+    tq_json w;               /* with --json: the "review" object, written onto f */
     char kind;               /* the list open, 0 before the first */
     uint64_t n;
 } review_out;
@@ -228,16 +258,19 @@ static void on_review(void *ctx, char kind, const char *name)
     static const char *const keys[] = {"declarations", "permits", "by_permit"};
     int k = kind == 'D' ? 0 : kind == 'P' ? 1 : 2;
     if (kind != ro->kind) {
-        if (ro->json)
-            fprintf(ro->f, "%s\"%s\":[", ro->kind ? "]," : "", keys[k]);
-        else
+        if (ro->json) {
+            if (ro->kind)
+                tq_json_end_array(&ro->w);
+            tq_json_key(&ro->w, keys[k]);
+            tq_json_begin_array(&ro->w);
+        } else
             fprintf(ro->f, "  %s\n", text[k]);
         ro->kind = kind;
         ro->n = 0;
     }
+    ro->n++;
     if (ro->json) {
-        fputs(ro->n++ ? "," : "", ro->f);
-        tq_json_str(ro->f, name);
+        tq_json_string(&ro->w, name);
     } else {
         fprintf(ro->f, "    %s\n", name);
     }
@@ -265,18 +298,23 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
         return rc;
     char *buf = NULL;
     size_t len = 0;
-    review_out ro = {open_memstream(&buf, &len), json, 0, 0};
+    review_out ro = {.f = open_memstream(&buf, &len), .json = json};
     if (ro.f == NULL) {
         tq_store_close(s);
         return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
     }
+    tq_json_init(&ro.w, ro.f);
+    if (json)
+        tq_json_begin_object(&ro.w);
     tq_fill_opts fo = {.dry_run = dry_run, .review = on_review, .review_ctx = &ro};
     tq_fill_stats st;
     tq_diag d;
     memset(&d, 0, sizeof d);
     rc = tq_replay_fill_gap(s, path, &fo, &st, &d);
     if (json && ro.kind)
-        fputs("]", ro.f);
+        tq_json_end_array(&ro.w);
+    if (json)
+        tq_json_end_object(&ro.w);
     fclose(ro.f);
     tq_store_close(s);
     if (rc != TQ_OK) {
@@ -286,14 +324,25 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
     char id[2 * TQ_JOURNAL_ID_LEN + 1];
     tq_cli_hex_id(st.journal_id, id);
     if (json) {
-        printf("{\"journal\":");
-        tq_json_str(stdout, path);
-        printf(",\"journal_id\":\"%s\",\"dry_run\":%s,\"gaps\":%llu,\"gaps_filled\":%llu,"
-               "\"events\":%llu,\"applied\":%llu,\"review_truncated\":%s,\"review\":{%s}}\n",
-               id, dry_run ? "true" : "false", (unsigned long long)st.gaps,
-               (unsigned long long)st.gaps_filled, (unsigned long long)st.events,
-               (unsigned long long)st.applied, st.review_truncated ? "true" : "false",
-               buf ? buf : "");
+        tq_json j;
+        tq_cli_json_begin(&j, stdout);
+        tq_json_kv_string(&j, "journal", path);
+        tq_json_kv_string(&j, "journal_id", id);
+        tq_json_kv_bool(&j, "dry_run", dry_run);
+        tq_json_kv_u64(&j, "gaps", st.gaps);
+        tq_json_kv_u64(&j, "gaps_filled", st.gaps_filled);
+        tq_json_kv_u64(&j, "events", st.events);
+        tq_json_kv_u64(&j, "applied", st.applied);
+        tq_json_kv_bool(&j, "review_truncated", st.review_truncated);
+        tq_json_key(&j, "review");
+        if (ro.w.err == TQ_OK && buf)
+            tq_json_raw(&j, buf, len);
+        else
+            tq_json_null(&j);
+        free(buf);
+        return tq_cli_json_end(&j);
+    } else if (tq_cli_quiet) {
+        /* -q: only errors */
     } else if (st.gaps == 0) {
         printf("no gap recorded for journal %s in %s: nothing to fill\n", id, db);
     } else {
@@ -374,10 +423,8 @@ int tq_cmd_replay(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("replay", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0) {
-        fputs(help_replay, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_replay);
     if (rc)
         return rc;
     if (fill) {
@@ -457,10 +504,12 @@ int tq_cmd_replay(int argc, char **argv)
                               db, pos[0], (unsigned long long)st.journal_last_seq,
                               tq_strerror(trc), db);
     }
-    if (json)
-        print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
-    else if (!tq_cli_quiet)
+    if (json) {
+        int jrc = print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
+        status = status ? status : jrc;
+    } else if (!tq_cli_quiet) {
         print_replay_text(pos[0], &st, have_tally ? &t : NULL, ro.dry_run);
+    }
     tq_store_close(s);
     return status;
 }

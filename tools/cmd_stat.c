@@ -24,17 +24,26 @@ static const char help_stat[] =
     "example:\n"
     "  thongquan stat --db /var/lib/thongquan/db\n";
 
+/* The journal and gap callbacks get the JSON writer, or NULL for text (and nothing at
+ * all to print with -q, when ctx points at a null writer). */
+typedef struct stat_out {
+    tq_json *j;              /* --json */
+    int text;                /* the text lines (not -q) */
+} stat_out;
+
 static int print_journal(void *ctx, const tq_journal_mark *m)
 {
-    int *json = ctx;
+    stat_out *o = ctx;
     char id[2 * TQ_JOURNAL_ID_LEN + 1];
     tq_cli_hex_id(m->id, id);
-    if (*json) {
-        printf("%s{\"id\":\"%s\",\"last_seq\":%llu,\"frames\":%llu,\"applied_at\":%llu}",
-               *json > 1 ? "," : "", id, (unsigned long long)m->last_seq,
-               (unsigned long long)m->frames, (unsigned long long)m->applied_at);
-        *json = 2;
-    } else {
+    if (o->j) {
+        tq_json_begin_object(o->j);
+        tq_json_kv_string(o->j, "id", id);
+        tq_json_kv_u64(o->j, "last_seq", m->last_seq);
+        tq_json_kv_u64(o->j, "frames", m->frames);
+        tq_json_kv_u64(o->j, "applied_at", m->applied_at);
+        tq_json_end_object(o->j);
+    } else if (o->text) {
         printf("journal %s: last applied seq %llu, %llu frames\n", id,
                (unsigned long long)m->last_seq, (unsigned long long)m->frames);
     }
@@ -44,17 +53,20 @@ static int print_journal(void *ctx, const tq_journal_mark *m)
 /* print_gap() - a seq range that --skip-corrupt passed over and no --fill-gap filled. */
 static int print_gap(void *ctx, const tq_gap *g)
 {
-    int *json = ctx;
-    char id[2 * TQ_JOURNAL_ID_LEN + 1];
+    stat_out *o = ctx;
+    char id[2 * TQ_JOURNAL_ID_LEN + 1], sum[17];
     tq_cli_hex_id(g->id, id);
-    if (*json) {
-        printf("%s{\"journal\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,\"frame\":%llu,"
-               "\"checksum\":\"%016llx\",\"skipped_at\":%llu}",
-               *json > 1 ? "," : "", id, (unsigned long long)g->first,
-               (unsigned long long)g->last, (unsigned long long)g->frame,
-               (unsigned long long)g->checksum, (unsigned long long)g->skipped_at);
-        *json = 2;
-    } else {
+    if (o->j) {
+        snprintf(sum, sizeof sum, "%016llx", (unsigned long long)g->checksum);
+        tq_json_begin_object(o->j);
+        tq_json_kv_string(o->j, "journal", id);
+        tq_json_kv_u64(o->j, "first_seq", g->first);
+        tq_json_kv_u64(o->j, "last_seq", g->last);
+        tq_json_kv_u64(o->j, "frame", g->frame);
+        tq_json_kv_string(o->j, "checksum", sum);
+        tq_json_kv_u64(o->j, "skipped_at", g->skipped_at);
+        tq_json_end_object(o->j);
+    } else if (o->text) {
         printf("gap in journal %s: seq %llu..%llu (frame %llu) skipped, not applied; "
                "replay --fill-gap with an intact copy applies it\n",
                id, (unsigned long long)g->first, (unsigned long long)g->last,
@@ -63,16 +75,75 @@ static int print_gap(void *ctx, const tq_gap *g)
     return 0;
 }
 
+static void stat_json_head(tq_json *j, const tq_store_info *in, const tq_tally *tally)
+{
+    tq_cli_json_begin(j, stdout);
+    tq_json_kv_u64(j, "map_size", in->map_size);
+    tq_json_kv_u64(j, "map_used", in->map_used);
+    tq_json_kv_u64(j, "receipts", in->receipts);
+    tq_json_kv_u64(j, "covers", in->covers);
+    tq_json_kv_u64(j, "permits", in->permits);
+    tq_json_kv_u64(j, "declarations", in->decls);
+    tq_json_key(j, "states");
+    tq_json_begin_object(j);
+    for (int st = 0; st <= TQ_STATE_CANCELLED; st++)
+        tq_json_kv_u64(j, tq_state_name(st), in->by_state[st]);
+    tq_json_end_object(j);
+    tq_json_kv_u64(j, "manual_cleared", tally->manual_cleared);
+    tq_json_kv_u64(j, "manual_with_discrepancies", tally->manual_with_discrepancies);
+    tq_json_key(j, "held_by_reason");
+    tq_cli_json_by_reason(j, tally->held_by_reason);
+}
+
+static void stat_text_head(const char *db, const tq_store_info *in)
+{
+    printf("database %s\n", db);
+    printf("map: %llu bytes, %llu used (%.1f%%)\n", (unsigned long long)in->map_size,
+           (unsigned long long)in->map_used,
+           in->map_size ? 100.0 * (double)in->map_used / (double)in->map_size : 0.0);
+    printf("payments: %llu receipts for %llu declarations\n",
+           (unsigned long long)in->receipts, (unsigned long long)in->covers);
+    printf("permits: %llu\n", (unsigned long long)in->permits);
+    printf("declarations: %llu (CLEARED %llu, HELD %llu, REJECTED %llu, CANCELLED %llu)\n",
+           (unsigned long long)in->decls, (unsigned long long)in->by_state[1],
+           (unsigned long long)in->by_state[2], (unsigned long long)in->by_state[3],
+           (unsigned long long)in->by_state[4]);
+    printf("journals replayed: %llu\n", (unsigned long long)in->journals);
+}
+
+/* stat_lists() - the journals and the gaps, as text lines or two JSON arrays. */
+static int stat_lists(tq_store *s, stat_out *o)
+{
+    tq_txn *t;
+    int rc = tq_txn_begin(s, 1, &t);
+    if (rc != TQ_OK)
+        return rc;
+    if (o->j) {
+        tq_json_key(o->j, "journals");
+        tq_json_begin_array(o->j);
+    }
+    rc = tq_store_each_journal(t, print_journal, o);
+    if (o->j) {
+        tq_json_end_array(o->j);
+        tq_json_key(o->j, "gaps");
+        tq_json_begin_array(o->j);
+    }
+    if (rc == TQ_OK)
+        rc = tq_store_each_gap(t, NULL, print_gap, o);
+    if (o->j)
+        tq_json_end_array(o->j);
+    tq_txn_abort(t);
+    return rc;
+}
+
 int tq_cmd_stat(int argc, char **argv)
 {
     const char *db = NULL, *json = NULL;
     tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("stat", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_stat, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_stat);
     if (rc)
         return rc;
     tq_store *s;
@@ -94,49 +165,15 @@ int tq_cmd_stat(int argc, char **argv)
         tq_store_close(s);
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
     }
-    if (json) {
-        printf("{\"map_size\":%llu,\"map_used\":%llu,\"receipts\":%llu,\"covers\":%llu,"
-               "\"permits\":%llu,\"declarations\":%llu,\"states\":{\"PENDING\":%llu,"
-               "\"CLEARED\":%llu,\"HELD\":%llu,\"REJECTED\":%llu,\"CANCELLED\":%llu},"
-               "\"manual_cleared\":%llu,\"manual_with_discrepancies\":%llu,\"held_by_reason\":",
-               (unsigned long long)in.map_size, (unsigned long long)in.map_used,
-               (unsigned long long)in.receipts, (unsigned long long)in.covers,
-               (unsigned long long)in.permits, (unsigned long long)in.decls,
-               (unsigned long long)in.by_state[0], (unsigned long long)in.by_state[1],
-               (unsigned long long)in.by_state[2], (unsigned long long)in.by_state[3],
-               (unsigned long long)in.by_state[4], (unsigned long long)tally.manual_cleared,
-               (unsigned long long)tally.manual_with_discrepancies);
-        tq_cli_print_by_reason_json(stdout, tally.held_by_reason);
-        printf(",\"journals\":[");
-    } else {
-        printf("database %s\n", db);
-        printf("map: %llu bytes, %llu used (%.1f%%)\n", (unsigned long long)in.map_size,
-               (unsigned long long)in.map_used,
-               in.map_size ? 100.0 * (double)in.map_used / (double)in.map_size : 0.0);
-        printf("payments: %llu receipts for %llu declarations\n",
-               (unsigned long long)in.receipts, (unsigned long long)in.covers);
-        printf("permits: %llu\n", (unsigned long long)in.permits);
-        printf("declarations: %llu (CLEARED %llu, HELD %llu, REJECTED %llu, CANCELLED %llu)\n",
-               (unsigned long long)in.decls, (unsigned long long)in.by_state[1],
-               (unsigned long long)in.by_state[2], (unsigned long long)in.by_state[3],
-               (unsigned long long)in.by_state[4]);
-        printf("journals replayed: %llu\n", (unsigned long long)in.journals);
-    }
-    tq_txn *t;
-    int jflag = json ? 1 : 0;
-    if ((rc = tq_txn_begin(s, 1, &t)) == TQ_OK) {
-        rc = tq_store_each_journal(t, print_journal, &jflag);
-        int gflag = json ? 1 : 0;
-        if (json)
-            printf("],\"gaps\":[");
-        if (rc == TQ_OK)
-            rc = tq_store_each_gap(t, NULL, print_gap, &gflag);
-        tq_txn_abort(t);
-    }
+    tq_json j;
+    stat_out o = {.j = json ? &j : NULL, .text = !json && !tq_cli_quiet};
     if (json)
-        printf("]}\n");
+        stat_json_head(&j, &in, &tally);
+    else if (o.text)
+        stat_text_head(db, &in);
+    rc = stat_lists(s, &o);
     tq_store_close(s);
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
-    return TQ_EXIT_OK;
+    return json ? tq_cli_json_end(&j) : TQ_EXIT_OK;
 }

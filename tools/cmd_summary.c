@@ -41,33 +41,6 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
         fputc('\n', f);
 }
 
-/* Every reason is present, zeros included, so a consumer (the nightly job's metrics,
- * a dashboard) always finds the same keys. */
-void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason)
-{
-    fputc('{', f);
-    for (int b = 0; b < TQ_REASON_COUNT; b++)
-        fprintf(f, "%s\"%s\":%llu", b ? "," : "", tq_reason_name(b),
-                (unsigned long long)by_reason[b]);
-    fputc('}', f);
-}
-
-void tq_cli_print_tally_json(FILE *f, const tq_tally *t)
-{
-    fprintf(f,
-            "\"declarations\":%llu,\"states\":{\"CLEARED\":%llu,\"HELD\":%llu,"
-            "\"REJECTED\":%llu,\"CANCELLED\":%llu},\"manual_cleared\":%llu,"
-            "\"manual_with_discrepancies\":%llu,\"held_by_reason\":",
-            (unsigned long long)t->declarations,
-            (unsigned long long)t->by_state[TQ_STATE_CLEARED],
-            (unsigned long long)t->by_state[TQ_STATE_HELD],
-            (unsigned long long)t->by_state[TQ_STATE_REJECTED],
-            (unsigned long long)t->by_state[TQ_STATE_CANCELLED],
-            (unsigned long long)t->manual_cleared,
-            (unsigned long long)t->manual_with_discrepancies);
-    tq_cli_print_by_reason_json(f, t->held_by_reason);
-}
-
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
 {
     for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)

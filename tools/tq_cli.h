@@ -9,6 +9,7 @@
 
 #include "tq_error.h"
 #include "tq_export.h"
+#include "tq_json.h"
 #include "tq_store.h"
 
 /* Exit statuses (documented in README.md and thongquan(1)). */
@@ -36,12 +37,29 @@ void tq_cli_diag(const char *file, const tq_diag *d);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
 int tq_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-extern int tq_cli_quiet;     /* --quiet: no progress, no summary on stdout */
+/* -q/--quiet and -v/--verbose, which every subcommand accepts (tq_cli_parse adds them):
+ *   quiet: only errors and warnings on stderr; no summary, no progress line, no
+ *     "done" message.  What a command exists to print is still printed: journal cat's
+ *     events, export's CSV, explain's report, and anything asked for with --json.
+ *   verbose: extra detail where a command has it; every command says on stderr, as
+ *     it exits, what the run cost ("thongquan: replay: 1.234 s, peak memory 52.1 MiB").
+ *   Both given: quiet wins. */
+extern int tq_cli_quiet;
+extern int tq_cli_verbose;
 
-/* Option parsing: a small table per subcommand; options may appear anywhere among the
- * positional arguments, "--opt value" or "--opt=value"; "--" ends options. */
+/* Option parsing (cli_opts.c, on getopt_long): a small table per subcommand.  A name
+ * of one letter is a short option ("o" is -o; "-ofile", "-o file"); a longer name is a
+ * long option ("--db DIR", "--db=DIR", or any unambiguous prefix: "--thre 2").  Short
+ * flags bundle ("-qv").  Options may appear anywhere among the positionals; "--" ends
+ * them ("-" alone is a positional).  Two names with the same value pointer are
+ * aliases.  Every command also has -h/--help, -q/--quiet and -v/--verbose (above): a
+ * row named quiet/q/verbose/v in a table is set too, for commands that read their own.
+ * An unknown option, an ambiguous prefix (the message lists the candidates), a
+ * missing value or a value given to a flag: a message naming the option and
+ * TQ_EXIT_USAGE.  A command's table need not list colour options: thongquan writes no
+ * colour, and NO_COLOR would be honoured if it ever does (see cli_progress.c). */
 typedef struct tq_opt {
-    const char *name;        /* "db" for --db; a one-letter name also matches -x */
+    const char *name;        /* "db" for --db; a one-letter name is the short option -x */
     int has_arg;             /* 0 flag, 1 one value, TQ_OPT_LIST a repeatable value */
     const char **value;      /* receives the argument (or "1" for a flag); for a list,
                               * an array of TQ_OPT_LIST_MAX + 1 NULLs filled in order */
@@ -49,17 +67,30 @@ typedef struct tq_opt {
 #define TQ_OPT_LIST 2
 #define TQ_OPT_LIST_MAX 16
 
-/* tq_cli_parse() - fills opts' values and the positionals (at most maxpos).
+/* tq_cli_parse() - fills opts' values and the positionals (at most maxpos), for the
+ * arguments after the subcommand's name (argv[0] is the first of them); argv is not
+ * changed.  Not thread-safe (getopt's globals): call it from main's thread.
  * @return 0, or TQ_EXIT_USAGE after printing why.  "--help"/"-h" returns -1. */
 int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
+/* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
+ * every command has; returns TQ_EXIT_OK. */
+int tq_cli_help(const char *text);
+
 /* tq_cli_u64() - parse a whole decimal number for option name; TQ_EXIT_USAGE on error. */
 int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
 
+/* tq_cli_fancy_stderr() - 1 when stderr is a terminal and TERM is not "dumb": only then
+ * may a '\r' redraw or an escape sequence be written there.
+ * tq_cli_colour() - 1 when colour could be used: tq_cli_fancy_stderr() and NO_COLOR
+ * unset or empty.  Nothing is coloured today; anything that ever is asks this first. */
+int tq_cli_fancy_stderr(void);
+int tq_cli_colour(void);
+
 /* Progress on a terminal: a single line on stderr, redrawn at most 4 times a second,
- * never when stderr is not a terminal or with --quiet (so a pipe, a log file or cron
- * never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
+ * never when stderr is not a terminal, with TERM=dumb or with --quiet (so a pipe, a
+ * log file, an Emacs shell or cron never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
     double start, last;
@@ -116,15 +147,37 @@ void tq_cli_utc_now(char out[32]);
 
 /* Summaries of the declarations (cmd_summary.c), as text lines or JSON members. */
 void tq_cli_print_tally_text(FILE *f, const tq_tally *t);
-void tq_cli_print_tally_json(FILE *f, const tq_tally *t);     /* members, no braces */
 void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason);
-void tq_cli_print_by_reason_json(FILE *f, const uint64_t *by_reason);  /* every reason */
+
+/* --json (cli_json.c).  Every command that prints a summary takes --json and then prints
+ * one JSON object on stdout instead of its text, with "schema": 1 as its first member
+ * (the number goes up when a member changes meaning or goes away, never for a new
+ * member), always, -q or not.  All of it is written with formats/tq_json.h:
+ *     tq_json j;
+ *     tq_cli_json_begin(&j, stdout);               // {"schema":1
+ *     tq_json_kv_string(&j, "file", path);         // any bytes: valid UTF-8 out
+ *     tq_json_kv_u64(&j, "rows", n);
+ *     return tq_cli_json_end(&j);                  // }\n, flush; exit status
+ * tq_cli_json_end() returns TQ_EXIT_OK, or TQ_EXIT_IO after saying the write failed
+ * ("cannot write standard output: No space left on device"; stdout's error flag is then
+ * cleared so that main() does not say it a second time), or TQ_EXIT_SOFTWARE if the
+ * writer was misused.  A command that already has a worse status keeps it. */
+#define TQ_CLI_JSON_SCHEMA 1
+void tq_cli_json_begin(tq_json *j, FILE *f);
+int tq_cli_json_end(tq_json *j);
+/* tq_cli_json_tally() - the tally as members ("declarations", "states", ...). */
+void tq_cli_json_tally(tq_json *j, const tq_tally *t);
+/* tq_cli_json_by_reason() - an object with every reason, zeros included, as a value. */
+void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason);
+
+/* tq_cli_counting() - a FILE that writes through to under (not owned) and counts the
+ * lines and bytes that went through in *lines and *bytes (zeroed here).  fclose() it
+ * (it flushes into under, which stays open); a failed write to under is a failed write
+ * to it.  @return NULL when out of memory. */
+FILE *tq_cli_counting(FILE *under, uint64_t *lines, uint64_t *bytes);
 
 /* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
-
-/* Minimal JSON writing for --json and reports. */
-void tq_json_str(FILE *f, const char *s);
 
 double tq_cli_now(void);
 

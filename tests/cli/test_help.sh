@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Proves: every subcommand's --help (every command `thongquan --help` lists) (and
-# "thongquan help CMD") exits 0 and prints a usage line and an example on stdout; an
-# unknown option exits 2 naming it, for every subcommand; an unknown command and no command exit 2; --version prints the version;
+# "thongquan help CMD") exits 0 and prints a usage line and an example on stdout, and
+# the paragraph on -q/--quiet and -v/--verbose, which every subcommand accepts (also
+# bundled: -qvh); an unknown option, long or short in a bundle, exits 2 naming it, for
+# every subcommand; an unknown command and no command exit 2; --version prints the version;
 # and the manual (docs/man/thongquan.1) has a section for every command the program
 # lists, states every exit status, and renders without warnings where man is installed.
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +34,16 @@ for c in "${cmds[@]}" journal; do
   ok
   # shellcheck disable=SC2086
   expect_status 0 "$TQ" $c -h
+  # the options every command has, from the parser itself (bundled, and spelled out)
+  grep -q -- "-q/--quiet" "$WORK/out" && grep -q -- "-v/--verbose" "$WORK/out" ||
+    fail "'$c --help' does not state the common options -q/--quiet and -v/--verbose"
+  # shellcheck disable=SC2086
+  expect_status 0 "$TQ" $c -qvh
+  # shellcheck disable=SC2086
+  expect_status 0 "$TQ" $c --quiet --verbose --help
+  # shellcheck disable=SC2086
+  expect_status 2 "$TQ" $c -qZ
+  grep -q "unknown option '-Z'" "$WORK/err" || fail "'$c': -Z in a bundle is not named: $(cat "$WORK/err")"
   # shellcheck disable=SC2086
   expect_status 2 "$TQ" $c --no-such-option
   grep -q "unknown option '--no-such-option'" "$WORK/err" || fail "'$c': the unknown option is not named: $(cat "$WORK/err")"

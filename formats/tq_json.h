@@ -1,0 +1,98 @@
+/* tq_json.h - the one JSON writer: a streaming writer of objects and arrays onto a
+ * FILE, for every --json summary and JSON report thongquan prints.
+ *
+ * It always writes valid JSON in valid UTF-8, whatever bytes it is given: a string is
+ * copied through a UTF-8 decoder, and every byte sequence that is not well-formed
+ * UTF-8 (a stray continuation byte, a truncated sequence, an overlong form, a UTF-16
+ * surrogate U+D800..DFFF, a code point past U+10FFFF, bytes F5..FF) becomes U+FFFD,
+ * one per maximal ill-formed subpart (Unicode's "substitution of maximal subparts").
+ * '"', '\\' and the control characters U+0000..001F and U+007F are escaped (\n, \t,
+ * \r, \b, \f by name, the rest as \u00XX), so a file name holding a newline stays on
+ * its line.  Commas, colons and nesting are the writer's business: the caller says
+ * begin/end, key, value in order.
+ *
+ *     tq_json j;
+ *     tq_json_init(&j, stdout);
+ *     tq_json_begin_object(&j);
+ *     tq_json_key(&j, "schema"); tq_json_u64(&j, 1);
+ *     tq_json_key(&j, "file");   tq_json_string(&j, path);
+ *     tq_json_end_object(&j);
+ *     rc = tq_json_finish(&j);          // newline, flush; TQ_OK or the first error
+ *
+ * Misuse (a value where a key is due, an end that matches no begin, nesting deeper
+ * than TQ_JSON_DEPTH_MAX) is a programming error: the writer records TQ_ERR_INPUT,
+ * writes nothing more, and tq_json_finish() returns it.  A write error on the FILE is
+ * TQ_ERR_IO.  Threads: one tq_json is used by one thread at a time; it owns nothing
+ * (the FILE stays the caller's).
+ */
+#ifndef TQ_JSON_H
+#define TQ_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TQ_JSON_DEPTH_MAX 32
+
+typedef struct tq_json {
+    FILE *f;
+    int depth;                              /* open objects and arrays */
+    int err;                                /* the first error, TQ_OK while none */
+    char kind[TQ_JSON_DEPTH_MAX];           /* '{' or '[' for each open level */
+    unsigned char count[TQ_JSON_DEPTH_MAX]; /* 0 before the level's first member */
+    int want_value;                         /* a key was written, its value is due */
+    int done;                               /* the top-level value is complete */
+} tq_json;
+
+/* tq_json_init() - a writer onto f (not owned), nothing written yet. */
+void tq_json_init(tq_json *j, FILE *f);
+
+/* Containers.  In an object every value is preceded by tq_json_key(). */
+void tq_json_begin_object(tq_json *j);
+void tq_json_end_object(tq_json *j);
+void tq_json_begin_array(tq_json *j);
+void tq_json_end_array(tq_json *j);
+/* tq_json_key() - the next member's name (escaped and repaired like any string). */
+void tq_json_key(tq_json *j, const char *key);
+
+/* Values. */
+void tq_json_string(tq_json *j, const char *s);   /* NULL writes null */
+/* tq_json_string_n() - n bytes of s, NUL bytes included (written as \u0000). */
+void tq_json_string_n(tq_json *j, const char *s, size_t n);
+void tq_json_u64(tq_json *j, uint64_t v);
+void tq_json_i64(tq_json *j, int64_t v);
+/* tq_json_double() - v with the given digits after the point; NaN and infinities,
+ * which JSON cannot say, are written as null. */
+void tq_json_double(tq_json *j, double v, int decimals);
+void tq_json_bool(tq_json *j, int v);
+void tq_json_null(tq_json *j);
+/* tq_json_raw() - n bytes the caller vouches are one complete JSON value in valid
+ * UTF-8 (a line of journal cat, a list built with another tq_json), copied as they are
+ * with the comma before it when one is due. */
+void tq_json_raw(tq_json *j, const char *json, size_t n);
+
+/* tq_json_value_fp() - for a value the caller streams itself (a long list copied back
+ * from a temporary file): does the bookkeeping of one value (the comma before it) and
+ * returns the FILE, onto which the caller then writes exactly one complete JSON value
+ * in valid UTF-8 before calling the writer again.  NULL after an error. */
+FILE *tq_json_value_fp(tq_json *j);
+
+/* Shorthands for a member: key then value. */
+void tq_json_kv_string(tq_json *j, const char *key, const char *s);
+void tq_json_kv_u64(tq_json *j, const char *key, uint64_t v);
+void tq_json_kv_bool(tq_json *j, const char *key, int v);
+
+/* tq_json_finish() - after the top-level value: a newline and a flush.
+ * @return TQ_OK; TQ_ERR_INPUT when a container is still open or the writer was
+ * misused; TQ_ERR_IO when the FILE reported an error. */
+int tq_json_finish(tq_json *j);
+
+/* tq_json_escape() - s[0..n) as a quoted JSON string on f, repaired and escaped as
+ * above; the building block of the writer, for callers that print JSON by hand.
+ * @return 0, or -1 when the FILE reported an error. */
+int tq_json_escape(FILE *f, const char *s, size_t n);
+
+/* tq_json_str() - NUL-terminated s as a quoted JSON string on f (tq_json_escape). */
+void tq_json_str(FILE *f, const char *s);
+
+#endif
