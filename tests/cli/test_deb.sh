@@ -4,7 +4,8 @@
 #    with the prefix /usr, or in TQ_BUILD_DIR when it was configured so);
 #  * its contents (dpkg -c): the binary, the man pages, the units in the unit directory
 #    `pkg-config systemd` names, the sysusers.d and tmpfiles.d entries, the settings
-#    file, the bash completion, nothing under /usr/local; its control (dpkg -I): name,
+#    file, the bash completion, the cron line, the alert rules and the dashboard,
+#    nothing under /usr/local; its control (dpkg -I): name,
 #    version, the libraries' packages found by dpkg-shlibdeps, the conffile, the scripts;
 #  * `dpkg -i` installs it: `thongquan --version` is the package's, the postinst made
 #    the thongquan account and the folders with the RUNBOOK's owners and modes, the
@@ -98,7 +99,8 @@ dpkg -c "$DEB" | awk '{ print $NF }' | sed 's|^\./|/|' >"$WORK/contents"
 for f in /usr/bin/thongquan /usr/share/man/man1/thongquan.1 /usr/share/man/man1/thongquan-nightly.1 \
          "$UNITDIR/thongquan-nightly.service" "$UNITDIR/thongquan-nightly.timer" \
          "$SYSUSERSDIR/thongquan.conf" "$TMPFILESDIR/thongquan.conf" /etc/default/thongquan \
-         /usr/share/bash-completion/completions/thongquan; do
+         /usr/share/bash-completion/completions/thongquan /usr/share/thongquan/thongquan-nightly.cron \
+         /usr/share/thongquan/thongquan.rules.yml /usr/share/thongquan/grafana-thongquan.json; do
   grep -qxE "$f(\.gz)?" "$WORK/contents" || fail "the package lacks $f: $(cat "$WORK/contents")"
 done
 ! grep -q '^/usr/local' "$WORK/contents" || fail "the package installs under /usr/local"
