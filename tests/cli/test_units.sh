@@ -31,7 +31,7 @@ for f in "$SVC" "$TIMER" "$CRON"; do
 done
 grep -q "^ExecStart=$prefix/bin/thongquan nightly" "$SVC" || fail "ExecStart is not $prefix/bin/thongquan: $(grep ExecStart "$SVC")"
 grep -q "$prefix/bin/thongquan nightly" "$CRON" || fail "the cron line does not run $prefix/bin/thongquan"
-sysconf=$( [ "$prefix" = /usr ] && echo /etc || echo "$prefix/etc")
+sysconf=$(sed -n 's/^TQ_SYSCONFDIR:PATH=//p' "$B/CMakeCache.txt")
 grep -qx "EnvironmentFile=-$sysconf/default/thongquan" "$SVC" || fail "the service does not read $sysconf/default/thongquan"
 grep -qF ". $sysconf/default/thongquan;" "$CRON" || fail "the cron line does not read $sysconf/default/thongquan"
 ok
