@@ -122,6 +122,8 @@ for c in $cmds; do
     grep -qx -- "$o" <<<"$got" || fail "completion of 'thongquan ${words[*]} -' lacks $o: $(echo $got)"
   done
 done
+got=$(complete_words "$TQ" --)
+[ "$(echo $got)" = "--help --version" ] || fail "completion of 'thongquan --' is '$(echo $got)'"
 got=$(complete_words "$TQ" journal "")
 [ "$(echo $got)" = "pack cat verify" ] || fail "completion of 'thongquan journal ' is '$(echo $got)'"
 mkdir -p "$WORK/cd/somedir" && touch "$WORK/cd/somefile"
