@@ -141,7 +141,7 @@ IFS=: read -r _ _ uid _ _ home shell < <(getent passwd thongquan) || fail "posti
   fail "the account is not a system account with no login: uid $uid home $home shell $shell"
 getent group customs-drop >/dev/null || fail "postinst made no customs-drop group"
 while read -r path want; do
-  got=$(stat -c '%a %U %G' "$path" 2>/dev/null) || fail "postinst made no $path"
+  got=$($SUDO stat -c '%a %U %G' "$path" 2>/dev/null) || fail "postinst made no $path"
   [ "$got" = "$want" ] || fail "$path is '$got', wanted '$want'"
 done <<'EOF'
 /var/lib/thongquan 750 thongquan thongquan
@@ -218,16 +218,18 @@ st=0
 [ "$st" -eq 0 ] || fail "the unit's command exited $st: $(cat "$WORK/out" "$WORK/err")"
 [ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] || fail "--quiet run printed: $(cat "$WORK/out" "$WORK/err")"
 ok
-day=$(ls "$RUN/inbox/done" 2>/dev/null | head -1)
-[ -f "$RUN/inbox/done/$day/payments-deb.csv" ] || fail "the payments file was not filed in done/: $(ls -R "$RUN/inbox")"
-report=$(ls "$RUN"/reports/nightly-*.json 2>/dev/null | head -1)
-[ -n "$report" ] && grep -q '"result":"loaded"' "$report" || fail "no report of the load: $(ls -R "$RUN/reports")"
-[ "$(stat -c %U "$report")" = "$user" ] || fail "the report belongs to $(stat -c %U "$report"), not $user"
-perm=$(stat -c %a "$report")
+# (read as root or through sudo: the job's folders are its own, 0700)
+day=$($SUDO ls "$RUN/inbox/done" 2>/dev/null | head -1)
+$SUDO test -f "$RUN/inbox/done/$day/payments-deb.csv" ||
+  fail "the payments file was not filed in done/: $($SUDO ls -R "$RUN/inbox")"
+report=$($SUDO find "$RUN/reports" -maxdepth 1 -name 'nightly-*.json' | head -1)
+[ -n "$report" ] && $SUDO grep -q '"result":"loaded"' "$report" || fail "no report of the load: $($SUDO ls -R "$RUN/reports")"
+read -r owner perm < <($SUDO stat -c '%U %a' "$report")
+[ "$owner" = "$user" ] || fail "the report belongs to $owner, not $user"
 [ $((8#$perm & 8#007)) -eq 0 ] || fail "the report is $perm: UMask=$umask not applied"
-grep -qx 'thongquan_nightly_last_exit_status 0' "$RUN/metrics/thongquan.prom" ||
-  fail "metrics: $(cat "$RUN/metrics/thongquan.prom" 2>&1)"
-/usr/bin/thongquan stat --db "$RUN/db" >"$WORK/stat" 2>&1 || fail "stat: $(cat "$WORK/stat")"
+$SUDO grep -qx 'thongquan_nightly_last_exit_status 0' "$RUN/metrics/thongquan.prom" ||
+  fail "metrics: $($SUDO cat "$RUN/metrics/thongquan.prom" 2>&1)"
+$SUDO runuser -u "$user" -- /usr/bin/thongquan stat --db "$RUN/db" >"$WORK/stat" 2>&1 || fail "stat: $(cat "$WORK/stat")"
 grep -q '^payments: 1 receipts for 1 declarations' "$WORK/stat" || fail "the database lacks the payment: $(cat "$WORK/stat")"
 ok
 
