@@ -13,7 +13,9 @@
 #  * one nightly run through the installed unit's ExecStart, its ${VARS} expanded from
 #    the unit's Environment= and a copy of the installed /etc/default/thongquan pointed
 #    at a temp inbox, run as the unit's User= with its UMask=, no new privileges and no
-#    capabilities (setpriv): exit 0, the payment in the database, report and metrics;
+#    capabilities (setpriv), in a mount namespace read-only but for the run's folders,
+#    with a private /tmp and no network, as the unit's sandbox would be (unshare): exit
+#    0, the payment in the database, the report and the metrics written;
 #  * `dpkg --purge` leaves the machine as before: no file named thongquan in /usr, /etc,
 #    /lib or /var, no folder; the account is kept, as documented (RUNBOOK 2.2), and the
 #    test removes it itself.
@@ -177,7 +179,8 @@ user=$(unitval User) group=$(unitval Group) umask=$(unitval UMask)
 [ "$(unitval NoNewPrivileges)" = true ] && [ "$(unitval CapabilityBoundingSet)" = "" ] &&
   grep -qx 'CapabilityBoundingSet=' "$UNIT" || fail "the unit keeps privileges"
 
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/tqdeb.XXXXXX")
+# under /var/tmp, not /tmp: the run below gets a private /tmp, as PrivateTmp= gives it
+RUN=$(mktemp -d /var/tmp/tqdeb.XXXXXX)
 chmod 0755 "$RUN"
 $SUDO install -d -o "$user" -g "$group" -m 0700 "$RUN/inbox" "$RUN/empty" "$RUN/reports" "$RUN/metrics" "$RUN/db"
 # the database is made once by hand (the job never makes one): RUNBOOK 2.2
@@ -212,9 +215,28 @@ for w in "${words[@]}"; do
 done
 [ "${argv[0]}" = /usr/bin/thongquan ] || fail "ExecStart runs '${argv[0]}', not the installed /usr/bin/thongquan"
 printf '%s\n' "${argv[@]}" | grep -qx -- "--inbox=$RUN/inbox" || fail "the command line: ${argv[*]}"
+# The unit's sandbox, as far as it can be had without systemd as PID 1: in a mount (and
+# network) namespace of its own, the whole file system read-only but the run's folders
+# (ProtectSystem=strict with the ReadWritePaths= a drop-in would add for them), a
+# private /tmp, no /home, no network, each when the unit asks for it; then the unit's
+# user, no new privileges, no capabilities, its umask, an empty environment.
+prep='mount --bind "$0" "$0"'
+[ "$(unitval PrivateTmp)" = true ] && prep+='; mount -t tmpfs -o mode=1777 tmpfs /tmp'
+[ "$(unitval ProtectHome)" = true ] &&
+  prep+='; for h in /home /root /run/user; do [ ! -d $h ] || mount -t tmpfs -o mode=000 tmpfs $h; done'
+[ "$(unitval ProtectSystem)" = strict ] && prep+='; mount -o remount,bind,ro /'
+ns=(unshare --mount --propagation private)
+[ "$(unitval PrivateNetwork)" = true ] && ns+=(--net)
+if ! $SUDO "${ns[@]}" -- true 2>/dev/null; then
+  echo "note: no mount namespace here: the run gets the unit's user and privileges, not its file system view"
+  ns=(env) prep='exec "$@"'
+else
+  ns+=(-- sh -ec "$prep; exec \"\$@\"" "$RUN")
+fi
 st=0
-(cd / && umask "$umask" && $SUDO setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs \
-  --bounding-set=-all --inh-caps=-all -- env -i PATH=/usr/bin:/bin "${argv[@]}") >"$WORK/out" 2>"$WORK/err" || st=$?
+(cd / && umask "$umask" && $SUDO "${ns[@]}" setpriv --reuid="$user" --regid="$group" --init-groups \
+  --no-new-privs --bounding-set=-all --inh-caps=-all -- env -i PATH=/usr/bin:/bin "${argv[@]}") \
+  >"$WORK/out" 2>"$WORK/err" || st=$?
 [ "$st" -eq 0 ] || fail "the unit's command exited $st: $(cat "$WORK/out" "$WORK/err")"
 [ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] || fail "--quiet run printed: $(cat "$WORK/out" "$WORK/err")"
 ok
