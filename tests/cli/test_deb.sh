@@ -16,6 +16,7 @@
 #    capabilities (setpriv), in a mount namespace read-only but for the run's folders,
 #    with a private /tmp and no network, as the unit's sandbox would be (unshare): exit
 #    0, the payment in the database, the report and the metrics written;
+#  * installed again, it keeps a changed /etc/default/thongquan;
 #  * `dpkg --purge` leaves the machine as before: no file named thongquan in /usr, /etc,
 #    /lib or /var, no folder; the account is kept, as documented (RUNBOOK 2.2), and the
 #    test removes it itself.
@@ -261,6 +262,12 @@ comp=$(bash -c '. /usr/share/bash-completion/completions/thongquan
 for o in $(/usr/bin/thongquan nightly --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
   grep -qx -- "$o" <<<"$comp" || fail "completion of 'thongquan nightly --' lacks $o: $comp"
 done
+ok
+
+# ---- installed again (an upgrade): the operator's settings are kept ----
+echo '# changed by test_deb.sh' | $SUDO tee -a /etc/default/thongquan >/dev/null
+$SUDO dpkg -i "$DEB" >"$WORK/dpkg2.log" 2>&1 || fail "dpkg -i over itself: $(tail -20 "$WORK/dpkg2.log")"
+grep -qx '# changed by test_deb.sh' /etc/default/thongquan || fail "installing again replaced the changed conffile"
 ok
 
 # ---- purge: the machine as before ----
