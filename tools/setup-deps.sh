@@ -3,8 +3,13 @@
 # Safe to run again: with everything present it changes nothing and asks for nothing.
 set -euo pipefail
 
+# dpkg-dev: dpkg-shlibdeps for `cpack -G DEB` (tests/cli/test_deb.sh); prometheus: its
+# promtool checks contrib/'s alert rules and the metrics textfile (test_promtool.sh);
+# systemd: systemd-analyze checks the units (test_units.sh); strace: the system calls of
+# a nightly run against the unit's filter.
 pkgs=(build-essential cmake pkg-config liblmdb-dev libzstd-dev libxxhash-dev
-      libcriterion-dev libssl-dev clang libclang-rt-dev util-linux)
+      libcriterion-dev libssl-dev clang libclang-rt-dev util-linux dpkg-dev prometheus
+      systemd strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,4 +25,5 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo
 fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+# no recommends: prometheus would bring node_exporter and the rest along
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
