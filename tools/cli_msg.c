@@ -105,8 +105,8 @@ int tq_cli_help(const char *text)
           "Every command also takes -q/--quiet (only errors: no summary, no progress; what\n"
           "the command exists to print and --json output still appear), -v/--verbose (more\n"
           "detail where there is some, and the time and memory used, on stderr) and\n"
-          "-h/--help.  A long option may be cut to any unambiguous prefix (--thre 2) and\n"
-          "written --opt=value; short flags bundle (-qv); -- ends the options.  Progress\n"
+          "-h/--help.  A long option may be cut to any unambiguous prefix and written\n"
+          "with '=' before its value; short flags bundle (-qv); -- ends the options.  Progress\n"
           "is drawn only on a terminal whose TERM is not dumb; nothing is coloured.\n",
           stdout);
     return TQ_EXIT_OK;

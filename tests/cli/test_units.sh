@@ -132,7 +132,8 @@ got=$(cd "$WORK/cd" && complete_words "$TQ" nightly --db so)
 got=$(cd "$WORK/cd" && complete_words "$TQ" nightly --metrics so | sort | tr '\n' ' ')
 [ "$got" = "somedir somefile " ] || fail "completion after --metrics offers '$got', wanted files"
 ok
-# a stand-in binary with a command and options no thongquan has (yet)
+# a stand-in binary with a command and options no thongquan has (yet); --verbose, like
+# --quiet and --help, is offered for every command (the parser adds them)
 cat >"$WORK/fake" <<'EOF'
 #!/bin/sh
 case "$1 $2" in
@@ -144,7 +145,7 @@ chmod +x "$WORK/fake"
 got=$(complete_words "$WORK/fake" fr)
 [ "$got" = frobnicate ] || fail "completion did not read the commands from --help: '$got'"
 got=$(complete_words "$WORK/fake" frobnicate - | sort | tr '\n' ' ')
-[ "$got" = "--db --help --out-dir --quiet --wibble -q -z " ] || fail "completion did not read the options from --help: '$got'"
+[ "$got" = "--db --help --out-dir --quiet --verbose --wibble -q -z " ] || fail "completion did not read the options from --help: '$got'"
 got=$(cd "$WORK/cd" && complete_words "$WORK/fake" frobnicate --wibble so)
 [ -z "$got" ] || fail "completion after --wibble N offers '$got', wanted nothing"
 ok
