@@ -181,7 +181,7 @@ static const char css[] =
     ".card span{color:var(--mute);font-size:13px}\n"
     ".c1{border-top-color:var(--clr)}.c2{border-top-color:var(--held)}"
     ".c3{border-top-color:var(--rej)}.c4{border-top-color:var(--can)}\n"
-    ".grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}\n"
+    ".grid{display:grid;grid-template-columns:1fr 1fr;gap:18px;margin:0 0 18px}\n"
     ".grid section{margin:0}\n"
     "table{border-collapse:collapse;width:100%;font-size:14px}\n"
     "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}\n"

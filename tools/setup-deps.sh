@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config liblmdb-dev libzstd-dev libxxhash-dev
-      libcriterion-dev libssl-dev clang libclang-rt-dev util-linux)
+      libcriterion-dev libssl-dev clang libclang-rt-dev util-linux chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
