@@ -365,6 +365,14 @@ static double nice_max(double v)
     return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
 }
 
+/* nice_steps() - grid lines for an axis up to nice_max()'s m: round values each. */
+static int nice_steps(double m)
+{
+    while (m >= 10)
+        m /= 10;
+    return m > 1.5 && m < 2.5 ? 4 : 5;     /* 2: by 0.5; 1 and 5: by 0.2 and 1 */
+}
+
 /* duration() - t seconds with as many decimals as a scale up to total needs. */
 static const char *duration(double t, double total, char out[32])
 {
@@ -393,11 +401,12 @@ static void throughput(FILE *f, const tq_report *r)
     double ymax = nice_max(peak > 0 ? peak : 1), xs = total > 0 ? 960.0 / total : 0;
     fputs("<section><h2>Throughput per batch (events per second)</h2>\n"
           "<svg viewBox=\"0 0 1100 260\" role=\"img\" aria-label=\"throughput\">\n", f);
-    for (int k = 0; k <= 4; k++) {
-        double y = 220 - 200.0 * k / 4;
+    int steps = nice_steps(ymax);
+    for (int k = 0; k <= steps; k++) {
+        double y = 220 - 200.0 * k / steps;
         fprintf(f, "<line x1=\"100\" y1=\"%.1f\" x2=\"1070\" y2=\"%.1f\" stroke=\"%s\"/>"
                 "<text class=\"m\" x=\"92\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", y, y,
-                k ? "#e3e7ec" : "#9aa5b1", y + 4, num((uint64_t)(ymax * k / 4), a));
+                k ? "#e3e7ec" : "#9aa5b1", y + 4, num((uint64_t)(ymax * k / steps), a));
     }
     for (uint32_t i = 0; i < r->nbatches; i++) {
         double t0 = i ? r->batch_at[i - 1] : 0, dt = r->batch_at[i] - t0;

@@ -94,9 +94,10 @@ static int write_html(tq_out *o, tq_report *h, tq_store *s, const char *path,
     h->batch_base = st->first_seq ? st->first_seq - 1 : st->journal_last_seq;
     tq_report_fact(h, "Journal", "%s", path);
     tq_report_fact(h, "Database", "%s", tq_store_dir(s));
-    tq_report_fact(h, "Events", "%s read (seq %llu to %llu), %s changed a declaration",
-                   tq_report_group(st->events, a), (unsigned long long)st->first_seq,
-                   (unsigned long long)st->last_seq, tq_report_group(st->applied, b));
+    char c[32], e[32];
+    tq_report_fact(h, "Events", "%s read (seq %s to %s), %s changed a declaration",
+                   tq_report_group(st->events, a), tq_report_group(st->first_seq, c),
+                   tq_report_group(st->last_seq, e), tq_report_group(st->applied, b));
     tq_report_fact(h, "Time", "%.3f s, %s events per second", st->seconds,
                    tq_report_group(st->seconds > 0 ? (uint64_t)((double)st->events /
                                                                 st->seconds) : 0, a));
