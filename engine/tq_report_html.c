@@ -384,6 +384,15 @@ static const char *duration(double t, double total, char out[32])
     return out;
 }
 
+/* batch_events() - the events of batch i (0 when its point is not past the one before:
+ * frames already applied by an earlier run). */
+static uint64_t batch_events(const tq_report *r, uint32_t i)
+{
+    uint64_t prev = i && r->batch_seq[i - 1] > r->batch_base ? r->batch_seq[i - 1]
+                                                             : r->batch_base;
+    return r->batch_seq[i] > prev ? r->batch_seq[i] - prev : 0;
+}
+
 /* throughput() - each batch as a bar from its start to its end (x: seconds since the
  * start of the run), as high as its events per second. */
 static void throughput(FILE *f, const tq_report *r)
@@ -394,7 +403,7 @@ static void throughput(FILE *f, const tq_report *r)
     char a[32];
     for (uint32_t i = 0; i < r->nbatches; i++) {
         double t0 = i ? r->batch_at[i - 1] : 0, dt = r->batch_at[i] - t0;
-        uint64_t ev = r->batch_seq[i] - (i ? r->batch_seq[i - 1] : r->batch_base);
+        uint64_t ev = batch_events(r, i);
         double rate = dt > 0 ? (double)ev / dt : 0;
         peak = rate > peak ? rate : peak;
     }
@@ -410,7 +419,7 @@ static void throughput(FILE *f, const tq_report *r)
     }
     for (uint32_t i = 0; i < r->nbatches; i++) {
         double t0 = i ? r->batch_at[i - 1] : 0, dt = r->batch_at[i] - t0;
-        uint64_t ev = r->batch_seq[i] - (i ? r->batch_seq[i - 1] : r->batch_base);
+        uint64_t ev = batch_events(r, i);
         double h = dt > 0 ? 200.0 * (double)ev / dt / ymax : 0, w = dt * xs;
         fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#2f5d8a\" "
                 "stroke=\"#fff\" stroke-width=\"%s\"/>\n", 100 + t0 * xs, 220 - h,
@@ -420,7 +429,9 @@ static void throughput(FILE *f, const tq_report *r)
         fprintf(f, "<text class=\"m\" x=\"%.1f\" y=\"240\" text-anchor=\"middle\">%s</text>\n",
                 100 + 960.0 * k / 4, duration(total * k / 4, total, a));
     fputs("</svg>\n", f);
-    uint64_t events = r->batch_seq[r->nbatches - 1] - r->batch_base;
+    uint64_t events = 0;
+    for (uint32_t i = 0; i < r->nbatches; i++)
+        events += batch_events(r, i);
     char b[32], c[32];
     fprintf(f, "<p class=\"note\">%s batch%s, %s events in %.3f s; fastest batch %s events/s.",
             num(r->nbatches, a), r->nbatches == 1 ? "" : "es", num(events, b), total,

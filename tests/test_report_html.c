@@ -205,6 +205,14 @@ Test(report_html, batches_keep_fixed_memory_and_exact_totals)
     cr_assert_not_null(strstr(p, "7,000 events in 10.000 s"));
     cr_assert_not_null(strstr(p, "fastest batch 700 events/s"));
     free(p);
+    /* a point not past the base (a frame an earlier run applied) counts no events */
+    tq_report_init(r, "t", (tq_instant){0, 0});
+    r->batch_base = 500;
+    tq_report_batch(r, 1.0, 400);
+    tq_report_batch(r, 2.0, 600);
+    p = page(r);
+    cr_assert_not_null(strstr(p, "2 batches, 100 events in 2.000 s"));
+    free(p);
     free(r);
 }
 
