@@ -519,6 +519,8 @@ int tq_cmd_reconcile(int argc, char **argv)
         tq_cli_quiet = 1;
     if (db == NULL)
         return tq_cli_usage("reconcile", "needs --db DIR");
+    if (as_of && !html)
+        return tq_cli_usage("reconcile", "--as-of goes with --html FILE");
     rec_ctx *c = calloc(1, sizeof *c);
     if (c == NULL)
         return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");

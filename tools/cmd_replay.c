@@ -95,15 +95,19 @@ static int write_html(tq_out *o, tq_report *h, tq_store *s, const char *path,
     tq_report_fact(h, "Journal", "%s", path);
     tq_report_fact(h, "Database", "%s", tq_store_dir(s));
     char c[32], e[32];
-    tq_report_fact(h, "Events", "%s read (seq %s to %s), %s changed a declaration",
-                   tq_report_group(st->events, a), tq_report_group(st->first_seq, c),
-                   tq_report_group(st->last_seq, e), tq_report_group(st->applied, b));
+    if (st->events)
+        tq_report_fact(h, "Events", "%s read (seq %s to %s), %s changed a declaration",
+                       tq_report_group(st->events, a), tq_report_group(st->first_seq, c),
+                       tq_report_group(st->last_seq, e), tq_report_group(st->applied, b));
+    else
+        tq_report_fact(h, "Events", "no new events (%s applied before)",
+                       tq_report_group(st->already_applied, a));
     tq_report_fact(h, "Time", "%.3f s, %s events per second", st->seconds,
                    tq_report_group(st->seconds > 0 ? (uint64_t)((double)st->events /
                                                                 st->seconds) : 0, a));
     if (st->nskipped)
-        tq_report_fact(h, "Skipped", "%u corrupt frames, %s events not applied", st->nskipped,
-                       tq_report_group(st->skipped_events, a));
+        tq_report_fact(h, "Skipped", "%u corrupt frame%s, %s events not applied", st->nskipped,
+                       st->nskipped == 1 ? "" : "s", tq_report_group(st->skipped_events, a));
     if ((rc = tq_report_commit(o, h, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "cannot write the page: %s", d.why);
     return 0;
@@ -453,6 +457,8 @@ int tq_cmd_replay(int argc, char **argv)
     }
     if (npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
+    if (as_of && !html)
+        return tq_cli_usage("replay", "--as-of goes with --html FILE");
     tq_replay_opts ro = {0};
     if ((rc = replay_numbers(threads, batch, &ro)) != 0)
         return rc;

@@ -116,6 +116,8 @@ expect_status 2 "$TQ" replay "$WORK/$evil" --db "$WORK/db" --html "$WORK/r.html"
   --as-of "2024-08-07 08:00"
 [ ! -e "$WORK/r.html" ] || fail "a bad --as-of left a page"
 ok
+expect_status 2 "$TQ" replay "$WORK/$evil" --db "$WORK/db" --as-of 2024-08-07T01:00:00Z
+expect_status 2 "$TQ" reconcile --db "$WORK/db" --as-of 2024-08-07T01:00:00Z
 # A page that cannot be created stops the run before anything changes.
 expect_status 4 "$TQ" replay "$WORK/$evil" --db "$WORK/db" --html "$WORK/no/such/dir/r.html"
 grep -q "no/such/dir" "$WORK/err" || fail "the message does not name the page: $(cat "$WORK/err")"
