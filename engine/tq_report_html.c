@@ -192,12 +192,15 @@ static const char css[] =
     "svg{display:block;width:100%;height:auto}\n"
     "svg text{font-family:inherit;font-size:13px;fill:var(--ink)}\n"
     "svg .m{fill:var(--mute);font-size:12px}\n"
+    "svg.bars{max-width:560px}\n"
     "footer{color:var(--mute);font-size:12px;text-align:center;padding:0 0 24px}\n"
     "@media (max-width:900px){.grid{grid-template-columns:1fr}}\n"
     "@page{size:A4;margin:14mm}\n"
     "@media print{body{background:#fff;font-size:11pt}header{background:#fff;color:#000;"
     "border-bottom:2px solid #000;padding:0 0 8px}header p{color:#333}main{padding:12px 0;"
     "max-width:none}section,.card{break-inside:avoid;border-color:#999}"
+    ".cards{gap:8px}.card{flex-basis:90px;padding:6px 10px}.card b{font-size:20px}"
+    "svg.wide text{font-size:16px}svg.wide .m{font-size:15px}"
     ".grid{display:block}.grid section{margin:0 0 12px}"
     "*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}\n";
 
@@ -239,7 +242,7 @@ static void states_bar(FILE *f, const tq_report *r)
 {
     char a[32];
     double x = 0, w = 1000;
-    fputs("<section><h2>Declarations by state</h2>\n<svg viewBox=\"0 0 1000 64\" role=\"img\" "
+    fputs("<section><h2>Declarations by state</h2>\n<svg class=\"wide\" viewBox=\"0 0 1000 64\" role=\"img\" "
           "aria-label=\"declarations by state\">\n", f);
     for (int s = 0; s <= 4 && r->declarations; s++) {
         double bw = w * (double)r->by_state[s] / (double)r->declarations;
@@ -274,7 +277,7 @@ static void hbars(FILE *f, const char *const *labels, const uint64_t *v, int n,
     char a[32];
     for (int i = 0; i < n; i++)
         max = v[i] > max ? v[i] : max;
-    fprintf(f, "<svg viewBox=\"0 0 560 %d\" role=\"img\">\n", n * 26 + 4);
+    fprintf(f, "<svg class=\"bars\" viewBox=\"0 0 560 %d\" role=\"img\">\n", n * 26 + 4);
     for (int i = 0; i < n; i++) {
         double w = 300.0 * (double)v[i] / (double)max;
         int y = i * 26 + 2;
@@ -341,7 +344,7 @@ static void ages(FILE *f, const tq_report *r)
     for (int i = 0; i < TQ_AGE_BUCKETS; i++)
         max = r->age[i] > max ? r->age[i] : max;
     fputs("<section><h2>Held: time since registration</h2>\n"
-          "<svg viewBox=\"0 0 1100 200\" role=\"img\" aria-label=\"age of the backlog\">\n"
+          "<svg class=\"wide\" viewBox=\"0 0 1100 200\" role=\"img\" aria-label=\"age of the backlog\">\n"
           "<line x1=\"20\" y1=\"170\" x2=\"1080\" y2=\"170\" stroke=\"#9aa5b1\"/>\n", f);
     for (int i = 0; i < TQ_AGE_BUCKETS; i++) {
         double h = 140.0 * (double)r->age[i] / (double)max;
@@ -409,7 +412,7 @@ static void throughput(FILE *f, const tq_report *r)
     }
     double ymax = nice_max(peak > 0 ? peak : 1), xs = total > 0 ? 960.0 / total : 0;
     fputs("<section><h2>Throughput per batch (events per second)</h2>\n"
-          "<svg viewBox=\"0 0 1100 260\" role=\"img\" aria-label=\"throughput\">\n", f);
+          "<svg class=\"wide\" viewBox=\"0 0 1100 260\" role=\"img\" aria-label=\"throughput\">\n", f);
     int steps = nice_steps(ymax);
     for (int k = 0; k <= steps; k++) {
         double y = 220 - 200.0 * k / steps;
