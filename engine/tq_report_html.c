@@ -306,11 +306,13 @@ static void reasons(FILE *f, const tq_report *r)
     fputs("</section>\n", f);
 }
 
+/* offices() - the top offices as bars; the others summed in a line below (a bar of
+ * their sum would dwarf the offices it is there to rank). */
 static void offices(FILE *f, const tq_report *r)
 {
-    const char *labels[TQ_REPORT_TOP + 1];
-    uint64_t v[TQ_REPORT_TOP + 1];
-    char other[64], a[32];
+    const char *labels[TQ_REPORT_TOP];
+    uint64_t v[TQ_REPORT_TOP];
+    char a[32], b[32];
     int n = 0;
     fputs("<section><h2>Held per office</h2>\n", f);
     if (r->offices_unknown) {
@@ -322,15 +324,14 @@ static void offices(FILE *f, const tq_report *r)
         labels[n] = r->office[i].office[0] ? r->office[i].office : "(no office)";
         v[n] = r->office[i].held;
     }
-    if (r->other_offices) {
-        snprintf(other, sizeof other, "%s other offices", num(r->other_offices, a));
-        labels[n] = other;
-        v[n++] = r->other_held;
-    }
     if (n)
         hbars(f, labels, v, n, "#2f5d8a");
     else
         fputs("<p class=\"note\">No declaration is held.</p>\n", f);
+    if (r->other_offices)
+        fprintf(f, "<p class=\"note\">The %s other office%s hold%s %s.</p>\n",
+                num(r->other_offices, a), r->other_offices == 1 ? "" : "s",
+                r->other_offices == 1 ? "s" : "", num(r->other_held, b));
     fputs("</section>\n", f);
 }
 

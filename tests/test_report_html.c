@@ -295,7 +295,7 @@ Test(report_html, collect_top_offices_states_ages)
     cr_assert_eq(r->other_offices, 5);
     cr_assert_eq(r->other_held, 15);
     char *p = page(r);
-    cr_assert_not_null(strstr(p, "5 other offices"));
+    cr_assert_not_null(strstr(p, "The 5 other offices hold 15."));
     free(p);
     free(r);
 }
