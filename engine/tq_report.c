@@ -76,7 +76,7 @@ int tq_report_collect(tq_txn *t, tq_report *r)
     int rc = tq_store_each_decl(t, on_decl, r);
     if (rc == TQ_OK) {
         rc = tq_store_each_office(t, TQ_STATE_HELD, on_office, r);
-        if (rc == TQ_ERR_VERSION) {       /* format 2, read as it is: no index */
+        if (rc == TQ_ERR_VERSION) {       /* before format 3, read as it is: no index */
             r->noffices = 0;
             r->other_offices = r->other_held = 0;
             r->offices_unknown = 1;

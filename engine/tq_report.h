@@ -17,7 +17,7 @@
  * held_by_reason, office, noffices, other_offices, other_held, offices_unknown, age) from
  * t, and set have_store; r->as_of must be set (tq_report_init).  One walk of the
  * declarations and one of the office index: the cost is the size of the table; memory
- * is fixed.  A database of store format 2 read as it is has no office index: then
+ * is fixed.  A database before store format 3, read as it is, has no office index: then
  * offices_unknown is set and the rest is filled.  Threads: as t.
  * @return TQ_OK; TQ_ERR_DBCORRUPT (tq_txn_fault(t) says where), store errors: r's
  *         store-derived parts are then undefined and have_store is 0. */

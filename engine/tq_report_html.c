@@ -316,8 +316,8 @@ static void offices(FILE *f, const tq_report *r)
     int n = 0;
     fputs("<section><h2>Held per office</h2>\n", f);
     if (r->offices_unknown) {
-        fputs("<p class=\"note\">This database keeps no office index (store format 2): "
-              "upgrade it to see the held declarations per office.</p></section>\n", f);
+        fputs("<p class=\"note\">This database keeps no office index (it predates store "
+              "format 3): the next command that writes to it upgrades it.</p></section>\n", f);
         return;
     }
     for (uint32_t i = 0; i < r->noffices && i < TQ_REPORT_TOP; i++, n++) {

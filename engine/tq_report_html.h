@@ -84,7 +84,7 @@ typedef struct tq_report {
     tq_report_office office[TQ_REPORT_TOP];  /* most held first */
     uint32_t noffices;
     uint64_t other_offices, other_held;      /* the offices past the top, summed */
-    int offices_unknown;            /* the store keeps no office index (format 2) */
+    int offices_unknown;            /* the store keeps no office index (before format 3) */
     uint64_t age[TQ_AGE_BUCKETS];
     char store_note[160];           /* a caveat on the figures above; "" = none */
 

@@ -340,3 +340,28 @@ Test(report_html, collect_ties_go_by_office_order)
     cr_assert_eq(r->other_held, 2);
     free(r);
 }
+
+/* A version 1 database read as it is (a reader never upgrades) has no office index:
+ * the rest is collected, and the page says why the offices are missing. */
+Test(report_html, collect_old_database_without_office_index)
+{
+    char dir[256], cmd[600];
+    snprintf(dir, sizeof dir, "%s/v1", g_dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s/tests/data/store-v1/data.mdb' '%s/'",
+             dir, TQ_SOURCE_DIR, dir);
+    cr_assert_eq(system(cmd), 0);
+    tq_store *s;
+    cr_assert_eq(tq_store_open(dir, 0, NULL, &s, NULL), TQ_OK);
+    tq_report *r = new_report("t");
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(tq_report_collect_store(s, r, &d), TQ_OK, "%s", d.why);
+    tq_store_close(s);
+    cr_assert(r->have_store);
+    cr_assert(r->offices_unknown);
+    cr_assert_eq(r->declarations, 50);
+    char *p = page(r);
+    cr_assert_not_null(strstr(p, "keeps no office index"));
+    free(p);
+    free(r);
+}
