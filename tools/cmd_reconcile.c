@@ -15,13 +15,14 @@
 #include "tq_cli.h"
 #include "tq_out.h"
 #include "tq_reconcile.h"
+#include "tq_report.h"
 
 #define SHOWN 20            /* entries of a list kept for the text summary: it names */
 #define SHOWN_OTHER 10      /* the first 20 cleared now and the first 10 of the others */
 
 static const char help_reconcile[] =
     "usage: thongquan reconcile --db DIR [--report FILE.json] [--csv DIR] [--dry-run]\n"
-    "                           [--json] [--quiet]\n"
+    "                           [--html FILE [--as-of TIMESTAMP]] [--json] [--quiet]\n"
     "\n"
     "Re-evaluate every HELD declaration against the payments and permits loaded now,\n"
     "oldest registration first, and clear those that qualify, in one transaction.\n"
@@ -35,6 +36,10 @@ static const char help_reconcile[] =
     "                      payments_for_unknown_declarations.csv, overpaid_cleared.csv\n"
     "  --dry-run           decide and report, change nothing (still_held.csv is then\n"
     "                      not written: the reasons would be those of the last replay)\n"
+    "  --html FILE         write the report as one self-contained page (no script,\n"
+    "                      nothing fetched; the first 50 of each list)\n"
+    "  --as-of TIMESTAMP   count the held declarations' age to this instant (default:\n"
+    "                      now), e.g. 2024-08-07T08:00:00+07:00\n"
     "  --json              print the JSON report on stdout instead of the summary\n"
     "  --quiet             print nothing but errors\n"
     "\n"
@@ -70,7 +75,16 @@ typedef struct rec_ctx {
     int with_csv;
     int failed;                 /* a temporary file could not be written */
     tq_progress prog;
+    tq_report *html;            /* --html: the page's lists */
 } rec_ctx;
+
+/* html_row() - with --html, one row of a list of the page (TQ_LIST_*). */
+static void html_row(rec_ctx *c, int list, const char *a, const char *b, const char *x,
+                     const char *y)
+{
+    if (c->html)
+        tq_report_row(c->html, list, (const char *const[]){a, b, x, y}, 4);
+}
 
 static const char *kind_name(int kind)
 {
@@ -102,6 +116,7 @@ static void on_cleared(void *ctx, const tq_decl *d)
     rec_list *l = &c->l[L_CLEARED];
     tq_json_string(&l->w, d->decl_no);
     add(c, L_CLEARED, d->decl_no, "%s\n", d->decl_no);
+    html_row(c, TQ_LIST_CLEARED, d->decl_no, NULL, NULL, NULL);
 }
 
 static void on_manual(void *ctx, const tq_decl *d)
@@ -122,6 +137,7 @@ static void on_manual(void *ctx, const tq_decl *d)
         snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
     add(c, L_MANUAL, line, "%s,%s,%llu\n", d->decl_no, reasons,
         (unsigned long long)d->tax_short);
+    html_row(c, TQ_LIST_MANUAL, d->decl_no, reasons, tq_cli_group(d->tax_short, a), NULL);
 }
 
 static void on_unknown(void *ctx, const tq_payment *p)
@@ -139,6 +155,7 @@ static void on_unknown(void *ctx, const tq_payment *p)
              kind_name(p->kind), tq_cli_group(p->amount, a));
     add(c, L_UNKNOWN, line, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no, kind_name(p->kind),
         (unsigned long long)p->amount);
+    html_row(c, TQ_LIST_UNKNOWN, p->receipt_no, p->decl_no, kind_name(p->kind), a);
 }
 
 /* covered and excess are exact sums (SPEC §2): 128-bit, written in full. */
@@ -163,6 +180,7 @@ static void on_overpaid(void *ctx, const tq_decl *d, tq_u128 covered)
              tq_cli_group(d->tax_due, a), tq_u128_group(covered, b), tq_u128_group(excess, e));
     add(c, L_OVERPAID, line, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due,
         cd, ed);
+    html_row(c, TQ_LIST_REFUND, d->decl_no, a, b, e);
 }
 
 /* still_held() - after the commit, the declarations left HELD with their reasons.  The
@@ -224,6 +242,8 @@ static void on_restart(void *ctx)
         truncate_csv(c, l, lists[i].header);
         l->n = 0;
     }
+    if (c->html)
+        tq_report_lists_reset(c->html);
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -483,11 +503,49 @@ static int tally_after(tq_store *s, const char *db, int dry_run,
     return 0;
 }
 
+/* write_page() - --html FILE: the database after the run (for a dry run, its totals and
+ * the offices and ages before it), the run's figures and the first rows of each list,
+ * naming where the whole lists are.  @return 0 or the exit status. */
+static int write_page(rec_ctx *c, tq_out *o, tq_store *s, const rec_report *r,
+                      const char *csv, int committed)
+{
+    static const int from[TQ_LIST_COUNT] = {L_CLEARED, L_MANUAL, L_OVERPAID, L_UNKNOWN};
+    tq_report *h = c->html;
+    const tq_reconcile_stats *st = r->st;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    char a[32], b[32];
+    int rc = tq_report_collect_store(s, h, &d);
+    if (rc == TQ_OK && r->dry_run) {
+        memcpy(h->by_state, r->t->by_state, sizeof h->by_state);
+        memcpy(h->held_by_reason, r->t->held_by_reason, sizeof h->held_by_reason);
+        snprintf(h->store_note, sizeof h->store_note, "Dry run: nothing was changed. The "
+                 "offices and ages below are those of the database before it.");
+    }
+    for (int i = 0; i < TQ_LIST_COUNT; i++)
+        snprintf(h->list[i].rest, sizeof h->list[i].rest, "%s%s%s", csv ? csv : "",
+                 csv ? "/" : "", csv ? lists[from[i]].csv : r->report ? r->report : "");
+    tq_report_fact(h, "Database", "%s", r->db);
+    tq_report_fact(h, "Re-evaluated", "%s held declarations in %.3f s",
+                   tq_report_group(st->reevaluated, a), st->seconds);
+    tq_report_fact(h, "Result", "%s cleared now, %s still held",
+                   tq_report_group(st->cleared_now, a), tq_report_group(st->still_held, b));
+    h->have_lists = 1;
+    if (rc == TQ_OK)
+        rc = tq_report_commit(o, h, &d);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "%scannot write the page: %s",
+                            committed ? "reconcile committed, but " : "", d.why);
+    return 0;
+}
+
 int tq_cmd_reconcile(int argc, char **argv)
 {
     const char *db = NULL, *report = NULL, *csv = NULL, *dry = NULL, *json = NULL,
-               *quiet = NULL, *nosync = NULL;
+               *quiet = NULL, *nosync = NULL, *html = NULL,
+               *as_of = NULL;
     tq_opt opts[] = {{"db", 1, &db},          {"report", 1, &report}, {"csv", 1, &csv},
+                     {"html", 1, &html},      {"as-of", 1, &as_of},
                      {"dry-run", 0, &dry},    {"json", 0, &json},     {"quiet", 0, &quiet},
                      {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
     const char *pos[1];
@@ -500,6 +558,8 @@ int tq_cmd_reconcile(int argc, char **argv)
         tq_cli_quiet = 1;
     if (db == NULL)
         return tq_cli_usage("reconcile", "needs --db DIR");
+    if (as_of && !html)
+        return tq_cli_usage("reconcile", "--as-of goes with --html FILE");
     rec_ctx *c = calloc(1, sizeof *c);
     if (c == NULL)
         return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
@@ -512,10 +572,21 @@ int tq_cmd_reconcile(int argc, char **argv)
     int dry_run = dry != NULL, committed = 0;
     /* Every output is created before anything changes, so a report that cannot be
      * written stops the run with the database untouched. */
-    tq_out rep;
+    tq_out rep, hout;
     memset(&rep, 0, sizeof rep);
+    memset(&hout, 0, sizeof hout);
     tq_diag d;
     memset(&d, 0, sizeof d);
+    char title[160];
+    snprintf(title, sizeof title, "Reconcile of %s", db);
+    if (html && (rc = tq_report_open(html, title, &hout, &c->html, &d)) != TQ_OK) {
+        status = tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
+        goto out;
+    }
+    if (c->html && as_of && tq_report_as_of(c->html, as_of, &d) != TQ_OK) {
+        status = tq_cli_usage("reconcile", "--as-of %s", d.why);
+        goto out;
+    }
     if (report && (rc = tq_out_open(&rep, report, 0, &d)) != TQ_OK) {
         status = tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
         goto out;
@@ -549,9 +620,12 @@ int tq_cmd_reconcile(int argc, char **argv)
         goto out;
     rec_report r = {.db = db, .report = report, .dry_run = dry_run, .st = &st, .t = &t};
     tq_cli_utc_now(r.generated_at);
+    if (c->html && (status = write_page(c, &hout, s, &r, csv, committed)) != 0)
+        goto out;
     status = write_outputs(&r, c, report ? &rep : NULL, csv, committed, json != NULL);
 out:
     tq_out_rollback(&rep);
+    tq_report_close(&hout, c->html);
     close_lists(c);
     free(c);
     tq_store_close(s);

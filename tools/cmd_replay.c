@@ -3,12 +3,14 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tq_cli.h"
 #include "tq_export.h"
 #include "tq_load.h"
 #include "tq_replay.h"
+#include "tq_report.h"
 
 
 /* ---- replay ---- */
@@ -16,6 +18,7 @@
 static const char help_replay[] =
     "usage: thongquan replay J.tqj --db DIR [--threads N] [--dry-run] [--json]\n"
     "                        [--skip-corrupt] [--batch EVENTS] [--quiet]\n"
+    "                        [--html FILE [--as-of TIMESTAMP]]\n"
     "       thongquan replay --fill-gap INTACT.tqj --db DIR [--dry-run] [--json]\n"
     "\n"
     "Apply the journal's events in order and decide every declaration (SPEC 3).\n"
@@ -31,12 +34,17 @@ static const char help_replay[] =
     "decides without writing anything.  --threads N sets the decompress and lookup\n"
     "workers (default: one fewer than the cores, as deciding takes a core of its own);\n"
     "--threads 0 runs the serial reference path, which decides exactly alike.\n"
+    "--html FILE writes the result as one self-contained page (no script, nothing\n"
+    "fetched): declarations by state, held by reason and per office, their age since\n"
+    "registration (to now, or to --as-of TIMESTAMP), and the throughput of each batch.\n"
     "\n"
     "example:\n"
     "  thongquan replay backlog.tqj --db /var/lib/thongquan/db\n";
 
 typedef struct replay_progress {
     tq_progress p;
+    tq_report *html;          /* --html: the batches' throughput goes here */
+    struct timespec t0;
 } replay_progress;
 
 static void on_replay_progress(void *ctx, uint64_t seq, uint64_t bytes, uint64_t total)
@@ -44,6 +52,65 @@ static void on_replay_progress(void *ctx, uint64_t seq, uint64_t bytes, uint64_t
     replay_progress *rp = ctx;
     snprintf(rp->p.note, sizeof rp->p.note, "through seq %llu", (unsigned long long)seq);
     tq_progress_update(&rp->p, bytes, total, TQ_PROGRESS_BYTES);
+    if (rp->html) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        tq_report_batch(rp->html, (double)(now.tv_sec - rp->t0.tv_sec) +
+                        (double)(now.tv_nsec - rp->t0.tv_nsec) / 1e9, seq);
+    }
+}
+
+/* open_html() - --html FILE is created before the replay changes anything. */
+static int open_html(const char *html, const char *journal, tq_out *o, tq_report **h)
+{
+    char title[160];
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    snprintf(title, sizeof title, "Replay of %s", journal);
+    int rc = tq_report_open(html, title, o, h, &d);
+    return rc ? tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why) : 0;
+}
+
+/* write_html() - replay --html FILE: the page of the database after the run (a dry run:
+ * its counts, the rest as the database was).  @return 0 or the exit status. */
+static int write_html(tq_out *o, tq_report *h, tq_store *s, const char *path,
+                      const tq_replay_stats *st, const tq_tally *t, int dry_run)
+{
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    char a[32], b[32];
+    int rc = tq_report_collect_store(s, h, &d);
+    if (rc != TQ_OK) {
+        tq_out_rollback(o);
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot write the page: %s", d.why);
+    }
+    if (dry_run && t) {
+        memcpy(h->by_state, t->by_state, sizeof h->by_state);
+        memcpy(h->held_by_reason, t->held_by_reason, sizeof h->held_by_reason);
+        h->declarations = t->declarations;
+        snprintf(h->store_note, sizeof h->store_note, "Dry run: nothing was written. The "
+                 "offices and ages below are those of the database before it.");
+    }
+    h->batch_base = st->first_seq ? st->first_seq - 1 : st->journal_last_seq;
+    tq_report_fact(h, "Journal", "%s", path);
+    tq_report_fact(h, "Database", "%s", tq_store_dir(s));
+    char c[32], e[32];
+    if (st->events)
+        tq_report_fact(h, "Events", "%s read (seq %s to %s), %s changed a declaration",
+                       tq_report_group(st->events, a), tq_report_group(st->first_seq, c),
+                       tq_report_group(st->last_seq, e), tq_report_group(st->applied, b));
+    else
+        tq_report_fact(h, "Events", "no new events (%s applied before)",
+                       tq_report_group(st->already_applied, a));
+    tq_report_fact(h, "Time", "%.3f s, %s events per second", st->seconds,
+                   tq_report_group(st->seconds > 0 ? (uint64_t)((double)st->events /
+                                                                st->seconds) : 0, a));
+    if (st->nskipped)
+        tq_report_fact(h, "Skipped", "%u corrupt frame%s, %s events not applied", st->nskipped,
+                       st->nskipped == 1 ? "" : "s", tq_report_group(st->skipped_events, a));
+    if ((rc = tq_report_commit(o, h, &d)) != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot write the page: %s", d.why);
+    return 0;
 }
 
 /* json_events() - "events": the counts by outcome and by kind. */
@@ -415,11 +482,13 @@ static int replay_numbers(const char *threads, const char *batch, tq_replay_opts
 int tq_cmd_replay(int argc, char **argv)
 {
     const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
-               *batch = NULL, *quiet = NULL, *nosync = NULL, *fill = NULL;
+               *batch = NULL, *quiet = NULL, *nosync = NULL, *fill = NULL, *html = NULL,
+               *as_of = NULL;
     tq_opt opts[] = {{"db", 1, &db},           {"threads", 1, &threads}, {"dry-run", 0, &dry},
                      {"json", 0, &json},       {"skip-corrupt", 0, &skip},
                      {"batch", 1, &batch},     {"quiet", 0, &quiet},
                      {"no-sync", 0, &nosync},  {"fill-gap", 1, &fill},
+                     {"html", 1, &html},       {"as-of", 1, &as_of},
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("replay", argc, argv, opts, pos, 1, &npos);
@@ -428,13 +497,15 @@ int tq_cmd_replay(int argc, char **argv)
     if (rc)
         return rc;
     if (fill) {
-        if (npos != 0 || threads || skip || batch)
+        if (npos != 0 || threads || skip || batch || html)
             return tq_cli_usage("replay", "--fill-gap COPY.tqj takes no journal, --threads, "
-                                "--skip-corrupt or --batch");
+                                "--skip-corrupt, --batch or --html");
         return run_fill(fill, db, json != NULL, dry != NULL, nosync != NULL);
     }
     if (npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
+    if (as_of && !html)
+        return tq_cli_usage("replay", "--as-of goes with --html FILE");
     tq_replay_opts ro = {0};
     if ((rc = replay_numbers(threads, batch, &ro)) != 0)
         return rc;
@@ -451,19 +522,29 @@ int tq_cmd_replay(int argc, char **argv)
     ro.skip_corrupt = skip != NULL;
     if (access(pos[0], R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[0], strerror(errno));
-    tq_store *s;
-    if ((rc = tq_cli_open_store("replay", db, 1, nosync != NULL, &s)) != 0)
+    replay_progress rp = {.html = NULL};
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    tq_out hout = {.fd = -1};
+    if (html && (rc = open_html(html, pos[0], &hout, &rp.html)) != 0)
         return rc;
+    if (rp.html && as_of && tq_report_as_of(rp.html, as_of, &d) != TQ_OK) {
+        tq_report_close(&hout, rp.html);
+        return tq_cli_usage("replay", "--as-of %s", d.why);
+    }
+    tq_store *s;
+    if ((rc = tq_cli_open_store("replay", db, 1, nosync != NULL, &s)) != 0) {
+        tq_report_close(&hout, rp.html);
+        return rc;
+    }
     tq_cli_catch_signals();
     ro.stop = &tq_cli_stop;
-    replay_progress rp;
+    clock_gettime(CLOCK_MONOTONIC, &rp.t0);
     tq_progress_init(&rp.p, "replay");
     ro.progress = on_replay_progress;
     ro.progress_ctx = &rp;
     tq_replay_stats st;
     memset(&st, 0, sizeof st);
-    tq_diag d;
-    memset(&d, 0, sizeof d);
     rc = tq_replay_run(s, pos[0], &ro, &st, &d);
     tq_progress_done(&rp.p);
     int status = TQ_EXIT_OK;
@@ -472,6 +553,7 @@ int tq_cmd_replay(int argc, char **argv)
         status = TQ_EXIT_CORRUPT;
     } else if (rc != TQ_OK) {
         status = report_failure(pos[0], db, &st, rc, &d);
+        tq_report_close(&hout, rp.html);
         tq_store_close(s);
         return status;
     }
@@ -503,6 +585,11 @@ int tq_cmd_replay(int argc, char **argv)
                               "run `thongquan check --db %s`",
                               db, pos[0], (unsigned long long)st.journal_last_seq,
                               tq_strerror(trc), db);
+    }
+    if (rp.html) {
+        int hs = write_html(&hout, rp.html, s, pos[0], &st, have_tally ? &t : NULL, ro.dry_run);
+        status = status ? status : hs;
+        tq_report_close(&hout, rp.html);
     }
     if (json) {
         int jrc = print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);

@@ -6,10 +6,11 @@ set -euo pipefail
 # dpkg-dev: dpkg-shlibdeps for `cpack -G DEB` (tests/cli/test_deb.sh); prometheus: its
 # promtool checks contrib/'s alert rules and the metrics textfile (test_promtool.sh);
 # systemd: systemd-analyze checks the units (test_units.sh); strace: the system calls of
-# a nightly run against the unit's filter.
+# a nightly run against the unit's filter; chromium: renders the HTML report headless
+# (test_html.sh).
 pkgs=(build-essential cmake pkg-config liblmdb-dev libzstd-dev libxxhash-dev
       libcriterion-dev libssl-dev clang libclang-rt-dev util-linux dpkg-dev prometheus
-      systemd strace)
+      systemd strace chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
