@@ -78,9 +78,8 @@ static int is_final(uint8_t state)
 }
 
 /* Replace d's lines (hs, permit, qty, value) by the event's.  A parsed event has 1..50
- * lines; a larger count
- * could only come from a broken caller, and is cut at the array bound rather than
- * read past it. */
+ * lines; a larger count could only come from a broken caller, and is cut at the array
+ * bound rather than read past it. */
 static void set_lines(tq_decl *d, const tq_event *ev)
 {
     size_t n = ev->nlines <= TQ_LINES_MAX ? ev->nlines : TQ_LINES_MAX;
