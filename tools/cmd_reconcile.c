@@ -301,6 +301,27 @@ typedef struct rec_report {
     const tq_tally *t;
 } rec_report;
 
+/* Still held per office: the offices with the most, then how many offices in all. */
+static void print_offices(FILE *f, const tq_reconcile_stats *st, int json)
+{
+    if (json)
+        fprintf(f, ",\"held_offices\":%llu,\"held_by_office\":[",
+                (unsigned long long)st->held_offices);
+    else if (st->held_offices)
+        fprintf(f, "still held by office (%zu with the most, of %llu):", st->ntop_offices,
+                (unsigned long long)st->held_offices);
+    for (size_t i = 0; i < st->ntop_offices; i++) {
+        const char *o = st->top_offices[i].office;
+        unsigned long long n = (unsigned long long)st->top_offices[i].count;
+        if (json)
+            fprintf(f, "%s{\"office\":\"%s\",\"held\":%llu}", i ? "," : "", o, n);
+        else
+            fprintf(f, "%s %s %llu", i ? "," : "", o[0] ? o : "(none)", n);
+    }
+    if (json || st->held_offices)
+        fputs(json ? "]" : "\n", f);
+}
+
 static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
 {
     const tq_reconcile_stats *st = r->st;
@@ -313,6 +334,7 @@ static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
             (unsigned long long)st->reevaluated, (unsigned long long)st->cleared_now,
             (unsigned long long)st->still_held);
     tq_cli_print_by_reason_json(f, st->still_held_by_reason);
+    print_offices(f, st, 1);
     fprintf(f,
             ",\"manual_with_discrepancies\":%llu,\"payments_for_unknown_declarations\":%llu,"
             "\"overpaid_cleared\":%llu,\"totals\":{",
@@ -362,6 +384,7 @@ static void print_summary(const rec_report *r, const rec_ctx *c, const char *rep
     if (st->still_held)
         printf("  (a declaration held for several reasons counts under each, so these can "
                "sum to more than the %llu still held)\n", (unsigned long long)st->still_held);
+    print_offices(stdout, st, 0);
     printf("manual clearances with discrepancies: %llu\n",
            (unsigned long long)st->manual_with_discrepancies);
     print_shown(&c->l[L_MANUAL], SHOWN_OTHER, 1);
