@@ -5,7 +5,9 @@
  * the rules, settles the declaration and reports the quota use it consumes.  The
  * serial replay and reconcile answer from the store through a write transaction
  * (tq_apply_event(), tq_apply_evaluate()); the replay pipeline answers from its caches.
- * Every path decides through tq_apply_decide(), so they cannot drift apart.
+ * Every path decides through tq_apply_decide(), so they cannot drift apart; and every
+ * path asks tq_apply_change() whether a decision changed, so the change feed (the
+ * store's `changes` table) gets the same changes, in journal order, whichever path ran.
  */
 #ifndef TQ_APPLY_H
 #define TQ_APPLY_H

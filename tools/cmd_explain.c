@@ -581,10 +581,10 @@ static void json_reasons(const char *key, uint32_t r)
     printf("\"%s\":\"%s\"", key, buf);
 }
 
-static void print_json_decl(const tq_explain *x, const pay_list *pays, const journal_view *jv)
+/* "office", "kind" and where they came from: "store", a journal's DECL, or null (stored
+ * before format 3, no --journal holds its DECL). */
+static void print_json_office(const tq_decl *d, const journal_view *jv)
 {
-    const tq_decl *d = &x->decl;
-    int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
     if (d->office[0])
         printf("\"office\":\"%s\",\"kind\":\"%s\",", d->office, d->kind);
     else
@@ -597,6 +597,13 @@ static void print_json_decl(const tq_explain *x, const pay_list *pays, const jou
     } else {
         printf("%s,", d->office[0] ? "\"store\"" : "null");
     }
+}
+
+static void print_json_decl(const tq_explain *x, const pay_list *pays, const journal_view *jv)
+{
+    const tq_decl *d = &x->decl;
+    int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
+    print_json_office(d, jv);
     char when[48], day[11], buf[160];
     format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);
@@ -861,6 +868,16 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
     return status;
 }
 
+/* backfill() - for a declaration stored before format 3 (no office), office, kind and
+ * line values from the first --journal that holds its DECL (jv->src_j, jv->src). */
+static void backfill(tq_explain *x, journal_view *jv)
+{
+    for (int j = 0; !x->decl.office[0] && j < jv->n; j++)
+        if (access(jv->paths[j], R_OK) == 0 &&
+            (tq_explain_backfill(jv->paths[j], &x->decl, &jv->src), jv->src.found))
+            jv->src_j = j;
+}
+
 int tq_cmd_explain(int argc, char **argv)
 {
     const char *db = NULL, *json = NULL;
@@ -925,10 +942,8 @@ int tq_cmd_explain(int argc, char **argv)
         status = store_failed(t, db, "the skipped gaps", rc);
         goto out;
     }
-    for (int j = 0; known && !x->decl.office[0] && j < njournals; j++)
-        if (access(journals[j], R_OK) == 0 &&
-            (tq_explain_backfill(journals[j], &x->decl, &jv.src), jv.src.found))
-            jv.src_j = j;
+    if (known)
+        backfill(x, &jv);
     if (known && journal_view_load(&jv, t, pos[0]) != 0) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;
