@@ -68,7 +68,7 @@ static int print_office(void *ctx, const char *office, uint64_t count)
 {
     int *n = ctx;
     if (*n < 0)
-        printf("%s\"%s\":%llu", *n < -1 ? "," : "", office, (unsigned long long)count);
+        printf("%s\"%s\":%llu", *n < -1 ? "," : "{", office, (unsigned long long)count);
     else
         printf("  %-6s %llu\n", office[0] ? office : "(none)", (unsigned long long)count);
     *n += *n < 0 ? -1 : 1;
@@ -84,10 +84,7 @@ static int print_offices(tq_store *s, int json)
     int rc = tq_txn_begin(s, 1, &t), n = json ? -1 : 0;
     if (rc != TQ_OK)
         return rc;
-    if (json)
-        printf(",\"held_by_office\":{");
-    else
-        printf("held per office (office, declarations held):\n");
+    printf(json ? ",\"held_by_office\":" : "held per office (office, declarations held):\n");
     rc = tq_store_each_office(t, TQ_STATE_HELD, print_office, &n);
     tq_txn_abort(t);
     if (rc == TQ_ERR_VERSION) {
@@ -95,7 +92,7 @@ static int print_offices(tq_store *s, int json)
         return TQ_OK;
     }
     if (json)
-        printf("}");
+        printf(n == -1 ? "{}" : "}");
     else if (n == 0)
         printf("  none\n");
     return rc;
