@@ -31,8 +31,9 @@ steps=("load payments $WORK/half1.csv"
 
 # step I DB : run step I on DB (arguments split on spaces: the paths have none)
 step() {
-  # shellcheck disable=SC2086
-  "$TQ" ${steps[$1]} --db "$2" --quiet
+  local args
+  read -ra args <<<"${steps[$1]}"
+  "$TQ" "${args[@]}" --db "$2" --quiet
 }
 
 # pull DB : append the changes after $last to $acc and move $last to the greatest seen
@@ -110,7 +111,8 @@ for round in $(seq 1 "$rounds"); do
     k=0
     while :; do
       delay=$(( (RANDOM * 32768 + RANDOM) % dur[i] ))
-      step "$i" "$db" 2>"$WORK/kerr" &
+      read -ra args <<<"${steps[$i]}"
+      "$TQ" "${args[@]}" --db "$db" --quiet 2>"$WORK/kerr" &   # the process itself, to kill
       pid=$!
       sleep_us "$delay"
       pull "$db"       # a reader while the writer may be running
