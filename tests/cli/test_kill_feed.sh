@@ -80,7 +80,7 @@ echo "steps (us): ${dur[*]}; feed columns: $hdr"
 
 # check DB : the accumulated feed against the database
 check() {
-  "$TQ" export changes --db "$1" --since 0 --csv -o "$WORK/all.csv" >/dev/null || fail "export changes --since 0"
+  "$TQ" export changes --db "$1" --since 0 --csv -o "$WORK/all.csv" >/dev/null 2>"$WORK/pullerr" || fail "export changes --since 0: $(cat "$WORK/pullerr")"
   "$TQ" export decisions --db "$1" -o "$WORK/dec.csv" || fail "export decisions"
   awk -F, -v c="$nocol" '$c != NR { print "change " $c " at place " NR " (a gap or a duplicate)"; exit 1 }' "$acc" ||
     fail "the feed read across the reruns is not 1, 2, ...: $(awk -F, -v c="$nocol" '$c != NR { print; exit }' "$acc")"
@@ -110,7 +110,9 @@ for round in $(seq 1 "$rounds"); do
   for i in "${!steps[@]}"; do
     k=0
     while :; do
-      delay=$(( (RANDOM * 32768 + RANDOM) % dur[i] ))
+      # over the whole run (commits included) or its first half (a rerun that resumes
+      # is shorter: so more kills land before it ends)
+      delay=$(( (RANDOM * 32768 + RANDOM) % (k % 2 ? dur[i] : dur[i] / 2 + 1) ))
       read -ra args <<<"${steps[$i]}"
       "$TQ" "${args[@]}" --db "$db" --quiet 2>"$WORK/kerr" &   # the process itself, to kill
       pid=$!

@@ -31,7 +31,7 @@ run() {
   [ -z "${4:-}" ] || want=$small
   [ "$(wc -l <"$WORK/d$1.csv")" -eq $((want + 1)) ] || fail "$2 threads: wanted $want decisions"
   if [ $feed = 1 ]; then
-    "$TQ" export changes --db "$db" --since 0 --csv -o "$WORK/f$1.csv" >/dev/null || fail "export changes"
+    "$TQ" export changes --db "$db" --since 0 --csv -o "$WORK/f$1.csv" >/dev/null 2>"$WORK/ferr" || fail "export changes: $(cat "$WORK/ferr")"
     [ "$(wc -l <"$WORK/f$1.csv")" -gt "$want" ] || fail "$2 threads: fewer changes than declarations"
   fi
 }
