@@ -252,6 +252,20 @@ expect_status 0 "$TQ" explain "$gd" --db "$gdb"
 grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
 ok
 
+# ---- an AMEND of lines (of a held declaration) replaces their values; office and kind stay the DECL's ----
+{
+  printf '{"ev":"DECL","decl_no":"100000000051","kind":"B12","office":"02C3","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":2,"tax_due":0,"lines":[{"hs":"85171300","qty":1,"value":111}]}\n'
+  printf '{"ev":"AMEND","decl_no":"100000000051","lines":[{"hs":"39269099","qty":2,"value":222},{"hs":"39269099","qty":3,"value":333}]}\n'
+} >"$WORK/amend.ndjson"
+"$TQ" journal pack "$WORK/amend.ndjson" -o "$WORK/amend.tqj" --quiet || fail "pack amend"
+"$TQ" replay "$WORK/amend.tqj" --db "$WORK/adb" --quiet || fail "replay amend"
+expect_status 0 "$TQ" explain 100000000051 --db "$WORK/adb"
+grep -q '^office *02C3, kind B12$' "$WORK/out" || fail "office after AMEND: $(cat "$WORK/out")"
+has "1  hs 39269099  qty 2  value 222 đồng"
+has "2  hs 39269099  qty 3  value 333 đồng"
+grep -q 'value 111' "$WORK/out" && fail "the DECL's value outlived the AMEND of its lines"
+ok
+
 # ---- stored before format 3: office, kind and values are not in the database ----
 v1=$WORK/v1
 mkdir -p "$v1" && cp "$TOP/tests/data/store-v1/data.mdb" "$v1/" || fail "copy fixture"
