@@ -252,7 +252,7 @@ expect_status 0 "$TQ" explain "$gd" --db "$gdb"
 grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
 ok
 
-# ---- an AMEND of lines (of a held declaration) replaces their values; office and kind stay the DECL's ----
+# ---- an AMEND of lines (a held declaration's) replaces their values; office, kind stay ----
 {
   printf '{"ev":"DECL","decl_no":"100000000051","kind":"B12","office":"02C3","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":2,"tax_due":0,"lines":[{"hs":"85171300","qty":1,"value":111}]}\n'
   printf '{"ev":"AMEND","decl_no":"100000000051","lines":[{"hs":"39269099","qty":2,"value":222},{"hs":"39269099","qty":3,"value":333}]}\n'
