@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tq_apply.h"
 #include "tq_gen.h"
 #include "tq_journal.h"
 #include "tq_load.h"
@@ -211,6 +212,57 @@ static uint64_t feed_agrees(tq_store *s)
     tq_txn_abort(t);
     free(k.v);
     return last;
+}
+
+/* ---- the one rule: what is a change ---- */
+
+Test(feed, a_change_is_a_new_declaration_or_another_state_reasons_version_or_manual)
+{
+    tq_decl d;
+    memset(&d, 0, sizeof d);
+    strcpy(d.decl_no, "100000000001");
+    d.state = TQ_STATE_HELD;
+    d.reasons = TQ_R_TAX_SHORT;
+    d.src_seq = 9;
+    memset(d.src_id, 0xAB, sizeof d.src_id);
+    tq_change c;
+    tq_decision none = tq_apply_decision(&d, 0);
+    cr_assert_eq(tq_apply_change(&none, &d, TQ_CHANGE_EVENT, &c), 1, "a new declaration");
+    cr_assert_str_eq(c.decl_no, "100000000001");
+    cr_assert_eq(c.no, 0);
+    cr_assert_eq(c.src_seq, 9);
+    cr_assert_eq(c.src_id[15], 0xAB);
+    tq_decision same = tq_apply_decision(&d, 1);
+    d.officer = TQ_SEEN_DOCS_OK;   /* not part of the decision */
+    d.tax_short = 5;
+    d.tax_due = 7;
+    cr_assert_eq(tq_apply_change(&same, &d, TQ_CHANGE_EVENT, &c), 0);
+    tq_decl e = d;
+    e.state = TQ_STATE_CLEARED;
+    cr_assert_eq(tq_apply_change(&same, &e, TQ_CHANGE_EVENT, &c), 1, "state");
+    e = d;
+    e.reasons |= TQ_R_PERMIT_MISSING;
+    cr_assert_eq(tq_apply_change(&same, &e, TQ_CHANGE_EVENT, &c), 1, "reasons");
+    e = d;
+    e.version = 1;
+    cr_assert_eq(tq_apply_change(&same, &e, TQ_CHANGE_EVENT, &c), 1, "version");
+    e = d;
+    e.manual = 1;
+    cr_assert_eq(tq_apply_change(&same, &e, TQ_CHANGE_RECONCILE, &c), 1, "manual");
+    cr_assert_eq(c.cause, TQ_CHANGE_RECONCILE);
+    cr_assert_eq(c.src_seq, 0, "only an event names a source");
+    cr_assert_eq(c.src_id[0], 0);
+    /* the source moves only when the rules changed the declaration */
+    tq_decl f = d;
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    memset(id, 0x11, sizeof id);
+    tq_apply_source(&f, TQ_STEP_DUPLICATE, id, 44);
+    tq_apply_source(&f, TQ_STEP_IGNORED_FINAL, id, 44);
+    tq_apply_source(&f, TQ_STEP_UNKNOWN, id, 44);
+    cr_assert_eq(f.src_seq, 9);
+    tq_apply_source(&f, TQ_STEP_DONE, id, 45);
+    cr_assert_eq(f.src_seq, 45);
+    cr_assert_eq(f.src_id[3], 0x11);
 }
 
 /* ---- replay: serial and pipeline ---- */
