@@ -495,6 +495,21 @@ static void print_verdict(const tq_explain *x)
     }
 }
 
+/* print_last_event() - the event that last changed the declaration (store format 3;
+ * nothing for one stored before). */
+static void print_last_event(const tq_decl *d, int json)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(d->src_id, hex);
+    if (json && d->src_seq)
+        printf("\"last_event\":{\"journal_id\":\"%s\",\"seq\":%llu},", hex,
+               (unsigned long long)d->src_seq);
+    else if (json)
+        printf("\"last_event\":null,");
+    else if (d->src_seq)
+        printf("last event    seq %llu of journal %s\n", (unsigned long long)d->src_seq, hex);
+}
+
 /* print_office() - office and kind: the store's, or for a declaration stored before
  * format 3, a journal's (--journal) or how to find them. */
 static void print_office(const tq_decl *d, const journal_view *jv)
@@ -535,6 +550,7 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
     print_office(d, jv);
+    print_last_event(d, 0);
     officer_words(d->officer, buf, sizeof buf);
     printf("channel       %u (%s); officer results applied: %s\n", d->channel,
            channel_words(d->channel), buf);
@@ -604,6 +620,7 @@ static void print_json_decl(const tq_explain *x, const pay_list *pays, const jou
     const tq_decl *d = &x->decl;
     int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
     print_json_office(d, jv);
+    print_last_event(d, 1);
     char when[48], day[11], buf[160];
     format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);

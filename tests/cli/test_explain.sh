@@ -91,13 +91,17 @@ grep -q 'hs prefixes 8517;8471  quota unlimited  this declaration 105 (lines 1, 
 grep -q '^verdict now *HELD: TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER, as decided' "$WORK/out" || fail "verdict"
 grep -q '^registered *2024-08-06T09:15:00+07:00 (day 2024-08-06' "$WORK/out" || fail "registration"
 ok
-# office, kind and line values, from the store alone
+# office, kind and line values, from the store alone; the event that last changed it
 grep -q '^office *01B1, kind A11$' "$WORK/out" || fail "office line: $(cat "$WORK/out")"
+jid=$("$TQ" stat --db "$db" | sed -n 's/^journal \([0-9a-f]*\): .*/\1/p')
+[ ${#jid} = 32 ] || fail "stat names no journal id"
+grep -q "^last event *seq 5 of journal $jid\$" "$WORK/out" || fail "last event (the AMEND at seq 5): $(cat "$WORK/out")"
 has "1  hs 85171300  qty 100  value 250,000,000 đồng  permit GCN-1"
 has "2  hs 39269099  qty 5  value 1,000,000 đồng  permit GCN-1"
 expect_status 0 "$TQ" explain 100000000011 --db "$db" --json
 awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json is not valid JSON"
-grep -qF '"office":"01B1","kind":"A11","office_from":"store",' "$WORK/out" || fail "--json office: $(cat "$WORK/out")"
+grep -qF '"office":"01B1","kind":"A11","office_from":"store","last_event":{"journal_id":"' "$WORK/out" || fail "--json office: $(cat "$WORK/out")"
+grep -qF "\"last_event\":{\"journal_id\":\"$jid\",\"seq\":5}," "$WORK/out" || fail "--json last event: $(cat "$WORK/out")"
 grep -qF '"lines":[{"hs":"85171300","qty":100,"value":250000000,"permit":"GCN-1"},{"hs":"39269099","qty":5,"value":1000000,"permit":"GCN-1"}]' "$WORK/out" ||
   fail "--json line values: $(cat "$WORK/out")"
 ok
@@ -275,9 +279,10 @@ expect_status 0 "$TQ" explain "$vd" --db "$v1"
 grep -q '^office *not kept: stored before store format 3, as are kind and line values; --journal J.tqj reads them from its DECL$' "$WORK/out" ||
   fail "v1 without --journal: $(cat "$WORK/out")"
 grep -q ' value ' "$WORK/out" && fail "v1: a line value shown that the database does not keep: $(cat "$WORK/out")"
+grep -q '^last event' "$WORK/out" && fail "v1: a last event the database does not keep"
 expect_status 0 "$TQ" explain "$vd" --db "$v1" --json
 awk -f "$HERE/check_json.awk" "$WORK/out" || fail "v1 --json is not valid JSON"
-grep -qF '"office":null,"kind":null,"office_from":null,' "$WORK/out" || fail "v1 --json office: $(cat "$WORK/out")"
+grep -qF '"office":null,"kind":null,"office_from":null,"last_event":null,' "$WORK/out" || fail "v1 --json office: $(cat "$WORK/out")"
 grep -qF '"value":' "$WORK/out" && fail "v1 --json shows values"
 ok
 # the --journal way: office and kind of its DECL, and the values of its lines
