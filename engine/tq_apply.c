@@ -96,23 +96,77 @@ int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
     return rc != TQ_OK ? rc : tq_store_put_decl(t, d);
 }
 
-int tq_apply_event(tq_txn *t, const tq_event *ev, tq_apply_scratch *sc, tq_step *step)
+/* ---- the change feed ---- */
+
+tq_decision tq_apply_decision(const tq_decl *d, int exists)
+{
+    tq_decision v;
+    memset(&v, 0, sizeof v);
+    if (exists) {
+        v.exists = 1;
+        v.state = d->state;
+        v.manual = d->manual;
+        v.reasons = d->reasons;
+        v.version = d->version;
+    }
+    return v;
+}
+
+void tq_apply_source(tq_decl *d, tq_step step, const uint8_t *src_id, uint64_t seq)
+{
+    if (step != TQ_STEP_EVALUATE && step != TQ_STEP_EVALUATE_MANUAL && step != TQ_STEP_DONE)
+        return;
+    memcpy(d->src_id, src_id, sizeof d->src_id);
+    d->src_seq = seq;
+}
+
+int tq_apply_change(const tq_decision *before, const tq_decl *d, int cause, tq_change *c)
+{
+    if (before->exists && before->state == d->state && before->manual == d->manual &&
+        before->reasons == d->reasons && before->version == d->version)
+        return 0;
+    memset(c, 0, sizeof *c);
+    memcpy(c->decl_no, d->decl_no, sizeof c->decl_no);
+    c->state = d->state;
+    c->manual = d->manual;
+    c->cause = (uint8_t)cause;
+    c->reasons = d->reasons;
+    c->version = d->version;
+    if (cause == TQ_CHANGE_EVENT) {
+        memcpy(c->src_id, d->src_id, sizeof c->src_id);
+        c->src_seq = d->src_seq;
+    }
+    return 1;
+}
+
+int tq_apply_record(tq_txn *t, const tq_decision *before, const tq_decl *d, int cause)
+{
+    tq_change c;
+    return tq_apply_change(before, d, cause, &c) ? tq_store_add_change(t, &c) : TQ_OK;
+}
+
+int tq_apply_event(tq_txn *t, const tq_event *ev, const uint8_t *src_id,
+                   tq_apply_scratch *sc, tq_step *step)
 {
     tq_decl d;
     int rc = tq_store_get_decl(t, ev->decl_no, &d);
     if (rc != TQ_OK && rc != TQ_ERR_NOTFOUND)
         return rc;
+    tq_decision before = tq_apply_decision(&d, rc == TQ_OK);
     *step = tq_rules_begin(&d, rc == TQ_OK, ev);
+    tq_apply_source(&d, *step, src_id, ev->seq);
     switch (*step) {
     case TQ_STEP_EVALUATE:
     case TQ_STEP_EVALUATE_MANUAL:
-        return tq_apply_evaluate(t, &d, *step == TQ_STEP_EVALUATE_MANUAL, sc, NULL);
+        rc = tq_apply_evaluate(t, &d, *step == TQ_STEP_EVALUATE_MANUAL, sc, NULL);
+        break;
     case TQ_STEP_DONE:
-        return tq_store_put_decl(t, &d);
+        rc = tq_store_put_decl(t, &d);
+        break;
     case TQ_STEP_DUPLICATE:
     case TQ_STEP_IGNORED_FINAL:
     case TQ_STEP_UNKNOWN:
         return TQ_OK;
     }
-    return TQ_OK;
+    return rc == TQ_OK ? tq_apply_record(t, &before, &d, TQ_CHANGE_EVENT) : rc;
 }

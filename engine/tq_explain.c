@@ -11,6 +11,7 @@
  */
 #include "tq_explain.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +221,59 @@ int tq_explain_history(const char *path, const char *decl_no,
     tq_journal_close(r);
     if (rc == TQ_OK)
         rc = first_err;
+    return rc;
+}
+
+typedef struct backfill_scan {
+    tq_decl *d;
+    tq_explain_decl_src *src;
+    char office[sizeof ((tq_decl *)0)->office], kind[sizeof ((tq_decl *)0)->kind];
+} backfill_scan;
+
+/* same_lines() - ev's lines are d's (hs, permit, qty, in order). */
+static int same_lines(const tq_decl *d, const tq_event *ev)
+{
+    if (!(ev->has & TQ_HAS_LINES) || ev->nlines != d->nlines || ev->nlines > TQ_LINES_MAX)
+        return 0;
+    for (uint16_t l = 0; l < ev->nlines; l++)
+        if (strcmp(ev->lines[l].hs, d->lines[l].hs) != 0 ||
+            strcmp(ev->lines[l].permit, d->lines[l].permit) != 0 ||
+            ev->lines[l].qty != d->lines[l].qty)
+            return 0;
+    return 1;
+}
+
+static int on_backfill_event(void *ctx, const tq_event *ev)
+{
+    backfill_scan *b = ctx;
+    if (ev->ev == TQ_EV_DECL && !b->src->found) {
+        b->src->found = 1;
+        b->src->decl_seq = ev->seq;
+        snprintf(b->office, sizeof b->office, "%s", ev->office);
+        snprintf(b->kind, sizeof b->kind, "%s", ev->kind);
+    }
+    if (b->src->found && (ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) &&
+        same_lines(b->d, ev)) {
+        for (uint16_t l = 0; l < ev->nlines; l++)
+            b->d->lines[l].value = ev->lines[l].value;
+        b->src->values = 1;
+        b->src->values_seq = ev->seq;
+    }
+    return 0;
+}
+
+int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src)
+{
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    backfill_scan b = {.d = d, .src = src};
+    memset(src, 0, sizeof *src);
+    if (d->office[0] != '\0')
+        return TQ_OK;        /* kept by the store: nothing to find */
+    int rc = tq_explain_history(path, d->decl_no, on_backfill_event, &b, NULL, id);
+    if (src->found) {
+        memcpy(d->office, b.office, sizeof d->office);
+        memcpy(d->kind, b.kind, sizeof d->kind);
+    }
     return rc;
 }
 

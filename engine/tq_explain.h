@@ -15,6 +15,8 @@
  *   tq_explain_free(x);
  *
  * and, for the history the store does not keep, tq_explain_history() over a journal.
+ * Office, kind and line values are in x->decl (store format 3); a declaration stored
+ * before has office "" and tq_explain_backfill() finds them in its journal.
  */
 #ifndef TQ_EXPLAIN_H
 #define TQ_EXPLAIN_H
@@ -85,6 +87,24 @@ int tq_explain_history(const char *path, const char *decl_no,
                        int (*fn)(void *ctx, const tq_event *ev), void *ctx,
                        void (*bad)(void *ctx, int err, const tq_frame_info *fi),
                        uint8_t id[TQ_JOURNAL_ID_LEN]);
+
+/* What a journal tells of a declaration stored before store format 3 (office ""):
+ * office, kind and line values, which the store did not keep then. */
+typedef struct tq_explain_decl_src {
+    int found;                          /* the journal holds the declaration's DECL */
+    uint64_t decl_seq;                  /* its seq */
+    int values;                         /* the line values were found: the DECL's or a
+                                         * later AMEND's lines equal the stored lines */
+    uint64_t values_seq;                /* the event they came from */
+} tq_explain_decl_src;
+
+/* tq_explain_backfill() - when d was stored without an office (before format 3), read
+ * journal path for d's DECL: copy its office and kind into d, and the line values of
+ * the last DECL or AMEND whose lines (hs, permit, qty, in order) equal d's, so a value
+ * is never paired with a line it was not declared for.  d is otherwise unchanged.
+ * Damaged frames are passed over as tq_explain_history() does, silently.
+ * @return as tq_explain_history(); *src says what was found. */
+int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src);
 
 /* The officer results a journal holds for one declaration, with what came before each
  * in that journal, so that explain can say which were applied and why not the others

@@ -42,6 +42,14 @@
  * their use are cached across batches (permits do not change during a replay); use
  * changed in a batch is written at its commit.  The caches are bounded: the
  * declaration table by the batch, the permit cache by TQ_PERMIT_CACHE_MAX entries.
+ *
+ * The change feed.  Each event that changes a declaration's decision (tq_apply_change(),
+ * the rule every path uses) leaves a 32-byte note in an array, in journal order; the
+ * flush numbers them into the feed after the declarations, before the mark and the
+ * commit.  So the feed gets the same changes, in the same order and with the same
+ * numbers, as the serial path gives, whatever the thread count and the batch size, and
+ * a killed run loses them together with the decisions.  The array is bounded by the
+ * batch (at most one note per event).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -308,8 +316,21 @@ typedef struct permit_entry {
     tq_permit_fact fact;
 } permit_entry;
 
+/* A change of a declaration's decision in the open batch, kept until the flush writes
+ * it to the feed (the journal's id is the pass's own). */
+typedef struct pl_change {
+    uint64_t key, seq;       /* decl_no as a number; the event's seq */
+    uint32_t reasons, version;
+    uint8_t state, manual;
+} pl_change;
+
 typedef struct applier {
     replay_run *r;
+    uint8_t jid[TQ_JOURNAL_ID_LEN];  /* the journal's id: every change's source */
+    /* the batch's changes in journal order: one per event at most, so bounded by the
+     * batch */
+    pl_change *ch;
+    size_t nch, chcap;
     /* declarations changed in the open batch */
     decl_slot *slots;
     size_t nslots, nused;    /* nslots is a power of two */
@@ -572,7 +593,55 @@ static int permit_lookup(applier *a, const char *name, permit_entry **out)
     return TQ_OK;
 }
 
-/* flush() - before a commit: the batch's declarations in key order, then permit use. */
+/* change_note() - keep the change the event made to a->d, if any (tq_apply_change()
+ * decides), for the flush to write in journal order. */
+static int change_note(applier *a, const tq_decision *before)
+{
+    tq_change c;
+    if (!tq_apply_change(before, &a->d, TQ_CHANGE_EVENT, &c))
+        return TQ_OK;
+    if (a->nch == a->chcap) {
+        size_t cap = a->chcap ? a->chcap * 2 : 4096;
+        pl_change *n = realloc(a->ch, cap * sizeof *n);
+        if (n == NULL)
+            return TQ_ERR_NOMEM;
+        a->ch = n;
+        a->chcap = cap;
+    }
+    pl_change *p = &a->ch[a->nch++];
+    p->key = decl_key(c.decl_no);
+    p->seq = c.src_seq;
+    p->reasons = c.reasons;
+    p->version = c.version;
+    p->state = c.state;
+    p->manual = c.manual;
+    return TQ_OK;
+}
+
+/* flush_changes() - the batch's changes to the feed, in the order they happened. */
+static int flush_changes(applier *a)
+{
+    int rc = TQ_OK;
+    for (size_t i = 0; i < a->nch && rc == TQ_OK; i++) {
+        const pl_change *p = &a->ch[i];
+        tq_change c;
+        memset(&c, 0, sizeof c);
+        key_decl(p->key, c.decl_no);
+        c.state = p->state;
+        c.manual = p->manual;
+        c.cause = TQ_CHANGE_EVENT;
+        c.reasons = p->reasons;
+        c.version = p->version;
+        memcpy(c.src_id, a->jid, sizeof c.src_id);
+        c.src_seq = p->seq;
+        rc = tq_store_add_change(a->r->t, &c);
+    }
+    a->nch = 0;
+    return rc;
+}
+
+/* flush() - before a commit: the batch's declarations in key order, its changes in
+ * journal order, then permit use. */
 static int flush(void *ctx)
 {
     applier *a = ctx;
@@ -597,6 +666,8 @@ static int flush(void *ctx)
         if (append)
             a->max_key = a->slots[i].key;
     }
+    if (rc == TQ_OK)
+        rc = flush_changes(a);
     for (size_t e = 0; e < a->npe && rc == TQ_OK; e++)
         if (a->pe[e].dirty) {
             rc = tq_store_put_used(a->r->t, a->pe[e].name, a->pe[e].fact.used);
@@ -663,12 +734,15 @@ static int apply_prepared(applier *a, const pl_frame *f)
         int exists;
         if ((rc = decl_get(a, ev->decl_no, &a->d, &exists)) != TQ_OK)
             return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
+        tq_decision before = tq_apply_decision(&a->d, exists);
         tq_step step = tq_rules_begin(&a->d, exists, ev);
+        tq_apply_source(&a->d, step, a->jid, ev->seq);
         if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL)
             rc = tq_apply_decide(&a->d, step == TQ_STEP_EVALUATE_MANUAL, &pl_ops, a, NULL);
         if (rc == TQ_OK && (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL ||
-                            step == TQ_STEP_DONE))
-            rc = decl_put(a, &a->d);
+                            step == TQ_STEP_DONE) &&
+            (rc = decl_put(a, &a->d)) == TQ_OK)
+            rc = change_note(a, &before);
         if (rc != TQ_OK)
             return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
         tq__replay_count(a->r, ev, step);
@@ -772,6 +846,7 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
 {
     p->r = r;
     a->r = r;
+    memcpy(a->jid, tq_journal_id(r->r), TQ_JOURNAL_ID_LEN);
     p->nworkers = r->o->threads < TQ_REPLAY_THREADS_MAX ? r->o->threads
                                                         : TQ_REPLAY_THREADS_MAX;
     p->nframes = 2 * (size_t)p->nworkers + 4;
@@ -820,6 +895,7 @@ static void pipeline_release(pipeline *p, applier *a)
     free(a->arena);
     free(a->pe);
     free(a->pidx);
+    free(a->ch);
 }
 
 /* pipeline_run() - start the threads, apply, stop them, and commit the last batch when

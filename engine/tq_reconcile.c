@@ -3,9 +3,11 @@
  * How it works.  One write transaction: a first cursor pass over the declarations
  * collects the HELD ones as (registration instant, decl_no) keys, which are sorted so
  * quota goes to the earlier registration (SPEC §3, §7: the instant, not its text); each
- * is then re-evaluated through tq_apply_evaluate(), the same path a replay uses.  A
- * second pass reports manual clearances with discrepancies and overpaid clearances, and
- * a pass over the payments finds those whose declaration is unknown.  The keys take 24
+ * is then re-evaluated through tq_apply_evaluate(), the same path a replay uses, and a
+ * decision that changed is added to the feed (TQ_CHANGE_RECONCILE) in the same
+ * transaction.  The office index then gives the still-held per office.  A second pass
+ * reports manual clearances with discrepancies and overpaid clearances, and a pass over
+ * the payments finds those whose declaration is unknown.  The keys take 24
  * bytes per HELD declaration; that is the one cost that grows with the database.
  */
 #include "tq_reconcile.h"
@@ -93,6 +95,34 @@ static int report_decl(void *ctx, const tq_decl *d)
     return 0;
 }
 
+/* top_office() - keep office among the st->top_offices (most held first, then office
+ * order); the walk gives offices in office order, so an equal count never displaces. */
+static void top_office(tq_reconcile_stats *st, const char *office, uint64_t count)
+{
+    size_t n = st->ntop_offices, i = n;
+    if (n == TQ_RECONCILE_TOP_OFFICES && st->top_offices[n - 1].count >= count)
+        return;
+    if (n < TQ_RECONCILE_TOP_OFFICES)
+        st->ntop_offices++;
+    else
+        i = n - 1;
+    for (; i > 0 && st->top_offices[i - 1].count < count; i--)
+        st->top_offices[i] = st->top_offices[i - 1];
+    memset(st->top_offices[i].office, 0, sizeof st->top_offices[i].office);
+    memcpy(st->top_offices[i].office, office, strnlen(office, 4));
+    st->top_offices[i].count = count;
+}
+
+static int count_office(void *ctx, const char *office, uint64_t count)
+{
+    report_pass *p = ctx;
+    p->st->held_offices++;
+    top_office(p->st, office, count);
+    if (p->o->held_office)
+        p->o->held_office(p->o->ctx, office, count);
+    return 0;
+}
+
 static int report_payment(void *ctx, const tq_payment *pay)
 {
     report_pass *p = ctx;
@@ -148,7 +178,10 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
         rc = tq_store_get_decl(t, no, &decl);
         if (rc != TQ_OK)
             goto out;
+        tq_decision before = tq_apply_decision(&decl, 1);
         rc = tq_apply_evaluate(t, &decl, 0, sc, NULL);
+        if (rc == TQ_OK)
+            rc = tq_apply_record(t, &before, &decl, TQ_CHANGE_RECONCILE);
         if (rc != TQ_OK)
             goto out;
         st->reevaluated++;
@@ -165,7 +198,9 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
         }
     }
     report_pass p = {.o = o, .st = st, .t = t, .sc = sc, .rc = TQ_OK};
-    rc = tq_store_each_decl(t, report_decl, &p);
+    rc = tq_store_each_office(t, TQ_STATE_HELD, count_office, &p);
+    if (rc == TQ_OK)
+        rc = tq_store_each_decl(t, report_decl, &p);
     if (rc == TQ_OK)
         rc = p.rc;
     if (rc == TQ_OK)

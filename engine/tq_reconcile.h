@@ -2,9 +2,11 @@
  *
  * SPEC §3: every HELD declaration is re-evaluated in ascending order of (registration
  * instant, decl_no), so quota goes to the earlier registration; those that now qualify
- * are cleared and consume quota.  Manual clearances are left as recorded.  The whole run
- * is one transaction: it is applied entirely or not at all.  The report lists what an
- * operator works on: cleared now, still held by reason, manual clearances with
+ * are cleared and consume quota.  Manual clearances are left as recorded.  Each decision
+ * that changes (state, reasons) is added to the store's change feed as a
+ * TQ_CHANGE_RECONCILE change.  The whole run is one transaction: it is applied entirely
+ * or not at all (a dry run: not at all).  The report lists what an operator works on:
+ * cleared now, still held by reason and by office, manual clearances with
  * discrepancies, payments for unknown declarations, and cleared declarations overpaid.
  */
 #ifndef TQ_RECONCILE_H
@@ -22,6 +24,9 @@ typedef struct tq_reconcile_opts {
     void (*manual_discrepancy)(void *ctx, const tq_decl *d);
     void (*unknown_payment)(void *ctx, const tq_payment *p);
     void (*overpaid)(void *ctx, const tq_decl *d, tq_u128 covered);  /* exact */
+    /* every office with declarations still held after the run, in office order, with
+     * their number (office "": stored before format 3 and not backfilled) */
+    void (*held_office)(void *ctx, const char *office, uint64_t count);
     void *ctx;
     /* progress: HELD declarations re-evaluated so far of those found; called every 1,024
      * and once at the end, never with a smaller `done` than before (a run redone after
@@ -30,10 +35,18 @@ typedef struct tq_reconcile_opts {
     void *progress_ctx;
 } tq_reconcile_opts;
 
+#define TQ_RECONCILE_TOP_OFFICES 10
+
 typedef struct tq_reconcile_stats {
     uint64_t reevaluated, cleared_now, still_held;
     uint64_t still_held_by_reason[8];      /* bit index of TQ_R_* */
     uint64_t manual_with_discrepancies, unknown_payments, overpaid;
+    uint64_t held_offices;                 /* offices with declarations still held */
+    size_t ntop_offices;                   /* of them, the ones with the most: */
+    struct {
+        char office[5];
+        uint64_t count;
+    } top_offices[TQ_RECONCILE_TOP_OFFICES];  /* most held first, then office order */
     uint64_t map_grows;
     double seconds;
 } tq_reconcile_stats;

@@ -6,8 +6,9 @@
  * decompression).  A run first walks the frames the mark covers, recomputing the chain:
  * a different chain means the file is not the journal that was replayed, and the run
  * is refused.  It then applies the remaining frames' events in order through
- * tq_apply_event(), and commits after whole frames, writing the decisions and the new
- * mark in the same transaction.  So at any instant the database holds the effect of
+ * tq_apply_event(), and commits after whole frames, writing the decisions, their
+ * changes (the feed, numbered in journal order) and the new mark in the same
+ * transaction.  So at any instant the database holds the effect of
  * exactly the frames its mark names: a killed run loses at most an uncommitted batch,
  * which the next run applies again from the same starting state.
  *
@@ -52,7 +53,7 @@ static int apply_frame(replay_run *r, const tq_frame_info *info)
     tq_frame_cursor_init(&c, info, r->raw);
     while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
         tq_step step;
-        rc = tq_apply_event(r->t, &ev, &r->sc, &step);
+        rc = tq_apply_event(r->t, &ev, tq_journal_id(r->r), &r->sc, &step);
         if (rc != TQ_OK)
             return tq__replay_db_error(r->d, r->t, rc, ev.seq);
         tq__replay_count(r, &ev, step);

@@ -7,7 +7,8 @@
  * events are applied in seq order through the same write transaction path as the serial
  * replay, after everything the journal applied since, and the gaps are deleted in the
  * same transaction: a fill is done entirely or not at all, and a second fill finds no
- * gap.
+ * gap.  The changes the gap events make are added to the feed in that transaction too,
+ * in the order they are applied (tq_apply_event()); a dry run commits none of them.
  *
  * Applied late, a gap's events may give another result than in journal order exactly
  * where order matters: a declaration with events both in the gap and after it, and a
@@ -230,7 +231,8 @@ static int fill_frame(fill_run *f, const tq_frame_info *info, const tq_gap *g)
     tq_frame_cursor_init(&c, info, f->raw);
     while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
         tq_step step;
-        if ((rc = tq_apply_event(f->t, &ev, &f->sc, &step)) != TQ_OK)
+        rc = tq_apply_event(f->t, &ev, tq_journal_id(f->r), &f->sc, &step);
+        if (rc != TQ_OK)
             return tq__replay_db_error(f->d, f->t, rc, ev.seq);
         f->st->events++;
         if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL ||

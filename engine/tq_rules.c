@@ -77,9 +77,9 @@ static int is_final(uint8_t state)
            state == TQ_STATE_CANCELLED;
 }
 
-/* Replace d's lines by the event's.  A parsed event has 1..50 lines; a larger count
- * could only come from a broken caller, and is cut at the array bound rather than
- * read past it. */
+/* Replace d's lines (hs, permit, qty, value) by the event's.  A parsed event has 1..50
+ * lines; a larger count could only come from a broken caller, and is cut at the array
+ * bound rather than read past it. */
 static void set_lines(tq_decl *d, const tq_event *ev)
 {
     size_t n = ev->nlines <= TQ_LINES_MAX ? ev->nlines : TQ_LINES_MAX;
@@ -88,6 +88,7 @@ static void set_lines(tq_decl *d, const tq_event *ev)
         copy_str(d->lines[i].hs, sizeof d->lines[i].hs, ev->lines[i].hs);
         copy_str(d->lines[i].permit, sizeof d->lines[i].permit, ev->lines[i].permit);
         d->lines[i].qty = ev->lines[i].qty;
+        d->lines[i].value = ev->lines[i].value;
     }
     d->nlines = (uint16_t)n;
 }
@@ -146,6 +147,8 @@ tq_step tq_rules_begin(tq_decl *d, int exists, const tq_event *ev)
         memset(d, 0, sizeof *d);      /* version, officer, manual, reasons, tax_short = 0 */
         copy_str(d->decl_no, sizeof d->decl_no, ev->decl_no);
         copy_str(d->declarant, sizeof d->declarant, ev->declarant);
+        copy_str(d->kind, sizeof d->kind, ev->kind);
+        copy_str(d->office, sizeof d->office, ev->office);
         d->state = TQ_STATE_PENDING;
         d->channel = ev->channel;
         d->tax_due = ev->tax_due;

@@ -3,7 +3,7 @@
  * Each test replays the same inputs with the serial reference path (threads = 0) and
  * with the pipeline at 1, 2, 4 and 8 threads, with small frames and small commit
  * batches so that frames, batches and the pipeline's reordering all come into play,
- * and compares the exports byte for byte.  Inputs: every valid conformance case
+ * and compares the exports and the change feed (every change, numbered) byte for byte.  Inputs: every valid conformance case
  * (and, where a case has no reconcile step, its expected exports), and a generated
  * backlog.  A replay interrupted after some frames and run again must also end in the
  * same exports.
@@ -27,14 +27,15 @@
 static const unsigned thread_counts[] = {0, 1, 2, 4, 8};
 
 typedef struct exports {
-    char *decisions, *permits;
-    size_t dlen, plen;
+    char *decisions, *permits, *feed;
+    size_t dlen, plen, flen;
 } exports;
 
 static void exports_free(exports *e)
 {
     free(e->decisions);
     free(e->permits);
+    free(e->feed);
 }
 
 static char *tmpdir(void)
@@ -90,8 +91,26 @@ static void load(tq_store *s, const char *path, tq_load_kind kind)
     cr_assert_eq(tq_load_file(s, path, &lo, &st, &d), TQ_OK, "%s", path);
 }
 
+/* The change feed, every field of every change, one line each. */
+static int dump_change(void *ctx, const tq_change *c)
+{
+    FILE *f = ctx;
+    fprintf(f, "%llu,%s,%u,%u,%u,%u,%u,", (unsigned long long)c->no, c->decl_no, c->state,
+            c->manual, c->cause, c->reasons, c->version);
+    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
+        fprintf(f, "%02x", c->src_id[i]);
+    fprintf(f, ",%llu\n", (unsigned long long)c->src_seq);
+    return 0;
+}
+
 static void export_all(tq_store *s, exports *e)
 {
+    tq_txn *t;
+    FILE *ff = open_memstream(&e->feed, &e->flen);
+    cr_assert_eq(tq_txn_begin(s, 1, &t), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, 0, dump_change, ff), TQ_OK);
+    tq_txn_abort(t);
+    fclose(ff);
     FILE *f = open_memstream(&e->decisions, &e->dlen);
     cr_assert_eq(tq_export_decisions(s, f), TQ_OK);
     fclose(f);
@@ -194,6 +213,12 @@ static void check_same(const exports *a, const exports *b, const char *what, uns
               "%s: decisions with %u threads differ from the serial replay", what, threads);
     cr_assert(a->plen == b->plen && memcmp(a->permits, b->permits, a->plen) == 0,
               "%s: permit use with %u threads differs from the serial replay", what, threads);
+    const char *nl = memchr(a->decisions, '\n', a->dlen);
+    cr_assert(a->flen > 0 || nl == NULL || nl + 1 == a->decisions + a->dlen,
+              "%s: declarations but no change in the feed", what);
+    cr_assert(a->flen == b->flen && memcmp(a->feed, b->feed, a->flen) == 0,
+              "%s: the change feed with %u threads differs from the serial replay", what,
+              threads);
 }
 
 Test(pipeline, conformance_cases_decide_alike_with_every_thread_count)
@@ -343,6 +368,7 @@ Test(pipeline, dry_run_changes_nothing)
     export_all(s, &after);
     cr_assert(before.dlen == after.dlen && memcmp(before.decisions, after.decisions, after.dlen) == 0);
     cr_assert(before.plen == after.plen && memcmp(before.permits, after.permits, after.plen) == 0);
+    cr_assert_eq(after.flen, 0, "a dry run records no change");
     exports_free(&before);
     exports_free(&after);
     tq_store_close(s);

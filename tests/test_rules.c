@@ -189,6 +189,62 @@ Test(rules, decl_copies_lines_hs_permit_qty)
     cr_assert_eq(d.lines[1].qty, 5);
 }
 
+Test(rules, decl_keeps_kind_office_and_each_line_value)
+{
+    tq_event ev = decl_event(1, 0);
+    add_line(&ev, "85171300", 100, "GCN-2024-000123");
+    add_line(&ev, "39269099", 5, NULL);
+    ev.lines[0].value = 987654321;
+    ev.lines[1].value = TQ_MONEY_MAX;
+    tq_decl d = create(&ev);
+    cr_assert_str_eq(d.kind, "A11");
+    cr_assert_str_eq(d.office, "01B1");
+    cr_assert_eq(d.lines[0].value, 987654321);
+    cr_assert_eq(d.lines[1].value, TQ_MONEY_MAX);
+    cr_assert_eq(d.lines[2].value, 0, "unused lines stay zero");
+    uint8_t zero[16] = {0};
+    cr_assert_eq(memcmp(d.src_id, zero, sizeof zero), 0, "the source is the caller's");
+    cr_assert_eq(d.src_seq, 0);
+}
+
+Test(rules, amend_keeps_kind_and_office_and_replaces_line_values)
+{
+    tq_event ev = decl_event(1, 1000);
+    add_line(&ev, "85171300", 10, NULL);
+    ev.lines[0].value = 111;
+    tq_decl d = create(&ev);
+    tq_event am = simple_event(TQ_EV_AMEND, 0);
+    am.has = TQ_HAS_TAX_DUE;
+    am.tax_due = 5;
+    cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_EVALUATE);
+    cr_assert_eq(d.lines[0].value, 111, "an AMEND without lines keeps the values");
+    am.has = TQ_HAS_LINES;
+    add_line(&am, "39269099", 1, NULL);
+    add_line(&am, "39269099", 2, NULL);
+    am.lines[0].value = 222;
+    am.lines[1].value = 0;
+    cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_EVALUATE);
+    cr_assert_eq(d.nlines, 2);
+    cr_assert_eq(d.lines[0].value, 222);
+    cr_assert_eq(d.lines[1].value, 0);
+    cr_assert_str_eq(d.kind, "A11");
+    cr_assert_str_eq(d.office, "01B1");
+}
+
+Test(rules, decl_kind_and_office_fill_their_arrays_and_no_more)
+{
+    tq_event ev = decl_event(1, 0);
+    add_line(&ev, "85171300", 1, NULL);
+    strcpy(ev.kind, "B1");  /* shorter than its array: the rest must be zero */
+    strcpy(ev.office, "XY");
+    tq_decl d = create(&ev);
+    cr_assert_str_eq(d.kind, "B1");
+    cr_assert_eq(d.kind[3], 0);
+    cr_assert_str_eq(d.office, "XY");
+    cr_assert_eq(d.office[3], 0);
+    cr_assert_eq(d.office[4], 0);
+}
+
 Test(rules, decl_gives_the_same_bytes_whatever_the_buffer_held)
 {
     tq_event ev = decl_event(1, 7);

@@ -19,14 +19,17 @@ static const char help_explain[] =
     "usage: thongquan explain DECL_NO --db DIR [--journal J.tqj]... [--json]\n"
     "\n"
     "Show why a declaration is where it is: its state, version and the reasons of its\n"
-    "last evaluation; its registration, channel, officer results, tax and lines; every\n"
-    "payment and permit that bears on it, with each permit's validity, holder, hs\n"
-    "prefixes, quota and use; and the rules applied now to what is loaded, one plain\n"
-    "line per reason, so you can see whether a reconcile would clear it.  The database\n"
-    "keeps no history: --journal (repeatable) lists the declaration's events found in\n"
-    "each journal, as NDJSON with their seq, how far that journal was replayed, and\n"
-    "each officer result in it with whether it was applied (one that came after the\n"
-    "declaration was final changed nothing).  Sums are in đồng.\n"
+    "last evaluation and the journal event (id, seq) that last changed it; its\n"
+    "registration, office, kind, channel, officer results, tax and lines with their\n"
+    "values; every payment and permit that bears on it, with each permit's validity,\n"
+    "holder, hs prefixes, quota and use; and the rules applied now to what is loaded,\n"
+    "one plain line per reason, so you can see whether a reconcile would clear it.\n"
+    "The database keeps no history: --journal (repeatable) lists the declaration's\n"
+    "events found in each journal, as NDJSON with their seq, how far that journal was\n"
+    "replayed, and each officer result in it with whether it was applied (one that came\n"
+    "after the declaration was final changed nothing).  A declaration stored before\n"
+    "store format 3 has no office, kind or line values in the database: explain says\n"
+    "so, and takes them from its DECL in a --journal.  Sums are in đồng.\n"
     "Reads only; safe while a replay runs.  Exit status 1 when DECL_NO is unknown.\n"
     "\n"
     "example:\n"
@@ -142,6 +145,9 @@ typedef struct journal_view {
     uint8_t (*ids)[TQ_JOURNAL_ID_LEN];  /* each journal's id, when it could be read */
     int *have_id;
     tq_explain_gap_list gaps;          /* every journal's skipped gaps in the database */
+    /* a declaration stored before format 3 (no office): what a journal told of it */
+    int src_j;                         /* the journal, or -1 */
+    tq_explain_decl_src src;
 } journal_view;
 
 static const char *ev_name(uint8_t ev)
@@ -490,6 +496,41 @@ static void print_verdict(const tq_explain *x)
     }
 }
 
+/* print_last_event() - the event that last changed the declaration (store format 3;
+ * nothing for one stored before). */
+static void print_last_event(const tq_decl *d, int json)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(d->src_id, hex);
+    if (json && d->src_seq)
+        printf("\"last_event\":{\"journal_id\":\"%s\",\"seq\":%llu},", hex,
+               (unsigned long long)d->src_seq);
+    else if (json)
+        printf("\"last_event\":null,");
+    else if (d->src_seq)
+        printf("last event    seq %llu of journal %s\n", (unsigned long long)d->src_seq, hex);
+}
+
+/* print_office() - office and kind: the store's, or for a declaration stored before
+ * format 3, a journal's (--journal) or how to find them. */
+static void print_office(const tq_decl *d, const journal_view *jv)
+{
+    if (jv->src_j < 0 && d->office[0]) {
+        printf("office        %s, kind %s\n", d->office, d->kind);
+        return;
+    }
+    if (jv->src_j >= 0) {
+        printf("office        %s, kind %s (from the DECL at seq %llu of %s: stored before "
+               "store format 3, the database does not keep them)\n",
+               d->office, d->kind, (unsigned long long)jv->src.decl_seq, jv->paths[jv->src_j]);
+        return;
+    }
+    printf("office        not kept: stored before store format 3, as are kind and line "
+           "values; %s\n",
+           jv->n ? "no --journal given holds its DECL"
+                 : "--journal J.tqj reads them from its DECL");
+}
+
 static void print_text(const tq_explain *x, const pay_list *pays, const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
@@ -509,16 +550,24 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
     tq_date_format(d->reg_day, day);
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
+    print_office(d, jv);
+    print_last_event(d, 0);
     officer_words(d->officer, buf, sizeof buf);
     printf("channel       %u (%s); officer results applied: %s\n", d->channel,
            channel_words(d->channel), buf);
     print_journal_officers(x, jv);
     print_tax(x);
     printf("lines         %u\n", d->nlines);
-    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
-        printf("  %2d  hs %s  qty %s%s%s\n", l + 1, d->lines[l].hs,
-               tq_cli_group(d->lines[l].qty, a), d->lines[l].permit[0] ? "  permit " : "",
-               d->lines[l].permit);
+    int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
+    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
+        printf("  %2d  hs %s  qty %s", l + 1, d->lines[l].hs, tq_cli_group(d->lines[l].qty, a));
+        if (values)
+            printf("  value %s", dong(d->lines[l].value, a));
+        printf("%s%s\n", d->lines[l].permit[0] ? "  permit " : "", d->lines[l].permit);
+    }
+    if (!values && jv->src_j >= 0)
+        printf("              (line values: no DECL or AMEND in %s has these lines)\n",
+               jv->paths[jv->src_j]);
     printf("payments      %zu\n", pays->n);
     for (size_t i = 0; i < pays->n; i++) {
         const tq_payment *p = &pays->v[i];
@@ -549,9 +598,30 @@ static void json_reasons(const char *key, uint32_t r)
     printf("\"%s\":\"%s\"", key, buf);
 }
 
-static void print_json_decl(const tq_explain *x, const pay_list *pays)
+/* "office", "kind" and where they came from: "store", a journal's DECL, or null (stored
+ * before format 3, no --journal holds its DECL). */
+static void print_json_office(const tq_decl *d, const journal_view *jv)
+{
+    if (d->office[0])
+        printf("\"office\":\"%s\",\"kind\":\"%s\",", d->office, d->kind);
+    else
+        printf("\"office\":null,\"kind\":null,");
+    printf("\"office_from\":");
+    if (jv->src_j >= 0) {
+        printf("{\"journal\":");
+        tq_json_str(stdout, jv->paths[jv->src_j]);
+        printf(",\"seq\":%llu},", (unsigned long long)jv->src.decl_seq);
+    } else {
+        printf("%s,", d->office[0] ? "\"store\"" : "null");
+    }
+}
+
+static void print_json_decl(const tq_explain *x, const pay_list *pays, const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
+    int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
+    print_json_office(d, jv);
+    print_last_event(d, 1);
     char when[48], day[11], buf[160];
     format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);
@@ -573,6 +643,8 @@ static void print_json_decl(const tq_explain *x, const pay_list *pays)
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
         printf("%s{\"hs\":\"%s\",\"qty\":%llu", l ? "," : "", d->lines[l].hs,
                (unsigned long long)d->lines[l].qty);
+        if (values)
+            printf(",\"value\":%llu", (unsigned long long)d->lines[l].value);
         if (d->lines[l].permit[0])
             printf(",\"permit\":\"%s\"", d->lines[l].permit);
         putchar('}');
@@ -780,7 +852,7 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
         printf("{\"schema\":%d,\"decl_no\":\"%s\",\"known\":%s,", TQ_CLI_JSON_SCHEMA,
                decl_no, known ? "true" : "false");
         if (known) {
-            print_json_decl(x, pays);
+            print_json_decl(x, pays, jv);
         } else {
             printf("\"payments\":[");
             for (size_t i = 0; i < pays->n; i++)
@@ -813,6 +885,16 @@ static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *
     if (fflush(stdout) != 0 && status == 0)
         status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
     return status;
+}
+
+/* backfill() - for a declaration stored before format 3 (no office), office, kind and
+ * line values from the first --journal that holds its DECL (jv->src_j, jv->src). */
+static void backfill(tq_explain *x, journal_view *jv)
+{
+    for (int j = 0; !x->decl.office[0] && j < jv->n; j++)
+        if (access(jv->paths[j], R_OK) == 0 &&
+            (tq_explain_backfill(jv->paths[j], &x->decl, &jv->src), jv->src.found))
+            jv->src_j = j;
 }
 
 int tq_cmd_explain(int argc, char **argv)
@@ -850,7 +932,7 @@ int tq_cmd_explain(int argc, char **argv)
     pay_list pays = {0};
     char *line = malloc(TQ_NDJSON_LINE_MAX);
     tq_txn *t = NULL;
-    journal_view jv = {.n = njournals, .paths = journals};
+    journal_view jv = {.n = njournals, .paths = journals, .src_j = -1};
     if (x == NULL || line == NULL) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;
@@ -877,6 +959,8 @@ int tq_cmd_explain(int argc, char **argv)
         status = store_failed(t, db, "the skipped gaps", rc);
         goto out;
     }
+    if (known)
+        backfill(x, &jv);
     if (known && journal_view_load(&jv, t, pos[0]) != 0) {
         status = tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         goto out;

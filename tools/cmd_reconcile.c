@@ -352,6 +352,36 @@ typedef struct rec_report {
     const tq_tally *t;
 } rec_report;
 
+/* Still held per office: the offices with the most, then how many offices in all. */
+static void print_offices(FILE *f, const tq_reconcile_stats *st)
+{
+    if (!st->held_offices)
+        return;
+    fprintf(f, "still held by office (%zu with the most, of %llu):", st->ntop_offices,
+            (unsigned long long)st->held_offices);
+    for (size_t i = 0; i < st->ntop_offices; i++) {
+        const char *o = st->top_offices[i].office;
+        fprintf(f, "%s %s %llu", i ? "," : "", o[0] ? o : "(none)",
+                (unsigned long long)st->top_offices[i].count);
+    }
+    fputc('\n', f);
+}
+
+/* json_offices() - "held_offices" and "held_by_office": the offices with the most. */
+static void json_offices(tq_json *j, const tq_reconcile_stats *st)
+{
+    tq_json_kv_u64(j, "held_offices", st->held_offices);
+    tq_json_key(j, "held_by_office");
+    tq_json_begin_array(j);
+    for (size_t i = 0; i < st->ntop_offices; i++) {
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "office", st->top_offices[i].office);
+        tq_json_kv_u64(j, "held", st->top_offices[i].count);
+        tq_json_end_object(j);
+    }
+    tq_json_end_array(j);
+}
+
 static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
 {
     const tq_reconcile_stats *st = r->st;
@@ -368,6 +398,7 @@ static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
     tq_json_kv_u64(&j, "still_held", st->still_held);
     tq_json_key(&j, "still_held_by_reason");
     tq_cli_json_by_reason(&j, st->still_held_by_reason);
+    json_offices(&j, st);
     tq_json_kv_u64(&j, "manual_with_discrepancies", st->manual_with_discrepancies);
     tq_json_kv_u64(&j, "payments_for_unknown_declarations", st->unknown_payments);
     tq_json_kv_u64(&j, "overpaid_cleared", st->overpaid);
@@ -420,6 +451,7 @@ static void print_summary(const rec_report *r, const rec_ctx *c, const char *rep
     if (st->still_held)
         printf("  (a declaration held for several reasons counts under each, so these can "
                "sum to more than the %llu still held)\n", (unsigned long long)st->still_held);
+    print_offices(stdout, st);
     printf("manual clearances with discrepancies: %llu\n",
            (unsigned long long)st->manual_with_discrepancies);
     print_shown(&c->l[L_MANUAL], SHOWN_OTHER, 1);

@@ -15,6 +15,9 @@
 # it does not read "officer results received: none"; the gaps --skip-corrupt left are
 # shown (a decision may lack their events), with the events of a history that fall in
 # one, until replay --fill-gap fills them; a damaged record is the database's, exit 5.
+# Issue 12: office, kind and each line's value come from the store, without --journal
+# (text and --json); a declaration stored before store format 3 says they are not kept
+# and, given --journal, takes them from its DECL there.
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db
 
@@ -87,6 +90,20 @@ grep -q 'GCN-1  VALID  agency BCT  holder 0101234567  valid 2024-01-01..2024-06-
 grep -q 'hs prefixes 8517;8471  quota unlimited  this declaration 105 (lines 1, 2)' "$WORK/out" || fail "permit use"
 grep -q '^verdict now *HELD: TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER, as decided' "$WORK/out" || fail "verdict"
 grep -q '^registered *2024-08-06T09:15:00+07:00 (day 2024-08-06' "$WORK/out" || fail "registration"
+ok
+# office, kind and line values, from the store alone; the event that last changed it
+grep -q '^office *01B1, kind A11$' "$WORK/out" || fail "office line: $(cat "$WORK/out")"
+jid=$("$TQ" stat --db "$db" | sed -n 's/^journal \([0-9a-f]*\): .*/\1/p')
+[ ${#jid} = 32 ] || fail "stat names no journal id"
+grep -q "^last event *seq 5 of journal $jid\$" "$WORK/out" || fail "last event (the AMEND at seq 5): $(cat "$WORK/out")"
+has "1  hs 85171300  qty 100  value 250,000,000 đồng  permit GCN-1"
+has "2  hs 39269099  qty 5  value 1,000,000 đồng  permit GCN-1"
+expect_status 0 "$TQ" explain 100000000011 --db "$db" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json is not valid JSON"
+grep -qF '"office":"01B1","kind":"A11","office_from":"store","last_event":{"journal_id":"' "$WORK/out" || fail "--json office: $(cat "$WORK/out")"
+grep -qF "\"last_event\":{\"journal_id\":\"$jid\",\"seq\":5}," "$WORK/out" || fail "--json last event: $(cat "$WORK/out")"
+grep -qF '"lines":[{"hs":"85171300","qty":100,"value":250000000,"permit":"GCN-1"},{"hs":"39269099","qty":5,"value":1000000,"permit":"GCN-1"}]' "$WORK/out" ||
+  fail "--json line values: $(cat "$WORK/out")"
 ok
 
 # ---- Q1: quota ----
@@ -195,7 +212,8 @@ for off in $(grep -abo 100000000011 "$db/data.mdb" | cut -d: -f1); do
   no_sanitizer_report
   case $got in
     0) ;;
-    5) grep -q "the database is damaged: table '[a-z]*', key '[^']*'" "$WORK/err" ||
+    # named by table and key, or (an index page, format 3) by the check at open
+    5) grep -qE "the database is damaged: table '[a-z_]*', key '[^']*'|cannot open the database: .*data.mdb: tree '[a-z_]*': page [0-9]+" "$WORK/err" ||
          fail "damage not named by table and key: $(cat "$WORK/err")"
        damaged=$((damaged + 1)) ;;
     *) fail "explain on a damaged database exited $got: $(cat "$WORK/err")" ;;
@@ -236,6 +254,53 @@ ok
 expect_status 0 "$TQ" replay --fill-gap "$WORK/intact.tqj" --db "$gdb" --quiet
 expect_status 0 "$TQ" explain "$gd" --db "$gdb"
 grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
+ok
+
+# ---- an AMEND of lines (a held declaration's) replaces their values; office, kind stay ----
+{
+  printf '{"ev":"DECL","decl_no":"100000000051","kind":"B12","office":"02C3","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":2,"tax_due":0,"lines":[{"hs":"85171300","qty":1,"value":111}]}\n'
+  printf '{"ev":"AMEND","decl_no":"100000000051","lines":[{"hs":"39269099","qty":2,"value":222},{"hs":"39269099","qty":3,"value":333}]}\n'
+} >"$WORK/amend.ndjson"
+"$TQ" journal pack "$WORK/amend.ndjson" -o "$WORK/amend.tqj" --quiet || fail "pack amend"
+"$TQ" replay "$WORK/amend.tqj" --db "$WORK/adb" --quiet || fail "replay amend"
+expect_status 0 "$TQ" explain 100000000051 --db "$WORK/adb"
+grep -q '^office *02C3, kind B12$' "$WORK/out" || fail "office after AMEND: $(cat "$WORK/out")"
+has "1  hs 39269099  qty 2  value 222 đồng"
+has "2  hs 39269099  qty 3  value 333 đồng"
+grep -q 'value 111' "$WORK/out" && fail "the DECL's value outlived the AMEND of its lines"
+ok
+
+# ---- stored before format 3: office, kind and values are not in the database ----
+v1=$WORK/v1
+mkdir -p "$v1" && cp "$TOP/tests/data/store-v1/data.mdb" "$v1/" || fail "copy fixture"
+vj=$TOP/tests/data/store-v1/journal.tqj
+vd=$(sed -n 2p "$TOP/tests/data/store-v1/decisions.csv" | cut -d, -f1)
+expect_status 0 "$TQ" explain "$vd" --db "$v1"
+grep -q '^office *not kept: stored before store format 3, as are kind and line values; --journal J.tqj reads them from its DECL$' "$WORK/out" ||
+  fail "v1 without --journal: $(cat "$WORK/out")"
+grep -q ' value ' "$WORK/out" && fail "v1: a line value shown that the database does not keep: $(cat "$WORK/out")"
+grep -q '^last event' "$WORK/out" && fail "v1: a last event the database does not keep"
+expect_status 0 "$TQ" explain "$vd" --db "$v1" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "v1 --json is not valid JSON"
+grep -qF '"office":null,"kind":null,"office_from":null,"last_event":null,' "$WORK/out" || fail "v1 --json office: $(cat "$WORK/out")"
+grep -qF '"value":' "$WORK/out" && fail "v1 --json shows values"
+ok
+# the --journal way: office and kind of its DECL, and the values of its lines
+line=$("$TQ" journal cat "$vj" | grep "\"ev\":\"DECL\",\"decl_no\":\"$vd\"" | head -n 1)
+[ -n "$line" ] || fail "the fixture's journal has no DECL for $vd"
+vseq=$(echo "$line" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+voff=$(echo "$line" | sed 's/.*"office":"\([^"]*\)".*/\1/')
+vkind=$(echo "$line" | sed 's/.*"kind":"\([^"]*\)".*/\1/')
+vval=$(echo "$line" | sed 's/.*"lines":\[{[^}]*"value":\([0-9]*\).*/\1/')
+expect_status 0 "$TQ" explain "$vd" --db "$v1" --journal "$vj"
+grep -qF "office        $voff, kind $vkind (from the DECL at seq $vseq of $vj: stored before store format 3" "$WORK/out" ||
+  fail "v1 with --journal: $(cat "$WORK/out")"
+grep -q "^ *1  hs [0-9]*  qty [0-9,]*  value [0-9,]* đồng" "$WORK/out" || fail "v1 with --journal: no line value: $(cat "$WORK/out")"
+expect_status 0 "$TQ" explain "$vd" --db "$v1" --journal "$vj" --json
+awk -f "$HERE/check_json.awk" "$WORK/out" || fail "v1 --journal --json is not valid JSON"
+grep -qF "\"office\":\"$voff\",\"kind\":\"$vkind\",\"office_from\":{\"journal\":\"$vj\",\"seq\":$vseq}," "$WORK/out" || fail "v1 --journal --json office: $(cat "$WORK/out")"
+grep -qF "\"value\":$vval" "$WORK/out" || fail "v1 --journal --json: the first line's value $vval: $(cat "$WORK/out")"
+cmp -s "$v1/data.mdb" "$TOP/tests/data/store-v1/data.mdb" || fail "explain changed a v1 database"
 ok
 
 # ---- a reader: works while a writer holds the database ----

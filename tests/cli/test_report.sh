@@ -7,7 +7,9 @@
 # nothing else; --quiet prints nothing; --dry-run (reconcile and replay) reports what
 # would happen and leaves the database byte-for-byte as it was; an unwritable report
 # stops the reconcile before anything changes.  Also: load, replay and stat --json are
-# valid JSON alone on stdout, and --quiet silences them.
+# valid JSON alone on stdout, and --quiet silences them.  Issue 12: the reconcile report
+# (text and JSON) and stat (text and JSON) count the held declarations per office; stat
+# on a database stored before format 3 says it has no such count.
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db
 json_ok() { awk -f "$HERE/check_json.awk" "$1" || fail "$1 is not valid JSON: $(head -c 400 "$1")"; ok; }
@@ -21,14 +23,14 @@ same_db() { # same_db A B
   ok
 }
 
-decl() { # decl NO CHANNEL TAX [PERMIT]
+decl() { # decl NO CHANNEL TAX [PERMIT] [OFFICE]
   local permit=${4:+,\"permit\":\"$4\"}
-  printf '{"ev":"DECL","decl_no":"%s","kind":"A11","office":"01B1","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":%s,"tax_due":%s,"lines":[{"hs":"85171300","qty":10,"value":1000%s}]}\n' "$1" "$2" "$3" "$permit"
+  printf '{"ev":"DECL","decl_no":"%s","kind":"A11","office":"%s","declarant":"0101234567","registered_at":"2024-08-06T09:15:00+07:00","channel":%s,"tax_due":%s,"lines":[{"hs":"85171300","qty":10,"value":1000%s}]}\n' "$1" "${5:-01B1}" "$2" "$3" "$permit"
 }
 {
   decl 100000000001 1 1000 P1      # cleared now: paid, permit arrives
   decl 100000000002 1 2000         # still held: paid 1500
-  decl 100000000003 2 0            # still held: waits for an officer
+  decl 100000000003 2 0 "" 02C3    # still held: waits for an officer (office 02C3)
   decl 100000000004 1 100          # cleared now, overpaid by 200
   decl 100000000005 1 700          # cleared by hand, tax unpaid
   echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000005","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
@@ -57,6 +59,11 @@ expect_status 0 "$TQ" load payments "$WORK/payments.csv" --db "$db" --quiet
 expect_status 0 "$TQ" stat --db "$db" --json
 json_ok "$WORK/out"
 grep -q '"held_by_reason":{"TAX_SHORT":28,"PERMIT_MISSING":1,' "$WORK/out" || fail "stat --json: $(cat "$WORK/out")"
+grep -q '"held_by_office":{"01B1":28,"02C3":1}' "$WORK/out" || fail "stat --json per office: $(cat "$WORK/out")"
+expect_status 0 "$TQ" stat --db "$db"
+[ "$(grep -A2 '^held per office' "$WORK/out" | tr -s ' ')" = "$(printf 'held per office (office, declarations held):\n 01B1 28\n 02C3 1')" ] ||
+  fail "stat per office: $(cat "$WORK/out")"
+ok
 
 # ---- dry runs change nothing ----
 export_all "$WORK/before"
@@ -120,6 +127,7 @@ grep -q '^  KB-9 for 100000000009: PAY 500$' "$out" || fail "unknown line"
 grep -q '^overpaid clearances (refund candidates): 1$' "$out" || fail "overpaid count"
 grep -q '^  100000000004: due 100, covered 300, excess 200$' "$out" || fail "overpaid line"
 grep -q "^report: $WORK/r.json$" "$out" || fail "the summary does not say where the report is"
+grep -q '^still held by office (2 with the most, of 2): 01B1 1, 02C3 1$' "$out" || fail "still held by office: $(cat "$out")"
 ok
 
 json_ok "$WORK/r.json"
@@ -131,7 +139,8 @@ for kv in '"dry_run":false' '"reevaluated":29' '"cleared_now":27' '"still_held":
           '"manual_with_discrepancies":[{"decl_no":"100000000005","discrepancies":"TAX_SHORT","tax_short":700}]' \
           '"payments_for_unknown_declarations":[{"receipt_no":"KB-9","decl_no":"100000000009","kind":"PAY","amount":500}]' \
           '"overpaid_cleared":[{"decl_no":"100000000004","tax_due":100,"covered":300,"excess":200}]' \
-          '"cleared_now":["100000000001","100000000004","100000000200"'; do
+          '"cleared_now":["100000000001","100000000004","100000000200"' \
+          '"held_offices":2,"held_by_office":[{"office":"01B1","held":1},{"office":"02C3","held":1}]'; do
   grep -qF "$kv" "$WORK/r.json" || fail "the report lacks $kv: $(head -c 1500 "$WORK/r.json")"
 done
 [ "$(grep -o '"1000000002[0-9][0-9]"' "$WORK/r.json" | wc -l)" = 25 ] || fail "the report does not list every cleared declaration"
@@ -166,4 +175,12 @@ expect_status 0 "$TQ" replay "$WORK/more.tqj" --db "$db" --quiet
 [ ! -s "$WORK/out" ] || fail "replay --quiet printed: $(cat "$WORK/out")"
 expect_status 0 "$TQ" journal pack "$WORK/more.ndjson" -o "$WORK/q.tqj" --quiet
 [ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] || fail "pack --quiet printed"
+
+# ---- stat on a database stored before format 3 (read as it is): no office index ----
+mkdir -p "$WORK/v1" && cp "$TOP/tests/data/store-v1/data.mdb" "$WORK/v1/" || fail "copy fixture"
+expect_status 0 "$TQ" stat --db "$WORK/v1"
+grep -A1 '^held per office' "$WORK/out" | grep -q 'not kept before store format 3' || fail "stat v1: $(cat "$WORK/out")"
+expect_status 0 "$TQ" stat --db "$WORK/v1" --json
+json_ok "$WORK/out"
+grep -q '"held_by_office":null' "$WORK/out" || fail "stat --json v1: $(cat "$WORK/out")"
 done_ok
