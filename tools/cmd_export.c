@@ -13,6 +13,7 @@
 
 static const char help_export[] =
     "usage: thongquan export decisions|permits --db DIR [-o FILE.csv]\n"
+    "       thongquan export changes --db DIR --since N [-o FILE] [--csv | --ndjson]\n"
     "\n"
     "Write the decisions (decl_no,state,version,reasons,tax_short,manual) or the permit\n"
     "use (permit_no,used,quota) as CSV sorted by key, from one consistent snapshot.\n"
@@ -20,13 +21,47 @@ static const char help_export[] =
     "(a symlink at FILE is replaced, never followed); a device, a FIFO, '-' or\n"
     "/dev/stdout is written in place.\n"
     "\n"
-    "example:\n"
-    "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n";
+    "changes: the change feed.  Every change of a declaration's decision (new, or another\n"
+    "state, reasons, version or manual flag) has a number from one counter, committed with\n"
+    "the decision.  Writes every change numbered above N, in order (CSV: change,decl_no,\n"
+    "state,reasons,version,manual,cause,src_id,src_seq; cause is event, reconcile or\n"
+    "upgrade; src_id and src_seq name the journal event), then 'last change: M' on stderr.\n"
+    "Keep M and pass --since M next time: every change arrives exactly once.  Nothing new:\n"
+    "the header alone (no line with --ndjson), exit 0.  N beyond the last change: exit 2,\n"
+    "nothing written (the feed of another database, or one restored from a backup).\n"
+    "\n"
+    "examples:\n"
+    "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n"
+    "  thongquan export changes --db /var/lib/thongquan/db --since 0 -o feed.csv\n";
+
+/* export_changes() - the feed after --since into f, the last number into *lastp.
+ * @return 0 with *err the library's code (TQ_OK or an error left to the caller), or the
+ *         exit status of an error said here. */
+static int export_changes(tq_store *s, FILE *f, uint64_t since, int ndjson, int *err,
+                          uint64_t *lastp)
+{
+    uint64_t last = 0;
+    int rc = tq_export_changes(s, f, since, ndjson, &last, NULL);
+    *err = rc;
+    *lastp = last;
+    if (rc == TQ_ERR_INPUT)
+        return tq_cli_error(TQ_EXIT_USAGE,
+                            "export changes: --since %llu is beyond the last change (%llu) of "
+                            "this database: was the feed read from another database, or this "
+                            "one restored from an older backup? nothing written",
+                            (unsigned long long)since, (unsigned long long)last);
+    if (rc == TQ_ERR_VERSION)
+        return tq_cli_error(TQ_EXIT_CORRUPT, "export changes: the database is of an older "
+                            "format without the change feed: run 'thongquan upgrade --db DIR'");
+    return 0;
+}
 
 int tq_cmd_export(int argc, char **argv)
 {
-    const char *db = NULL, *out = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"o", 1, &out}, {"output", 1, &out}, {NULL, 0, NULL}};
+    const char *db = NULL, *out = NULL, *since = NULL, *csv = NULL, *ndjson = NULL;
+    tq_opt opts[] = {{"db", 1, &db},       {"o", 1, &out},   {"output", 1, &out},
+                     {"since", 1, &since}, {"csv", 0, &csv}, {"ndjson", 0, &ndjson},
+                     {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
     if (rc < 0) {
@@ -35,8 +70,19 @@ int tq_cmd_export(int argc, char **argv)
     }
     if (rc)
         return rc;
-    if (npos != 1 || (strcmp(pos[0], "decisions") != 0 && strcmp(pos[0], "permits") != 0))
-        return tq_cli_usage("export", "needs decisions or permits");
+    int changes = npos == 1 && strcmp(pos[0], "changes") == 0;
+    if (npos != 1 || (!changes && strcmp(pos[0], "decisions") != 0 &&
+                      strcmp(pos[0], "permits") != 0))
+        return tq_cli_usage("export", "needs decisions, permits or changes");
+    uint64_t since_n = 0;
+    if (!changes && (since || csv || ndjson))
+        return tq_cli_usage("export", "--since, --csv and --ndjson are for 'export changes'");
+    if (changes && since == NULL)
+        return tq_cli_usage("export", "export changes needs --since N (0: from the start)");
+    if (changes && tq_cli_u64("export", "since", since, &since_n) != 0)
+        return TQ_EXIT_USAGE;
+    if (csv && ndjson)
+        return tq_cli_usage("export", "give one of --csv and --ndjson");
     tq_store *s;
     if ((rc = tq_cli_open_store("export", db, 0, 0, &s)) != 0)
         return rc;
@@ -48,11 +94,19 @@ int tq_cmd_export(int argc, char **argv)
         return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
     }
     FILE *f = tq_out_fp(&o);
+    int status = 0;
+    uint64_t last = 0;
     if (f == NULL)
         rc = TQ_ERR_NOMEM;
+    else if (changes)
+        status = export_changes(s, f, since_n, ndjson != NULL, &rc, &last);
     else
         rc = pos[0][0] == 'd' ? tq_export_decisions(s, f) : tq_export_permits(s, f);
     tq_store_close(s);
+    if (status > 0) {
+        tq_out_rollback(&o);
+        return status;
+    }
     if (rc != TQ_OK && o.err == 0) {
         tq_out_rollback(&o);
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", tq_strerror(rc));
@@ -61,5 +115,8 @@ int tq_cmd_export(int argc, char **argv)
      * removes the temporary file */
     if ((rc = tq_out_commit(&o, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", d.why);
+    /* Said only once the output is in place: a reader that keeps N must have the rows. */
+    if (changes)
+        fprintf(stderr, "last change: %llu\n", (unsigned long long)last);
     return TQ_EXIT_OK;
 }
