@@ -184,9 +184,11 @@ int tq_list_parse_duration(const char *s, int64_t *sec)
 int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whycap)
 {
     int32_t day;
-    if (tq_time_parse(s, strlen(s), out, why, whycap) == TQ_OK)
+    size_t n = strlen(s);
+    if (tq_time_parse(s, n, out, n == 10 ? NULL : why, whycap) == TQ_OK)
         return TQ_OK;
-    if (tq_date_parse(s, strlen(s), &day, NULL, 0) != TQ_OK)
+    /* ten bytes look like a date: its parser's reason is the one that helps */
+    if (tq_date_parse(s, n, &day, n == 10 ? why : NULL, whycap) != TQ_OK)
         return TQ_ERR_INPUT;
     out->sec = (int64_t)day * 86400 - 7 * 3600;
     out->nsec = 0;
