@@ -114,7 +114,7 @@ static int parse_instant(const char *opt, const char *s, tq_instant *out)
     char why[96] = "";
     if (tq_list_parse_instant(s, out, why, sizeof why) == TQ_OK)
         return 0;
-    char msg[160];
+    char msg[256];
     snprintf(msg, sizeof msg, "is neither a timestamp with its offset "
              "(2024-08-07T08:00:00+07:00) nor a date (2024-08-07): %s", why);
     return bad(opt, s, msg);
