@@ -424,7 +424,9 @@ static int lc_read_metas(lc *c, lc_meta m[2])
 #define LC_LEVELS 96                 /* main tree and a named tree under it: 2 x 32 */
 #define LC_RA_MAX 16u                /* read-ahead: at most 16 pages per pread */
 
-enum { LC_T_FREE, LC_T_MAIN, LC_T_NAMED };
+enum { LC_T_FREE, LC_T_MAIN, LC_T_NAMED, LC_T_DUP };
+/* The one kind of sorted duplicates thongquan uses (its indexes): fixed-size values. */
+enum { LC_DUPS = LC_DUPSORT | LC_DUPFIXED, LC_P_SUBP = 0x40, LC_P_DIRTY = 0x10 };
 
 /* One tree being walked: what its record says, and what the walk counted. */
 typedef struct lc_tree {
@@ -432,6 +434,8 @@ typedef struct lc_tree {
     int kind;                       /* LC_T_* */
     lc_db db;
     uint64_t branch, leaf, overflow, entries;
+    int dups;                       /* an LC_DUPS tree */
+    unsigned dupsize;               /* its values' size: set by the first it holds */
 } lc_tree;
 
 /* A key bound handed from a branch page to a child: a slice of the parent's buffer. */
@@ -764,13 +768,86 @@ static void lc_named(lc *c, const lc_tree *main, uint64_t pgno, const uint8_t *n
     lc_parse_db(node + LC_NODESIZE + kn, &sub.db);
     if (!lc_check_db(c, where, "its", &sub.db, c->last_pg, LC_DB_FLAGS, 0))
         return;
-    if (sub.db.flags & (LC_DUPSORT | LC_DUPFIXED | LC_INTEGERDUP | LC_REVERSEDUP)) {
-        lc_problem(c, "%s: sorted duplicates (flags 0x%x) are not checked: not a "
-                   "thongquan table", where, sub.db.flags);
+    if ((sub.db.flags & (LC_DUPSORT | LC_DUPFIXED | LC_INTEGERDUP | LC_REVERSEDUP)) != 0 &&
+        (sub.db.flags & ~(unsigned)LC_REVERSEKEY) != LC_DUPS) {
+        lc_problem(c, "%s: sorted duplicates (flags 0x%x, size %u) other than fixed-size "
+                   "ones are not checked: not a thongquan table", where, sub.db.flags,
+                   sub.db.pad);
         return;
     }
+    sub.dups = (sub.db.flags & LC_DUPSORT) != 0;
     sub.kind = LC_T_NAMED;
     lc_walk_tree(c, &sub);
+}
+
+/* lc_leaf2_keys() - n fixed-size keys packed after a LEAF2 header at p (a page of a
+ * dup tree, or a sub-page of size `size`): within it and strictly ascending, within
+ * [lo, hi).  @return 0, or -1 (problem reported). */
+static int lc_leaf2_keys(lc *c, const lc_tree *t, uint64_t pgno, const uint8_t *p,
+                         uint64_t size, unsigned ks, lc_key lo, lc_key hi)
+{
+    uint16_t lower = lc_u16(p + 12), upper = lc_u16(p + 14);
+    unsigned n = lower >= LC_HDR ? (lower - LC_HDR) / 2u : 0;
+    if (lower < LC_HDR + 2 || (lower & 1) || lower > upper || upper > size ||
+        LC_HDR + (uint64_t)n * ks > size) {
+        lc_problem(c, "tree %s: page %llu: fixed-size entries: bounds lower %u, upper %u "
+                   "do not fit %u entries of %u bytes in %llu", t->name,
+                   (unsigned long long)pgno, lower, upper, n, ks, (unsigned long long)size);
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *k = p + LC_HDR + (size_t)i * ks;
+        if ((i > 0 && memcmp(k - ks, k, ks) >= 0) ||
+            (i == 0 && lo.p != NULL && lc_cmp(0, k, ks, lo.p, lo.n) < 0) ||
+            (i + 1 == n && hi.p != NULL && lc_cmp(0, k, ks, hi.p, hi.n) >= 0)) {
+            lc_problem(c, "tree %s: page %llu: fixed-size entry %u out of order", t->name,
+                       (unsigned long long)pgno, i);
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+/* lc_dups() - the duplicates of one key of an LC_DUPS tree: a sub-page in the node
+ * (F_DUPDATA) or a tree of their own (F_DUPDATA | F_SUBDATA), walked and counted.
+ * @return the number of values, or -1. */
+static long long lc_dups(lc *c, lc_tree *t, uint64_t pgno, unsigned i, uint16_t fl,
+                         const uint8_t *data, uint64_t dsize)
+{
+    const lc_key none = { NULL, 0 };
+    char where[160];
+    if (!(fl & LC_F_SUBDATA)) {
+        uint16_t pf = dsize >= LC_HDR ? lc_u16(data + 10) : 0;
+        if ((pf & ~(unsigned)LC_P_DIRTY) != (LC_P_LEAF | LC_P_LEAF2 | LC_P_SUBP)) {
+            lc_problem(c, "tree %s: page %llu: node %u: sub-page of %llu bytes, flags 0x%x",
+                       t->name, (unsigned long long)pgno, i, (unsigned long long)dsize, pf);
+            return -1;
+        }
+        return lc_leaf2_keys(c, t, pgno, data, dsize, t->dupsize, none, none);
+    }
+    lc_tree sub;
+    memset(&sub, 0, sizeof sub);
+    snprintf(sub.name, sizeof sub.name, "%.60s (duplicates)", t->name);
+    snprintf(where, sizeof where, "tree %s: page %llu: node %u", t->name,
+             (unsigned long long)pgno, i);
+    if (dsize != LC_DB_LEN) {
+        lc_problem(c, "%s: duplicates record of %llu bytes, not %u", where,
+                   (unsigned long long)dsize, LC_DB_LEN);
+        return -1;
+    }
+    lc_parse_db(data, &sub.db);
+    if (!lc_check_db(c, where, "duplicates", &sub.db, c->last_pg, LC_DUPFIXED, 0))
+        return -1;
+    if (sub.db.pad != t->dupsize || sub.db.root == LC_PINVALID) {
+        lc_problem(c, "%s: duplicates tree of %u-byte values (or empty), not %u", where,
+                   sub.db.pad, t->dupsize);
+        return -1;
+    }
+    sub.kind = LC_T_DUP;
+    sub.dupsize = t->dupsize;
+    uint64_t before = c->problems;
+    lc_walk_tree(c, &sub);
+    return c->problems == before ? (long long)sub.entries : -1;
 }
 
 /* lc_leaf_nodes() - the data of each node of a leaf page, by the kind of tree. */
@@ -781,6 +858,31 @@ static void lc_leaf_nodes(lc *c, lc_tree *t, uint64_t pgno, const uint8_t *p, un
         uint16_t fl = lc_u16(node + 4), kn = lc_u16(node + 6);
         uint64_t dsize = lc_u16(node) | (uint64_t)lc_u16(node + 2) << 16;
         const uint8_t *data = node + LC_NODESIZE + kn;
+        if (t->dups) {
+            /* a key with one value holds it plainly; with more, F_DUPDATA: a sub-page
+             * (its size in the header's pad) or a tree (its size in the record's) */
+            unsigned ks = fl == 0 ? (unsigned)dsize
+                          : fl & LC_F_SUBDATA ? (dsize == LC_DB_LEN ? lc_u32(data) : 0)
+                                              : (dsize >= LC_HDR ? lc_u16(data + 8) : 0);
+            if (t->dupsize == 0)
+                t->dupsize = ks;
+            if (ks != t->dupsize || ks == 0 || ks > LC_MAXKEY) {
+                lc_problem(c, "tree %s: page %llu: node %u: values of %u bytes, not %u",
+                           t->name, (unsigned long long)pgno, i, ks, t->dupsize);
+                return;
+            }
+            long long nd = fl == 0 ? 1
+                           : fl == LC_F_DUPDATA || fl == (LC_F_DUPDATA | LC_F_SUBDATA)
+                               ? lc_dups(c, t, pgno, i, fl, data, dsize)
+                               : -2;
+            if (nd == -2)
+                lc_problem(c, "tree %s: page %llu: node %u: flags 0x%x, %llu bytes", t->name,
+                           (unsigned long long)pgno, i, fl, (unsigned long long)dsize);
+            if (nd < 0)
+                return;
+            t->entries += (uint64_t)nd - 1;
+            continue;
+        }
         unsigned allowed = t->kind == LC_T_MAIN ? (LC_F_BIGDATA | LC_F_SUBDATA) : LC_F_BIGDATA;
         if ((fl & ~allowed) != 0 || fl == (LC_F_BIGDATA | LC_F_SUBDATA)) {
             lc_problem(c, "tree %s: page %llu: node %u: flags 0x%x", t->name,
@@ -807,6 +909,20 @@ static void lc_walk_page(lc *c, lc_tree *t, uint64_t pgno, unsigned depth, lc_ke
     unsigned n;
     if (p == NULL || lc_page(c, pgno, p) != 0)
         return;
+    if (leaf && t->kind == LC_T_DUP) {
+        int got = -1;
+        if (lc_u64(p) != pgno || lc_u16(p + 10) != (LC_P_LEAF | LC_P_LEAF2))
+            lc_problem(c, "tree %s: page %llu says page %llu, flags 0x%x (a leaf of "
+                       "fixed-size entries expected)", t->name, (unsigned long long)pgno,
+                       (unsigned long long)lc_u64(p), lc_u16(p + 10));
+        else
+            got = lc_leaf2_keys(c, t, pgno, p, c->psize, t->dupsize, lo, hi);
+        if (got > 0) {
+            t->leaf++;
+            t->entries += (uint64_t)got;
+        }
+        return;
+    }
     n = lc_check_layout(c, t, pgno, p, leaf);
     if (n == 0 || lc_check_keys(c, t, pgno, p, n, leaf, lo, hi) != 0)
         return;

@@ -30,7 +30,8 @@
 #include <xxhash.h>
 
 const char *const tq__db_name[DB_COUNT] = {
-    "meta", "receipts", "cover", "permits", "usage", "decls", "journals", "gaps", "ledger"
+    "meta", "receipts", "cover", "permits", "usage", "decls", "journals", "gaps", "ledger",
+    "by_office", "by_taxid", "by_permit", "changes"
 };
 
 #define TQ__RESIZE_TRIES 3      /* MDB_MAP_RESIZED again right after adopting: give up */
@@ -116,13 +117,27 @@ static int tq__name_char(unsigned char c)
            c == '.' || c == '/' || c == '_' || c == '-';
 }
 
+/* by_office: 4 bytes of office ([0-9A-Z], or 4 zeros: none), then the state. */
+static const char *tq__office_key_bad(const unsigned char *b, size_t n)
+{
+    if (n != TQ__OFFICE_KEY || b[4] > TQ_STATE_CANCELLED)
+        return "key is not an office (4 bytes) and a state (0..4)";
+    if (memcmp(b, "\0\0\0\0", 4) == 0)
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        if (!((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'A' && b[i] <= 'Z')))
+            return "key's office is not 4 of [0-9A-Z]";
+    return NULL;
+}
+
 const char *tq__key_bad(int db, const MDB_val *k)
 {
     const unsigned char *b = k->mv_data;
     size_t n = k->mv_size;
     switch (db) {
     case DB_META:
-        return n == 7 && (memcmp(b, "version", 7) == 0 || memcmp(b, "created", 7) == 0)
+        return n == 7 && (memcmp(b, "version", 7) == 0 || memcmp(b, "created", 7) == 0 ||
+                          memcmp(b, "upgrade", 7) == 0)
                    ? NULL
                    : "not a key of this table";
     case DB_RECEIPTS:
@@ -148,6 +163,18 @@ const char *tq__key_bad(int db, const MDB_val *k)
         return n == TQ_JOURNAL_ID_LEN + 8 ? NULL : "key is not 24 bytes (journal id, seq)";
     case DB_LEDGER:
         return n == 32 ? NULL : "key is not a 32-byte SHA-256";
+    case DB_BY_OFFICE:
+        return tq__office_key_bad(b, n);
+    case DB_BY_TAXID:
+        return n >= 1 && n <= TQ_TAXID_MAX && memchr(b, 0, n) == NULL
+                   ? NULL
+                   : "key is not 1..13 bytes without NUL";
+    case DB_BY_PERMIT:
+        return tq__key_bad(DB_PERMITS, k);
+    case DB_CHANGES:
+        return n == 8 && memcmp(b, "\0\0\0\0\0\0\0\0", 8) != 0
+                   ? NULL
+                   : "key is not a change number (8 bytes, not 0)";
     }
     return "unknown table";
 }
@@ -157,6 +184,8 @@ const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v)
     const char *bad = tq__key_bad(db, k);
     if (bad != NULL)
         return bad;
+    if (tq__is_index(db))
+        return tq__index_entry_bad(v);  /* a pointer, checked where it is followed */
     if (!s->sealed)
         return NULL;
     if (v->mv_size < TQ__SEAL_LEN)
@@ -172,7 +201,7 @@ const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v)
 
 static int tq__key_is_text(int db)
 {
-    return db != DB_JOURNALS && db != DB_GAPS && db != DB_LEDGER;
+    return db != DB_JOURNALS && db != DB_GAPS && db != DB_LEDGER && db != DB_CHANGES;
 }
 
 void tq__describe(int db, const uint8_t *key, size_t klen, const char *what, char *out,

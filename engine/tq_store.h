@@ -230,7 +230,7 @@ int tq_store_put_decl(tq_txn *t, const tq_decl *d);
 /* Encoded declarations, for a writer that keeps declarations in memory between
  * commits (the replay pipeline): the value bytes are exactly what put_decl stores,
  * without the 4-byte seal, which put_decl_encoded appends (it depends on the key). */
-#define TQ_STORE_DECL_ENC_MAX (64 + TQ_TAXID_MAX + TQ_LINES_MAX * (15 + TQ_PERMIT_MAX))
+#define TQ_STORE_DECL_ENC_MAX (84 + TQ_TAXID_MAX + TQ_LINES_MAX * (25 + TQ_PERMIT_MAX))
 /* tq_store_decl_encode() - @return TQ_OK with *len set, or TQ_ERR_INPUT (d is not a
  * storable state; same checks as put_decl).  buf holds TQ_STORE_DECL_ENC_MAX bytes. */
 int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len);

@@ -6,6 +6,9 @@
  *   tq_store.c         records: errors, seals, keys, get/put/walk, faults, transactions
  *   tq_store_tables.c  the codecs and accessors of the seven v1 tables
  *   tq_store_log.c     the gaps and ledger tables
+ *   tq_store_index.c   the secondary indexes (by_office, by_taxid, by_permit)
+ *   tq_store_feed.c    the change feed (changes)
+ *   tq_store_upgrade.c the upgrade of a version 2 database to 3, batched
  *   tq_store_open.c    open/close, layout, version upgrade, marker, writer lock, map
  *   tq_store_verify.c  tq_store_verify() and tq_store_stat()
  *   tq_store_backup.c  tq_store_backup()
@@ -22,13 +25,15 @@
 /* Table ids: their order is fixed (the id seeds each value's seal, STORE.md §2). */
 enum {
     DB_META, DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS,
-    DB_GAPS, DB_LEDGER, DB_COUNT
+    DB_GAPS, DB_LEDGER, DB_BY_OFFICE, DB_BY_TAXID, DB_BY_PERMIT, DB_CHANGES, DB_COUNT
 };
 #define TQ__DB_V1 DB_GAPS       /* version 1 had the tables before this one */
+#define TQ__DB_V2 DB_BY_OFFICE  /* version 2 had the tables before this one */
 extern const char *const tq__db_name[DB_COUNT];
 
 #define TQ__SEAL_LEN 4          /* bytes of seal after every value of a v2 database */
 #define TQ__KEY_MAX 48          /* longest key of any table (gaps: 24, ledger: 32) */
+#define TQ__OFFICE_KEY 5        /* by_office: office (4 bytes, zeros for none), state */
 
 struct tq_store {
     MDB_env *env;
@@ -37,6 +42,10 @@ struct tq_store {
     int rdonly;
     int sealed;                 /* values carry a seal (version 2) */
     int has_log;                /* the gaps and ledger tables exist (version 2) */
+    int has_v3;                 /* the index and feed tables exist (version 3, or a
+                                 * version 2 database a writer is upgrading) */
+    int version;                /* the format version in meta (1, 2, 3) */
+    tq_store_upgrade_stats up;  /* what tq_store_open()'s upgrade did */
     pthread_mutex_t mu;         /* guards live and every remap */
     long live;                  /* transactions holding a snapshot */
     char *dir;
@@ -50,6 +59,8 @@ struct tq_txn {
     unsigned char live;         /* counted in s->live: begun or renewed, not reset */
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
+    uint64_t feed_last;         /* the last change number, once feed_known */
+    int feed_known;
     size_t scratch_cap;
     /* the first fault of this transaction (tq_txn_fault) */
     int fault_db;               /* -1: none */
@@ -113,6 +124,50 @@ int tq__marker_write(const char *dir, tq_diag *d);
  * is wrong. */
 const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB_val *v);
 const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
+
+/* ---- index upkeep (tq_store_index.c) ---- */
+/* tq__index_move() - move the index entries of decl_no from what the stored value old
+ * (unsealed; NULL when there is none, or when it is a format 2 value, which has no
+ * entries) names to what the value new names.  Call it before the declaration's put:
+ * old may point into a page of decls that the put rewrites.
+ * @return TQ_OK, TQ_ERR_DBCORRUPT (old does not decode, or an entry it implies is
+ *         missing: fault recorded), store errors. */
+int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv);
+/* tq__index_entry_bad() - NULL when the (unsealed) index entry value v is a decl_no. */
+const char *tq__index_entry_bad(const MDB_val *v);
+/* tq__index_check() - for tq_store_verify(): NULL when entry v under key k of index db
+ * names a declaration that has that key (or a damaged one, which the walk of decls
+ * reports), else what is wrong.  d: scratch. */
+const char *tq__index_check(tq_txn *t, int db, const MDB_val *k, const MDB_val *v,
+                            tq_decl *d);
+/* tq__index_missing() - for tq_store_verify(): NULL when every entry the (unsealed)
+ * declaration value dv under dk implies is in its index, else which is missing. */
+const char *tq__index_missing(tq_txn *t, const MDB_val *dk, const MDB_val *dv);
+/* tq__is_index() - db is one of the three index tables (values unsealed, DUPSORT). */
+int tq__is_index(int db);
+
+/* ---- the feed (tq_store_feed.c) ---- */
+/* tq__add_change() - tq_store_add_change() without the version check: the upgrade
+ * seeds the feed before it writes version 3. */
+int tq__add_change(tq_txn *t, tq_change *c);
+/* tq__feed_value_bad() - NULL when the (unsealed) value decodes as a change. */
+const char *tq__feed_value_bad(const MDB_val *v);
+
+/* ---- the codec of declarations (tq_store_tables.c), for the index and upgrade ---- */
+/* tq__decl_keys() - what a stored declaration value is indexed under. */
+typedef struct tq__dkeys {
+    int v3;                     /* a format 3 value (format 2: office unknown) */
+    uint8_t office_key[TQ__OFFICE_KEY];
+    const uint8_t *declarant;   /* into the value */
+    size_t ndeclarant;
+    size_t npermits;            /* distinct, in order of first line */
+    const uint8_t *permit[TQ_LINES_MAX];
+    uint8_t npermit[TQ_LINES_MAX];
+} tq__dkeys;
+const char *tq__decl_keys(const MDB_val *v, tq__dkeys *out);
+/* tq__decl_decode_v() - decode a stored value (format 2 or 3) into *out, decl_no from
+ * k.  @return NULL, or what is wrong. */
+const char *tq__decl_decode_v(const MDB_val *k, const MDB_val *v, tq_decl *out);
 
 /* ---- version 1 -> 2 (tq_store_tables.c) ---- */
 /* tq__cover_rebuild() - recompute every cover from the receipts (exact sums), in txn. */

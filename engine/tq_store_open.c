@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TQ__MAXDBS 10           /* nine are used */
+#define TQ__MAXDBS 16           /* thirteen are used */
 #define TQ__UPGRADE_VAL_MAX 4096 /* longer than any version 1 value */
 
 /* ---- diagnostics ---- */
@@ -168,15 +168,33 @@ static int tq__meta_put(tq_txn *t, const char *key, const uint8_t *v, size_t n)
     return tq__put(t, DB_META, &k, v, n, 0);
 }
 
+/* The indexes hold sets of 12-byte decl_no under each key (STORE.md §3.10). */
+static unsigned tq__db_flags(int db)
+{
+    return tq__is_index(db) ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+}
+
+/* Opens tables [from, to), creating them when create. */
+static int tq__dbi_open(tq_txn *t, int from, int to, int create)
+{
+    for (int i = from; i < to; i++) {
+        int rc = mdb_dbi_open(t->txn, tq__db_name[i], tq__db_flags(i) | (create ? MDB_CREATE : 0),
+                              &t->s->dbi[i]);
+        if (rc != MDB_SUCCESS)
+            return create ? tq__mdb(rc)
+                          : tq__fault(t, i, NULL, "table missing (%s)", mdb_strerror(rc));
+    }
+    return TQ_OK;
+}
+
 static int tq__create_dbs(tq_txn *t)
 {
     uint8_t version[4], created[8];
-    int rc = MDB_SUCCESS;
-    for (int i = 0; i < DB_COUNT && rc == MDB_SUCCESS; i++)
-        rc = mdb_dbi_open(t->txn, tq__db_name[i], MDB_CREATE, &t->s->dbi[i]);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    t->s->sealed = t->s->has_log = 1;
+    int rc = tq__dbi_open(t, 0, DB_COUNT, 1);
+    if (rc != TQ_OK)
+        return rc;
+    t->s->sealed = t->s->has_log = t->s->has_v3 = 1;
+    t->s->version = TQ_STORE_VERSION;
     tq__put_u32(version, TQ_STORE_VERSION);
     tq__put_u64(created, (uint64_t)time(NULL));
     rc = tq__meta_put(t, "version", version, sizeof version);
@@ -225,7 +243,8 @@ static int tq__reseal(tq_txn *t, int db, tq_diag *d)
 }
 
 /* Version 1 -> 2 in the caller's write transaction: seals on every value, covers
- * recomputed in 128 bits, the gaps and ledger tables, version 2.  All or nothing. */
+ * recomputed in 128 bits, the gaps and ledger tables, version 2.  All or nothing.
+ * tq_store_upgrade() then takes it to 3. */
 static int tq__upgrade(tq_txn *t, tq_diag *d)
 {
     MDB_val k = {7, "created"}, v;
@@ -236,11 +255,9 @@ static int tq__upgrade(tq_txn *t, tq_diag *d)
     if (rc != TQ_OK)
         return rc;
     memcpy(created, v.mv_data, 8);
-    for (int i = TQ__DB_V1; i < DB_COUNT; i++) {
-        rc = tq__mdb(mdb_dbi_open(t->txn, tq__db_name[i], MDB_CREATE, &t->s->dbi[i]));
-        if (rc != TQ_OK)
-            return rc;
-    }
+    rc = tq__dbi_open(t, TQ__DB_V1, TQ__DB_V2, 1);
+    if (rc != TQ_OK)
+        return rc;
     t->s->sealed = t->s->has_log = 1;
     static const int tables[] = {DB_RECEIPTS, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0] && rc == TQ_OK; i++)
@@ -248,7 +265,8 @@ static int tq__upgrade(tq_txn *t, tq_diag *d)
     if (rc == TQ_OK)
         rc = tq__cover_rebuild(t);
     uint8_t version[4];
-    tq__put_u32(version, TQ_STORE_VERSION);
+    tq__put_u32(version, 2);    /* then 2 -> 3, in batches (tq_store_upgrade.c) */
+    t->s->version = 2;
     if (rc == TQ_OK)
         rc = tq__meta_put(t, "created", created, sizeof created);
     if (rc == TQ_OK)
@@ -258,8 +276,8 @@ static int tq__upgrade(tq_txn *t, tq_diag *d)
     return rc;
 }
 
-/* The format version of an open meta table: 1 (unsealed, 4 bytes), 2 (sealed), or an
- * error. */
+/* The format version of an open meta table: 1 (unsealed, 4 bytes), 2 or 3 (sealed), or
+ * an error. */
 static int tq__read_version(tq_txn *t, int *version)
 {
     MDB_val k = {7, "version"}, v;
@@ -279,17 +297,12 @@ static int tq__read_version(tq_txn *t, int *version)
     if (bad)
         return tq__fault(t, DB_META, &k, "%s", bad);
     *version = (int)tq__get_u32(v.mv_data);
-    return *version == TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
+    return *version == 2 || *version == TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
 }
 
 static int tq__open_tables(tq_txn *t, int from, int to)
 {
-    for (int i = from; i < to; i++) {
-        int rc = mdb_dbi_open(t->txn, tq__db_name[i], 0, &t->s->dbi[i]);
-        if (rc != MDB_SUCCESS)
-            return tq__fault(t, i, NULL, "table missing (%s)", mdb_strerror(rc));
-    }
-    return TQ_OK;
+    return tq__dbi_open(t, from, to, 0);
 }
 
 /* A database without meta: new (empty main table) or an LMDB file not ours. */
@@ -327,11 +340,25 @@ static int tq__open_dbs(tq_store *s, tq_diag *d)
         err = tq__mdb(rc);
     else if ((err = tq__read_version(t, &version)) == TQ_OK || version == 1)
         err = tq__open_tables(t, DB_META + 1, TQ__DB_V1);
+    if (err == TQ_OK && version != 0)
+        s->version = version;
+    if (err == TQ_OK && version != 0 && s->up.from_version == 0)
+        s->up.from_version = (uint32_t)version;
+    if (err == TQ_OK && version == 0)
+        s->up.from_version = TQ_STORE_VERSION;     /* a new database */
     if (err == TQ_OK && version == 1 && !s->rdonly)
         err = tq__upgrade(t, d);
-    else if (err == TQ_OK && version == 2)
-        err = tq__open_tables(t, TQ__DB_V1, DB_COUNT);
-    s->has_log = s->has_log || version == 2;
+    else if (err == TQ_OK && version >= 2)
+        err = tq__open_tables(t, TQ__DB_V1, version == 3 ? DB_COUNT : TQ__DB_V2);
+    s->has_log = s->has_log || version >= 2;
+    if (version != 0)
+        s->has_v3 = version == 3;
+    /* A writer of an older version creates the tables of version 3 for the upgrade
+     * (tq_store_upgrade(), after this transaction). */
+    if (err == TQ_OK && version != 0 && version < 3 && !s->rdonly) {
+        err = tq__dbi_open(t, TQ__DB_V2, DB_COUNT, 1);
+        s->has_v3 = err == TQ_OK;
+    }
     if (err == TQ_ERR_DBCORRUPT)
         tq_txn_fault(t, d);
     if (err != TQ_OK) {
@@ -493,7 +520,7 @@ static int tq__layout(tq_store *s, tq_diag *d)
         tq_diag_set(d, "(database)", "%s: the upgrade to version %d needs more pages than "
                     "one LMDB transaction may dirty", s->data_path, TQ_STORE_VERSION);
     else if (err == TQ_ERR_VERSION)
-        tq_diag_set(d, "(database)", "%s: not a thongquan database of version %d or 1",
+        tq_diag_set(d, "(database)", "%s: not a thongquan database of version 1 to %d",
                     s->data_path, TQ_STORE_VERSION);
     return err;
 }
@@ -561,6 +588,8 @@ int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
         err = tq__env_open(s, flags, exists, want, d);
     if (err == TQ_OK)
         err = tq__layout(s, d);
+    if (err == TQ_OK && writer && s->version < TQ_STORE_VERSION)
+        err = tq_store_upgrade(s, NULL, 0, NULL, d);
     if (err == TQ_OK && writer)
         err = tq__marker_write(dir, d);
     if (err != TQ_OK) {

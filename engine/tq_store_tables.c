@@ -20,8 +20,10 @@
 
 /* Longest encodings (STORE.md).  A varint of a u64 takes at most 10 bytes, of the
  * version (u32) 5, of the reasons (8 bits) 2. */
-#define TQ__DECL_HEAD_MAX (4 + 5 + 2 + 10 + 10 + 8 + 4 + 4 + 1 + TQ_TAXID_MAX + 1)
-#define TQ__DECL_LINE_MAX (4 + 10 + 1 + TQ_PERMIT_MAX)
+#define TQ__DECL_HEAD_MAX \
+    (4 + 5 + 2 + 10 + 10 + 8 + 4 + 4 + 1 + TQ_TAXID_MAX + 4 + 5 + 16 + 10 + 1)
+#define TQ__DECL_LINE_MAX (4 + 10 + 10 + 1 + TQ_PERMIT_MAX)
+#define TQ__DECL_V3 0x80        /* first byte of a format 3 value: this bit, the state */
 #define TQ__DECL_ENC_MAX (TQ__DECL_HEAD_MAX + TQ_LINES_MAX * TQ__DECL_LINE_MAX)
 _Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too small");
 #define TQ__PERMIT_ENC_MAX \
@@ -32,7 +34,7 @@ _Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too smal
 
 
 /* STORE.md states these bounds; keep it in step. */
-_Static_assert(TQ__DECL_ENC_MAX == 2412, "STORE.md: largest decls value");
+_Static_assert(TQ__DECL_ENC_MAX == 2947, "STORE.md: largest decls value");
 _Static_assert(TQ__PERMIT_ENC_MAX == 193, "STORE.md: largest permits value");
 _Static_assert(TQ_REASON_COUNT <= 8, "reasons are stored as bits below 256");
 
@@ -207,17 +209,30 @@ static void tq__hs_format(uint32_t v, char out[9])
     out[8] = '\0';
 }
 
+/* Office and kind: "" (stored before format 3) or exactly n of [0-9A-Z]. */
+static int tq__code_ok(const char *s, size_t n, size_t *len)
+{
+    *len = strnlen(s, n + 1);
+    if (*len != 0 && *len != n)
+        return 0;
+    for (size_t i = 0; i < *len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
 static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
 {
-    size_t nd, np;
+    size_t nd, np, nk, no;
     uint32_t hs;
     if (d->state > TQ_STATE_CANCELLED || d->channel < 1 || d->channel > 3 ||
         d->officer > (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK) || d->manual > 1 ||
         d->reasons >= 1u << TQ_REASON_COUNT || d->registered.nsec >= 1000000000u ||
-        d->nlines > TQ_LINES_MAX || !tq__len(d->declarant, 0, TQ_TAXID_MAX, &nd))
+        d->nlines > TQ_LINES_MAX || !tq__len(d->declarant, 0, TQ_TAXID_MAX, &nd) ||
+        !tq__code_ok(d->kind, 3, &nk) || !tq__code_ok(d->office, 4, &no))
         return TQ_ERR_INPUT;
     uint8_t *p = buf;
-    *p++ = d->state;
+    *p++ = (uint8_t)(TQ__DECL_V3 | d->state);
     *p++ = d->channel;
     *p++ = d->officer;
     *p++ = d->manual;
@@ -229,13 +244,19 @@ static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
     p = tq__put_u32(p, d->registered.nsec);
     p = tq__put_u32(p, (uint32_t)d->reg_day);
     p = tq__put_str(p, d->declarant, nd);
+    p = tq__put_str(p, d->kind, nk);
+    p = tq__put_str(p, d->office, no);
+    memcpy(p, d->src_id, sizeof d->src_id);
+    p = tq__put_var(p + sizeof d->src_id, d->src_seq);
     *p++ = (uint8_t)d->nlines;
     for (unsigned i = 0; i < d->nlines; i++) {
         const tq_decl_line *l = &d->lines[i];
-        if (!tq__hs_parse(l->hs, &hs) || !tq__len(l->permit, 0, TQ_PERMIT_MAX, &np))
+        if (!tq__hs_parse(l->hs, &hs) || !tq__len(l->permit, 0, TQ_PERMIT_MAX, &np) ||
+            l->value > TQ_MONEY_MAX)
             return TQ_ERR_INPUT;
         p = tq__put_u32(p, hs);
         p = tq__put_var(p, l->qty);
+        p = tq__put_var(p, l->value);
         p = tq__put_str(p, l->permit, np);
     }
     *len = (size_t)(p - buf);
@@ -257,12 +278,30 @@ static const char *tq__decl_head_bad(const tq_decl *d, uint64_t version, uint64_
     return NULL;
 }
 
-/* Decodes into a zeroed d (decl_no is the caller's); every byte of d is defined after.
- * @return NULL, or what is wrong. */
+/* The fields format 3 adds after the declarant: kind, office, the source event. */
+static const char *tq__decl_decode_v3(tq__rd *r, tq_decl *d)
+{
+    size_t n;
+    tq__rd_str(r, d->kind, 3);
+    tq__rd_str(r, d->office, 4);
+    if (tq__rd_need(r, sizeof d->src_id)) {
+        memcpy(d->src_id, r->p, sizeof d->src_id);
+        r->p += sizeof d->src_id;
+    }
+    d->src_seq = tq__rd_var(r);
+    if (!r->bad && (!tq__code_ok(d->kind, 3, &n) || !tq__code_ok(d->office, 4, &n)))
+        return "kind or office is not of [0-9A-Z] or of the wrong length";
+    return NULL;
+}
+
+/* Decodes a format 2 or 3 value (STORE.md §3.6) into a zeroed d (decl_no is the
+ * caller's); every byte of d is defined after.  @return NULL, or what is wrong. */
 static const char *tq__decl_decode(const MDB_val *v, tq_decl *d)
 {
     tq__rd r = tq__rd_of(v);
-    d->state = tq__rd_u8(&r);
+    uint8_t first = tq__rd_u8(&r);
+    int v3 = (first & TQ__DECL_V3) != 0;
+    d->state = first & (uint8_t)~TQ__DECL_V3;
     d->channel = tq__rd_u8(&r);
     d->officer = tq__rd_u8(&r);
     d->manual = tq__rd_u8(&r);
@@ -274,10 +313,13 @@ static const char *tq__decl_decode(const MDB_val *v, tq_decl *d)
     d->registered.nsec = tq__rd_u32(&r);
     d->reg_day = tq__i32(tq__rd_u32(&r));
     tq__rd_str(&r, d->declarant, TQ_TAXID_MAX);
+    const char *bad = v3 ? tq__decl_decode_v3(&r, d) : NULL;
+    if (bad)
+        return bad;
     d->nlines = tq__rd_u8(&r);
     if (r.bad)
         return "value cut short or a field too long";
-    const char *bad = tq__decl_head_bad(d, version, reasons);
+    bad = tq__decl_head_bad(d, version, reasons);
     if (bad)
         return bad;
     d->version = (uint32_t)version;
@@ -289,11 +331,82 @@ static const char *tq__decl_decode(const MDB_val *v, tq_decl *d)
             return "hs out of range";
         tq__hs_format(hs, l->hs);
         l->qty = tq__rd_var(&r);
+        l->value = v3 ? tq__rd_var(&r) : 0;
+        if (l->value > TQ_MONEY_MAX)
+            return "line value out of range";
         tq__rd_str(&r, l->permit, TQ_PERMIT_MAX);
     }
     if (r.bad)
         return "value cut short or a field too long";
     return r.p != r.end ? "bytes after the last field" : NULL;
+}
+
+const char *tq__decl_decode_v(const MDB_val *k, const MDB_val *v, tq_decl *out)
+{
+    memset(out, 0, sizeof *out);
+    tq__key_str(k, out->decl_no);
+    return tq__decl_decode(v, out);
+}
+
+/* Skips a string, giving its bytes. */
+static const uint8_t *tq__rd_skip_str(tq__rd *r, size_t max, size_t *n)
+{
+    *n = tq__rd_u8(r);
+    if (*n > max || !tq__rd_need(r, *n))
+        return r->bad = 1, NULL;
+    r->p += *n;
+    return r->p - *n;
+}
+
+/* What the indexes need of a value, without decoding the rest: a walk over the fields.
+ * A value that a put wrote always passes; one that fails is damage. */
+const char *tq__decl_keys(const MDB_val *v, tq__dkeys *o)
+{
+    tq__rd r = tq__rd_of(v);
+    size_t n, nk = 0, no = 0;
+    const uint8_t *office = NULL;
+    uint8_t first = tq__rd_u8(&r);
+    o->v3 = (first & TQ__DECL_V3) != 0;
+    r.p += r.bad ? 0 : 3;
+    for (int i = 0; i < 4; i++)
+        (void)tq__rd_var(&r);
+    (void)tq__rd_u64(&r);
+    (void)tq__rd_u32(&r);
+    (void)tq__rd_u32(&r);
+    o->declarant = tq__rd_skip_str(&r, TQ_TAXID_MAX, &o->ndeclarant);
+    if (o->v3) {
+        tq__rd_skip_str(&r, 3, &nk);
+        office = tq__rd_skip_str(&r, 4, &no);
+        if (tq__rd_need(&r, TQ_JOURNAL_ID_LEN))
+            r.p += TQ_JOURNAL_ID_LEN;
+        (void)tq__rd_var(&r);
+    }
+    unsigned nlines = tq__rd_u8(&r);
+    if (r.bad || (first & (uint8_t)~TQ__DECL_V3) > TQ_STATE_CANCELLED ||
+        nlines > TQ_LINES_MAX || (no != 0 && no != 4))
+        return "value cut short or a field out of range";
+    memset(o->office_key, 0, 4);
+    if (no)
+        memcpy(o->office_key, office, 4);
+    o->office_key[4] = first & (uint8_t)~TQ__DECL_V3;
+    o->npermits = 0;
+    for (unsigned i = 0; i < nlines; i++) {
+        (void)tq__rd_u32(&r);
+        (void)tq__rd_var(&r);
+        if (o->v3)
+            (void)tq__rd_var(&r);
+        const uint8_t *pm = tq__rd_skip_str(&r, TQ_PERMIT_MAX, &n);
+        if (r.bad)
+            break;
+        size_t j = 0;
+        while (j < o->npermits && (o->npermit[j] != n || memcmp(o->permit[j], pm, n) != 0))
+            j++;
+        if (n != 0 && j == o->npermits) {
+            o->permit[o->npermits] = pm;
+            o->npermit[o->npermits++] = (uint8_t)n;
+        }
+    }
+    return r.bad || r.p != r.end ? "value cut short or a field out of range" : NULL;
 }
 
 int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out)
@@ -314,6 +427,26 @@ int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out)
     return bad ? tq__fault(t, DB_DECLS, &k, "%s", bad) : TQ_OK;
 }
 
+/* Every put of a declaration: the index entries move first (the old value may sit in
+ * a page this put rewrites), then the value.  append: no old value to read. */
+static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int append)
+{
+    MDB_val old, nv = {n, (void *)v};
+    int rc = TQ_OK;
+    if (t->rdonly)
+        return TQ_ERR_STORE;
+    if (t->failed != TQ_OK)
+        return t->failed;
+    if (t->s->has_v3) {
+        rc = append ? TQ_ERR_NOTFOUND : tq__get(t, DB_DECLS, k, &old);
+        if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)
+            rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv);
+    }
+    if (rc == TQ_OK)
+        rc = tq__put(t, DB_DECLS, k, v, n, append ? MDB_APPEND : 0);
+    return rc;
+}
+
 int tq_store_put_decl(tq_txn *t, const tq_decl *d)
 {
     uint8_t buf[TQ__DECL_ENC_MAX];
@@ -322,7 +455,7 @@ int tq_store_put_decl(tq_txn *t, const tq_decl *d)
     int rc = tq__decl_key(&k, d->decl_no);
     if (rc == TQ_OK)
         rc = tq__decl_encode(d, buf, &len);
-    return rc != TQ_OK ? rc : tq__put(t, DB_DECLS, &k, buf, len, 0);
+    return rc != TQ_OK ? rc : tq__decl_put(t, &k, buf, len, 0);
 }
 
 int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
@@ -345,7 +478,7 @@ int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, 
     int rc = tq__decl_key(&k, decl_no);
     if (rc != TQ_OK)
         return rc;
-    rc = tq__put(t, DB_DECLS, &k, v, n, append ? MDB_APPEND : 0);
+    rc = tq__decl_put(t, &k, v, n, append);
     return rc == 1 ? TQ_ERR_STORE : rc;
 }
 
@@ -914,6 +1047,12 @@ int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark 
 static const char *tq__meta_bad(const MDB_val *k, const MDB_val *v)
 {
     size_t want = memcmp(k->mv_data, "version", 7) == 0 ? 4 : 8;
+    if (memcmp(k->mv_data, "upgrade", 7) == 0) {
+        MDB_val dk = {TQ_DECL_NO_LEN, v->mv_data};
+        return v->mv_size == TQ_DECL_NO_LEN && tq__key_bad(DB_DECLS, &dk) == NULL
+                   ? NULL
+                   : "value is not a decl_no";
+    }
     return v->mv_size == want ? NULL : "value has the wrong length";
 }
 
@@ -945,6 +1084,12 @@ const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB
         return tq__decl_decode(v, &u.d);
     case DB_JOURNALS:
         return tq__mark_decode(v, &u.m);
+    case DB_BY_OFFICE:
+    case DB_BY_TAXID:
+    case DB_BY_PERMIT:
+        return tq__index_entry_bad(v);
+    case DB_CHANGES:
+        return tq__feed_value_bad(v);
     }
     return tq__log_value_bad(db, k, v);
 }

@@ -3,6 +3,7 @@
 #include "tq_store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct tq__verify {
@@ -56,14 +57,74 @@ static int tq__verify_table(tq__verify *w, int db)
     return TQ_OK;
 }
 
+/* The indexes against decls (STORE.md §3.10): every entry names a sound declaration
+ * that has its key, and every declaration has every entry it implies.  Records already
+ * reported bad by the table walks are not reported again. */
+static int tq__verify_index(tq__verify *w, int db, tq_decl *d)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->t->txn, w->t->s->dbi[db], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    while ((rc = mdb_cursor_get(c, &k, &v, rc == MDB_SUCCESS && k.mv_data ? MDB_NEXT
+                                                                          : MDB_FIRST)) ==
+           MDB_SUCCESS) {
+        if (tq__key_bad(db, &k) != NULL || tq__index_entry_bad(&v) != NULL)
+            continue;
+        const char *bad = tq__index_check(w->t, db, &k, &v, d);
+        if (bad) {
+            char what[160];
+            snprintf(what, sizeof what, "%s ('%.12s')", bad, (const char *)v.mv_data);
+            tq__report(w, db, &k, what);
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND || tq__mdb(rc) == TQ_ERR_DBCORRUPT ? TQ_OK : tq__mdb(rc);
+}
+
+static int tq__verify_decl_entries(tq__verify *w)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->t->txn, w->t->s->dbi[DB_DECLS], &c);
+    if (rc != MDB_SUCCESS)
+        return tq__mdb(rc);
+    for (MDB_cursor_op op = MDB_FIRST;
+         (rc = mdb_cursor_get(c, &k, &v, op)) == MDB_SUCCESS; op = MDB_NEXT) {
+        if (tq__unseal(w->t->s, DB_DECLS, &k, &v) != NULL)
+            continue;
+        const char *bad = tq__index_missing(w->t, &k, &v);
+        if (bad)
+            tq__report(w, DB_DECLS, &k, bad);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND || tq__mdb(rc) == TQ_ERR_DBCORRUPT ? TQ_OK : tq__mdb(rc);
+}
+
+static int tq__verify_indexes(tq__verify *w)
+{
+    tq_decl *d = malloc(sizeof *d);
+    int rc = d ? TQ_OK : TQ_ERR_NOMEM;
+    for (int db = DB_BY_OFFICE; db <= DB_BY_PERMIT && rc == TQ_OK; db++)
+        rc = tq__verify_index(w, db, d);
+    if (rc == TQ_OK)
+        rc = tq__verify_decl_entries(w);
+    free(d);
+    return rc;
+}
+
 int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
                     uint64_t *records)
 {
     tq__verify w = {t, on_bad, ctx, 0, 0};
     int rc = TQ_OK;
-    int ntables = t->s->has_log ? DB_COUNT : TQ__DB_V1;
+    int ntables = t->s->has_v3 ? DB_COUNT : t->s->has_log ? TQ__DB_V2 : TQ__DB_V1;
     for (int db = 0; db < ntables && rc == TQ_OK; db++)
         rc = tq__verify_table(&w, db);
+    /* during an upgrade the declarations not yet rewritten have no entries */
+    if (rc == TQ_OK && t->s->version >= 3)
+        rc = tq__verify_indexes(&w);
     if (records)
         *records = w.records;
     if (rc != TQ_OK)
@@ -77,7 +138,8 @@ static int tq__count_state(void *arg, const MDB_val *k, const MDB_val *v)
 {
     (void)k;
     uint64_t *by_state = arg;
-    uint8_t state = v->mv_size ? *(const uint8_t *)v->mv_data : 0xff;
+    /* format 3 sets the high bit of the state byte (STORE.md §3.6) */
+    uint8_t state = v->mv_size ? *(const uint8_t *)v->mv_data & 0x7f : 0xff;
     if (state > TQ_STATE_CANCELLED)
         return TQ_ERR_DBCORRUPT;
     by_state[state]++;

@@ -706,9 +706,14 @@ Test(store, decl_round_trip_with_fifty_lines_and_max_values)
     d.registered.nsec = 999999999;
     d.reg_day = INT32_MIN;
     memset(d.declarant, '9', TQ_TAXID_MAX);
+    memcpy(d.kind, "Z9Z", 4);
+    memcpy(d.office, "ZZ99", 5);
+    memset(d.src_id, 0xff, sizeof d.src_id);
+    d.src_seq = UINT64_MAX;
     for (unsigned i = 0; i < TQ_LINES_MAX; i++) {
         snprintf(d.lines[i].hs, sizeof d.lines[i].hs, "%08u", i % 2 ? 99999999u : i);
         d.lines[i].qty = i % 2 ? UINT64_MAX : TQ_QTY_MAX;
+        d.lines[i].value = i % 2 ? TQ_MONEY_MAX : 0;
         memset(d.lines[i].permit, 0, sizeof d.lines[i].permit);
         if (i % 3 != 2)
             memset(d.lines[i].permit, i % 3 ? 'p' : '-', TQ_PERMIT_MAX);
@@ -728,10 +733,10 @@ Test(store, decl_round_trip_with_fifty_lines_and_max_values)
     tq_txn_abort(t);
     tq_store_close(s);
 
-    /* The largest value fits the documented bound of STORE.md (2412 bytes). */
+    /* The largest value fits the documented bound of STORE.md (2947 bytes). */
     uint8_t raw[4096];
     size_t n = raw_get("decls", "999999999999", 12, raw, sizeof raw);
-    cr_assert_leq(n, 2412);
+    cr_assert_leq(n, 2947 + 4);
 }
 
 Test(store, decl_small_values_encode_compactly)
@@ -749,12 +754,15 @@ Test(store, decl_small_values_encode_compactly)
     tq_store_close(s);
     uint8_t raw[64];
     size_t n = raw_get("decls", "103456789012", 12, raw, sizeof raw);
-    /* state channel officer manual | version reasons tax_due tax_short | sec(8) nsec(4)
-     * reg_day(4) | declarant len | nlines | hs 85171300 = 0x05139c64 | qty 100 | permit len */
+    /* 0x80|state channel officer manual | version reasons tax_due tax_short | sec(8)
+     * nsec(4) reg_day(4) | declarant len | kind len | office len | src_id(16) src_seq |
+     * nlines | hs 85171300 = 0x05139c64 | qty 100 | value 0 | permit len */
     const uint8_t want[] = {
-        0x02, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x82, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x01, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x00};
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x64, 0x9c, 0x13,
+        0x05, 0x64, 0x00, 0x00};
     cr_assert_eq(n, sizeof want + 4, "the value and its seal");
     cr_assert_eq(memcmp(raw, want, sizeof want), 0);
     uint8_t sealed[64];

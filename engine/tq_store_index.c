@@ -1,0 +1,415 @@
+/* tq_store_index.c - the secondary indexes of format 3 (STORE.md §3.10): by_office,
+ * by_taxid, by_permit, each key -> the decl_no of every declaration that has it.
+ *
+ * DESIGN.  The indexes are LMDB DUPSORT|DUPFIXED tables: one key, and under it a sorted
+ * set of 12-byte decl_no values, so one office's declarations in one state are a run
+ * of consecutive 12-byte entries read in decl_no order, and counting them is
+ * mdb_cursor_count() (no declaration read).  An entry carries no seal of its own: it is
+ * a pointer, and nothing is ever believed from it but "look at this declaration".
+ * The walks read the declaration it names through the sealed decls table and check
+ * that it has the indexed key (office and state, declarant, or a line naming the
+ * permit); a pointer to nothing or to a declaration without that key is
+ * TQ_ERR_DBCORRUPT naming the index table and key.  So index damage can hide a
+ * declaration from a list (an entry lost: tq_store_verify() counts the entries every
+ * declaration implies and finds it) but never show a wrong one.
+ *
+ * Upkeep.  tq__index_move() runs in every put of a declaration, before the value is
+ * written: it walks the old value (which the put must read anyway to know what it
+ * replaces) and the new one for their keys and moves only the entries that differ --
+ * usually the office entry, when the state changed.  A new declaration (MDB_APPEND:
+ * nothing to read) costs one put per index key.
+ */
+#include "tq_store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tq__is_index(int db)
+{
+    return db == DB_BY_OFFICE || db == DB_BY_TAXID || db == DB_BY_PERMIT;
+}
+
+const char *tq__index_entry_bad(const MDB_val *v)
+{
+    MDB_val k = *v;
+    if (v->mv_size != TQ_DECL_NO_LEN || tq__key_bad(DB_DECLS, &k) != NULL)
+        return "entry is not a decl_no (12 digits, the first not 0)";
+    return NULL;
+}
+
+/* ---- upkeep ---- */
+
+static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+{
+    MDB_val k = {kn, (void *)key}, v = *decl;
+    if (t->failed != TQ_OK)
+        return t->failed;
+    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NODUPDATA);
+    if (rc == MDB_SUCCESS || rc == MDB_KEYEXIST)
+        return TQ_OK;
+    t->failed = tq__mdb(rc);
+    return t->failed;
+}
+
+static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+{
+    MDB_val k = {kn, (void *)key}, v = *decl;
+    if (t->failed != TQ_OK)
+        return t->failed;
+    int rc = mdb_del(t->txn, t->s->dbi[db], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tq__fault(t, db, &k, "no entry for declaration '%.12s', which has this key",
+                         (const char *)decl->mv_data);
+    if (rc != MDB_SUCCESS)
+        t->failed = tq__mdb(rc);
+    return t->failed;
+}
+
+static int tq__has_permit(const tq__dkeys *d, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < d->npermits; i++)
+        if (d->npermit[i] == n && memcmp(d->permit[i], p, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int tq__same_declarant(const tq__dkeys *a, const tq__dkeys *b)
+{
+    return a->ndeclarant == b->ndeclarant &&
+           memcmp(a->declarant, b->declarant, a->ndeclarant) == 0;
+}
+
+static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
+                            const tq__dkeys *n)
+{
+    int rc = TQ_OK;
+    for (size_t i = 0; o && i < o->npermits && rc == TQ_OK; i++)
+        if (!tq__has_permit(n, o->permit[i], o->npermit[i]))
+            rc = tq__ix_del(t, DB_BY_PERMIT, o->permit[i], o->npermit[i], k);
+    for (size_t i = 0; i < n->npermits && rc == TQ_OK; i++)
+        if (!o || !tq__has_permit(o, n->permit[i], n->npermit[i]))
+            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k);
+    return rc;
+}
+
+int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv)
+{
+    tq__dkeys od, nd;
+    const tq__dkeys *o = NULL;
+    if (old != NULL) {
+        const char *bad = tq__decl_keys(old, &od);
+        if (bad)
+            return tq__fault(t, DB_DECLS, k, "%s", bad);
+        o = od.v3 ? &od : NULL;     /* a format 2 value has no entries yet */
+    }
+    if (tq__decl_keys(nv, &nd) != NULL)
+        return TQ_ERR_INPUT;        /* bytes that are not an encoded declaration */
+    int rc = TQ_OK;
+    if (!o || memcmp(o->office_key, nd.office_key, TQ__OFFICE_KEY) != 0) {
+        if (o)
+            rc = tq__ix_del(t, DB_BY_OFFICE, o->office_key, TQ__OFFICE_KEY, k);
+        if (rc == TQ_OK)
+            rc = tq__ix_put(t, DB_BY_OFFICE, nd.office_key, TQ__OFFICE_KEY, k);
+    }
+    if (rc == TQ_OK && (!o || !tq__same_declarant(o, &nd))) {
+        if (o && o->ndeclarant)
+            rc = tq__ix_del(t, DB_BY_TAXID, o->declarant, o->ndeclarant, k);
+        if (rc == TQ_OK && nd.ndeclarant)
+            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k);
+    }
+    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd) : rc;
+}
+
+/* ---- walks ---- */
+
+/* The index key of (idx, key, state), checked as a put would make it. */
+static int tq__ix_key(tq_store_index idx, const char *key, int state, uint8_t *buf,
+                      MDB_val *k, int *db)
+{
+    size_t n;
+    if (key == NULL || state < -1 || state > TQ_STATE_CANCELLED)
+        return TQ_ERR_INPUT;
+    n = strnlen(key, TQ_PERMIT_MAX + 1);
+    switch (idx) {
+    case TQ_INDEX_OFFICE:
+        if (n != 0 && n != 4)
+            return TQ_ERR_INPUT;
+        memset(buf, 0, TQ__OFFICE_KEY);
+        memcpy(buf, key, n);
+        buf[4] = (uint8_t)(state < 0 ? 0 : state);
+        *db = DB_BY_OFFICE;
+        k->mv_size = TQ__OFFICE_KEY;
+        break;
+    case TQ_INDEX_DECLARANT:
+    case TQ_INDEX_PERMIT:
+        *db = idx == TQ_INDEX_DECLARANT ? DB_BY_TAXID : DB_BY_PERMIT;
+        if (n == 0 || n > TQ_PERMIT_MAX)
+            return TQ_ERR_INPUT;
+        memcpy(buf, key, n);
+        k->mv_size = n;
+        break;
+    default:
+        return TQ_ERR_INPUT;
+    }
+    k->mv_data = buf;
+    return tq__key_bad(*db, k) ? TQ_ERR_INPUT : TQ_OK;
+}
+
+/* One run of entries under one key, read with its own cursor. */
+typedef struct tq__run {
+    MDB_cursor *c;
+    uint8_t key[TQ__KEY_MAX];
+    MDB_val k;
+    char cur[TQ_DECL_NO_LEN];
+    int live;
+} tq__run;
+
+static int tq__run_step(tq_txn *t, int db, tq__run *r, MDB_cursor_op op)
+{
+    MDB_val k = r->k, v;
+    int rc = mdb_cursor_get(r->c, &k, &v, op);
+    r->live = 0;
+    if (rc == MDB_NOTFOUND)
+        return TQ_OK;
+    if (rc != MDB_SUCCESS)
+        return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+                   ? tq__fault(t, db, &r->k, "LMDB: %s", mdb_strerror(rc))
+                   : tq__mdb(rc);
+    const char *bad = tq__index_entry_bad(&v);
+    if (bad)
+        return tq__fault(t, db, &r->k, "%s", bad);
+    memcpy(r->cur, v.mv_data, TQ_DECL_NO_LEN);
+    r->live = 1;
+    return TQ_OK;
+}
+
+/* Whether declaration d has the key the entry was found under. */
+static int tq__matches(int db, const MDB_val *k, const tq_decl *d)
+{
+    size_t n = k->mv_size;
+    const uint8_t *b = k->mv_data;
+    switch (db) {
+    case DB_BY_OFFICE:
+        return strnlen(d->office, 4) == strnlen((const char *)b, 4) &&
+               memcmp(d->office, b, strnlen(d->office, 4)) == 0 && d->state == b[4];
+    case DB_BY_TAXID:
+        return strlen(d->declarant) == n && memcmp(d->declarant, b, n) == 0;
+    }
+    for (unsigned i = 0; i < d->nlines; i++)
+        if (strlen(d->lines[i].permit) == n && memcmp(d->lines[i].permit, b, n) == 0)
+            return 1;
+    return 0;
+}
+
+const char *tq__index_check(tq_txn *t, int db, const MDB_val *k, const MDB_val *v,
+                            tq_decl *d)
+{
+    MDB_val dk = *v, dv;
+    const char *bad = tq__index_entry_bad(v);
+    if (bad)
+        return bad;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_DECLS], &dk, &dv);
+    if (rc == MDB_NOTFOUND)
+        return "entry names a declaration that does not exist";
+    if (rc != MDB_SUCCESS)
+        return "the declaration it names cannot be read";
+    if (tq__unseal(t->s, DB_DECLS, &dk, &dv) != NULL || tq__decl_decode_v(&dk, &dv, d) != NULL)
+        return NULL;    /* a damaged declaration: the walk of decls reports it */
+    return tq__matches(db, k, d) ? NULL
+                                 : "entry names a declaration that does not have this key";
+}
+
+typedef struct tq__want {
+    int db;
+    const void *key;
+    size_t n;
+} tq__want;
+
+const char *tq__index_missing(tq_txn *t, const MDB_val *dk, const MDB_val *dv)
+{
+    tq__dkeys o;
+    MDB_cursor *c[3] = {NULL, NULL, NULL};
+    const char *bad = tq__decl_keys(dv, &o);
+    if (bad)
+        return bad;
+    tq__want want[2 + TQ_LINES_MAX];
+    size_t nw = 0;
+    want[nw++] = (tq__want){DB_BY_OFFICE, o.office_key, TQ__OFFICE_KEY};
+    if (o.ndeclarant)
+        want[nw++] = (tq__want){DB_BY_TAXID, o.declarant, o.ndeclarant};
+    for (size_t i = 0; i < o.npermits; i++)
+        want[nw++] = (tq__want){DB_BY_PERMIT, o.permit[i], o.npermit[i]};
+    for (size_t i = 0; i < nw && bad == NULL; i++) {
+        int j = want[i].db - DB_BY_OFFICE;
+        if (c[j] == NULL && mdb_cursor_open(t->txn, t->s->dbi[want[i].db], &c[j]) != 0)
+            bad = "an index cannot be read";
+        MDB_val k = {want[i].n, (void *)want[i].key}, v = *dk;
+        if (bad == NULL && mdb_cursor_get(c[j], &k, &v, MDB_GET_BOTH) != MDB_SUCCESS)
+            bad = want[i].db == DB_BY_OFFICE  ? "no entry in by_office for its office and state"
+                  : want[i].db == DB_BY_TAXID ? "no entry in by_taxid for its declarant"
+                                              : "no entry in by_permit for one of its permits";
+    }
+    for (int j = 0; j < 3; j++)
+        if (c[j])
+            mdb_cursor_close(c[j]);
+    return bad;
+}
+
+/* Reads the declaration an entry names and checks it has the entry's key. */
+static int tq__ix_read(tq_txn *t, int db, const tq__run *r, tq_decl *d)
+{
+    MDB_val dk = {TQ_DECL_NO_LEN, (void *)r->cur}, v;
+    int rc = tq__get(t, DB_DECLS, &dk, &v);
+    if (rc == TQ_ERR_NOTFOUND)
+        return tq__fault(t, db, &r->k, "entry names declaration '%.12s', which does not exist",
+                         r->cur);
+    if (rc != TQ_OK)
+        return rc;
+    const char *bad = tq__decl_decode_v(&dk, &v, d);
+    if (bad)
+        return tq__fault(t, DB_DECLS, &dk, "%s", bad);
+    if (!tq__matches(db, &r->k, d))
+        return tq__fault(t, db, &r->k, "entry names declaration '%.12s', which does not "
+                         "have this key", r->cur);
+    return TQ_OK;
+}
+
+typedef struct tq__by {
+    tq_txn *t;
+    int db, state, nruns;
+    tq__run run[TQ_STATE_CANCELLED + 1];
+    tq_decl d;
+} tq__by;
+
+static int tq__by_open(tq__by *w, const uint8_t *key, size_t kn, int first_state)
+{
+    for (int i = 0; i < w->nruns; i++) {
+        tq__run *r = &w->run[i];
+        int rc = tq__mdb(mdb_cursor_open(w->t->txn, w->t->s->dbi[w->db], &r->c));
+        if (rc != TQ_OK)
+            return rc;
+        memcpy(r->key, key, kn);
+        if (w->db == DB_BY_OFFICE)
+            r->key[4] = (uint8_t)(first_state + i);
+        r->k.mv_size = kn;
+        r->k.mv_data = r->key;
+        /* MDB_SET finds the key; GET_CURRENT then gives its first (least) entry */
+        rc = tq__run_step(w->t, w->db, r, MDB_SET);
+        if (rc == TQ_OK && r->live)
+            rc = tq__run_step(w->t, w->db, r, MDB_GET_CURRENT);
+        if (rc != TQ_OK)
+            return rc;
+    }
+    return TQ_OK;
+}
+
+/* Merges the runs by decl_no (one run per state for the office index with state -1). */
+static int tq__by_walk(tq__by *w, int (*fn)(void *ctx, const tq_decl *d), void *ctx)
+{
+    for (;;) {
+        tq__run *min = NULL;
+        for (int i = 0; i < w->nruns; i++)
+            if (w->run[i].live &&
+                (min == NULL || memcmp(w->run[i].cur, min->cur, TQ_DECL_NO_LEN) < 0))
+                min = &w->run[i];
+        if (min == NULL)
+            return TQ_OK;
+        int rc = tq__ix_read(w->t, w->db, min, &w->d);
+        if (rc == TQ_OK && (w->state < 0 || w->d.state == w->state))
+            rc = fn(ctx, &w->d);
+        if (rc == TQ_OK)
+            rc = tq__run_step(w->t, w->db, min, MDB_NEXT_DUP);
+        if (rc != TQ_OK)
+            return rc;
+    }
+}
+
+int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int state,
+                          int (*fn)(void *ctx, const tq_decl *d), void *ctx)
+{
+    uint8_t kb[TQ__KEY_MAX];
+    MDB_val k;
+    int db;
+    if (t->s->version < 3)
+        return TQ_ERR_VERSION;
+    int rc = tq__ix_key(idx, key, state, kb, &k, &db);
+    if (rc != TQ_OK)
+        return rc;
+    tq__by *w = calloc(1, sizeof *w);     /* a tq_decl is too big for some stacks */
+    if (w == NULL)
+        return TQ_ERR_NOMEM;
+    w->t = t;
+    w->db = db;
+    w->state = state;
+    w->nruns = db == DB_BY_OFFICE && state < 0 ? TQ_STATE_CANCELLED + 1 : 1;
+    rc = tq__by_open(w, kb, k.mv_size, state < 0 ? 0 : state);
+    if (rc == TQ_OK)
+        rc = tq__by_walk(w, fn, ctx);
+    for (int i = 0; i < w->nruns; i++)
+        if (w->run[i].c)
+            mdb_cursor_close(w->run[i].c);
+    free(w);
+    return rc;
+}
+
+/* ---- counts per office ---- */
+
+typedef struct tq__office_sum {
+    char office[5];
+    uint64_t count;
+    int have;
+} tq__office_sum;
+
+static int tq__office_next(tq_txn *t, MDB_cursor *c, MDB_cursor_op op, MDB_val *k)
+{
+    MDB_val v;
+    int rc = mdb_cursor_get(c, k, &v, op);
+    if (rc == MDB_NOTFOUND)
+        return TQ_ERR_NOTFOUND;
+    if (rc != MDB_SUCCESS)
+        return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+                   ? tq__fault(t, DB_BY_OFFICE, NULL, "LMDB: %s", mdb_strerror(rc))
+                   : tq__mdb(rc);
+    const char *bad = tq__key_bad(DB_BY_OFFICE, k);
+    return bad ? tq__fault(t, DB_BY_OFFICE, k, "%s", bad) : TQ_OK;
+}
+
+int tq_store_each_office(tq_txn *t, int state,
+                         int (*fn)(void *ctx, const char *office, uint64_t count),
+                         void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k;
+    tq__office_sum sum = {"", 0, 0};
+    if (t->s->version < 3)
+        return TQ_ERR_VERSION;
+    if (state < -1 || state > TQ_STATE_CANCELLED)
+        return TQ_ERR_INPUT;
+    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_BY_OFFICE], &c));
+    if (rc != TQ_OK)
+        return rc;
+    for (MDB_cursor_op op = MDB_FIRST; rc == TQ_OK; op = MDB_NEXT_NODUP) {
+        rc = tq__office_next(t, c, op, &k);
+        if (rc != TQ_OK)
+            break;
+        const uint8_t *b = k.mv_data;
+        if (state >= 0 && b[4] != state)
+            continue;
+        size_t count = 0;
+        rc = tq__mdb(mdb_cursor_count(c, &count));
+        if (rc != TQ_OK)
+            break;
+        if (sum.have && memcmp(sum.office, b, 4) != 0) {
+            rc = fn(ctx, sum.office, sum.count);
+            sum.count = 0;
+        }
+        memcpy(sum.office, b, 4);   /* zeros for "", else 4 characters */
+        sum.office[4] = '\0';
+        sum.count += count;
+        sum.have = 1;
+    }
+    mdb_cursor_close(c);
+    if (rc == TQ_ERR_NOTFOUND)
+        rc = sum.have ? fn(ctx, sum.office, sum.count) : TQ_OK;
+    return rc;
+}

@@ -1,0 +1,273 @@
+/* tq_store_upgrade.c - version 2 -> 3 in place, in batches (STORE.md §3.1), and the
+ * backfill of office, kind and line values from journals.
+ *
+ * DESIGN.  A version 2 database may hold millions of declarations: more than one LMDB
+ * transaction may dirty, and more than anyone wants to redo after a kill.  So the
+ * upgrade walks decls in key order, TQ__UPGRADE_BATCH declarations per transaction:
+ * each is rewritten in format 3 (the put adds its index entries, as a format 2 value
+ * has none), one TQ_CHANGE_UPGRADE change is appended to the feed, and the batch's last
+ * decl_no is written to meta `upgrade` -- all in the batch's transaction.  A kill at any
+ * instant leaves the database at a batch boundary, and the next writer's open goes on
+ * after meta `upgrade`: no declaration is rewritten twice and the feed has exactly one
+ * change per declaration, in decl_no order.  Only when no declaration is left does a
+ * last transaction delete `upgrade` and write version 3: before it, readers see
+ * version 2 (declarations of both formats read alike; indexes and feed refused).
+ */
+#include "tq_store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TQ__UPGRADE_BATCH 20000     /* declarations per transaction */
+#define TQ__BACKFILL_BATCH 50000    /* journal events per transaction */
+
+static int tq__meta_get_marker(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+{
+    MDB_val k = {7, "upgrade"}, v;
+    int rc = tq__get(t, DB_META, &k, &v);
+    if (rc != TQ_OK)
+        return rc;
+    MDB_val dk = {TQ_DECL_NO_LEN, v.mv_data};
+    if (v.mv_size != TQ_DECL_NO_LEN || tq__key_bad(DB_DECLS, &dk) != NULL)
+        return tq__fault(t, DB_META, &k, "value is not a decl_no");
+    memcpy(out, v.mv_data, TQ_DECL_NO_LEN);
+    out[TQ_DECL_NO_LEN] = '\0';
+    return TQ_OK;
+}
+
+/* The next up to TQ__UPGRADE_BATCH declarations after `after` ("" for the first), in t.
+ * *n gets how many; *last the last one. */
+static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_LEN + 1],
+                             uint64_t *n, tq_decl *d)
+{
+    MDB_cursor *c;
+    MDB_val k = {strlen(after), (void *)after}, v;
+    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
+    MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
+    *n = 0;
+    while (rc == TQ_OK && *n < TQ__UPGRADE_BATCH) {
+        int mrc = mdb_cursor_get(c, &k, &v, op);
+        op = MDB_NEXT;
+        if (mrc == MDB_NOTFOUND)
+            break;
+        if (mrc != MDB_SUCCESS) {
+            rc = tq__mdb(mrc);
+            break;
+        }
+        if (after[0] && k.mv_size == TQ_DECL_NO_LEN && memcmp(k.mv_data, after, 12) == 0)
+            continue;
+        const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
+        if (bad == NULL)
+            bad = tq__decl_decode_v(&k, &v, d);
+        if (bad) {
+            rc = tq__fault(t, DB_DECLS, &k, "%s", bad);
+            break;
+        }
+        /* The put may move pages under the cursor: it is put back on the key after. */
+        rc = tq_store_put_decl(t, d);
+        if (rc == TQ_OK && d->state != TQ_STATE_PENDING) {
+            tq_change ch = {.state = d->state, .manual = d->manual,
+                            .cause = TQ_CHANGE_UPGRADE, .reasons = d->reasons,
+                            .version = d->version};
+            memcpy(ch.decl_no, d->decl_no, sizeof ch.decl_no);
+            rc = tq__add_change(t, &ch);
+        }
+        memcpy(last, d->decl_no, TQ_DECL_NO_LEN + 1);
+        k.mv_size = TQ_DECL_NO_LEN;
+        k.mv_data = last;
+        if (rc == TQ_OK)
+            rc = tq__mdb(mdb_cursor_get(c, &k, &v, MDB_SET));
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Commits t when rc is TQ_OK, else describes a fault into dg and aborts. */
+static int tq__finish(tq_txn *t, int rc, tq_diag *dg)
+{
+    if (rc == TQ_ERR_DBCORRUPT)
+        tq_txn_fault(t, dg);
+    if (rc != TQ_OK) {
+        tq_txn_abort(t);
+        return rc;
+    }
+    return tq_txn_commit(t);
+}
+
+/* One batch in its own transaction; *done when no declaration was left (version 3 is
+ * then committed). */
+static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
+                            tq_diag *dg)
+{
+    tq_txn *t;
+    char after[TQ_DECL_NO_LEN + 1] = "", last[TQ_DECL_NO_LEN + 1];
+    uint64_t n = 0;
+    int rc = tq_txn_begin(s, 0, &t);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq__meta_get_marker(t, after);
+    if (rc == TQ_ERR_NOTFOUND) {
+        after[0] = '\0';
+        rc = TQ_OK;
+    }
+    if (rc == TQ_OK)
+        rc = tq__upgrade_batch(t, after, last, &n, d);
+    MDB_val mk = {7, "upgrade"};
+    if (rc == TQ_OK && n > 0) {
+        rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
+    } else if (rc == TQ_OK) {
+        uint8_t version[4];
+        MDB_val vk = {7, "version"};
+        tq__put_u32(version, TQ_STORE_VERSION);
+        rc = tq__del(t, DB_META, &mk);
+        if (rc == TQ_ERR_NOTFOUND)
+            rc = TQ_OK;
+        if (rc == TQ_OK)
+            rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
+    }
+    rc = tq__finish(t, rc, dg);
+    if (rc == TQ_OK) {
+        *count += n;
+        *done = n == 0;
+    }
+    return rc;
+}
+
+/* Runs fn until done, growing the map (and redoing the batch) when it is full. */
+static int tq__upgrade_decls(tq_store *s, tq_diag *dg)
+{
+    tq_decl *d = malloc(sizeof *d);
+    int rc = d ? TQ_OK : TQ_ERR_NOMEM, done = 0;
+    while (rc == TQ_OK && !done) {
+        rc = tq__upgrade_step(s, &s->up.decls, &done, d, dg);
+        if (rc == TQ_ERR_MAPFULL)
+            rc = tq_store_grow(s);
+    }
+    free(d);
+    if (rc == TQ_OK)
+        s->version = TQ_STORE_VERSION;
+    return rc;
+}
+
+/* ---- backfill from journals ---- */
+
+static int tq__lines_match(const tq_decl *d, const tq_event *ev)
+{
+    if (!(ev->has & TQ_HAS_LINES) || d->nlines != ev->nlines)
+        return 0;
+    for (unsigned i = 0; i < d->nlines; i++)
+        if (strcmp(d->lines[i].hs, ev->lines[i].hs) != 0 ||
+            strcmp(d->lines[i].permit, ev->lines[i].permit) != 0 ||
+            d->lines[i].qty != ev->lines[i].qty)
+            return 0;
+    return 1;
+}
+
+/* Fills what d lacks from ev.  @return whether d changed. */
+static int tq__backfill_one(tq_decl *d, const tq_event *ev)
+{
+    int changed = 0;
+    if (ev->ev == TQ_EV_DECL && d->office[0] == '\0') {
+        memcpy(d->office, ev->office, sizeof d->office);
+        memcpy(d->kind, ev->kind, sizeof d->kind);
+        changed = 1;
+    }
+    /* Lines as stored are the last ones declared: a DECL or AMEND with exactly those
+     * lines (hs, permit, qty) gives their values; a later one in the journal wins. */
+    if ((ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) && tq__lines_match(d, ev))
+        for (unsigned i = 0; i < d->nlines; i++)
+            if (d->lines[i].value != ev->lines[i].value) {
+                d->lines[i].value = ev->lines[i].value;
+                changed = 1;
+            }
+    return changed;
+}
+
+typedef struct tq__bf {
+    tq_store *s;
+    tq_journal_reader *r;
+    tq_event ev;
+    tq_decl d;
+    uint64_t filled;
+} tq__bf;
+
+/* Up to TQ__BACKFILL_BATCH events of the journal in one transaction. */
+static int tq__backfill_step(tq__bf *b, int *eof, tq_diag *dg)
+{
+    tq_txn *t;
+    uint64_t filled = 0;
+    int rc = tq_txn_begin(b->s, 0, &t);
+    if (rc != TQ_OK)
+        return rc;
+    for (int i = 0; i < TQ__BACKFILL_BATCH && rc == TQ_OK; i++) {
+        rc = tq_journal_next_event(b->r, &b->ev, NULL);
+        if (rc == TQ_ERR_EOF) {
+            *eof = 1;
+            rc = TQ_OK;
+            break;
+        }
+        if (rc != TQ_OK) {
+            tq_diag_set(dg, "(journal)", "event after seq %llu: %s",
+                        (unsigned long long)b->ev.seq, tq_strerror(rc));
+            break;
+        }
+        if (b->ev.ev != TQ_EV_DECL && b->ev.ev != TQ_EV_AMEND)
+            continue;
+        rc = tq_store_get_decl(t, b->ev.decl_no, &b->d);
+        if (rc == TQ_ERR_NOTFOUND) {
+            rc = TQ_OK;
+            continue;
+        }
+        if (rc == TQ_OK && tq__backfill_one(&b->d, &b->ev)) {
+            filled++;
+            rc = tq_store_put_decl(t, &b->d);
+        }
+    }
+    rc = tq__finish(t, rc, dg);
+    if (rc == TQ_OK)
+        b->filled += filled;
+    return rc;
+}
+
+static int tq__backfill(tq_store *s, const char *path, tq_diag *dg)
+{
+    tq__bf *b = calloc(1, sizeof *b);
+    int rc = b ? TQ_OK : TQ_ERR_NOMEM, eof = 0;
+    if (rc != TQ_OK)
+        return rc;
+    b->s = s;
+    /* A full map restarts the journal: filling is idempotent, what is filled stays. */
+    while (rc == TQ_OK && !eof) {
+        if (b->r == NULL)
+            rc = tq_journal_open_diag(path, &b->r, dg);
+        if (rc == TQ_OK)
+            rc = tq__backfill_step(b, &eof, dg);
+        if (rc == TQ_ERR_MAPFULL) {
+            tq_journal_close(b->r);
+            b->r = NULL;
+            rc = tq_store_grow(s);
+        }
+    }
+    tq_journal_close(b->r);
+    s->up.backfilled += b->filled;
+    free(b);
+    return rc;
+}
+
+int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
+                     tq_store_upgrade_stats *st, tq_diag *d)
+{
+    int rc = TQ_OK;
+    if (s->rdonly)
+        return TQ_ERR_STORE;
+    if (s->up.from_version == 0)
+        s->up.from_version = (uint32_t)s->version;
+    if (s->version < TQ_STORE_VERSION)
+        rc = tq__upgrade_decls(s, d);
+    for (size_t i = 0; i < njournals && rc == TQ_OK; i++)
+        rc = tq__backfill(s, journals[i], d);
+    if (st)
+        *st = s->up;
+    return rc;
+}
