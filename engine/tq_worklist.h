@@ -65,8 +65,8 @@ typedef struct tq_worklist_stats {
  * tax-paid-held.csv) stops it before anything is written.  Files finished before an
  * error stay (each one whole); the one being written is removed.  st may be NULL.
  * @return TQ_OK; TQ_ERR_EXISTS (without force: d->why names the file); TQ_ERR_VERSION (a
- *         database of format 2 opened read-only: it has no office index; a writer, such
- *         as thongquan upgrade, brings it to format 3); TQ_ERR_PERM, TQ_ERR_IO,
+ *         database of format 2 opened read-only: it has no office index; the first
+ *         writer brings it to format 3); TQ_ERR_PERM, TQ_ERR_IO,
  *         TQ_ERR_FULL (d names the path); TQ_ERR_NOMEM; TQ_ERR_DBCORRUPT (d names table
  *         and key); store errors. */
 int tq_worklist_write(tq_store *s, const char *out_dir, const tq_worklist_opts *o,

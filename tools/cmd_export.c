@@ -52,7 +52,8 @@ static int export_changes(tq_store *s, FILE *f, uint64_t since, int ndjson, int 
                             (unsigned long long)since, (unsigned long long)last);
     if (rc == TQ_ERR_VERSION)
         return tq_cli_error(TQ_EXIT_CORRUPT, "export changes: the database is of an older "
-                            "format without the change feed: run 'thongquan upgrade --db DIR'");
+                            "format without the change feed; the first command that writes "
+                            "to it (load, replay, reconcile) upgrades it in place");
     return 0;
 }
 

@@ -48,7 +48,8 @@ static int worklist_status(int rc, const tq_diag *d)
         return tq_cli_error(TQ_EXIT_USAGE, "%s", why);
     if (rc == TQ_ERR_VERSION)
         return tq_cli_error(TQ_EXIT_CORRUPT, "the database is of an older format without the "
-                            "office index: run 'thongquan upgrade --db DIR' first");
+                            "office index; the first command that writes to it (load, "
+                            "replay, reconcile) upgrades it in place");
     if (rc == TQ_ERR_PERM)
         return tq_cli_error(TQ_EXIT_PERM, "permission denied: %s", why);
     return tq_cli_error(tq_cli_exit_for(rc), "worklist failed: %s", why);
