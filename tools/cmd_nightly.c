@@ -620,24 +620,40 @@ static void prom(FILE *f, const char *name, const char *help)
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+typedef struct held_ctx {
+    FILE *f;
+    uint64_t unknown;           /* held without an office */
+} held_ctx;
+
 static int held_gauge(void *ctx, const char *office, uint64_t count)
 {
-    fprintf(ctx, "thongquan_held_declarations{office=\"%s\"} %llu\n",
-            office[0] ? office : TQ_WORKLIST_UNKNOWN, (unsigned long long)count);
+    held_ctx *h = ctx;
+    if (office[0] == '\0')
+        h->unknown = count;
+    else
+        fprintf(h->f, "thongquan_held_declarations{office=\"%s\"} %llu\n", office,
+                (unsigned long long)count);
     return 0;
 }
 
 /* write_held_by_office() - the per-office gauge, from the office index (no declaration
- * is read); a database that cannot be read leaves it without samples. */
+ * is read), with office="unknown" always present (0 when every held declaration has an
+ * office), so the metric exists from the first run on; a database that cannot be read
+ * leaves it NaN. */
 static void write_held_by_office(FILE *f, const run *r)
 {
     prom(f, "thongquan_held_declarations", "Declarations held, by customs office "
                                            "(\"unknown\": stored without an office).");
     tq_store *s;
-    if (tq_store_open(r->db, 0, NULL, &s, NULL) != TQ_OK)
-        return;
-    tq_worklist_held_by_office(s, held_gauge, f);
-    tq_store_close(s);
+    held_ctx h = {f, 0};
+    int ok = tq_store_open(r->db, 0, NULL, &s, NULL) == TQ_OK;
+    if (ok) {
+        ok = tq_worklist_held_by_office(s, held_gauge, &h) == TQ_OK;
+        tq_store_close(s);
+    }
+    fprintf(f, ok ? "thongquan_held_declarations{office=\"%s\"} %llu\n"
+                  : "thongquan_held_declarations{office=\"%s\"} NaN\n",
+            TQ_WORKLIST_UNKNOWN, (unsigned long long)h.unknown);
 }
 
 static void write_prom(FILE *f, const run *r, int status)

@@ -5,7 +5,8 @@
 #    declarations waiting on a permit or an officer, and tax-paid-held.csv; the report
 #    names the folder and its counts; a quiet night (exit 7) writes them too;
 #  - --deadline sets their deadline; a bad one exits 2 naming it;
-#  - the metrics textfile holds thongquan_held_declarations{office="CODE"} per office.
+#  - the metrics textfile holds thongquan_held_declarations{office="CODE"} per office,
+#    and office="unknown" (0 here) always, so the metric exists from the first run.
 source "$(dirname "$0")/lib.sh"
 db=$WORK/db inbox=$WORK/inbox reports=$WORK/reports prom=$WORK/thongquan.prom
 mkdir -p "$inbox"
@@ -54,7 +55,8 @@ grep -qF "\"worklists\":{\"dir\":\"$wl\",\"files\":3,\"waiting\":3,\"past_deadli
 ok
 awk -f "$HERE/check_prom.awk" "$prom" || fail "the textfile does not parse"
 [ "$(metric 'thongquan_held_declarations{office="01B1"}')" = 2 ] &&
-  [ "$(metric 'thongquan_held_declarations{office="02C1"}')" = 2 ] \
+  [ "$(metric 'thongquan_held_declarations{office="02C1"}')" = 2 ] &&
+  [ "$(metric 'thongquan_held_declarations{office="unknown"}')" = 0 ] \
   || fail "held per office: $(grep held_declarations "$prom")"
 ok
 
