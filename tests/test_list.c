@@ -11,6 +11,7 @@
 
 #include "tq_list.h"
 #include "tq_store.h"
+#include "tq_worklist.h"
 
 #include "tq_testdir.h"
 
@@ -291,6 +292,50 @@ Test(list, malformed_filters_are_refused, .init = fixture, .fini = teardown)
     tq_list_filter_init(&f);
     f.state = TQ_STATE_PENDING;
     cr_expect_eq(tq_list_check(&f, NULL), TQ_ERR_INPUT);
+}
+
+/* ---- the worklists' library entry, on what only the store can hold ---- */
+
+static char *slurp(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s missing", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+Test(list, worklist_puts_declarations_without_an_office_in_office_unknown, .init = fixture,
+     .fini = teardown)
+{
+    /* a declaration stored before format 3 has no office: its own file, not lost */
+    tq_txn *t;
+    cr_assert_eq(tq_txn_begin(g_s, 0, &t), TQ_OK);
+    tq_decl d = decl("100000000009", "", "0101234567", TQ_STATE_HELD, TQ_R_PERMIT_MISSING, 0,
+                     T0, "P-9");
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    tq_worklist_opts o = {.deadline = 7200};
+    o.as_of.sec = T0 + 3600;
+    tq_worklist_stats st;
+    tq_diag dg;
+    memset(&dg, 0, sizeof dg);
+    int rc = tq_worklist_write(g_s, path_in("wl/today"), &o, &st, &dg);
+    cr_assert_eq(rc, TQ_OK, "%s: %s", tq_strerror(rc), dg.why);
+    cr_expect_str_eq(slurp(path_in("wl/today/office-unknown.csv")),
+                     "decl_no,office,kind,declarant,registered_at,age,deadline_at,"
+                     "deadline_passed,reasons,permits,permit_problems\n"
+                     "100000000009,,A11,0101234567,2024-08-06T09:00:00+07:00,1h00m,"
+                     "2024-08-06T11:00:00+07:00,no,PERMIT_MISSING,P-9,P-9:missing\n");
+    /* 01B1: 01, 03 (expired as stored), 06 (officer); 02C1: 08; unknown: 09 */
+    cr_expect_eq(st.rows, 5);
+    cr_expect_eq(st.files, 4, "three office files and tax-paid-held.csv, got %llu",
+                 (unsigned long long)st.files);
+    /* a second run refuses to replace them */
+    cr_expect_eq(tq_worklist_write(g_s, path_in("wl/today"), &o, &st, &dg), TQ_ERR_EXISTS);
+    cr_expect(strstr(dg.why, "exists") != NULL, "%s", dg.why);
 }
 
 /* ---- parsers and formatters ---- */
