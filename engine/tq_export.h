@@ -19,6 +19,23 @@ int tq_export_permits(tq_store *s, FILE *out);
  * @return its length. */
 size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap);
 
+/* tq_export_changes() - the change feed (tq_change) numbered above since, in number
+ * order, from one read transaction, as CSV
+ *   "change,decl_no,state,reasons,version,manual,cause,src_id,src_seq"
+ * (ndjson 0) or one JSON object a line (ndjson 1; no header).  cause is "event",
+ * "reconcile" or "upgrade"; src_id (32 hex digits) and src_seq name the journal event of
+ * an "event" change and are empty (null, 0) otherwise; reasons as in the decisions
+ * export ('|' between; empty for REJECTED and CANCELLED).  *last gets the number of the
+ * last change in the snapshot (0: none yet), which is the last row written when any was:
+ * a reader that stores it and asks for --since it next time gets every change once.
+ * *rows (may be NULL) gets the rows written.
+ * @return TQ_OK; TQ_ERR_INPUT when since is beyond *last (nothing written: the feed was
+ *         read from another database, or this one was restored from an older backup);
+ *         TQ_ERR_VERSION (a format 2 database opened read-only: no feed yet); TQ_ERR_IO
+ *         (a write to out failed); store errors. */
+int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64_t *last,
+                      uint64_t *rows);
+
 /* tq_tally - what the summaries print: declarations per state and held by reason. */
 typedef struct tq_tally {
     uint64_t declarations;

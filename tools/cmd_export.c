@@ -13,6 +13,7 @@
 
 static const char help_export[] =
     "usage: thongquan export decisions|permits --db DIR [-o FILE.csv] [--json]\n"
+    "       thongquan export changes --db DIR --since N [-o FILE] [--csv | --ndjson] [--json]\n"
     "\n"
     "Write the decisions (decl_no,state,version,reasons,tax_short,manual) or the permit\n"
     "use (permit_no,used,quota) as CSV sorted by key, from one consistent snapshot.\n"
@@ -21,13 +22,49 @@ static const char help_export[] =
     "/dev/stdout is written in place.  --json (with -o FILE) prints what was written,\n"
     "rows and bytes, as one JSON object on stdout.\n"
     "\n"
-    "example:\n"
-    "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n";
+    "changes: the change feed.  Every change of a declaration's decision (new, or another\n"
+    "state, reasons, version or manual flag) has a number from one counter, committed with\n"
+    "the decision.  Writes every change numbered above N, in order (CSV: change,decl_no,\n"
+    "state,reasons,version,manual,cause,src_id,src_seq; cause is event, reconcile or\n"
+    "upgrade; src_id and src_seq name the journal event), then 'last change: M' on stderr.\n"
+    "Keep M and pass --since M next time: every change arrives exactly once.  Nothing new:\n"
+    "the header alone (no line with --ndjson), exit 0.  N beyond the last change: exit 2,\n"
+    "nothing written (the feed of another database, or one restored from a backup).\n"
+    "\n"
+    "examples:\n"
+    "  thongquan export decisions --db /var/lib/thongquan/db -o decisions.csv\n"
+    "  thongquan export changes --db /var/lib/thongquan/db --since 0 -o feed.csv\n";
+
+/* export_changes() - the feed after --since into f, the last number into *lastp.
+ * @return 0 with *err the library's code (TQ_OK or an error left to the caller), or the
+ *         exit status of an error said here. */
+static int export_changes(tq_store *s, FILE *f, uint64_t since, int ndjson, int *err,
+                          uint64_t *lastp)
+{
+    uint64_t last = 0;
+    int rc = tq_export_changes(s, f, since, ndjson, &last, NULL);
+    *err = rc;
+    *lastp = last;
+    if (rc == TQ_ERR_INPUT)
+        return tq_cli_error(TQ_EXIT_USAGE,
+                            "export changes: --since %llu is beyond the last change (%llu) of "
+                            "this database: was the feed read from another database, or this "
+                            "one restored from an older backup? nothing written",
+                            (unsigned long long)since, (unsigned long long)last);
+    if (rc == TQ_ERR_VERSION)
+        return tq_cli_error(TQ_EXIT_CORRUPT, "export changes: the database is of an older "
+                            "format without the change feed; the first command that writes "
+                            "to it (load, replay, reconcile) upgrades it in place");
+    return 0;
+}
 
 int tq_cmd_export(int argc, char **argv)
 {
-    const char *db = NULL, *out = NULL, *json = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"o", 1, &out}, {"output", 1, &out}, {"json", 0, &json},
+    const char *db = NULL, *out = NULL, *since = NULL, *csv = NULL, *ndjson = NULL;
+    const char *json = NULL;
+    tq_opt opts[] = {{"db", 1, &db},       {"o", 1, &out},   {"output", 1, &out},
+                     {"since", 1, &since}, {"csv", 0, &csv}, {"ndjson", 0, &ndjson},
+                     {"json", 0, &json},
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
@@ -35,8 +72,19 @@ int tq_cmd_export(int argc, char **argv)
         return tq_cli_help(help_export);
     if (rc)
         return rc;
-    if (npos != 1 || (strcmp(pos[0], "decisions") != 0 && strcmp(pos[0], "permits") != 0))
-        return tq_cli_usage("export", "needs decisions or permits");
+    int changes = npos == 1 && strcmp(pos[0], "changes") == 0;
+    if (npos != 1 || (!changes && strcmp(pos[0], "decisions") != 0 &&
+                      strcmp(pos[0], "permits") != 0))
+        return tq_cli_usage("export", "needs decisions, permits or changes");
+    uint64_t since_n = 0;
+    if (!changes && (since || csv || ndjson))
+        return tq_cli_usage("export", "--since, --csv and --ndjson are for 'export changes'");
+    if (changes && since == NULL)
+        return tq_cli_usage("export", "export changes needs --since N (0: from the start)");
+    if (changes && tq_cli_u64("export", "since", since, &since_n) != 0)
+        return TQ_EXIT_USAGE;
+    if (csv && ndjson)
+        return tq_cli_usage("export", "give one of --csv and --ndjson");
     if (json && (out == NULL || strcmp(out, "-") == 0 || strcmp(out, "/dev/stdout") == 0))
         return tq_cli_usage("export", "--json needs -o FILE: the CSV would share stdout");
     tq_store *s;
@@ -52,13 +100,21 @@ int tq_cmd_export(int argc, char **argv)
     FILE *f = tq_out_fp(&o);
     uint64_t lines = 0, bytes = 0;
     FILE *cf = f && json ? tq_cli_counting(f, &lines, &bytes) : f;
+    int status = 0;
+    uint64_t last = 0;
     if (cf == NULL)
         rc = TQ_ERR_NOMEM;
+    else if (changes)
+        status = export_changes(s, cf, since_n, ndjson != NULL, &rc, &last);
     else
         rc = pos[0][0] == 'd' ? tq_export_decisions(s, cf) : tq_export_permits(s, cf);
     if (cf && cf != f && fclose(cf) != 0 && rc == TQ_OK)
         rc = TQ_ERR_IO;
     tq_store_close(s);
+    if (status > 0) {
+        tq_out_rollback(&o);
+        return status;
+    }
     if (rc != TQ_OK && o.err == 0) {
         tq_out_rollback(&o);
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", tq_strerror(rc));
@@ -67,13 +123,18 @@ int tq_cmd_export(int argc, char **argv)
      * removes the temporary file */
     if ((rc = tq_out_commit(&o, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", d.why);
+    /* Said only once the output is in place: a reader that keeps N must have the rows. */
+    if (changes && !json)
+        fprintf(stderr, "last change: %llu\n", (unsigned long long)last);
     if (!json)
         return TQ_EXIT_OK;
     tq_json j;
     tq_cli_json_begin(&j, stdout);
     tq_json_kv_string(&j, "what", pos[0]);
     tq_json_kv_string(&j, "output", out);
-    tq_json_kv_u64(&j, "rows", lines ? lines - 1 : 0);     /* the header is not a row */
+    tq_json_kv_u64(&j, "rows", lines && !(changes && ndjson) ? lines - 1 : lines);
     tq_json_kv_u64(&j, "bytes", bytes);
+    if (changes)
+        tq_json_kv_u64(&j, "last_change", last);
     return tq_cli_json_end(&j);
 }

@@ -19,13 +19,15 @@
 #include "tq_lock.h"
 #include "tq_nightly.h"
 #include "tq_out.h"
+#include "tq_list.h"
+#include "tq_worklist.h"
 
 #define ERR_LINES 50        /* bad rows written into NAME.err; then "... and N more" */
 
 static const char help_nightly[] =
     "usage: thongquan nightly --inbox DIR --db DIR [--reports DIR] [--metrics FILE]\n"
     "                         [--min-age SECONDS] [--create] [--seed-ledger] [--quiet]\n"
-    "                         [--json]\n"
+    "                         [--json] [--deadline DURATION]\n"
     "\n"
     "Load the payment and permit files waiting in the inbox, each content once, then\n"
     "reconcile the database and write one report for the run.\n"
@@ -39,7 +41,11 @@ static const char help_nightly[] =
     "  The ledger of contents is in the database, written in the load's transaction.\n"
     "  Files go to INBOX/done/DATE/, INBOX/failed/DATE/ (with NAME.err) or\n"
     "  INBOX/duplicate/DATE/, under their own name (payments-x-2.csv when taken).\n"
-    "  --reports DIR    nightly-STAMP.json, reconcile-STAMP.json and STAMP/*.csv\n"
+    "  --reports DIR    nightly-STAMP.json, reconcile-STAMP.json, STAMP/*.csv and the\n"
+    "                   officers' worklists in worklists-STAMP/ (thongquan worklist: one\n"
+    "                   office-CODE.csv per office, tax-paid-held.csv), written on every\n"
+    "                   run (ages and deadlines move even on a night with nothing new)\n"
+    "  --deadline DURATION  the worklists' deadline from registration (default 2h)\n"
     "  --metrics FILE   a node_exporter textfile, replaced atomically (a failure to write\n"
     "                   it is a warning: the loading goes on)\n"
     "  --create         make the database when missing (never made otherwise)\n"
@@ -91,8 +97,12 @@ typedef struct run {
     int have_tally;
     uint64_t held_before;
     tq_nightly_state state;
-    char *report_path, *reconcile_report, *csv_dir;
+    char *report_path, *reconcile_report, *csv_dir, *worklist_dir;
     char metrics_error[400];
+    int64_t deadline;           /* the worklists' deadline, seconds after registration */
+    int worklists_done;         /* the worklists are in worklist_dir */
+    tq_worklist_stats wl;
+    char worklist_error[400];
 } run;
 
 /* ---- log ---- */
@@ -276,16 +286,20 @@ static int prepare_reports(run *r)
             return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         char rname[64];
         snprintf(rname, sizeof rname, "reconcile-%s.json", r->stamp);
+        char wname[64];
+        snprintf(wname, sizeof wname, "worklists-%s", r->stamp);
         free(r->reconcile_report);
         free(r->csv_dir);
+        free(r->worklist_dir);
         r->reconcile_report = join(r->reports, rname);
         r->csv_dir = join(r->reports, r->stamp);
-        if (r->reconcile_report == NULL || r->csv_dir == NULL)
+        r->worklist_dir = join(r->reports, wname);
+        if (r->reconcile_report == NULL || r->csv_dir == NULL || r->worklist_dir == NULL)
             return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-        /* A stamp none of whose three names exists, as a file, a link or anything. */
+        /* A stamp none of whose four names exists, as a file, a link or anything. */
         struct stat st;
         if (lstat(r->report_path, &st) != 0 && lstat(r->reconcile_report, &st) != 0 &&
-            lstat(r->csv_dir, &st) != 0)
+            lstat(r->csv_dir, &st) != 0 && lstat(r->worklist_dir, &st) != 0)
             break;
     }
     return 0;
@@ -606,6 +620,42 @@ static void prom(FILE *f, const char *name, const char *help)
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+typedef struct held_ctx {
+    FILE *f;
+    uint64_t unknown;           /* held without an office */
+} held_ctx;
+
+static int held_gauge(void *ctx, const char *office, uint64_t count)
+{
+    held_ctx *h = ctx;
+    if (office[0] == '\0')
+        h->unknown = count;
+    else
+        fprintf(h->f, "thongquan_held_declarations{office=\"%s\"} %llu\n", office,
+                (unsigned long long)count);
+    return 0;
+}
+
+/* write_held_by_office() - the per-office gauge, from the office index (no declaration
+ * is read), with office="unknown" always present (0 when every held declaration has an
+ * office), so the metric exists from the first run on; a database that cannot be read
+ * leaves it NaN. */
+static void write_held_by_office(FILE *f, const run *r)
+{
+    prom(f, "thongquan_held_declarations", "Declarations held, by customs office "
+                                           "(\"unknown\": stored without an office).");
+    tq_store *s;
+    held_ctx h = {f, 0};
+    int ok = tq_store_open(r->db, 0, NULL, &s, NULL) == TQ_OK;
+    if (ok) {
+        ok = tq_worklist_held_by_office(s, held_gauge, &h) == TQ_OK;
+        tq_store_close(s);
+    }
+    fprintf(f, ok ? "thongquan_held_declarations{office=\"%s\"} %llu\n"
+                  : "thongquan_held_declarations{office=\"%s\"} NaN\n",
+            TQ_WORKLIST_UNKNOWN, (unsigned long long)h.unknown);
+}
+
 static void write_prom(FILE *f, const run *r, int status)
 {
     static const char *const states[] = {"CLEARED", "HELD", "REJECTED", "CANCELLED"};
@@ -620,6 +670,7 @@ static void write_prom(FILE *f, const run *r, int status)
         fprintf(f, r->have_tally ? "thongquan_held_by_reason{reason=\"%s\"} %llu\n"
                                  : "thongquan_held_by_reason{reason=\"%s\"} NaN\n",
                 tq_reason_name(b), (unsigned long long)r->tally.held_by_reason[b]);
+    write_held_by_office(f, r);
     prom(f, "thongquan_anomalies", "What needs an operator: manual clearances whose check "
                                    "found discrepancies (the other lists are in the report).");
     fprintf(f, r->have_tally ? "thongquan_anomalies{kind=\"manual_with_discrepancies\"} %llu\n"
@@ -710,6 +761,25 @@ static void json_ignored(tq_json *j, const tq_nightly_list *sc)
     tq_json_kv_u64(j, "ignored_not_listed", sc->n_ignored_total - sc->n_ignored);
 }
 
+/* json_worklists() - "worklists": where the officers' lists went and what they hold. */
+static void json_worklists(tq_json *j, const run *r)
+{
+    tq_json_key(j, "worklists");
+    if (!r->reports) {
+        tq_json_null(j);
+        return;
+    }
+    tq_json_begin_object(j);
+    tq_json_kv_string(j, "dir", r->worklist_dir);
+    tq_json_kv_u64(j, "files", r->wl.files);
+    tq_json_kv_u64(j, "waiting", r->wl.rows);
+    tq_json_kv_u64(j, "past_deadline", r->wl.past_deadline);
+    tq_json_kv_u64(j, "tax_paid_held", r->wl.tax_paid_held);
+    tq_json_kv_string(j, "error", r->worklists_done ? NULL
+                      : r->worklist_error[0] ? r->worklist_error : "not written");
+    tq_json_end_object(j);
+}
+
 static void json_reconcile_metrics(tq_json *j, const run *r)
 {
     tq_json_key(j, "reconcile");
@@ -720,6 +790,7 @@ static void json_reconcile_metrics(tq_json *j, const run *r)
     tq_json_kv_u64(j, "cleared_now", r->reconciled ? r->state.cleared_now : 0);
     tq_json_kv_string(j, "report", r->reconciled && r->reports ? r->reconcile_report : NULL);
     tq_json_end_object(j);
+    json_worklists(j, r);
     tq_json_key(j, "metrics");
     if (r->metrics) {
         tq_json_begin_object(j);
@@ -801,6 +872,7 @@ static void run_free(run *r)
     free(r->report_path);
     free(r->reconcile_report);
     free(r->csv_dir);
+    free(r->worklist_dir);
     if (r->s)
         tq_store_close(r->s);
     tq_lock_release(&r->lock);
@@ -839,6 +911,36 @@ static void tally_quiet_night(run *r)
     tq_store_close(s);
 }
 
+/* write_worklists() - the officers' worklists beside the report, on every run with
+ * --reports; a failure is a warning (like the metrics): the loading is done. */
+static void write_worklists(run *r)
+{
+    if (r->reports == NULL)
+        return;
+    tq_store *s;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    tq_worklist_opts o = {.deadline = r->deadline};
+    o.as_of.sec = (int64_t)time(NULL);
+    int rc = tq_store_open(r->db, 0, NULL, &s, NULL);
+    if (rc == TQ_OK) {
+        rc = tq_worklist_write(s, r->worklist_dir, &o, &r->wl, &d);
+        tq_store_close(s);
+    }
+    if (rc == TQ_OK) {
+        r->worklists_done = 1;
+        say(r, "worklists: %llu files in %s, %llu declarations waiting (%llu past the "
+            "deadline), %llu tax paid and still held", (unsigned long long)r->wl.files,
+            r->worklist_dir, (unsigned long long)r->wl.rows,
+            (unsigned long long)r->wl.past_deadline, (unsigned long long)r->wl.tax_paid_held);
+        return;
+    }
+    snprintf(r->worklist_error, sizeof r->worklist_error, "%s",
+             d.why[0] ? d.why : tq_strerror(rc));
+    tq_cli_warn("nightly: cannot write the worklists in %s: %s (the run itself went on)",
+                r->worklist_dir, r->worklist_error);
+}
+
 /* work() - from the lock on: scan, load, reconcile, metrics, report. */
 static int work(run *r)
 {
@@ -867,6 +969,7 @@ static int work(run *r)
     if (tq_nightly_state_write(r->n, &r->state, &d) != TQ_OK)
         tq_cli_warn("nightly: %s", d.why);
     tally_quiet_night(r);
+    write_worklists(r);
     write_metrics(r, status);
     report(r, &sc, status);
     say(r, "loaded %zu, refused %zu, duplicates %zu, ignored %zu, waiting %zu; exit status %d",
@@ -880,11 +983,12 @@ int tq_cmd_nightly(int argc, char **argv)
 {
     const char *inbox = NULL, *db = NULL, *reports = NULL, *metrics = NULL, *create = NULL,
                *quiet = NULL, *json = NULL, *nosync = NULL, *min_age = NULL,
-               *seed_ledger = NULL;
+               *seed_ledger = NULL, *deadline = NULL;
     tq_opt opts[] = {{"inbox", 1, &inbox},   {"db", 1, &db},         {"reports", 1, &reports},
                      {"metrics", 1, &metrics}, {"create", 0, &create}, {"quiet", 0, &quiet},
                      {"q", 0, &quiet},       {"json", 0, &json},     {"no-sync", 0, &nosync},
                      {"min-age", 1, &min_age}, {"seed-ledger", 0, &seed_ledger},
+                     {"deadline", 1, &deadline},
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
@@ -910,6 +1014,10 @@ int tq_cmd_nightly(int argc, char **argv)
         return tq_cli_usage("nightly", "needs --inbox DIR and --db DIR");
     if (min_age && *min_age && tq_cli_u64("nightly", "min-age", min_age, &r.min_age) != 0)
         return TQ_EXIT_USAGE;
+    r.deadline = 7200;
+    if (deadline && *deadline && tq_list_parse_duration(deadline, &r.deadline) != TQ_OK)
+        return tq_cli_usage("nightly", "--deadline: '%s' is not a duration (a whole number "
+                            "and s, m, h or d: 90m, 2h, 3d)", deadline);
     r.start = time(NULL);
     r.t0 = tq_cli_now();
     tq_cli_utc_now(r.started_at);

@@ -29,6 +29,9 @@ static const char usage[] =
     "  replay J.tqj --db DIR                 decide the journal's declarations\n"
     "  reconcile --db DIR                    re-decide HELD declarations and report\n"
     "  export decisions|permits --db DIR     write the decisions or permit use as CSV\n"
+    "  export changes --db DIR --since N     the change feed after N, exactly once\n"
+    "  list --db DIR [--office C --state S]  the declarations matching filters\n"
+    "  worklist --db DIR --out DIR           per-office CSVs of what officers must clear\n"
     "  explain DECL_NO --db DIR              why a declaration is where it is\n"
     "  stat --db DIR                         counts, map use, journals replayed\n"
     "  gen --declarations N --out DIR        make a realistic synthetic backlog\n"
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
         {"reconcile", tq_cmd_reconcile}, {"export", tq_cmd_export}, {"stat", tq_cmd_stat},
         {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain}, {"check", tq_cmd_check},
         {"backup", tq_cmd_backup}, {"nightly", tq_cmd_nightly},
+        {"list", tq_cmd_list}, {"worklist", tq_cmd_worklist},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0) {

@@ -193,5 +193,7 @@ int tq_cmd_explain(int argc, char **argv);
 int tq_cmd_check(int argc, char **argv);     /* cmd_check.c: check and backup */
 int tq_cmd_backup(int argc, char **argv);
 int tq_cmd_nightly(int argc, char **argv);   /* cmd_nightly.c */
+int tq_cmd_list(int argc, char **argv);      /* cmd_list.c */
+int tq_cmd_worklist(int argc, char **argv);  /* cmd_worklist.c */
 
 #endif

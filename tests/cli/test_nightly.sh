@@ -173,7 +173,7 @@ mkdir -p "$cin"
 printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000003,KB-C,PAY,5,\n' >"$cin/payments-c.csv"
 touch -d '-5 min' "$cin/payments-c.csv"
 expect_status 0 env THONGQUAN_DB="$db" THONGQUAN_INBOX="$cin" THONGQUAN_REPORTS="$reports" \
-  THONGQUAN_METRICS="$prom" sh -c "${cronline//\/usr\/local\/bin\/thongquan/$TQ}"
+  THONGQUAN_METRICS="$prom" sh -c "${cronline//@BINDIR@\/thongquan/$TQ}"
 [ -f "$cin/done/$day/payments-c.csv" ] && [ ! -s "$WORK/out" ] && [ ! -s "$WORK/err" ] \
   || fail "the cron line: $(cat "$WORK/out" "$WORK/err")"
 ok
