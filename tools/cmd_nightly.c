@@ -41,7 +41,8 @@ static const char help_nightly[] =
     "  The ledger of contents is in the database, written in the load's transaction.\n"
     "  Files go to INBOX/done/DATE/, INBOX/failed/DATE/ (with NAME.err) or\n"
     "  INBOX/duplicate/DATE/, under their own name (payments-x-2.csv when taken).\n"
-    "  --reports DIR    nightly-STAMP.json, reconcile-STAMP.json, STAMP/*.csv and the\n"
+    "  --reports DIR    nightly-STAMP.json, reconcile-STAMP.json, report-STAMP.html (the\n"
+    "                   reconcile's page), STAMP/*.csv and the\n"
     "                   officers' worklists in worklists-STAMP/ (thongquan worklist: one\n"
     "                   office-CODE.csv per office, tax-paid-held.csv), written on every\n"
     "                   run (ages and deadlines move even on a night with nothing new)\n"
@@ -98,6 +99,7 @@ typedef struct run {
     uint64_t held_before;
     tq_nightly_state state;
     char *report_path, *reconcile_report, *csv_dir, *worklist_dir;
+    char *html_report;          /* REPORTS/report-STAMP.html: the reconcile's page */
     char metrics_error[400];
     int64_t deadline;           /* the worklists' deadline, seconds after registration */
     int worklists_done;         /* the worklists are in worklist_dir */
@@ -286,20 +288,25 @@ static int prepare_reports(run *r)
             return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         char rname[64];
         snprintf(rname, sizeof rname, "reconcile-%s.json", r->stamp);
-        char wname[64];
+        char wname[64], hname[64];
         snprintf(wname, sizeof wname, "worklists-%s", r->stamp);
+        snprintf(hname, sizeof hname, "report-%s.html", r->stamp);
+        free(r->html_report);
+        r->html_report = join(r->reports, hname);
         free(r->reconcile_report);
         free(r->csv_dir);
         free(r->worklist_dir);
         r->reconcile_report = join(r->reports, rname);
         r->csv_dir = join(r->reports, r->stamp);
         r->worklist_dir = join(r->reports, wname);
-        if (r->reconcile_report == NULL || r->csv_dir == NULL || r->worklist_dir == NULL)
+        if (r->reconcile_report == NULL || r->csv_dir == NULL || r->worklist_dir == NULL ||
+            r->html_report == NULL)
             return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-        /* A stamp none of whose four names exists, as a file, a link or anything. */
+        /* A stamp none of whose five names exists, as a file, a link or anything. */
         struct stat st;
         if (lstat(r->report_path, &st) != 0 && lstat(r->reconcile_report, &st) != 0 &&
-            lstat(r->csv_dir, &st) != 0 && lstat(r->worklist_dir, &st) != 0)
+            lstat(r->csv_dir, &st) != 0 && lstat(r->worklist_dir, &st) != 0 &&
+            lstat(r->html_report, &st) != 0)
             break;
     }
     return 0;
@@ -550,7 +557,7 @@ static int load_all(run *r, const tq_nightly_list *sc)
  * released (it takes the writer lock again). */
 static void reconcile(run *r)
 {
-    char *argv[12];
+    char *argv[14];
     int argc = 0;
     argv[argc++] = (char *)"--db";
     argv[argc++] = (char *)r->db;
@@ -560,6 +567,8 @@ static void reconcile(run *r)
         argv[argc++] = r->reconcile_report;
         argv[argc++] = (char *)"--csv";
         argv[argc++] = r->csv_dir;
+        argv[argc++] = (char *)"--html";
+        argv[argc++] = r->html_report;
     }
     if (r->nosync)
         argv[argc++] = (char *)"--no-sync";
@@ -789,6 +798,7 @@ static void json_reconcile_metrics(tq_json *j, const run *r)
     tq_json_i64(j, r->reconcile_status);
     tq_json_kv_u64(j, "cleared_now", r->reconciled ? r->state.cleared_now : 0);
     tq_json_kv_string(j, "report", r->reconciled && r->reports ? r->reconcile_report : NULL);
+    tq_json_kv_string(j, "page", r->reconciled && r->reports ? r->html_report : NULL);
     tq_json_end_object(j);
     json_worklists(j, r);
     tq_json_key(j, "metrics");
@@ -871,6 +881,7 @@ static void run_free(run *r)
     free(r->f);
     free(r->report_path);
     free(r->reconcile_report);
+    free(r->html_report);
     free(r->csv_dir);
     free(r->worklist_dir);
     if (r->s)

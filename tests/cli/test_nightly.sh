@@ -85,6 +85,12 @@ grep -q '"ignored":\[{"name":"notes.txt"' "$report" || fail "notes.txt not in th
 ls "$reports"/reconcile-*.json >/dev/null && [ -f "$reports/$(basename "$report" .json | sed 's/^nightly-//')/cleared_now.csv" ] \
   || fail "no reconcile report or lists: $(ls -R "$reports")"
 ok
+# one page per run: the reconcile's HTML page, named in the report
+stamp=$(basename "$report" .json | sed 's/^nightly-//')
+page="$reports/report-$stamp.html"
+grep -q '<title>Reconcile of' "$page" 2>/dev/null || fail "no page $page: $(ls "$reports")"
+grep -q "\"page\":\"$page\"" "$report" || fail "the report does not name the page: $(cat "$report")"
+ok
 awk -f "$HERE/check_prom.awk" "$prom" || fail "the textfile does not parse"
 want_metric 'thongquan_nightly_files{result="loaded"}' 2
 want_metric 'thongquan_nightly_files{result="failed"}' 1
