@@ -75,6 +75,8 @@ typedef struct tq_replay_stats {
 /* tq_replay_run() - replay path into s (opened with TQ_STORE_WRITE).
  * Frames skipped by --skip-corrupt are recorded as gaps (tq_store_put_gap(), with the
  * frame's content checksum) in the transaction that moves the mark past them.
+ * Every change of a decision (tq_apply_change()) is added to the change feed in the
+ * transaction of its batch, numbered in journal order whatever opts->threads.
  * @return TQ_OK (also for a torn tail, an interruption and skipped frames: see stats);
  *         TQ_ERR_CORRUPT / TQ_ERR_LIMIT (the journal: stats->bad_frame names the frame;
  *         the whole frames before it are committed with their mark);
