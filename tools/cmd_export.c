@@ -26,7 +26,8 @@ static const char help_export[] =
     "state, reasons, version or manual flag) has a number from one counter, committed with\n"
     "the decision.  Writes every change numbered above N, in order (CSV: change,decl_no,\n"
     "state,reasons,version,manual,cause,src_id,src_seq; cause is event, reconcile or\n"
-    "upgrade; src_id and src_seq name the journal event), then 'last change: M' on stderr.\n"
+    "upgrade; src_id and src_seq name the journal event), then 'last change: M' on stderr\n"
+    "(not with -q; with --json and -o FILE, \"last_change\" in the JSON on stdout).\n"
     "Keep M and pass --since M next time: every change arrives exactly once.  Nothing new:\n"
     "the header alone (no line with --ndjson), exit 0.  N beyond the last change: exit 2,\n"
     "nothing written (the feed of another database, or one restored from a backup).\n"
@@ -124,7 +125,7 @@ int tq_cmd_export(int argc, char **argv)
     if ((rc = tq_out_commit(&o, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "export failed: %s", d.why);
     /* Said only once the output is in place: a reader that keeps N must have the rows. */
-    if (changes && !json)
+    if (changes && !json && !tq_cli_quiet)
         fprintf(stderr, "last change: %llu\n", (unsigned long long)last);
     if (!json)
         return TQ_EXIT_OK;

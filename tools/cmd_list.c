@@ -236,10 +236,8 @@ int tq_cmd_list(int argc, char **argv)
                      {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("list", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_list, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_list);
     if (rc)
         return rc;
     tq_list_filter f;

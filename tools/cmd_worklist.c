@@ -9,7 +9,7 @@
 
 static const char help_worklist[] =
     "usage: thongquan worklist --db DIR --out DIR [--as-of T] [--deadline DURATION]\n"
-    "                          [--force] [--quiet]\n"
+    "                          [--force] [--json]\n"
     "\n"
     "Write the officers' worklists into the folder --out (created when missing):\n"
     "  office-CODE.csv    per customs office, the HELD declarations waiting on a permit\n"
@@ -29,15 +29,16 @@ static const char help_worklist[] =
     "Vietnam time; ages 3d04h05m.  Each file is written to a temporary file and renamed\n"
     "into place.  Worklists already in the folder are never replaced without --force\n"
     "(exit 2); with --force, the office files of an earlier run that this run did not\n"
-    "write (nothing waits there any more) are removed.\n"
+    "write (nothing waits there any more) are removed.  --json prints the summary (files,\n"
+    "rows, past the deadline, tax paid and held) as one JSON object.\n"
     "\n"
     "example:\n"
     "  thongquan worklist --db /var/lib/thongquan/db --out /var/lib/thongquan/worklists/today\n";
 
 static void on_file(void *ctx, const char *path, uint64_t rows)
 {
-    (void)ctx;
-    if (!tq_cli_quiet)
+    const int *json = ctx;
+    if (!tq_cli_quiet && !*json)
         printf("worklist: %s: %llu row%s\n", path, (unsigned long long)rows, rows == 1 ? "" : "s");
 }
 
@@ -55,26 +56,40 @@ static int worklist_status(int rc, const tq_diag *d)
     return tq_cli_error(tq_cli_exit_for(rc), "worklist failed: %s", why);
 }
 
+static int worklist_json(const char *out, const tq_worklist_opts *o,
+                         const tq_worklist_stats *st)
+{
+    tq_json j;
+    tq_cli_json_begin(&j, stdout);
+    tq_json_kv_string(&j, "command", "worklist");
+    tq_json_kv_string(&j, "out", out);
+    tq_json_kv_u64(&j, "deadline_seconds", o->deadline);
+    tq_json_kv_u64(&j, "files", st->files);
+    tq_json_kv_u64(&j, "waiting", st->rows);
+    tq_json_kv_u64(&j, "past_deadline", st->past_deadline);
+    tq_json_kv_u64(&j, "tax_paid_held", st->tax_paid_held);
+    tq_json_kv_u64(&j, "stale_removed", st->removed);
+    return tq_cli_json_end(&j);
+}
+
 int tq_cmd_worklist(int argc, char **argv)
 {
-    const char *db = NULL, *out = NULL, *as_of = NULL, *deadline = NULL, *force = NULL,
-               *quiet = NULL;
+    const char *db = NULL, *out = NULL, *as_of = NULL, *deadline = NULL, *force = NULL;
+    const char *json = NULL;
     tq_opt opts[] = {{"db", 1, &db},        {"out", 1, &out},     {"as-of", 1, &as_of},
-                     {"deadline", 1, &deadline}, {"force", 0, &force}, {"quiet", 0, &quiet},
-                     {"q", 0, &quiet},      {NULL, 0, NULL}};
+                     {"deadline", 1, &deadline}, {"force", 0, &force},
+                     {"json", 0, &json},    {NULL, 0, NULL}};
     const char *pos[1];
     int npos, rc = tq_cli_parse("worklist", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0) {
-        fputs(help_worklist, stdout);
-        return TQ_EXIT_OK;
-    }
+    if (rc < 0)
+        return tq_cli_help(help_worklist);
     if (rc)
         return rc;
-    if (quiet)
-        tq_cli_quiet = 1;
     if (out == NULL || out[0] == '\0')
         return tq_cli_usage("worklist", "needs --out DIR");
-    tq_worklist_opts o = {.deadline = 7200, .force = force != NULL, .on_file = on_file};
+    int as_json = json != NULL;
+    tq_worklist_opts o = {.deadline = 7200, .force = force != NULL, .on_file = on_file,
+                          .ctx = &as_json};
     o.as_of.sec = (int64_t)time(NULL);
     char why[96] = "";
     if (as_of && tq_list_parse_instant(as_of, &o.as_of, why, sizeof why) != TQ_OK)
@@ -94,6 +109,8 @@ int tq_cmd_worklist(int argc, char **argv)
     tq_store_close(s);
     if (rc != TQ_OK)
         return worklist_status(rc, &d);
+    if (json)
+        return worklist_json(out, &o, &st);
     if (!tq_cli_quiet)
         printf("worklist: %llu file%s in %s; %llu declaration%s waiting, %llu past the "
                "deadline; %llu tax paid and still held%s\n",
