@@ -65,25 +65,26 @@ static void print_check_json_tail(const char *db, int rc, const tq_store_check_r
     printf(",\"ok\":%s,\"problem_count\":%llu,\"steps\":%d,\"file\":{\"bytes\":%llu,"
            "\"page_size\":%llu,\"txnid\":%llu,\"last_page\":%llu,\"pages_visited\":%llu},"
            "\"records\":%llu,\"declarations\":%llu,\"receipts\":%llu,\"permits\":%llu,"
-           "\"journals\":%llu,\"gaps\":%llu,\"passes\":%llu}\n",
+           "\"journals\":%llu,\"gaps\":%llu,\"changes\":%llu,\"passes\":%llu}\n",
            rc == TQ_OK ? "true" : "false", (unsigned long long)r->problems, r->steps,
            (unsigned long long)r->file.file_size, (unsigned long long)r->file.page_size,
            (unsigned long long)r->file.txnid, (unsigned long long)r->file.last_pg,
            (unsigned long long)r->file.pages_visited, (unsigned long long)r->records,
            (unsigned long long)r->decls, (unsigned long long)r->receipts,
            (unsigned long long)r->permits, (unsigned long long)r->journals,
-           (unsigned long long)r->gaps, (unsigned long long)r->passes);
+           (unsigned long long)r->gaps, (unsigned long long)r->changes,
+           (unsigned long long)r->passes);
 }
 
 static void print_check_text(const char *db, const tq_store_check_report *r)
 {
     char a[32], b[32], c[32];
     printf("ok: %s: %s bytes, %s pages walked; %s records, %llu declarations, "
-           "%llu receipts, %llu permits, %llu journals checked\n", db,
+           "%llu receipts, %llu permits, %llu journals, %llu changes checked\n", db,
            tq_cli_group(r->file.file_size, a), tq_cli_group(r->file.pages_visited, b),
            tq_cli_group(r->records, c), (unsigned long long)r->decls,
            (unsigned long long)r->receipts, (unsigned long long)r->permits,
-           (unsigned long long)r->journals);
+           (unsigned long long)r->journals, (unsigned long long)r->changes);
 }
 
 int tq_cmd_check(int argc, char **argv)

@@ -11,6 +11,8 @@
 
 #include "tq_cli.h"
 
+int tq_cmd_upgrade(int argc, char **argv);     /* cmd_upgrade.c */
+
 #ifndef TQ_VERSION_STRING
 #define TQ_VERSION_STRING "dev"
 #endif
@@ -35,6 +37,7 @@ static const char usage[] =
     "  check --db DIR                        verify every page, key and value of a database\n"
     "  backup --db DIR OUT                   a consistent, compacted copy while writers run\n"
     "  nightly --inbox DIR --db DIR          load the inbox's files once each, reconcile\n"
+    "  upgrade --db DIR [--journal J.tqj]    bring a database to the current store format\n"
     "\n"
     "'thongquan COMMAND --help' (or 'thongquan help COMMAND') explains a command with an\n"
     "example; thongquan(1) is the manual, docs/RUNBOOK.md the post-incident runbook.\n"
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
         {"reconcile", tq_cmd_reconcile}, {"export", tq_cmd_export}, {"stat", tq_cmd_stat},
         {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain}, {"check", tq_cmd_check},
         {"backup", tq_cmd_backup}, {"nightly", tq_cmd_nightly},
+        {"upgrade", tq_cmd_upgrade},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0) {
