@@ -39,12 +39,35 @@ const char *tq__index_entry_bad(const MDB_val *v)
 
 /* ---- upkeep ---- */
 
-static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+/* The transaction's cursor on index db, opened at its first use (LMDB closes the
+ * cursors of a write transaction when it ends).  Kept across puts, it lets LMDB skip
+ * the descent when the next key is on the page of the last. */
+static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
+{
+    MDB_cursor **c = &t->ixc[db - DB_BY_OFFICE];
+    if (*c == NULL) {
+        int rc = mdb_cursor_open(t->txn, t->s->dbi[db], c);
+        if (rc != MDB_SUCCESS) {
+            *c = NULL;
+            t->failed = tq__mdb(rc);
+        }
+    }
+    return *c;
+}
+
+/* append: decl is above every decl_no stored, so it goes after every entry under key. */
+static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
+                      int append)
 {
     MDB_val k = {kn, (void *)key}, v = *decl;
-    if (t->failed != TQ_OK)
+    MDB_cursor *c = t->failed == TQ_OK ? tq__ix_cursor(t, db) : NULL;
+    if (c == NULL)
         return t->failed;
-    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NODUPDATA);
+    int rc = mdb_cursor_put(c, &k, &v, append ? MDB_APPENDDUP : MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST && append) {     /* a stray entry above it: put it in place */
+        k.mv_size = kn, k.mv_data = (void *)key, v = *decl;
+        rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
+    }
     if (rc == MDB_SUCCESS || rc == MDB_KEYEXIST)
         return TQ_OK;
     t->failed = tq__mdb(rc);
@@ -54,9 +77,12 @@ static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_v
 static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
 {
     MDB_val k = {kn, (void *)key}, v = *decl;
-    if (t->failed != TQ_OK)
+    MDB_cursor *c = t->failed == TQ_OK ? tq__ix_cursor(t, db) : NULL;
+    if (c == NULL)
         return t->failed;
-    int rc = mdb_del(t->txn, t->s->dbi[db], &k, &v);
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_del(c, 0);
     if (rc == MDB_NOTFOUND)
         return tq__fault(t, db, &k, "no entry for declaration '%.12s', which has this key",
                          (const char *)decl->mv_data);
@@ -80,7 +106,7 @@ static int tq__same_declarant(const tq__dkeys *a, const tq__dkeys *b)
 }
 
 static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
-                            const tq__dkeys *n)
+                            const tq__dkeys *n, int append)
 {
     int rc = TQ_OK;
     for (size_t i = 0; o && i < o->npermits && rc == TQ_OK; i++)
@@ -88,11 +114,12 @@ static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
             rc = tq__ix_del(t, DB_BY_PERMIT, o->permit[i], o->npermit[i], k);
     for (size_t i = 0; i < n->npermits && rc == TQ_OK; i++)
         if (!o || !tq__has_permit(o, n->permit[i], n->npermit[i]))
-            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k);
+            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k, append);
     return rc;
 }
 
-int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv)
+int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
+                   int append)
 {
     tq__dkeys od, nd;
     const tq__dkeys *o = NULL;
@@ -109,15 +136,15 @@ int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_va
         if (o)
             rc = tq__ix_del(t, DB_BY_OFFICE, o->office_key, TQ__OFFICE_KEY, k);
         if (rc == TQ_OK)
-            rc = tq__ix_put(t, DB_BY_OFFICE, nd.office_key, TQ__OFFICE_KEY, k);
+            rc = tq__ix_put(t, DB_BY_OFFICE, nd.office_key, TQ__OFFICE_KEY, k, append);
     }
     if (rc == TQ_OK && (!o || !tq__same_declarant(o, &nd))) {
         if (o && o->ndeclarant)
             rc = tq__ix_del(t, DB_BY_TAXID, o->declarant, o->ndeclarant, k);
         if (rc == TQ_OK && nd.ndeclarant)
-            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k);
+            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k, append);
     }
-    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd) : rc;
+    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd, append) : rc;
 }
 
 /* ---- walks ---- */
