@@ -60,6 +60,9 @@ struct tq_txn {
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
     MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
+    struct tq__ixop *ixq;       /* write: by_taxid and by_permit changes not yet applied */
+    size_t nixq, ixq_cap;
+    uint32_t ixseq;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
     size_t scratch_cap;
@@ -136,6 +139,9 @@ const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
  *         missing: fault recorded), store errors. */
 int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
                    int append);
+/* tq__index_sync() - apply the index changes t deferred (sorted, through cursors): before
+ * a commit and before anything reads an index in t.  @return TQ_OK or a store error. */
+int tq__index_sync(tq_txn *t);
 /* tq__index_entry_bad() - NULL when the (unsealed) index entry value v is a decl_no. */
 const char *tq__index_entry_bad(const MDB_val *v);
 /* tq__index_check() - for tq_store_verify(): NULL when entry v under key k of index db
