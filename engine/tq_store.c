@@ -393,6 +393,7 @@ static void tq__txn_free(tq_txn *t)
         pthread_mutex_unlock(&t->s->mu);
     }
     free(t->scratch);
+    free(t->ixq);
     free(t);
 }
 
@@ -418,7 +419,11 @@ int tq_txn_commit(tq_txn *t)
     int rc;
     if (t == NULL)
         return TQ_ERR_STORE;
-    if (t->rdonly || t->failed != TQ_OK) {
+    int sync = t->rdonly || t->failed != TQ_OK ? TQ_OK : tq__index_sync(t);
+    if (sync != TQ_OK) {
+        mdb_txn_abort(t->txn);
+        rc = sync;
+    } else if (t->rdonly || t->failed != TQ_OK) {
         /* A reader has nothing to write (its DBI handles were opened at store open),
          * and a write transaction with a failed put is dead. */
         mdb_txn_abort(t->txn);

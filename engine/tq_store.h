@@ -20,8 +20,8 @@
  * padding, and end in a 32-bit seal (XXH3 of table, key and value); the byte layout is
  * specified in engine/STORE.md.  Every key and every value read is checked (format,
  * seal, decode): damage is TQ_ERR_DBCORRUPT, never data.  The format version is checked
- * on open (TQ_ERR_VERSION on a mismatch); a version 1 database is read as it is by
- * readers and upgraded in place by the first writer.
+ * on open (TQ_ERR_VERSION on a mismatch); a version 1 or 2 database is read as it is by
+ * readers and upgraded in place by the first writer (tq_store_upgrade()).
  *
  * Writers.  Only one process may write: tq_store_open() with TQ_STORE_WRITE takes an
  * exclusive flock() on DIR/lock and writes the holder (pid, command, start time) into
@@ -112,8 +112,9 @@ typedef struct tq_store_opts {
  * writer lock is taken before LMDB is touched.  Without it the environment is opened
  * read-only, and write transactions are refused.
  * A missing or empty DIR/data.mdb beside DIR/thongquan.db (the marker a writer leaves)
- * is damage, never a new database.  A writer upgrades a version 1 database (STORE.md
- * §3.1) and adds the marker when missing.  opts->diag gets "PATH: reason" on failure.
+ * is damage, never a new database.  A writer upgrades a version 1 or 2 database
+ * (STORE.md §3.1: tq_store_upgrade(), in committed batches) and adds the marker when
+ * missing.  opts->diag gets "PATH: reason" on failure.
  * @return TQ_OK, TQ_ERR_BUSY, TQ_ERR_NOTFOUND (no database and no TQ_STORE_WRITE),
  *         TQ_ERR_VERSION (another format version, or an LMDB file that is not a
  *         thongquan database), TQ_ERR_DBCORRUPT (damage; an emptied data.mdb),
@@ -157,7 +158,9 @@ int tq_store_stat(tq_store *s, tq_store_info *out);
 int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
 /* tq_txn_commit() - commit and free.  For a read transaction, the same as an abort.
  * If a put of this transaction failed (TQ_ERR_MAPFULL, ...), nothing is committed and
- * that put's error is returned again.
+ * that put's error is returned again.  The by_taxid and by_permit changes of the
+ * transaction's puts are applied here first, in key order (STORE.md §3.10), so a
+ * commit may itself hit the map's end.
  * @return TQ_OK, TQ_ERR_MAPFULL, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE; on error the
  *         transaction is aborted and freed, and the database is at its last commit. */
 int tq_txn_commit(tq_txn *t);
@@ -342,9 +345,11 @@ int tq_store_each_change(tq_txn *t, uint64_t since,
 /* ---- upgrade ---- */
 
 typedef struct tq_store_upgrade_stats {
-    uint32_t from_version;    /* the format found (TQ_STORE_VERSION: nothing to do) */
-    uint64_t decls;           /* declarations rewritten */
-    uint64_t backfilled;      /* of them, given office/kind/values from a journal */
+    uint32_t from_version;    /* the format tq_store_open() found (TQ_STORE_VERSION:
+                               * nothing to do) */
+    uint64_t decls;           /* declarations rewritten (by the open's upgrade and this
+                               * store's calls) */
+    uint64_t backfilled;      /* declarations whose office and kind a journal filled */
 } tq_store_upgrade_stats;
 
 /* tq_store_upgrade() - bring the database of s (opened with TQ_STORE_WRITE) to
@@ -357,7 +362,15 @@ typedef struct tq_store_upgrade_stats {
  * journals (may be NULL, njournals 0): journal files whose DECL and AMEND events fill
  * office, kind and line values of declarations that lack them (thongquan upgrade
  * --journal); a journal that is not readable is an error, nothing half-applied beyond
- * whole committed batches.  @return TQ_OK, TQ_ERR_* with d saying why. */
+ * whole committed batches.  Filling is idempotent: a declaration whose office is set
+ * is only given line values its stored lines match (STORE.md §3.1).
+ * Since the open upgrades already, a call on a store opened on an older database finds
+ * it current and reports what the open did: st (may be NULL) gets the totals of this
+ * store (from_version as found at open).  The progress marker is meta `upgrade`; the
+ * environment's TQ_UPGRADE_BATCH (tests) makes batches smaller than 20,000.
+ * @return TQ_OK, TQ_ERR_STORE (s is a reader), TQ_ERR_DBCORRUPT (a damaged record:
+ * never blessed by a rewrite), the journal's errors (TQ_ERR_IO, TQ_ERR_CORRUPT, ...),
+ * store errors; d says why. */
 int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
                      tq_store_upgrade_stats *st, tq_diag *d);
 

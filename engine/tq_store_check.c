@@ -407,6 +407,49 @@ static void sc_journals(sc *c)
         sc_store_error(c, rc, "walking gaps");
 }
 
+/* ---- the change feed (format 3) ---- */
+
+typedef struct sc_feed {
+    sc *c;
+    uint64_t prev;
+    tq_decl d;
+} sc_feed;
+
+/* Numbers run 1, 2, ... without a gap (the feed is never pruned), and every change
+ * names a stored declaration. */
+static int sc_change(void *ctx, const tq_change *ch)
+{
+    sc_feed *f = ctx;
+    char no[24];
+    int n = snprintf(no, sizeof no, "%llu", (unsigned long long)ch->no);
+    if (ch->no != f->prev + 1)
+        sc_problem(f->c, "changes", no, (size_t)n, "change number after %llu: a gap",
+                   (unsigned long long)f->prev);
+    f->prev = ch->no;
+    f->c->rep->changes++;
+    int rc = tq_store_get_decl(f->c->t, ch->decl_no, &f->d);
+    if (rc == TQ_ERR_NOTFOUND)
+        sc_problem(f->c, "changes", no, (size_t)n, "names declaration '%s', which is not "
+                   "stored", ch->decl_no);
+    else if (rc != TQ_OK)
+        return rc;
+    return 0;
+}
+
+static void sc_changes(sc *c)
+{
+    sc_feed *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        sc_store_error(c, TQ_ERR_NOMEM, "walking the change feed");
+        return;
+    }
+    f->c = c;
+    int rc = tq_store_each_change(c->t, 0, sc_change, f);
+    free(f);
+    if (rc != TQ_OK && rc != TQ_ERR_VERSION && c->err == 0)
+        sc_store_error(c, rc, "walking the change feed");
+}
+
 /* ---- the steps ---- */
 
 static void sc_file_problem(void *ctx, const char *what)
@@ -470,6 +513,8 @@ static int sc_step_cross(sc *c, tq_store *s, size_t mem_max)
         sc_usage(c);
     if (c->err == 0)
         sc_journals(c);
+    if (c->err == 0)
+        sc_changes(c);
     if (c->err == 0)
         c->rep->steps = 3;
     return TQ_OK;

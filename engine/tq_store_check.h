@@ -24,7 +24,11 @@
  *        but may change the quota, so equality cannot be required;
  *      - journal marks: frames <= last_seq, applied_at not in the future; each skipped
  *        gap belongs to a journal with a mark, lies within 1..last_seq, first <= last,
- *        and the gaps of one journal are disjoint and ascending.
+ *        and the gaps of one journal are disjoint and ascending;
+ *      - the change feed (format 3): numbers run 1, 2, ... without a gap, and every
+ *        change names a stored declaration.
+ *   (The indexes are checked in step 2: tq_store_verify() follows every entry to its
+ *   declaration and looks up every entry each declaration implies.)
  * Memory: the cross-checks sum per declaration and per permit in a table bounded by
  * opts->mem_max; a database with more keys than fit is checked in several passes.
  * Threads: one call per database at a time; the store is opened and closed inside.
@@ -41,7 +45,7 @@
 /* One problem found.  Strings live for the duration of the callback only. */
 typedef struct tq_check_problem {
     const char *table;      /* "data.mdb" (the file's structure), a table name ("cover",
-                             * "decls", "usage", "journals", "gaps"), or "records" when
+                             * "decls", "usage", "journals", "gaps", "changes"), or "records" when
                              * what names the table itself (from tq_store_verify()) */
     const char *key;        /* the key, quoted printable (tq_diag_quote()); "" if none */
     const char *what;       /* one line, no final period */
@@ -57,6 +61,7 @@ typedef struct tq_store_check_report {
     int steps;                  /* steps completed: 0..3 */
     uint64_t records;           /* step 2: records decoded */
     uint64_t decls, receipts, permits, journals, gaps;   /* step 3: walked */
+    uint64_t changes;           /* step 3: changes of the feed walked (format 3) */
     uint64_t passes;            /* step 3: passes the memory bound asked for */
     uint64_t problems;
 } tq_store_check_report;

@@ -39,30 +39,148 @@ const char *tq__index_entry_bad(const MDB_val *v)
 
 /* ---- upkeep ---- */
 
-static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+/* The transaction's cursor on index db, opened at its first use (LMDB closes the
+ * cursors of a write transaction when it ends).  Kept across puts, it lets LMDB skip
+ * the descent when the next key is on the page of the last. */
+static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
 {
-    MDB_val k = {kn, (void *)key}, v = *decl;
+    MDB_cursor **c = &t->ixc[db - DB_BY_OFFICE];
+    if (*c == NULL) {
+        int rc = mdb_cursor_open(t->txn, t->s->dbi[db], c);
+        if (rc != MDB_SUCCESS) {
+            *c = NULL;
+            t->failed = tq__mdb(rc);
+        }
+    }
+    return *c;
+}
+
+/* ---- deferred changes of by_taxid and by_permit ----
+ * Their keys are spread at random over the table, so a batch of declarations put one by
+ * one descends the tree from the root for each entry, in no order.  Their changes are
+ * therefore queued in the transaction and applied in key order (a run at a time,
+ * TQ__IXQ_MAX changes, and before the commit or any read of an index in t): a cursor
+ * moving forward finds most keys on the page it is on.  Changes to the same entry keep
+ * their order (seq).  by_office has few keys and takes its changes at once. */
+#define TQ__IXQ_MAX 65536
+
+typedef struct tq__ixop {
+    uint8_t db, del, append, kn;
+    char key[TQ_PERMIT_MAX];
+    char decl[TQ_DECL_NO_LEN];
+    uint32_t seq;
+} tq__ixop;
+
+static int tq__ixop_cmp(const void *a, const void *b)
+{
+    const tq__ixop *x = a, *y = b;
+    if (x->db != y->db)
+        return x->db < y->db ? -1 : 1;
+    int r = memcmp(x->key, y->key, x->kn < y->kn ? x->kn : y->kn);
+    if (r == 0 && x->kn != y->kn)
+        r = x->kn < y->kn ? -1 : 1;
+    if (r == 0)
+        r = memcmp(x->decl, y->decl, TQ_DECL_NO_LEN);
+    return r != 0 ? r : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
+                        const MDB_val *decl, int append)
+{
     if (t->failed != TQ_OK)
         return t->failed;
-    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NODUPDATA);
+    if (t->nixq == t->ixq_cap) {
+        size_t cap = t->ixq_cap ? t->ixq_cap * 2 : 1024;
+        tq__ixop *q = realloc(t->ixq, cap * sizeof *q);
+        if (q == NULL)
+            return t->failed = TQ_ERR_NOMEM;    /* the transaction is dead, as on a
+                                                 * failed put: half a move is queued */
+        t->ixq = q;
+        t->ixq_cap = cap;
+    }
+    tq__ixop *op = &t->ixq[t->nixq++];
+    op->db = (uint8_t)db;
+    op->del = (uint8_t)del;
+    op->append = (uint8_t)append;
+    op->kn = (uint8_t)kn;
+    memcpy(op->key, key, kn);
+    memcpy(op->decl, decl->mv_data, TQ_DECL_NO_LEN);
+    op->seq = t->ixseq++;
+    return t->nixq >= TQ__IXQ_MAX ? tq__index_sync(t) : TQ_OK;
+}
+
+static int tq__ix_apply(tq_txn *t, const tq__ixop *op);
+
+int tq__index_sync(tq_txn *t)
+{
+    int rc = TQ_OK;
+    if (t->nixq == 0)
+        return t->failed;
+    qsort(t->ixq, t->nixq, sizeof *t->ixq, tq__ixop_cmp);
+    for (size_t i = 0; i < t->nixq && rc == TQ_OK; i++)
+        rc = tq__ix_apply(t, &t->ixq[i]);
+    t->nixq = 0;
+    t->ixseq = 0;
+    return rc;
+}
+
+/* append: decl is above every decl_no stored, so it goes after every entry under key. */
+static int tq__ix_put_now(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
+                          int append)
+{
+    MDB_val k = {kn, (void *)key}, v = *decl;
+    MDB_cursor *c = t->failed == TQ_OK ? tq__ix_cursor(t, db) : NULL;
+    if (c == NULL)
+        return t->failed;
+    int rc = mdb_cursor_put(c, &k, &v, append ? MDB_APPENDDUP : MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST && append) {     /* a stray entry above it: put it in place */
+        k.mv_size = kn, k.mv_data = (void *)key, v = *decl;
+        rc = mdb_cursor_put(c, &k, &v, MDB_NODUPDATA);
+    }
     if (rc == MDB_SUCCESS || rc == MDB_KEYEXIST)
         return TQ_OK;
     t->failed = tq__mdb(rc);
     return t->failed;
 }
 
-static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+static int tq__ix_del_now(tq_txn *t, int db, const void *key, size_t kn,
+                          const MDB_val *decl, int strict)
 {
     MDB_val k = {kn, (void *)key}, v = *decl;
-    if (t->failed != TQ_OK)
+    MDB_cursor *c = t->failed == TQ_OK ? tq__ix_cursor(t, db) : NULL;
+    if (c == NULL)
         return t->failed;
-    int rc = mdb_del(t->txn, t->s->dbi[db], &k, &v);
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_del(c, 0);
+    if (rc == MDB_NOTFOUND && !strict)
+        return TQ_OK;       /* the entry is gone either way; verify reports lost ones */
     if (rc == MDB_NOTFOUND)
         return tq__fault(t, db, &k, "no entry for declaration '%.12s', which has this key",
                          (const char *)decl->mv_data);
     if (rc != MDB_SUCCESS)
         t->failed = tq__mdb(rc);
     return t->failed;
+}
+
+static int tq__ix_apply(tq_txn *t, const tq__ixop *op)
+{
+    MDB_val d = {TQ_DECL_NO_LEN, (void *)op->decl};
+    return op->del ? tq__ix_del_now(t, op->db, op->key, op->kn, &d, 0)
+                   : tq__ix_put_now(t, op->db, op->key, op->kn, &d, op->append);
+}
+
+static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
+                      int append)
+{
+    return db == DB_BY_OFFICE ? tq__ix_put_now(t, db, key, kn, decl, append)
+                              : tq__ix_defer(t, db, 0, key, kn, decl, append);
+}
+
+static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
+{
+    return db == DB_BY_OFFICE ? tq__ix_del_now(t, db, key, kn, decl, 1)
+                              : tq__ix_defer(t, db, 1, key, kn, decl, 0);
 }
 
 static int tq__has_permit(const tq__dkeys *d, const uint8_t *p, size_t n)
@@ -80,7 +198,7 @@ static int tq__same_declarant(const tq__dkeys *a, const tq__dkeys *b)
 }
 
 static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
-                            const tq__dkeys *n)
+                            const tq__dkeys *n, int append)
 {
     int rc = TQ_OK;
     for (size_t i = 0; o && i < o->npermits && rc == TQ_OK; i++)
@@ -88,11 +206,12 @@ static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
             rc = tq__ix_del(t, DB_BY_PERMIT, o->permit[i], o->npermit[i], k);
     for (size_t i = 0; i < n->npermits && rc == TQ_OK; i++)
         if (!o || !tq__has_permit(o, n->permit[i], n->npermit[i]))
-            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k);
+            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k, append);
     return rc;
 }
 
-int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv)
+int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
+                   int append)
 {
     tq__dkeys od, nd;
     const tq__dkeys *o = NULL;
@@ -109,15 +228,15 @@ int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_va
         if (o)
             rc = tq__ix_del(t, DB_BY_OFFICE, o->office_key, TQ__OFFICE_KEY, k);
         if (rc == TQ_OK)
-            rc = tq__ix_put(t, DB_BY_OFFICE, nd.office_key, TQ__OFFICE_KEY, k);
+            rc = tq__ix_put(t, DB_BY_OFFICE, nd.office_key, TQ__OFFICE_KEY, k, append);
     }
     if (rc == TQ_OK && (!o || !tq__same_declarant(o, &nd))) {
         if (o && o->ndeclarant)
             rc = tq__ix_del(t, DB_BY_TAXID, o->declarant, o->ndeclarant, k);
         if (rc == TQ_OK && nd.ndeclarant)
-            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k);
+            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k, append);
     }
-    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd) : rc;
+    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd, append) : rc;
 }
 
 /* ---- walks ---- */
@@ -332,7 +451,9 @@ int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int st
     int db;
     if (t->s->version < 3)
         return TQ_ERR_VERSION;
-    int rc = tq__ix_key(idx, key, state, kb, &k, &db);
+    int rc = t->rdonly ? TQ_OK : tq__index_sync(t);
+    if (rc == TQ_OK)
+        rc = tq__ix_key(idx, key, state, kb, &k, &db);
     if (rc != TQ_OK)
         return rc;
     tq__by *w = calloc(1, sizeof *w);     /* a tq_decl is too big for some stacks */
@@ -385,6 +506,7 @@ int tq_store_each_office(tq_txn *t, int state,
         return TQ_ERR_VERSION;
     if (state < -1 || state > TQ_STATE_CANCELLED)
         return TQ_ERR_INPUT;
+    /* office changes are never deferred: nothing to sync */
     int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_BY_OFFICE], &c));
     if (rc != TQ_OK)
         return rc;

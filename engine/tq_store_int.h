@@ -59,6 +59,10 @@ struct tq_txn {
     unsigned char live;         /* counted in s->live: begun or renewed, not reset */
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
+    MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
+    struct tq__ixop *ixq;       /* write: by_taxid and by_permit changes not yet applied */
+    size_t nixq, ixq_cap;
+    uint32_t ixseq;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
     size_t scratch_cap;
@@ -129,10 +133,15 @@ const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
 /* tq__index_move() - move the index entries of decl_no from what the stored value old
  * (unsealed; NULL when there is none, or when it is a format 2 value, which has no
  * entries) names to what the value new names.  Call it before the declaration's put:
- * old may point into a page of decls that the put rewrites.
+ * old may point into a page of decls that the put rewrites.  append: the put is an
+ * MDB_APPEND (no old value; decl_no above every stored one).
  * @return TQ_OK, TQ_ERR_DBCORRUPT (old does not decode, or an entry it implies is
  *         missing: fault recorded), store errors. */
-int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv);
+int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
+                   int append);
+/* tq__index_sync() - apply the index changes t deferred (sorted, through cursors): before
+ * a commit and before anything reads an index in t.  @return TQ_OK or a store error. */
+int tq__index_sync(tq_txn *t);
 /* tq__index_entry_bad() - NULL when the (unsealed) index entry value v is a decl_no. */
 const char *tq__index_entry_bad(const MDB_val *v);
 /* tq__index_check() - for tq_store_verify(): NULL when entry v under key k of index db

@@ -440,7 +440,7 @@ static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int a
     if (t->s->has_v3) {
         rc = append ? TQ_ERR_NOTFOUND : tq__get(t, DB_DECLS, k, &old);
         if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)
-            rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv);
+            rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv, append);
     }
     if (rc == TQ_OK)
         rc = tq__put(t, DB_DECLS, k, v, n, append ? MDB_APPEND : 0);

@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TQ__UPGRADE_BATCH 20000     /* declarations per transaction */
+#define TQ__UPGRADE_BATCH 20000     /* declarations per transaction; the environment's
+                                     * TQ_UPGRADE_BATCH (tests) may set fewer */
 #define TQ__BACKFILL_BATCH 50000    /* journal events per transaction */
 
 static int tq__meta_get_marker(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
@@ -44,8 +45,12 @@ static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_
     MDB_val k = {strlen(after), (void *)after}, v;
     int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
     MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
+    uint64_t max = TQ__UPGRADE_BATCH;
+    const char *env = getenv("TQ_UPGRADE_BATCH");
+    if (env && strtoull(env, NULL, 10) > 0 && strtoull(env, NULL, 10) < max)
+        max = strtoull(env, NULL, 10);
     *n = 0;
-    while (rc == TQ_OK && *n < TQ__UPGRADE_BATCH) {
+    while (rc == TQ_OK && *n < max) {
         int mrc = mdb_cursor_get(c, &k, &v, op);
         op = MDB_NEXT;
         if (mrc == MDB_NOTFOUND)
@@ -164,7 +169,8 @@ static int tq__lines_match(const tq_decl *d, const tq_event *ev)
     return 1;
 }
 
-/* Fills what d lacks from ev.  @return whether d changed. */
+/* Fills what d lacks from ev.  @return 0 (d unchanged), 1 (office and kind filled:
+ * once per declaration, at its DECL), 2 (line values only). */
 static int tq__backfill_one(tq_decl *d, const tq_event *ev)
 {
     int changed = 0;
@@ -179,7 +185,7 @@ static int tq__backfill_one(tq_decl *d, const tq_event *ev)
         for (unsigned i = 0; i < d->nlines; i++)
             if (d->lines[i].value != ev->lines[i].value) {
                 d->lines[i].value = ev->lines[i].value;
-                changed = 1;
+                changed = changed ? changed : 2;
             }
     return changed;
 }
@@ -219,10 +225,10 @@ static int tq__backfill_step(tq__bf *b, int *eof, tq_diag *dg)
             rc = TQ_OK;
             continue;
         }
-        if (rc == TQ_OK && tq__backfill_one(&b->d, &b->ev)) {
-            filled++;
+        int how = rc == TQ_OK ? tq__backfill_one(&b->d, &b->ev) : 0;
+        filled += how == 1;     /* a declaration counts once, when its office is filled */
+        if (how)
             rc = tq_store_put_decl(t, &b->d);
-        }
     }
     rc = tq__finish(t, rc, dg);
     if (rc == TQ_OK)

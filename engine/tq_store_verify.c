@@ -118,7 +118,7 @@ int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void
                     uint64_t *records)
 {
     tq__verify w = {t, on_bad, ctx, 0, 0};
-    int rc = TQ_OK;
+    int rc = t->rdonly || !t->s->has_v3 ? TQ_OK : tq__index_sync(t);
     int ntables = t->s->has_v3 ? DB_COUNT : t->s->has_log ? TQ__DB_V2 : TQ__DB_V1;
     for (int db = 0; db < ntables && rc == TQ_OK; db++)
         rc = tq__verify_table(&w, db);

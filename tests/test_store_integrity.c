@@ -203,6 +203,13 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     cr_assert_eq(n, 50);
     uint64_t records = 0;
     cr_assert_eq(tq_store_verify(t, NULL, NULL, &records), TQ_OK);
+    /* the indexes and the feed do not exist before the upgrade: refused, not empty */
+    uint64_t last;
+    cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, "", -1, count_decl, &n),
+                 TQ_ERR_VERSION);
+    cr_assert_eq(tq_store_each_office(t, -1, NULL, NULL), TQ_ERR_VERSION);
+    cr_assert_eq(tq_store_last_change(t, &last), TQ_ERR_VERSION);
+    cr_assert_eq(tq_store_each_change(t, 0, count_change, &n), TQ_ERR_VERSION);
     tq_txn_abort(t);
     tq_store_close(s);
     cr_assert_eq(stat(path_in("data.mdb"), &after), 0);

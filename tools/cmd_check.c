@@ -80,6 +80,7 @@ static int print_check_json_tail(tq_json *j, const char *db, int rc,
     tq_json_kv_u64(j, "permits", r->permits);
     tq_json_kv_u64(j, "journals", r->journals);
     tq_json_kv_u64(j, "gaps", r->gaps);
+    tq_json_kv_u64(j, "changes", r->changes);
     tq_json_kv_u64(j, "passes", r->passes);
     return tq_cli_json_end(j);
 }
@@ -88,11 +89,11 @@ static void print_check_text(const char *db, const tq_store_check_report *r)
 {
     char a[32], b[32], c[32];
     printf("ok: %s: %s bytes, %s pages walked; %s records, %llu declarations, "
-           "%llu receipts, %llu permits, %llu journals checked\n", db,
+           "%llu receipts, %llu permits, %llu journals, %llu changes checked\n", db,
            tq_cli_group(r->file.file_size, a), tq_cli_group(r->file.pages_visited, b),
            tq_cli_group(r->records, c), (unsigned long long)r->decls,
            (unsigned long long)r->receipts, (unsigned long long)r->permits,
-           (unsigned long long)r->journals);
+           (unsigned long long)r->journals, (unsigned long long)r->changes);
 }
 
 int tq_cmd_check(int argc, char **argv)

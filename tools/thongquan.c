@@ -38,6 +38,7 @@ static const char usage[] =
     "  check --db DIR                        verify every page, key and value of a database\n"
     "  backup --db DIR OUT                   a consistent, compacted copy while writers run\n"
     "  nightly --inbox DIR --db DIR          load the inbox's files once each, reconcile\n"
+    "  upgrade --db DIR [--journal J.tqj]    bring a database to the current store format\n"
     "\n"
     "'thongquan COMMAND --help' (or 'thongquan help COMMAND') explains a command with an\n"
     "example; thongquan(1) is the manual, docs/RUNBOOK.md the post-incident runbook.\n"
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
         {"gen", tq_cmd_gen}, {"explain", tq_cmd_explain}, {"check", tq_cmd_check},
         {"backup", tq_cmd_backup}, {"nightly", tq_cmd_nightly},
         {"list", tq_cmd_list}, {"worklist", tq_cmd_worklist},
+        {"upgrade", tq_cmd_upgrade},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0) {

@@ -195,5 +195,6 @@ int tq_cmd_backup(int argc, char **argv);
 int tq_cmd_nightly(int argc, char **argv);   /* cmd_nightly.c */
 int tq_cmd_list(int argc, char **argv);      /* cmd_list.c */
 int tq_cmd_worklist(int argc, char **argv);  /* cmd_worklist.c */
+int tq_cmd_upgrade(int argc, char **argv);   /* cmd_upgrade.c */
 
 #endif
