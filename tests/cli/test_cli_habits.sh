@@ -130,6 +130,7 @@ quiet "backup" "$TQ" backup --db db2 bk -q
 quiet "export -o" "$TQ" export decisions --db db2 -o d2.csv -q
 quiet "export changes -o" "$TQ" export changes --db db2 --since 0 -o ch2.csv -q
 quiet "worklist" "$TQ" worklist --db db2 --out wl2 -q
+quiet "upgrade" "$TQ" upgrade --db db2 -q
 # (a night with nothing new: exit 7, which a quiet cron job must not mail about)
 mkdir -m 0700 inbox
 want=7 quiet "nightly" "$TQ" nightly --inbox inbox --db db2 --min-age 0 -q
@@ -199,6 +200,7 @@ j "backup" "$TQ" backup --db db6 bk6 --json
 j "export" "$TQ" export decisions --db db6 -o d6.csv --json
 j "export changes" "$TQ" export changes --db db6 --since 0 -o ch6.csv --json
 j "worklist" "$TQ" worklist --db db6 --out wl6 --json
+j "upgrade" "$TQ" upgrade --db db6 --json
 [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$WORK/json.out" 2>/dev/null || echo 60)" = 60 ] ||
   fail "export --json: rows is not 60: $(cat "$WORK/json.out")"
 expect_status 2 "$TQ" export decisions --db db6 --json
