@@ -291,20 +291,28 @@ static void print_gaps(const journal_view *jv)
            "(docs/RUNBOOK.md 1.10)\n");
 }
 
-static void print_json_gaps(const journal_view *jv)
+static void print_json_gaps(tq_json *j, const journal_view *jv)
 {
     const tq_explain_gap_list *g = &jv->gaps;
     char hex[2 * TQ_JOURNAL_ID_LEN + 1], when[32];
-    printf(",\"skipped_gaps\":{\"total\":%llu,\"gaps\":[", (unsigned long long)g->total);
+    tq_json_key(j, "skipped_gaps");
+    tq_json_begin_object(j);
+    tq_json_kv_u64(j, "total", g->total);
+    tq_json_key(j, "gaps");
+    tq_json_begin_array(j);
     for (size_t i = 0; i < g->n; i++) {
         tq_cli_hex_id(g->v[i].id, hex);
         format_utc(g->v[i].skipped_at, when);
-        printf("%s{\"journal_id\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,\"frame\":%llu,"
-               "\"skipped_at\":\"%s\"}",
-               i ? "," : "", hex, (unsigned long long)g->v[i].first,
-               (unsigned long long)g->v[i].last, (unsigned long long)g->v[i].frame, when);
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "journal_id", hex);
+        tq_json_kv_u64(j, "first_seq", g->v[i].first);
+        tq_json_kv_u64(j, "last_seq", g->v[i].last);
+        tq_json_kv_u64(j, "frame", g->v[i].frame);
+        tq_json_kv_string(j, "skipped_at", when);
+        tq_json_end_object(j);
     }
-    printf("]}");
+    tq_json_end_array(j);
+    tq_json_end_object(j);
 }
 
 static void journal_view_free(journal_view *jv)
@@ -498,16 +506,11 @@ static void print_verdict(const tq_explain *x)
 
 /* print_last_event() - the event that last changed the declaration (store format 3;
  * nothing for one stored before). */
-static void print_last_event(const tq_decl *d, int json)
+static void print_last_event(const tq_decl *d)
 {
     char hex[2 * TQ_JOURNAL_ID_LEN + 1];
     tq_cli_hex_id(d->src_id, hex);
-    if (json && d->src_seq)
-        printf("\"last_event\":{\"journal_id\":\"%s\",\"seq\":%llu},", hex,
-               (unsigned long long)d->src_seq);
-    else if (json)
-        printf("\"last_event\":null,");
-    else if (d->src_seq)
+    if (d->src_seq)
         printf("last event    seq %llu of journal %s\n", (unsigned long long)d->src_seq, hex);
 }
 
@@ -551,7 +554,7 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
     print_office(d, jv);
-    print_last_event(d, 0);
+    print_last_event(d);
     officer_words(d->officer, buf, sizeof buf);
     printf("channel       %u (%s); officer results applied: %s\n", d->channel,
            channel_words(d->channel), buf);
@@ -591,113 +594,184 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
 
 /* ---- JSON ---- */
 
-static void json_reasons(const char *key, uint32_t r)
+static void json_reasons(tq_json *j, const char *key, uint32_t r)
 {
     char buf[160];
     tq_reasons_format(r, buf, sizeof buf);
-    printf("\"%s\":\"%s\"", key, buf);
+    tq_json_kv_string(j, key, buf);
+}
+
+/* json_u128() - a member whose sum may pass 2^64, as an exact integer. */
+static void json_u128(tq_json *j, const char *key, tq_u128 v)
+{
+    char buf[TQ_U128_DEC_MAX];
+    const char *s = tq_u128_dec(v, buf);
+    tq_json_key(j, key);
+    tq_json_raw(j, s, strlen(s));
+}
+
+/* json_last_event() - "last_event": the event that last changed the declaration, or
+ * null (stored before format 3). */
+static void json_last_event(tq_json *j, const tq_decl *d)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_json_key(j, "last_event");
+    if (!d->src_seq) {
+        tq_json_null(j);
+        return;
+    }
+    tq_cli_hex_id(d->src_id, hex);
+    tq_json_begin_object(j);
+    tq_json_kv_string(j, "journal_id", hex);
+    tq_json_kv_u64(j, "seq", d->src_seq);
+    tq_json_end_object(j);
 }
 
 /* "office", "kind" and where they came from: "store", a journal's DECL, or null (stored
  * before format 3, no --journal holds its DECL). */
-static void print_json_office(const tq_decl *d, const journal_view *jv)
+static void print_json_office(tq_json *j, const tq_decl *d, const journal_view *jv)
 {
-    if (d->office[0])
-        printf("\"office\":\"%s\",\"kind\":\"%s\",", d->office, d->kind);
-    else
-        printf("\"office\":null,\"kind\":null,");
-    printf("\"office_from\":");
+    tq_json_kv_string(j, "office", d->office[0] ? d->office : NULL);
+    tq_json_kv_string(j, "kind", d->office[0] ? d->kind : NULL);
+    tq_json_key(j, "office_from");
     if (jv->src_j >= 0) {
-        printf("{\"journal\":");
-        tq_json_str(stdout, jv->paths[jv->src_j]);
-        printf(",\"seq\":%llu},", (unsigned long long)jv->src.decl_seq);
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "journal", jv->paths[jv->src_j]);
+        tq_json_kv_u64(j, "seq", jv->src.decl_seq);
+        tq_json_end_object(j);
     } else {
-        printf("%s,", d->office[0] ? "\"store\"" : "null");
+        tq_json_string(j, d->office[0] ? "store" : NULL);
     }
 }
 
-static void print_json_decl(const tq_explain *x, const pay_list *pays, const journal_view *jv)
+/* json_payment() - one payment; with reg_day (a known declaration) a guarantee's
+ * validity and whether it counts. */
+static void json_payment(tq_json *j, const tq_payment *p, const int32_t *reg_day)
+{
+    char buf[11];
+    tq_json_begin_object(j);
+    tq_json_kv_string(j, "receipt_no", p->receipt_no);
+    tq_json_kv_string(j, "kind", p->kind == TQ_PAY ? "PAY" : "GUARANTEE");
+    tq_json_kv_u64(j, "amount", p->amount);
+    if (reg_day && p->kind == TQ_GUARANTEE) {
+        tq_date_format(p->valid_until, buf);
+        tq_json_kv_string(j, "valid_until", buf);
+        tq_json_kv_bool(j, "counts", p->valid_until >= *reg_day);
+    }
+    tq_json_end_object(j);
+}
+
+static void json_payments(tq_json *j, const pay_list *pays, const int32_t *reg_day)
+{
+    tq_json_key(j, "payments");
+    tq_json_begin_array(j);
+    for (size_t i = 0; i < pays->n; i++)
+        json_payment(j, &pays->v[i], reg_day);
+    tq_json_end_array(j);
+}
+
+static void json_permit(tq_json *j, const tq_explain_permit *p)
+{
+    const tq_permit *pm = &p->fact.permit;
+    char d1[11], d2[11], buf[160];
+    tq_json_begin_object(j);
+    tq_json_kv_string(j, "permit_no", p->name);
+    tq_json_kv_bool(j, "found", p->fact.found);
+    tq_json_kv_u64(j, "qty", p->qty);
+    json_reasons(j, "reasons", p->reasons);
+    if (p->fact.found) {
+        tq_date_format(pm->valid_from, d1);
+        tq_date_format(pm->valid_to, d2);
+        prefixes_words(pm, buf, sizeof buf);
+        tq_json_kv_string(j, "agency", pm->agency);
+        tq_json_kv_string(j, "holder", pm->holder);
+        tq_json_kv_string(j, "status", pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID");
+        tq_json_kv_string(j, "valid_from", d1);
+        tq_json_kv_string(j, "valid_to", d2);
+        tq_json_kv_string(j, "hs_prefixes", buf);
+        tq_json_kv_u64(j, "quota", pm->quota);
+        tq_json_kv_u64(j, "used", p->fact.used);
+    }
+    tq_json_end_object(j);
+}
+
+static void json_lines(tq_json *j, const tq_decl *d, int values)
+{
+    tq_json_key(j, "lines");
+    tq_json_begin_array(j);
+    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
+        tq_json_begin_object(j);
+        tq_json_kv_string(j, "hs", d->lines[l].hs);
+        tq_json_kv_u64(j, "qty", d->lines[l].qty);
+        if (values)
+            tq_json_kv_u64(j, "value", d->lines[l].value);
+        if (d->lines[l].permit[0])
+            tq_json_kv_string(j, "permit", d->lines[l].permit);
+        tq_json_end_object(j);
+    }
+    tq_json_end_array(j);
+}
+
+/* json_now() - "now": the rules applied now, or null when not evaluated. */
+static void json_now(tq_json *j, const tq_explain *x)
+{
+    tq_json_key(j, "now");
+    if (!x->evaluated) {
+        tq_json_null(j);
+        return;
+    }
+    tq_json_begin_object(j);
+    json_reasons(j, "reasons", x->now.reasons);
+    tq_json_kv_u64(j, "tax_short", x->now.tax_short);
+    tq_json_kv_bool(j, "would_clear", x->decl.state == TQ_STATE_HELD && x->now.reasons == 0);
+    tq_json_end_object(j);
+}
+
+static void print_json_decl(tq_json *j, const tq_explain *x, const pay_list *pays,
+                            const journal_view *jv)
 {
     const tq_decl *d = &x->decl;
-    int values = d->office[0] && (jv->src_j < 0 || jv->src.values);
-    print_json_office(d, jv);
-    print_last_event(d, 1);
-    char when[48], day[11], buf[160];
+    char when[48], day[11];
+    print_json_office(j, d, jv);
+    json_last_event(j, d);
     format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);
-    printf("\"state\":\"%s\",\"version\":%u,\"manual\":%s,", tq_state_name(d->state), d->version,
-           d->manual ? "true" : "false");
-    json_reasons("reasons", d->reasons);
-    printf(",\"tax_short\":%llu,\"registered_at\":\"%s\",\"registration_day\":\"%s\","
-           "\"declarant\":\"%s\",\"channel\":%u,\"officer_results\":[%s%s%s],",
-           (unsigned long long)d->tax_short, when, day, d->declarant, d->channel,
-           d->officer & TQ_SEEN_DOCS_OK ? "\"DOCS_OK\"" : "",
-           (d->officer & TQ_SEEN_DOCS_OK) && (d->officer & TQ_SEEN_INSPECT_OK) ? "," : "",
-           d->officer & TQ_SEEN_INSPECT_OK ? "\"INSPECT_OK\"" : "");
-    char cv[TQ_U128_DEC_MAX], pd[TQ_U128_DEC_MAX], gc[TQ_U128_DEC_MAX], ge[TQ_U128_DEC_MAX];
-    printf("\"tax_due\":%llu,\"covered\":%s,\"paid\":%s,\"guaranteed\":%s,"
-           "\"guarantees_expired\":%s,\"lines\":[",
-           (unsigned long long)d->tax_due, tq_u128_dec(x->covered, cv),
-           tq_u128_dec(x->pay_total, pd), tq_u128_dec(x->guar_counted, gc),
-           tq_u128_dec(x->guar_expired, ge));
-    for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
-        printf("%s{\"hs\":\"%s\",\"qty\":%llu", l ? "," : "", d->lines[l].hs,
-               (unsigned long long)d->lines[l].qty);
-        if (values)
-            printf(",\"value\":%llu", (unsigned long long)d->lines[l].value);
-        if (d->lines[l].permit[0])
-            printf(",\"permit\":\"%s\"", d->lines[l].permit);
-        putchar('}');
-    }
-    printf("],\"payments\":[");
-    for (size_t i = 0; i < pays->n; i++) {
-        const tq_payment *p = &pays->v[i];
-        printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu", i ? "," : "",
-               p->receipt_no, p->kind == TQ_PAY ? "PAY" : "GUARANTEE",
-               (unsigned long long)p->amount);
-        if (p->kind == TQ_GUARANTEE) {
-            tq_date_format(p->valid_until, buf);
-            printf(",\"valid_until\":\"%s\",\"counts\":%s", buf,
-                   p->valid_until >= d->reg_day ? "true" : "false");
-        }
-        putchar('}');
-    }
-    printf("],\"permits\":[");
-    for (size_t i = 0; i < x->npermits; i++) {
-        const tq_explain_permit *p = &x->permits[i];
-        const tq_permit *pm = &p->fact.permit;
-        printf("%s{\"permit_no\":\"%s\",\"found\":%s,\"qty\":%llu,", i ? "," : "", p->name,
-               p->fact.found ? "true" : "false", (unsigned long long)p->qty);
-        json_reasons("reasons", p->reasons);
-        if (p->fact.found) {
-            char d1[11], d2[11];
-            tq_date_format(pm->valid_from, d1);
-            tq_date_format(pm->valid_to, d2);
-            prefixes_words(pm, buf, sizeof buf);
-            printf(",\"agency\":\"%s\",\"holder\":\"%s\",\"status\":\"%s\",\"valid_from\":\"%s\","
-                   "\"valid_to\":\"%s\",\"hs_prefixes\":\"%s\",\"quota\":%llu,\"used\":%llu",
-                   pm->agency, pm->holder, pm->status == TQ_PERMIT_REVOKED ? "REVOKED" : "VALID",
-                   d1, d2, buf, (unsigned long long)pm->quota,
-                   (unsigned long long)p->fact.used);
-        }
-        putchar('}');
-    }
-    printf("],\"now\":");
-    if (x->evaluated) {
-        printf("{");
-        json_reasons("reasons", x->now.reasons);
-        printf(",\"tax_short\":%llu,\"would_clear\":%s}", (unsigned long long)x->now.tax_short,
-               d->state == TQ_STATE_HELD && x->now.reasons == 0 ? "true" : "false");
-    } else {
-        printf("null");
-    }
+    tq_json_kv_string(j, "state", tq_state_name(d->state));
+    tq_json_kv_u64(j, "version", d->version);
+    tq_json_kv_bool(j, "manual", d->manual);
+    json_reasons(j, "reasons", d->reasons);
+    tq_json_kv_u64(j, "tax_short", d->tax_short);
+    tq_json_kv_string(j, "registered_at", when);
+    tq_json_kv_string(j, "registration_day", day);
+    tq_json_kv_string(j, "declarant", d->declarant);
+    tq_json_kv_u64(j, "channel", d->channel);
+    tq_json_key(j, "officer_results");
+    tq_json_begin_array(j);
+    if (d->officer & TQ_SEEN_DOCS_OK)
+        tq_json_string(j, "DOCS_OK");
+    if (d->officer & TQ_SEEN_INSPECT_OK)
+        tq_json_string(j, "INSPECT_OK");
+    tq_json_end_array(j);
+    tq_json_kv_u64(j, "tax_due", d->tax_due);
+    json_u128(j, "covered", x->covered);
+    json_u128(j, "paid", x->pay_total);
+    json_u128(j, "guaranteed", x->guar_counted);
+    json_u128(j, "guarantees_expired", x->guar_expired);
+    json_lines(j, d, d->office[0] && (jv->src_j < 0 || jv->src.values));
+    json_payments(j, pays, &d->reg_day);
+    tq_json_key(j, "permits");
+    tq_json_begin_array(j);
+    for (size_t i = 0; i < x->npermits; i++)
+        json_permit(j, &x->permits[i]);
+    tq_json_end_array(j);
+    json_now(j, x);
 }
 
 /* ---- history ---- */
 
 typedef struct hist_ctx {
     const char *path;
-    int json;
+    tq_json *w;                     /* the --json writer, NULL for text */
     uint64_t n;
     uint64_t in_gap;                /* of them, in a skipped gap (not applied) */
     const journal_view *jv;
@@ -711,9 +785,8 @@ static int on_event(void *ctx, const tq_event *ev)
     size_t n = tq_ndjson_format_event(ev, 1, h->line, TQ_NDJSON_LINE_MAX);
     if (n >= TQ_NDJSON_LINE_MAX)
         return 0;
-    if (h->json) {
-        h->line[n - 1] = '\0'; /* the object, without its newline */
-        printf("%s%s", h->n ? "," : "", h->line);
+    if (h->w) {
+        tq_json_raw(h->w, h->line, n - 1); /* the object, without its newline */
     } else {
         fwrite(h->line, 1, n, stdout);
     }
@@ -738,26 +811,29 @@ static void on_bad_frame(void *ctx, int err, const tq_frame_info *fi)
                     h->path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
 }
 
-/* print_json_officers() - ,"officer_results":[...] of journal j (nothing when the
- * declaration is unknown: there is nothing to apply them to). */
-static void print_json_officers(const tq_explain *x, const journal_view *jv, int j)
+/* print_json_officers() - "officer_results":[...] and "officer_results_not_shown" of
+ * journal j (nothing when the declaration is unknown: there is nothing to apply them to). */
+static void print_json_officers(tq_json *w, const tq_explain *x, const journal_view *jv, int j)
 {
     char why[200];
     if (jv->officers == NULL)
         return;
     const tq_explain_officer_list *o = &jv->officers[j];
-    printf(",\"officer_results\":[");
+    tq_json_key(w, "officer_results");
+    tq_json_begin_array(w);
     for (size_t i = 0; i < o->n; i++) {
         int applied = officer_why(x, &o->v[i], &jv->marks[j], jv->have_mark[j],
                                   gap_of(jv, j, o->v[i].seq), why, sizeof why);
-        printf("%s{\"seq\":%llu,\"result\":\"%s\",\"officer\":", i ? "," : "",
-               (unsigned long long)o->v[i].seq, result_name(o->v[i].result));
-        tq_json_str(stdout, o->v[i].officer);
-        printf(",\"applied\":%s,\"why\":", applied ? "true" : "false");
-        tq_json_str(stdout, why);
-        putchar('}');
+        tq_json_begin_object(w);
+        tq_json_kv_u64(w, "seq", o->v[i].seq);
+        tq_json_kv_string(w, "result", result_name(o->v[i].result));
+        tq_json_kv_string(w, "officer", o->v[i].officer);
+        tq_json_kv_bool(w, "applied", applied);
+        tq_json_kv_string(w, "why", why);
+        tq_json_end_object(w);
     }
-    printf("],\"officer_results_not_shown\":%llu", (unsigned long long)o->more);
+    tq_json_end_array(w);
+    tq_json_kv_u64(w, "officer_results_not_shown", o->more);
 }
 
 /* print_history_gaps() - the skipped gaps of journal id, and how many of the events
@@ -779,21 +855,22 @@ static void print_history_gaps(const journal_view *jv, const uint8_t *id, const 
 
 /* history() - one journal's events for decl_no.  @return an exit status. */
 static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j,
-                   const char *decl_no, int json, int *printed, char *line)
+                   const char *decl_no, tq_json *w, char *line)
 {
     const char *path = jv->paths[j];
-    hist_ctx h = {.path = path, .json = json, .line = line, .jv = jv, .j = j};
+    hist_ctx h = {.path = path, .w = w, .line = line, .jv = jv, .j = j};
     uint8_t id[TQ_JOURNAL_ID_LEN];
     if (access(path, R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
-    if (json) {
-        printf("%s{\"journal\":", (*printed)++ ? "," : "");
-        tq_json_str(stdout, path);
-        printf(",\"events\":[");
+    if (w) {
+        tq_json_begin_object(w);
+        tq_json_kv_string(w, "journal", path);
+        tq_json_key(w, "events");
+        tq_json_begin_array(w);
     }
     /* How far the journal was replayed needs its id, known once it is open, so that
      * line comes after the events: nothing is held back in memory. */
-    if (!json)
+    if (!w)
         printf("history in %s:\n", path);
     int rc = tq_explain_history(path, decl_no, on_event, &h, on_bad_frame, id);
     tq_journal_mark m;
@@ -801,14 +878,16 @@ static int history(tq_txn *t, const tq_explain *x, const journal_view *jv, int j
     if (rc != TQ_ERR_IO && rc != TQ_ERR_VERSION && rc != TQ_ERR_NOMEM && t &&
         tq_store_get_journal(t, id, &m) == TQ_OK)
         have_mark = 1;
-    if (json) {
-        printf("],\"replayed_through_seq\":");
+    if (w) {
+        tq_json_end_array(w);
+        tq_json_key(w, "replayed_through_seq");
         if (have_mark)
-            printf("%llu", (unsigned long long)m.last_seq);
+            tq_json_u64(w, m.last_seq);
         else
-            printf("null");
-        print_json_officers(x, jv, j);
-        printf(",\"events_in_skipped_gaps\":%llu}", (unsigned long long)h.in_gap);
+            tq_json_null(w);
+        print_json_officers(w, x, jv, j);
+        tq_json_kv_u64(w, "events_in_skipped_gaps", h.in_gap);
+        tq_json_end_object(w);
     } else {
         print_history_gaps(jv, id, &h);
         if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
@@ -842,46 +921,62 @@ static int store_failed(tq_txn *t, const char *db, const char *what, int rc)
                         tq_strerror(rc));
 }
 
-/* print_all() - the whole answer on stdout, text or JSON, and each journal's history.
+/* print_json_head() - --json up to the history: the declaration (or only its payments
+ * when unknown) and the database's skipped gaps. */
+static void print_json_head(tq_json *w, const tq_explain *x, int known, const pay_list *pays,
+                            const journal_view *jv, const char *decl_no)
+{
+    tq_json_kv_string(w, "decl_no", decl_no);
+    tq_json_kv_bool(w, "known", known);
+    if (known)
+        print_json_decl(w, x, pays, jv);
+    else
+        json_payments(w, pays, NULL);
+    print_json_gaps(w, jv);
+}
+
+static void print_text_head(const tq_explain *x, int known, const pay_list *pays,
+                            const journal_view *jv, const char *decl_no)
+{
+    char a[32];
+    if (known) {
+        print_text(x, pays, jv);
+        return;
+    }
+    if (pays->n)
+        printf("payments for %s, a declaration not in the database:\n", decl_no);
+    for (size_t i = 0; i < pays->n; i++)
+        printf("  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
+               pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+               tq_cli_group(pays->v[i].amount, a));
+}
+
+/* print_all() - the whole answer on stdout, text or JSON (written with formats/tq_json.h,
+ * so any bytes of a journal's name come out as valid UTF-8), and each journal's history.
  * @return an exit status. */
 static int print_all(tq_txn *t, const tq_explain *x, int known, const pay_list *pays,
                      const journal_view *jv, const char *decl_no, int json, char *line)
 {
     int status = TQ_EXIT_OK;
-    if (json) {
-        printf("{\"schema\":%d,\"decl_no\":\"%s\",\"known\":%s,", TQ_CLI_JSON_SCHEMA,
-               decl_no, known ? "true" : "false");
-        if (known) {
-            print_json_decl(x, pays, jv);
-        } else {
-            printf("\"payments\":[");
-            for (size_t i = 0; i < pays->n; i++)
-                printf("%s{\"receipt_no\":\"%s\",\"kind\":\"%s\",\"amount\":%llu}",
-                       i ? "," : "", pays->v[i].receipt_no,
-                       pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                       (unsigned long long)pays->v[i].amount);
-            printf("]");
-        }
-        print_json_gaps(jv);
-        printf(",\"history\":[");
-    } else if (known) {
-        print_text(x, pays, jv);
-    } else if (pays->n) {
-        char a[32];
-        printf("payments for %s, a declaration not in the database:\n", decl_no);
-        for (size_t i = 0; i < pays->n; i++)
-            printf("  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
-                   pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
-                   tq_cli_group(pays->v[i].amount, a));
+    tq_json jw, *w = json ? &jw : NULL;
+    if (w) {
+        tq_cli_json_begin(w, stdout);
+        print_json_head(w, x, known, pays, jv, decl_no);
+        tq_json_key(w, "history");
+        tq_json_begin_array(w);
+    } else {
+        print_text_head(x, known, pays, jv, decl_no);
     }
-    int printed = 0;
     for (int j = 0; j < jv->n; j++) {
-        int hs = history(t, x, jv, j, decl_no, json, &printed, line);
+        int hs = history(t, x, jv, j, decl_no, w, line);
         if (hs > status)
             status = hs;
     }
-    if (json)
-        printf("]}\n");
+    if (w) {
+        tq_json_end_array(w);
+        int js = tq_cli_json_end(w);
+        return js > status ? js : status;
+    }
     if (fflush(stdout) != 0 && status == 0)
         status = tq_cli_error(TQ_EXIT_IO, "write error: %s", strerror(errno));
     return status;
