@@ -196,6 +196,23 @@ awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json is not valid JSON: $(c
 grep -q '"now":{"reasons":"TAX_SHORT|PERMIT_EXPIRED|PERMIT_HS|AWAIT_OFFICER","tax_short":500000,"would_clear":false}' "$WORK/out" || fail "--json verdict: $(cat "$WORK/out")"
 grep -q '"history":\[{"journal":' "$WORK/out" || fail "--json history"
 ok
+# Issue 13: a journal named with a newline and bytes that are not UTF-8 (a stray FF, a
+# truncated E2 82) stays valid JSON: escaped, and each ill-formed part one U+FFFD.
+odd="$WORK/j"$'\n\xff\xe2\x82'"x.tqj"
+cp "$WORK/j.tqj" "$odd" || fail "copy to an odd name"
+expect_status 0 "$TQ" explain 100000000011 --db "$db" --journal "$odd" --json
+if command -v python3 >/dev/null; then
+  python3 -m json.tool "$WORK/out" >/dev/null 2>"$WORK/pyerr" ||
+    fail "--json with an odd journal name is not valid JSON: $(head -c 300 "$WORK/pyerr")"
+  python3 -c 'import json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode("utf-8"))
+sys.exit(d["history"][0]["journal"]!=sys.argv[2]+"/j\n\ufffd\ufffdx.tqj")' "$WORK/out" "$WORK" ||
+    fail "--json journal name not repaired as U+FFFD: $(od -c "$WORK/out" | head -c 600)"
+else
+  awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json with an odd journal name is not valid JSON"
+fi
+grep -qF '"journal":"'"$WORK"'/j\n' "$WORK/out" || fail "the newline in the name is not escaped"
+rm -f "$odd"
+ok
 expect_status 1 "$TQ" explain 100000000099 --db "$db" --json
 awk -f "$HERE/check_json.awk" "$WORK/out" || fail "--json of an unknown declaration is not valid JSON"
 
