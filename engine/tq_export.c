@@ -6,6 +6,7 @@
  * an export of ten million declarations should take seconds, not minutes.
  */
 #include "tq_export.h"
+#include "tq_json.h"
 
 #include <string.h>
 
@@ -126,10 +127,16 @@ static const char *cause_name(int cause)
            : cause == TQ_CHANGE_UPGRADE ? "upgrade" : "unknown";
 }
 
+/* An NDJSON change is written with the one JSON writer (formats/tq_json.h) onto mem, a
+ * FILE over line, then copied onto out: tq_json_finish() flushes, and a flush of out
+ * per change made the feed 3.5 times slower.  A change's fields are bounded (the
+ * reasons the longest, < 160 bytes), so it fits line. */
 typedef struct change_ctx {
     FILE *out;
     int ndjson;
     uint64_t rows;
+    FILE *mem;                      /* NDJSON only: fmemopen over line */
+    char line[1024];
 } change_ctx;
 
 static int write_change(void *ctx, const tq_change *c)
@@ -147,15 +154,22 @@ static int write_change(void *ctx, const tq_change *c)
     int manual = c->manual && c->state == TQ_STATE_CLEARED;
     int n;
     if (e->ndjson) {
-        char src[64] = "null";
-        if (event)
-            snprintf(src, sizeof src, "\"%s\"", id);
-        n = fprintf(e->out, "{\"change\":%llu,\"decl_no\":\"%s\",\"state\":\"%s\","
-                    "\"reasons\":\"%s\",\"version\":%u,\"manual\":%s,\"cause\":\"%s\","
-                    "\"src_id\":%s,\"src_seq\":%llu}\n",
-                    (unsigned long long)c->no, c->decl_no, state, reasons, c->version,
-                    manual ? "true" : "false", cause_name(c->cause), src,
-                    (unsigned long long)(event ? c->src_seq : 0));
+        tq_json j;
+        rewind(e->mem);
+        tq_json_init(&j, e->mem);
+        tq_json_begin_object(&j);
+        tq_json_kv_u64(&j, "change", c->no);
+        tq_json_kv_string(&j, "decl_no", c->decl_no);
+        tq_json_kv_string(&j, "state", state);
+        tq_json_kv_string(&j, "reasons", reasons);
+        tq_json_kv_u64(&j, "version", c->version);
+        tq_json_kv_bool(&j, "manual", manual);
+        tq_json_kv_string(&j, "cause", cause_name(c->cause));
+        tq_json_kv_string(&j, "src_id", event ? id : NULL);
+        tq_json_kv_u64(&j, "src_seq", event ? c->src_seq : 0);
+        tq_json_end_object(&j);
+        long len = tq_json_finish(&j) == TQ_OK ? ftell(e->mem) : -1;
+        n = len > 0 && fwrite(e->line, 1, (size_t)len, e->out) == (size_t)len ? 0 : -1;
     } else {
         char seq[24] = "";
         if (event)
@@ -177,11 +191,14 @@ int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64
     *last = 0;
     if (rows)
         *rows = 0;
-    tq_txn *t;
+    if (ndjson && (e.mem = fmemopen(e.line, sizeof e.line, "w")) == NULL)
+        return TQ_ERR_NOMEM;
+    if (e.mem)
+        flockfile(e.mem); /* held throughout: the writer's many small puts skip the lock */
+    tq_txn *t = NULL;
     int rc = tq_txn_begin(s, 1, &t);
-    if (rc != TQ_OK)
-        return rc;
-    rc = tq_store_last_change(t, last);
+    if (rc == TQ_OK)
+        rc = tq_store_last_change(t, last);
     if (rc == TQ_OK && since > *last)
         rc = TQ_ERR_INPUT;
     if (rc == TQ_OK && !ndjson &&
@@ -190,6 +207,10 @@ int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64
     if (rc == TQ_OK)
         rc = tq_store_each_change(t, since, write_change, &e);
     tq_txn_abort(t);
+    if (e.mem) {
+        funlockfile(e.mem);
+        fclose(e.mem);
+    }
     if (rows)
         *rows = e.rows;
     if (rc == TQ_OK && fflush(out) != 0)
