@@ -46,6 +46,15 @@ int tq_json_escape(FILE *f, const char *str, size_t n)
     fputc('"', f);
     size_t i = 0;
     while (i < n) {
+        /* the bytes that need nothing (printable ASCII but '"' and '\\'), in one write */
+        size_t run = i;
+        while (run < n && s[run] >= 0x20 && s[run] < 0x7F && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            fwrite(s + i, 1, run - i, f);
+            i = run;
+            continue;
+        }
         unsigned char c = s[i];
         if (c >= 0x80) {
             size_t bad = 0, len = utf8_len(s + i, n - i, &bad);
