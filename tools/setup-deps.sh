@@ -3,14 +3,19 @@
 # Safe to run again: with everything present it changes nothing and asks for nothing.
 set -euo pipefail
 
-# dpkg-dev: dpkg-shlibdeps for `cpack -G DEB` (tests/cli/test_deb.sh); prometheus: its
-# promtool checks contrib/'s alert rules and the metrics textfile (test_promtool.sh);
-# systemd: systemd-analyze checks the units (test_units.sh); strace: the system calls of
-# a nightly run against the unit's filter; chromium: renders the HTML report headless
-# (test_html.sh).
-pkgs=(build-essential cmake pkg-config liblmdb-dev libzstd-dev libxxhash-dev
-      libcriterion-dev libssl-dev clang libclang-rt-dev util-linux dpkg-dev prometheus
-      systemd strace chromium)
+# What building needs (the demo, the bench and the package stop there: criterion because
+# the build configures the tests, dpkg-dev for dpkg-shlibdeps under `cpack -G DEB`),
+# then, with --tests, what the tests need beside: clang (libFuzzer, sanitizer runtimes);
+# prometheus (its promtool checks contrib/'s alert rules and the metrics textfile,
+# test_promtool.sh); systemd (systemd-analyze checks the units, test_units.sh); strace
+# (the system calls of a nightly run against the unit's filter); chromium (renders the
+# HTML report headless, test_html.sh).
+#   bash tools/setup-deps.sh [--tests]
+pkgs=(build-essential cmake pkg-config liblmdb-dev libzstd-dev libxxhash-dev libssl-dev
+      libcriterion-dev dpkg-dev util-linux)
+if [ "${1:-}" = --tests ]; then
+  pkgs+=(clang libclang-rt-dev prometheus systemd strace chromium)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
