@@ -38,8 +38,14 @@ step() {
 
 # pull DB : append the changes after $last to $acc and move $last to the greatest seen
 pull() {
-  "$TQ" export changes --db "$1" --since "$last" --csv -o "$WORK/pull.csv" >/dev/null 2>"$WORK/pullerr" ||
-    fail "export changes --since $last: $(cat "$WORK/pullerr")"
+  local st=0
+  "$TQ" export changes --db "$1" --since "$last" --csv -o "$WORK/pull.csv" >/dev/null 2>"$WORK/pullerr" || st=$?
+  # a reader that comes before the first writer has created the database finds none
+  # (exit 1): nothing to read yet, and nothing was ever read from it
+  if [ "$st" = 1 ] && [ "$last" = 0 ] && grep -q "no database here" "$WORK/pullerr"; then
+    return 0
+  fi
+  [ "$st" = 0 ] || fail "export changes --since $last: $(cat "$WORK/pullerr")"
   if [ -z "$hdr" ]; then hdr=$(head -n 1 "$WORK/pull.csv"); fi
   [ "$(head -n 1 "$WORK/pull.csv")" = "$hdr" ] || fail "the feed's header changed"
   tail -n +2 "$WORK/pull.csv" >>"$acc"
