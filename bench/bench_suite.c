@@ -430,7 +430,7 @@ static int pick_office(void *ctx, const char *office, uint64_t count)
 static int list_row(void *ctx, const tq_list_row *row)
 {
     char when[48], permits[TQ_LIST_PERMITS_MAX + 1], reasons[160], cov[TQ_U128_DEC_MAX];
-    tq_list_format_vn(row->decl->registered, when);
+    tq_time_format_vn(row->decl->registered, when);
     tq_list_format_permits(row->decl, permits, sizeof permits);
     tq_reasons_format(row->reasons, reasons, sizeof reasons);
     fprintf(ctx, "%s,%s,%s,%s,%s,%s,%llu,%s\n", row->decl->decl_no, row->decl->office,

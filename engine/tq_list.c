@@ -227,20 +227,6 @@ int tq_list_parse_state(const char *s, int *state)
     return TQ_ERR_INPUT;
 }
 
-void tq_list_format_vn(tq_instant t, char out[48])
-{
-    time_t sec = (time_t)(t.sec + 7 * 3600);
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL) {
-        snprintf(out, 48, "(instant %lld)", (long long)t.sec);
-        return;
-    }
-    size_t n = strftime(out, 48, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (t.nsec)
-        n += (size_t)snprintf(out + n, 48 - n, ".%09u", t.nsec);
-    snprintf(out + n, 48 - n, "+07:00");
-}
-
 void tq_list_format_age(int64_t sec, char out[32])
 {
     const char *sign = sec < 0 ? "-" : "";

@@ -107,10 +107,6 @@ int tq_list_parse_reasons(const char *s, uint32_t *bits, const char **bad);
  * @return TQ_OK or TQ_ERR_INPUT. */
 int tq_list_parse_state(const char *s, int *state);
 
-/* tq_list_format_vn() - the instant in Vietnam time, as the journals give it:
- * "2024-08-06T09:15:00+07:00" (with ".NNNNNNNNN" when it has nanoseconds). */
-void tq_list_format_vn(tq_instant t, char out[48]);
-
 /* tq_list_format_age() - seconds as "3d04h05m", "2h15m", "7m", "0m" ('-' first when
  * negative: registered after as_of). */
 void tq_list_format_age(int64_t sec, char out[32]);

@@ -196,11 +196,11 @@ static int office_row(wl *w, const tq_decl *d)
     }
     char when[48], age[32], due_at[48], reasons[160], permits[TQ_LIST_PERMITS_MAX + 1];
     char probs[TQ_LINES_MAX * (TQ_PERMIT_MAX + 48) + 1];
-    tq_list_format_vn(d->registered, when);
+    tq_time_format_vn(d->registered, when);
     int64_t age_s = w->o->as_of.sec - d->registered.sec;
     tq_list_format_age(age_s, age);
     tq_instant due = {d->registered.sec + w->o->deadline, d->registered.nsec};
-    tq_list_format_vn(due, due_at);
+    tq_time_format_vn(due, due_at);
     int passed = tq_instant_cmp(w->o->as_of, due) >= 0;
     tq_reasons_format(d->reasons, reasons, sizeof reasons);
     tq_list_format_permits(d, permits, sizeof permits);
@@ -224,7 +224,7 @@ static int paid_row(wl *w, const tq_decl *d)
     if (covered < (tq_u128)d->tax_due)
         return TQ_OK;
     char when[48], age[32], reasons[160], cov[TQ_U128_DEC_MAX];
-    tq_list_format_vn(d->registered, when);
+    tq_time_format_vn(d->registered, when);
     tq_list_format_age(w->o->as_of.sec - d->registered.sec, age);
     tq_reasons_format(d->reasons, reasons, sizeof reasons);
     fprintf(w->paid_f, "%s,%s,%s,%s,%s,%s,%llu,%s,%s\n", d->decl_no, d->office, d->kind,

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "tq_error.h"
 
@@ -251,4 +252,18 @@ int tq_instant_cmp(tq_instant a, tq_instant b)
     if (a.nsec != b.nsec)
         return a.nsec < b.nsec ? -1 : 1;
     return 0;
+}
+
+void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX])
+{
+    time_t sec = (time_t)(t.sec + 7 * 3600);
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) == NULL) {
+        snprintf(out, TQ_TIME_VN_MAX, "(instant %lld)", (long long)t.sec);
+        return;
+    }
+    size_t n = strftime(out, TQ_TIME_VN_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (t.nsec)
+        n += (size_t)snprintf(out + n, TQ_TIME_VN_MAX - n, ".%09u", t.nsec);
+    snprintf(out + n, TQ_TIME_VN_MAX - n, "+07:00");
 }

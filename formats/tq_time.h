@@ -43,6 +43,12 @@ int32_t tq_instant_vn_day(tq_instant t);
 int64_t tq_days_from_civil(int64_t y, int m, int d);
 void tq_civil_from_days(int64_t day, int64_t *y, int *m, int *d);
 
+/* tq_time_format_vn() - the instant in Vietnam time as the journals give it,
+ * "2024-08-06T13:30:02+07:00" (with ".NNNNNNNNN" when it has nanoseconds), NUL-ended in
+ * out; "(instant N)" for one the C library cannot break down. */
+#define TQ_TIME_VN_MAX 48
+void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX]);
+
 /* tq_instant_cmp() - <0, 0, >0 as a is before, equal to, after b. */
 int tq_instant_cmp(tq_instant a, tq_instant b);
 

@@ -375,7 +375,7 @@ Test(list_text, instants_ages_and_permits)
     cr_expect_eq(t.sec, T0);
     cr_expect_eq(tq_list_parse_instant("2024-08-06T09:00:00", &t, NULL, 0), TQ_ERR_INPUT);
     char out[48];
-    tq_list_format_vn(t, out);
+    tq_time_format_vn(t, out);
     cr_expect_str_eq(out, "2024-08-06T09:00:00+07:00");
     char age[32];
     tq_list_format_age(3 * 86400 + 4 * 3600 + 5 * 60 + 59, age);

@@ -75,21 +75,6 @@ static int valid_decl_no(const char *s)
     return 1;
 }
 
-/* The registration as it was given: Vietnam time, with the offset. */
-static void format_vn(tq_instant t, char out[48])
-{
-    time_t sec = (time_t)(t.sec + 7 * 3600);
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL) {
-        snprintf(out, 48, "(instant %lld)", (long long)t.sec);
-        return;
-    }
-    size_t n = strftime(out, 48, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (t.nsec)
-        n += (size_t)snprintf(out + n, 48 - n, ".%09u", t.nsec);
-    snprintf(out + n, 48 - n, "+07:00");
-}
-
 static const char *channel_words(int channel)
 {
     switch (channel) {
@@ -549,7 +534,7 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
             printf(" (tax short %s)", dong(d->tax_short, a));
         printf(", at its last evaluation\n");
     }
-    format_vn(d->registered, when);
+    tq_time_format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);
     printf("registered    %s (day %s, Vietnam time)\n", when, day);
     printf("declarant     %s\n", d->declarant);
@@ -734,7 +719,7 @@ static void print_json_decl(tq_json *j, const tq_explain *x, const pay_list *pay
     char when[48], day[11];
     print_json_office(j, d, jv);
     json_last_event(j, d);
-    format_vn(d->registered, when);
+    tq_time_format_vn(d->registered, when);
     tq_date_format(d->reg_day, day);
     tq_json_kv_string(j, "state", tq_state_name(d->state));
     tq_json_kv_u64(j, "version", d->version);

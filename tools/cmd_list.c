@@ -114,7 +114,7 @@ static int print_row(void *ctx, const tq_list_row *row)
     const tq_decl *d = row->decl;
     char when[48], age[32], reasons[160], permits[TQ_LIST_PERMITS_MAX + 1];
     char covered[TQ_U128_GROUP_MAX], due[32];
-    tq_list_format_vn(d->registered, when);
+    tq_time_format_vn(d->registered, when);
     tq_list_format_age(row->age, age);
     tq_reasons_format(row->reasons, reasons, sizeof reasons);
     tq_list_format_permits(d, permits, sizeof permits);
