@@ -15,24 +15,9 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(store_feed, "tq_store_feed", 60);
-
-static tq_store *open_store(unsigned flags)
-{
-    tq_store *s = NULL;
-    tq_store_opts o = {.command = "test_store_feed"};
-    int rc = tq_store_open(g_dir, flags | TQ_STORE_NOSYNC, &o, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open: %s", tq_strerror(rc));
-    return s;
-}
-
-static tq_txn *begin(tq_store *s, int rdonly)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
-    return t;
-}
 
 static tq_change change(int i)
 {
@@ -72,8 +57,8 @@ static int collect(void *ctx, const tq_change *c)
 
 Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
 {
-    tq_store *s = open_store(TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     uint64_t last = 99;
     cr_assert_eq(tq_store_last_change(t, &last), TQ_OK);
     cr_assert_eq(last, 0, "an empty feed");
@@ -82,13 +67,13 @@ Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
     cr_assert_eq(tq_store_last_change(t, &last), TQ_OK);
     cr_assert_eq(last, 5, "seen inside the transaction");
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     add(t, 6, 6);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     tq_store_close(s);
 
-    s = open_store(0);
-    t = begin(s, 1);
+    s = tq_test_open(g_dir, 0);
+    t = tq_test_begin(s, 1);
     seen got = {0};
     cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_OK);
     cr_assert_eq(got.n, 6);
@@ -115,19 +100,19 @@ Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
 
 Test(store_feed, an_aborted_transaction_leaves_no_gap)
 {
-    tq_store *s = open_store(TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     add(t, 1, 1);
     add(t, 2, 2);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     add(t, 3, 3);
     add(t, 4, 4);
     tq_txn_abort(t);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     add(t, 5, 3);       /* the aborted numbers were never given */
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     seen got = {0};
     cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_OK);
     cr_assert_eq(got.n, 3);
@@ -140,8 +125,8 @@ Test(store_feed, an_aborted_transaction_leaves_no_gap)
 
 Test(store_feed, bad_changes_are_refused)
 {
-    tq_store *s = open_store(TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_change c = change(1);
     c.state = TQ_STATE_PENDING;
     cr_assert_eq(tq_store_add_change(t, &c), TQ_ERR_INPUT);
@@ -161,8 +146,8 @@ Test(store_feed, bad_changes_are_refused)
 
 Test(store_feed, a_damaged_change_is_dbcorrupt)
 {
-    tq_store *s = open_store(TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 1; i <= 3; i++)
         add(t, i, (uint64_t)i);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
@@ -187,8 +172,8 @@ Test(store_feed, a_damaged_change_is_dbcorrupt)
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 
-    s = open_store(0);
-    t = begin(s, 1);
+    s = tq_test_open(g_dir, 0);
+    t = tq_test_begin(s, 1);
     seen got = {0};
     cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_ERR_DBCORRUPT);
     cr_assert_eq(got.n, 1, "change 1 came before the damage");

@@ -16,24 +16,9 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(store_index, "tq_store_index", 60);
-
-static tq_store *open_writer(void)
-{
-    tq_store *s = NULL;
-    tq_store_opts o = {.command = "test_store_index"};
-    int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open: %s", tq_strerror(rc));
-    return s;
-}
-
-static tq_txn *begin(tq_store *s, int rdonly)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
-    return t;
-}
 
 static tq_decl decl(const char *no, const char *office, int state, const char *declarant,
                     const char *p1, const char *p2)
@@ -60,7 +45,7 @@ static tq_decl decl(const char *no, const char *office, int state, const char *d
 
 static void put(tq_store *s, const tq_decl *d)
 {
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl(t, d), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 }
@@ -84,7 +69,7 @@ static const char *by(tq_store *s, tq_store_index idx, const char *key, int stat
 {
     static char out[256];
     list l = {0};
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     int rc = tq_store_each_decl_by(t, idx, key, state, collect, &l);
     tq_diag d;
     tq_txn_fault(t, &d);
@@ -101,7 +86,7 @@ static const char *by(tq_store *s, tq_store_index idx, const char *key, int stat
 
 Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_change)
 {
-    tq_store *s = open_writer();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_decl a = decl("100000000003", "HN01", TQ_STATE_HELD, "0101234567", "P1", "P2");
     tq_decl b = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P2", "");
     tq_decl c = decl("100000000002", "SG02", TQ_STATE_CLEARED, "0309999999", "P1", "");
@@ -137,7 +122,7 @@ Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_chang
     cr_assert_str_eq(by(s, TQ_INDEX_DECLARANT, "0309999999", -1), "002,003");
     /* an unchanged put changes nothing; an aborted one leaves the entries alone */
     put(s, &a);
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     b.state = TQ_STATE_CANCELLED;
     cr_assert_eq(tq_store_put_decl(t, &b), TQ_OK);
     tq_txn_abort(t);
@@ -148,7 +133,7 @@ Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_chang
     size_t n;
     b.state = TQ_STATE_REJECTED;
     cr_assert_eq(tq_store_decl_encode(&b, buf, &n), TQ_OK);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl_encoded(t, b.decl_no, buf, n, 0), TQ_OK);
     tq_decl e = decl("100000000009", "HN01", TQ_STATE_REJECTED, "0101234567", "P9", "");
     cr_assert_eq(tq_store_decl_encode(&e, buf, &n), TQ_OK);
@@ -157,7 +142,7 @@ Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_chang
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_REJECTED), "001,009");
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_HELD), "");
     cr_assert_str_eq(by(s, TQ_INDEX_PERMIT, "P9", -1), "009");
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK);
     tq_txn_abort(t);
     tq_store_close(s);
@@ -165,8 +150,8 @@ Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_chang
 
 Test(store_index, walks_are_in_decl_no_order_and_filter_by_state)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     /* put out of order, states interleaved */
     static const int order[] = {7, 2, 9, 4, 1, 8, 3, 6, 5, 0};
     for (int i = 0; i < 10; i++) {
@@ -184,7 +169,7 @@ Test(store_index, walks_are_in_decl_no_order_and_filter_by_state)
                      "002,005,008");
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "ZZ99", -1), "", "an office with none");
     /* stop early: fn's value comes back */
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     list l = {0};
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, "HN01", -1, collect, &l), TQ_OK);
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, "HN1", -1, collect, &l),
@@ -222,8 +207,8 @@ static int stop_at_first(void *ctx, const char *office, uint64_t count)
 
 Test(store_index, each_office_counts_per_office_and_state)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     const char *offices[] = {"SG02", "HN01", "", "HN01", "SG02", "HN01"};
     const int states[] = {TQ_STATE_HELD, TQ_STATE_HELD, TQ_STATE_HELD, TQ_STATE_CLEARED,
                           TQ_STATE_HELD, TQ_STATE_HELD};
@@ -234,7 +219,7 @@ Test(store_index, each_office_counts_per_office_and_state)
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     }
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     counts c = {0};
     cr_assert_eq(tq_store_each_office(t, TQ_STATE_HELD, on_office, &c), TQ_OK);
     cr_assert_eq(c.n, 3);
@@ -285,7 +270,7 @@ static void raw_move_entry(const char *db, const void *key, size_t kn, const cha
 static void expect_damage(tq_store *s, tq_store_index idx, const char *key, int state,
                           const char *want)
 {
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     list l = {0};
     tq_diag d;
     cr_assert_eq(tq_store_each_decl_by(t, idx, key, state, collect, &l), TQ_ERR_DBCORRUPT);
@@ -300,7 +285,7 @@ static void expect_damage(tq_store *s, tq_store_index idx, const char *key, int 
 
 Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 {
-    tq_store *s = open_writer();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
     tq_decl b = decl("100000000002", "SG02", TQ_STATE_CLEARED, "0309999999", "P2", "");
     put(s, &a);
@@ -309,7 +294,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 
     /* an entry that points to a declaration without that key */
     raw_move_entry("by_office", "HN01\x02", 5, NULL, "100000000002");
-    s = open_writer();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_HELD,
                   "table 'by_office', key 'HN01\\x02': entry names declaration "
                   "'100000000002', which does not have this key");
@@ -318,7 +303,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 
     /* an entry that points to nothing */
     raw_move_entry("by_taxid", "0101234567", 10, "100000000001", "100000000007");
-    s = open_writer();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
                   "entry names declaration '100000000007', which does not exist");
     tq_store_close(s);
@@ -326,8 +311,8 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
      * once; by_taxid and by_permit changes are applied sorted at the commit, where a
      * lost entry is simply not deleted and verify reports it) */
     raw_move_entry("by_office", "HN01\x02", 5, "100000000001", NULL);
-    s = open_writer();
-    tq_txn *t = begin(s, 0);
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     a.state = TQ_STATE_CLEARED;
     cr_assert_eq(tq_store_put_decl(t, &a), TQ_ERR_DBCORRUPT);
     tq_diag d;
@@ -340,7 +325,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 
     /* an entry that is not a decl_no */
     raw_move_entry("by_taxid", "0101234567", 10, "100000000007", "1000000000x1");
-    s = open_writer();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1, "entry is not a decl_no");
     tq_store_close(s);
 }
@@ -349,8 +334,8 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
  * sees them, and so does the next one after the commit, and an abort drops them. */
 Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 1; i <= 300; i++) {
         char no[13], taxid[16];
         snprintf(no, sizeof no, "3%011d", i);
@@ -367,19 +352,19 @@ Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     cr_assert_str_eq(by(s, TQ_INDEX_DECLARANT, "0199999999", -1), "001");
     memset(&l, 0, sizeof l);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "PA", -1, collect, &l), TQ_OK);
     cr_assert_eq(l.n, 149);
     memset(&l, 0, sizeof l);
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "PC", -1, collect, &l), TQ_OK);
     cr_assert_eq(l.n, 299, "001 no longer names PC");
     tq_txn_abort(t);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     d = decl("300000000002", "HN01", TQ_STATE_HELD, "0188888888", "PZ", "");
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     tq_txn_abort(t);
     cr_assert_str_eq(by(s, TQ_INDEX_PERMIT, "PZ", -1), "", "an abort drops them");
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK);
     tq_txn_abort(t);
     tq_store_close(s);
@@ -387,13 +372,13 @@ Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
 
 Test(store_index, verify_finds_a_lost_entry)
 {
-    tq_store *s = open_writer();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
     put(s, &a);
     tq_store_close(s);
     raw_move_entry("by_permit", "P1", 2, "100000000001", NULL);
-    s = open_writer();
-    tq_txn *t = begin(s, 1);
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_ERR_DBCORRUPT);
     tq_txn_abort(t);
     tq_store_close(s);

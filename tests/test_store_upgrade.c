@@ -17,17 +17,9 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(store_upgrade, "tq_store_upgrade", 60);
-
-static tq_store *open_writer(void)
-{
-    tq_store *s = NULL;
-    tq_store_opts o = {.command = "test_store_upgrade"};
-    int rc = tq_store_open(path_in("db"), TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open: %s", tq_strerror(rc));
-    return s;
-}
 
 static tq_event decl_event(const char *no, uint64_t qty, uint64_t value)
 {
@@ -101,7 +93,7 @@ Test(store_upgrade, backfill_fills_office_kind_and_values_once)
     cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
 
-    tq_store *s = open_writer();
+    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
     tq_txn *t;
     cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
     tq_decl d = stored("100000000001", 6);
