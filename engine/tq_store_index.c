@@ -91,11 +91,32 @@ static int tq__ixkey_cmp(const void *a, const void *b)
     return r != 0 ? r : (x->kn > y->kn) - (x->kn < y->kn);
 }
 
+/* by_office changes wait in the queue too, but a put must still learn at once that
+ * the office entry it moves is missing (damage).  So t->ixpend finds, by decl_no, the
+ * latest queued office change of each declaration: TQ__IXP_SLOTS slots, 0 empty, else
+ * 1 + its index in t->ixq (at most TQ__IXQ_MAX, so the table is at most half full).
+ * A delete of an entry whose put is queued is queued after it; any other goes to the
+ * tree at once and is checked there. */
+#define TQ__IXP_SLOTS (2 * TQ__IXQ_MAX)
+
+static uint32_t *tq__ixp_slot(tq_txn *t, const char *decl)
+{
+    size_t h = (size_t)XXH3_64bits(decl, TQ_DECL_NO_LEN) & (TQ__IXP_SLOTS - 1);
+    for (;; h = (h + 1) & (TQ__IXP_SLOTS - 1)) {
+        uint32_t v = t->ixpend[h];
+        if (v == 0 || memcmp(t->ixq[v - 1].decl, decl, TQ_DECL_NO_LEN) == 0)
+            return &t->ixpend[h];
+    }
+}
+
 static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
                         const MDB_val *decl, int append)
 {
     if (t->failed != TQ_OK)
         return t->failed;
+    if (db == DB_BY_OFFICE && t->ixpend == NULL &&
+        (t->ixpend = calloc(TQ__IXP_SLOTS, sizeof *t->ixpend)) == NULL)
+        return t->failed = TQ_ERR_NOMEM;
     if (t->nixq == t->ixq_cap) {
         size_t cap = t->ixq_cap ? t->ixq_cap * 2 : 1024;
         tq__ixop *q = realloc(t->ixq, cap * sizeof *q);
@@ -113,6 +134,8 @@ static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
     memcpy(op->key, key, kn);
     memcpy(op->decl, decl->mv_data, TQ_DECL_NO_LEN);
     op->seq = t->ixseq++;
+    if (db == DB_BY_OFFICE)
+        *tq__ixp_slot(t, op->decl) = (uint32_t)t->nixq;
     return t->nixq >= TQ__IXQ_MAX ? tq__index_sync(t) : TQ_OK;
 }
 
@@ -223,6 +246,8 @@ int tq__index_sync(tq_txn *t)
     free(order);
     t->nixq = 0;
     t->ixseq = 0;
+    if (t->ixpend)
+        memset(t->ixpend, 0, TQ__IXP_SLOTS * sizeof *t->ixpend);
     return rc;
 }
 
@@ -275,13 +300,6 @@ static int tq__ix_del_now(tq_txn *t, int db, const void *key, size_t kn,
     if (c == NULL)
         return t->failed;
     int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
-    if (rc == MDB_NOTFOUND && strict && t->nixq != 0) {
-        /* its put may still wait in the queue (an append): apply the queue, look again */
-        if (tq__index_sync(t) != TQ_OK)
-            return t->failed;
-        k.mv_size = kn, k.mv_data = (void *)key, v = *decl;
-        rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
-    }
     if (rc == MDB_SUCCESS)
         rc = mdb_cursor_del(c, 0);
     if (rc == MDB_NOTFOUND && !strict)
@@ -304,14 +322,21 @@ static int tq__ix_apply(tq_txn *t, const tq__ixop *op)
 static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
                       int append)
 {
-    return db == DB_BY_OFFICE && !append ? tq__ix_put_now(t, db, key, kn, decl, 0)
-                                         : tq__ix_defer(t, db, 0, key, kn, decl, append);
+    return tq__ix_defer(t, db, 0, key, kn, decl, append);
 }
 
 static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
 {
-    return db == DB_BY_OFFICE ? tq__ix_del_now(t, db, key, kn, decl, 1)
-                              : tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    if (db != DB_BY_OFFICE)
+        return tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    const tq__ixop *p = NULL;
+    if (t->ixpend != NULL) {
+        uint32_t i = *tq__ixp_slot(t, decl->mv_data);
+        p = i ? &t->ixq[i - 1] : NULL;
+    }
+    if (p && !p->del && p->kn == kn && memcmp(p->key, key, kn) == 0)
+        return tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    return tq__ix_del_now(t, db, key, kn, decl, 1);
 }
 
 static int tq__has_permit(const tq__dkeys *d, const uint8_t *p, size_t n)
