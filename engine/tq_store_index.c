@@ -16,8 +16,9 @@
  * Upkeep.  tq__index_move() runs in every put of a declaration, before the value is
  * written: it walks the old value (which the put must read anyway to know what it
  * replaces) and the new one for their keys and moves only the entries that differ --
- * usually the office entry, when the state changed.  A new declaration (MDB_APPEND:
- * nothing to read) costs one put per index key.
+ * usually the office entry, when the state changed.  The moves wait in a queue and are
+ * applied grouped by key (tq__index_sync()); a new declaration (MDB_APPEND: nothing to
+ * read) costs one queued put per index key, and a key's run of them is one LMDB put.
  */
 #include "tq_store_int.h"
 
@@ -56,13 +57,13 @@ static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
     return *c;
 }
 
-/* ---- deferred changes of by_taxid and by_permit ----
+/* ---- deferred changes ----
  * Their keys are spread at random over the table, so a batch of declarations put one by
  * one descends the tree from the root for each entry, in no order.  Their changes are
  * therefore queued in the transaction and applied in key order (a run at a time,
  * TQ__IXQ_MAX changes, and before the commit or any read of an index in t): a cursor
  * moving forward finds most keys on the page it is on.  Changes to the same entry keep
- * their order (seq).  by_office has few keys and takes its changes at once. */
+ * their order (seq).  by_office's changes wait too (see tq__ixp_slot() for its deletes). */
 #define TQ__IXQ_MAX 65536
 #define TQ__IX_MANY 256      /* appends under one key in one MDB_MULTIPLE put */
 
