@@ -64,6 +64,8 @@ struct tq_txn {
     uint32_t *ixpend;           /* write: decl_no -> its latest queued office change */
     size_t nixq, ixq_cap;
     uint32_t ixseq;
+    char decl_last[TQ_DECL_NO_LEN]; /* write: the greatest decl_no, once known */
+    int decl_last_known;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
     size_t scratch_cap;
