@@ -394,6 +394,7 @@ static void tq__txn_free(tq_txn *t)
     }
     free(t->scratch);
     free(t->ixq);
+    free(t->ixpend);
     free(t);
 }
 

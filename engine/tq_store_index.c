@@ -16,13 +16,15 @@
  * Upkeep.  tq__index_move() runs in every put of a declaration, before the value is
  * written: it walks the old value (which the put must read anyway to know what it
  * replaces) and the new one for their keys and moves only the entries that differ --
- * usually the office entry, when the state changed.  A new declaration (MDB_APPEND:
- * nothing to read) costs one put per index key.
+ * usually the office entry, when the state changed.  The moves wait in a queue and are
+ * applied grouped by key (tq__index_sync()); a new declaration (MDB_APPEND: nothing to
+ * read) costs one queued put per index key, and a key's run of them is one LMDB put.
  */
 #include "tq_store_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 int tq__is_index(int db)
 {
@@ -55,14 +57,15 @@ static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
     return *c;
 }
 
-/* ---- deferred changes of by_taxid and by_permit ----
+/* ---- deferred changes ----
  * Their keys are spread at random over the table, so a batch of declarations put one by
  * one descends the tree from the root for each entry, in no order.  Their changes are
  * therefore queued in the transaction and applied in key order (a run at a time,
  * TQ__IXQ_MAX changes, and before the commit or any read of an index in t): a cursor
  * moving forward finds most keys on the page it is on.  Changes to the same entry keep
- * their order (seq).  by_office has few keys and takes its changes at once. */
+ * their order (seq).  by_office's changes wait too (see tq__ixp_slot() for its deletes). */
 #define TQ__IXQ_MAX 65536
+#define TQ__IX_MANY 256      /* appends under one key in one MDB_MULTIPLE put */
 
 typedef struct tq__ixop {
     uint8_t db, del, append, kn;
@@ -71,17 +74,40 @@ typedef struct tq__ixop {
     uint32_t seq;
 } tq__ixop;
 
-static int tq__ixop_cmp(const void *a, const void *b)
+/* Orders two changes under the same key by decl_no, then by when they were made. */
+static int tq__ixop_decl_cmp(const void *a, const void *b)
 {
-    const tq__ixop *x = a, *y = b;
+    const tq__ixop *x = *(const tq__ixop *const *)a, *y = *(const tq__ixop *const *)b;
+    int r = memcmp(x->decl, y->decl, TQ_DECL_NO_LEN);
+    return r != 0 ? r : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Orders the keys of two groups (db, then key bytes, then length). */
+static int tq__ixkey_cmp(const void *a, const void *b)
+{
+    const tq__ixop *x = *(const tq__ixop *const *)a, *y = *(const tq__ixop *const *)b;
     if (x->db != y->db)
         return x->db < y->db ? -1 : 1;
     int r = memcmp(x->key, y->key, x->kn < y->kn ? x->kn : y->kn);
-    if (r == 0 && x->kn != y->kn)
-        r = x->kn < y->kn ? -1 : 1;
-    if (r == 0)
-        r = memcmp(x->decl, y->decl, TQ_DECL_NO_LEN);
-    return r != 0 ? r : (x->seq > y->seq) - (x->seq < y->seq);
+    return r != 0 ? r : (x->kn > y->kn) - (x->kn < y->kn);
+}
+
+/* by_office changes wait in the queue too, but a put must still learn at once that
+ * the office entry it moves is missing (damage).  So t->ixpend finds, by decl_no, the
+ * latest queued office change of each declaration: TQ__IXP_SLOTS slots, 0 empty, else
+ * 1 + its index in t->ixq (at most TQ__IXQ_MAX, so the table is at most half full).
+ * A delete of an entry whose put is queued is queued after it; any other goes to the
+ * tree at once and is checked there. */
+#define TQ__IXP_SLOTS (2 * TQ__IXQ_MAX)
+
+static uint32_t *tq__ixp_slot(tq_txn *t, const char *decl)
+{
+    size_t h = (size_t)XXH3_64bits(decl, TQ_DECL_NO_LEN) & (TQ__IXP_SLOTS - 1);
+    for (;; h = (h + 1) & (TQ__IXP_SLOTS - 1)) {
+        uint32_t v = t->ixpend[h];
+        if (v == 0 || memcmp(t->ixq[v - 1].decl, decl, TQ_DECL_NO_LEN) == 0)
+            return &t->ixpend[h];
+    }
 }
 
 static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
@@ -89,6 +115,9 @@ static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
 {
     if (t->failed != TQ_OK)
         return t->failed;
+    if (db == DB_BY_OFFICE && t->ixpend == NULL &&
+        (t->ixpend = calloc(TQ__IXP_SLOTS, sizeof *t->ixpend)) == NULL)
+        return t->failed = TQ_ERR_NOMEM;
     if (t->nixq == t->ixq_cap) {
         size_t cap = t->ixq_cap ? t->ixq_cap * 2 : 1024;
         tq__ixop *q = realloc(t->ixq, cap * sizeof *q);
@@ -106,21 +135,120 @@ static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
     memcpy(op->key, key, kn);
     memcpy(op->decl, decl->mv_data, TQ_DECL_NO_LEN);
     op->seq = t->ixseq++;
+    if (db == DB_BY_OFFICE)
+        *tq__ixp_slot(t, op->decl) = (uint32_t)t->nixq;
     return t->nixq >= TQ__IXQ_MAX ? tq__index_sync(t) : TQ_OK;
 }
 
 static int tq__ix_apply(tq_txn *t, const tq__ixop *op);
 
+/* The window's changes grouped by (db, key): a hash table gives each change its group
+ * (one pass), only the distinct keys are sorted, and a stable counting pass lays the
+ * changes out key by key, each key's in the order they were made.  A comparison sort of
+ * the whole window (60-byte records, memcmp per comparison) cost more than applying it.
+ * order: room for n pointers, the result. */
+static int tq__ix_group(tq_txn *t, const tq__ixop **order, size_t *ngroups)
+{
+    size_t n = t->nixq, nslot = 16;
+    while (nslot < 2 * n)
+        nslot *= 2;
+    uint32_t *slot = calloc(nslot, sizeof *slot), *gof = malloc(n * sizeof *gof);
+    uint32_t *gcount = malloc(n * sizeof *gcount);
+    const tq__ixop **gkey = malloc(n * sizeof *gkey);
+    size_t ng = 0;
+    if (slot == NULL || gof == NULL || gcount == NULL || gkey == NULL) {
+        free(slot), free(gof), free(gcount), free(gkey);
+        return TQ_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tq__ixop *op = &t->ixq[i];
+        size_t h = (size_t)XXH3_64bits_withSeed(op->key, op->kn, op->db) & (nslot - 1);
+        for (;; h = (h + 1) & (nslot - 1)) {
+            if (slot[h] == 0) {
+                gkey[ng] = op;
+                gcount[ng] = 0;
+                slot[h] = (uint32_t)++ng;
+                break;
+            }
+            const tq__ixop *g = gkey[slot[h] - 1];
+            if (g->db == op->db && g->kn == op->kn && memcmp(g->key, op->key, op->kn) == 0)
+                break;
+        }
+        gof[i] = slot[h] - 1;
+        gcount[gof[i]]++;
+    }
+    /* sort the groups' first changes by key; slot (now free) maps group -> start */
+    for (size_t g = 0; g < ng; g++)
+        order[g] = gkey[g];
+    qsort(order, ng, sizeof *order, tq__ixkey_cmp);
+    size_t at = 0;
+    for (size_t r = 0; r < ng; r++) {
+        uint32_t g = gof[order[r] - t->ixq];
+        slot[g] = (uint32_t)at;
+        at += gcount[g];
+    }
+    for (size_t i = 0; i < n; i++)
+        order[slot[gof[i]]++] = &t->ixq[i];
+    free(slot), free(gof), free(gcount), free(gkey);
+    *ngroups = ng;
+    return TQ_OK;
+}
+
+static int tq__ix_put_many(tq_txn *t, const tq__ixop *op, const char *decls, size_t n);
+
+/* Applies the changes under one key, ordered by (decl_no, when).  Of the changes to one
+ * entry only the last counts: a put is idempotent and a deferred delete does not care
+ * whether the entry was there.  Consecutive appends go in one MDB_MULTIPLE put. */
+static int tq__ix_apply_run(tq_txn *t, const tq__ixop **op, size_t n)
+{
+    char many[TQ__IX_MANY * TQ_DECL_NO_LEN];
+    size_t nmany = 0;
+    int rc = TQ_OK;
+    for (size_t i = 0; i < n && rc == TQ_OK; i++) {
+        if (i + 1 < n && memcmp(op[i]->decl, op[i + 1]->decl, TQ_DECL_NO_LEN) == 0)
+            continue;
+        if (!op[i]->del && op[i]->append) {
+            memcpy(many + nmany++ * TQ_DECL_NO_LEN, op[i]->decl, TQ_DECL_NO_LEN);
+            if (nmany == TQ__IX_MANY) {
+                rc = tq__ix_put_many(t, op[i], many, nmany);
+                nmany = 0;
+            }
+            continue;
+        }
+        if (nmany)
+            rc = tq__ix_put_many(t, op[i], many, nmany);
+        nmany = 0;
+        if (rc == TQ_OK)
+            rc = tq__ix_apply(t, op[i]);
+    }
+    return rc == TQ_OK && nmany ? tq__ix_put_many(t, op[n - 1], many, nmany) : rc;
+}
+
 int tq__index_sync(tq_txn *t)
 {
     int rc = TQ_OK;
-    if (t->nixq == 0)
+    size_t n = t->nixq, ng;
+    if (n == 0)
         return t->failed;
-    qsort(t->ixq, t->nixq, sizeof *t->ixq, tq__ixop_cmp);
-    for (size_t i = 0; i < t->nixq && rc == TQ_OK; i++)
-        rc = tq__ix_apply(t, &t->ixq[i]);
+    const tq__ixop **order = malloc(n * sizeof *order);
+    if (order == NULL || (rc = tq__ix_group(t, order, &ng)) != TQ_OK) {
+        free(order);
+        t->nixq = 0;
+        return t->failed = TQ_ERR_NOMEM;
+    }
+    for (size_t b = 0, e; b < n && rc == TQ_OK; b = e) {
+        int sorted = 1;
+        for (e = b + 1; e < n && tq__ixkey_cmp(&order[b], &order[e]) == 0; e++)
+            sorted = sorted && memcmp(order[e - 1]->decl, order[e]->decl, TQ_DECL_NO_LEN) <= 0;
+        if (!sorted)
+            qsort(order + b, e - b, sizeof *order, tq__ixop_decl_cmp);
+        rc = tq__ix_apply_run(t, order + b, e - b);
+    }
+    free(order);
     t->nixq = 0;
     t->ixseq = 0;
+    if (t->ixpend)
+        memset(t->ixpend, 0, TQ__IXP_SLOTS * sizeof *t->ixpend);
     return rc;
 }
 
@@ -141,6 +269,28 @@ static int tq__ix_put_now(tq_txn *t, int db, const void *key, size_t kn, const M
         return TQ_OK;
     t->failed = tq__mdb(rc);
     return t->failed;
+}
+
+/* n appends under op's key, decls[] ascending and above every entry stored there. */
+static int tq__ix_put_many(tq_txn *t, const tq__ixop *op, const char *decls, size_t n)
+{
+    MDB_val k = {op->kn, (void *)op->key};
+    MDB_val v[2] = {{TQ_DECL_NO_LEN, (void *)decls}, {n, NULL}};
+    MDB_cursor *c = t->failed == TQ_OK ? tq__ix_cursor(t, op->db) : NULL;
+    if (c == NULL)
+        return t->failed;
+    int rc = n > 1 ? mdb_cursor_put(c, &k, v, MDB_MULTIPLE | MDB_APPENDDUP) : MDB_KEYEXIST;
+    size_t done = n > 1 && rc != MDB_KEYEXIST ? n : n > 1 ? v[1].mv_size : 0;
+    if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST) {
+        t->failed = tq__mdb(rc);
+        return t->failed;
+    }
+    /* one at a time from the first that did not go (a stray entry above it) */
+    for (rc = TQ_OK; done < n && rc == TQ_OK; done++) {
+        MDB_val d = {TQ_DECL_NO_LEN, (void *)(decls + done * TQ_DECL_NO_LEN)};
+        rc = tq__ix_put_now(t, op->db, op->key, op->kn, &d, 1);
+    }
+    return rc;
 }
 
 static int tq__ix_del_now(tq_txn *t, int db, const void *key, size_t kn,
@@ -173,14 +323,21 @@ static int tq__ix_apply(tq_txn *t, const tq__ixop *op)
 static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
                       int append)
 {
-    return db == DB_BY_OFFICE ? tq__ix_put_now(t, db, key, kn, decl, append)
-                              : tq__ix_defer(t, db, 0, key, kn, decl, append);
+    return tq__ix_defer(t, db, 0, key, kn, decl, append);
 }
 
 static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
 {
-    return db == DB_BY_OFFICE ? tq__ix_del_now(t, db, key, kn, decl, 1)
-                              : tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    if (db != DB_BY_OFFICE)
+        return tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    const tq__ixop *p = NULL;
+    if (t->ixpend != NULL) {
+        uint32_t i = *tq__ixp_slot(t, decl->mv_data);
+        p = i ? &t->ixq[i - 1] : NULL;
+    }
+    if (p && !p->del && p->kn == kn && memcmp(p->key, key, kn) == 0)
+        return tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    return tq__ix_del_now(t, db, key, kn, decl, 1);
 }
 
 static int tq__has_permit(const tq__dkeys *d, const uint8_t *p, size_t n)
@@ -506,8 +663,9 @@ int tq_store_each_office(tq_txn *t, int state,
         return TQ_ERR_VERSION;
     if (state < -1 || state > TQ_STATE_CANCELLED)
         return TQ_ERR_INPUT;
-    /* office changes are never deferred: nothing to sync */
-    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_BY_OFFICE], &c));
+    int rc = t->rdonly ? TQ_OK : tq__index_sync(t);
+    if (rc == TQ_OK)
+        rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_BY_OFFICE], &c));
     if (rc != TQ_OK)
         return rc;
     for (MDB_cursor_op op = MDB_FIRST; rc == TQ_OK; op = MDB_NEXT_NODUP) {

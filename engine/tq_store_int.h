@@ -60,9 +60,12 @@ struct tq_txn {
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
     MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
-    struct tq__ixop *ixq;       /* write: by_taxid and by_permit changes not yet applied */
+    struct tq__ixop *ixq;       /* write: index changes not yet applied */
+    uint32_t *ixpend;           /* write: decl_no -> its latest queued office change */
     size_t nixq, ixq_cap;
     uint32_t ixseq;
+    char decl_last[TQ_DECL_NO_LEN]; /* write: the greatest decl_no, once known */
+    int decl_last_known;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
     size_t scratch_cap;

@@ -427,8 +427,33 @@ int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out)
     return bad ? tq__fault(t, DB_DECLS, &k, "%s", bad) : TQ_OK;
 }
 
+/* Whether decl_no k is above every stored one: the transaction learns the greatest
+ * key once (MDB_LAST) and follows its own appends (declarations are never deleted).
+ * A last key that is not a decl_no (damage) says no: the put then reads as usual. */
+static int tq__decl_above(tq_txn *t, const MDB_val *k)
+{
+    if (!t->decl_last_known) {
+        MDB_cursor *c;
+        MDB_val lk, lv;
+        if (mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c) != MDB_SUCCESS)
+            return 0;
+        int rc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
+        mdb_cursor_close(c);
+        if (rc == MDB_SUCCESS && lk.mv_size != TQ_DECL_NO_LEN)
+            return 0;
+        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+            return 0;
+        memset(t->decl_last, 0, TQ_DECL_NO_LEN);    /* below every decl_no */
+        if (rc == MDB_SUCCESS)
+            memcpy(t->decl_last, lk.mv_data, TQ_DECL_NO_LEN);
+        t->decl_last_known = 1;
+    }
+    return memcmp(k->mv_data, t->decl_last, TQ_DECL_NO_LEN) > 0;
+}
+
 /* Every put of a declaration: the index entries move first (the old value may sit in
- * a page this put rewrites), then the value.  append: no old value to read. */
+ * a page this put rewrites), then the value.  append: no old value to read; a put of a
+ * decl_no above every stored one is an append too, whatever the caller said. */
 static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int append)
 {
     MDB_val old, nv = {n, (void *)v};
@@ -438,12 +463,15 @@ static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int a
     if (t->failed != TQ_OK)
         return t->failed;
     if (t->s->has_v3) {
+        append = append || tq__decl_above(t, k);
         rc = append ? TQ_ERR_NOTFOUND : tq__get(t, DB_DECLS, k, &old);
         if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)
             rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv, append);
     }
     if (rc == TQ_OK)
         rc = tq__put(t, DB_DECLS, k, v, n, append ? MDB_APPEND : 0);
+    if (rc == TQ_OK && append && t->decl_last_known)
+        memcpy(t->decl_last, k->mv_data, TQ_DECL_NO_LEN);
     return rc;
 }
 
