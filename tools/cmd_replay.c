@@ -60,15 +60,24 @@ static void on_replay_progress(void *ctx, uint64_t seq, uint64_t bytes, uint64_t
     }
 }
 
-/* open_html() - --html FILE is created before the replay changes anything. */
-static int open_html(const char *html, const char *journal, tq_out *o, tq_report **h)
+/* open_html() - --html FILE is created before the replay changes anything; --as-of
+ * (may be NULL) is the instant its ages are counted to. */
+static int open_html(const char *html, const char *as_of, const char *journal, tq_out *o,
+                     tq_report **h)
 {
     char title[160];
     tq_diag d;
     memset(&d, 0, sizeof d);
     snprintf(title, sizeof title, "Replay of %s", journal);
     int rc = tq_report_open(html, title, o, h, &d);
-    return rc ? tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why) : 0;
+    if (rc)
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
+    if (as_of && tq_report_as_of(*h, as_of, &d) != TQ_OK) {
+        tq_report_close(o, *h);
+        *h = NULL;
+        return tq_cli_usage("replay", "--as-of %s", d.why);
+    }
+    return 0;
 }
 
 /* write_html() - replay --html FILE: the page of the database after the run (a dry run:
@@ -479,6 +488,72 @@ static int replay_numbers(const char *threads, const char *batch, tq_replay_opts
     return 0;
 }
 
+/* replay_outcome() - after a run that committed what it could (rc TQ_OK, or a bad
+ * frame it stopped at): say what the operator must know (the bad frame, the frames
+ * skipped or the gaps left by an earlier run, a torn tail, an interruption).
+ * @return the exit status so far. */
+static int replay_outcome(tq_store *s, const char *path, const char *db,
+                          const tq_replay_stats *st, int rc, const tq_replay_opts *ro)
+{
+    int status = TQ_EXIT_OK;
+    if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
+        report_bad_frame(path, st, rc, ro->skip_corrupt);
+        status = TQ_EXIT_CORRUPT;
+    }
+    if (st->nskipped) {
+        report_skipped(path, db, st, ro->dry_run);
+        status = TQ_EXIT_CORRUPT;
+    } else {
+        report_old_gaps(s, path, db, st->journal_id);
+    }
+    if (st->torn_tail)
+        tq_cli_warn("%s: torn tail at byte %llu (the writer stopped mid-frame); every "
+                    "complete frame was replayed, through seq %llu",
+                    path, (unsigned long long)st->torn_offset,
+                    (unsigned long long)st->journal_last_seq);
+    if (st->interrupted) {
+        tq_cli_warn("interrupted: committed through seq %llu; run the same command again "
+                    "to resume",
+                    (unsigned long long)st->journal_last_seq);
+        status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
+    }
+    return status;
+}
+
+/* replay_summaries() - the summary (text or --json) and the --html page of a run that
+ * committed; a dry run's tally t was filled by the run itself, a real run's is read
+ * back from the database here (ok: the run itself ended well).  Closes the page.
+ * @return the exit status: status, or the first failure of these. */
+static int replay_summaries(tq_store *s, const char *path, const char *db,
+                            const tq_replay_stats *st, int ok, const tq_replay_opts *ro,
+                            tq_tally *t, int json, tq_out *hout, tq_report *html, int status)
+{
+    int trc = ro->dry_run ? TQ_OK : tq_export_tally(s, t);
+    const tq_tally *tally = (ro->dry_run ? ok : trc == TQ_OK) ? t : NULL;
+    if (trc != TQ_OK) {
+        /* What the replay committed stands, but a declaration it did not touch cannot
+         * be read back: the database is damaged, and an exit 0 would hide it. */
+        status = tq_cli_error(tq_cli_exit_for(trc),
+                              "%s: the replay of %s is committed (through seq %llu), but "
+                              "the declarations cannot be read back for the summary: %s; "
+                              "run `thongquan check --db %s`",
+                              db, path, (unsigned long long)st->journal_last_seq,
+                              tq_strerror(trc), db);
+    }
+    if (html) {
+        int hs = write_html(hout, html, s, path, st, tally, ro->dry_run);
+        status = status ? status : hs;
+        tq_report_close(hout, html);
+    }
+    if (json) {
+        int jrc = print_replay_json(path, st, tally, ro->dry_run, status);
+        status = status ? status : jrc;
+    } else if (!tq_cli_quiet) {
+        print_replay_text(path, st, tally, ro->dry_run);
+    }
+    return status;
+}
+
 int tq_cmd_replay(int argc, char **argv)
 {
     const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
@@ -526,12 +601,8 @@ int tq_cmd_replay(int argc, char **argv)
     tq_diag d;
     memset(&d, 0, sizeof d);
     tq_out hout = {.fd = -1};
-    if (html && (rc = open_html(html, pos[0], &hout, &rp.html)) != 0)
+    if (html && (rc = open_html(html, as_of, pos[0], &hout, &rp.html)) != 0)
         return rc;
-    if (rp.html && as_of && tq_report_as_of(rp.html, as_of, &d) != TQ_OK) {
-        tq_report_close(&hout, rp.html);
-        return tq_cli_usage("replay", "--as-of %s", d.why);
-    }
     tq_store *s;
     if ((rc = tq_cli_open_store("replay", db, 1, nosync != NULL, &s)) != 0) {
         tq_report_close(&hout, rp.html);
@@ -547,56 +618,15 @@ int tq_cmd_replay(int argc, char **argv)
     memset(&st, 0, sizeof st);
     rc = tq_replay_run(s, pos[0], &ro, &st, &d);
     tq_progress_done(&rp.p);
-    int status = TQ_EXIT_OK;
-    if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_LIMIT) {
-        report_bad_frame(pos[0], &st, rc, ro.skip_corrupt);
-        status = TQ_EXIT_CORRUPT;
-    } else if (rc != TQ_OK) {
-        status = report_failure(pos[0], db, &st, rc, &d);
+    if (rc != TQ_OK && rc != TQ_ERR_CORRUPT && rc != TQ_ERR_LIMIT) {
+        int status = report_failure(pos[0], db, &st, rc, &d);
         tq_report_close(&hout, rp.html);
         tq_store_close(s);
         return status;
     }
-    if (st.nskipped) {
-        report_skipped(pos[0], db, &st, ro.dry_run);
-        status = TQ_EXIT_CORRUPT;
-    } else {
-        report_old_gaps(s, pos[0], db, st.journal_id);
-    }
-    if (st.torn_tail)
-        tq_cli_warn("%s: torn tail at byte %llu (the writer stopped mid-frame); every "
-                    "complete frame was replayed, through seq %llu",
-                    pos[0], (unsigned long long)st.torn_offset,
-                    (unsigned long long)st.journal_last_seq);
-    if (st.interrupted) {
-        tq_cli_warn("interrupted: committed through seq %llu; run the same command again "
-                    "to resume",
-                    (unsigned long long)st.journal_last_seq);
-        status = 128 + (tq_cli_signal ? tq_cli_signal : 2);
-    }
-    int trc = ro.dry_run ? TQ_OK : tq_export_tally(s, &t);
-    int have_tally = ro.dry_run ? rc == TQ_OK : trc == TQ_OK;
-    if (trc != TQ_OK) {
-        /* What the replay committed stands, but a declaration it did not touch cannot
-         * be read back: the database is damaged, and an exit 0 would hide it. */
-        status = tq_cli_error(tq_cli_exit_for(trc),
-                              "%s: the replay of %s is committed (through seq %llu), but "
-                              "the declarations cannot be read back for the summary: %s; "
-                              "run `thongquan check --db %s`",
-                              db, pos[0], (unsigned long long)st.journal_last_seq,
-                              tq_strerror(trc), db);
-    }
-    if (rp.html) {
-        int hs = write_html(&hout, rp.html, s, pos[0], &st, have_tally ? &t : NULL, ro.dry_run);
-        status = status ? status : hs;
-        tq_report_close(&hout, rp.html);
-    }
-    if (json) {
-        int jrc = print_replay_json(pos[0], &st, have_tally ? &t : NULL, ro.dry_run, status);
-        status = status ? status : jrc;
-    } else if (!tq_cli_quiet) {
-        print_replay_text(pos[0], &st, have_tally ? &t : NULL, ro.dry_run);
-    }
+    int status = replay_outcome(s, pos[0], db, &st, rc, &ro);
+    status = replay_summaries(s, pos[0], db, &st, rc == TQ_OK, &ro, &t, json != NULL, &hout,
+                              rp.html, status);
     tq_store_close(s);
     return status;
 }
