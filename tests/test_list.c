@@ -14,6 +14,7 @@
 #include "tq_worklist.h"
 
 #include "tq_testdir.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(list, "tq_list", 60);
 
@@ -27,22 +28,12 @@ static tq_store *g_s;
 static tq_decl decl(const char *no, const char *office, const char *declarant, int state,
                     uint32_t reasons, uint64_t tax_due, int64_t reg_sec, const char *permit)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.office, sizeof d.office, "%s", office);
-    snprintf(d.kind, sizeof d.kind, "A11");
-    snprintf(d.declarant, sizeof d.declarant, "%s", declarant);
-    d.state = (uint8_t)state;
-    d.channel = 1;
+    tq_decl d = tq_test_decl(no, office, declarant, state);
     d.reasons = reasons;
     d.tax_due = tax_due;
     d.registered.sec = reg_sec;
     d.reg_day = tq_instant_vn_day(d.registered);
-    d.nlines = 1;
-    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
     snprintf(d.lines[0].permit, sizeof d.lines[0].permit, "%s", permit);
-    d.lines[0].qty = 1;
     d.lines[0].value = 1000;
     return d;
 }

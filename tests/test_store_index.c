@@ -23,14 +23,7 @@ TQ_TESTDIR_SUITE(store_index, "tq_store_index", 60);
 static tq_decl decl(const char *no, const char *office, int state, const char *declarant,
                     const char *p1, const char *p2)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.office, sizeof d.office, "%s", office);
-    snprintf(d.kind, sizeof d.kind, "A11");
-    snprintf(d.declarant, sizeof d.declarant, "%s", declarant);
-    d.state = (uint8_t)state;
-    d.channel = 1;
+    tq_decl d = tq_test_decl(no, office, declarant, state);
     d.nlines = 3;
     for (int i = 0; i < 3; i++) {
         snprintf(d.lines[i].hs, sizeof d.lines[i].hs, "85171300");

@@ -22,6 +22,7 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(integrity, "tq_integ", 120);
 
@@ -45,14 +46,7 @@ static tq_txn *begin(tq_store *s, int rdonly)
 
 static tq_decl make_decl(const char *no)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.declarant, sizeof d.declarant, "0101234567");
-    d.state = TQ_STATE_HELD;
-    d.channel = 1;
-    d.nlines = 1;
-    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
+    tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_HELD);
     d.lines[0].qty = 5;
     return d;
 }

@@ -44,14 +44,7 @@ static tq_event decl_event(const char *no, uint64_t qty, uint64_t value)
 /* What a version 2 database held: the decision, no office, kind or values. */
 static tq_decl stored(const char *no, uint64_t qty)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.declarant, sizeof d.declarant, "0101234567");
-    d.state = TQ_STATE_HELD;
-    d.channel = 1;
-    d.nlines = 1;
-    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
+    tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_HELD);
     d.lines[0].qty = qty;
     return d;
 }

@@ -4,12 +4,16 @@
  *     #include "tq_teststore.h"
  *     tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);    (always TQ_STORE_NOSYNC)
  *     tq_txn *t = tq_test_begin(s, 0);                      (0: write, 1: read)
+ *     tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
  *
  * Header-only: one test program includes it once. */
 #ifndef TQ_TESTSTORE_H
 #define TQ_TESTSTORE_H
 
 #include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
 
 #include "tq_store.h"
 
@@ -28,6 +32,28 @@ __attribute__((unused)) static tq_txn *tq_test_begin(tq_store *s, int rdonly)
     int rc = tq_txn_begin(s, rdonly, &t);
     cr_assert_eq(rc, TQ_OK, "begin: %s", tq_strerror(rc));
     return t;
+}
+
+/* tq_test_decl() - a storable declaration: kind A11 in office (none and no kind when
+ * office is NULL, as format 2 kept them), channel 1, one line of hs 85171300, qty 1,
+ * value 0, no permit.  Callers change what their test is about. */
+__attribute__((unused)) static tq_decl tq_test_decl(const char *no, const char *office,
+                                                    const char *declarant, int state)
+{
+    tq_decl d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
+    if (office) {
+        snprintf(d.office, sizeof d.office, "%s", office);
+        snprintf(d.kind, sizeof d.kind, "A11");
+    }
+    snprintf(d.declarant, sizeof d.declarant, "%s", declarant);
+    d.state = (uint8_t)state;
+    d.channel = 1;
+    d.nlines = 1;
+    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
+    d.lines[0].qty = 1;
+    return d;
 }
 
 #endif
