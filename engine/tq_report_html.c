@@ -10,6 +10,7 @@
 
 #include "../formats/tq_num.h"
 #include "../formats/tq_out.h"
+#include "../formats/tq_utf8.h"
 
 /* ---- filling the report ---- */
 
@@ -86,39 +87,18 @@ void tq_report_batch(tq_report *r, double at, uint64_t seq)
 
 /* ---- text ---- */
 
-/* utf8_len() - the length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes
- * there are not one (RFC 3629: no overlong form, no surrogate, nothing past U+10FFFF). */
-static int utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n == 0)
-        return 0;
-    unsigned lo = 0x80, hi = 0xBF;           /* the second byte's range */
-    if (c == 0xE0) lo = 0xA0;                /* overlong */
-    if (c == 0xED) hi = 0x9F;                /* surrogates */
-    if (c == 0xF0) lo = 0x90;                /* overlong */
-    if (c == 0xF4) hi = 0x8F;                /* past U+10FFFF */
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (int i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 void tq_html_text(FILE *f, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
-    while (*p) {
-        int n = utf8_len(p);
+    size_t left = strlen((const char *)p);
+    while (left > 0) {
+        size_t bad = 1, n = tq_utf8_len(p, left, &bad);
         unsigned c = *p;
         if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F ||
             (c == 0xC2 && p[1] < 0xA0)) {    /* C1 controls too */
-            fputs("\xEF\xBF\xBD", f);
-            p += n ? n : 1;
+            fputs(TQ_UTF8_REPLACEMENT, f);
+            p += n ? n : bad;
+            left -= n ? n : bad;
             continue;
         }
         switch (c) {
@@ -127,9 +107,10 @@ void tq_html_text(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&#39;", f); break;
-        default: fwrite(p, 1, (size_t)n, f); break;
+        default: fwrite(p, 1, n, f); break;
         }
         p += n;
+        left -= n;
     }
 }
 

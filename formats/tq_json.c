@@ -6,39 +6,9 @@
 #include <string.h>
 
 #include "tq_error.h"
+#include "tq_utf8.h"
 
 /* ---- strings: UTF-8 repair and escaping ---- */
-
-/* utf8_len() - the length of the well-formed sequence at s[0..n), or 0 when it is
- * ill-formed; then *bad is the length of its maximal ill-formed subpart (>= 1), which
- * becomes one U+FFFD.  The ranges are the Unicode standard's table 3-7: they exclude
- * overlong forms, surrogates and code points past U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n, size_t *bad)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;   /* the range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        need = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4)
-        need = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else {
-        *bad = 1;                         /* 80..C1 and F5..FF never start a sequence */
-        return 0;
-    }
-    for (size_t k = 1; k < need; k++) {
-        unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
-        if (k >= n || s[k] < min || s[k] > max) {
-            *bad = k;
-            return 0;
-        }
-    }
-    return need;
-}
 
 int tq_json_escape(FILE *f, const char *str, size_t n)
 {
@@ -57,12 +27,12 @@ int tq_json_escape(FILE *f, const char *str, size_t n)
         }
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t bad = 0, len = utf8_len(s + i, n - i, &bad);
+            size_t bad = 0, len = tq_utf8_len(s + i, n - i, &bad);
             if (len) {
                 fwrite(s + i, 1, len, f);
                 i += len;
             } else {
-                fputs("\xEF\xBF\xBD", f);    /* U+FFFD REPLACEMENT CHARACTER */
+                fputs(TQ_UTF8_REPLACEMENT, f);
                 i += bad;
             }
             continue;

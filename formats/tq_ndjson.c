@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "tq_csv.h"
+#include "tq_utf8.h"
 
 #define QCAP 72          /* tq_diag_quote output for 60 input bytes, worst case */
 #define SKIP_DEPTH 64    /* nesting the skipper follows before calling a line hostile */
@@ -240,37 +241,6 @@ static int hex4(const char *p, const char *end)
     return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (Unicode Table 3-7: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    size_t k;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if ((size_t)(end - p) < k || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return k;
-}
-
 static size_t utf8_encode(uint32_t cp, char out[4])
 {
     if (cp < 0x80) {
@@ -362,7 +332,7 @@ static int scan_string(jp *j, char *buf, size_t cap, size_t *outn)
         } else if (c < 0x20) {
             return jerr_at(j, p, "control character in a string (it must be escaped)");
         } else {
-            size_t k = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+            size_t bad, k = tq_utf8_len((const unsigned char *)p, (size_t)(end - p), &bad);
             if (k == 0)
                 return jerr_at(j, p, "invalid UTF-8 in a string");
             append(buf, cap, &n, p, k);

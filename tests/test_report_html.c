@@ -93,8 +93,11 @@ Test(report_html, repairs_invalid_utf8)
     cr_assert_str_eq(text("\xE0\x80\xBC"), FFFD FFFD FFFD);     /* overlong '<' */
     cr_assert_str_eq(text("\xED\xA0\x80"), FFFD FFFD FFFD);     /* a surrogate */
     cr_assert_str_eq(text("\xF4\x90\x80\x80"), FFFD FFFD FFFD FFFD);   /* > U+10FFFF */
-    cr_assert_str_eq(text("x\xE2\x82"), "x" FFFD FFFD);         /* cut short at the end */
-    cr_assert_str_eq(text("\xE2\x82<"), FFFD FFFD "&lt;");      /* cut short before '<' */
+    /* a sequence cut short is one maximal subpart: one U+FFFD, as the JSON writer does
+     * (formats/tq_utf8.h) */
+    cr_assert_str_eq(text("x\xE2\x82"), "x" FFFD);              /* cut short at the end */
+    cr_assert_str_eq(text("\xE2\x82<"), FFFD "&lt;");           /* cut short before '<' */
+    cr_assert_str_eq(text("\xE2\x82\xE2\x82\xAC"), FFFD "\xE2\x82\xAC");  /* then a euro sign */
     cr_assert_str_eq(text("\x01\x1B[31m\x7F"), FFFD FFFD "[31m" FFFD);   /* C0, DEL */
     cr_assert_str_eq(text("\xC2\x85"), FFFD);                   /* C1 control */
 }
