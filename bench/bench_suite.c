@@ -338,24 +338,28 @@ static void stages(const char *root, uint64_t n, int runs)
         if (tq_store_open(db, 0, NULL, &s, NULL))
             exit(1);
         tq_txn *t;
-        tq_txn_begin(s, 1, &t);
-        tq_journal_open(j, &r);
+        if (tq_txn_begin(s, 1, &t) != TQ_OK || tq_journal_open(j, &r) != TQ_OK)
+            exit(1);
         tq_guarantee *g = NULL;
         size_t gc = 0;
         uint64_t looked = 0;
         double t_look = 0;
         while (tq_journal_read_frame(r, &fi, &z, &zc) == TQ_OK) {
-            tq_journal_frame_decode(&fi, z, &raw, &rc_);
+            if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
+                exit(1);
             tq_frame_cursor c;
             tq_frame_cursor_init(&c, &fi, raw);
             double t0 = now();
             while (tq_frame_cursor_next(&c, &ev) == TQ_OK) {
                 tq_cover cv;
-                tq_store_get_cover(t, ev.decl_no, &cv, &g, &gc);
+                if (tq_store_get_cover(t, ev.decl_no, &cv, &g, &gc) != TQ_OK)
+                    exit(1);
                 for (int l = 0; l < ev.nlines; l++)
                     if (ev.lines[l].permit[0]) {
                         tq_permit p;
-                        tq_store_get_permit(t, ev.lines[l].permit, &p);
+                        int prc = tq_store_get_permit(t, ev.lines[l].permit, &p);
+                        if (prc != TQ_OK && prc != TQ_ERR_NOTFOUND)
+                            exit(1);
                     }
                 looked++;
             }

@@ -29,7 +29,7 @@ typedef struct tq_facts_ops {
  * reconcile) in normal or manual mode, settle it, and set the use of every quota permit
  * the verdict consumes.  covered, when not NULL, receives the cover that counted.
  * d is not stored: the caller does that. */
-int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
+TQ_MUST_USE int tq_apply_decide(tq_decl *d, int manual, const tq_facts_ops *ops, void *ctx,
                     tq_u128 *covered);
 
 /* Scratch space reused across calls (a guarantee buffer); zero-initialise it and
@@ -63,11 +63,11 @@ void tq_apply_source(tq_decl *d, tq_step step, const uint8_t *src_id, uint64_t s
  * for the store to number) with cause and, for TQ_CHANGE_EVENT, d's source; the source
  * is zero for any other cause.  @return 1 (a change, *c filled) or 0 (*c untouched).
  * Pure; any thread. */
-int tq_apply_change(const tq_decision *before, const tq_decl *d, int cause, tq_change *c);
+TQ_MUST_USE int tq_apply_change(const tq_decision *before, const tq_decl *d, int cause, tq_change *c);
 
 /* tq_apply_record() - tq_apply_change() and, when it says so, tq_store_add_change()
  * through t.  @return TQ_OK or a store error (TQ_ERR_MAPFULL: the transaction is dead). */
-int tq_apply_record(tq_txn *t, const tq_decision *before, const tq_decl *d, int cause);
+TQ_MUST_USE int tq_apply_record(tq_txn *t, const tq_decision *before, const tq_decl *d, int cause);
 
 /* tq_apply_event() - read ev's declaration through t, apply ev, and when the rules
  * changed it (*step EVALUATE*, DONE) store it with src_id/ev->seq as its source and
@@ -75,12 +75,12 @@ int tq_apply_record(tq_txn *t, const tq_decision *before, const tq_decl *d, int 
  * src_id: the id of ev's journal (TQ_JOURNAL_ID_LEN bytes).  *step receives what the
  * rules said (TQ_STEP_*).  @return TQ_OK or a store error (TQ_ERR_MAPFULL: the
  * transaction is dead).  One thread: t's. */
-int tq_apply_event(tq_txn *t, const tq_event *ev, const uint8_t *src_id,
+TQ_MUST_USE int tq_apply_event(tq_txn *t, const tq_event *ev, const uint8_t *src_id,
                    tq_apply_scratch *sc, tq_step *step);
 
 /* tq_apply_evaluate() - decide d from the facts in t and store it.  Records no change:
  * the caller knows why it evaluates (see tq_apply_record()). */
-int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
+TQ_MUST_USE int tq_apply_evaluate(tq_txn *t, tq_decl *d, int manual, tq_apply_scratch *sc,
                       tq_u128 *covered);
 
 #endif

@@ -66,13 +66,13 @@ void tq_explain_free(tq_explain *x);
 /* tq_explain_decl() - fill x for decl_no from read (or write) transaction t.
  * @return TQ_OK, TQ_ERR_NOTFOUND (unknown decl_no; x->decl zeroed), TQ_ERR_INPUT
  *         (decl_no not 12 bytes), TQ_ERR_NOMEM, or a store error. */
-int tq_explain_decl(tq_txn *t, const char *decl_no, tq_explain *x);
+TQ_MUST_USE int tq_explain_decl(tq_txn *t, const char *decl_no, tq_explain *x);
 
 /* tq_explain_each_payment() - every stored payment row for decl_no, in receipt_no order.
  * Receipts are keyed by receipt_no, so this scans them all: fine for one declaration at
  * an operator's request, not for a loop.  Stops early and returns fn's value when fn
  * returns non-zero; *count (may be NULL) receives the rows given to fn. */
-int tq_explain_each_payment(tq_txn *t, const char *decl_no,
+TQ_MUST_USE int tq_explain_each_payment(tq_txn *t, const char *decl_no,
                             int (*fn)(void *ctx, const tq_payment *p), void *ctx,
                             uint64_t *count);
 
@@ -83,7 +83,7 @@ int tq_explain_each_payment(tq_txn *t, const char *decl_no,
  * TQ_ERR_TORN for a torn tail.  *id receives the journal's id (to look up how far it
  * was replayed).  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_TORN, TQ_ERR_IO, TQ_ERR_VERSION,
  * TQ_ERR_NOMEM. */
-int tq_explain_history(const char *path, const char *decl_no,
+TQ_MUST_USE int tq_explain_history(const char *path, const char *decl_no,
                        int (*fn)(void *ctx, const tq_event *ev), void *ctx,
                        void (*bad)(void *ctx, int err, const tq_frame_info *fi),
                        uint8_t id[TQ_JOURNAL_ID_LEN]);
@@ -104,7 +104,7 @@ typedef struct tq_explain_decl_src {
  * is never paired with a line it was not declared for.  d is otherwise unchanged.
  * Damaged frames are passed over as tq_explain_history() does, silently.
  * @return as tq_explain_history(); *src says what was found. */
-int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src);
+TQ_MUST_USE int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src);
 
 /* The officer results a journal holds for one declaration, with what came before each
  * in that journal, so that explain can say which were applied and why not the others
@@ -133,7 +133,7 @@ typedef struct tq_explain_officers {
  * passed over as tq_explain_history() does, silently: the caller reports them when it
  * lists the history.  *id receives the journal's id.
  * @return as tq_explain_history(). */
-int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
+TQ_MUST_USE int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
                         uint8_t id[TQ_JOURNAL_ID_LEN]);
 
 /* The gaps that --skip-corrupt left in the database (every journal's), the first
@@ -147,7 +147,7 @@ typedef struct tq_explain_gaps {
 } tq_explain_gap_list;
 
 /* tq_explain_gaps() - fill g from t.  @return TQ_OK or a store error. */
-int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g);
+TQ_MUST_USE int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g);
 
 /* tq_explain_gap_of() - the gap of g holding seq of journal id, or NULL (only the gaps
  * kept in g are searched). */

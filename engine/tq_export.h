@@ -10,10 +10,10 @@
 /* tq_export_decisions() - "decl_no,state,version,reasons,tax_short,manual", sorted by
  * decl_no, from one read transaction (a consistent snapshot).  @return TQ_OK, TQ_ERR_IO
  * (a write to out failed), or a store error. */
-int tq_export_decisions(tq_store *s, FILE *out);
+TQ_MUST_USE int tq_export_decisions(tq_store *s, FILE *out);
 
 /* tq_export_permits() - "permit_no,used,quota" sorted by permit_no. */
-int tq_export_permits(tq_store *s, FILE *out);
+TQ_MUST_USE int tq_export_permits(tq_store *s, FILE *out);
 
 /* tq_export_decision_row() - one decisions row (with '\n') into out (>= 256 bytes).
  * @return its length. */
@@ -33,7 +33,7 @@ size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap);
  *         read from another database, or this one was restored from an older backup);
  *         TQ_ERR_VERSION (a format 2 database opened read-only: no feed yet); TQ_ERR_IO
  *         (a write to out failed); store errors. */
-int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64_t *last,
+TQ_MUST_USE int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64_t *last,
                       uint64_t *rows);
 
 /* tq_tally - what the summaries print: declarations per state and held by reason. */
@@ -45,9 +45,9 @@ typedef struct tq_tally {
 } tq_tally;
 
 /* tq_export_tally() - count over one read transaction.  @return TQ_OK or a store error. */
-int tq_export_tally(tq_store *s, tq_tally *out);
+TQ_MUST_USE int tq_export_tally(tq_store *s, tq_tally *out);
 /* tq_export_tally_txn() - the same inside a transaction the caller holds (a dry run
  * counts what it decided before throwing the transaction away). */
-int tq_export_tally_txn(tq_txn *t, tq_tally *out);
+TQ_MUST_USE int tq_export_tally_txn(tq_txn *t, tq_tally *out);
 
 #endif

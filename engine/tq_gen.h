@@ -49,6 +49,6 @@ typedef struct tq_gen_stats {
  *         d->field names the option); TQ_ERR_IO or TQ_ERR_FULL (ENOSPC, EDQUOT) with
  *         d->field "(file)" and d->why starting with the file's path; TQ_ERR_NOMEM with
  *         d->field "(memory)".  d may be NULL. */
-int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d);
+TQ_MUST_USE int tq_gen_run(const tq_gen_opts *opts, tq_gen_stats *stats, tq_diag *d);
 
 #endif

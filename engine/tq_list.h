@@ -75,7 +75,7 @@ typedef struct tq_list_stats {
 /* tq_list_check() - is the filter well-formed (office, declarant and permit as the
  * store keeps them, state in range, reasons within TQ_R_*)?  d (may be NULL) names the
  * field ("office", ...) and the value.  @return TQ_OK or TQ_ERR_INPUT. */
-int tq_list_check(const tq_list_filter *f, tq_diag *d);
+TQ_MUST_USE int tq_list_check(const tq_list_filter *f, tq_diag *d);
 
 /* tq_list_run() - call fn(ctx, row) for every declaration matching f, in decl_no order,
  * from read (or write) transaction t, up to f->limit rows.  fn returns 0 to go on, or
@@ -84,28 +84,28 @@ int tq_list_check(const tq_list_filter *f, tq_diag *d);
  * @return TQ_OK, fn's non-zero value, TQ_ERR_INPUT (a malformed filter: tq_list_check),
  *         TQ_ERR_NOMEM, TQ_ERR_DBCORRUPT (tq_txn_fault() names table and key), store
  *         errors. */
-int tq_list_run(tq_txn *t, const tq_list_filter *f,
+TQ_MUST_USE int tq_list_run(tq_txn *t, const tq_list_filter *f,
                 int (*fn)(void *ctx, const tq_list_row *row), void *ctx, tq_list_stats *st);
 
 /* ---- helpers the list and worklist outputs share ---- */
 
 /* tq_list_parse_duration() - "90m", "2h", "3d", "45s" (a whole number of 1..18 digits
  * and one unit) into seconds.  @return TQ_OK or TQ_ERR_INPUT (also on overflow). */
-int tq_list_parse_duration(const char *s, int64_t *sec);
+TQ_MUST_USE int tq_list_parse_duration(const char *s, int64_t *sec);
 
 /* tq_list_parse_instant() - a timestamp with its offset ("2024-08-07T08:00:00+07:00",
  * tq_time_parse) or a date ("2024-08-07": its 00:00 in Vietnam time).
  * @return TQ_OK, or TQ_ERR_INPUT with the timestamp parser's reason in why (may be NULL). */
-int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whycap);
+TQ_MUST_USE int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whycap);
 
 /* tq_list_parse_reasons() - "PERMIT_HS,AWAIT_OFFICER" (names of tq_reason_name, comma
  * separated, any case) into TQ_R_* bits.  @return TQ_OK, or TQ_ERR_INPUT with *bad
  * pointing at the first unknown name (not NUL-terminated at its comma). */
-int tq_list_parse_reasons(const char *s, uint32_t *bits, const char **bad);
+TQ_MUST_USE int tq_list_parse_reasons(const char *s, uint32_t *bits, const char **bad);
 
 /* tq_list_parse_state() - "HELD" (any case) into a tq_state other than PENDING.
  * @return TQ_OK or TQ_ERR_INPUT. */
-int tq_list_parse_state(const char *s, int *state);
+TQ_MUST_USE int tq_list_parse_state(const char *s, int *state);
 
 /* tq_list_format_age() - seconds as "3d04h05m", "2h15m", "7m", "0m" ('-' first when
  * negative: registered after as_of). */

@@ -48,7 +48,7 @@ typedef struct tq_lmdb_check_stats {
  *         TQ_ERR_NOMEM.
  *         An empty file is TQ_ERR_DBCORRUPT ("empty"); the caller decides whether an
  *         empty file may be a new database. */
-int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_problems,
+TQ_MUST_USE int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_problems,
                        void (*on_problem)(void *ctx, const char *what), void *ctx,
                        tq_lmdb_check_stats *stats, tq_diag *d);
 

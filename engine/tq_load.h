@@ -69,7 +69,7 @@ typedef struct tq_load_stats {
  * (nothing committed); TQ_ERR_INTERRUPTED; before_commit's error; or a store error
  * (TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE).  On every error the database is as it was
  * before the call. */
-int tq_load_file(tq_store *s, const char *path, const tq_load_opts *opts,
+TQ_MUST_USE int tq_load_file(tq_store *s, const char *path, const tq_load_opts *opts,
                  tq_load_stats *stats, tq_diag *d);
 
 #endif

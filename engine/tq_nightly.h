@@ -82,14 +82,14 @@ typedef struct tq_nightly_staged {
 
 /* tq_nightly_kind_of() - the load kind an input name asks for: permits*.csv (2),
  * payments*.csv (1), anything else, or a name starting with '.', 0. */
-int tq_nightly_kind_of(const char *name);
+TQ_MUST_USE int tq_nightly_kind_of(const char *name);
 
 /* tq_nightly_open() - open the inbox at path and create or check its folders (above).
  * @return TQ_OK; TQ_ERR_PERM (d->why "permission denied: PATH"); TQ_ERR_NOTFOUND (no
  *         inbox); TQ_ERR_INPUT (the inbox or a folder is unsafe: a link, not a
  *         directory, someone else's, group/other writable, d says which and how to fix);
  *         TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM.  *out is NULL on error. */
-int tq_nightly_open(const char *path, tq_nightly **out, tq_diag *d);
+TQ_MUST_USE int tq_nightly_open(const char *path, tq_nightly **out, tq_diag *d);
 
 /* tq_nightly_close() - close every descriptor and free.  NULL does nothing. */
 void tq_nightly_close(tq_nightly *n);
@@ -103,18 +103,18 @@ char *tq_nightly_state_path(const tq_nightly *n, const char *name);
  * arrival (mtime, then name bytes).  Directories and names starting with '.' are
  * skipped; other names are listed as ignored.  Free with tq_nightly_scan_free().
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_PERM, TQ_ERR_NOMEM. */
-int tq_nightly_scan(tq_nightly *n, time_t now, uint64_t min_age, tq_nightly_list *out,
+TQ_MUST_USE int tq_nightly_scan(tq_nightly *n, time_t now, uint64_t min_age, tq_nightly_list *out,
                     tq_diag *d);
 void tq_nightly_scan_free(tq_nightly_list *s);
 
 /* tq_nightly_claim() - move e from the inbox into work/ (a recovered entry is there
  * already).  @return TQ_OK; TQ_ERR_NOTFOUND (the sender took it away: skip it);
  *         TQ_ERR_EXISTS (work/ holds that name: left for the next run); TQ_ERR_IO. */
-int tq_nightly_claim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d);
+TQ_MUST_USE int tq_nightly_claim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d);
 
 /* tq_nightly_unclaim() - put a claimed entry back into the inbox (it changed while it
  * was read: a transfer still running).  @return TQ_OK, TQ_ERR_EXISTS, TQ_ERR_IO. */
-int tq_nightly_unclaim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d);
+TQ_MUST_USE int tq_nightly_unclaim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d);
 
 /* tq_nightly_stage() - open the claimed entry without following a link, check it is a
  * regular file with one link, copy it into a private unlinked file while hashing it.
@@ -122,13 +122,13 @@ int tq_nightly_unclaim(tq_nightly *n, const tq_nightly_entry *e, tq_diag *d);
  *         TQ_ERR_INPUT (refused: a link, a hard link, not a regular file; d->why says
  *         which, without any of its content); TQ_ERR_MISMATCH (its size or mtime
  *         changed while it was read: unclaim it); TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_PERM. */
-int tq_nightly_stage(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_staged *st,
+TQ_MUST_USE int tq_nightly_stage(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_staged *st,
                      tq_diag *d);
 void tq_nightly_staged_release(tq_nightly_staged *st);
 
 /* tq_nightly_ledger_get() - is this content in the ledger?  In a read transaction.
  * @return TQ_OK (*out filled), TQ_ERR_NOTFOUND, store errors. */
-int tq_nightly_ledger_get(tq_store *s, const uint8_t sha256[32], tq_ledger_entry *out);
+TQ_MUST_USE int tq_nightly_ledger_get(tq_store *s, const uint8_t sha256[32], tq_ledger_entry *out);
 
 /* tq_nightly_load() - load the staged copy (kind e->kind) and put its ledger entry
  * (name e->name, cut at 255 bytes) in the same transaction; lo supplies on_error, ctx,
@@ -138,7 +138,7 @@ int tq_nightly_ledger_get(tq_store *s, const uint8_t sha256[32], tq_ledger_entry
  *         TQ_ERR_INPUT (bad rows, nothing applied); TQ_ERR_STORE with d->why when the
  *         loader did not call before_commit (a build whose loader lacks the hook:
  *         nothing applied); other tq_load_file() errors. */
-int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq_nightly_staged *sf,
+TQ_MUST_USE int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq_nightly_staged *sf,
                     const tq_load_opts *lo, tq_load_stats *st, tq_ledger_entry *known,
                     tq_diag *d);
 
@@ -148,7 +148,7 @@ int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq_nightly_sta
  * that an old file sent again is still a duplicate.  Entries already known are kept.
  * *seen counts the files hashed, *added the entries put.
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_PERM, store errors (entries put so far stay). */
-int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d);
+TQ_MUST_USE int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d);
 
 /* tq_nightly_file_away() - move the claimed entry to dest/DATE/ (DATE "YYYY-MM-DD"),
  * never over another file: when NAME is taken, "-2", "-3" ... is put before its
@@ -157,15 +157,15 @@ int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added,
  * STORED.err (mode 0640) first.  *stored gets the name given (malloc'd; may be NULL).
  * @return TQ_OK, TQ_ERR_INPUT (a folder is unsafe), TQ_ERR_IO, TQ_ERR_FULL,
  *         TQ_ERR_PERM, TQ_ERR_NOMEM. */
-int tq_nightly_file_away(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_dest dest,
+TQ_MUST_USE int tq_nightly_file_away(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_dest dest,
                          const char *date, const char *err_text, size_t err_len,
                          char **stored, tq_diag *d);
 
 /* Pending reconcile: set before the first load of a run can commit, cleared after a
  * reconcile succeeded, so a run killed in between still reconciles next time.
  * @return TQ_OK or TQ_ERR_IO; tq_nightly_pending() returns 1 when set. */
-int tq_nightly_set_pending(tq_nightly *n, int on, tq_diag *d);
-int tq_nightly_pending(const tq_nightly *n);
+TQ_MUST_USE int tq_nightly_set_pending(tq_nightly *n, int on, tq_diag *d);
+TQ_MUST_USE int tq_nightly_pending(const tq_nightly *n);
 
 /* Figures kept between runs for the metrics (unix seconds, 0 = never): read from and
  * written to .thongquan/state.  A missing or damaged state reads as zeros. */
@@ -175,7 +175,7 @@ typedef struct tq_nightly_state {
     uint64_t cleared_now;       /* what that reconcile cleared */
 } tq_nightly_state;
 void tq_nightly_state_read(const tq_nightly *n, tq_nightly_state *out);
-int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *st, tq_diag *d);
+TQ_MUST_USE int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *st, tq_diag *d);
 
 /* tq_nightly_quote() - name as printable text of any length: bytes outside 0x21..0x7e
  * (and '\\') as \xNN, so a name with a newline, a tab or invalid UTF-8 is one token

@@ -56,7 +56,7 @@ typedef struct tq_reconcile_stats {
  * (the database unchanged).  The callbacks of a run that had to be redone after the map
  * grew are called again from the start: callers that keep lists should reset them when
  * `restart` is called (may be NULL). */
-int tq_reconcile_run(tq_store *s, const tq_reconcile_opts *opts, void (*restart)(void *ctx),
+TQ_MUST_USE int tq_reconcile_run(tq_store *s, const tq_reconcile_opts *opts, void (*restart)(void *ctx),
                      tq_reconcile_stats *stats, tq_diag *d);
 
 #endif

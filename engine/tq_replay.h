@@ -84,7 +84,7 @@ typedef struct tq_replay_stats {
  *         TQ_ERR_FULL, TQ_ERR_STORE, TQ_ERR_NOMEM: the open batch is aborted, so the
  *         database is at its last commit, decisions and mark together;
  *         TQ_ERR_MISMATCH; TQ_ERR_VERSION.  d gets a readable reason. */
-int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
+TQ_MUST_USE int tq_replay_run(tq_store *s, const char *path, const tq_replay_opts *opts,
                   tq_replay_stats *stats, tq_diag *d);
 
 /* ---- filling a skipped gap with a repaired copy of the journal ---- */
@@ -118,7 +118,7 @@ typedef struct tq_fill_stats {
  *         the journal replayed, or a gap frame whose checksum or range differs);
  *         TQ_ERR_CORRUPT (a gap frame of the copy is damaged too: d names it);
  *         store errors as tq_replay_run().  Nothing is applied unless TQ_OK. */
-int tq_replay_fill_gap(tq_store *s, const char *path, const tq_fill_opts *opts,
+TQ_MUST_USE int tq_replay_fill_gap(tq_store *s, const char *path, const tq_fill_opts *opts,
                        tq_fill_stats *stats, tq_diag *d);
 
 /* tq_replay_chain() - the hash chain step: chain' = f(chain, frame checksum). */

@@ -40,32 +40,32 @@ typedef struct replay_run {
 uint64_t tq__replay_pool_bytes(const tq_replay_opts *o);
 uint64_t tq__replay_frame_cap(const tq_replay_opts *o);
 
-int tq__replay_begin_batch(replay_run *r);
+TQ_MUST_USE int tq__replay_begin_batch(replay_run *r);
 /* tq__replay_commit_batch() - flush, write the mark, commit; then begin the next batch
  * unless final.  A dry run flushes but never commits, and aborts at the final one. */
-int tq__replay_commit_batch(replay_run *r, int final);
+TQ_MUST_USE int tq__replay_commit_batch(replay_run *r, int final);
 /* tq__replay_may_commit() - whether the pass's result rc lets the open batch commit:
  * success, or a stop at a whole-frame journal fault (r->frame_fault). */
-int tq__replay_may_commit(const replay_run *r, int rc);
+TQ_MUST_USE int tq__replay_may_commit(const replay_run *r, int rc);
 /* tq__replay_check_frame() - decode every record without applying any. */
-int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw);
+TQ_MUST_USE int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw);
 void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info);
 void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step);
 /* tq__replay_corrupt() - a frame whose own bytes are bad (rc TQ_ERR_CORRUPT) or over
  * the memory limits (TQ_ERR_LIMIT): TQ_OK when --skip-corrupt skipped it (recorded as
  * a gap in the open transaction), else rc with the frame reported. */
-int tq__replay_corrupt(replay_run *r, const tq_frame_info *info, int rc);
+TQ_MUST_USE int tq__replay_corrupt(replay_run *r, const tq_frame_info *info, int rc);
 /* tq__replay_end_of_frames() - handle what ended the frames (EOF, torn tail, a corrupt
  * header); @return TQ_OK or the error to report. */
-int tq__replay_end_of_frames(replay_run *r, int rc, const tq_frame_info *info);
+TQ_MUST_USE int tq__replay_end_of_frames(replay_run *r, int rc, const tq_frame_info *info);
 /* tq__replay_db_error() - a store error rc met through t (may be NULL) at seq: a
  * TQ_ERR_CORRUPT from the store becomes TQ_ERR_DBCORRUPT, and d gets the table and
  * key (tq_txn_fault) unless it already says why.  Call it before t ends.
  * @return the error to report. */
-int tq__replay_db_error(tq_diag *d, const tq_txn *t, int rc, uint64_t seq);
+TQ_MUST_USE int tq__replay_db_error(tq_diag *d, const tq_txn *t, int rc, uint64_t seq);
 
 /* tq__pipeline_apply() - apply the frames after the mark with opts->threads lookup
  * workers; the same contract as the serial loop. */
-int tq__pipeline_apply(replay_run *r);
+TQ_MUST_USE int tq__pipeline_apply(replay_run *r);
 
 #endif

@@ -21,14 +21,14 @@
  * offices_unknown is set and the rest is filled.  Threads: as t.
  * @return TQ_OK; TQ_ERR_DBCORRUPT (tq_txn_fault(t) says where), store errors: r's
  *         store-derived parts are then undefined and have_store is 0. */
-int tq_report_collect(tq_txn *t, tq_report *r);
+TQ_MUST_USE int tq_report_collect(tq_txn *t, tq_report *r);
 
 /* tq_report_collect_store() - the same in a read transaction of its own on s; on error
  * d (may be NULL) says why (the table and key of damage). */
-int tq_report_collect_store(tq_store *s, tq_report *r, tq_diag *d);
+TQ_MUST_USE int tq_report_collect_store(tq_store *s, tq_report *r, tq_diag *d);
 
 /* tq_report_age_bucket() - the TQ_AGE_* bucket of a declaration registered at reg, as
  * of as_of (one registered after as_of counts as under 2 hours). */
-int tq_report_age_bucket(tq_instant reg, tq_instant as_of);
+TQ_MUST_USE int tq_report_age_bucket(tq_instant reg, tq_instant as_of);
 
 #endif

@@ -106,7 +106,7 @@ void tq_report_init(tq_report *r, const char *title, tq_instant as_of);
 /* tq_report_as_of() - set r->as_of from an ISO-8601 timestamp with its offset
  * (tq_time_parse()).  @return TQ_OK, or TQ_ERR_INPUT with d->why saying why (the value
  * quoted); r unchanged. */
-int tq_report_as_of(tq_report *r, const char *timestamp, tq_diag *d);
+TQ_MUST_USE int tq_report_as_of(tq_report *r, const char *timestamp, tq_diag *d);
 
 /* tq_report_fact() - add a "label: value" line about the run (the journal, events,
  * seconds...).  value is printf-formatted; both are cut to fit.  Past TQ_REPORT_FACTS
@@ -130,26 +130,26 @@ void tq_report_batch(tq_report *r, double at, uint64_t seq);
 
 /* tq_report_html_print() - write the page to f.  @return 0, or -1 when f has an error
  * (ferror). */
-int tq_report_html_print(FILE *f, const tq_report *r);
+TQ_MUST_USE int tq_report_html_print(FILE *f, const tq_report *r);
 
 /* tq_report_html_write() - write the page to path through formats/tq_out.h (a temporary
  * file beside it, renamed into place; a stream for "-" or a device).
  * @return TQ_OK, or tq_out's errors (TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_PERM, TQ_ERR_INPUT,
  *         TQ_ERR_NOMEM) with d (may be NULL) naming the path and why; nothing is left
  *         at path on error. */
-int tq_report_html_write(const tq_report *r, const char *path, tq_diag *d);
+TQ_MUST_USE int tq_report_html_write(const tq_report *r, const char *path, tq_diag *d);
 
 /* tq_report_open() - a new report (tq_report_init() with title, as of now) in *r, and
  * its page's output at path opened (tq_out_open(), flags 0), so that a command creates
  * its outputs before it changes anything.  On error nothing is created, *r is NULL.
  * @return TQ_OK, TQ_ERR_NOMEM, or tq_out_open()'s errors (d names the path and why). */
-int tq_report_open(const char *path, const char *title, tq_out *o, tq_report **r,
+TQ_MUST_USE int tq_report_open(const char *path, const char *title, tq_out *o, tq_report **r,
                    tq_diag *d);
 
 /* tq_report_commit() - print r's page into o and commit it (tq_out_commit(): o is
  * released either way).  @return TQ_OK, TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_PERM, TQ_ERR_NOMEM
  * (d says why). */
-int tq_report_commit(tq_out *o, const tq_report *r, tq_diag *d);
+TQ_MUST_USE int tq_report_commit(tq_out *o, const tq_report *r, tq_diag *d);
 
 /* tq_report_close() - abandon o if it was not committed (its temporary file removed)
  * and free r.  Either may be NULL; safe after tq_report_commit(). */

@@ -122,7 +122,7 @@ typedef struct tq_store_opts {
  *         TQ_ERR_INPUT (dir too long; DIR/lock a symlink or not a regular file),
  *         TQ_ERR_LIMIT (a v1 upgrade larger than one transaction), TQ_ERR_IO,
  *         TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_STORE.  *out is NULL on error. */
-int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
+TQ_MUST_USE int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
                   tq_store **out, tq_store_holder *busy);
 
 /* tq_store_close() - close; releases the writer lock (and empties DIR/lock).  No
@@ -135,7 +135,7 @@ void tq_store_close(tq_store *s);
  * @return TQ_OK; TQ_ERR_STORE (transactions still live: nothing done); TQ_ERR_FULL (the
  *         size would overflow); TQ_ERR_NOMEM (no address space for the new map: the
  *         store is then unusable, close it). */
-int tq_store_grow(tq_store *s);
+TQ_MUST_USE int tq_store_grow(tq_store *s);
 
 typedef struct tq_store_info {
     uint64_t map_size, map_used;  /* bytes */
@@ -146,7 +146,7 @@ typedef struct tq_store_info {
 /* tq_store_stat() - counts and sizes, in a read transaction of its own.  map_used is
  * the end of the last page in use; by_state scans every declaration.
  * @return TQ_OK, TQ_ERR_DBCORRUPT (a damaged declaration), store errors. */
-int tq_store_stat(tq_store *s, tq_store_info *out);
+TQ_MUST_USE int tq_store_stat(tq_store *s, tq_store_info *out);
 
 /* ---- transactions ---- */
 
@@ -155,7 +155,7 @@ int tq_store_stat(tq_store *s, tq_store_info *out);
  * last commit at its begin (or renew).
  * @return TQ_OK, TQ_ERR_STORE (write on a store opened without TQ_STORE_WRITE, or an
  *         LMDB failure), TQ_ERR_NOMEM, TQ_ERR_IO. */
-int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
+TQ_MUST_USE int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
 /* tq_txn_commit() - commit and free.  For a read transaction, the same as an abort.
  * If a put of this transaction failed (TQ_ERR_MAPFULL, ...), nothing is committed and
  * that put's error is returned again.  The by_taxid and by_permit changes of the
@@ -163,7 +163,7 @@ int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
  * commit may itself hit the map's end.
  * @return TQ_OK, TQ_ERR_MAPFULL, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE; on error the
  *         transaction is aborted and freed, and the database is at its last commit. */
-int tq_txn_commit(tq_txn *t);
+TQ_MUST_USE int tq_txn_commit(tq_txn *t);
 /* tq_txn_abort() - abort and free.  NULL does nothing. */
 void tq_txn_abort(tq_txn *t);
 /* tq_txn_reset() / tq_txn_renew() - for read transactions reused across batches: reset
@@ -172,7 +172,7 @@ void tq_txn_abort(tq_txn *t);
  * reset one; renew returns TQ_ERR_STORE for a write transaction and TQ_OK for one that
  * is not reset. */
 void tq_txn_reset(tq_txn *t);
-int tq_txn_renew(tq_txn *t);
+TQ_MUST_USE int tq_txn_renew(tq_txn *t);
 
 /* Every put below may return TQ_ERR_MAPFULL (abort, grow, redo the batch), and only
  * works in a write transaction (TQ_ERR_STORE otherwise). */
@@ -185,38 +185,38 @@ int tq_txn_renew(tq_txn *t);
  *         receipt_no with different decl_no, kind, amount or valid_until; *known
  *         receives the stored row unless known is NULL; nothing changed), or a store
  *         error. */
-int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known);
+TQ_MUST_USE int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known);
 
 /* tq_store_get_payment() - the stored row of receipt_no.
  * @return TQ_OK or TQ_ERR_NOTFOUND (*out unchanged). */
-int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out);
+TQ_MUST_USE int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out);
 
 /* tq_store_get_cover() - the cover of decl_no.  The guarantees, sorted by valid_until
  * with equal days merged, are copied into *guar (grown with realloc, owned by the
  * caller: *guar may be NULL with *guar_cap 0 at first) and cover->guar points at them.
  * A declaration with no payment gets an empty cover and TQ_OK.  Sums are exact (u128).
  * @return TQ_OK, TQ_ERR_NOMEM (*guar and *guar_cap unchanged), TQ_ERR_DBCORRUPT, ... */
-int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
+TQ_MUST_USE int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
                        tq_guarantee **guar, size_t *guar_cap);
 
 /* tq_store_each_payment() - every payment row in receipt_no order; stops early and
  * returns fn's value when fn returns non-zero. */
-int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), void *ctx);
+TQ_MUST_USE int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), void *ctx);
 
 /* ---- permits ---- */
 
 /* tq_store_put_permit() - insert or replace a permit row (its use is kept).
  * @return TQ_OK (new), 1 (replaced), or a store error. */
-int tq_store_put_permit(tq_txn *t, const tq_permit *p);
+TQ_MUST_USE int tq_store_put_permit(tq_txn *t, const tq_permit *p);
 /* @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_DBCORRUPT (*out undefined). */
-int tq_store_get_permit(tq_txn *t, const char *permit_no, tq_permit *out);
+TQ_MUST_USE int tq_store_get_permit(tq_txn *t, const char *permit_no, tq_permit *out);
 /* tq_store_get_used() - 0 when nothing was recorded. */
-int tq_store_get_used(tq_txn *t, const char *permit_no, uint64_t *used);
+TQ_MUST_USE int tq_store_get_used(tq_txn *t, const char *permit_no, uint64_t *used);
 /* tq_store_put_used() - whether or not the permit is known. */
-int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used);
+TQ_MUST_USE int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used);
 /* tq_store_each_permit() - every permit in permit_no order, with its use; stops early
  * and returns fn's value when fn returns non-zero. */
-int tq_store_each_permit(tq_txn *t,
+TQ_MUST_USE int tq_store_each_permit(tq_txn *t,
                          int (*fn)(void *ctx, const tq_permit *p, uint64_t used),
                          void *ctx);
 
@@ -225,34 +225,34 @@ int tq_store_each_permit(tq_txn *t,
 /* tq_store_get_decl() - the whole state of decl_no.  Every byte of *out is written
  * (unused lines and padding zeroed), so equal stored states give equal bytes.
  * @return TQ_OK, TQ_ERR_NOTFOUND (*out unchanged), TQ_ERR_DBCORRUPT (*out undefined). */
-int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out);
+TQ_MUST_USE int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out);
 /* tq_store_put_decl() - insert or replace.  Bounds checked (TQ_ERR_INPUT): state,
  * channel 1..3, officer and reasons bits, nsec, nlines <= 50, declarant <= 13 bytes,
  * hs 8 digits, permit <= 32 bytes. */
-int tq_store_put_decl(tq_txn *t, const tq_decl *d);
+TQ_MUST_USE int tq_store_put_decl(tq_txn *t, const tq_decl *d);
 /* Encoded declarations, for a writer that keeps declarations in memory between
  * commits (the replay pipeline): the value bytes are exactly what put_decl stores,
  * without the 4-byte seal, which put_decl_encoded appends (it depends on the key). */
 #define TQ_STORE_DECL_ENC_MAX (84 + TQ_TAXID_MAX + TQ_LINES_MAX * (25 + TQ_PERMIT_MAX))
 /* tq_store_decl_encode() - @return TQ_OK with *len set, or TQ_ERR_INPUT (d is not a
  * storable state; same checks as put_decl).  buf holds TQ_STORE_DECL_ENC_MAX bytes. */
-int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len);
+TQ_MUST_USE int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len);
 /* tq_store_decl_decode() - decode n bytes into *out with decl_no set.
  * @return TQ_OK or TQ_ERR_DBCORRUPT. */
-int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out);
+TQ_MUST_USE int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_decl *out);
 /* tq_store_put_decl_encoded() - store encoded bytes under decl_no.  append != 0 promises
  * that decl_no sorts after every key in the table (LMDB's MDB_APPEND: a bulk load at
  * several times the speed of a plain put); a broken promise returns TQ_ERR_STORE. */
-int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+TQ_MUST_USE int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
                               int append);
 /* tq_store_last_decl() - the greatest decl_no stored (13 bytes with NUL).
  * @return TQ_OK or TQ_ERR_NOTFOUND (no declaration yet). */
-int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
+TQ_MUST_USE int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
 
 /* tq_store_each_decl() - every declaration in decl_no order; stops early and returns
  * fn's value when fn returns non-zero.  fn may put through the same (write)
  * transaction, including replacing the declaration it was given. */
-int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx);
+TQ_MUST_USE int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx);
 
 /* ---- journals ---- */
 
@@ -265,11 +265,11 @@ typedef struct tq_journal_mark {
 } tq_journal_mark;
 
 /* @return TQ_OK or TQ_ERR_NOTFOUND (mark zeroed, id copied). */
-int tq_store_get_journal(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], tq_journal_mark *m);
-int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m);
+TQ_MUST_USE int tq_store_get_journal(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], tq_journal_mark *m);
+TQ_MUST_USE int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m);
 /* tq_store_each_journal() - every mark in id byte order; stops early and returns fn's
  * value when fn returns non-zero. */
-int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
+TQ_MUST_USE int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
                           void *ctx);
 
 
@@ -293,14 +293,14 @@ typedef enum tq_store_index {
  * cost is the number of declarations listed, not the size of the table.
  * @return TQ_OK, TQ_ERR_INPUT (a key no declaration could have), TQ_ERR_DBCORRUPT,
  *         store errors. */
-int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int state,
+TQ_MUST_USE int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int state,
                           int (*fn)(void *ctx, const tq_decl *d), void *ctx);
 
 /* tq_store_each_office() - for every office with declarations in state, in office
  * order: fn(ctx, office, count).  Counts come from the index (no declaration is read).
  * Declarations without an office (stored before format 3, not backfilled) count under
  * office "".  Stops early and returns fn's value when fn returns non-zero. */
-int tq_store_each_office(tq_txn *t, int state,
+TQ_MUST_USE int tq_store_each_office(tq_txn *t, int state,
                          int (*fn)(void *ctx, const char *office, uint64_t count),
                          void *ctx);
 
@@ -332,14 +332,14 @@ typedef struct tq_change {
  * c->no), in t: the number is committed exactly when the transaction is, so a killed
  * writer leaves neither a gap nor a duplicate.  Numbers ascend in the order of calls.
  * @return TQ_OK, TQ_ERR_INPUT (bad decl_no, state, cause), store errors. */
-int tq_store_add_change(tq_txn *t, tq_change *c);
+TQ_MUST_USE int tq_store_add_change(tq_txn *t, tq_change *c);
 
 /* tq_store_last_change() - the number of the last change (0: none yet). */
-int tq_store_last_change(tq_txn *t, uint64_t *no);
+TQ_MUST_USE int tq_store_last_change(tq_txn *t, uint64_t *no);
 
 /* tq_store_each_change() - every change numbered above since, in number order; stops
  * early and returns fn's value when fn returns non-zero. */
-int tq_store_each_change(tq_txn *t, uint64_t since,
+TQ_MUST_USE int tq_store_each_change(tq_txn *t, uint64_t since,
                          int (*fn)(void *ctx, const tq_change *c), void *ctx);
 
 /* ---- upgrade ---- */
@@ -371,7 +371,7 @@ typedef struct tq_store_upgrade_stats {
  * @return TQ_OK, TQ_ERR_STORE (s is a reader), TQ_ERR_DBCORRUPT (a damaged record:
  * never blessed by a rewrite), the journal's errors (TQ_ERR_IO, TQ_ERR_CORRUPT, ...),
  * store errors; d says why. */
-int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
+TQ_MUST_USE int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
                      tq_store_upgrade_stats *st, tq_diag *d);
 
 /* ---- faults: which table and key a TQ_ERR_DBCORRUPT came from ---- */
@@ -395,12 +395,12 @@ typedef struct tq_gap {
 } tq_gap;
 
 /* tq_store_put_gap() - record (or replace) the gap keyed by (id, first). */
-int tq_store_put_gap(tq_txn *t, const tq_gap *g);
+TQ_MUST_USE int tq_store_put_gap(tq_txn *t, const tq_gap *g);
 /* tq_store_del_gap() - forget a filled gap.  @return TQ_OK or TQ_ERR_NOTFOUND. */
-int tq_store_del_gap(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t first);
+TQ_MUST_USE int tq_store_del_gap(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t first);
 /* tq_store_each_gap() - the gaps of journal id (every journal's when id is NULL), in
  * (id, first) order; stops early and returns fn's value when fn returns non-zero. */
-int tq_store_each_gap(tq_txn *t, const uint8_t *id,
+TQ_MUST_USE int tq_store_each_gap(tq_txn *t, const uint8_t *id,
                       int (*fn)(void *ctx, const tq_gap *g), void *ctx);
 
 /* ---- the ledger of loaded files (the nightly job), keyed by content ---- */
@@ -416,12 +416,12 @@ typedef struct tq_ledger_entry {
 } tq_ledger_entry;
 
 /* tq_store_get_ledger() - @return TQ_OK or TQ_ERR_NOTFOUND (*out unchanged). */
-int tq_store_get_ledger(tq_txn *t, const uint8_t sha256[32], tq_ledger_entry *out);
+TQ_MUST_USE int tq_store_get_ledger(tq_txn *t, const uint8_t sha256[32], tq_ledger_entry *out);
 /* tq_store_put_ledger() - record e (in the load's own transaction, so that a file is
  * in the ledger exactly when its rows are in the database). */
-int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e);
+TQ_MUST_USE int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e);
 /* tq_store_each_ledger() - every entry in sha256 order. */
-int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *e),
+TQ_MUST_USE int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *e),
                          void *ctx);
 
 /* ---- verification ---- */
@@ -431,7 +431,7 @@ int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *
  * each bad record with d->why naming table and key, and going on to the next.  *records
  * (may be NULL) gets the number of records walked.
  * @return TQ_OK (all sound), TQ_ERR_DBCORRUPT (at least one bad record), store errors. */
-int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
+TQ_MUST_USE int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
                     uint64_t *records);
 
 /* ---- backup ---- */
@@ -443,7 +443,7 @@ int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void
  * partial copy is removed.
  * @return TQ_OK, TQ_ERR_EXISTS (out_dir not empty), TQ_ERR_PERM, TQ_ERR_IO,
  *         TQ_ERR_FULL, TQ_ERR_DBCORRUPT, TQ_ERR_STORE.  d says why. */
-int tq_store_backup(tq_store *s, const char *out_dir, tq_diag *d);
+TQ_MUST_USE int tq_store_backup(tq_store *s, const char *out_dir, tq_diag *d);
 
 /* tq_store_dir() - the directory s was opened on (valid while s is open). */
 const char *tq_store_dir(const tq_store *s);

@@ -73,7 +73,7 @@ typedef struct tq_store_check_report {
  *         database in dir), TQ_ERR_VERSION (not a thongquan database of this version),
  *         TQ_ERR_BUSY (a writer kept changing the file under the file check: see
  *         tq_lmdb_check_file()), TQ_ERR_PERM, TQ_ERR_IO, TQ_ERR_NOMEM, TQ_ERR_STORE. */
-int tq_store_check(const char *dir, const tq_store_check_opts *opts,
+TQ_MUST_USE int tq_store_check(const char *dir, const tq_store_check_opts *opts,
                    void (*on_problem)(void *ctx, const tq_check_problem *p), void *ctx,
                    tq_store_check_report *rep, tq_diag *d);
 

@@ -77,7 +77,7 @@ struct tq_txn {
 };
 
 /* ---- errors ---- */
-int tq__mdb(int rc);            /* LMDB return -> TQ_* */
+TQ_MUST_USE int tq__mdb(int rc);            /* LMDB return -> TQ_* */
 
 /* ---- little-endian integers ---- */
 uint8_t *tq__put_u32(uint8_t *p, uint32_t v);
@@ -93,7 +93,7 @@ uint32_t tq__seal(int db, const MDB_val *k, const void *v, size_t n);
 /* tq__key_bad() - NULL when k is a well-formed key of table db, else what is wrong. */
 const char *tq__key_bad(int db, const MDB_val *k);
 /* tq__fault() - record (the first) fault of t and return TQ_ERR_DBCORRUPT. */
-int tq__fault(tq_txn *t, int db, const MDB_val *k, const char *fmt, ...)
+TQ_MUST_USE int tq__fault(tq_txn *t, int db, const MDB_val *k, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* tq__describe() - "table 'T', key 'K': what" into out. */
 void tq__describe(int db, const uint8_t *key, size_t klen, const char *what, char *out,
@@ -104,27 +104,27 @@ const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v);
 
 /* tq__get() - the value of k in db, unsealed.  @return TQ_OK, TQ_ERR_NOTFOUND,
  * TQ_ERR_DBCORRUPT (fault recorded), other store errors. */
-int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
+TQ_MUST_USE int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
 /* tq__put() - store n bytes of v under k, sealed.  flags: MDB_NOOVERWRITE, MDB_APPEND.
  * @return TQ_OK, 1 (MDB_NOOVERWRITE and k exists), or an error (the txn is then dead). */
-int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);
-int tq__del(tq_txn *t, int db, const MDB_val *k);
+TQ_MUST_USE int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);
+TQ_MUST_USE int tq__del(tq_txn *t, int db, const MDB_val *k);
 
 typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);
 /* tq__each() - visit every record of db from key `from` (NULL: the first) in key order,
  * keys checked and values unsealed; a bad record stops the walk with TQ_ERR_DBCORRUPT
  * (fault recorded).  Stops at and returns the first non-zero result of visit. */
-int tq__each(tq_txn *t, int db, const MDB_val *from, tq__visit visit, void *arg);
+TQ_MUST_USE int tq__each(tq_txn *t, int db, const MDB_val *from, tq__visit visit, void *arg);
 
 /* tq__txn_commit_handles() - commit t even when read-only: LMDB keeps the DBI handles
  * a transaction opened only when it commits. */
-int tq__txn_commit_handles(tq_txn *t);
+TQ_MUST_USE int tq__txn_commit_handles(tq_txn *t);
 
 /* ---- files (tq_store_open.c) ---- */
 /* tq__sys() - d gets "PATH: strerror(e)"; @return the TQ_ERR_* of errno e. */
-int tq__sys(tq_diag *d, const char *path, int e);
+TQ_MUST_USE int tq__sys(tq_diag *d, const char *path, int e);
 /* tq__marker_write() - DIR/thongquan.db, atomically, unless present. */
-int tq__marker_write(const char *dir, tq_diag *d);
+TQ_MUST_USE int tq__marker_write(const char *dir, tq_diag *d);
 
 /* ---- value checks (tq_store_tables.c, tq_store_log.c), for tq_store_verify ---- */
 /* tq__value_bad() - NULL when the (unsealed) value decodes as a get would, else what
@@ -140,11 +140,11 @@ const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
  * MDB_APPEND (no old value; decl_no above every stored one).
  * @return TQ_OK, TQ_ERR_DBCORRUPT (old does not decode, or an entry it implies is
  *         missing: fault recorded), store errors. */
-int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
+TQ_MUST_USE int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
                    int append);
 /* tq__index_sync() - apply the index changes t deferred (sorted, through cursors): before
  * a commit and before anything reads an index in t.  @return TQ_OK or a store error. */
-int tq__index_sync(tq_txn *t);
+TQ_MUST_USE int tq__index_sync(tq_txn *t);
 /* tq__index_entry_bad() - NULL when the (unsealed) index entry value v is a decl_no. */
 const char *tq__index_entry_bad(const MDB_val *v);
 /* tq__index_check() - for tq_store_verify(): NULL when entry v under key k of index db
@@ -156,12 +156,12 @@ const char *tq__index_check(tq_txn *t, int db, const MDB_val *k, const MDB_val *
  * declaration value dv under dk implies is in its index, else which is missing. */
 const char *tq__index_missing(tq_txn *t, const MDB_val *dk, const MDB_val *dv);
 /* tq__is_index() - db is one of the three index tables (values unsealed, DUPSORT). */
-int tq__is_index(int db);
+TQ_MUST_USE int tq__is_index(int db);
 
 /* ---- the feed (tq_store_feed.c) ---- */
 /* tq__add_change() - tq_store_add_change() without the version check: the upgrade
  * seeds the feed before it writes version 3. */
-int tq__add_change(tq_txn *t, tq_change *c);
+TQ_MUST_USE int tq__add_change(tq_txn *t, tq_change *c);
 /* tq__feed_value_bad() - NULL when the (unsealed) value decodes as a change. */
 const char *tq__feed_value_bad(const MDB_val *v);
 
@@ -183,6 +183,6 @@ const char *tq__decl_decode_v(const MDB_val *k, const MDB_val *v, tq_decl *out);
 
 /* ---- version 1 -> 2 (tq_store_tables.c) ---- */
 /* tq__cover_rebuild() - recompute every cover from the receipts (exact sums), in txn. */
-int tq__cover_rebuild(tq_txn *t);
+TQ_MUST_USE int tq__cover_rebuild(tq_txn *t);
 
 #endif

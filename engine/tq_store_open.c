@@ -224,9 +224,8 @@ static int tq__reseal(tq_txn *t, int db, tq_diag *d)
         if (bad == NULL)
             bad = tq__value_bad(t->s, db, &k, &v);
         if (bad != NULL) {
-            tq__fault(t, db, &k, "%s", bad);
+            rc = tq__fault(t, db, &k, "%s", bad);
             tq_txn_fault(t, d);
-            rc = TQ_ERR_DBCORRUPT;
             break;
         }
         MDB_val kk = {k.mv_size, kb};

@@ -69,14 +69,14 @@ typedef struct tq_worklist_stats {
  *         writer brings it to format 3); TQ_ERR_PERM, TQ_ERR_IO,
  *         TQ_ERR_FULL (d names the path); TQ_ERR_NOMEM; TQ_ERR_DBCORRUPT (d names table
  *         and key); store errors. */
-int tq_worklist_write(tq_store *s, const char *out_dir, const tq_worklist_opts *o,
+TQ_MUST_USE int tq_worklist_write(tq_store *s, const char *out_dir, const tq_worklist_opts *o,
                       tq_worklist_stats *st, tq_diag *d);
 
 /* tq_worklist_held_by_office() - fn(ctx, office, count) for every office with HELD
  * declarations, from the index without reading any declaration ("" for those without
  * an office), in office order: the nightly job's per-office gauge.
  * @return TQ_OK, TQ_ERR_VERSION (format 2, read-only), store errors. */
-int tq_worklist_held_by_office(tq_store *s,
+TQ_MUST_USE int tq_worklist_held_by_office(tq_store *s,
                                int (*fn)(void *ctx, const char *office, uint64_t count),
                                void *ctx);
 

@@ -21,17 +21,17 @@
  * trailing '\r' are allowed); header is one of the two strings above.
  * @return TQ_OK, or TQ_ERR_INPUT with field "(header)" and why
  *         "header must be exactly '...', got '...'". */
-int tq_csv_check_header(const char *line, size_t len, const char *header, tq_diag *d);
+TQ_MUST_USE int tq_csv_check_header(const char *line, size_t len, const char *header, tq_diag *d);
 
 /* tq_csv_parse_payment() - one data row, without '\n'.  A PAY row needs an empty
  * valid_until; a GUARANTEE row needs a date.
  * @return TQ_OK, or TQ_ERR_INPUT with the field named ("(line)" for a blank line or a
  *         wrong number of fields). */
-int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag *d);
+TQ_MUST_USE int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag *d);
 
 /* tq_csv_parse_permit() - one data row, without '\n'.  valid_from > valid_to is an error
  * on field 'valid_to'.  @return as tq_csv_parse_payment(). */
-int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d);
+TQ_MUST_USE int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d);
 
 /* tq_csv_format_payment() / tq_csv_format_permit() - one row with its '\n', in the input
  * format (used for reject files and tests).  @return bytes needed, as snprintf. */
@@ -39,12 +39,12 @@ size_t tq_csv_format_payment(const tq_payment *p, char *out, size_t cap);
 size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap);
 
 /* Field validators shared with the NDJSON parser: each checks exactly n bytes. */
-int tq_valid_decl_no(const char *s, size_t n);
-int tq_valid_taxid(const char *s, size_t n);
-int tq_valid_permit_no(const char *s, size_t n);   /* also receipt_no */
-int tq_valid_hs(const char *s, size_t n);
+TQ_MUST_USE int tq_valid_decl_no(const char *s, size_t n);
+TQ_MUST_USE int tq_valid_taxid(const char *s, size_t n);
+TQ_MUST_USE int tq_valid_permit_no(const char *s, size_t n);   /* also receipt_no */
+TQ_MUST_USE int tq_valid_hs(const char *s, size_t n);
 /* tq_parse_u64() - decimal digits only (no sign, no leading zero unless "0"),
  * value <= max.  @return 1 and *out, or 0. */
-int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+TQ_MUST_USE int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 #endif

@@ -46,6 +46,10 @@ enum {
 };
 #define TQ_OK 0
 
+/* TQ_MUST_USE: on every function whose int result says whether it worked, so a caller
+ * cannot drop an error (a dropped TQ_ERR_NOMEM is a lost write). */
+#define TQ_MUST_USE __attribute__((warn_unused_result))
+
 /* tq_strerror() - a static, lowercase description of an error code.
  * @return never NULL; "unknown error" for a value outside the table. */
 const char *tq_strerror(int err);

@@ -93,7 +93,7 @@ typedef struct tq_journal_write_opts {
  * @return TQ_OK, TQ_ERR_BUSY (another writer holds PATH.lock; nothing touched),
  *         TQ_ERR_EXISTS, TQ_ERR_PERM, TQ_ERR_INPUT (a directory, or a link or FIFO
  *         planted at PATH.lock), TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_NOMEM. */
-int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
+TQ_MUST_USE int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
                       tq_journal_writer **out);
 
 /* tq_journal_append() - extend the journal at path in place: the lock is taken, then
@@ -105,7 +105,7 @@ int tq_journal_create(const char *path, const tq_journal_write_opts *opts,
  *         TQ_ERR_BUSY, TQ_ERR_INPUT (not a regular file), TQ_ERR_PERM, TQ_ERR_IO,
  *         TQ_ERR_CORRUPT or TQ_ERR_TORN (an appender never writes after a damaged
  *         tail), TQ_ERR_VERSION, TQ_ERR_LIMIT, TQ_ERR_NOMEM. */
-int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
+TQ_MUST_USE int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
                       tq_journal_writer **out);
 
 /* tq_journal_next_seq() - the seq the next added event gets. */
@@ -114,7 +114,7 @@ uint64_t tq_journal_next_seq(const tq_journal_writer *w);
 /* tq_journal_add() - add one event; its seq is assigned by the writer (ev->seq ignored).
  * A frame is written when it reaches the configured size.  @return TQ_OK, TQ_ERR_IO,
  * TQ_ERR_FULL, TQ_ERR_INPUT (the event cannot be encoded). */
-int tq_journal_add(tq_journal_writer *w, const tq_event *ev);
+TQ_MUST_USE int tq_journal_add(tq_journal_writer *w, const tq_event *ev);
 
 /* tq_journal_finish() - write the last partial frame, fsync, and publish: a created
  * journal is renamed into place (directory fsynced), an append is synced.  Then the
@@ -123,7 +123,7 @@ int tq_journal_add(tq_journal_writer *w, const tq_event *ev);
  * back to the journal's size before it (best effort).  After any failed write every
  * later add/finish returns the same error.
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_FULL, TQ_ERR_PERM, TQ_ERR_NOMEM. */
-int tq_journal_finish(tq_journal_writer *w);
+TQ_MUST_USE int tq_journal_finish(tq_journal_writer *w);
 
 /* tq_journal_abandon() - undo and free: a created journal never appears (its temporary
  * file is removed; the old file at path is untouched), an append is cut back to the
@@ -155,16 +155,16 @@ typedef struct tq_frame_info {
  * of the magic), TQ_ERR_VERSION (a checksummed header of another version, or with flags
  * this version does not know), TQ_ERR_LIMIT (the header's frame_max is over
  * TQ_JOURNAL_FRAME_MAX: this reader will not hold frames that large). */
-int tq_journal_open(const char *path, tq_journal_reader **out);
+TQ_MUST_USE int tq_journal_open(const char *path, tq_journal_reader **out);
 
 /* tq_journal_open_diag() - tq_journal_open() that also says why in d (may be NULL):
  * field "(journal)" or "(header)", and for TQ_ERR_LIMIT the values. */
-int tq_journal_open_diag(const char *path, tq_journal_reader **out, tq_diag *d);
+TQ_MUST_USE int tq_journal_open_diag(const char *path, tq_journal_reader **out, tq_diag *d);
 
 /* tq_journal_open_fd() - the same on an fd open for reading at the start of a journal
  * (a pipe works: the reader only reads forward).  The fd stays the caller's: close it
  * after tq_journal_close(). */
-int tq_journal_open_fd(int fd, tq_journal_reader **out);
+TQ_MUST_USE int tq_journal_open_fd(int fd, tq_journal_reader **out);
 void tq_journal_close(tq_journal_reader *r);   /* NULL does nothing */
 
 /* tq_journal_id() - the journal's 16-byte id (valid while r is open; NULL for NULL). */
@@ -201,7 +201,7 @@ uint32_t tq_journal_version(const tq_journal_reader *r);
  *         A count that raw_size cannot hold (0, or over raw_size / TQ_RECORD_MIN) is
  *         framing damage: sticky TQ_ERR_CORRUPT, first_seq where the frame should have
  *         started, count 0. */
-int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
+TQ_MUST_USE int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
                           size_t *cap);
 
 /* After TQ_ERR_CORRUPT on a payload (see frame_decode) nothing is needed to go on: the
@@ -215,7 +215,7 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
  * by one thread can be decoded on others.  Records are not decoded here (the cursor
  * does that).  The limits (see read_frame) are checked first, from info alone, before
  * zbuf is read or *out grown.  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM. */
-int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf,
+TQ_MUST_USE int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf,
                             uint8_t **out, size_t *cap);
 
 /* tq_frame_cursor - walks the records of a decoded frame. */
@@ -229,7 +229,7 @@ void tq_frame_cursor_init(tq_frame_cursor *c, const tq_frame_info *info, const u
 /* tq_frame_cursor_next() - @return TQ_OK with ev filled (ev->seq set), TQ_ERR_EOF when
  * all info->count records were read and the bytes are used up exactly, TQ_ERR_CORRUPT
  * otherwise. */
-int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
+TQ_MUST_USE int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
 
 /* tq_journal_next_event() - convenience stream over all events (frames read and decoded
  * one at a time; memory bounded by one frame).  *info (may be NULL) describes the frame
@@ -239,7 +239,7 @@ int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
  * --skip-corrupt needs); after one from read_frame it returns TQ_ERR_CORRUPT again.  A record that fails to decode in a frame whose checksum
  * matched (only a forged or buggy writer can do that) is found when the cursor reaches
  * it, so the events before it in that frame have already been returned. */
-int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
+TQ_MUST_USE int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
 
 /* ---- verifying -------------------------------------------------------------- */
 
@@ -263,6 +263,6 @@ typedef struct tq_verify_result {
  *         TQ_ERR_VERSION, TQ_ERR_LIMIT, TQ_ERR_IO, TQ_ERR_PERM, TQ_ERR_NOMEM; d (may be
  *         NULL) says why.  res is filled in every case.  Thread-safe on distinct
  *         results. */
-int tq_journal_verify(const char *path, tq_verify_result *res, tq_diag *d);
+TQ_MUST_USE int tq_journal_verify(const char *path, tq_verify_result *res, tq_diag *d);
 
 #endif

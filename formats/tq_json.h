@@ -28,6 +28,7 @@
 #ifndef TQ_JSON_H
 #define TQ_JSON_H
 
+#include "tq_error.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,7 +86,7 @@ void tq_json_kv_bool(tq_json *j, const char *key, int v);
 /* tq_json_finish() - after the top-level value: a newline and a flush.
  * @return TQ_OK; TQ_ERR_INPUT when a container is still open or the writer was
  * misused; TQ_ERR_IO when the FILE reported an error. */
-int tq_json_finish(tq_json *j);
+TQ_MUST_USE int tq_json_finish(tq_json *j);
 
 /* tq_json_escape() - s[0..n) as a quoted JSON string on f, repaired and escaped as
  * above; the building block of the writer, for callers that print JSON by hand.

@@ -34,7 +34,7 @@ typedef struct tq_lock {
  * @return TQ_OK; TQ_ERR_BUSY (another holder: *busy filled when busy is not NULL);
  *         TQ_ERR_PERM; TQ_ERR_INPUT (path is a symlink, a directory or not a regular
  *         file: d says which); TQ_ERR_IO; TQ_ERR_FULL; TQ_ERR_NOMEM.  d may be NULL. */
-int tq_lock_acquire(tq_lock *l, const char *path, const char *command,
+TQ_MUST_USE int tq_lock_acquire(tq_lock *l, const char *path, const char *command,
                     tq_lock_holder *busy, tq_diag *d);
 
 /* tq_lock_release() - empty the holder text and unlock.  Safe on a zeroed or released
@@ -43,6 +43,6 @@ void tq_lock_release(tq_lock *l);
 
 /* tq_lock_read_holder() - read who holds path (no locking).  @return TQ_OK or
  * TQ_ERR_NOTFOUND / TQ_ERR_IO. */
-int tq_lock_read_holder(const char *path, tq_lock_holder *out);
+TQ_MUST_USE int tq_lock_read_holder(const char *path, tq_lock_holder *out);
 
 #endif

@@ -28,7 +28,7 @@
  * set to it, and a "seq" key in the line must equal it.
  * @return TQ_OK, or TQ_ERR_INPUT with d->field and d->why filled (d->line/seq untouched;
  *         the caller knows them).  ev is unspecified after an error. */
-int tq_ndjson_parse_event(const char *line, size_t len, uint64_t seq, tq_event *ev,
+TQ_MUST_USE int tq_ndjson_parse_event(const char *line, size_t len, uint64_t seq, tq_event *ev,
                           tq_diag *d);
 
 /* tq_ndjson_format_event() - write ev as one NDJSON line with a trailing '\n' into out
@@ -52,11 +52,11 @@ typedef struct tq_linereader {
 } tq_linereader;
 
 /* tq_linereader_init() - fp is borrowed; max is the longest line accepted in bytes. */
-int tq_linereader_init(tq_linereader *r, FILE *fp, size_t max);
+TQ_MUST_USE int tq_linereader_init(tq_linereader *r, FILE *fp, size_t max);
 /* tq_linereader_next() - *line points into r's buffer until the next call; *len excludes
  * the '\n'.  @return TQ_OK, TQ_ERR_EOF at the end, TQ_ERR_LIMIT for a line over max
  * (r->lineno names it), TQ_ERR_IO on a read error. */
-int tq_linereader_next(tq_linereader *r, const char **line, size_t *len);
+TQ_MUST_USE int tq_linereader_next(tq_linereader *r, const char **line, size_t *len);
 void tq_linereader_release(tq_linereader *r);
 
 #endif

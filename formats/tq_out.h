@@ -60,7 +60,7 @@ typedef struct tq_out {
  *         the path and strerror); TQ_ERR_FULL (ENOSPC/EDQUOT); TQ_ERR_INPUT (empty path,
  *         a directory or a link to one, or TQ_OUT_NO_STREAM refused a stream);
  *         TQ_ERR_NOMEM.  d may be NULL; its field is "(output)". */
-int tq_out_open(tq_out *o, const char *path, unsigned flags, tq_diag *d);
+TQ_MUST_USE int tq_out_open(tq_out *o, const char *path, unsigned flags, tq_diag *d);
 
 /* tq_out_fp() - a stdio stream over o->fd (made on first call, fully buffered; for
  * standard output, stdout is flushed first so what the process printed comes before).
@@ -71,20 +71,20 @@ FILE *tq_out_fp(tq_out *o);
 
 /* tq_out_write() - write n bytes to o->fd (after flushing o->fp if there is one),
  * retrying short writes and EINTR.  @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO (sticky). */
-int tq_out_write(tq_out *o, const void *p, size_t n);
+TQ_MUST_USE int tq_out_write(tq_out *o, const void *p, size_t n);
 
 /* tq_out_sync() - make what was written so far durable without finishing: flush o->fp
  * and, for a temporary file, fsync it (a stream is only flushed).  For writers that must
  * know their output is safe before they commit something else (a load's reject file
  * before its database transaction), then tq_out_commit() after.
  * @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_PERM (sticky; d names the path). */
-int tq_out_sync(tq_out *o, tq_diag *d);
+TQ_MUST_USE int tq_out_sync(tq_out *o, tq_diag *d);
 
 /* tq_out_commit() - finish: flush o->fp, then for a temp file fsync, rename over the
  * target and fsync the directory; for a stream, flush and report any write error
  * (a failed write to stdout is an error, never silence).  o is released either way.
  * @return TQ_OK, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_PERM (d names the path and why). */
-int tq_out_commit(tq_out *o, tq_diag *d);
+TQ_MUST_USE int tq_out_commit(tq_out *o, tq_diag *d);
 
 /* tq_out_rollback() - abandon: remove the temporary file, keep the old one; a stream is
  * flushed and left open if it was not ours.  Safe on a zeroed or released tq_out, and
@@ -97,6 +97,6 @@ void tq_out_cleanup_signal(void);
 
 /* tq_out_fsync_dir() - fsync the directory that holds path (for writers that rename or
  * create files themselves).  @return TQ_OK or TQ_ERR_IO. */
-int tq_out_fsync_dir(const char *path);
+TQ_MUST_USE int tq_out_fsync_dir(const char *path);
 
 #endif

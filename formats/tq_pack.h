@@ -68,6 +68,6 @@ typedef struct tq_pack_stats {
  *         nothing committed.  d (may be NULL) says why; its field names the file at
  *         fault: "(input)", "(output)"/"(journal)"/"(header)"/"(frame)" for the journal,
  *         "(lock)", "(reject)". */
-int tq_journal_pack(const tq_pack_opts *o, tq_pack_stats *st, tq_diag *d);
+TQ_MUST_USE int tq_journal_pack(const tq_pack_opts *o, tq_pack_stats *st, tq_diag *d);
 
 #endif

@@ -9,6 +9,7 @@
 #ifndef TQ_TIME_H
 #define TQ_TIME_H
 
+#include "tq_error.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,11 +26,11 @@ typedef struct tq_instant {
 /* tq_time_parse() - parse a timestamp of exactly n bytes (no NUL needed).
  * @return TQ_OK, or TQ_ERR_INPUT with a short reason in why (cap >= 64 recommended;
  *         why may be NULL). */
-int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap);
+TQ_MUST_USE int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap);
 
 /* tq_date_parse() - parse "YYYY-MM-DD" of exactly n bytes into a day number
  * (days since 1970-01-01, may be negative).  @return TQ_OK or TQ_ERR_INPUT. */
-int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap);
+TQ_MUST_USE int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap);
 
 /* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes). */
 void tq_date_format(int32_t day, char out[11]);
@@ -50,6 +51,6 @@ void tq_civil_from_days(int64_t day, int64_t *y, int *m, int *d);
 void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX]);
 
 /* tq_instant_cmp() - <0, 0, >0 as a is before, equal to, after b. */
-int tq_instant_cmp(tq_instant a, tq_instant b);
+TQ_MUST_USE int tq_instant_cmp(tq_instant a, tq_instant b);
 
 #endif

@@ -279,8 +279,8 @@ static const char *const story[] = {
     "{\"ev\":\"AMEND\",\"decl_no\":\"100000000003\",\"tax_due\":5}",   /* 9: final: nothing */
     OFFICER("100000000009", "DOCS_OK"),                /* 10: unknown: nothing */
     DECL("100000000005", 1, 50, "01B1", LINE0),        /* 11: HELD TAX_SHORT */
-    "{\"ev\":\"MANUAL_CLEAR\",\"decl_no\":\"100000000005\",\"officer\":\"HQ01B1-0042\","
-    "\"cleared_at\":\"2024-08-07T10:00:00+07:00\"}",   /* 12: CLEARED by hand */
+    ("{\"ev\":\"MANUAL_CLEAR\",\"decl_no\":\"100000000005\",\"officer\":\"HQ01B1-0042\","
+     "\"cleared_at\":\"2024-08-07T10:00:00+07:00\"}"),   /* 12: CLEARED by hand */
 };
 
 static const struct {
@@ -568,7 +568,7 @@ Test(feed, fill_gap_records_the_changes_of_the_events_it_applies)
         cr_assert_eq(tq_load_file(s, p, &lo, &ls, &d), TQ_OK);
         tq_replay_opts ro = {.threads = threads, .batch_events = 500, .skip_corrupt = 1};
         tq_replay_stats st;
-        tq_replay_run(s, bad, &ro, &st, &d);
+        cr_assert_eq(tq_replay_run(s, bad, &ro, &st, &d), TQ_OK);
         cr_assert_eq(st.nskipped, 1);
         uint64_t before = feed_agrees(s);
         tq_fill_opts fo = {.dry_run = 1};

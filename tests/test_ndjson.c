@@ -996,8 +996,8 @@ static void random_event(uint64_t *s, tq_event *ev, uint64_t seq)
                                            "1999-12-31T00:00:00.123-05:30",
                                            "2030-01-01T12:00:00.000000001+00:00"};
             strcpy(ev->registered_at, stamps[rnd(s) % 4]);
-            tq_time_parse(ev->registered_at, strlen(ev->registered_at), &ev->registered, NULL,
-                          0);
+            cr_assert_eq(tq_time_parse(ev->registered_at, strlen(ev->registered_at),
+                                       &ev->registered, NULL, 0), TQ_OK);
             ev->channel = (uint8_t)(1 + rnd(s) % 3);
         } else {
             ev->has = (uint8_t)(1 + rnd(s) % 3);

@@ -500,7 +500,8 @@ Test(out, killed_by_signal_after_cleanup_leaves_nothing)
         tq_out o;
         if (tq_out_open(&o, at("r"), 0, NULL) != TQ_OK)
             _exit(1);
-        tq_out_write(&o, "x", 1);
+        if (tq_out_write(&o, "x", 1) != TQ_OK)
+            _exit(1);
         tq_out_cleanup_signal();   /* as the CLI's handler does before dying */
         raise(SIGTERM);
         _exit(2);

@@ -973,7 +973,7 @@ static void backfill(tq_explain *x, journal_view *jv)
 {
     for (int j = 0; !x->decl.office[0] && j < jv->n; j++)
         if (access(jv->paths[j], R_OK) == 0 &&
-            (tq_explain_backfill(jv->paths[j], &x->decl, &jv->src), jv->src.found))
+            tq_explain_backfill(jv->paths[j], &x->decl, &jv->src) == TQ_OK && jv->src.found)
             jv->src_j = j;
 }
 

@@ -27,7 +27,7 @@ enum {
 };
 
 /* tq_cli_exit_for() - the exit status for a library error code. */
-int tq_cli_exit_for(int err);
+TQ_MUST_USE int tq_cli_exit_for(int err);
 
 /* Messages: "thongquan: ..." on stderr.  tq_cli_error() returns the exit status given. */
 int tq_cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -35,7 +35,7 @@ void tq_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tq_cli_diag() - "thongquan: FILE: line N (seq N): field 'F': why". */
 void tq_cli_diag(const char *file, const tq_diag *d);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
-int tq_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+TQ_MUST_USE int tq_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* -q/--quiet and -v/--verbose, which every subcommand accepts (tq_cli_parse adds them):
  *   quiet: only errors and warnings on stderr; no summary, no progress line, no
@@ -71,22 +71,22 @@ typedef struct tq_opt {
  * arguments after the subcommand's name (argv[0] is the first of them); argv is not
  * changed.  Not thread-safe (getopt's globals): call it from main's thread.
  * @return 0, or TQ_EXIT_USAGE after printing why.  "--help"/"-h" returns -1. */
-int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
+TQ_MUST_USE int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
 /* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
  * every command has; returns TQ_EXIT_OK. */
-int tq_cli_help(const char *text);
+TQ_MUST_USE int tq_cli_help(const char *text);
 
 /* tq_cli_u64() - parse a whole decimal number for option name; TQ_EXIT_USAGE on error. */
-int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
+TQ_MUST_USE int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out);
 
 /* tq_cli_fancy_stderr() - 1 when stderr is a terminal and TERM is not "dumb": only then
  * may a '\r' redraw or an escape sequence be written there.
  * tq_cli_colour() - 1 when colour could be used: tq_cli_fancy_stderr() and NO_COLOR
  * unset or empty.  Nothing is coloured today; anything that ever is asks this first. */
-int tq_cli_fancy_stderr(void);
-int tq_cli_colour(void);
+TQ_MUST_USE int tq_cli_fancy_stderr(void);
+TQ_MUST_USE int tq_cli_colour(void);
 
 /* Progress on a terminal: a single line on stderr, redrawn at most 4 times a second,
  * never when stderr is not a terminal, with TERM=dumb or with --quiet (so a pipe, a
@@ -132,10 +132,10 @@ void tq_cli_catch_signals(void);
  * "permission denied" and the path; any other failure says the system's reason with
  * the path (the store's tq_diag), e.g. "Not a directory".  TQ_MAP_SIZE in the environment sets the
  * initial map of a new database (tests use a tiny one).  @return 0 or the exit status. */
-int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
+TQ_MUST_USE int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
 
 /* tq_cli_mkdirs() - mkdir -p.  @return 0 or -1 with errno. */
-int tq_cli_mkdirs(const char *dir);
+TQ_MUST_USE int tq_cli_mkdirs(const char *dir);
 
 /* tq_cli_tmpfile() - an anonymous read-write file in $TMPDIR (default /tmp), as sort(1)
  * and git use it: unlike tmpfile(3), the operator can move big temporaries off a small
@@ -164,7 +164,7 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
  * writer was misused.  A command that already has a worse status keeps it. */
 #define TQ_CLI_JSON_SCHEMA 1
 void tq_cli_json_begin(tq_json *j, FILE *f);
-int tq_cli_json_end(tq_json *j);
+TQ_MUST_USE int tq_cli_json_end(tq_json *j);
 /* tq_cli_json_tally() - the tally as members ("declarations", "states", ...). */
 void tq_cli_json_tally(tq_json *j, const tq_tally *t);
 /* tq_cli_json_by_reason() - an object with every reason, zeros included, as a value. */
@@ -182,19 +182,19 @@ void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 double tq_cli_now(void);
 
 /* Subcommands. */
-int tq_cmd_journal(int argc, char **argv);
-int tq_cmd_load(int argc, char **argv);
-int tq_cmd_replay(int argc, char **argv);
-int tq_cmd_reconcile(int argc, char **argv);
-int tq_cmd_export(int argc, char **argv);
-int tq_cmd_stat(int argc, char **argv);
-int tq_cmd_gen(int argc, char **argv);
-int tq_cmd_explain(int argc, char **argv);
-int tq_cmd_check(int argc, char **argv);     /* cmd_check.c: check and backup */
-int tq_cmd_backup(int argc, char **argv);
-int tq_cmd_nightly(int argc, char **argv);   /* cmd_nightly.c */
-int tq_cmd_list(int argc, char **argv);      /* cmd_list.c */
-int tq_cmd_worklist(int argc, char **argv);  /* cmd_worklist.c */
-int tq_cmd_upgrade(int argc, char **argv);   /* cmd_upgrade.c */
+TQ_MUST_USE int tq_cmd_journal(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_load(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_replay(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_reconcile(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_export(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_stat(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_gen(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_explain(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_check(int argc, char **argv);     /* cmd_check.c: check and backup */
+TQ_MUST_USE int tq_cmd_backup(int argc, char **argv);
+TQ_MUST_USE int tq_cmd_nightly(int argc, char **argv);   /* cmd_nightly.c */
+TQ_MUST_USE int tq_cmd_list(int argc, char **argv);      /* cmd_list.c */
+TQ_MUST_USE int tq_cmd_worklist(int argc, char **argv);  /* cmd_worklist.c */
+TQ_MUST_USE int tq_cmd_upgrade(int argc, char **argv);   /* cmd_upgrade.c */
 
 #endif
