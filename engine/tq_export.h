@@ -39,8 +39,8 @@ TQ_MUST_USE int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int nd
 /* tq_tally - what the summaries print: declarations per state and held by reason. */
 typedef struct tq_tally {
     uint64_t declarations;
-    uint64_t by_state[5];               /* indexed by tq_state */
-    uint64_t held_by_reason[8];         /* bit index of TQ_R_* */
+    uint64_t by_state[TQ_STATE_COUNT];               /* indexed by tq_state */
+    uint64_t held_by_reason[TQ_REASON_COUNT];         /* bit index of TQ_R_* */
     uint64_t manual_cleared, manual_with_discrepancies;
 } tq_tally;
 

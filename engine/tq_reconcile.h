@@ -39,7 +39,7 @@ typedef struct tq_reconcile_opts {
 
 typedef struct tq_reconcile_stats {
     uint64_t reevaluated, cleared_now, still_held;
-    uint64_t still_held_by_reason[8];      /* bit index of TQ_R_* */
+    uint64_t still_held_by_reason[TQ_REASON_COUNT];      /* bit index of TQ_R_* */
     uint64_t manual_with_discrepancies, unknown_payments, overpaid;
     uint64_t held_offices;                 /* offices with declarations still held */
     size_t ntop_offices;                   /* of them, the ones with the most: */

@@ -45,7 +45,7 @@ typedef struct tq_replay_stats {
     uint64_t already_applied;  /* events skipped because an earlier run applied them */
     uint64_t applied;          /* events that changed a declaration */
     uint64_t duplicate_decl, ignored_final, unknown_decl;
-    uint64_t by_kind[6];       /* indexed by tq_ev_kind */
+    uint64_t by_kind[TQ_EV_KIND_SLOTS];       /* indexed by tq_ev_kind */
     uint64_t frames;           /* frames applied in this run */
     uint64_t first_seq, last_seq;   /* range applied in this run (0 if none) */
     uint64_t journal_last_seq; /* the journal's mark after the run */

@@ -79,7 +79,7 @@ typedef struct tq_report {
 
     int have_store;                 /* the parts below were filled (tq_report_collect) */
     uint64_t declarations;
-    uint64_t by_state[5];           /* indexed by tq_state */
+    uint64_t by_state[TQ_STATE_COUNT];           /* indexed by tq_state */
     uint64_t held_by_reason[TQ_REASON_COUNT];
     tq_report_office office[TQ_REPORT_TOP];  /* most held first */
     uint32_t noffices;

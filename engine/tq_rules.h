@@ -31,6 +31,8 @@ typedef enum tq_state {
     TQ_STATE_REJECTED = 3,
     TQ_STATE_CANCELLED = 4
 } tq_state;
+/* Arrays indexed by tq_state. */
+#define TQ_STATE_COUNT (TQ_STATE_CANCELLED + 1)
 
 /* Reasons, as bits; their order is the order of output (SPEC §4). */
 enum {

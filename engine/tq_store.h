@@ -140,7 +140,7 @@ TQ_MUST_USE int tq_store_grow(tq_store *s);
 typedef struct tq_store_info {
     uint64_t map_size, map_used;  /* bytes */
     uint64_t receipts, covers, permits, decls, journals;
-    uint64_t by_state[5];         /* decls per tq_state */
+    uint64_t by_state[TQ_STATE_COUNT];         /* decls per tq_state */
 } tq_store_info;
 
 /* tq_store_stat() - counts and sizes, in a read transaction of its own.  map_used is

@@ -193,9 +193,9 @@ int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag 
         return bad_field(d, "receipt_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
                          f[F_RECEIPT]);
     copy_span(out->receipt_no, f[F_RECEIPT]);
-    if (span_is(f[F_KIND], "PAY"))
+    if (span_is(f[F_KIND], tq_payment_kind_name(TQ_PAY)))
         out->kind = TQ_PAY;
-    else if (span_is(f[F_KIND], "GUARANTEE"))
+    else if (span_is(f[F_KIND], tq_payment_kind_name(TQ_GUARANTEE)))
         out->kind = TQ_GUARANTEE;
     else
         return bad_field(d, "kind", "must be PAY or GUARANTEE", f[F_KIND]);

@@ -1,4 +1,5 @@
-/* tq_event.c - printable names for the event kinds and officer results of tq_event.h. */
+/* tq_event.c - printable names for the event kinds, officer results and payment kinds
+ * of tq_event.h: the one place that spells them. */
 #include "tq_event.h"
 
 #include <stddef.h>
@@ -11,6 +12,15 @@ const char *tq_ev_kind_name(int ev)
     case TQ_EV_OFFICER: return "OFFICER";
     case TQ_EV_MANUAL_CLEAR: return "MANUAL_CLEAR";
     case TQ_EV_CANCEL: return "CANCEL";
+    }
+    return NULL;
+}
+
+const char *tq_payment_kind_name(int kind)
+{
+    switch (kind) {
+    case TQ_PAY: return "PAY";
+    case TQ_GUARANTEE: return "GUARANTEE";
     }
     return NULL;
 }

@@ -30,6 +30,8 @@ typedef enum tq_ev_kind {
     TQ_EV_MANUAL_CLEAR = 4,
     TQ_EV_CANCEL = 5
 } tq_ev_kind;
+/* Arrays indexed by tq_ev_kind (slot 0 unused). */
+#define TQ_EV_KIND_SLOTS (TQ_EV_CANCEL + 1)
 
 typedef enum tq_officer_result {
     TQ_OFFICER_DOCS_OK = 1,
@@ -93,8 +95,10 @@ typedef struct tq_permit {
     char prefixes[TQ_PREFIXES_MAX][9];  /* 2..8 digits each */
 } tq_permit;
 
-/* Names for printing; NULL for a value out of range. */
+/* Names for printing, as the records spell them ("DECL", "DOCS_OK", "PAY"); NULL for a
+ * value out of range.  Static strings: never freed.  Any thread. */
 const char *tq_ev_kind_name(int ev);
 const char *tq_officer_result_name(int result);
+const char *tq_payment_kind_name(int kind);
 
 #endif

@@ -560,7 +560,7 @@ static void print_text(const tq_explain *x, const pay_list *pays, const journal_
     for (size_t i = 0; i < pays->n; i++) {
         const tq_payment *p = &pays->v[i];
         printf("  %-20s %-9s %15s đồng", p->receipt_no,
-               p->kind == TQ_PAY ? "PAY" : "GUARANTEE", tq_cli_group(p->amount, a));
+               tq_payment_kind_name(p->kind), tq_cli_group(p->amount, a));
         if (p->kind == TQ_GUARANTEE) {
             tq_date_format(p->valid_until, buf);
             printf("  valid until %s%s", buf,
@@ -636,7 +636,7 @@ static void json_payment(tq_json *j, const tq_payment *p, const int32_t *reg_day
     char buf[11];
     tq_json_begin_object(j);
     tq_json_kv_string(j, "receipt_no", p->receipt_no);
-    tq_json_kv_string(j, "kind", p->kind == TQ_PAY ? "PAY" : "GUARANTEE");
+    tq_json_kv_string(j, "kind", tq_payment_kind_name(p->kind));
     tq_json_kv_u64(j, "amount", p->amount);
     if (reg_day && p->kind == TQ_GUARANTEE) {
         tq_date_format(p->valid_until, buf);
@@ -932,7 +932,7 @@ static void print_text_head(const tq_explain *x, int known, const pay_list *pays
         printf("payments for %s, a declaration not in the database:\n", decl_no);
     for (size_t i = 0; i < pays->n; i++)
         printf("  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
-               pays->v[i].kind == TQ_PAY ? "PAY" : "GUARANTEE",
+               tq_payment_kind_name(pays->v[i].kind),
                tq_cli_group(pays->v[i].amount, a));
 }
 

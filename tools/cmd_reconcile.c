@@ -88,7 +88,7 @@ static void html_row(rec_ctx *c, int list, const char *a, const char *b, const c
 
 static const char *kind_name(int kind)
 {
-    return kind == TQ_PAY ? "PAY" : "GUARANTEE";
+    return tq_payment_kind_name(kind);
 }
 
 /* add() - one entry: its JSON element, its CSV row and, for the first SHOWN, its line
