@@ -6,8 +6,11 @@
  * is then re-evaluated through tq_apply_evaluate(), the same path a replay uses, and a
  * decision that changed is added to the feed (TQ_CHANGE_RECONCILE) in the same
  * transaction.  The office index then gives the still-held per office.  A second pass
- * reports manual clearances with discrepancies and overpaid clearances, and a pass over
- * the payments finds those whose declaration is unknown.  The keys take 24
+ * reports the declarations still held, manual clearances with discrepancies and overpaid
+ * clearances, a pass over the payments finds those whose declaration is unknown, and
+ * (when asked) a last one counts the totals the run leaves, still inside the
+ * transaction, so a dry run reports what it would leave without arithmetic on figures
+ * counted before it.  The keys take 24
  * bytes per HELD declaration; that is the one cost that grows with the database.
  */
 #include "tq_reconcile.h"
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "tq_apply.h"
+#include "tq_export.h"
 
 typedef struct held_key {
     int64_t sec;
@@ -73,6 +77,8 @@ typedef struct report_pass {
 static int report_decl(void *ctx, const tq_decl *d)
 {
     report_pass *p = ctx;
+    if (d->state == TQ_STATE_HELD && p->o->still_held)
+        p->o->still_held(p->o->ctx, d);
     if (d->state != TQ_STATE_CLEARED)
         return 0;
     if (d->manual && d->reasons != 0) {
@@ -141,6 +147,27 @@ static int report_payment(void *ctx, const tq_payment *pay)
     return 0;
 }
 
+/* report_passes() - after the re-evaluation, in its transaction: the offices still
+ * holding declarations, the declarations (still held, manual with discrepancies,
+ * overpaid), the payments for unknown declarations, then the totals it leaves. */
+static int report_passes(tq_txn *t, const tq_reconcile_opts *o, tq_reconcile_stats *st,
+                         tq_apply_scratch *sc)
+{
+    report_pass p = {.o = o, .st = st, .t = t, .sc = sc, .rc = TQ_OK};
+    int rc = tq_store_each_office(t, TQ_STATE_HELD, count_office, &p);
+    if (rc == TQ_OK)
+        rc = tq_store_each_decl(t, report_decl, &p);
+    if (rc == TQ_OK)
+        rc = p.rc;
+    if (rc == TQ_OK)
+        rc = tq_store_each_payment(t, report_payment, &p);
+    if (rc == TQ_OK)
+        rc = p.rc;
+    if (rc == TQ_OK && o->tally_after)
+        rc = tq_export_tally_txn(t, o->tally_after);
+    return rc;
+}
+
 /* show_progress() - report i of n when due; *shown keeps the furthest point reported,
  * so a redo never goes backwards. */
 static void show_progress(const tq_reconcile_opts *o, uint64_t i, uint64_t n, uint64_t *shown)
@@ -197,16 +224,7 @@ static int reconcile_once(tq_store *s, const tq_reconcile_opts *o, tq_reconcile_
                     st->still_held_by_reason[b]++;
         }
     }
-    report_pass p = {.o = o, .st = st, .t = t, .sc = sc, .rc = TQ_OK};
-    rc = tq_store_each_office(t, TQ_STATE_HELD, count_office, &p);
-    if (rc == TQ_OK)
-        rc = tq_store_each_decl(t, report_decl, &p);
-    if (rc == TQ_OK)
-        rc = p.rc;
-    if (rc == TQ_OK)
-        rc = tq_store_each_payment(t, report_payment, &p);
-    if (rc == TQ_OK)
-        rc = p.rc;
+    rc = report_passes(t, o, st, sc);
 out:
     free(h.v);
     if (rc == TQ_OK && !o->dry_run)

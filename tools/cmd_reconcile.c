@@ -119,25 +119,42 @@ static void on_cleared(void *ctx, const tq_decl *d)
     html_row(c, TQ_LIST_CLEARED, d->decl_no, NULL, NULL, NULL);
 }
 
+/* reasons_entry() - an entry of a list of declarations with reasons (manual
+ * discrepancies, still held): decl_no, the reasons under `key`, and tax_short.  Keeps
+ * reasons (>= 160 bytes) and the grouped tax_short (a, >= 32 bytes) for the caller. */
+static void reasons_entry(rec_ctx *c, int which, const char *key, const tq_decl *d,
+                          char *reasons, char *a)
+{
+    rec_list *l = &c->l[which];
+    char line[224];
+    tq_reasons_format(d->reasons, reasons, 160);
+    tq_json_begin_object(&l->w);
+    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
+    tq_json_kv_string(&l->w, key, reasons);
+    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
+    tq_json_end_object(&l->w);
+    tq_cli_group(d->tax_short, a);
+    if (d->tax_short)
+        snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons, a);
+    else
+        snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
+    add(c, which, line, "%s,%s,%llu\n", d->decl_no, reasons, (unsigned long long)d->tax_short);
+}
+
 static void on_manual(void *ctx, const tq_decl *d)
 {
     rec_ctx *c = ctx;
-    rec_list *l = &c->l[L_MANUAL];
-    char reasons[160], line[224], a[32];
-    tq_reasons_format(d->reasons, reasons, sizeof reasons);
-    tq_json_begin_object(&l->w);
-    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
-    tq_json_kv_string(&l->w, "discrepancies", reasons);
-    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
-    tq_json_end_object(&l->w);
-    if (d->tax_short)
-        snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
-                 tq_cli_group(d->tax_short, a));
-    else
-        snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
-    add(c, L_MANUAL, line, "%s,%s,%llu\n", d->decl_no, reasons,
-        (unsigned long long)d->tax_short);
-    html_row(c, TQ_LIST_MANUAL, d->decl_no, reasons, tq_cli_group(d->tax_short, a), NULL);
+    char reasons[160], a[32];
+    reasons_entry(c, L_MANUAL, "discrepancies", d, reasons, a);
+    html_row(c, TQ_LIST_MANUAL, d->decl_no, reasons, a, NULL);
+}
+
+/* on_held() - the declarations the run leaves HELD, with their reasons (not asked for in
+ * a dry run: the reasons in the database would be those of the last replay). */
+static void on_held(void *ctx, const tq_decl *d)
+{
+    char reasons[160], a[32];
+    reasons_entry(ctx, L_HELD, "reasons", d, reasons, a);
 }
 
 static void on_unknown(void *ctx, const tq_payment *p)
@@ -181,31 +198,6 @@ static void on_overpaid(void *ctx, const tq_decl *d, tq_u128 covered)
     add(c, L_OVERPAID, line, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due,
         cd, ed);
     html_row(c, TQ_LIST_REFUND, d->decl_no, a, b, e);
-}
-
-/* still_held() - after the commit, the declarations left HELD with their reasons.  The
- * engine does not stream them (its callbacks name only what changed), so they are read
- * back from the database in decl_no order. */
-static int on_held(void *ctx, const tq_decl *d)
-{
-    rec_ctx *c = ctx;
-    if (d->state != TQ_STATE_HELD)
-        return 0;
-    rec_list *l = &c->l[L_HELD];
-    char reasons[160], line[224], a[32];
-    tq_reasons_format(d->reasons, reasons, sizeof reasons);
-    tq_json_begin_object(&l->w);
-    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
-    tq_json_kv_string(&l->w, "reasons", reasons);
-    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
-    tq_json_end_object(&l->w);
-    if (d->tax_short)
-        snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons,
-                 tq_cli_group(d->tax_short, a));
-    else
-        snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
-    add(c, L_HELD, line, "%s,%s,%llu\n", d->decl_no, reasons, (unsigned long long)d->tax_short);
-    return 0;
 }
 
 /* start_list() - an empty temporary file for list l, and its JSON array opened. */
@@ -503,38 +495,6 @@ static int write_outputs(const rec_report *r, rec_ctx *c, tq_out *rep, const cha
     return 0;
 }
 
-/* tally_after() - the totals after the run into *t, and (unless a dry run) the list of
- * those still held, read back from the database.  @return 0 or the exit status. */
-static int tally_after(tq_store *s, const char *db, int dry_run,
-                       const tq_reconcile_stats *st, rec_ctx *c, tq_tally *t)
-{
-    int rc = tq_export_tally(s, t);
-    if (rc != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot count the declarations: %s", db,
-                            tq_strerror(rc));
-    if (dry_run) {
-        /* The database still holds the state before: a reconcile only turns HELD into
-         * CLEARED and rewrites the reasons of those left HELD, so the totals after it
-         * follow from its figures exactly. */
-        t->by_state[TQ_STATE_CLEARED] += st->cleared_now;
-        t->by_state[TQ_STATE_HELD] -= st->cleared_now;
-        memcpy(t->held_by_reason, st->still_held_by_reason, sizeof t->held_by_reason);
-    } else {
-        tq_txn *txn;
-        if ((rc = tq_txn_begin(s, 1, &txn)) == TQ_OK) {
-            rc = tq_store_each_decl(txn, on_held, c);
-            tq_txn_abort(txn);
-        }
-        if (rc != TQ_OK)
-            return tq_cli_error(tq_cli_exit_for(rc),
-                                "%s: reconciled, but cannot list those still held: %s", db,
-                                tq_strerror(rc));
-    }
-    if (c->failed)
-        return tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
-    return 0;
-}
-
 /* write_page() - --html FILE: the database after the run (for a dry run, its totals and
  * the offices and ages before it), the run's figures and the first rows of each list,
  * naming where the whole lists are.  @return 0 or the exit status. */
@@ -571,91 +531,109 @@ static int write_page(rec_ctx *c, tq_out *o, tq_store *s, const rec_report *r,
     return 0;
 }
 
-int tq_cmd_reconcile(int argc, char **argv)
+typedef struct rec_args {
+    const char *db, *report, *csv, *html, *as_of;
+    int dry_run, json, nosync;
+} rec_args;
+
+/* parse_args() - the options into *a.  @return TQ_CLI_GO, or the exit status. */
+static int parse_args(int argc, char **argv, rec_args *a)
 {
-    const char *db = NULL, *report = NULL, *csv = NULL, *dry = NULL, *json = NULL,
-               *quiet = NULL, *nosync = NULL, *html = NULL,
-               *as_of = NULL;
-    tq_opt opts[] = {{"db", 1, &db},          {"report", 1, &report}, {"csv", 1, &csv},
-                     {"html", 1, &html},      {"as-of", 1, &as_of},
+    const char *dry = NULL, *json = NULL, *quiet = NULL, *nosync = NULL;
+    tq_opt opts[] = {{"db", 1, &a->db},       {"report", 1, &a->report}, {"csv", 1, &a->csv},
+                     {"html", 1, &a->html},   {"as-of", 1, &a->as_of},
                      {"dry-run", 0, &dry},    {"json", 0, &json},     {"quiet", 0, &quiet},
                      {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("reconcile", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_reconcile);
-    if (rc)
+    int npos, rc = tq_cli_args("reconcile", argc, argv, opts, pos, 0, &npos, help_reconcile);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (quiet)
         tq_cli_quiet = 1;
-    if (db == NULL)
+    if (a->db == NULL)
         return tq_cli_usage("reconcile", "needs --db DIR");
-    if (as_of && !html)
+    if (a->as_of && !a->html)
         return tq_cli_usage("reconcile", "--as-of goes with --html FILE");
-    rec_ctx *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-    tq_store *s = NULL;
-    int status = tq_cli_open_store("reconcile", db, 1, nosync != NULL, &s);
-    if (status != 0) {
-        free(c);
-        return status;
-    }
-    int dry_run = dry != NULL, committed = 0;
-    /* Every output is created before anything changes, so a report that cannot be
-     * written stops the run with the database untouched. */
-    tq_out rep, hout;
-    memset(&rep, 0, sizeof rep);
-    memset(&hout, 0, sizeof hout);
+    a->dry_run = dry != NULL;
+    a->json = json != NULL;
+    a->nosync = nosync != NULL;
+    return TQ_CLI_GO;
+}
+
+/* open_outputs() - every output, created before anything changes, so a report that
+ * cannot be written stops the run with the database untouched.  @return 0 or the exit
+ * status. */
+static int open_outputs(rec_ctx *c, const rec_args *a, tq_out *rep, tq_out *hout)
+{
     tq_diag d;
     memset(&d, 0, sizeof d);
     char title[160];
-    snprintf(title, sizeof title, "Reconcile of %s", db);
-    if (html && (rc = tq_report_open(html, title, &hout, &c->html, &d)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
-        goto out;
-    }
-    if (c->html && as_of && tq_report_as_of(c->html, as_of, &d) != TQ_OK) {
-        status = tq_cli_usage("reconcile", "--as-of %s", d.why);
-        goto out;
-    }
-    if (report && (rc = tq_out_open(&rep, report, 0, &d)) != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
-        goto out;
-    }
-    if ((status = open_lists(c, csv, dry_run)) != 0) {
-        if (csv)
-            tq_cli_warn("nothing changed");
-        goto out;
-    }
-    tq_reconcile_opts ro = {.dry_run = dry_run,
+    snprintf(title, sizeof title, "Reconcile of %s", a->db);
+    int rc;
+    if (a->html && (rc = tq_report_open(a->html, title, hout, &c->html, &d)) != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
+    if (c->html && a->as_of && tq_report_as_of(c->html, a->as_of, &d) != TQ_OK)
+        return tq_cli_usage("reconcile", "--as-of %s", d.why);
+    if (a->report && (rc = tq_out_open(rep, a->report, 0, &d)) != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s; nothing changed", d.why);
+    int status = open_lists(c, a->csv, a->dry_run);
+    if (status != 0 && a->csv)
+        tq_cli_warn("nothing changed");
+    return status;
+}
+
+/* run() - the reconcile, then its outputs.  @return the exit status. */
+static int run(rec_ctx *c, tq_store *s, const rec_args *a, tq_out *rep, tq_out *hout)
+{
+    tq_tally t;
+    tq_reconcile_opts ro = {.dry_run = a->dry_run,
                             .cleared_now = on_cleared,
                             .manual_discrepancy = on_manual,
                             .unknown_payment = on_unknown,
                             .overpaid = on_overpaid,
+                            .still_held = a->dry_run ? NULL : on_held,
                             .ctx = c,
                             .progress = on_progress,
-                            .progress_ctx = c};
+                            .progress_ctx = c,
+                            .tally_after = &t};
     tq_reconcile_stats st;
-    memset(&st, 0, sizeof st);
+    tq_diag d;
+    memset(&d, 0, sizeof d);
     tq_progress_init(&c->prog, "reconcile");
-    rc = tq_reconcile_run(s, &ro, on_restart, &st, &d);
+    int rc = tq_reconcile_run(s, &ro, on_restart, &st, &d);
     tq_progress_done(&c->prog);
-    if (rc != TQ_OK) {
-        status = tq_cli_error(tq_cli_exit_for(rc), "%s: reconcile failed, nothing changed: %s%s%s",
-                              db, tq_strerror(rc), d.why[0] ? ": " : "", d.why);
-        goto out;
-    }
-    committed = !dry_run;
-    tq_tally t;
-    if ((status = tally_after(s, db, dry_run, &st, c, &t)) != 0)
-        goto out;
-    rec_report r = {.db = db, .report = report, .dry_run = dry_run, .st = &st, .t = &t};
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "%s: reconcile failed, nothing changed: %s%s%s",
+                            a->db, tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+    int committed = !a->dry_run, status;
+    if (c->failed)
+        return tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
+    rec_report r = {.db = a->db, .report = a->report, .dry_run = a->dry_run, .st = &st, .t = &t};
     tq_cli_utc_now(r.generated_at);
-    if (c->html && (status = write_page(c, &hout, s, &r, csv, committed)) != 0)
-        goto out;
-    status = write_outputs(&r, c, report ? &rep : NULL, csv, committed, json != NULL);
-out:
+    if (c->html && (status = write_page(c, hout, s, &r, a->csv, committed)) != 0)
+        return status;
+    return write_outputs(&r, c, a->report ? rep : NULL, a->csv, committed, a->json);
+}
+
+int tq_cmd_reconcile(int argc, char **argv)
+{
+    rec_args a = {0};
+    int status = parse_args(argc, argv, &a);
+    if (status != TQ_CLI_GO)
+        return status;
+    rec_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
+    tq_store *s = NULL;
+    if ((status = tq_cli_open_store("reconcile", a.db, 1, a.nosync, &s)) != 0) {
+        free(c);
+        return status;
+    }
+    tq_out rep, hout;
+    memset(&rep, 0, sizeof rep);
+    memset(&hout, 0, sizeof hout);
+    if ((status = open_outputs(c, &a, &rep, &hout)) == 0)
+        status = run(c, s, &a, &rep, &hout);
     tq_out_rollback(&rep);
     tq_report_close(&hout, c->html);
     close_lists(c);

@@ -74,6 +74,16 @@ typedef struct tq_opt {
 TQ_MUST_USE int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
+/* tq_cli_args() - tq_cli_parse(), answering --help with the command's help text, so a
+ * command starts with
+ *     if ((rc = tq_cli_args("export", argc, argv, opts, pos, 1, &npos, help)) != TQ_CLI_GO)
+ *         return rc;
+ * @return TQ_CLI_GO to go on; else the exit status to return at once: TQ_EXIT_OK after
+ *         the help, TQ_EXIT_USAGE after saying why.  Threads: as tq_cli_parse(). */
+#define TQ_CLI_GO (-1)
+TQ_MUST_USE int tq_cli_args(const char *cmd, int argc, char **argv, tq_opt *opts,
+                            const char **pos, int maxpos, int *npos, const char *help);
+
 /* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
  * every command has; returns TQ_EXIT_OK. */
 TQ_MUST_USE int tq_cli_help(const char *text);
