@@ -222,7 +222,7 @@ static int tally_decl(void *ctx, const tq_decl *d)
 {
     tq_tally *t = ctx;
     t->declarations++;
-    if (d->state < 5)
+    if (d->state < TQ_STATE_COUNT)
         t->by_state[d->state]++;
     if (d->state == TQ_STATE_HELD)
         for (int b = 0; b < TQ_REASON_COUNT; b++)

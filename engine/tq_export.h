@@ -1,4 +1,11 @@
-/* tq_export.h - the exports of SPEC §4: decisions and permits as CSV. */
+/* tq_export.h - the exports of SPEC §4: decisions and permits as CSV, the change feed,
+ * and the tally the summaries print.
+ *
+ * Every function reads one consistent snapshot (a read transaction of its own, or the
+ * caller's for tq_export_tally_txn) and writes to a FILE the caller owns and closes;
+ * nothing here keeps state between calls.  Threads: any thread may call them, any
+ * number at once, alongside the store's one writer (LMDB readers do not block it); one
+ * FILE must not be written by two calls at once.  None takes a callback. */
 #ifndef TQ_EXPORT_H
 #define TQ_EXPORT_H
 
@@ -8,15 +15,18 @@
 #include "tq_store.h"
 
 /* tq_export_decisions() - "decl_no,state,version,reasons,tax_short,manual", sorted by
- * decl_no, from one read transaction (a consistent snapshot).  @return TQ_OK, TQ_ERR_IO
- * (a write to out failed), or a store error. */
+ * decl_no, from one read transaction (a consistent snapshot), into out (borrowed,
+ * flushed, not closed).  @return TQ_OK, TQ_ERR_IO (a write to out failed: what was
+ * written is cut short), or a store error (TQ_ERR_DBCORRUPT, ...). */
 TQ_MUST_USE int tq_export_decisions(tq_store *s, FILE *out);
 
-/* tq_export_permits() - "permit_no,used,quota" sorted by permit_no. */
+/* tq_export_permits() - "permit_no,used,quota" sorted by permit_no; otherwise as
+ * tq_export_decisions(). */
 TQ_MUST_USE int tq_export_permits(tq_store *s, FILE *out);
 
-/* tq_export_decision_row() - one decisions row (with '\n') into out (>= 256 bytes).
- * @return its length. */
+/* tq_export_decision_row() - one decisions row of d, with its '\n' and without a NUL,
+ * into out (cap bytes, the caller's; at least 256, which any row fits).  Pure: no
+ * store, any thread.  @return its length, or 0 when cap < 256 (nothing written). */
 size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap);
 
 /* tq_export_changes() - the change feed (tq_change) numbered above since, in number
@@ -44,10 +54,12 @@ typedef struct tq_tally {
     uint64_t manual_cleared, manual_with_discrepancies;
 } tq_tally;
 
-/* tq_export_tally() - count over one read transaction.  @return TQ_OK or a store error. */
+/* tq_export_tally() - count over one read transaction into *out (caller-owned; zeroed
+ * first).  @return TQ_OK or a store error (*out then partly counted). */
 TQ_MUST_USE int tq_export_tally(tq_store *s, tq_tally *out);
-/* tq_export_tally_txn() - the same inside a transaction the caller holds (a dry run
- * counts what it decided before throwing the transaction away). */
+/* tq_export_tally_txn() - the same inside t, a transaction the caller holds, read or
+ * write (a dry run counts what it decided before throwing the transaction away), on
+ * t's thread.  @return TQ_OK or a store error. */
 TQ_MUST_USE int tq_export_tally_txn(tq_txn *t, tq_tally *out);
 
 #endif

@@ -62,7 +62,16 @@ typedef struct tq_load_stats {
 } tq_load_stats;
 
 /* tq_load_file() - load path, or opts->in ("-" is not accepted: a redo after map growth
- * must be able to read the file again).  Callbacks run on the calling thread.
+ * must be able to read the file again).  opts and what it points to are borrowed for
+ * the call; opts->in stays open (the caller closes it), opts->reject_out stays the
+ * caller's to commit or roll back; *stats (caller-owned) is filled on every return; d
+ * (may be NULL) says why.
+ * Threads: one load at a time per store (the store's one writer); everything runs on
+ * the calling thread.  Every callback (on_error, progress, before_commit) is called on
+ * that thread inside the load's write transaction: none may begin a transaction of its
+ * own on s (LMDB allows one writer and would deadlock); before_commit writes through
+ * the transaction it is given.  The d given to on_error is valid during the call only.
+ * A redo after map growth calls on_error again for the same rows.
  * @return TQ_OK; TQ_ERR_INPUT when rows were bad and nothing was applied (they were
  * reported through on_error); TQ_ERR_IO with d naming the file; TQ_ERR_IO, TQ_ERR_FULL
  * or TQ_ERR_PERM with d->field "(rejects)" when the reject output could not be written

@@ -106,10 +106,8 @@ int tq_cmd_check(int argc, char **argv)
     tq_store_check_report r;
     check_out o = { 0 };
     tq_diag d;
-    int npos, rc = tq_cli_parse("check", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_check);
-    if (rc)
+    int npos, rc = tq_cli_args("check", argc, argv, opts, pos, 0, &npos, help_check);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (db == NULL)
         return tq_cli_usage("check", "--db DIR is required");
@@ -225,10 +223,8 @@ int tq_cmd_backup(int argc, char **argv)
     const char *pos[1];
     tq_store *s;
     tq_diag d;
-    int npos, rc = tq_cli_parse("backup", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_backup);
-    if (rc)
+    int npos, rc = tq_cli_args("backup", argc, argv, opts, pos, 1, &npos, help_backup);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 1)
         return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");

@@ -59,6 +59,21 @@ static int export_changes(tq_store *s, FILE *f, uint64_t since, int ndjson, int 
     return 0;
 }
 
+/* print_json() - --json: what went where; last (the last change) only for changes. */
+static int print_json(const char *what, const char *out, uint64_t rows, uint64_t bytes,
+                      const uint64_t *last)
+{
+    tq_json j;
+    tq_cli_json_begin(&j, stdout);
+    tq_json_kv_string(&j, "what", what);
+    tq_json_kv_string(&j, "output", out);
+    tq_json_kv_u64(&j, "rows", rows);
+    tq_json_kv_u64(&j, "bytes", bytes);
+    if (last)
+        tq_json_kv_u64(&j, "last_change", *last);
+    return tq_cli_json_end(&j);
+}
+
 int tq_cmd_export(int argc, char **argv)
 {
     const char *db = NULL, *out = NULL, *since = NULL, *csv = NULL, *ndjson = NULL;
@@ -68,10 +83,8 @@ int tq_cmd_export(int argc, char **argv)
                      {"json", 0, &json},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("export", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_export);
-    if (rc)
+    int npos, rc = tq_cli_args("export", argc, argv, opts, pos, 1, &npos, help_export);
+    if (rc != TQ_CLI_GO)
         return rc;
     int changes = npos == 1 && strcmp(pos[0], "changes") == 0;
     if (npos != 1 || (!changes && strcmp(pos[0], "decisions") != 0 &&
@@ -129,13 +142,7 @@ int tq_cmd_export(int argc, char **argv)
         fprintf(stderr, "last change: %llu\n", (unsigned long long)last);
     if (!json)
         return TQ_EXIT_OK;
-    tq_json j;
-    tq_cli_json_begin(&j, stdout);
-    tq_json_kv_string(&j, "what", pos[0]);
-    tq_json_kv_string(&j, "output", out);
-    tq_json_kv_u64(&j, "rows", lines && !(changes && ndjson) ? lines - 1 : lines);
-    tq_json_kv_u64(&j, "bytes", bytes);
-    if (changes)
-        tq_json_kv_u64(&j, "last_change", last);
-    return tq_cli_json_end(&j);
+    /* every output but NDJSON starts with a header line, which is not a row */
+    return print_json(pos[0], out, lines && !(changes && ndjson) ? lines - 1 : lines, bytes,
+                      changes ? &last : NULL);
 }

@@ -136,10 +136,8 @@ static int pack(int argc, char **argv)
                      {"force", 0, &force},   {"quiet", 0, &quiet},     {"json", 0, &json},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("journal pack", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_pack);
-    if (rc)
+    int npos, rc = tq_cli_args("journal pack", argc, argv, opts, pos, 1, &npos, help_pack);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 1 || out == NULL)
         return tq_cli_usage("journal pack", "needs EVENTS.ndjson and -o J.tqj");
@@ -206,10 +204,8 @@ static int cat(int argc, char **argv)
 {
     tq_opt opts[] = {{NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("journal cat", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_cat);
-    if (rc)
+    int npos, rc = tq_cli_args("journal cat", argc, argv, opts, pos, 1, &npos, help_cat);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 1)
         return tq_cli_usage("journal cat", "needs J.tqj");
@@ -307,10 +303,8 @@ static int verify(int argc, char **argv)
     const char *quiet = NULL, *json = NULL;
     tq_opt opts[] = {{"quiet", 0, &quiet}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("journal verify", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_verify);
-    if (rc)
+    int npos, rc = tq_cli_args("journal verify", argc, argv, opts, pos, 1, &npos, help_verify);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 1)
         return tq_cli_usage("journal verify", "needs J.tqj");

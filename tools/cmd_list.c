@@ -278,10 +278,8 @@ int tq_cmd_list(int argc, char **argv)
                      {"o", 1, &a.out},         {"output", 1, &a.out},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("list", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_list);
-    if (rc)
+    int npos, rc = tq_cli_args("list", argc, argv, opts, pos, 0, &npos, help_list);
+    if (rc != TQ_CLI_GO)
         return rc;
     tq_list_filter f;
     out_ctx o = {0};

@@ -126,10 +126,8 @@ int tq_cmd_load(int argc, char **argv)
     tq_opt opts[] = {{"db", 1, &db},       {"skip-invalid", 1, &skip}, {"quiet", 0, &quiet},
                      {"json", 0, &json},   {"no-sync", 0, &nosync},    {NULL, 0, NULL}};
     const char *pos[2];
-    int npos, rc = tq_cli_parse("load", argc, argv, opts, pos, 2, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_load);
-    if (rc)
+    int npos, rc = tq_cli_args("load", argc, argv, opts, pos, 2, &npos, help_load);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 2)
         return tq_cli_usage("load", "needs payments|permits and FILE.csv");

@@ -567,10 +567,8 @@ int tq_cmd_replay(int argc, char **argv)
                      {"html", 1, &html},       {"as-of", 1, &as_of},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("replay", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_replay);
-    if (rc)
+    int npos, rc = tq_cli_args("replay", argc, argv, opts, pos, 1, &npos, help_replay);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (fill) {
         if (npos != 0 || threads || skip || batch || html)

@@ -194,10 +194,8 @@ int tq_cmd_stat(int argc, char **argv)
     const char *db = NULL, *json = NULL;
     tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("stat", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_stat);
-    if (rc)
+    int npos, rc = tq_cli_args("stat", argc, argv, opts, pos, 0, &npos, help_stat);
+    if (rc != TQ_CLI_GO)
         return rc;
     tq_store *s;
     if ((rc = tq_cli_open_store("stat", db, 0, 0, &s)) != 0)

@@ -86,10 +86,8 @@ int tq_cmd_upgrade(int argc, char **argv)
                      {"json", 0, &json},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("upgrade", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_upgrade);
-    if (rc)
+    int npos, rc = tq_cli_args("upgrade", argc, argv, opts, pos, 0, &npos, help_upgrade);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (db == NULL)
         return tq_cli_usage("upgrade", "needs --db DIR");
