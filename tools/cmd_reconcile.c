@@ -7,15 +7,14 @@
  * not sit in memory.  The summary keeps only the first few of each list.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tq_cli.h"
 #include "tq_out.h"
 #include "tq_reconcile.h"
 #include "tq_report.h"
+#include "tq_spool.h"
 
 #define SHOWN 20            /* entries of a list kept for the text summary: it names */
 #define SHOWN_OTHER 10      /* the first 20 cleared now and the first 10 of the others */
@@ -62,18 +61,14 @@ static const struct {
 };
 
 typedef struct rec_list {
-    FILE *json;              /* the list as a JSON array, written with w */
-    tq_json w;
+    FILE *tmp;               /* the array's temporary file, until the spool takes it */
+    tq_spool sp;             /* the list as a JSON array, and with --csv its CSV file */
     uint64_t n;
-    tq_out csv;              /* with --csv */
-    FILE *csvf;              /* its stream; NULL when not written */
     char shown[SHOWN][224];   /* the first entries, as the summary prints them */
 } rec_list;
 
 typedef struct rec_ctx {
     rec_list l[NLISTS];
-    int with_csv;
-    int failed;                 /* a temporary file could not be written */
     tq_progress prog;
     tq_report *html;            /* --html: the page's lists */
 } rec_ctx;
@@ -91,31 +86,22 @@ static const char *kind_name(int kind)
     return tq_payment_kind_name(kind);
 }
 
-/* add() - one entry: its JSON element, its CSV row and, for the first SHOWN, its line
- * in the summary. */
-static void add(rec_ctx *c, int which, const char *shown, const char *csv_fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add(rec_ctx *c, int which, const char *shown, const char *csv_fmt, ...)
+/* add() - one entry counted and, for the first SHOWN, its line in the summary (its JSON
+ * element and CSV row go to the list's spool). */
+static void add(rec_list *l, const char *shown)
 {
-    rec_list *l = &c->l[which];
     if (l->n < SHOWN)
-        snprintf(l->shown[l->n], sizeof l->shown[l->n], "%s", shown);
+        snprintf(l->shown[l->n], sizeof l->shown[l->n], "%.223s", shown); /* cut as before */
     l->n++;
-    if (l->csvf) {
-        va_list ap;
-        va_start(ap, csv_fmt);
-        vfprintf(l->csvf, csv_fmt, ap);
-        va_end(ap);
-    }
 }
 
 static void on_cleared(void *ctx, const tq_decl *d)
 {
     rec_ctx *c = ctx;
     rec_list *l = &c->l[L_CLEARED];
-    tq_json_string(&l->w, d->decl_no);
-    add(c, L_CLEARED, d->decl_no, "%s\n", d->decl_no);
+    tq_json_string(&l->sp.json, d->decl_no);
+    tq_spool_csv(&l->sp, "%s\n", d->decl_no);
+    add(l, d->decl_no);
     html_row(c, TQ_LIST_CLEARED, d->decl_no, NULL, NULL, NULL);
 }
 
@@ -128,17 +114,18 @@ static void reasons_entry(rec_ctx *c, int which, const char *key, const tq_decl 
     rec_list *l = &c->l[which];
     char line[224];
     tq_reasons_format(d->reasons, reasons, 160);
-    tq_json_begin_object(&l->w);
-    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
-    tq_json_kv_string(&l->w, key, reasons);
-    tq_json_kv_u64(&l->w, "tax_short", d->tax_short);
-    tq_json_end_object(&l->w);
+    tq_json_begin_object(&l->sp.json);
+    tq_json_kv_string(&l->sp.json, "decl_no", d->decl_no);
+    tq_json_kv_string(&l->sp.json, key, reasons);
+    tq_json_kv_u64(&l->sp.json, "tax_short", d->tax_short);
+    tq_json_end_object(&l->sp.json);
     tq_cli_group(d->tax_short, a);
     if (d->tax_short)
         snprintf(line, sizeof line, "%s %s (tax short %s)", d->decl_no, reasons, a);
     else
         snprintf(line, sizeof line, "%s %s", d->decl_no, reasons);
-    add(c, which, line, "%s,%s,%llu\n", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    tq_spool_csv(&l->sp, "%s,%s,%llu\n", d->decl_no, reasons, (unsigned long long)d->tax_short);
+    add(l, line);
 }
 
 static void on_manual(void *ctx, const tq_decl *d)
@@ -162,16 +149,17 @@ static void on_unknown(void *ctx, const tq_payment *p)
     rec_ctx *c = ctx;
     rec_list *l = &c->l[L_UNKNOWN];
     char line[224], a[32];
-    tq_json_begin_object(&l->w);
-    tq_json_kv_string(&l->w, "receipt_no", p->receipt_no);
-    tq_json_kv_string(&l->w, "decl_no", p->decl_no);
-    tq_json_kv_string(&l->w, "kind", kind_name(p->kind));
-    tq_json_kv_u64(&l->w, "amount", p->amount);
-    tq_json_end_object(&l->w);
+    tq_json_begin_object(&l->sp.json);
+    tq_json_kv_string(&l->sp.json, "receipt_no", p->receipt_no);
+    tq_json_kv_string(&l->sp.json, "decl_no", p->decl_no);
+    tq_json_kv_string(&l->sp.json, "kind", kind_name(p->kind));
+    tq_json_kv_u64(&l->sp.json, "amount", p->amount);
+    tq_json_end_object(&l->sp.json);
     snprintf(line, sizeof line, "%s for %s: %s %s", p->receipt_no, p->decl_no,
              kind_name(p->kind), tq_cli_group(p->amount, a));
-    add(c, L_UNKNOWN, line, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no, kind_name(p->kind),
-        (unsigned long long)p->amount);
+    tq_spool_csv(&l->sp, "%s,%s,%s,%llu\n", p->receipt_no, p->decl_no, kind_name(p->kind),
+                 (unsigned long long)p->amount);
+    add(l, line);
     html_row(c, TQ_LIST_UNKNOWN, p->receipt_no, p->decl_no, kind_name(p->kind), a);
 }
 
@@ -185,43 +173,20 @@ static void on_overpaid(void *ctx, const tq_decl *d, tq_u128 covered)
     tq_u128 excess = covered - d->tax_due;
     tq_u128_dec(covered, cd);
     tq_u128_dec(excess, ed);
-    tq_json_begin_object(&l->w);
-    tq_json_kv_string(&l->w, "decl_no", d->decl_no);
-    tq_json_kv_u64(&l->w, "tax_due", d->tax_due);
-    tq_json_key(&l->w, "covered");
-    tq_json_raw(&l->w, cd, strlen(cd));        /* 128-bit decimals, digits only */
-    tq_json_key(&l->w, "excess");
-    tq_json_raw(&l->w, ed, strlen(ed));
-    tq_json_end_object(&l->w);
+    tq_json_begin_object(&l->sp.json);
+    tq_json_kv_string(&l->sp.json, "decl_no", d->decl_no);
+    tq_json_kv_u64(&l->sp.json, "tax_due", d->tax_due);
+    tq_json_key(&l->sp.json, "covered");
+    tq_json_raw(&l->sp.json, cd, strlen(cd));        /* 128-bit decimals, digits only */
+    tq_json_key(&l->sp.json, "excess");
+    tq_json_raw(&l->sp.json, ed, strlen(ed));
+    tq_json_end_object(&l->sp.json);
     snprintf(line, sizeof line, "%s: due %s, covered %s, excess %s", d->decl_no,
              tq_cli_group(d->tax_due, a), tq_u128_group(covered, b), tq_u128_group(excess, e));
-    add(c, L_OVERPAID, line, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due,
-        cd, ed);
+    tq_spool_csv(&l->sp, "%s,%llu,%s,%s\n", d->decl_no, (unsigned long long)d->tax_due, cd,
+                 ed);
+    add(l, line);
     html_row(c, TQ_LIST_REFUND, d->decl_no, a, b, e);
-}
-
-/* start_list() - an empty temporary file for list l, and its JSON array opened. */
-static void start_list(rec_ctx *c, rec_list *l)
-{
-    if (l->json == NULL)
-        return;
-    rewind(l->json);
-    if (ftruncate(fileno(l->json), 0) != 0)
-        c->failed = 1;
-    tq_json_init(&l->w, l->json);
-    tq_json_begin_array(&l->w);
-}
-
-/* truncate_csv() - start a CSV list again: its temporary file is emptied (a list
- * streamed into a device or FIFO cannot be taken back, so that run fails). */
-static void truncate_csv(rec_ctx *c, rec_list *l, const char *header)
-{
-    if (l->csvf == NULL)
-        return;
-    if (fflush(l->csvf) != 0 || l->csv.stream || ftruncate(l->csv.fd, 0) != 0 ||
-        lseek(l->csv.fd, 0, SEEK_SET) != 0)
-        c->failed = 1;
-    fputs(header, l->csvf);
 }
 
 /* A run redone after the map grew calls the callbacks again from the start. */
@@ -229,10 +194,8 @@ static void on_restart(void *ctx)
 {
     rec_ctx *c = ctx;
     for (int i = 0; i < NLISTS; i++) {
-        rec_list *l = &c->l[i];
-        start_list(c, l);
-        truncate_csv(c, l, lists[i].header);
-        l->n = 0;
+        tq_spool_reset(&c->l[i].sp);
+        c->l[i].n = 0;
     }
     if (c->html)
         tq_report_lists_reset(c->html);
@@ -251,31 +214,27 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
  * its final name and renamed into place at the end, so a failed run leaves none). */
 static int open_lists(rec_ctx *c, const char *csv_dir, int dry_run)
 {
-    for (int i = 0; i < NLISTS; i++) {
-        if ((c->l[i].json = tq_cli_tmpfile()) == NULL)
+    for (int i = 0; i < NLISTS; i++)
+        if ((c->l[i].tmp = tq_cli_tmpfile()) == NULL)
             return tq_cli_error(TQ_EXIT_IO, "cannot create a temporary file in %s: %s",
                                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
-        start_list(c, &c->l[i]);
-    }
-    if (csv_dir == NULL)
-        return 0;
-    if (tq_cli_mkdirs(csv_dir) != 0)
+    if (csv_dir && tq_cli_mkdirs(csv_dir) != 0)
         return tq_cli_error(errno == EACCES || errno == EPERM ? TQ_EXIT_PERM : TQ_EXIT_IO,
                             "cannot create %s: %s", csv_dir, strerror(errno));
-    c->with_csv = 1;
     for (int i = 0; i < NLISTS; i++) {
-        if (i == L_HELD && dry_run)
-            continue;
         char path[4096];
         tq_diag d;
         memset(&d, 0, sizeof d);
-        snprintf(path, sizeof path, "%s/%s", csv_dir, lists[i].csv);
-        int rc = tq_out_open(&c->l[i].csv, path, 0, &d);
+        snprintf(path, sizeof path, "%s/%s", csv_dir ? csv_dir : "", lists[i].csv);
+        /* no still_held.csv in a dry run: see the help */
+        int with_csv = csv_dir && !(i == L_HELD && dry_run);
+        FILE *tmp = c->l[i].tmp;
+        c->l[i].tmp = NULL;        /* the spool's now, whatever happens */
+        int rc = tq_spool_open(&c->l[i].sp, tmp, with_csv ? path : NULL, lists[i].header, &d);
+        if (rc == TQ_ERR_NOMEM)
+            return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
         if (rc != TQ_OK)
             return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
-        if ((c->l[i].csvf = tq_out_fp(&c->l[i].csv)) == NULL)
-            return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-        fputs(lists[i].header, c->l[i].csvf);
     }
     return 0;
 }
@@ -284,12 +243,10 @@ static int open_lists(rec_ctx *c, const char *csv_dir, int dry_run)
 static void close_lists(rec_ctx *c)
 {
     for (int i = 0; i < NLISTS; i++) {
-        rec_list *l = &c->l[i];
-        tq_out_rollback(&l->csv);
-        l->csvf = NULL;
-        if (l->json)
-            fclose(l->json);
-        l->json = NULL;
+        tq_spool_release(&c->l[i].sp);
+        if (c->l[i].tmp)
+            fclose(c->l[i].tmp);
+        c->l[i].tmp = NULL;
     }
 }
 
@@ -297,42 +254,29 @@ static void close_lists(rec_ctx *c)
  * first that failed (d says which and why). */
 static int commit_lists(rec_ctx *c, tq_diag *d)
 {
-    for (int i = 0; i < NLISTS; i++) {
-        rec_list *l = &c->l[i];
-        if (l->csvf == NULL)
-            continue;
-        l->csvf = NULL;
-        int rc = tq_out_commit(&l->csv, d);
-        if (rc != TQ_OK)
-            return rc;
-    }
-    return TQ_OK;
+    int rc = TQ_OK;
+    for (int i = 0; i < NLISTS && rc == TQ_OK; i++)
+        rc = tq_spool_commit(&c->l[i].sp, d);
+    return rc;
 }
 
 /* end_lists() - close every list's JSON array, once all its entries are in. */
 static int end_lists(rec_ctx *c)
 {
-    int rc = 0;
-    for (int i = 0; i < NLISTS; i++) {
-        tq_json_end_array(&c->l[i].w);
-        rc |= c->l[i].w.err || fflush(c->l[i].json) != 0;
-    }
-    return rc ? -1 : 0;
+    int rc = TQ_OK;
+    for (int i = 0; i < NLISTS; i++)
+        if (tq_spool_end(&c->l[i].sp) != TQ_OK)
+            rc = TQ_ERR_IO;
+    return rc;
 }
 
-/* copy_list() - the list's array, as the value of the member just keyed in j. */
-static int copy_list(tq_json *j, FILE *in)
+/* lists_failed() - whether a list's temporary file could not be written or reset. */
+static int lists_failed(const rec_ctx *c)
 {
-    char buf[1 << 14];
-    size_t n;
-    FILE *out = tq_json_value_fp(j);
-    if (out == NULL)
-        return -1;
-    rewind(in);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n)
-            return -1;
-    return ferror(in) ? -1 : 0;
+    for (int i = 0; i < NLISTS; i++)
+        if (c->l[i].sp.failed)
+            return 1;
+    return 0;
 }
 
 typedef struct rec_report {
@@ -406,7 +350,7 @@ static int write_json(FILE *f, const rec_report *r, rec_ctx *c)
         if (i == L_HELD && r->dry_run)
             tq_json_null(&j);
         else
-            rc |= copy_list(&j, c->l[i].json);
+            rc |= tq_spool_copy(&c->l[i].sp, &j);
     }
     tq_json_end_object(&j);
     tq_json_end_object(&j);
@@ -606,7 +550,7 @@ static int run(rec_ctx *c, tq_store *s, const rec_args *a, tq_out *rep, tq_out *
         return tq_cli_error(tq_cli_exit_for(rc), "%s: reconcile failed, nothing changed: %s%s%s",
                             a->db, tq_strerror(rc), d.why[0] ? ": " : "", d.why);
     int committed = !a->dry_run, status;
-    if (c->failed)
+    if (lists_failed(c))
         return tq_cli_error(TQ_EXIT_IO, "cannot write a temporary file: %s", strerror(errno));
     rec_report r = {.db = a->db, .report = a->report, .dry_run = a->dry_run, .st = &st, .t = &t};
     tq_cli_utc_now(r.generated_at);
