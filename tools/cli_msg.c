@@ -1,5 +1,5 @@
 /* cli_msg.c - messages on stderr ("thongquan: ..."), the exit status for an error code,
- * and the small formatting helpers the summaries share. */
+ * and the --help text every command ends with. */
 #include "tq_cli.h"
 #include "tq_num.h"
 
@@ -111,20 +111,3 @@ int tq_cli_help(const char *text)
           stdout);
     return TQ_EXIT_OK;
 }
-
-char *tq_cli_group(uint64_t v, char out[32])
-{
-    /* one grouping rule for every figure: tq_num's (a u64 grouped fits 26 bytes) */
-    char g[TQ_U128_GROUP_MAX];
-    snprintf(out, 32, "%s", tq_u128_group((tq_u128)v, g));
-    return out;
-}
-
-void tq_cli_utc_now(char out[32])
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-

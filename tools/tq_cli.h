@@ -120,7 +120,7 @@ void tq_progress_done(tq_progress *p);
 void tq_cli_progress_shown(void);
 void tq_cli_erase_progress_locked(void);
 
-/* tq_cli_group() - v with thousands separators ("12,500,000") in out; returns out. */
+/* Figures (cli_format.c).  tq_cli_group() - v with thousands separators ("12,500,000") in out; returns out. */
 char *tq_cli_group(uint64_t v, char out[32]);
 
 /* Signals (cli_signal.c).  tq_cli_cleanup_on_signals(), called by main() for every
@@ -144,7 +144,7 @@ void tq_cli_catch_signals(void);
  * initial map of a new database (tests use a tiny one).  @return 0 or the exit status. */
 TQ_MUST_USE int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
 
-/* tq_cli_mkdirs() - mkdir -p.  @return 0 or -1 with errno. */
+/* File-system helpers (cli_files.c).  tq_cli_mkdirs() - mkdir -p.  @return 0 or -1 with errno. */
 TQ_MUST_USE int tq_cli_mkdirs(const char *dir);
 
 /* tq_cli_tmpfile() - an anonymous read-write file in $TMPDIR (default /tmp), as sort(1)
@@ -152,10 +152,10 @@ TQ_MUST_USE int tq_cli_mkdirs(const char *dir);
  * /tmp.  @return NULL with errno set on failure. */
 FILE *tq_cli_tmpfile(void);
 
-/* tq_cli_utc_now() - the time now as "2024-08-07T02:30:00Z". */
+/* tq_cli_utc_now() - (cli_format.c) the time now as "2024-08-07T02:30:00Z". */
 void tq_cli_utc_now(char out[32]);
 
-/* Summaries of the declarations (cmd_summary.c), as text lines or JSON members. */
+/* Summaries of the declarations (cli_summary.c), as text lines or JSON members. */
 void tq_cli_print_tally_text(FILE *f, const tq_tally *t);
 void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_reason);
 
@@ -186,7 +186,7 @@ void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason);
  * to it.  @return NULL when out of memory. */
 FILE *tq_cli_counting(FILE *under, uint64_t *lines, uint64_t *bytes);
 
-/* tq_cli_hex_id() - a journal id as 32 lowercase hex digits. */
+/* tq_cli_hex_id() - a journal id as 32 lowercase hex digits (cli_format.c). */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 
 double tq_cli_now(void);

@@ -1,4 +1,4 @@
-/* cmd_summary.c - the summaries of a database's declarations that replay, stat and
+/* cli_summary.c - the summaries of a database's declarations that replay, stat and
  * reconcile print, as text lines or JSON members. */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,10 +39,4 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
     }
     if (any)
         fputc('\n', f);
-}
-
-void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
-{
-    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
