@@ -43,8 +43,8 @@ size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap);
  *         read from another database, or this one was restored from an older backup);
  *         TQ_ERR_VERSION (a format 2 database opened read-only: no feed yet); TQ_ERR_IO
  *         (a write to out failed); store errors. */
-TQ_MUST_USE int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64_t *last,
-                      uint64_t *rows);
+TQ_MUST_USE int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson,
+                                  uint64_t *last, uint64_t *rows);
 
 /* tq_tally - what the summaries print: declarations per state and held by reason. */
 typedef struct tq_tally {

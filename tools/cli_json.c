@@ -30,6 +30,12 @@ int tq_cli_json_end(tq_json *j)
                         e ? strerror(e) : "write error");
 }
 
+void tq_cli_json_u64s(tq_json *j, const tq_cli_kv *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tq_json_kv_u64(j, m[i].key, m[i].v);
+}
+
 /* Every reason is present, zeros included, so a consumer (the nightly job's metrics,
  * a dashboard) always finds the same keys. */
 void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason)

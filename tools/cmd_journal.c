@@ -161,7 +161,8 @@ static int pack(int argc, char **argv)
         return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",
                             c.in_name, strerror(errno));
     struct stat in_sb;
-    c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode) ? (uint64_t)in_sb.st_size : 0;
+    c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
+                    ? (uint64_t)in_sb.st_size : 0;
     char command[160];
     snprintf(command, sizeof command, "journal pack %s", c.in_name);
     po.in = in;
@@ -268,8 +269,7 @@ static int print_verify_json(const char *path, const tq_verify_result *res)
     tq_cli_json_begin(&j, stdout);
     tq_json_kv_string(&j, "journal", path);
     tq_json_kv_string(&j, "id", hex);
-    tq_json_kv_u64(&j, "version", res->version);
-    tq_json_kv_u64(&j, "frame_max", res->frame_max);
+    TQ_CLI_JSON_U64S(&j, {"version", res->version}, {"frame_max", res->frame_max});
     tq_json_key(&j, "first_seq");
     if (res->events)
         tq_json_u64(&j, res->first_seq);
@@ -280,11 +280,9 @@ static int print_verify_json(const char *path, const tq_verify_result *res)
         tq_json_u64(&j, res->last_seq);
     else
         tq_json_null(&j);
-    tq_json_kv_u64(&j, "events", res->events);
-    tq_json_kv_u64(&j, "frames", res->frames);
-    tq_json_kv_u64(&j, "file_bytes", res->file_size);
-    tq_json_kv_u64(&j, "content_bytes", res->rawbytes);
-    tq_json_kv_u64(&j, "compressed_bytes", res->zbytes);
+    TQ_CLI_JSON_U64S(&j, {"events", res->events}, {"frames", res->frames},
+                     {"file_bytes", res->file_size}, {"content_bytes", res->rawbytes},
+                     {"compressed_bytes", res->zbytes});
     tq_json_kv_string(&j, "status", res->status == TQ_OK          ? "ok"
                                     : res->status == TQ_ERR_TORN ? "torn_tail"
                                                                  : "corrupt");

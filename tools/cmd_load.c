@@ -93,12 +93,9 @@ static int print_result(const char *file, const char *what, tq_load_kind kind,
         tq_cli_json_begin(&j, stdout);
         tq_json_kv_string(&j, "file", file);
         tq_json_kv_string(&j, "kind", what);
-        tq_json_kv_u64(&j, "rows", st.rows);
-        tq_json_kv_u64(&j, "new", st.added);
-        tq_json_kv_u64(&j, "duplicates", st.duplicates);
-        tq_json_kv_u64(&j, "replaced", st.replaced);
-        tq_json_kv_u64(&j, "rejected", st.rejected);
-        tq_json_kv_u64(&j, "for_unknown_declarations", st.unknown_decl);
+        TQ_CLI_JSON_U64S(&j, {"rows", st.rows}, {"new", st.added},
+                         {"duplicates", st.duplicates}, {"replaced", st.replaced},
+                         {"rejected", st.rejected}, {"for_unknown_declarations", st.unknown_decl});
         tq_json_key(&j, "seconds");
         tq_json_double(&j, el, 3);
         return tq_cli_json_end(&j);

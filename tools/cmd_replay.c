@@ -128,12 +128,9 @@ static void json_events(tq_json *j, const tq_replay_stats *st)
     static const char *kinds[] = {"", "DECL", "AMEND", "OFFICER", "MANUAL_CLEAR", "CANCEL"};
     tq_json_key(j, "events");
     tq_json_begin_object(j);
-    tq_json_kv_u64(j, "total", st->events);
-    tq_json_kv_u64(j, "applied", st->applied);
-    tq_json_kv_u64(j, "duplicate_decl", st->duplicate_decl);
-    tq_json_kv_u64(j, "ignored_final", st->ignored_final);
-    tq_json_kv_u64(j, "unknown_decl", st->unknown_decl);
-    tq_json_kv_u64(j, "already_applied", st->already_applied);
+    TQ_CLI_JSON_U64S(j, {"total", st->events}, {"applied", st->applied},
+                     {"duplicate_decl", st->duplicate_decl}, {"ignored_final", st->ignored_final},
+                     {"unknown_decl", st->unknown_decl}, {"already_applied", st->already_applied});
     tq_json_key(j, "by_kind");
     tq_json_begin_object(j);
     for (int k = 1; k <= 5; k++)
@@ -405,10 +402,8 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
         tq_json_kv_string(&j, "journal", path);
         tq_json_kv_string(&j, "journal_id", id);
         tq_json_kv_bool(&j, "dry_run", dry_run);
-        tq_json_kv_u64(&j, "gaps", st.gaps);
-        tq_json_kv_u64(&j, "gaps_filled", st.gaps_filled);
-        tq_json_kv_u64(&j, "events", st.events);
-        tq_json_kv_u64(&j, "applied", st.applied);
+        TQ_CLI_JSON_U64S(&j, {"gaps", st.gaps}, {"gaps_filled", st.gaps_filled},
+                         {"events", st.events}, {"applied", st.applied});
         tq_json_kv_bool(&j, "review_truncated", st.review_truncated);
         tq_json_key(&j, "review");
         if (ro.w.err == TQ_OK && buf)

@@ -131,12 +131,9 @@ static int stat_offices(tq_store *s, stat_out *o)
 static void stat_json_head(tq_json *j, const tq_store_info *in, const tq_tally *tally)
 {
     tq_cli_json_begin(j, stdout);
-    tq_json_kv_u64(j, "map_size", in->map_size);
-    tq_json_kv_u64(j, "map_used", in->map_used);
-    tq_json_kv_u64(j, "receipts", in->receipts);
-    tq_json_kv_u64(j, "covers", in->covers);
-    tq_json_kv_u64(j, "permits", in->permits);
-    tq_json_kv_u64(j, "declarations", in->decls);
+    TQ_CLI_JSON_U64S(j, {"map_size", in->map_size}, {"map_used", in->map_used},
+                     {"receipts", in->receipts}, {"covers", in->covers},
+                     {"permits", in->permits}, {"declarations", in->decls});
     tq_json_key(j, "states");
     tq_json_begin_object(j);
     for (int st = 0; st <= TQ_STATE_CANCELLED; st++)

@@ -35,7 +35,8 @@ void tq_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tq_cli_diag() - "thongquan: FILE: line N (seq N): field 'F': why". */
 void tq_cli_diag(const char *file, const tq_diag *d);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
-TQ_MUST_USE int tq_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+TQ_MUST_USE int tq_cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* -q/--quiet and -v/--verbose, which every subcommand accepts (tq_cli_parse adds them):
  *   quiet: only errors and warnings on stderr; no summary, no progress line, no
@@ -100,7 +101,8 @@ TQ_MUST_USE int tq_cli_colour(void);
 
 /* Progress on a terminal: a single line on stderr, redrawn at most 4 times a second,
  * never when stderr is not a terminal, with TERM=dumb or with --quiet (so a pipe, a
- * log file, an Emacs shell or cron never sees a '\r').  "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
+ * log file, an Emacs shell or cron never sees a '\r').
+ * "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
     double start, last;
@@ -120,7 +122,8 @@ void tq_progress_done(tq_progress *p);
 void tq_cli_progress_shown(void);
 void tq_cli_erase_progress_locked(void);
 
-/* Figures (cli_format.c).  tq_cli_group() - v with thousands separators ("12,500,000") in out; returns out. */
+/* Figures (cli_format.c).  tq_cli_group() - v with thousands separators ("12,500,000")
+ * in out; returns out. */
 char *tq_cli_group(uint64_t v, char out[32]);
 
 /* Signals (cli_signal.c).  tq_cli_cleanup_on_signals(), called by main() for every
@@ -142,7 +145,8 @@ void tq_cli_catch_signals(void);
  * "permission denied" and the path; any other failure says the system's reason with
  * the path (the store's tq_diag), e.g. "Not a directory".  TQ_MAP_SIZE in the environment sets the
  * initial map of a new database (tests use a tiny one).  @return 0 or the exit status. */
-TQ_MUST_USE int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync, tq_store **s);
+TQ_MUST_USE int tq_cli_open_store(const char *cmd, const char *dir, int write, int nosync,
+                                  tq_store **s);
 
 /* File-system helpers (cli_files.c).  tq_cli_mkdirs() - mkdir -p.  @return 0 or -1 with errno. */
 TQ_MUST_USE int tq_cli_mkdirs(const char *dir);
@@ -175,6 +179,18 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
 #define TQ_CLI_JSON_SCHEMA 1
 void tq_cli_json_begin(tq_json *j, FILE *f);
 TQ_MUST_USE int tq_cli_json_end(tq_json *j);
+/* tq_cli_json_u64s() - whole-number members from a table, in its order, so a summary's
+ * figures read as a list of (key, value):
+ *     TQ_CLI_JSON_U64S(&j, {"rows", st.rows}, {"new", st.added});
+ * Threads: as the tq_json. */
+typedef struct tq_cli_kv {
+    const char *key;
+    uint64_t v;
+} tq_cli_kv;
+void tq_cli_json_u64s(tq_json *j, const tq_cli_kv *m, size_t n);
+#define TQ_CLI_JSON_U64S(j, ...)                                                          \
+    tq_cli_json_u64s((j), (const tq_cli_kv[]){__VA_ARGS__},                               \
+                     sizeof((const tq_cli_kv[]){__VA_ARGS__}) / sizeof(tq_cli_kv))
 /* tq_cli_json_tally() - the tally as members ("declarations", "states", ...). */
 void tq_cli_json_tally(tq_json *j, const tq_tally *t);
 /* tq_cli_json_by_reason() - an object with every reason, zeros included, as a value. */
