@@ -24,11 +24,13 @@
 TQ_MUST_USE int tq_report_collect(tq_txn *t, tq_report *r);
 
 /* tq_report_collect_store() - the same in a read transaction of its own on s; on error
- * d (may be NULL) says why (the table and key of damage). */
+ * d (may be NULL) says why (the table and key of damage).  Threads: any thread, beside
+ * the store's writer (a reader never blocks it); one r per thread. */
 TQ_MUST_USE int tq_report_collect_store(tq_store *s, tq_report *r, tq_diag *d);
 
 /* tq_report_age_bucket() - the TQ_AGE_* bucket of a declaration registered at reg, as
- * of as_of (one registered after as_of counts as under 2 hours). */
+ * of as_of (one registered after as_of counts as under 2 hours).  Pure: any thread;
+ * it cannot fail. */
 TQ_MUST_USE int tq_report_age_bucket(tq_instant reg, tq_instant as_of);
 
 #endif

@@ -1,6 +1,13 @@
 /* tq_cli.h - what the thongquan subcommands share: exit statuses, messages, options,
  * progress and signal handling.  Everything here is presentation; the work is done by
- * the engine/ and formats/ libraries. */
+ * the engine/ and formats/ libraries.
+ *
+ * Conventions for every function below unless it says otherwise.  Errors: a function
+ * that can fail prints why ("thongquan: ...") and returns the exit status (0 when it
+ * went well); none returns a library code.  Ownership: strings and buffers passed in
+ * are borrowed for the call.  Threads: call from main's thread, except the messages
+ * (tq_cli_error, tq_cli_warn, tq_cli_diag), which any thread may call (they lock
+ * stderr); a tq_progress is used by one thread at a time. */
 #ifndef TQ_CLI_H
 #define TQ_CLI_H
 
@@ -205,6 +212,7 @@ FILE *tq_cli_counting(FILE *under, uint64_t *lines, uint64_t *bytes);
 /* tq_cli_hex_id() - a journal id as 32 lowercase hex digits (cli_format.c). */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 
+/* tq_cli_now() - seconds on the monotonic clock, for durations (cli_progress.c). */
 double tq_cli_now(void);
 
 /* Subcommands. */
