@@ -68,20 +68,14 @@ static int print_check_json_tail(tq_json *j, const char *db, int rc,
     tq_json_i64(j, r->steps);
     tq_json_key(j, "file");
     tq_json_begin_object(j);
-    tq_json_kv_u64(j, "bytes", r->file.file_size);
-    tq_json_kv_u64(j, "page_size", r->file.page_size);
-    tq_json_kv_u64(j, "txnid", r->file.txnid);
-    tq_json_kv_u64(j, "last_page", r->file.last_pg);
-    tq_json_kv_u64(j, "pages_visited", r->file.pages_visited);
+    TQ_CLI_JSON_U64S(j, {"bytes", r->file.file_size}, {"page_size", r->file.page_size},
+                     {"txnid", r->file.txnid}, {"last_page", r->file.last_pg},
+                     {"pages_visited", r->file.pages_visited});
     tq_json_end_object(j);
-    tq_json_kv_u64(j, "records", r->records);
-    tq_json_kv_u64(j, "declarations", r->decls);
-    tq_json_kv_u64(j, "receipts", r->receipts);
-    tq_json_kv_u64(j, "permits", r->permits);
-    tq_json_kv_u64(j, "journals", r->journals);
-    tq_json_kv_u64(j, "gaps", r->gaps);
-    tq_json_kv_u64(j, "changes", r->changes);
-    tq_json_kv_u64(j, "passes", r->passes);
+    TQ_CLI_JSON_U64S(j, {"records", r->records}, {"declarations", r->decls},
+                     {"receipts", r->receipts}, {"permits", r->permits},
+                     {"journals", r->journals}, {"gaps", r->gaps}, {"changes", r->changes},
+                     {"passes", r->passes});
     return tq_cli_json_end(j);
 }
 
