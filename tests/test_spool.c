@@ -49,6 +49,23 @@ static void report(tq_spool *sp, char *buf, size_t cap)
     fclose(f);
 }
 
+/* expect_report() - the report holds want. */
+static void expect_report(tq_spool *sp, const char *want)
+{
+    char buf[512];
+    report(sp, buf, sizeof buf);
+    cr_assert_str_eq(buf, want);
+}
+
+/* commit() - the CSV into place, and the spool released. */
+static void commit(tq_spool *sp)
+{
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(tq_spool_commit(sp, &d), TQ_OK, "commit: %s", d.why);
+    tq_spool_release(sp);
+}
+
 static void slurp(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -86,9 +103,7 @@ Test(spool, the_array_goes_into_the_report_and_the_csv_into_place_on_commit)
     cr_assert_str_eq(buf, "{\"list\":[{\"decl_no\":\"100000000001\",\"n\":1},"
                           "{\"decl_no\":\"100000000002\",\"n\":2}]}\n", "copied twice");
     cr_assert_eq(access(csv, F_OK), -1, "the CSV is in place before the commit");
-    tq_diag d;
-    cr_assert_eq(tq_spool_commit(&sp, &d), TQ_OK);
-    tq_spool_release(&sp);
+    commit(&sp);
     slurp(csv, buf, sizeof buf);
     cr_assert_str_eq(buf, "decl_no,n\n100000000001,1\n100000000002,2\n");
     cr_assert_eq(files_in_dir(), 1, "a temporary file was left");
@@ -104,12 +119,9 @@ Test(spool, a_reset_starts_both_files_again)
     tq_spool_reset(&sp);
     entry(&sp, "100000000001", 7);
     cr_assert_eq(tq_spool_end(&sp), TQ_OK);
+    expect_report(&sp, "{\"list\":[{\"decl_no\":\"100000000001\",\"n\":7}]}\n");
+    commit(&sp);
     char buf[512];
-    report(&sp, buf, sizeof buf);
-    cr_assert_str_eq(buf, "{\"list\":[{\"decl_no\":\"100000000001\",\"n\":7}]}\n");
-    tq_diag d;
-    cr_assert_eq(tq_spool_commit(&sp, &d), TQ_OK);
-    tq_spool_release(&sp);
     slurp(csv, buf, sizeof buf);
     cr_assert_str_eq(buf, "decl_no,n\n100000000001,7\n");
 }
@@ -131,12 +143,8 @@ Test(spool, an_empty_list_and_no_csv)
     open_spool(&sp, NULL);
     tq_spool_csv(&sp, "%s\n", "ignored");
     cr_assert_eq(tq_spool_end(&sp), TQ_OK);
-    char buf[64];
-    report(&sp, buf, sizeof buf);
-    cr_assert_str_eq(buf, "{\"list\":[]}\n");
-    tq_diag d;
-    cr_assert_eq(tq_spool_commit(&sp, &d), TQ_OK);
-    tq_spool_release(&sp);
+    expect_report(&sp, "{\"list\":[]}\n");
+    commit(&sp);
     cr_assert_eq(files_in_dir(), 0);
 }
 
