@@ -2,9 +2,11 @@
  * operator works on, as a short summary (stdout), a JSON report (--report, or --json on
  * stdout) and one CSV per list (--csv DIR).
  *
- * The engine streams each list through a callback while it reconciles; the lists go to
- * temporary files (and straight into the CSV files), so a report of a million lines does
- * not sit in memory.  The summary keeps only the first few of each list.
+ * The engine streams each list through a callback while it reconciles (the declarations
+ * still held and the totals it leaves included); each list goes to a tq_spool, a
+ * temporary file and with --csv its CSV file, so a report of a million lines does not
+ * sit in memory.  What is left here is wording: which fields an entry has, the summary
+ * (which keeps only the first few of each list), the page's facts, the exit statuses.
  */
 #include <errno.h>
 #include <stdlib.h>
