@@ -76,6 +76,21 @@ TQ_MUST_USE int tq_explain_each_payment(tq_txn *t, const char *decl_no,
                             int (*fn)(void *ctx, const tq_payment *p), void *ctx,
                             uint64_t *count);
 
+/* A declaration's stored payments, in receipt_no order, owned by the list. */
+typedef struct tq_explain_payment_list {
+    tq_payment *v;
+    size_t n, cap;
+} tq_explain_payment_list;
+
+/* tq_explain_payments() - append every stored payment row for decl_no to l (start from
+ * a zeroed list) through tq_explain_each_payment(); the memory grows with the number of
+ * receipts of one declaration.  @return TQ_OK, TQ_ERR_NOMEM or a store error; l holds
+ * what was appended either way and must be released. */
+TQ_MUST_USE int tq_explain_payments(tq_txn *t, const char *decl_no, tq_explain_payment_list *l);
+
+/* tq_explain_payment_list_release() - free l's rows and zero it.  NULL-safe. */
+void tq_explain_payment_list_release(tq_explain_payment_list *l);
+
 /* tq_explain_history() - every event of journal path whose decl_no matches, in seq
  * order, through fn (stop early by returning non-zero; that value is returned).  A
  * corrupt frame is reported through bad (may be NULL) and skipped, so the events after
@@ -133,8 +148,8 @@ typedef struct tq_explain_officers {
  * passed over as tq_explain_history() does, silently: the caller reports them when it
  * lists the history.  *id receives the journal's id.
  * @return as tq_explain_history(). */
-TQ_MUST_USE int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
-                        uint8_t id[TQ_JOURNAL_ID_LEN]);
+TQ_MUST_USE int tq_explain_officers(const char *path, const char *decl_no,
+                                    tq_explain_officer_list *out, uint8_t id[TQ_JOURNAL_ID_LEN]);
 
 /* The gaps that --skip-corrupt left in the database (every journal's), the first
  * TQ_EXPLAIN_GAPS_MAX of them in (journal id, seq) order, and how many in all: events in
