@@ -198,68 +198,48 @@ static void print_permit_fact(FILE *f, const tq_explain *x, const tq_explain_per
 }
 
 /* One plain line per reason of the verdict, tied to the permit or line causing it. */
-static void print_reason_lines(FILE *f, const tq_explain *x, uint32_t reasons)
+/* print_permit_reasons() - the lines of the reasons (of those given) permit p causes. */
+static void print_permit_reasons(FILE *f, const tq_explain *x, const tq_explain_permit *p,
+                                 uint32_t reasons, const char *day)
 {
     const tq_decl *d = &x->decl;
-    char day[11], a[DONG_MAX], b[DONG_MAX], c[DONG_MAX];
-    tq_date_format(d->reg_day, day);
-    if (reasons & TQ_R_TAX_SHORT) {
-        uint64_t s = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
-        char cov[TQ_U128_GROUP_MAX];
-        fprintf(f, "  TAX_SHORT: paid %s of %s (short %s)", tq_u128_group(x->covered, cov),
-                dong(d->tax_due, b), dong(s, c));
-        if (x->guar_expired)
-            fprintf(f, "; guarantees of %s expired before %s do not count",
-                    dong(x->guar_expired, a), day);
-        fputc('\n', f);
+    const tq_permit *pm = &p->fact.permit;
+    char d1[11], d2[11], pre[160], lines[160];
+    uint32_t r = p->reasons & reasons;
+    if (r & TQ_R_PERMIT_MISSING) {
+        lines_naming(d, p->name, 0, lines, sizeof lines);
+        fprintf(f, "  PERMIT_MISSING: permit %s (line%s %s) is not among the permits loaded\n",
+                p->name, strchr(lines, ',') ? "s" : "", lines);
+        return;
     }
-    for (size_t i = 0; i < x->npermits; i++) {
-        const tq_explain_permit *p = &x->permits[i];
-        const tq_permit *pm = &p->fact.permit;
-        char d1[11], d2[11], pre[160], lines[160];
-        uint32_t r = p->reasons & reasons;
-        if (r & TQ_R_PERMIT_MISSING) {
-            lines_naming(d, p->name, 0, lines, sizeof lines);
-            fprintf(f, "  PERMIT_MISSING: permit %s (line%s %s) is not among the permits loaded\n",
-                    p->name, strchr(lines, ',') ? "s" : "", lines);
-            continue;
-        }
-        if (r & TQ_R_PERMIT_REVOKED)
-            fprintf(f, "  PERMIT_REVOKED: permit %s was revoked (agency %s)\n", p->name,
-                    pm->agency);
-        if (r & TQ_R_PERMIT_EXPIRED) {
-            tq_date_format(pm->valid_from, d1);
-            tq_date_format(pm->valid_to, d2);
-            fprintf(f, "  PERMIT_EXPIRED: permit %s valid %s..%s, registered %s\n", p->name, d1, d2,
-                    day);
-        }
-        if (r & TQ_R_PERMIT_HOLDER)
-            fprintf(f, "  PERMIT_HOLDER: permit %s is issued to %s, the declarant is %s\n", p->name,
-                    pm->holder, d->declarant);
-        if (r & TQ_R_PERMIT_HS) {
-            prefixes_words(pm, pre, sizeof pre);
-            for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
-                if (p->hs_bad_lines & (1ull << l))
-                    fprintf(f,
-                            "  PERMIT_HS: line %d hs %s starts with none of permit %s's "
-                            "prefixes %s\n",
-                            l + 1, d->lines[l].hs, p->name, pre);
-        }
+    if (r & TQ_R_PERMIT_REVOKED)
+        fprintf(f, "  PERMIT_REVOKED: permit %s was revoked (agency %s)\n", p->name,
+                pm->agency);
+    if (r & TQ_R_PERMIT_EXPIRED) {
+        tq_date_format(pm->valid_from, d1);
+        tq_date_format(pm->valid_to, d2);
+        fprintf(f, "  PERMIT_EXPIRED: permit %s valid %s..%s, registered %s\n", p->name, d1, d2,
+                day);
     }
-    if (reasons & TQ_R_AWAIT_OFFICER) {
-        char seen[40];
-        officer_words(d->officer, seen, sizeof seen);
-        if (d->channel == 3)
-            fprintf(f,
-                    "  AWAIT_OFFICER: channel 3 (red) needs INSPECT_OK from an officer; "
-                    "received: %s\n",
-                    seen);
-        else
-            fprintf(f,
-                    "  AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an "
-                    "officer; received: %s\n",
-                    seen);
+    if (r & TQ_R_PERMIT_HOLDER)
+        fprintf(f, "  PERMIT_HOLDER: permit %s is issued to %s, the declarant is %s\n", p->name,
+                pm->holder, d->declarant);
+    if (r & TQ_R_PERMIT_HS) {
+        prefixes_words(pm, pre, sizeof pre);
+        for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++)
+            if (p->hs_bad_lines & (1ull << l))
+                fprintf(f,
+                        "  PERMIT_HS: line %d hs %s starts with none of permit %s's "
+                        "prefixes %s\n",
+                        l + 1, d->lines[l].hs, p->name, pre);
     }
+}
+
+/* print_quota_lines() - each permit whose quota this declaration would pass: as the
+ * reason when it is one of reasons, else as a note for once the rest is settled. */
+static void print_quota_lines(FILE *f, const tq_explain *x, uint32_t reasons)
+{
+    char a[TQ_U128_GROUP_MAX], b[TQ_U128_GROUP_MAX], c[TQ_U128_GROUP_MAX];
     for (size_t i = 0; i < x->npermits; i++) {
         const tq_explain_permit *p = &x->permits[i];
         if (!(p->reasons & TQ_R_PERMIT_QUOTA))
@@ -278,6 +258,40 @@ static void print_reason_lines(FILE *f, const tq_explain *x, uint32_t reasons)
                     "against %s unless its quota is raised\n",
                     p->name);
     }
+}
+
+static void print_reason_lines(FILE *f, const tq_explain *x, uint32_t reasons)
+{
+    const tq_decl *d = &x->decl;
+    char day[11], a[DONG_MAX], b[DONG_MAX], c[DONG_MAX];
+    tq_date_format(d->reg_day, day);
+    if (reasons & TQ_R_TAX_SHORT) {
+        uint64_t s = x->covered < d->tax_due ? d->tax_due - (uint64_t)x->covered : 0;
+        char cov[TQ_U128_GROUP_MAX];
+        fprintf(f, "  TAX_SHORT: paid %s of %s (short %s)", tq_u128_group(x->covered, cov),
+                dong(d->tax_due, b), dong(s, c));
+        if (x->guar_expired)
+            fprintf(f, "; guarantees of %s expired before %s do not count",
+                    dong(x->guar_expired, a), day);
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < x->npermits; i++)
+        print_permit_reasons(f, x, &x->permits[i], reasons, day);
+    if (reasons & TQ_R_AWAIT_OFFICER) {
+        char seen[40];
+        officer_words(d->officer, seen, sizeof seen);
+        if (d->channel == 3)
+            fprintf(f,
+                    "  AWAIT_OFFICER: channel 3 (red) needs INSPECT_OK from an officer; "
+                    "received: %s\n",
+                    seen);
+        else
+            fprintf(f,
+                    "  AWAIT_OFFICER: channel 2 (yellow) needs DOCS_OK or INSPECT_OK from an "
+                    "officer; received: %s\n",
+                    seen);
+    }
+    print_quota_lines(f, x, reasons);
 }
 
 static void print_verdict(FILE *f, const tq_explain *x)

@@ -99,6 +99,15 @@ void tq_nightly_hex(const void *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+char *tq_nightly_hex_name(const char *name)
+{
+    size_t n = strlen(name);
+    char *h = malloc(2 * n + 1);
+    if (h)
+        tq_nightly_hex(name, n, h);
+    return h;
+}
+
 /* ---- folders ---- */
 
 /* check_dir() - fd is a directory of ours that nobody else may write into. */

@@ -186,4 +186,8 @@ char *tq_nightly_quote(const char *name);
  * bytes): a SHA-256, or a name's exact bytes for the report. */
 void tq_nightly_hex(const void *bytes, size_t n, char *out);
 
+/* tq_nightly_hex_name() - a name's exact bytes in hex (the report's "name_hex"), a new
+ * string the caller frees; NULL when out of memory.  Any thread. */
+char *tq_nightly_hex_name(const char *name);
+
 #endif

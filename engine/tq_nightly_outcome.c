@@ -76,15 +76,6 @@ int tq_nightly_outcome_stamp(tq_nightly_outcome *o, time_t start)
     }
 }
 
-static char *hex_of(const char *s)
-{
-    size_t n = strlen(s);
-    char *h = malloc(2 * n + 1);
-    if (h)
-        tq_nightly_hex(s, n, h);
-    return h;
-}
-
 tq_nightly_file *tq_nightly_outcome_add(tq_nightly_outcome *o, const tq_nightly_entry *e,
                                         int result)
 {
@@ -99,7 +90,7 @@ tq_nightly_file *tq_nightly_outcome_add(tq_nightly_outcome *o, const tq_nightly_
     tq_nightly_file *f = &o->f[o->nf];
     memset(f, 0, sizeof *f);
     f->q = tq_nightly_quote(e->name);
-    f->hex = hex_of(e->name);
+    f->hex = tq_nightly_hex_name(e->name);
     if (f->q == NULL || f->hex == NULL) {
         free(f->q);
         free(f->hex);

@@ -6,15 +6,6 @@
 
 #include "tq_out.h"
 
-static char *hex_of(const char *s)
-{
-    size_t n = strlen(s);
-    char *h = malloc(2 * n + 1);
-    if (h)
-        tq_nightly_hex(s, n, h);
-    return h;
-}
-
 /* ---- metrics ---- */
 
 static void prom(FILE *f, const char *name, const char *help)
@@ -118,7 +109,7 @@ static void json_ignored(tq_json *j, const tq_nightly_list *sc)
     tq_json_key(j, "ignored");
     tq_json_begin_array(j);
     for (size_t i = 0; i < sc->n_ignored; i++) {
-        char *q = tq_nightly_quote(sc->ignored[i].name), *h = hex_of(sc->ignored[i].name);
+        char *q = tq_nightly_quote(sc->ignored[i].name), *h = tq_nightly_hex_name(sc->ignored[i].name);
         tq_json_begin_object(j);
         tq_json_kv_string(j, "name", q ? q : "?");
         tq_json_kv_string(j, "name_hex", h ? h : "");
