@@ -124,6 +124,36 @@ void tq_nightly_outcome_count(tq_nightly_outcome *o, const tq_nightly_list *sc)
     o->count[TQ_NIGHTLY_R_WAITING] += sc->n_waiting;
 }
 
+void tq_nightly_outcome_tally(tq_nightly_outcome *o)
+{
+    tq_store *s;
+    if (o->have_tally || tq_store_open(o->db, 0, NULL, &s, NULL) != TQ_OK)
+        return;
+    o->have_tally = tq_export_tally(s, &o->tally) == TQ_OK;
+    tq_store_close(s);
+}
+
+int tq_nightly_outcome_worklists(tq_nightly_outcome *o, int64_t deadline, int64_t now,
+                                 tq_diag *d)
+{
+    if (o->reports == NULL)
+        return TQ_OK;
+    tq_store *s;
+    tq_worklist_opts wo = {.deadline = deadline};
+    wo.as_of.sec = now;
+    int rc = tq_store_open(o->db, 0, NULL, &s, NULL);
+    if (rc == TQ_OK) {
+        rc = tq_worklist_write(s, o->worklist_dir, &wo, &o->wl, d);
+        tq_store_close(s);
+    }
+    if (rc == TQ_OK)
+        o->worklists_done = 1;
+    else
+        snprintf(o->worklist_error, sizeof o->worklist_error, "%s",
+                 d->why[0] ? d->why : tq_strerror(rc));
+    return rc;
+}
+
 void tq_nightly_outcome_release(tq_nightly_outcome *o)
 {
     for (size_t i = 0; i < o->nf; i++) {

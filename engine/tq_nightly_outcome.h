@@ -100,6 +100,19 @@ void tq_nightly_file_stored(tq_nightly_file *f, tq_nightly_dest dest, const char
  * (too young) added.  Cannot fail. */
 void tq_nightly_outcome_count(tq_nightly_outcome *o, const tq_nightly_list *sc);
 
+/* tq_nightly_outcome_tally() - when o has no tally yet, read the database o->db's
+ * counts into it (read-only), so a run that neither loaded nor reconciled still gives
+ * figures, not NaN: an alert on HELD must be able to fire on any night.  A database
+ * that cannot be read leaves have_tally 0.  Cannot fail otherwise. */
+void tq_nightly_outcome_tally(tq_nightly_outcome *o);
+
+/* tq_nightly_outcome_worklists() - the officers' worklists of o->db (read-only) into
+ * o->worklist_dir, deadline seconds after registration, as of now (unix seconds): sets
+ * o->wl and o->worklists_done, or o->worklist_error.  Nothing without o->reports.
+ * @return TQ_OK, or the store's or tq_worklist_write()'s error (d->why may say why). */
+TQ_MUST_USE int tq_nightly_outcome_worklists(tq_nightly_outcome *o, int64_t deadline,
+                                             int64_t now, tq_diag *d);
+
 /* tq_nightly_outcome_release() - free what o owns; the borrowed strings stay.  Safe
  * on an outcome only initialised. */
 void tq_nightly_outcome_release(tq_nightly_outcome *o);

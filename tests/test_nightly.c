@@ -355,3 +355,61 @@ Test(nightly, take_same_name_again_or_recovered)
     cr_expect_str_eq(x.o.f[2].stored, done);
     night_close(&x);
 }
+
+/* A quiet night still reads the database's counts; a tally already taken is kept; a
+ * database that cannot be read leaves none. */
+Test(nightly, outcome_tally)
+{
+    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
+    tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    tq_store_close(s);
+    tq_nightly_outcome o;
+    tq_nightly_outcome_init(&o, "in", path_in("db"), NULL, NULL, time(NULL));
+    tq_nightly_outcome_tally(&o);
+    cr_expect_eq(o.have_tally, 1);
+    cr_expect_eq(o.tally.by_state[TQ_STATE_HELD], 1);
+    o.tally.by_state[TQ_STATE_HELD] = 5;
+    tq_nightly_outcome_tally(&o);
+    cr_expect_eq(o.tally.by_state[TQ_STATE_HELD], 5, "a tally taken was read again");
+    tq_nightly_outcome_init(&o, "in", path_in("nodb"), NULL, NULL, time(NULL));
+    tq_nightly_outcome_tally(&o);
+    cr_expect_eq(o.have_tally, 0);
+}
+
+/* The worklists go into the run's folder; where they cannot, the outcome says why. */
+Test(nightly, outcome_worklists)
+{
+    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
+    tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
+    d.reasons = TQ_R_AWAIT_OFFICER;
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    tq_store_close(s);
+    tq_nightly_outcome o;
+    tq_diag dg;
+    memset(&dg, 0, sizeof dg);
+    tq_nightly_outcome_init(&o, "in", path_in("db"), NULL, NULL, time(NULL));
+    cr_expect_eq(tq_nightly_outcome_worklists(&o, 7200, time(NULL), &dg), TQ_OK);
+    cr_expect_eq(o.worklists_done, 0, "no reports: no worklists");
+    tq_nightly_outcome_init(&o, "in", path_in("db"), g_dir, NULL, time(NULL));
+    cr_assert_eq(tq_nightly_outcome_stamp(&o, time(NULL)), TQ_OK);
+    cr_expect_eq(tq_nightly_outcome_worklists(&o, 7200, time(NULL), &dg), TQ_OK, "%s", dg.why);
+    cr_expect_eq(o.worklists_done, 1);
+    cr_expect_eq(o.wl.rows, 1);
+    char *p = tq_path_join(o.worklist_dir, "office-01B1.csv");
+    struct stat st;
+    cr_expect_eq(stat(p, &st), 0, "no %s", p);
+    free(p);
+    put_file(path_in("blocked"), "x", time(NULL));
+    free(o.worklist_dir);
+    o.worklist_dir = strdup(path_in("blocked"));
+    o.worklists_done = 0;
+    cr_expect_neq(tq_nightly_outcome_worklists(&o, 7200, time(NULL), &dg), TQ_OK);
+    cr_expect_eq(o.worklists_done, 0);
+    cr_expect_neq(o.worklist_error[0], '\0');
+    tq_nightly_outcome_release(&o);
+}

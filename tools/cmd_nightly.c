@@ -3,8 +3,8 @@
  *
  * The work on the inbox is engine/tq_nightly.c's, each file's handling
  * engine/tq_nightly_take.c's, the report and metrics engine/tq_nightly_report.c's; this
- * file decides what to say and which exit status to give.  Run by cron or a systemd timer (tools/cron/,
- * tools/systemd/). */
+ * file decides what to say and which exit status to give.  Run by cron or a systemd
+ * timer (tools/cron/, tools/systemd/). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -441,46 +441,24 @@ static int seed(run *r)
     return 0;
 }
 
-/* tally_quiet_night() - a run that neither loaded nor reconciled still reads the
- * database's counts, so its gauges hold figures, not NaN: an alert on HELD must be able
- * to fire on any night.  Only a database that cannot be read leaves them NaN. */
-static void tally_quiet_night(run *r)
-{
-    tq_store *s;
-    if (r->o.have_tally || tq_store_open(r->db, 0, NULL, &s, NULL) != TQ_OK)
-        return;
-    r->o.have_tally = tq_export_tally(s, &r->o.tally) == TQ_OK;
-    tq_store_close(s);
-}
-
 /* write_worklists() - the officers' worklists beside the report, on every run with
  * --reports; a failure is a warning (like the metrics): the loading is done. */
 static void write_worklists(run *r)
 {
-    if (r->reports == NULL)
-        return;
-    tq_store *s;
+    const tq_nightly_outcome *o = &r->o;
     tq_diag d;
     memset(&d, 0, sizeof d);
-    tq_worklist_opts o = {.deadline = r->deadline};
-    o.as_of.sec = (int64_t)time(NULL);
-    int rc = tq_store_open(r->db, 0, NULL, &s, NULL);
-    if (rc == TQ_OK) {
-        rc = tq_worklist_write(s, r->o.worklist_dir, &o, &r->o.wl, &d);
-        tq_store_close(s);
-    }
-    if (rc == TQ_OK) {
-        r->o.worklists_done = 1;
-        say(r, "worklists: %llu files in %s, %llu declarations waiting (%llu past the "
-            "deadline), %llu tax paid and still held", (unsigned long long)r->o.wl.files,
-            r->o.worklist_dir, (unsigned long long)r->o.wl.rows,
-            (unsigned long long)r->o.wl.past_deadline, (unsigned long long)r->o.wl.tax_paid_held);
+    if (r->reports == NULL)
+        return;
+    if (tq_nightly_outcome_worklists(&r->o, r->deadline, (int64_t)time(NULL), &d) != TQ_OK) {
+        tq_cli_warn("nightly: cannot write the worklists in %s: %s (the run itself went on)",
+                    o->worklist_dir, o->worklist_error);
         return;
     }
-    snprintf(r->o.worklist_error, sizeof r->o.worklist_error, "%s",
-             d.why[0] ? d.why : tq_strerror(rc));
-    tq_cli_warn("nightly: cannot write the worklists in %s: %s (the run itself went on)",
-                r->o.worklist_dir, r->o.worklist_error);
+    say(r, "worklists: %llu files in %s, %llu declarations waiting (%llu past the "
+        "deadline), %llu tax paid and still held", (unsigned long long)o->wl.files,
+        o->worklist_dir, (unsigned long long)o->wl.rows, (unsigned long long)o->wl.past_deadline,
+        (unsigned long long)o->wl.tax_paid_held);
 }
 
 /* work() - from the lock on: scan, load, reconcile, metrics, report. */
@@ -502,7 +480,8 @@ static int work(run *r)
             reconcile(r);
     }
     tq_nightly_outcome_count(&r->o, &sc);
-    int owed = r->any_load_step || pending || r->o.count[TQ_NIGHTLY_R_LOADED] || r->o.count[TQ_NIGHTLY_R_FAILED];
+    const size_t *n = r->o.count;
+    int owed = r->any_load_step || pending || n[TQ_NIGHTLY_R_LOADED] || n[TQ_NIGHTLY_R_FAILED];
     int status = final_status(r, owed);
     if (status == TQ_EXIT_NOTHING)
         say(r, "nothing new in %s", r->inbox);
@@ -510,13 +489,13 @@ static int work(run *r)
         r->o.state.last_success = (uint64_t)time(NULL);
     if (tq_nightly_state_write(r->n, &r->o.state, &d) != TQ_OK)
         tq_cli_warn("nightly: %s", d.why);
-    tally_quiet_night(r);
+    tq_nightly_outcome_tally(&r->o);
     write_worklists(r);
     write_metrics(r, status);
     report(r, &sc, status);
     say(r, "loaded %zu, refused %zu, duplicates %zu, ignored %zu, waiting %zu; exit status %d",
-        r->o.count[TQ_NIGHTLY_R_LOADED], r->o.count[TQ_NIGHTLY_R_FAILED], r->o.count[TQ_NIGHTLY_R_DUPLICATE], r->o.count[TQ_NIGHTLY_R_IGNORED],
-        r->o.count[TQ_NIGHTLY_R_WAITING], status);
+        n[TQ_NIGHTLY_R_LOADED], n[TQ_NIGHTLY_R_FAILED], n[TQ_NIGHTLY_R_DUPLICATE],
+        n[TQ_NIGHTLY_R_IGNORED], n[TQ_NIGHTLY_R_WAITING], status);
     tq_nightly_scan_free(&sc);
     return status;
 }
