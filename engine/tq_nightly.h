@@ -168,7 +168,9 @@ TQ_MUST_USE int tq_nightly_set_pending(tq_nightly *n, int on, tq_diag *d);
 TQ_MUST_USE int tq_nightly_pending(const tq_nightly *n);
 
 /* Figures kept between runs for the metrics (unix seconds, 0 = never): read from and
- * written to .thongquan/state.  A missing or damaged state reads as zeros. */
+ * written to .thongquan/state (replaced atomically).  A missing or damaged state reads
+ * as zeros.  tq_nightly_state_write() @return TQ_OK, or TQ_ERR_IO, TQ_ERR_FULL,
+ * TQ_ERR_PERM with d->why naming the file. */
 typedef struct tq_nightly_state {
     uint64_t last_success;      /* last run that ended 0 or 7 */
     uint64_t last_reconcile;    /* last reconcile that committed */
