@@ -148,7 +148,8 @@ TQ_MUST_USE int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq
  * that an old file sent again is still a duplicate.  Entries already known are kept.
  * *seen counts the files hashed, *added the entries put.
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_PERM, store errors (entries put so far stay). */
-TQ_MUST_USE int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d);
+TQ_MUST_USE int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added,
+                                tq_diag *d);
 
 /* tq_nightly_file_away() - move the claimed entry to dest/DATE/ (DATE "YYYY-MM-DD"),
  * never over another file: when NAME is taken, "-2", "-3" ... is put before its

@@ -133,8 +133,7 @@ void tq_nightly_outcome_tally(tq_nightly_outcome *o)
     tq_store_close(s);
 }
 
-int tq_nightly_outcome_worklists(tq_nightly_outcome *o, int64_t deadline, int64_t now,
-                                 tq_diag *d)
+int tq_nightly_outcome_worklists(tq_nightly_outcome *o, int64_t deadline, int64_t now, tq_diag *d)
 {
     if (o->reports == NULL)
         return TQ_OK;

@@ -15,7 +15,7 @@ static void prom(FILE *f, const char *name, const char *help)
 
 typedef struct held_ctx {
     FILE *f;
-    uint64_t unknown;           /* held without an office */
+    uint64_t unknown; /* held without an office */
 } held_ctx;
 
 static int held_gauge(void *ctx, const char *office, uint64_t count)
@@ -35,12 +35,14 @@ static int held_gauge(void *ctx, const char *office, uint64_t count)
  * leaves it NaN. */
 static void write_held_by_office(FILE *f, tq_store *s)
 {
-    prom(f, "thongquan_held_declarations", "Declarations held, by customs office "
-                                           "(\"unknown\": stored without an office).");
+    prom(f, "thongquan_held_declarations",
+         "Declarations held, by customs office "
+         "(\"unknown\": stored without an office).");
     held_ctx h = {f, 0};
     int ok = s && tq_worklist_held_by_office(s, held_gauge, &h) == TQ_OK;
-    fprintf(f, ok ? "thongquan_held_declarations{office=\"%s\"} %llu\n"
-                  : "thongquan_held_declarations{office=\"%s\"} NaN\n",
+    fprintf(f,
+            ok ? "thongquan_held_declarations{office=\"%s\"} %llu\n"
+               : "thongquan_held_declarations{office=\"%s\"} NaN\n",
             TQ_WORKLIST_UNKNOWN, (unsigned long long)h.unknown);
 }
 
@@ -50,35 +52,43 @@ void tq_nightly_report_prom(FILE *f, const tq_nightly_outcome *o, int status, tq
     static const char *const states[] = {"CLEARED", "HELD", "REJECTED", "CANCELLED"};
     prom(f, "thongquan_declarations", "Declarations in the database, by state.");
     for (int i = 0; i < 4; i++)
-        fprintf(f, o->have_tally ? "thongquan_declarations{state=\"%s\"} %llu\n"
-                                 : "thongquan_declarations{state=\"%s\"} NaN\n",
+        fprintf(f,
+                o->have_tally ? "thongquan_declarations{state=\"%s\"} %llu\n"
+                              : "thongquan_declarations{state=\"%s\"} NaN\n",
                 states[i], (unsigned long long)o->tally.by_state[i + 1]);
-    prom(f, "thongquan_held_by_reason", "Declarations held, by reason (one held for two "
-                                        "reasons counts under both).");
+    prom(f, "thongquan_held_by_reason",
+         "Declarations held, by reason (one held for two "
+         "reasons counts under both).");
     for (int b = 0; b < TQ_REASON_COUNT; b++)
-        fprintf(f, o->have_tally ? "thongquan_held_by_reason{reason=\"%s\"} %llu\n"
-                                 : "thongquan_held_by_reason{reason=\"%s\"} NaN\n",
+        fprintf(f,
+                o->have_tally ? "thongquan_held_by_reason{reason=\"%s\"} %llu\n"
+                              : "thongquan_held_by_reason{reason=\"%s\"} NaN\n",
                 tq_reason_name(b), (unsigned long long)o->tally.held_by_reason[b]);
     write_held_by_office(f, s);
-    prom(f, "thongquan_anomalies", "What needs an operator: manual clearances whose check "
-                                   "found discrepancies (the other lists are in the report).");
-    fprintf(f, o->have_tally ? "thongquan_anomalies{kind=\"manual_with_discrepancies\"} %llu\n"
-                             : "thongquan_anomalies{kind=\"manual_with_discrepancies\"} NaN\n",
+    prom(f, "thongquan_anomalies",
+         "What needs an operator: manual clearances whose check "
+         "found discrepancies (the other lists are in the report).");
+    fprintf(f,
+            o->have_tally ? "thongquan_anomalies{kind=\"manual_with_discrepancies\"} %llu\n"
+                          : "thongquan_anomalies{kind=\"manual_with_discrepancies\"} NaN\n",
             (unsigned long long)o->tally.manual_with_discrepancies);
     prom(f, "thongquan_reconcile_cleared_now", "Declarations the last reconcile cleared.");
     fprintf(f, "thongquan_reconcile_cleared_now %llu\n", (unsigned long long)o->state.cleared_now);
-    prom(f, "thongquan_reconcile_timestamp_seconds", "When the last reconcile committed (0: never).");
+    prom(f, "thongquan_reconcile_timestamp_seconds",
+         "When the last reconcile committed (0: never).");
     fprintf(f, "thongquan_reconcile_timestamp_seconds %llu\n",
             (unsigned long long)o->state.last_reconcile);
     prom(f, "thongquan_nightly_files", "Inbox files handled by the last run, by result.");
     for (int i = 0; i < TQ_NIGHTLY_R_COUNT; i++)
-        fprintf(f, "thongquan_nightly_files{result=\"%s\"} %zu\n", tq_nightly_result_name(i), o->count[i]);
+        fprintf(f, "thongquan_nightly_files{result=\"%s\"} %zu\n", tq_nightly_result_name(i),
+                o->count[i]);
     prom(f, "thongquan_nightly_duration_seconds", "How long the last run took.");
     fprintf(f, "thongquan_nightly_duration_seconds %.3f\n", duration);
     prom(f, "thongquan_nightly_last_run_timestamp_seconds", "When the last run ended.");
     fprintf(f, "thongquan_nightly_last_run_timestamp_seconds %lld\n", now);
-    prom(f, "thongquan_nightly_last_exit_status", "Exit status of the last run (0 done, 1 a "
-                                                  "file refused, 3 busy, 7 nothing new, ...).");
+    prom(f, "thongquan_nightly_last_exit_status",
+         "Exit status of the last run (0 done, 1 a "
+         "file refused, 3 busy, 7 nothing new, ...).");
     fprintf(f, "thongquan_nightly_last_exit_status %d\n", status);
     prom(f, "thongquan_nightly_last_success_timestamp_seconds",
          "When a run last ended with status 0 or 7 (0: never).");
@@ -109,7 +119,8 @@ static void json_ignored(tq_json *j, const tq_nightly_list *sc)
     tq_json_key(j, "ignored");
     tq_json_begin_array(j);
     for (size_t i = 0; i < sc->n_ignored; i++) {
-        char *q = tq_nightly_quote(sc->ignored[i].name), *h = tq_nightly_hex_name(sc->ignored[i].name);
+        char *q = tq_nightly_quote(sc->ignored[i].name),
+             *h = tq_nightly_hex_name(sc->ignored[i].name);
         tq_json_begin_object(j);
         tq_json_kv_string(j, "name", q ? q : "?");
         tq_json_kv_string(j, "name_hex", h ? h : "");
@@ -135,8 +146,10 @@ static void json_worklists(tq_json *j, const tq_nightly_outcome *o)
     tq_json_kv_u64(j, "waiting", o->wl.rows);
     tq_json_kv_u64(j, "past_deadline", o->wl.past_deadline);
     tq_json_kv_u64(j, "tax_paid_held", o->wl.tax_paid_held);
-    tq_json_kv_string(j, "error", o->worklists_done ? NULL
-                      : o->worklist_error[0] ? o->worklist_error : "not written");
+    tq_json_kv_string(j, "error",
+                      o->worklists_done      ? NULL
+                      : o->worklist_error[0] ? o->worklist_error
+                                             : "not written");
     tq_json_end_object(j);
 }
 
@@ -187,8 +200,7 @@ void tq_nightly_report_json(tq_json *j, const tq_nightly_outcome *o, const tq_ni
     json_reconcile_metrics(j, o);
 }
 
-int tq_nightly_report_metrics(const tq_nightly_outcome *o, int status, double duration,
-                              tq_diag *d)
+int tq_nightly_report_metrics(const tq_nightly_outcome *o, int status, double duration, tq_diag *d)
 {
     if (o->metrics == NULL)
         return TQ_OK;

@@ -60,8 +60,8 @@ static int file_away(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_night
     char *stored = NULL;
     if (et && et->f)
         fflush(et->f);
-    int rc = tq_nightly_file_away(c->n, e, dest, c->date, et ? et->buf : NULL,
-                                  et ? et->len : 0, &stored, d);
+    int rc = tq_nightly_file_away(c->n, e, dest, c->date, et ? et->buf : NULL, et ? et->len : 0,
+                                  &stored, d);
     if (rc != TQ_OK) {
         out->step = TQ_NIGHTLY_STEP_FILE_AWAY;
         return rc;
@@ -85,9 +85,8 @@ static void set_why(tq_nightly_file *f, const tq_diag *d, int rc)
 }
 
 /* loaded() - after tq_nightly_load() returned rc: file it where that outcome says. */
-static int loaded(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightly_file *f,
-                  int rc, const tq_load_stats *st, err_text *et, tq_nightly_taken *out,
-                  tq_diag *d)
+static int loaded(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightly_file *f, int rc,
+                  const tq_load_stats *st, err_text *et, tq_nightly_taken *out, tq_diag *d)
 {
     if (rc == TQ_OK) {
         f->rows = st->rows;
@@ -163,8 +162,8 @@ static int load_staged(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nig
 
 /* not_staged() - staging failed with rc: changed while read (back to the inbox), not a
  * file that can be an input (refused), or an error that stops the run. */
-static int not_staged(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightly_file *f,
-                      int rc, tq_nightly_taken *out, tq_diag *d)
+static int not_staged(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightly_file *f, int rc,
+                      tq_nightly_taken *out, tq_diag *d)
 {
     set_why(f, d, rc);
     if (rc == TQ_ERR_MISMATCH) {
@@ -193,7 +192,7 @@ int tq_nightly_take(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightl
     memset(out, 0, sizeof *out);
     int rc = tq_nightly_claim(c->n, e, d);
     if (rc == TQ_ERR_NOTFOUND || rc == TQ_ERR_EXISTS)
-        return TQ_OK;               /* taken away by the sender, or the name is busy */
+        return TQ_OK; /* taken away by the sender, or the name is busy */
     tq_nightly_file *f = out->f = tq_nightly_outcome_add(o, e, TQ_NIGHTLY_R_WAITING);
     if (f == NULL)
         return out->step = TQ_NIGHTLY_STEP_NOMEM, TQ_ERR_NOMEM;

@@ -20,8 +20,7 @@ TQ_TESTDIR_SUITE(explain, "tq_explain", 60);
 
 /* write_journal() - a journal at path holding the NDJSON events of lines (NULL-ended);
  * its id into id. */
-static void write_journal(const char *path, const char *const *lines,
-                          uint8_t id[TQ_JOURNAL_ID_LEN])
+static void write_journal(const char *path, const char *const *lines, uint8_t id[TQ_JOURNAL_ID_LEN])
 {
     tq_journal_writer *w = NULL;
     cr_assert_eq(tq_journal_create(path, NULL, &w), TQ_OK);
@@ -327,8 +326,8 @@ Test(explain, text_of_a_held_declaration)
     FILE *f = open_memstream(&buf, &len);
     tq_explain_text(f, x, 1, &l, &v.jv, NO);
     fclose(f);
-    cr_expect_not_null(strstr(buf, "declaration   " NO "\nstate         HELD, version 0\n"),
-                       "%s", buf);
+    cr_expect_not_null(strstr(buf, "declaration   " NO "\nstate         HELD, version 0\n"), "%s",
+                       buf);
     cr_expect_not_null(strstr(buf, "officer       DOCS_OK at seq 2 of j.tqj (officer HQ-2): "
                                    "not applied yet: this journal is not replayed that far\n"),
                        "%s", buf);

@@ -79,8 +79,7 @@ static void night_take(night *x, int *took, size_t max)
     for (size_t i = 0; i < x->sc.n_in; i++) {
         tq_nightly_taken t;
         memset(&d, 0, sizeof d);
-        cr_assert_eq(tq_nightly_take(&x->c, &x->sc.in[i], &x->o, &t, &d), TQ_OK, "%s",
-                     d.why);
+        cr_assert_eq(tq_nightly_take(&x->c, &x->sc.in[i], &x->o, &t, &d), TQ_OK, "%s", d.why);
         took[i] = t.took;
     }
 }
@@ -304,8 +303,8 @@ Test(nightly, report_prom)
     cr_expect_not_null(strstr(p, "\nthongquan_nightly_last_run_timestamp_seconds 1722910500\n"),
                        "%s", p);
     cr_expect_not_null(strstr(p, "\nthongquan_nightly_last_exit_status 7\n"), "%s", p);
-    cr_expect_not_null(strstr(p, "\nthongquan_nightly_last_success_timestamp_seconds 99\n"),
-                       "%s", p);
+    cr_expect_not_null(strstr(p, "\nthongquan_nightly_last_success_timestamp_seconds 99\n"), "%s",
+                       p);
     free(p);
 
     tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
@@ -318,8 +317,7 @@ Test(nightly, report_prom)
     p = prom_of(&o, s);
     cr_expect_not_null(strstr(p, "\nthongquan_declarations{state=\"HELD\"} 1\n"), "%s", p);
     cr_expect_not_null(strstr(p, "\nthongquan_held_declarations{office=\"01B1\"} 1\n"), "%s", p);
-    cr_expect_not_null(strstr(p, "\nthongquan_held_declarations{office=\"unknown\"} 0\n"), "%s",
-                       p);
+    cr_expect_not_null(strstr(p, "\nthongquan_held_declarations{office=\"unknown\"} 0\n"), "%s", p);
     free(p);
     tq_store_close(s);
     tq_nightly_outcome_release(&o);
