@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tq_ndjson.h"
 #include "tq_num.h"
 
 /* group() - v with thousands separators ("12,500,000"): tq_num's rule, as tq_cli's. */
@@ -213,8 +214,7 @@ static void print_permit_reasons(FILE *f, const tq_explain *x, const tq_explain_
         return;
     }
     if (r & TQ_R_PERMIT_REVOKED)
-        fprintf(f, "  PERMIT_REVOKED: permit %s was revoked (agency %s)\n", p->name,
-                pm->agency);
+        fprintf(f, "  PERMIT_REVOKED: permit %s was revoked (agency %s)\n", p->name, pm->agency);
     if (r & TQ_R_PERMIT_EXPIRED) {
         tq_date_format(pm->valid_from, d1);
         tq_date_format(pm->valid_to, d2);
@@ -669,4 +669,117 @@ void tq_explain_text(FILE *f, const tq_explain *x, int known, const tq_explain_p
     for (size_t i = 0; i < pays->n; i++)
         fprintf(f, "  %-20s %-9s %15s đồng\n", pays->v[i].receipt_no,
                 tq_payment_kind_name(pays->v[i].kind), group(pays->v[i].amount, a));
+}
+
+/* ---- history: one journal's events for the declaration ---- */
+
+typedef struct hist_ctx {
+    FILE *f;
+    tq_json *w; /* the --json writer, NULL for text */
+    uint64_t n;
+    uint64_t in_gap; /* of them, in a skipped gap (not applied) */
+    const tq_explain_journals *jv;
+    int j;
+    char *line;
+    void (*bad)(void *ctx, int err, const tq_frame_info *fi);
+    void *bad_ctx;
+} hist_ctx;
+
+static int on_event(void *ctx, const tq_event *ev)
+{
+    hist_ctx *h = ctx;
+    size_t n = tq_ndjson_format_event(ev, 1, h->line, TQ_NDJSON_LINE_MAX);
+    if (n >= TQ_NDJSON_LINE_MAX)
+        return 0;
+    if (h->w)
+        tq_json_raw(h->w, h->line, n - 1); /* the object, without its newline */
+    else
+        fwrite(h->line, 1, n, h->f);
+    h->n++;
+    if (tq_explain_journals_gap_of(h->jv, h->j, ev->seq))
+        h->in_gap++;
+    return 0;
+}
+
+static void on_bad(void *ctx, int err, const tq_frame_info *fi)
+{
+    hist_ctx *h = ctx;
+    if (h->bad)
+        h->bad(h->bad_ctx, err, fi);
+}
+
+/* print_history_gaps() - the skipped gaps of journal id, and how many of the events
+ * listed fall in them. */
+static void print_history_gaps(const hist_ctx *h, const uint8_t *id)
+{
+    for (size_t i = 0; i < h->jv->gaps.n; i++) {
+        const tq_gap *g = &h->jv->gaps.v[i];
+        if (memcmp(g->id, id, TQ_JOURNAL_ID_LEN) != 0)
+            continue;
+        fprintf(h->f,
+                "  (seq %llu..%llu of this journal was skipped by --skip-corrupt: its events "
+                "were not applied)\n",
+                (unsigned long long)g->first, (unsigned long long)g->last);
+    }
+    if (h->in_gap)
+        fprintf(h->f, "  (%llu of the events above are in a skipped gap and were not applied)\n",
+                (unsigned long long)h->in_gap);
+}
+
+/* history_tail() - after the events: how far the journal was replayed (have_mark, m),
+ * its officer results and gaps. */
+static void history_tail(const hist_ctx *h, const tq_explain *x, int rc, const uint8_t *id,
+                         int have_mark, const tq_journal_mark *m, const char *decl_no)
+{
+    tq_json *w = h->w;
+    if (w) {
+        tq_json_end_array(w);
+        tq_json_key(w, "replayed_through_seq");
+        if (have_mark)
+            tq_json_u64(w, m->last_seq);
+        else
+            tq_json_null(w);
+        tq_explain_json_officers(w, x, h->jv, h->j);
+        tq_json_kv_u64(w, "events_in_skipped_gaps", h->in_gap);
+        tq_json_end_object(w);
+        return;
+    }
+    print_history_gaps(h, id);
+    if (h->n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
+        fprintf(h->f, "  (no event for %s)\n", decl_no);
+    if (have_mark)
+        fprintf(h->f, "  (this journal is replayed into the database through seq %llu)\n",
+                (unsigned long long)m->last_seq);
+    else if (rc == TQ_OK)
+        fprintf(h->f, "  (this journal has not been replayed into the database)\n");
+}
+
+int tq_explain_history_print(const tq_explain_history_out *out, tq_txn *t, const tq_explain *x,
+                             const tq_explain_journals *jv, int j, const char *decl_no)
+{
+    const char *path = jv->paths[j];
+    hist_ctx h = {.f = out->f,
+                  .w = out->w,
+                  .line = out->line,
+                  .jv = jv,
+                  .j = j,
+                  .bad = out->bad,
+                  .bad_ctx = out->bad_ctx};
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    if (h.w) {
+        tq_json_begin_object(h.w);
+        tq_json_kv_string(h.w, "journal", path);
+        tq_json_key(h.w, "events");
+        tq_json_begin_array(h.w);
+    } else {
+        /* How far the journal was replayed needs its id, known once it is open, so that
+         * line comes after the events: nothing is held back in memory. */
+        fprintf(h.f, "history in %s:\n", path);
+    }
+    int rc = tq_explain_history(path, decl_no, on_event, &h, on_bad, id);
+    tq_journal_mark m;
+    int have_mark = rc != TQ_ERR_IO && rc != TQ_ERR_VERSION && rc != TQ_ERR_NOMEM && t &&
+                    tq_store_get_journal(t, id, &m) == TQ_OK;
+    history_tail(&h, x, rc, id, have_mark, &m, decl_no);
+    return rc;
 }

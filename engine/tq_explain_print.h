@@ -39,4 +39,27 @@ void tq_explain_json_head(tq_json *w, const tq_explain *x, int known,
 void tq_explain_json_officers(tq_json *w, const tq_explain *x, const tq_explain_journals *jv,
                               int j);
 
+/* Where one journal's history goes: text into f, or, when w is set, one object into the
+ * open JSON array w; line is scratch of TQ_NDJSON_LINE_MAX bytes (the caller's); bad
+ * (may be NULL) hears of each damaged frame (tq_explain_history), with bad_ctx. */
+typedef struct tq_explain_history_out {
+    FILE *f;
+    tq_json *w;
+    char *line;
+    void (*bad)(void *ctx, int err, const tq_frame_info *fi);
+    void *bad_ctx;
+} tq_explain_history_out;
+
+/* tq_explain_history_print() - journal j of jv's events for decl_no, each as its NDJSON
+ * line with seq, in journal order and as they are read (nothing held back), then how
+ * far the database t (may be NULL) replayed that journal, its officer results (JSON)
+ * and the events of it that fall in a skipped gap.  A damaged frame is passed over
+ * (the events after it are listed) and told to out->bad.  Errors of the stream are
+ * left in f's error flag or sticky in w.  One thread per out.
+ * @return as tq_explain_history(): TQ_OK, TQ_ERR_CORRUPT or TQ_ERR_TORN (listed all the
+ *         same), TQ_ERR_IO, TQ_ERR_VERSION, TQ_ERR_NOMEM (the journal unread). */
+TQ_MUST_USE int tq_explain_history_print(const tq_explain_history_out *out, tq_txn *t,
+                                         const tq_explain *x, const tq_explain_journals *jv,
+                                         int j, const char *decl_no);
+
 #endif

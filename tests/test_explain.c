@@ -344,3 +344,66 @@ Test(explain, text_of_a_held_declaration)
     tq_txn_abort(t);
     tq_store_close(s);
 }
+
+static char *history_text(tq_txn *t, const tq_explain *x, const tq_explain_journals *jv,
+                          const char *decl_no, int *rc)
+{
+    char *buf = NULL, *line = malloc(TQ_NDJSON_LINE_MAX);
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    tq_explain_history_out out = {.f = f, .line = line};
+    *rc = tq_explain_history_print(&out, t, x, jv, 0, decl_no);
+    fclose(f);
+    free(line);
+    return buf;
+}
+
+/* A journal's events for the declaration, then how far it was replayed (or that it was
+ * not, or that it holds nothing for the declaration). */
+Test(explain, history_of_one_journal)
+{
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
+    char *jpath = strdup(path_in("j.tqj"));
+    write_journal(jpath, lines, id);
+    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 1);
+    const char *paths[] = {jpath};
+    tq_explain_journals jv;
+    tq_explain_journals_init(&jv, paths, 1);
+    tq_explain x;
+    memset(&x, 0, sizeof x);
+    int rc;
+    char *b = history_text(t, &x, &jv, NO, &rc);
+    cr_expect_eq(rc, TQ_OK);
+    char head[160];
+    snprintf(head, sizeof head, "history in %s:\n{\"seq\":1,\"ev\":\"DECL\"", jpath);
+    cr_expect_eq(strncmp(b, head, strlen(head)), 0, "%s", b);
+    cr_expect_not_null(strstr(b, "\n{\"seq\":3,\"ev\":\"OFFICER\""), "%s", b);
+    cr_expect_not_null(strstr(b, "}\n  (this journal has not been replayed into the database)\n"),
+                       "%s", b);
+    free(b);
+    tq_txn_abort(t);
+
+    t = tq_test_begin(s, 0);
+    tq_journal_mark m = {.last_seq = 2};
+    memcpy(m.id, id, sizeof m.id);
+    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    t = tq_test_begin(s, 1);
+    b = history_text(t, &x, &jv, NO, &rc);
+    cr_expect_not_null(strstr(b, "}\n  (this journal is replayed into the database through seq "
+                                 "2)\n"),
+                       "%s", b);
+    free(b);
+    b = history_text(t, &x, &jv, "100000000012", &rc);
+    snprintf(head, sizeof head,
+             "history in %s:\n  (no event for 100000000012)\n  (this journal is replayed "
+             "into the database through seq 2)\n",
+             jpath);
+    cr_expect_str_eq(b, head);
+    free(b);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    free(jpath);
+}

@@ -38,63 +38,19 @@ static const char help_explain[] =
 
 /* ---- history ---- */
 
-typedef struct hist_ctx {
-    const char *path;
-    tq_json *w;                     /* the --json writer, NULL for text */
-    uint64_t n;
-    uint64_t in_gap;                /* of them, in a skipped gap (not applied) */
-    const tq_explain_journals *jv;
-    int j;
-    char *line;
-} hist_ctx;
-
-static int on_event(void *ctx, const tq_event *ev)
-{
-    hist_ctx *h = ctx;
-    size_t n = tq_ndjson_format_event(ev, 1, h->line, TQ_NDJSON_LINE_MAX);
-    if (n >= TQ_NDJSON_LINE_MAX)
-        return 0;
-    if (h->w) {
-        tq_json_raw(h->w, h->line, n - 1); /* the object, without its newline */
-    } else {
-        fwrite(h->line, 1, n, stdout);
-    }
-    h->n++;
-    if (tq_explain_journals_gap_of(h->jv, h->j, ev->seq))
-        h->in_gap++;
-    return 0;
-}
-
 static void on_bad_frame(void *ctx, int err, const tq_frame_info *fi)
 {
-    hist_ctx *h = ctx;
+    const char *path = ctx;
     if (err == TQ_ERR_TORN)
-        tq_cli_warn("%s: torn tail at byte %llu: events after it are not shown", h->path,
+        tq_cli_warn("%s: torn tail at byte %llu: events after it are not shown", path,
                     (unsigned long long)fi->offset);
     else if (fi->count)
         tq_cli_warn("%s: frame %llu (seq %llu..%llu) is corrupt: its events are not shown",
-                    h->path, (unsigned long long)fi->index, (unsigned long long)fi->first_seq,
+                    path, (unsigned long long)fi->index, (unsigned long long)fi->first_seq,
                     (unsigned long long)(fi->first_seq + fi->count - 1));
     else
         tq_cli_warn("%s: frame %llu at byte %llu is corrupt: events from it on are not shown",
-                    h->path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
-}
-
-/* print_history_gaps() - the skipped gaps of journal id, and how many of the events
- * listed fall in them. */
-static void print_history_gaps(const tq_explain_journals *jv, const uint8_t *id, const hist_ctx *h)
-{
-    for (size_t i = 0; i < jv->gaps.n; i++) {
-        const tq_gap *g = &jv->gaps.v[i];
-        if (memcmp(g->id, id, TQ_JOURNAL_ID_LEN) != 0)
-            continue;
-        printf("  (seq %llu..%llu of this journal was skipped by --skip-corrupt: its events "
-               "were not applied)\n",
-               (unsigned long long)g->first, (unsigned long long)g->last);
-    }
-    if (h->in_gap)
-        printf("  (%llu of the events above are in a skipped gap and were not applied)\n",
-               (unsigned long long)h->in_gap);
+                    path, (unsigned long long)fi->index, (unsigned long long)fi->offset);
 }
 
 /* history() - one journal's events for decl_no.  @return an exit status. */
@@ -102,46 +58,11 @@ static int history(tq_txn *t, const tq_explain *x, const tq_explain_journals *jv
                    const char *decl_no, tq_json *w, char *line)
 {
     const char *path = jv->paths[j];
-    hist_ctx h = {.path = path, .w = w, .line = line, .jv = jv, .j = j};
-    uint8_t id[TQ_JOURNAL_ID_LEN];
     if (access(path, R_OK) != 0)
         return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
-    if (w) {
-        tq_json_begin_object(w);
-        tq_json_kv_string(w, "journal", path);
-        tq_json_key(w, "events");
-        tq_json_begin_array(w);
-    }
-    /* How far the journal was replayed needs its id, known once it is open, so that
-     * line comes after the events: nothing is held back in memory. */
-    if (!w)
-        printf("history in %s:\n", path);
-    int rc = tq_explain_history(path, decl_no, on_event, &h, on_bad_frame, id);
-    tq_journal_mark m;
-    int have_mark = 0;
-    if (rc != TQ_ERR_IO && rc != TQ_ERR_VERSION && rc != TQ_ERR_NOMEM && t &&
-        tq_store_get_journal(t, id, &m) == TQ_OK)
-        have_mark = 1;
-    if (w) {
-        tq_json_end_array(w);
-        tq_json_key(w, "replayed_through_seq");
-        if (have_mark)
-            tq_json_u64(w, m.last_seq);
-        else
-            tq_json_null(w);
-        tq_explain_json_officers(w, x, jv, j);
-        tq_json_kv_u64(w, "events_in_skipped_gaps", h.in_gap);
-        tq_json_end_object(w);
-    } else {
-        print_history_gaps(jv, id, &h);
-        if (h.n == 0 && (rc == TQ_OK || rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN))
-            printf("  (no event for %s)\n", decl_no);
-        if (have_mark)
-            printf("  (this journal is replayed into the database through seq %llu)\n",
-                   (unsigned long long)m.last_seq);
-        else if (rc == TQ_OK)
-            printf("  (this journal has not been replayed into the database)\n");
-    }
+    tq_explain_history_out out = {.f = stdout, .w = w, .line = line, .bad = on_bad_frame,
+                                  .bad_ctx = (void *)path};
+    int rc = tq_explain_history_print(&out, t, x, jv, j, decl_no);
     if (rc == TQ_OK)
         return TQ_EXIT_OK;
     if (rc == TQ_ERR_CORRUPT || rc == TQ_ERR_TORN)
