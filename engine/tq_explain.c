@@ -165,6 +165,34 @@ int tq_explain_each_payment(tq_txn *t, const char *decl_no,
     return rc;
 }
 
+static int collect_payment(void *ctx, const tq_payment *p)
+{
+    tq_explain_payment_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        tq_payment *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return TQ_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *p;
+    return 0;
+}
+
+int tq_explain_payments(tq_txn *t, const char *decl_no, tq_explain_payment_list *l)
+{
+    return tq_explain_each_payment(t, decl_no, collect_payment, l, NULL);
+}
+
+void tq_explain_payment_list_release(tq_explain_payment_list *l)
+{
+    if (l == NULL)
+        return;
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
 int tq_explain_history(const char *path, const char *decl_no,
                        int (*fn)(void *ctx, const tq_event *ev), void *ctx,
                        void (*bad)(void *ctx, int err, const tq_frame_info *fi),

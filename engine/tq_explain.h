@@ -17,6 +17,11 @@
  * and, for the history the store does not keep, tq_explain_history() over a journal.
  * Office, kind and line values are in x->decl (store format 3); a declaration stored
  * before has office "" and tq_explain_backfill() finds them in its journal.
+ *
+ * Ownership: a tq_explain owns its scratch (tq_explain_free); the journal readers open
+ * and close their own descriptors and keep nothing.  Errors follow formats/tq_error.h.
+ * Threads: the functions taking a tq_txn run in the thread that began it (tq_store.h);
+ * the journal readers may run in any thread; a tq_explain is used by one thread.
  */
 #ifndef TQ_EXPLAIN_H
 #define TQ_EXPLAIN_H
@@ -71,10 +76,26 @@ TQ_MUST_USE int tq_explain_decl(tq_txn *t, const char *decl_no, tq_explain *x);
 /* tq_explain_each_payment() - every stored payment row for decl_no, in receipt_no order.
  * Receipts are keyed by receipt_no, so this scans them all: fine for one declaration at
  * an operator's request, not for a loop.  Stops early and returns fn's value when fn
- * returns non-zero; *count (may be NULL) receives the rows given to fn. */
+ * returns non-zero; *count (may be NULL) receives the rows given to fn.
+ * @return TQ_OK, fn's value, or a store error. */
 TQ_MUST_USE int tq_explain_each_payment(tq_txn *t, const char *decl_no,
                             int (*fn)(void *ctx, const tq_payment *p), void *ctx,
                             uint64_t *count);
+
+/* A declaration's stored payments, in receipt_no order, owned by the list. */
+typedef struct tq_explain_payment_list {
+    tq_payment *v;
+    size_t n, cap;
+} tq_explain_payment_list;
+
+/* tq_explain_payments() - append every stored payment row for decl_no to l (start from
+ * a zeroed list) through tq_explain_each_payment(); the memory grows with the number of
+ * receipts of one declaration.  @return TQ_OK, TQ_ERR_NOMEM or a store error; l holds
+ * what was appended either way and must be released. */
+TQ_MUST_USE int tq_explain_payments(tq_txn *t, const char *decl_no, tq_explain_payment_list *l);
+
+/* tq_explain_payment_list_release() - free l's rows and zero it.  NULL-safe. */
+void tq_explain_payment_list_release(tq_explain_payment_list *l);
 
 /* tq_explain_history() - every event of journal path whose decl_no matches, in seq
  * order, through fn (stop early by returning non-zero; that value is returned).  A
@@ -133,8 +154,8 @@ typedef struct tq_explain_officers {
  * passed over as tq_explain_history() does, silently: the caller reports them when it
  * lists the history.  *id receives the journal's id.
  * @return as tq_explain_history(). */
-TQ_MUST_USE int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
-                        uint8_t id[TQ_JOURNAL_ID_LEN]);
+TQ_MUST_USE int tq_explain_officers(const char *path, const char *decl_no,
+                                    tq_explain_officer_list *out, uint8_t id[TQ_JOURNAL_ID_LEN]);
 
 /* The gaps that --skip-corrupt left in the database (every journal's), the first
  * TQ_EXPLAIN_GAPS_MAX of them in (journal id, seq) order, and how many in all: events in
@@ -150,7 +171,7 @@ typedef struct tq_explain_gaps {
 TQ_MUST_USE int tq_explain_gaps(tq_txn *t, tq_explain_gap_list *g);
 
 /* tq_explain_gap_of() - the gap of g holding seq of journal id, or NULL (only the gaps
- * kept in g are searched). */
+ * kept in g are searched).  The pointer is into g.  Pure: any thread. */
 const tq_gap *tq_explain_gap_of(const tq_explain_gap_list *g, const uint8_t id[TQ_JOURNAL_ID_LEN],
                                 uint64_t seq);
 

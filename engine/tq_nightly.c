@@ -99,6 +99,15 @@ void tq_nightly_hex(const void *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+char *tq_nightly_hex_name(const char *name)
+{
+    size_t n = strlen(name);
+    char *h = malloc(2 * n + 1);
+    if (h)
+        tq_nightly_hex(name, n, h);
+    return h;
+}
+
 /* ---- folders ---- */
 
 /* check_dir() - fd is a directory of ours that nobody else may write into. */
@@ -628,8 +637,13 @@ int tq_nightly_file_away(tq_nightly *n, const tq_nightly_entry *e, tq_nightly_de
                          const char *date, const char *err_text, size_t err_len,
                          char **stored, tq_diag *d)
 {
-    int top = n->fd[dest == TQ_NIGHTLY_DONE ? F_DONE : dest == TQ_NIGHTLY_FAILED ? F_FAILED : F_DUP];
-    const char *topname = folders[dest == TQ_NIGHTLY_DONE ? F_DONE : dest == TQ_NIGHTLY_FAILED ? F_FAILED : F_DUP].name;
+    int top = n->fd[dest == TQ_NIGHTLY_DONE     ? F_DONE
+                    : dest == TQ_NIGHTLY_FAILED ? F_FAILED
+                                                : F_DUP];
+    const char *topname = folders[dest == TQ_NIGHTLY_DONE     ? F_DONE
+                                  : dest == TQ_NIGHTLY_FAILED ? F_FAILED
+                                                              : F_DUP]
+                              .name;
     int day;
     int rc = open_dir(top, topname, date, 0750, &day, d);
     if (rc != TQ_OK)
@@ -715,9 +729,10 @@ void tq_nightly_state_read(const tq_nightly *n, tq_nightly_state *out)
 int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *s, tq_diag *d)
 {
     char buf[256];
-    int len = snprintf(buf, sizeof buf, "last_success %llu\nlast_reconcile %llu\ncleared_now %llu\n",
-                       (unsigned long long)s->last_success, (unsigned long long)s->last_reconcile,
-                       (unsigned long long)s->cleared_now);
+    int len =
+        snprintf(buf, sizeof buf, "last_success %llu\nlast_reconcile %llu\ncleared_now %llu\n",
+                 (unsigned long long)s->last_success, (unsigned long long)s->last_reconcile,
+                 (unsigned long long)s->cleared_now);
     int st = n->fd[F_STATE];
     unlinkat(st, "state.new", 0);
     int fd = openat(st, "state.new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -148,7 +148,8 @@ TQ_MUST_USE int tq_nightly_load(tq_store *s, const tq_nightly_entry *e, const tq
  * that an old file sent again is still a duplicate.  Entries already known are kept.
  * *seen counts the files hashed, *added the entries put.
  * @return TQ_OK, TQ_ERR_IO, TQ_ERR_PERM, store errors (entries put so far stay). */
-TQ_MUST_USE int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added, tq_diag *d);
+TQ_MUST_USE int tq_nightly_seed(tq_nightly *n, tq_store *s, uint64_t *seen, uint64_t *added,
+                                tq_diag *d);
 
 /* tq_nightly_file_away() - move the claimed entry to dest/DATE/ (DATE "YYYY-MM-DD"),
  * never over another file: when NAME is taken, "-2", "-3" ... is put before its
@@ -168,7 +169,9 @@ TQ_MUST_USE int tq_nightly_set_pending(tq_nightly *n, int on, tq_diag *d);
 TQ_MUST_USE int tq_nightly_pending(const tq_nightly *n);
 
 /* Figures kept between runs for the metrics (unix seconds, 0 = never): read from and
- * written to .thongquan/state.  A missing or damaged state reads as zeros. */
+ * written to .thongquan/state (replaced atomically).  A missing or damaged state reads
+ * as zeros.  tq_nightly_state_write() @return TQ_OK, or TQ_ERR_IO, TQ_ERR_FULL,
+ * TQ_ERR_PERM with d->why naming the file. */
 typedef struct tq_nightly_state {
     uint64_t last_success;      /* last run that ended 0 or 7 */
     uint64_t last_reconcile;    /* last reconcile that committed */
@@ -185,5 +188,9 @@ char *tq_nightly_quote(const char *name);
 /* tq_nightly_hex() - n bytes as 2n lowercase hex digits and a NUL into out (2n + 1
  * bytes): a SHA-256, or a name's exact bytes for the report. */
 void tq_nightly_hex(const void *bytes, size_t n, char *out);
+
+/* tq_nightly_hex_name() - a name's exact bytes in hex (the report's "name_hex"), a new
+ * string the caller frees; NULL when out of memory.  Any thread. */
+char *tq_nightly_hex_name(const char *name);
 
 #endif

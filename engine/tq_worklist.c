@@ -14,6 +14,7 @@
 #include "../formats/tq_out.h"
 #include "tq_explain.h"
 #include "tq_list.h"
+#include "tq_path.h"
 
 #define WAIT_REASONS                                                                     \
     ((uint32_t)(TQ_R_PERMIT_MISSING | TQ_R_PERMIT_REVOKED | TQ_R_PERMIT_EXPIRED |        \
@@ -69,15 +70,6 @@ static int mkdirs(const char *dir)
     }
     free(p);
     return rc;
-}
-
-static char *path_of(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 static int is_worklist_name(const char *name)
@@ -186,7 +178,7 @@ static int office_row(wl *w, const tq_decl *d)
         char name[32];
         snprintf(name, sizeof name, "office-%s.csv", w->code);
         free(w->office_path);
-        if ((w->office_path = path_of(w->dir, name)) == NULL)
+        if ((w->office_path = tq_path_join(w->dir, name)) == NULL)
             return TQ_ERR_NOMEM;
         FILE *f;
         if ((rc = open_file(w, &w->office, w->office_path, office_header, &f)) != TQ_OK)
@@ -296,7 +288,7 @@ static int walk(wl *w)
 
 static int write_all(wl *w, tq_store *s)
 {
-    char *paid_path = path_of(w->dir, TQ_WORKLIST_TAX_PAID);
+    char *paid_path = tq_path_join(w->dir, TQ_WORKLIST_TAX_PAID);
     if (paid_path == NULL)
         return TQ_ERR_NOMEM;
     int rc = open_file(w, &w->paid, paid_path, paid_header, &w->paid_f);

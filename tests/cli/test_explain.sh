@@ -272,6 +272,13 @@ expect_status 0 "$TQ" replay --fill-gap "$WORK/intact.tqj" --db "$gdb" --quiet
 expect_status 0 "$TQ" explain "$gd" --db "$gdb"
 grep -q 'skipped gaps' "$WORK/out" && fail "explain still shows a filled gap"
 ok
+# a damaged frame in a --journal: said on stderr with its seq range, the events after it
+# still listed, exit 5
+expect_status 5 "$TQ" explain "$gd" --db "$gdb" --journal "$WORK/g/journal.tqj"
+grep -q "^thongquan: $WORK/g/journal.tqj: frame [0-9]* (seq $first..$last) is corrupt: its events are not shown\$" "$WORK/err" || fail "the damaged frame is not named: $(cat "$WORK/err")"
+grep -q "^history in $WORK/g/journal.tqj:\$" "$WORK/out" || fail "no history header: $(cat "$WORK/out")"
+grep -q "^{\"seq\":[0-9]*,.*\"decl_no\":\"$gd\"" "$WORK/out" || fail "the events outside the frame are not listed: $(cat "$WORK/out")"
+ok
 
 # ---- an AMEND of lines (a held declaration's) replaces their values; office, kind stay ----
 {
