@@ -8,7 +8,8 @@
  * from any thread and the tests can drive it without a database.
  *
  * Deliberately self-contained: it depends on the struct layouts of formats/tq_event.h
- * and formats/tq_time.h only, never on their .c files, so the rules can be built and
+ * and formats/tq_time.h only (the Vietnam day is tq_time.h's inline
+ * tq_instant_vn_day()), never on their .c files, so the rules can be built and
  * tested on their own.
  *
  * Speed: tq_rules_evaluate() runs once per event in a replay (millions per second), so
@@ -20,8 +21,6 @@
 
 #include <string.h>
 
-#define SECONDS_PER_DAY 86400
-#define VN_OFFSET_SECONDS 25200 /* UTC+07:00 */
 #define NO_PERMIT 0xFFu         /* line_permit[] value for a line naming no permit */
 
 /* Reasons that only exist outside manual mode (SPEC §7: never discrepancies). */
@@ -33,30 +32,6 @@
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* The Vietnam calendar day of an instant.  This is the same function as
- * tq_instant_vn_day() in formats/tq_time.c, repeated here (it is four lines) so that
- * the rules do not link against the parsers.  Floor division, because instants before
- * 1970 have negative seconds and C division truncates toward zero; the nanoseconds
- * never matter since day boundaries fall on whole seconds.  Written so that no
- * intermediate can overflow for any int64 input; the result is clamped to the int32
- * range (never TQ_NO_DATE), far outside the years 0001..9999 a parser accepts. */
-static int32_t vn_day(tq_instant t)
-{
-    int64_t q = t.sec / SECONDS_PER_DAY;
-    int64_t r = t.sec % SECONDS_PER_DAY;
-    if (r < 0) {
-        r += SECONDS_PER_DAY;
-        q -= 1;
-    }
-    if (r + VN_OFFSET_SECONDS >= SECONDS_PER_DAY)
-        q += 1;
-    if (q > INT32_MAX)
-        return INT32_MAX;
-    if (q <= (int64_t)INT32_MIN)
-        return INT32_MIN + 1;
-    return (int32_t)q;
 }
 
 /* Copy a NUL-terminated string into a fixed array and zero the rest, so that a stored
@@ -153,7 +128,7 @@ tq_step tq_rules_begin(tq_decl *d, int exists, const tq_event *ev)
         d->channel = ev->channel;
         d->tax_due = ev->tax_due;
         d->registered = ev->registered;
-        d->reg_day = vn_day(ev->registered);
+        d->reg_day = tq_instant_vn_day(ev->registered);
         set_lines(d, ev);
         return TQ_STEP_EVALUATE;
     }

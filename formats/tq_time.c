@@ -15,8 +15,8 @@
 
 #include "tq_error.h"
 
-#define SECS_PER_DAY 86400
-#define VN_OFFSET_SECS (7 * 3600)
+#define SECS_PER_DAY TQ_SECS_PER_DAY
+#define VN_OFFSET_SECS TQ_VN_OFFSET_SECS
 
 static int fail(char *why, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -227,24 +227,6 @@ void tq_date_format(int32_t day, char out[11])
     }
 }
 
-int32_t tq_instant_vn_day(tq_instant t)
-{
-    /* Floor division, done on the quotient and remainder separately so that no sum
-     * can overflow whatever t.sec holds. */
-    int64_t q = t.sec / SECS_PER_DAY, r = t.sec % SECS_PER_DAY;
-    if (r < 0) {
-        q--;
-        r += SECS_PER_DAY;
-    }
-    if (r + VN_OFFSET_SECS >= SECS_PER_DAY)
-        q++;
-    if (q > INT32_MAX)
-        return INT32_MAX;
-    if (q <= INT32_MIN)
-        return INT32_MIN + 1;   /* INT32_MIN is TQ_NO_DATE */
-    return (int32_t)q;
-}
-
 int tq_instant_cmp(tq_instant a, tq_instant b)
 {
     if (a.sec != b.sec)
@@ -256,7 +238,7 @@ int tq_instant_cmp(tq_instant a, tq_instant b)
 
 void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX])
 {
-    time_t sec = (time_t)(t.sec + 7 * 3600);
+    time_t sec = (time_t)(t.sec + TQ_VN_OFFSET_SECS);
     struct tm tm;
     if (gmtime_r(&sec, &tm) == NULL) {
         snprintf(out, TQ_TIME_VN_MAX, "(instant %lld)", (long long)t.sec);

@@ -35,9 +35,35 @@ TQ_MUST_USE int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, 
 /* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes). */
 void tq_date_format(int32_t day, char out[11]);
 
+#define TQ_SECS_PER_DAY 86400
+#define TQ_VN_OFFSET_SECS (7 * 3600)   /* Vietnam time is UTC+07:00, no summer time */
+
 /* tq_instant_vn_day() - the calendar day (days since 1970-01-01) on which the instant
- * falls in Vietnam time, UTC+07:00. */
-int32_t tq_instant_vn_day(tq_instant t);
+ * falls in Vietnam time, UTC+07:00.  Total: any t gives a day, clamped to
+ * INT32_MIN + 1 .. INT32_MAX (never TQ_NO_DATE), far outside the years 0001..9999 a
+ * parser accepts.  Threads: pure; any thread.
+ * Why inline here: the rules call it once per event in a replay and must not link
+ * against the parsers (engine/tq_rules.c depends on this header's layouts only), so the
+ * one definition lives in the header rather than being copied there.
+ * Floor division, done on the quotient and remainder separately so that no sum can
+ * overflow whatever t.sec holds (instants before 1970 have negative seconds, and C
+ * division truncates toward zero); the nanoseconds never matter since day boundaries
+ * fall on whole seconds. */
+static inline int32_t tq_instant_vn_day(tq_instant t)
+{
+    int64_t q = t.sec / TQ_SECS_PER_DAY, r = t.sec % TQ_SECS_PER_DAY;
+    if (r < 0) {
+        q--;
+        r += TQ_SECS_PER_DAY;
+    }
+    if (r + TQ_VN_OFFSET_SECS >= TQ_SECS_PER_DAY)
+        q++;
+    if (q > INT32_MAX)
+        return INT32_MAX;
+    if (q <= INT32_MIN)
+        return INT32_MIN + 1;   /* INT32_MIN is TQ_NO_DATE */
+    return (int32_t)q;
+}
 
 /* tq_days_from_civil() - days since 1970-01-01 of the proleptic Gregorian date y-m-d
  * (m 1..12, d 1..31, not checked: validate first).  tq_civil_from_days() inverts it. */
