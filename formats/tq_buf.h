@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tq_num.h"
+
 typedef struct tq_wbuf {
     char *out;          /* borrowed */
     size_t cap, len;    /* len counts what was appended, even past cap */
@@ -32,15 +34,11 @@ static inline void tq_wbuf_str(tq_wbuf *w, const char *s)
     tq_wbuf_put(w, s, strlen(s));
 }
 
+/* tq_wbuf_u64() - v in decimal (tq_u64_put_dec()). */
 static inline void tq_wbuf_u64(tq_wbuf *w, uint64_t v)
 {
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    tq_wbuf_put(w, tmp + i, sizeof tmp - i);
+    char tmp[TQ_U64_DEC_MAX];
+    tq_wbuf_put(w, tmp, (size_t)(tq_u64_put_dec(tmp, v) - tmp));
 }
 
 /* tq_wbuf_finish() - NUL-terminate within cap; @return the length needed. */

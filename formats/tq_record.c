@@ -108,11 +108,7 @@ static int digits_value(const char *s, unsigned len, uint64_t *v)
 
 static void digits_format(char *out, uint64_t v, unsigned len)
 {
-    for (unsigned i = len; i-- > 0;) {
-        out[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    out[len] = '\0';
+    *tq_u64_put_fixed(out, v, len) = '\0';
 }
 
 /* ---- timestamps ----------------------------------------------------------------- */

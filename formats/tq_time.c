@@ -8,6 +8,7 @@
  * result of a replay must not.
  */
 #include "tq_time.h"
+#include "tq_num.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -218,11 +219,7 @@ void tq_date_format(int32_t day, char out[11])
     int v[3] = {(int)y, m, d}, width[3] = {4, 2, 2};
     char *o = out;
     for (int f = 0; f < 3; f++) {
-        for (int i = width[f] - 1; i >= 0; i--) {
-            o[i] = (char)('0' + v[f] % 10);
-            v[f] /= 10;
-        }
-        o += width[f];
+        o = tq_u64_put_fixed(o, (uint64_t)v[f], (unsigned)width[f]);
         *o++ = f < 2 ? '-' : '\0';
     }
 }
