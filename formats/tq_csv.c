@@ -70,19 +70,19 @@ int tq_valid_hs(const char *s, size_t n)
 int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
     if (n == 0 || (n > 1 && s[0] == '0'))
-        return 0;
+        return TQ_ERR_INPUT;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_digit(s[i]))
-            return 0;
+            return TQ_ERR_INPUT;
         uint64_t dig = (uint64_t)(s[i] - '0');
         /* v * 10 + dig <= max, asked without computing anything that could wrap */
         if (dig > max || v > (max - dig) / 10)
-            return 0;
+            return TQ_ERR_INPUT;
         v = v * 10 + dig;
     }
     *out = v;
-    return 1;
+    return TQ_OK;
 }
 
 static int valid_agency(const char *s, size_t n)
@@ -162,16 +162,17 @@ int tq_csv_check_header(const char *line, size_t len, const char *header, tq_dia
 
 static int parse_date_field(tq_diag *d, const char *field, span f, int32_t *day)
 {
-    char why[96], q[QCAP];
-    if (tq_date_parse(f.p, f.n, day, why, sizeof why) == TQ_OK)
+    char q[QCAP];
+    tq_diag td;
+    if (tq_date_parse(f.p, f.n, day, &td) == TQ_OK)
         return TQ_OK;
-    return tq_diag_set(d, field, "must be a date YYYY-MM-DD (%s), got '%s'", why,
+    return tq_diag_set(d, field, "must be a date YYYY-MM-DD (%s), got '%s'", td.why,
                        tq_diag_quote(f.p, f.n, q, sizeof q));
 }
 
 static int parse_money(tq_diag *d, const char *field, span f, uint64_t max, uint64_t *out)
 {
-    if (tq_parse_u64(f.p, f.n, max, out))
+    if (tq_parse_u64(f.p, f.n, max, out) == TQ_OK)
         return TQ_OK;
     char must[64];
     snprintf(must, sizeof must, "must be an integer 0..%llu", (unsigned long long)max);

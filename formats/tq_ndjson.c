@@ -533,7 +533,7 @@ static bool get_int(jp *j, const char *field, const jval *v, uint64_t lo, uint64
               (unsigned long long)hi, describe(v, false, got, sizeof got));
         return false;
     }
-    if (neg || !tq_parse_u64(s, n, hi, out) || *out < lo) {
+    if (neg || tq_parse_u64(s, n, hi, out) != TQ_OK || *out < lo) {
         vfail(j, field, "must be in %llu..%llu, got %s", (unsigned long long)lo,
               (unsigned long long)hi, describe(v, false, got, sizeof got));
         return false;
@@ -623,11 +623,11 @@ static void get_timestamp(jp *j, const char *field, const jval *v, char *text,
     if (!get_str(j, field, v, must))
         return;
     tq_instant t;
-    char why[96];
-    if (!whole(v) || tq_time_parse(v->s, v->n, &t, why, sizeof why) != TQ_OK) {
+    tq_diag td;
+    if (!whole(v) || tq_time_parse(v->s, v->n, &t, &td) != TQ_OK) {
         char got[QCAP + 32];
         vfail(j, field, "%s (%s), got %s", must,
-              whole(v) ? why : "too long", describe(v, true, got, sizeof got));
+              whole(v) ? td.why : "too long", describe(v, true, got, sizeof got));
         return;
     }
     copy_str(text, v);   /* tq_time_parse accepted at most TQ_TS_MAX bytes */

@@ -117,7 +117,7 @@ static void digits_format(char *out, uint64_t v, unsigned len)
  * instant stored beside it must be the one the text denotes. */
 static int ts_instant(const uint8_t *s, size_t n, tq_instant *out)
 {
-    return tq_time_parse((const char *)s, n, out, NULL, 0) == TQ_OK;
+    return tq_time_parse((const char *)s, n, out, NULL) == TQ_OK;
 }
 
 /* ---- varints -------------------------------------------------------------------- */

@@ -23,14 +23,18 @@ typedef struct tq_instant {
     uint32_t nsec;
 } tq_instant;
 
-/* tq_time_parse() - parse a timestamp of exactly n bytes (no NUL needed).
- * @return TQ_OK, or TQ_ERR_INPUT with a short reason in why (cap >= 64 recommended;
- *         why may be NULL). */
-TQ_MUST_USE int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap);
+/* tq_time_parse() - parse a timestamp of exactly n bytes (no NUL needed) into *out.
+ * @return TQ_OK, or TQ_ERR_INPUT with d->field "timestamp" and d->why a short reason
+ *         without the value ("hour 24 is not 00..23"): callers quote the value and name
+ *         their own field around it.  d may be NULL; *out is unchanged on error.
+ * Threads: pure; any thread. */
+TQ_MUST_USE int tq_time_parse(const char *s, size_t n, tq_instant *out, tq_diag *d);
 
 /* tq_date_parse() - parse "YYYY-MM-DD" of exactly n bytes into a day number
- * (days since 1970-01-01, may be negative).  @return TQ_OK or TQ_ERR_INPUT. */
-TQ_MUST_USE int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap);
+ * (days since 1970-01-01, may be negative).
+ * @return TQ_OK, or TQ_ERR_INPUT with d->field "date" and d->why as tq_time_parse().
+ *         d may be NULL.  Threads: pure; any thread. */
+TQ_MUST_USE int tq_date_parse(const char *s, size_t n, int32_t *day, tq_diag *d);
 
 /* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes). */
 void tq_date_format(int32_t day, char out[11]);

@@ -90,7 +90,7 @@ static void permit_bad(const char *s, const char *field, const char *why)
 static int32_t day(const char *s)
 {
     int32_t d;
-    cr_assert_eq(tq_date_parse(s, strlen(s), &d, NULL, 0), TQ_OK);
+    cr_assert_eq(tq_date_parse(s, strlen(s), &d, NULL), TQ_OK);
     return d;
 }
 
@@ -160,31 +160,32 @@ Test(csv_validators, hs)
 Test(csv_validators, parse_u64_bounds_and_form)
 {
     uint64_t v = 7;
-    cr_expect(tq_parse_u64("0", 1, 10, &v));
+    cr_expect_eq(tq_parse_u64("0", 1, 10, &v), TQ_OK);
     cr_expect_eq(v, 0);
-    cr_expect(tq_parse_u64("10", 2, 10, &v));
+    cr_expect_eq(tq_parse_u64("10", 2, 10, &v), TQ_OK);
     cr_expect_eq(v, 10);
-    cr_expect(!tq_parse_u64("11", 2, 10, &v));
-    cr_expect(!tq_parse_u64("01", 2, 10, &v));
-    cr_expect(!tq_parse_u64("", 0, 10, &v));
-    cr_expect(!tq_parse_u64("-1", 2, 10, &v));
-    cr_expect(!tq_parse_u64("+1", 2, 10, &v));
-    cr_expect(!tq_parse_u64("1 ", 2, 10, &v));
-    cr_expect(tq_parse_u64("18446744073709551615", 20, UINT64_MAX, &v));
+    cr_expect_eq(tq_parse_u64("11", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(v, 10, "*out unchanged on error");
+    cr_expect_eq(tq_parse_u64("01", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("", 0, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("-1", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("+1", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("1 ", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("18446744073709551615", 20, UINT64_MAX, &v), TQ_OK);
     cr_expect_eq(v, UINT64_MAX);
-    cr_expect(!tq_parse_u64("18446744073709551616", 20, UINT64_MAX, &v));
-    cr_expect(!tq_parse_u64("99999999999999999999999999999999", 32, UINT64_MAX, &v));
-    cr_expect(tq_parse_u64("1000000000000000", 16, TQ_MONEY_MAX, &v));
-    cr_expect(!tq_parse_u64("1000000000000001", 16, TQ_MONEY_MAX, &v));
-    cr_expect(!tq_parse_u64("5", 1, 4, &v));
-    cr_expect(tq_parse_u64("0", 1, 0, &v));
-    cr_expect(!tq_parse_u64("1", 1, 0, &v));
+    cr_expect_eq(tq_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("99999999999999999999999999999999", 32, UINT64_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("1000000000000000", 16, TQ_MONEY_MAX, &v), TQ_OK);
+    cr_expect_eq(tq_parse_u64("1000000000000001", 16, TQ_MONEY_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("5", 1, 4, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("0", 1, 0, &v), TQ_OK);
+    cr_expect_eq(tq_parse_u64("1", 1, 0, &v), TQ_ERR_INPUT);
 }
 
 Test(csv_validators, parse_u64_reads_only_n_bytes)
 {
     uint64_t v;
-    cr_expect(tq_parse_u64("12abc", 2, 100, &v));
+    cr_expect_eq(tq_parse_u64("12abc", 2, 100, &v), TQ_OK);
     cr_expect_eq(v, 12);
 }
 
