@@ -195,6 +195,60 @@ uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day)
     return tq_u128_u64(tq_rules_covered_exact(cover, reg_day));
 }
 
+/* permit_reasons() - step 2 of tq_rules_evaluate(): per permit (missing, revoked,
+ * expired, holder), then per line (hs, and each permit's quantity in qty[]). */
+static uint32_t permit_reasons(const tq_decl *d, const tq_permit_fact *facts, size_t nfacts,
+                               size_t n, const uint8_t *line_permit, uint64_t *qty)
+{
+    uint32_t reasons = 0;
+    for (size_t i = 0; i < n; i++) {
+        qty[i] = 0;
+        if (i >= nfacts || !facts[i].found) {
+            reasons |= TQ_R_PERMIT_MISSING;
+            continue;
+        }
+        const tq_permit *p = &facts[i].permit;
+        if (p->status == TQ_PERMIT_REVOKED)
+            reasons |= TQ_R_PERMIT_REVOKED;
+        if (d->reg_day < p->valid_from || d->reg_day > p->valid_to)
+            reasons |= TQ_R_PERMIT_EXPIRED;
+        if (strncmp(p->holder, d->declarant, TQ_TAXID_MAX + 1) != 0)
+            reasons |= TQ_R_PERMIT_HOLDER;
+    }
+    size_t nl = line_count(d);
+    for (size_t l = 0; l < nl; l++) {
+        size_t k = line_permit[l];
+        if (k == NO_PERMIT)
+            continue; /* lines naming no permit are not checked */
+        qty[k] = sat_add(qty[k], d->lines[l].qty);
+        if (!(reasons & TQ_R_PERMIT_HS) && k < nfacts && facts[k].found &&
+            !hs_allowed(&facts[k].permit, d->lines[l].hs))
+            reasons |= TQ_R_PERMIT_HS;
+    }
+    return reasons;
+}
+
+/* auto_reasons() - steps 3 and 4 of tq_rules_evaluate(), outside manual mode only:
+ * the officer's result the channel needs, then the quota, only when nothing else holds
+ * the declaration (every permit is then found).  used + qty > quota is tested as
+ * qty > quota || used > quota - qty, which cannot wrap whatever used holds (a manual
+ * clearance may push it past quota). */
+static uint32_t auto_reasons(const tq_decl *d, const tq_permit_fact *facts, size_t n,
+                             const uint64_t *qty, uint32_t reasons)
+{
+    if ((d->channel == 2 && !(d->officer & (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK))) ||
+        (d->channel == 3 && !(d->officer & TQ_SEEN_INSPECT_OK)))
+        reasons |= TQ_R_AWAIT_OFFICER;
+    if (reasons != 0)
+        return reasons;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t quota = facts[i].permit.quota;
+        if (quota > 0 && (qty[i] > quota || facts[i].used > quota - qty[i]))
+            return reasons | TQ_R_PERMIT_QUOTA;
+    }
+    return reasons;
+}
+
 void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_fact *facts,
                        size_t nfacts, int manual, tq_verdict *out)
 {
@@ -202,7 +256,6 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
     uint8_t line_permit[TQ_LINES_MAX];
     uint64_t qty[TQ_LINES_MAX]; /* per distinct permit: sum of its lines' qty */
     size_t n = distinct_permits(d, names, line_permit);
-    size_t nl = line_count(d);
     uint32_t reasons = 0;
     uint64_t tax_short = 0;
 
@@ -219,51 +272,10 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
         reasons |= TQ_R_TAX_SHORT;
         tax_short = d->tax_due - (uint64_t)covered;
     }
-
-    /* 2. permits: per permit, then per line (hs and quantities in one pass) */
-    for (size_t i = 0; i < n; i++) {
-        qty[i] = 0;
-        if (i >= nfacts || !facts[i].found) {
-            reasons |= TQ_R_PERMIT_MISSING;
-            continue;
-        }
-        const tq_permit *p = &facts[i].permit;
-        if (p->status == TQ_PERMIT_REVOKED)
-            reasons |= TQ_R_PERMIT_REVOKED;
-        if (d->reg_day < p->valid_from || d->reg_day > p->valid_to)
-            reasons |= TQ_R_PERMIT_EXPIRED;
-        if (strncmp(p->holder, d->declarant, TQ_TAXID_MAX + 1) != 0)
-            reasons |= TQ_R_PERMIT_HOLDER;
-    }
-    for (size_t l = 0; l < nl; l++) {
-        size_t k = line_permit[l];
-        if (k == NO_PERMIT)
-            continue; /* lines naming no permit are not checked */
-        qty[k] = sat_add(qty[k], d->lines[l].qty);
-        if (!(reasons & TQ_R_PERMIT_HS) && k < nfacts && facts[k].found &&
-            !hs_allowed(&facts[k].permit, d->lines[l].hs))
-            reasons |= TQ_R_PERMIT_HS;
-    }
-
-    if (!manual) {
-        /* 3. officer */
-        if ((d->channel == 2 && !(d->officer & (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK))) ||
-            (d->channel == 3 && !(d->officer & TQ_SEEN_INSPECT_OK)))
-            reasons |= TQ_R_AWAIT_OFFICER;
-
-        /* 4. quota, only when nothing else holds it (every permit is then found).
-         * used + qty > quota is tested as qty > quota || used > quota - qty, which
-         * cannot wrap whatever used holds (a manual clearance may push it past quota). */
-        if (reasons == 0) {
-            for (size_t i = 0; i < n; i++) {
-                uint64_t quota = facts[i].permit.quota;
-                if (quota > 0 && (qty[i] > quota || facts[i].used > quota - qty[i])) {
-                    reasons |= TQ_R_PERMIT_QUOTA;
-                    break;
-                }
-            }
-        }
-    }
+    /* 2. permits; 3. officer and 4. quota (not in manual mode) */
+    reasons |= permit_reasons(d, facts, nfacts, n, line_permit, qty);
+    if (!manual)
+        reasons = auto_reasons(d, facts, n, qty, reasons);
 
     out->reasons = reasons;
     out->tax_short = tax_short;
