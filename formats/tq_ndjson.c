@@ -210,6 +210,19 @@ static void skip_ws(jp *j)
         j->p++;
 }
 
+/* open_container() - step over the opening bracket at j->p and the blanks after it.
+ * @return true when the container is empty (its closing bracket is consumed too). */
+static bool open_container(jp *j, char close)
+{
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return true;
+    }
+    return false;
+}
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -346,38 +359,44 @@ static int scan_string(jp *j, char *buf, size_t cap, size_t *outn)
 
 /* JSON number grammar, except that leading zeros are let through here so that an
  * integer field can refuse "01" by name rather than as malformed JSON. */
+static int digit_run(jp *j, const char **pp, const char *what);
+
 static int scan_number(jp *j)
 {
     const char *p = j->p, *end = j->end;
+    int rc;
     if (*p == '-')
         p++;
-    if (p >= end || !is_digit(*p)) {
-        j->p = p;
-        return jexpect(j, "a digit");
-    }
-    while (p < end && is_digit(*p))
-        p++;
+    if ((rc = digit_run(j, &p, "a digit")) != TQ_OK)
+        return rc;
     if (p < end && *p == '.') {
         p++;
-        if (p >= end || !is_digit(*p)) {
-            j->p = p;
-            return jexpect(j, "a digit after '.'");
-        }
-        while (p < end && is_digit(*p))
-            p++;
+        if ((rc = digit_run(j, &p, "a digit after '.'")) != TQ_OK)
+            return rc;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (p >= end || !is_digit(*p)) {
-            j->p = p;
-            return jexpect(j, "a digit in the exponent");
-        }
-        while (p < end && is_digit(*p))
-            p++;
+        if ((rc = digit_run(j, &p, "a digit in the exponent")) != TQ_OK)
+            return rc;
     }
     j->p = p;
+    return TQ_OK;
+}
+
+/* digit_run() - one or more digits at *pp, which moves past them; otherwise
+ * "expected WHAT" at the first byte that is not one. */
+static int digit_run(jp *j, const char **pp, const char *what)
+{
+    const char *p = *pp;
+    if (p >= j->end || !is_digit(*p)) {
+        j->p = p;
+        return jexpect(j, what);
+    }
+    while (p < j->end && is_digit(*p))
+        p++;
+    *pp = p;
     return TQ_OK;
 }
 
@@ -394,13 +413,13 @@ static int scan_literal(jp *j)
     return jexpect(j, "a value");
 }
 
-/* A key, the ':' and the whitespace around it, for the skipper. */
-static int skip_key(jp *j)
+/* key_colon() - a string key at j->p (kept in buf when buf is not NULL), the ':' and
+ * the whitespace around it. */
+static int key_colon(jp *j, char *buf, size_t cap, size_t *klen)
 {
-    size_t n;
     if (j->p >= j->end || *j->p != '"')
         return jexpect(j, "a string key");
-    int rc = scan_string(j, NULL, 0, &n);
+    int rc = scan_string(j, buf, cap, klen);
     if (rc != TQ_OK)
         return rc;
     skip_ws(j);
@@ -410,6 +429,15 @@ static int skip_key(jp *j)
     skip_ws(j);
     return TQ_OK;
 }
+
+/* A key for the skipper: checked, not kept. */
+static int skip_key(jp *j)
+{
+    size_t n;
+    return key_colon(j, NULL, 0, &n);
+}
+
+static int member_end(jp *j, char close, bool *done);
 
 static int skip_scalar(jp *j)
 {
@@ -441,10 +469,7 @@ static int skip_container(jp *j)
             else
                 is_obj &= ~(1ull << depth);
             depth++;
-            j->p++;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
-                j->p++;
+            if (open_container(j, c == '{' ? '}' : ']')) {
                 depth--;
                 closed = true;
             } else if (c == '{' && (rc = skip_key(j)) != TQ_OK) {
@@ -461,21 +486,16 @@ static int skip_container(jp *j)
         for (;;) {
             if (depth == 0)
                 return TQ_OK;
-            bool obj = (is_obj >> (depth - 1)) & 1;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                skip_ws(j);
-                if (obj && (rc = skip_key(j)) != TQ_OK)
-                    return rc;
-                break;
-            }
-            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-                j->p++;
+            bool obj = (is_obj >> (depth - 1)) & 1, done;
+            if ((rc = member_end(j, obj ? '}' : ']', &done)) != TQ_OK)
+                return rc;
+            if (done) {
                 depth--;
                 continue;
             }
-            return jexpect(j, obj ? "',' or '}'" : "',' or ']'");
+            if (obj && (rc = skip_key(j)) != TQ_OK)
+                return rc;
+            break;
         }
     }
 }
@@ -774,17 +794,7 @@ static void line_field(char out[40], size_t idx, const char *key, size_t n)
 /* Reads '"key"' ':' and the whitespace after it; the key unescaped into kbuf. */
 static int scan_key(jp *j, size_t *klen)
 {
-    if (j->p >= j->end || *j->p != '"')
-        return jexpect(j, "a string key");
-    int rc = scan_string(j, j->kbuf, sizeof j->kbuf, klen);
-    if (rc != TQ_OK)
-        return rc;
-    skip_ws(j);
-    if (j->p >= j->end || *j->p != ':')
-        return jexpect(j, "':'");
-    j->p++;
-    skip_ws(j);
-    return TQ_OK;
+    return key_colon(j, j->kbuf, sizeof j->kbuf, klen);
 }
 
 /* After a member: ',' (and the next key's start) or the closing bracket. */
@@ -811,14 +821,8 @@ static int parse_line(jp *j, size_t idx)
     tq_line *ln = &j->ev->lines[idx];
     unsigned seen = 0;
     char field[40];
-    bool done = false;
+    bool done = open_container(j, '}');
     int rc;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        done = true;
-    }
     while (!done) {
         size_t klen;
         jval v;
@@ -857,14 +861,8 @@ static int parse_line(jp *j, size_t idx)
 static int parse_lines(jp *j)
 {
     size_t count = 0;
-    bool done = false;
+    bool done = open_container(j, ']');
     int rc;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        done = true;
-    }
     while (!done) {
         if (count < TQ_LINES_MAX && j->p < j->end && *j->p == '{') {
             rc = parse_line(j, count);
@@ -932,12 +930,7 @@ static int parse_object(jp *j)
         return tq_diag_set(j->d, "(line)", "blank line");
     if (*j->p != '{')
         return jexpect(j, "'{' (an event is a JSON object)");
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        done = true;
-    }
+    done = open_container(j, '}');
     while (!done) {
         size_t klen;
         if ((rc = scan_key(j, &klen)) != TQ_OK || (rc = parse_member(j, klen)) != TQ_OK ||
