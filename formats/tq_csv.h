@@ -5,6 +5,12 @@
  * mark on the first line.  A line may end in "\r\n" (files from Windows desktops are
  * common in a customs office): one trailing '\r' is stripped before parsing; any other
  * control byte is an error.  Every field is checked against its format and range.
+ *
+ * For every function here: pure (no state, no allocation), so any thread; line and
+ * out are borrowed for the call (nothing in *out points into line); errors follow
+ * tq_error.h (TQ_OK or TQ_ERR_INPUT with d->field naming the CSV column and d->why
+ * quoting the value; d may be NULL; *out is unspecified after an error); the
+ * formatters return sizes, as snprintf.
  */
 #ifndef TQ_CSV_H
 #define TQ_CSV_H

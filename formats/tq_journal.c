@@ -761,7 +761,8 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
         return r->err = TQ_ERR_EOF;
     if ((size_t)got < sizeof h)
         return r->err = short_read(h, (size_t)got, frame_magic, sizeof frame_magic);
-    if (memcmp(h, frame_magic, 4) != 0 || tq_le_get32(h + FRAME_HDR_SUM_AT) != frame_hdr_sum(h, r->seed))
+    if (memcmp(h, frame_magic, 4) != 0 ||
+        tq_le_get32(h + FRAME_HDR_SUM_AT) != frame_hdr_sum(h, r->seed))
         return r->err = TQ_ERR_CORRUPT;
 
     info->first_seq = tq_le_get64(h + 4);

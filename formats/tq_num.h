@@ -52,6 +52,8 @@ static inline char *tq_u64_put_fixed(char *p, uint64_t v, unsigned width)
     return p + width;
 }
 
+/* The functions below cannot fail and allocate nothing; out is the caller's. */
+
 /* tq_u128_add() - a + b, saturating at TQ_U128_MAX. */
 tq_u128 tq_u128_add(tq_u128 a, tq_u128 b);
 

@@ -5,6 +5,11 @@
  * than a nanosecond has no meaning for a registration).  A date "YYYY-MM-DD" means the
  * whole day in Vietnam time (UTC+07:00).  Years 0001..9999 are accepted; every field
  * is range-checked, including the day of the month against leap years.
+ *
+ * For every function here: pure (no state, no allocation, no locale, no time zone of
+ * the machine), so any thread; input strings are borrowed for the call; the parsers
+ * follow tq_error.h (TQ_OK or TQ_ERR_INPUT, the reason in a tq_diag), the rest cannot
+ * fail.
  */
 #ifndef TQ_TIME_H
 #define TQ_TIME_H
@@ -36,7 +41,8 @@ TQ_MUST_USE int tq_time_parse(const char *s, size_t n, tq_instant *out, tq_diag 
  *         d may be NULL.  Threads: pure; any thread. */
 TQ_MUST_USE int tq_date_parse(const char *s, size_t n, int32_t *day, tq_diag *d);
 
-/* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes). */
+/* tq_date_format() - write "YYYY-MM-DD" and a NUL into out (11 bytes); a day outside
+ * years 0001..9999 (TQ_NO_DATE included) is written "0000-00-00", never overflowing. */
 void tq_date_format(int32_t day, char out[11]);
 
 #define TQ_SECS_PER_DAY 86400
@@ -80,7 +86,8 @@ void tq_civil_from_days(int64_t day, int64_t *y, int *m, int *d);
 #define TQ_TIME_VN_MAX 48
 void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX]);
 
-/* tq_instant_cmp() - <0, 0, >0 as a is before, equal to, after b. */
+/* tq_instant_cmp() - -1, 0, 1 as a is before, equal to, after b (a comparison, not a
+ * status: marked TQ_MUST_USE because dropping it is always a bug). */
 TQ_MUST_USE int tq_instant_cmp(tq_instant a, tq_instant b);
 
 #endif
