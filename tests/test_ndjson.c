@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tq_ndjson.h"
+#include "tq_testrec.h"
 
 #ifndef TQ_SOURCE_DIR
 #define TQ_SOURCE_DIR "."
@@ -148,24 +149,8 @@ Test(ndjson_kinds, decl_fills_every_field)
 {
     tq_event ev;
     ok(DECL, &ev);
-    cr_expect_eq(ev.ev, TQ_EV_DECL);
-    cr_expect_eq(ev.seq, 1);
     cr_expect_eq(ev.has, TQ_HAS_TAX_DUE | TQ_HAS_LINES);
-    cr_expect_str_eq(ev.decl_no, "103456789012");
-    cr_expect_str_eq(ev.kind, "A11");
-    cr_expect_str_eq(ev.office, "01B1");
-    cr_expect_str_eq(ev.declarant, "0101234567");
-    cr_expect_str_eq(ev.registered_at, "2024-08-06T09:15:00+07:00");
-    cr_expect_eq(ev.registered.sec, 1722910500);
-    cr_expect_eq(ev.channel, 1);
-    cr_expect_eq(ev.tax_due, 12500000);
-    cr_assert_eq(ev.nlines, 2);
-    cr_expect_str_eq(ev.lines[0].hs, "85171300");
-    cr_expect_eq(ev.lines[0].qty, 100);
-    cr_expect_eq(ev.lines[0].value, 250000000);
-    cr_expect_str_eq(ev.lines[0].permit, "GCN-2024-000123");
-    cr_expect_str_eq(ev.lines[1].hs, "39269099");
-    cr_expect_str_eq(ev.lines[1].permit, "");
+    tq_test_expect_sample_decl(&ev);
 }
 
 Test(ndjson_kinds, amend_with_tax_due_only)

@@ -10,38 +10,14 @@
 #include <string.h>
 
 #include "tq_csv.h"
+#include "../tq_testrec.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "fuzz_csv: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
+#define CHECK TQ_TEST_CHECK
 
 static void check_diag(const tq_diag *d)
 {
     CHECK(memchr(d->field, '\0', sizeof d->field) != NULL && d->field[0] != '\0');
     CHECK(memchr(d->why, '\0', sizeof d->why) != NULL && d->why[0] != '\0');
-}
-
-static int payment_eq(const tq_payment *a, const tq_payment *b)
-{
-    return strcmp(a->decl_no, b->decl_no) == 0 && strcmp(a->receipt_no, b->receipt_no) == 0 &&
-           a->kind == b->kind && a->amount == b->amount && a->valid_until == b->valid_until;
-}
-
-static int permit_eq(const tq_permit *a, const tq_permit *b)
-{
-    if (strcmp(a->permit_no, b->permit_no) || strcmp(a->agency, b->agency) ||
-        strcmp(a->holder, b->holder) || a->status != b->status ||
-        a->valid_from != b->valid_from || a->valid_to != b->valid_to || a->quota != b->quota ||
-        a->nprefixes != b->nprefixes)
-        return 0;
-    for (unsigned i = 0; i < a->nprefixes; i++)
-        if (strcmp(a->prefixes[i], b->prefixes[i]))
-            return 0;
-    return 1;
 }
 
 /* Parses out[0..n-1) (without its '\n') from an exact-size copy. */
@@ -70,7 +46,7 @@ static void check_payment(const char *line, size_t len)
     int rc = tq_csv_parse_payment(c, n - 1, &q, &d);
     free(c);
     CHECK(rc == TQ_OK);
-    CHECK(payment_eq(&p, &q));
+    CHECK(tq_test_payment_equal(&p, &q));
     CHECK(tq_csv_format_payment(&q, again, sizeof again) == n && memcmp(out, again, n) == 0);
 }
 
@@ -92,7 +68,7 @@ static void check_permit(const char *line, size_t len)
     int rc = tq_csv_parse_permit(c, n - 1, &q, &d);
     free(c);
     CHECK(rc == TQ_OK);
-    CHECK(permit_eq(&p, &q));
+    CHECK(tq_test_permit_equal(&p, &q));
     CHECK(tq_csv_format_permit(&q, again, sizeof again) == n && memcmp(out, again, n) == 0);
 }
 
