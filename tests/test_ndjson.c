@@ -1177,75 +1177,85 @@ static FILE *mem(const char *s, size_t n)
     return fp;
 }
 
-Test(linereader, lines_and_numbers)
-{
-    FILE *fp = mem("a\n\nbc\n", 6);
+/* A line reader over n bytes of s, and its last line: lines_open() asserts the init,
+ * lines_next() reads one line into l/n, lines_close() releases and closes. */
+typedef struct lines {
+    FILE *fp;
     tq_linereader r;
     const char *l;
     size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 1);
-    cr_expect_str_eq(l, "a");
-    cr_expect_eq(r.lineno, 1);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 0);
-    cr_expect_eq(r.lineno, 2);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "bc");
-    cr_expect_eq(r.lineno, 3);
-    cr_expect_eq(r.missing_final_newline, 0);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(r.lineno, 3);
-    tq_linereader_release(&r);
-    tq_linereader_release(&r);
-    fclose(fp);
+} lines;
+
+static void lines_open(lines *x, const char *s, size_t n, size_t max)
+{
+    x->fp = mem(s, n);
+    cr_assert_eq(tq_linereader_init(&x->r, x->fp, max), TQ_OK);
+}
+
+static int lines_next(lines *x)
+{
+    return tq_linereader_next(&x->r, &x->l, &x->n);
+}
+
+static void lines_close(lines *x)
+{
+    tq_linereader_release(&x->r);
+    fclose(x->fp);
+}
+
+Test(linereader, lines_and_numbers)
+{
+    lines x;
+    lines_open(&x, "a\n\nbc\n", 6, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 1);
+    cr_expect_str_eq(x.l, "a");
+    cr_expect_eq(x.r.lineno, 1);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 0);
+    cr_expect_eq(x.r.lineno, 2);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "bc");
+    cr_expect_eq(x.r.lineno, 3);
+    cr_expect_eq(x.r.missing_final_newline, 0);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(x.r.lineno, 3);
+    tq_linereader_release(&x.r);   /* release is safe twice */
+    lines_close(&x);
 }
 
 Test(linereader, missing_final_newline_is_flagged)
 {
-    FILE *fp = mem("a\nlast", 6);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(r.missing_final_newline, 0);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "last");
-    cr_expect_eq(r.missing_final_newline, 1);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "a\nlast", 6, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.r.missing_final_newline, 0);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "last");
+    cr_expect_eq(x.r.missing_final_newline, 1);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    lines_close(&x);
 }
 
 Test(linereader, crlf_is_not_stripped)
 {
-    FILE *fp = mem("ab\r\n", 4);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 3);
-    cr_expect_eq(l[2], '\r');
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "ab\r\n", 4, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 3);
+    cr_expect_eq(x.l[2], '\r');
+    lines_close(&x);
 }
 
 Test(linereader, nul_bytes_are_kept_in_the_length)
 {
-    FILE *fp = mem("a\0b\n", 4);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 3);
-    cr_expect_eq(memcmp(l, "a\0b", 3), 0);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "a\0b\n", 4, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 3);
+    cr_expect_eq(memcmp(x.l, "a\0b", 3), 0);
+    lines_close(&x);
 }
 
 Test(linereader, line_of_exactly_max_is_accepted_one_more_is_limit)
@@ -1256,21 +1266,17 @@ Test(linereader, line_of_exactly_max_is_accepted_one_more_is_limit)
     memset(data + 11, 'y', 11);
     data[22] = '\n';
     memcpy(data + 23, "ok\n", 3);
-    FILE *fp = mem(data, 26);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 10), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 10);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_LIMIT);
-    cr_expect_eq(r.lineno, 2);
+    lines x;
+    lines_open(&x, data, 26, 10);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 10);
+    cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
+    cr_expect_eq(x.r.lineno, 2);
     /* the rest of the long line is stepped over */
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "ok");
-    cr_expect_eq(r.lineno, 3);
-    tq_linereader_release(&r);
-    fclose(fp);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "ok");
+    cr_expect_eq(x.r.lineno, 3);
+    lines_close(&x);
 }
 
 Test(linereader, huge_line_is_refused_with_bounded_memory)
@@ -1280,19 +1286,15 @@ Test(linereader, huge_line_is_refused_with_bounded_memory)
     cr_assert_not_null(data);
     memset(data, 'z', big);
     memcpy(data + big, "\nA\n", 3);
-    FILE *fp = mem(data, big + 3);
+    lines x;
+    lines_open(&x, data, big + 3, 5000);
     free(data);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 5000), TQ_OK);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_LIMIT);
-    cr_expect_leq(r.cap, 5001);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "A");
-    cr_expect_eq(r.lineno, 2);
-    tq_linereader_release(&r);
-    fclose(fp);
+    cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
+    cr_expect_leq(x.r.cap, 5001);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "A");
+    cr_expect_eq(x.r.lineno, 2);
+    lines_close(&x);
 }
 
 Test(linereader, buffer_grows_for_long_lines_within_max)
@@ -1303,29 +1305,21 @@ Test(linereader, buffer_grows_for_long_lines_within_max)
     for (size_t i = 0; i < big; i++)
         data[i] = (char)('a' + i % 26);
     data[big] = '\n';
-    FILE *fp = mem(data, big + 1);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, big), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, big);
-    cr_expect_eq(memcmp(l, data, big), 0);
-    cr_expect_eq(l[big], '\0');
-    tq_linereader_release(&r);
+    lines x;
+    lines_open(&x, data, big + 1, big);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, big);
+    cr_expect_eq(memcmp(x.l, data, big), 0);
+    cr_expect_eq(x.l[big], '\0');
     free(data);
-    fclose(fp);
+    lines_close(&x);
 }
 
 Test(linereader, empty_file_is_eof)
 {
-    FILE *fp = tmpfile();
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 10), TQ_OK);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(r.lineno, 0);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "", 0, 10);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(x.r.lineno, 0);
+    lines_close(&x);
 }
