@@ -5,6 +5,9 @@
  * length the record needs, so a caller whose buffer was too small learns how big to
  * make it.  Also the little-endian integer helpers of every binary format.
  * Header-only: these are a few lines each and sit on hot paths.
+ * Threads: a tq_wbuf is used by one thread; the helpers keep no state.  Ownership: the
+ * buffer is the caller's (borrowed by the tq_wbuf).  Errors: none; a record that does
+ * not fit is reported by tq_wbuf_finish()'s length, as snprintf does.
  */
 #ifndef TQ_BUF_H
 #define TQ_BUF_H
