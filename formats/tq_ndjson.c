@@ -1083,6 +1083,9 @@ static void put_str(tq_wbuf *w, const char *s, size_t n)
 /* ,"key": for a literal key, with its length known at compile time */
 #define PUT_KEY(w, lit) tq_wbuf_put((w), ",\"" lit "\":", sizeof(lit) + 3)
 
+/* ,"key":"member" for a text member */
+#define PUT_TEXT(w, lit, arr) (PUT_KEY(w, lit), PUT_MEMBER(w, arr))
+
 static void put_lines(tq_wbuf *w, const tq_event *ev)
 {
     unsigned n = ev->nlines < TQ_LINES_MAX ? ev->nlines : TQ_LINES_MAX;
@@ -1097,8 +1100,7 @@ static void put_lines(tq_wbuf *w, const tq_event *ev)
         PUT_KEY(w, "value");
         tq_wbuf_u64(w, ln->value);
         if (ln->permit[0] != '\0') {
-            PUT_KEY(w, "permit");
-            PUT_MEMBER(w, ln->permit);
+            PUT_TEXT(w, "permit", ln->permit);
         }
         tq_wbuf_put(w, "}", 1);
     }
@@ -1117,18 +1119,13 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
     }
     tq_wbuf_str(&w, "\"ev\":");
     put_str(&w, kind ? kind : "?", strlen(kind ? kind : "?"));
-    PUT_KEY(&w, "decl_no");
-    PUT_MEMBER(&w, ev->decl_no);
+    PUT_TEXT(&w, "decl_no", ev->decl_no);
     switch (ev->ev) {
     case TQ_EV_DECL:
-        PUT_KEY(&w, "kind");
-        PUT_MEMBER(&w, ev->kind);
-        PUT_KEY(&w, "office");
-        PUT_MEMBER(&w, ev->office);
-        PUT_KEY(&w, "declarant");
-        PUT_MEMBER(&w, ev->declarant);
-        PUT_KEY(&w, "registered_at");
-        PUT_MEMBER(&w, ev->registered_at);
+        PUT_TEXT(&w, "kind", ev->kind);
+        PUT_TEXT(&w, "office", ev->office);
+        PUT_TEXT(&w, "declarant", ev->declarant);
+        PUT_TEXT(&w, "registered_at", ev->registered_at);
         PUT_KEY(&w, "channel");
         tq_wbuf_u64(&w, ev->channel);
         PUT_KEY(&w, "tax_due");
@@ -1147,15 +1144,12 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
         const char *r = tq_officer_result_name(ev->result);
         PUT_KEY(&w, "result");
         put_str(&w, r ? r : "?", strlen(r ? r : "?"));
-        PUT_KEY(&w, "officer");
-        PUT_MEMBER(&w, ev->officer);
+        PUT_TEXT(&w, "officer", ev->officer);
         break;
     }
     case TQ_EV_MANUAL_CLEAR:
-        PUT_KEY(&w, "officer");
-        PUT_MEMBER(&w, ev->officer);
-        PUT_KEY(&w, "cleared_at");
-        PUT_MEMBER(&w, ev->cleared_at);
+        PUT_TEXT(&w, "officer", ev->officer);
+        PUT_TEXT(&w, "cleared_at", ev->cleared_at);
         break;
     default:
         break;
