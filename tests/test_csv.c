@@ -6,6 +6,10 @@
 
 #include "tq_csv.h"
 #include "tq_ndjson.h"
+#include "tq_testrec.h"
+
+/* with(base, from, to): base with from replaced by to (tq_testrec.h) */
+#define with tq_test_with
 
 #ifndef TQ_SOURCE_DIR
 #define TQ_SOURCE_DIR "."
@@ -18,26 +22,10 @@ static const char *PERMIT = "GCN-2024-000123,BCT,0101234567,2024-01-01,2024-12-3
 
 /* ------------------------------------------------------------------ helpers */
 
-static const char *with(const char *base, const char *from, const char *to)
-{
-    static char bufs[4][8192];
-    static int next;
-    char *out = bufs[next++ % 4];
-    const char *at = strstr(base, from);
-    cr_assert_not_null(at, "'%s' not in '%s'", from, base);
-    size_t pre = (size_t)(at - base), tl = strlen(to), fl = strlen(from);
-    cr_assert_lt(strlen(base) - fl + tl, sizeof bufs[0]);
-    memcpy(out, base, pre);
-    memcpy(out + pre, to, tl);
-    strcpy(out + pre + tl, at + fl);
-    return out;
-}
-
 /* Exact-size heap copies, so that ASan catches a read past len. */
 static int pay_n(const char *s, size_t n, tq_payment *p, tq_diag *d)
 {
-    char *c = malloc(n ? n : 1);
-    memcpy(c, s, n);
+    char *c = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_csv_parse_payment(c, n, p, d);
     free(c);
@@ -46,8 +34,7 @@ static int pay_n(const char *s, size_t n, tq_payment *p, tq_diag *d)
 
 static int permit_n(const char *s, size_t n, tq_permit *p, tq_diag *d)
 {
-    char *c = malloc(n ? n : 1);
-    memcpy(c, s, n);
+    char *c = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_csv_parse_permit(c, n, p, d);
     free(c);

@@ -8,6 +8,9 @@
 #include "tq_ndjson.h"
 #include "tq_testrec.h"
 
+/* with(base, from, to): base with from replaced by to (tq_testrec.h) */
+#define with tq_test_with
+
 #ifndef TQ_SOURCE_DIR
 #define TQ_SOURCE_DIR "."
 #endif
@@ -25,27 +28,10 @@ static const char *DECL =
 
 /* base with the first occurrence of `from` replaced by `to`, in one of a few rotating
  * static buffers (enough for the nesting the tests use). */
-static const char *with(const char *base, const char *from, const char *to)
-{
-    static char bufs[4][65536];
-    static int next;
-    char *out = bufs[next++ % 4];
-    const char *at = strstr(base, from);
-    cr_assert_not_null(at, "'%s' not in the base text", from);
-    size_t pre = (size_t)(at - base), tl = strlen(to), fl = strlen(from);
-    cr_assert_lt(strlen(base) - fl + tl, sizeof bufs[0]);
-    memcpy(out, base, pre);
-    memcpy(out + pre, to, tl);
-    strcpy(out + pre + tl, at + fl);
-    return out;
-}
-
 /* Parses from an exact-size heap copy so that ASan catches any read past len. */
 static int parse_n(const char *s, size_t n, uint64_t seq, tq_event *ev, tq_diag *d)
 {
-    char *copy = malloc(n ? n : 1);
-    cr_assert_not_null(copy);
-    memcpy(copy, s, n);
+    char *copy = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_ndjson_parse_event(copy, n, seq, ev, d);
     free(copy);

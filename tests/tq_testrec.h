@@ -26,6 +26,16 @@
         }                                                                            \
     } while (0)
 
+/* tq_test_exact_copy() - n bytes of s in a heap block of exactly n bytes (1 for n 0;
+ * free it), so that AddressSanitizer catches a parser reading past its length. */
+static inline char *tq_test_exact_copy(const char *s, size_t n)
+{
+    char *c = malloc(n ? n : 1);
+    TQ_TEST_CHECK(c != NULL);
+    memcpy(c, s, n);
+    return c;
+}
+
 /* tq_test_lines_equal() - the same number of lines, each with the same hs, permit,
  * qty and value. */
 static inline int tq_test_lines_equal(const tq_event *a, const tq_event *b)
@@ -76,6 +86,23 @@ static inline int tq_test_permit_equal(const tq_permit *a, const tq_permit *b)
 }
 
 #ifdef CRITERION_H_
+/* tq_test_with() - base with the first occurrence of from replaced by to, in one of
+ * four static buffers (so a test may hold four at once).  Asserts that from occurs. */
+static inline const char *tq_test_with(const char *base, const char *from, const char *to)
+{
+    static char bufs[4][65536];
+    static int next;
+    char *out = bufs[next++ % 4];
+    const char *at = strstr(base, from);
+    cr_assert_not_null(at, "'%s' not in '%.200s'", from, base);
+    size_t pre = (size_t)(at - base), tl = strlen(to), fl = strlen(from);
+    cr_assert_lt(strlen(base) - fl + tl, sizeof bufs[0]);
+    memcpy(out, base, pre);
+    memcpy(out + pre, to, tl);
+    strcpy(out + pre + tl, at + fl);
+    return out;
+}
+
 /* tq_test_slurp() - the whole file at path, malloc'd (free it), with one spare byte;
  * *n its size.  Asserts on any failure. */
 static inline uint8_t *tq_test_slurp(const char *path, size_t *n)

@@ -20,15 +20,6 @@ static void check_diag(const tq_diag *d)
     CHECK(memchr(d->why, '\0', sizeof d->why) != NULL && d->why[0] != '\0');
 }
 
-/* Parses out[0..n-1) (without its '\n') from an exact-size copy. */
-static char *exact_copy(const char *out, size_t n)
-{
-    char *c = malloc(n ? n : 1);
-    CHECK(c != NULL);
-    memcpy(c, out, n);
-    return c;
-}
-
 /* ROUND_TRIP() - format the parsed record p, parse an exact-size copy of that line back
  * and check both agree: the same record, then the same bytes.  One body for both
  * record types (the parser, formatter and equality differ by type only). */
@@ -39,7 +30,7 @@ static char *exact_copy(const char *out, size_t n)
         char out_[cap], again_[cap];                                                 \
         size_t n_ = format(p, out_, sizeof out_);                                    \
         CHECK(n_ > 1 && n_ < sizeof out_ && out_[n_ - 1] == '\n');                   \
-        char *c_ = exact_copy(out_, n_ - 1);                                         \
+        char *c_ = tq_test_exact_copy(out_, n_ - 1);                                         \
         int rc_ = parse(c_, n_ - 1, &q_, &d_);                                       \
         free(c_);                                                                    \
         CHECK(rc_ == TQ_OK);                                                         \
