@@ -10,19 +10,6 @@
 
 #include <string.h>
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap)
 {
     if (cap < 256)
@@ -38,14 +25,14 @@ size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap)
     memcpy(p, state, sl);
     p += sl;
     *p++ = ',';
-    p = put_u64(p, d->version);
+    p = tq_u64_put_dec(p, d->version);
     *p++ = ',';
     /* REJECTED and CANCELLED export empty reasons and 0 whatever was recorded before. */
     int keeps_reasons = d->state == TQ_STATE_HELD || d->state == TQ_STATE_CLEARED;
     if (keeps_reasons)
         p += tq_reasons_format(d->reasons, p, 160);
     *p++ = ',';
-    p = put_u64(p, keeps_reasons ? d->tax_short : 0);
+    p = tq_u64_put_dec(p, keeps_reasons ? d->tax_short : 0);
     *p++ = ',';
     *p++ = d->manual && d->state == TQ_STATE_CLEARED ? '1' : '0';
     *p++ = '\n';
@@ -78,9 +65,9 @@ static int write_permit(void *ctx, const tq_permit *p, uint64_t used)
     memcpy(q, p->permit_no, n);
     q += n;
     *q++ = ',';
-    q = put_u64(q, used);
+    q = tq_u64_put_dec(q, used);
     *q++ = ',';
-    q = put_u64(q, p->quota);
+    q = tq_u64_put_dec(q, p->quota);
     *q++ = '\n';
     n = (size_t)(q - row);
     if (fwrite(row, 1, n, e->out) != n) {

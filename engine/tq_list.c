@@ -185,11 +185,15 @@ int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whyc
 {
     int32_t day;
     size_t n = strlen(s);
-    if (tq_time_parse(s, n, out, n == 10 ? NULL : why, whycap) == TQ_OK)
+    tq_diag td;
+    if (tq_time_parse(s, n, out, n == 10 ? NULL : &td) == TQ_OK)
         return TQ_OK;
     /* ten bytes look like a date: its parser's reason is the one that helps */
-    if (tq_date_parse(s, n, &day, n == 10 ? why : NULL, whycap) != TQ_OK)
+    if (tq_date_parse(s, n, &day, n == 10 ? &td : NULL) != TQ_OK) {
+        if (why != NULL && whycap > 0)
+            snprintf(why, whycap, "%s", td.why);
         return TQ_ERR_INPUT;
+    }
     out->sec = (int64_t)day * 86400 - 7 * 3600;
     out->nsec = 0;
     return TQ_OK;

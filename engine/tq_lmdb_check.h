@@ -47,7 +47,13 @@ typedef struct tq_lmdb_check_stats {
  *         nothing is known); TQ_ERR_NOTFOUND (no such file); TQ_ERR_PERM; TQ_ERR_IO;
  *         TQ_ERR_NOMEM.
  *         An empty file is TQ_ERR_DBCORRUPT ("empty"); the caller decides whether an
- *         empty file may be a new database. */
+ *         empty file may be a new database.
+ * Ownership: data_mdb, ctx and d are borrowed; what is handed to on_problem lives only
+ * for that call (copy it to keep it).  Threads: on_problem is called on the caller's
+ * thread, synchronously, before tq_lmdb_check_file() returns; it must not call back in
+ * on the same ctx.  The check holds no lock; with TQ_LMDB_CHECK_TREES it allocates two
+ * bitmaps of one bit per page (visited, freed), one page buffer per tree level and a
+ * read-ahead window, all freed before it returns. */
 TQ_MUST_USE int tq_lmdb_check_file(const char *data_mdb, unsigned flags, uint64_t max_problems,
                        void (*on_problem)(void *ctx, const char *what), void *ctx,
                        tq_lmdb_check_stats *stats, tq_diag *d);

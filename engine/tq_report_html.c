@@ -28,11 +28,12 @@ void tq_report_init(tq_report *r, const char *title, tq_instant as_of)
 
 int tq_report_as_of(tq_report *r, const char *timestamp, tq_diag *d)
 {
-    char why[96], q[72];
+    char q[72];
+    tq_diag td;
     tq_instant t;
-    if (tq_time_parse(timestamp, strlen(timestamp), &t, why, sizeof why) != TQ_OK)
+    if (tq_time_parse(timestamp, strlen(timestamp), &t, &td) != TQ_OK)
         return tq_diag_set(d, "as-of", "'%s': %s",
-                           tq_diag_quote(timestamp, strlen(timestamp), q, sizeof q), why);
+                           tq_diag_quote(timestamp, strlen(timestamp), q, sizeof q), td.why);
     r->as_of = t;
     return TQ_OK;
 }

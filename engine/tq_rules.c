@@ -8,7 +8,8 @@
  * from any thread and the tests can drive it without a database.
  *
  * Deliberately self-contained: it depends on the struct layouts of formats/tq_event.h
- * and formats/tq_time.h only, never on their .c files, so the rules can be built and
+ * and formats/tq_time.h only (the Vietnam day is tq_time.h's inline
+ * tq_instant_vn_day()), never on their .c files, so the rules can be built and
  * tested on their own.
  *
  * Speed: tq_rules_evaluate() runs once per event in a replay (millions per second), so
@@ -20,8 +21,6 @@
 
 #include <string.h>
 
-#define SECONDS_PER_DAY 86400
-#define VN_OFFSET_SECONDS 25200 /* UTC+07:00 */
 #define NO_PERMIT 0xFFu         /* line_permit[] value for a line naming no permit */
 
 /* Reasons that only exist outside manual mode (SPEC §7: never discrepancies). */
@@ -33,30 +32,6 @@
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* The Vietnam calendar day of an instant.  This is the same function as
- * tq_instant_vn_day() in formats/tq_time.c, repeated here (it is four lines) so that
- * the rules do not link against the parsers.  Floor division, because instants before
- * 1970 have negative seconds and C division truncates toward zero; the nanoseconds
- * never matter since day boundaries fall on whole seconds.  Written so that no
- * intermediate can overflow for any int64 input; the result is clamped to the int32
- * range (never TQ_NO_DATE), far outside the years 0001..9999 a parser accepts. */
-static int32_t vn_day(tq_instant t)
-{
-    int64_t q = t.sec / SECONDS_PER_DAY;
-    int64_t r = t.sec % SECONDS_PER_DAY;
-    if (r < 0) {
-        r += SECONDS_PER_DAY;
-        q -= 1;
-    }
-    if (r + VN_OFFSET_SECONDS >= SECONDS_PER_DAY)
-        q += 1;
-    if (q > INT32_MAX)
-        return INT32_MAX;
-    if (q <= (int64_t)INT32_MIN)
-        return INT32_MIN + 1;
-    return (int32_t)q;
 }
 
 /* Copy a NUL-terminated string into a fixed array and zero the rest, so that a stored
@@ -153,7 +128,7 @@ tq_step tq_rules_begin(tq_decl *d, int exists, const tq_event *ev)
         d->channel = ev->channel;
         d->tax_due = ev->tax_due;
         d->registered = ev->registered;
-        d->reg_day = vn_day(ev->registered);
+        d->reg_day = tq_instant_vn_day(ev->registered);
         set_lines(d, ev);
         return TQ_STEP_EVALUATE;
     }
@@ -220,6 +195,60 @@ uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day)
     return tq_u128_u64(tq_rules_covered_exact(cover, reg_day));
 }
 
+/* permit_reasons() - step 2 of tq_rules_evaluate(): per permit (missing, revoked,
+ * expired, holder), then per line (hs, and each permit's quantity in qty[]). */
+static uint32_t permit_reasons(const tq_decl *d, const tq_permit_fact *facts, size_t nfacts,
+                               size_t n, const uint8_t *line_permit, uint64_t *qty)
+{
+    uint32_t reasons = 0;
+    for (size_t i = 0; i < n; i++) {
+        qty[i] = 0;
+        if (i >= nfacts || !facts[i].found) {
+            reasons |= TQ_R_PERMIT_MISSING;
+            continue;
+        }
+        const tq_permit *p = &facts[i].permit;
+        if (p->status == TQ_PERMIT_REVOKED)
+            reasons |= TQ_R_PERMIT_REVOKED;
+        if (d->reg_day < p->valid_from || d->reg_day > p->valid_to)
+            reasons |= TQ_R_PERMIT_EXPIRED;
+        if (strncmp(p->holder, d->declarant, TQ_TAXID_MAX + 1) != 0)
+            reasons |= TQ_R_PERMIT_HOLDER;
+    }
+    size_t nl = line_count(d);
+    for (size_t l = 0; l < nl; l++) {
+        size_t k = line_permit[l];
+        if (k == NO_PERMIT)
+            continue; /* lines naming no permit are not checked */
+        qty[k] = sat_add(qty[k], d->lines[l].qty);
+        if (!(reasons & TQ_R_PERMIT_HS) && k < nfacts && facts[k].found &&
+            !hs_allowed(&facts[k].permit, d->lines[l].hs))
+            reasons |= TQ_R_PERMIT_HS;
+    }
+    return reasons;
+}
+
+/* auto_reasons() - steps 3 and 4 of tq_rules_evaluate(), outside manual mode only:
+ * the officer's result the channel needs, then the quota, only when nothing else holds
+ * the declaration (every permit is then found).  used + qty > quota is tested as
+ * qty > quota || used > quota - qty, which cannot wrap whatever used holds (a manual
+ * clearance may push it past quota). */
+static uint32_t auto_reasons(const tq_decl *d, const tq_permit_fact *facts, size_t n,
+                             const uint64_t *qty, uint32_t reasons)
+{
+    if ((d->channel == 2 && !(d->officer & (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK))) ||
+        (d->channel == 3 && !(d->officer & TQ_SEEN_INSPECT_OK)))
+        reasons |= TQ_R_AWAIT_OFFICER;
+    if (reasons != 0)
+        return reasons;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t quota = facts[i].permit.quota;
+        if (quota > 0 && (qty[i] > quota || facts[i].used > quota - qty[i]))
+            return reasons | TQ_R_PERMIT_QUOTA;
+    }
+    return reasons;
+}
+
 void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_fact *facts,
                        size_t nfacts, int manual, tq_verdict *out)
 {
@@ -227,7 +256,6 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
     uint8_t line_permit[TQ_LINES_MAX];
     uint64_t qty[TQ_LINES_MAX]; /* per distinct permit: sum of its lines' qty */
     size_t n = distinct_permits(d, names, line_permit);
-    size_t nl = line_count(d);
     uint32_t reasons = 0;
     uint64_t tax_short = 0;
 
@@ -244,51 +272,10 @@ void tq_rules_evaluate(const tq_decl *d, const tq_cover *cover, const tq_permit_
         reasons |= TQ_R_TAX_SHORT;
         tax_short = d->tax_due - (uint64_t)covered;
     }
-
-    /* 2. permits: per permit, then per line (hs and quantities in one pass) */
-    for (size_t i = 0; i < n; i++) {
-        qty[i] = 0;
-        if (i >= nfacts || !facts[i].found) {
-            reasons |= TQ_R_PERMIT_MISSING;
-            continue;
-        }
-        const tq_permit *p = &facts[i].permit;
-        if (p->status == TQ_PERMIT_REVOKED)
-            reasons |= TQ_R_PERMIT_REVOKED;
-        if (d->reg_day < p->valid_from || d->reg_day > p->valid_to)
-            reasons |= TQ_R_PERMIT_EXPIRED;
-        if (strncmp(p->holder, d->declarant, TQ_TAXID_MAX + 1) != 0)
-            reasons |= TQ_R_PERMIT_HOLDER;
-    }
-    for (size_t l = 0; l < nl; l++) {
-        size_t k = line_permit[l];
-        if (k == NO_PERMIT)
-            continue; /* lines naming no permit are not checked */
-        qty[k] = sat_add(qty[k], d->lines[l].qty);
-        if (!(reasons & TQ_R_PERMIT_HS) && k < nfacts && facts[k].found &&
-            !hs_allowed(&facts[k].permit, d->lines[l].hs))
-            reasons |= TQ_R_PERMIT_HS;
-    }
-
-    if (!manual) {
-        /* 3. officer */
-        if ((d->channel == 2 && !(d->officer & (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK))) ||
-            (d->channel == 3 && !(d->officer & TQ_SEEN_INSPECT_OK)))
-            reasons |= TQ_R_AWAIT_OFFICER;
-
-        /* 4. quota, only when nothing else holds it (every permit is then found).
-         * used + qty > quota is tested as qty > quota || used > quota - qty, which
-         * cannot wrap whatever used holds (a manual clearance may push it past quota). */
-        if (reasons == 0) {
-            for (size_t i = 0; i < n; i++) {
-                uint64_t quota = facts[i].permit.quota;
-                if (quota > 0 && (qty[i] > quota || facts[i].used > quota - qty[i])) {
-                    reasons |= TQ_R_PERMIT_QUOTA;
-                    break;
-                }
-            }
-        }
-    }
+    /* 2. permits; 3. officer and 4. quota (not in manual mode) */
+    reasons |= permit_reasons(d, facts, nfacts, n, line_permit, qty);
+    if (!manual)
+        reasons = auto_reasons(d, facts, n, qty, reasons);
 
     out->reasons = reasons;
     out->tax_short = tax_short;

@@ -14,6 +14,13 @@
  *   }
  *
  * Reconcile calls evaluate + settle on HELD declarations directly.
+ *
+ * For every function here.  Threads: pure functions of their arguments (no state, no
+ * locks, no allocation), so any thread, as long as two threads do not write the same
+ * tq_decl or tq_verdict.  Ownership: everything is borrowed for the call, except the
+ * names[] of tq_rules_permits(), which point into d.  Errors: the rules cannot fail:
+ * they return a step, a count or nothing, never a status.  A malformed input (an event
+ * no parser produces) is an outcome (TQ_STEP_UNKNOWN, PERMIT_MISSING), not an error.
  */
 #ifndef TQ_RULES_H
 #define TQ_RULES_H
@@ -161,8 +168,8 @@ tq_u128 tq_rules_covered_exact(const tq_cover *cover, int32_t reg_day);
 /* tq_rules_covered() - the same, saturating at UINT64_MAX (for u64 consumers). */
 uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day);
 
-/* Names for output. */
-const char *tq_state_name(int state);           /* "CLEARED", ...; NULL if out of range */
+/* Names for output: static strings (never freed), NULL when out of range. */
+const char *tq_state_name(int state);           /* "CLEARED", ... */
 const char *tq_reason_name(int bit_index);      /* 0 -> "TAX_SHORT", ... */
 /* tq_reasons_format() - the reasons joined with '|' in output order into out ("" for
  * none; bits above the last reason are ignored).  Always NUL-terminated when cap > 0;

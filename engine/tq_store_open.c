@@ -76,27 +76,6 @@ static void tq__utc_now(char out[32])
 
 /* ---- directories and the marker ---- */
 
-/* mkdir -p: every missing component of dir, mode 0755. */
-static int tq__mkdirs(const char *dir, tq_diag *d)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return TQ_ERR_INPUT;
-    memcpy(buf, dir, n + 1);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return tq__sys(d, buf, errno);
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return tq__sys(d, buf, errno);
-    return TQ_OK;
-}
-
 static char *tq__path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + 1 + strlen(name) + 1;
@@ -572,7 +551,7 @@ int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
         return err;
     if (writer) {
         char *lock = tq__path(dir, "lock");
-        err = lock ? tq__mkdirs(dir, d) : TQ_ERR_NOMEM;
+        err = lock ? tq_out_mkdirs(dir, 0755, d) : TQ_ERR_NOMEM;
         if (err == TQ_OK)
             err = tq__lock(s, lock, opts ? opts->command : NULL, busy, d);
         free(lock);

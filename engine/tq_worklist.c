@@ -49,29 +49,6 @@ typedef struct wl {
 
 /* ---- files ---- */
 
-static int mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    if (p == NULL)
-        return TQ_ERR_NOMEM;
-    int rc = TQ_OK;
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0')
-            continue;
-        char c = *q;
-        *q = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            rc = tq_errno(errno);
-            break;
-        }
-        *q = c;
-        if (c == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 static int is_worklist_name(const char *name)
 {
     size_t n = strlen(name);
@@ -317,7 +294,7 @@ int tq_worklist_write(tq_store *s, const char *out_dir, const tq_worklist_opts *
     w.flags = TQ_OUT_NO_STREAM | (o->force ? 0 : TQ_OUT_NO_CLOBBER);
     struct timespec start;
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
-    int rc = mkdirs(out_dir);
+    int rc = tq_out_mkdirs(out_dir, 0755, NULL);
     if (rc != TQ_OK)
         return tq_diag_set(d, "(output)", "cannot create %s: %s", out_dir, strerror(errno)), rc;
     if (!o->force && (rc = scan_dir(&w, NULL)) != TQ_OK)

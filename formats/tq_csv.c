@@ -70,19 +70,19 @@ int tq_valid_hs(const char *s, size_t n)
 int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
     if (n == 0 || (n > 1 && s[0] == '0'))
-        return 0;
+        return TQ_ERR_INPUT;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_digit(s[i]))
-            return 0;
+            return TQ_ERR_INPUT;
         uint64_t dig = (uint64_t)(s[i] - '0');
         /* v * 10 + dig <= max, asked without computing anything that could wrap */
         if (dig > max || v > (max - dig) / 10)
-            return 0;
+            return TQ_ERR_INPUT;
         v = v * 10 + dig;
     }
     *out = v;
-    return 1;
+    return TQ_OK;
 }
 
 static int valid_agency(const char *s, size_t n)
@@ -108,6 +108,19 @@ static void copy_span(char *dst, span f)
 }
 
 /* "got '...'" messages all quote the raw field the same way. */
+static int bad_field(tq_diag *d, const char *field, const char *must, span f);
+
+/* take_text() - a text field its validator accepts (which bounds its length to dst's
+ * array), copied with its NUL; otherwise "FIELD: MUST, got '...'". */
+static int take_text(tq_diag *d, const char *field, const char *must,
+                     int (*ok)(const char *s, size_t n), span f, char *dst)
+{
+    if (!ok(f.p, f.n))
+        return bad_field(d, field, must, f);
+    copy_span(dst, f);
+    return TQ_OK;
+}
+
 static int bad_field(tq_diag *d, const char *field, const char *must, span f)
 {
     char q[QCAP];
@@ -116,6 +129,19 @@ static int bad_field(tq_diag *d, const char *field, const char *must, span f)
 
 /* Strips one trailing '\r', refuses a blank line and splits on ',' into exactly nf
  * spans. */
+static int split_row(const char *line, size_t len, span *f, size_t nf, tq_diag *d);
+
+/* split_into() - split_row(), and zero *out (size bytes) for the fields to come, so a
+ * parsed row has deterministic bytes (reject files and the store copy it whole). */
+static int split_into(const char *line, size_t len, span *f, size_t nf, void *out,
+                      size_t size, tq_diag *d)
+{
+    int rc = split_row(line, len, f, nf, d);
+    if (rc == TQ_OK)
+        memset(out, 0, size);
+    return rc;
+}
+
 static int split_row(const char *line, size_t len, span *f, size_t nf, tq_diag *d)
 {
     if (len > 0 && line[len - 1] == '\r')
@@ -162,16 +188,17 @@ int tq_csv_check_header(const char *line, size_t len, const char *header, tq_dia
 
 static int parse_date_field(tq_diag *d, const char *field, span f, int32_t *day)
 {
-    char why[96], q[QCAP];
-    if (tq_date_parse(f.p, f.n, day, why, sizeof why) == TQ_OK)
+    char q[QCAP];
+    tq_diag td;
+    if (tq_date_parse(f.p, f.n, day, &td) == TQ_OK)
         return TQ_OK;
-    return tq_diag_set(d, field, "must be a date YYYY-MM-DD (%s), got '%s'", why,
+    return tq_diag_set(d, field, "must be a date YYYY-MM-DD (%s), got '%s'", td.why,
                        tq_diag_quote(f.p, f.n, q, sizeof q));
 }
 
 static int parse_money(tq_diag *d, const char *field, span f, uint64_t max, uint64_t *out)
 {
-    if (tq_parse_u64(f.p, f.n, max, out))
+    if (tq_parse_u64(f.p, f.n, max, out) == TQ_OK)
         return TQ_OK;
     char must[64];
     snprintf(must, sizeof must, "must be an integer 0..%llu", (unsigned long long)max);
@@ -182,17 +209,14 @@ int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag 
 {
     enum { F_DECL, F_RECEIPT, F_KIND, F_AMOUNT, F_UNTIL, NF };
     span f[NF];
-    int rc = split_row(line, len, f, NF, d);
+    int rc = split_into(line, len, f, NF, out, sizeof *out, d);
     if (rc != TQ_OK)
         return rc;
-    memset(out, 0, sizeof *out);
-    if (!tq_valid_decl_no(f[F_DECL].p, f[F_DECL].n))
-        return bad_field(d, "decl_no", "must be 12 ASCII digits, first digit not 0", f[F_DECL]);
-    copy_span(out->decl_no, f[F_DECL]);
-    if (!tq_valid_permit_no(f[F_RECEIPT].p, f[F_RECEIPT].n))
-        return bad_field(d, "receipt_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
-                         f[F_RECEIPT]);
-    copy_span(out->receipt_no, f[F_RECEIPT]);
+    if ((rc = take_text(d, "decl_no", "must be 12 ASCII digits, first digit not 0",
+                        tq_valid_decl_no, f[F_DECL], out->decl_no)) != TQ_OK ||
+        (rc = take_text(d, "receipt_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
+                        tq_valid_permit_no, f[F_RECEIPT], out->receipt_no)) != TQ_OK)
+        return rc;
     if (span_is(f[F_KIND], tq_payment_kind_name(TQ_PAY)))
         out->kind = TQ_PAY;
     else if (span_is(f[F_KIND], tq_payment_kind_name(TQ_GUARANTEE)))
@@ -238,21 +262,16 @@ int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d
 {
     enum { F_NO, F_AGENCY, F_HOLDER, F_FROM, F_TO, F_STATUS, F_PREFIXES, F_QUOTA, NF };
     span f[NF];
-    int rc = split_row(line, len, f, NF, d);
+    int rc = split_into(line, len, f, NF, out, sizeof *out, d);
     if (rc != TQ_OK)
         return rc;
-    memset(out, 0, sizeof *out);
-    if (!tq_valid_permit_no(f[F_NO].p, f[F_NO].n))
-        return bad_field(d, "permit_no", "must be 1..32 characters of [A-Za-z0-9./_-]", f[F_NO]);
-    copy_span(out->permit_no, f[F_NO]);
-    if (!valid_agency(f[F_AGENCY].p, f[F_AGENCY].n))
-        return bad_field(d, "agency", "must be 1..16 characters of [A-Z0-9]", f[F_AGENCY]);
-    copy_span(out->agency, f[F_AGENCY]);
-    if (!tq_valid_taxid(f[F_HOLDER].p, f[F_HOLDER].n))
-        return bad_field(d, "holder", "must be a taxpayer id of 10 or 13 ASCII digits",
-                         f[F_HOLDER]);
-    copy_span(out->holder, f[F_HOLDER]);
-    if ((rc = parse_date_field(d, "valid_from", f[F_FROM], &out->valid_from)) != TQ_OK ||
+    if ((rc = take_text(d, "permit_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
+                        tq_valid_permit_no, f[F_NO], out->permit_no)) != TQ_OK ||
+        (rc = take_text(d, "agency", "must be 1..16 characters of [A-Z0-9]", valid_agency,
+                        f[F_AGENCY], out->agency)) != TQ_OK ||
+        (rc = take_text(d, "holder", "must be a taxpayer id of 10 or 13 ASCII digits",
+                        tq_valid_taxid, f[F_HOLDER], out->holder)) != TQ_OK ||
+        (rc = parse_date_field(d, "valid_from", f[F_FROM], &out->valid_from)) != TQ_OK ||
         (rc = parse_date_field(d, "valid_to", f[F_TO], &out->valid_to)) != TQ_OK)
         return rc;
     if (out->valid_from > out->valid_to) {

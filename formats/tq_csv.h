@@ -5,6 +5,12 @@
  * mark on the first line.  A line may end in "\r\n" (files from Windows desktops are
  * common in a customs office): one trailing '\r' is stripped before parsing; any other
  * control byte is an error.  Every field is checked against its format and range.
+ *
+ * For every function here: pure (no state, no allocation), so any thread; line and
+ * out are borrowed for the call (nothing in *out points into line); errors follow
+ * tq_error.h (TQ_OK or TQ_ERR_INPUT with d->field naming the CSV column and d->why
+ * quoting the value; d may be NULL; *out is unspecified after an error); the
+ * formatters return sizes, as snprintf.
  */
 #ifndef TQ_CSV_H
 #define TQ_CSV_H
@@ -38,13 +44,27 @@ TQ_MUST_USE int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out
 size_t tq_csv_format_payment(const tq_payment *p, char *out, size_t cap);
 size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap);
 
-/* Field validators shared with the NDJSON parser: each checks exactly n bytes. */
+/* Field validators shared with the NDJSON parser, the CLI and explain: each checks
+ * exactly n bytes of s (no NUL needed) against SPEC §2's format:
+ *   tq_valid_decl_no    12 digits, the first not '0';
+ *   tq_valid_taxid      10 or 13 digits;
+ *   tq_valid_permit_no  1..TQ_PERMIT_MAX of [A-Za-z0-9./_-] (also a receipt_no);
+ *   tq_valid_hs         8 digits.
+ * These are predicates, not status functions, on purpose: @return 1 when s is valid,
+ * 0 when not, never a TQ_ERR_* (the tq_valid_ prefix says so).  A yes/no question has
+ * no error to report, and every caller words its own message around the field it was
+ * checking; an int status would make `if (tq_valid_hs(...))` read backwards.
+ * Threads: pure; any thread. */
 TQ_MUST_USE int tq_valid_decl_no(const char *s, size_t n);
 TQ_MUST_USE int tq_valid_taxid(const char *s, size_t n);
-TQ_MUST_USE int tq_valid_permit_no(const char *s, size_t n);   /* also receipt_no */
+TQ_MUST_USE int tq_valid_permit_no(const char *s, size_t n);
 TQ_MUST_USE int tq_valid_hs(const char *s, size_t n);
-/* tq_parse_u64() - decimal digits only (no sign, no leading zero unless "0"),
- * value <= max.  @return 1 and *out, or 0. */
+
+/* tq_parse_u64() - n bytes of decimal digits only (no sign, no leading zero unless
+ * "0"), value <= max, into *out.
+ * @return TQ_OK, or TQ_ERR_INPUT (*out unchanged).  No tq_diag: there is one reason
+ *         ("not an integer 0..max") and the caller names the field and quotes the value.
+ * Threads: pure; any thread. */
 TQ_MUST_USE int tq_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 #endif

@@ -50,13 +50,16 @@ enum {
  * cannot drop an error (a dropped TQ_ERR_NOMEM is a lost write). */
 #define TQ_MUST_USE __attribute__((warn_unused_result))
 
+/* Threads: every function here is pure or writes only the tq_diag it is given: any
+ * thread, each on its own tq_diag.  Nothing allocates. */
+
 /* tq_strerror() - a static, lowercase description of an error code.
- * @return never NULL; "unknown error" for a value outside the table. */
+ * @return never NULL; "unknown error" for a value outside the table (never freed). */
 const char *tq_strerror(int err);
 
 /* tq_errno() - the code for a failed system call's errno: ENOSPC/EDQUOT are
  * TQ_ERR_FULL, EACCES/EPERM/EROFS TQ_ERR_PERM, ENOMEM TQ_ERR_NOMEM, anything else
- * TQ_ERR_IO.  The one mapping every module uses, so a permission problem is never
+ * TQ_ERR_IO (always negative: a code, not an errno).  The one mapping every module uses, so a permission problem is never
  * reported as an I/O error or a full disk in one place and rightly in another. */
 int tq_errno(int e);
 
@@ -72,13 +75,15 @@ typedef struct tq_diag {
 } tq_diag;
 
 /* tq_diag_set() - fill d->field and a printf-formatted d->why; returns TQ_ERR_INPUT so
- * that parsers can write `return tq_diag_set(d, "kind", "got '%s'", v);`.  d may be NULL. */
+ * that parsers can write `return tq_diag_set(d, "kind", "got '%s'", v);`.  d may be NULL.
+ * Not TQ_MUST_USE: its status is a convenience, the same every time. */
 int tq_diag_set(tq_diag *d, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* tq_diag_quote() - copy at most 60 bytes of untrusted input into out (cap >= 72) as a
  * printable string: control and non-ASCII bytes become \xNN, longer input ends in "...".
- * Messages quote input through this so a hostile line cannot mess up a terminal. */
+ * Messages quote input through this so a hostile line cannot mess up a terminal.
+ * @return out (s is borrowed for the call; out is the caller's). */
 const char *tq_diag_quote(const char *s, size_t n, char *out, size_t cap);
 
 #endif

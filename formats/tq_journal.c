@@ -26,6 +26,7 @@
  * means bytes are present but wrong; IO and FULL come from the system.
  */
 #include "tq_journal.h"
+#include "tq_buf.h"
 
 #include "tq_lock.h"
 #include "tq_out.h"
@@ -57,28 +58,9 @@
 static const uint8_t file_magic[8] = {0x89, 'T', 'Q', 'J', '\r', '\n', 0x1a, '\n'};
 static const uint8_t frame_magic[4] = {'T', 'Q', 'F', 'R'};
 
-static inline void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 /* Frame headers are checksummed with a seed taken from the journal id, so a frame
  * pasted in from another journal fails even when its seq range happens to fit. */
-static uint64_t id_seed(const uint8_t id[TQ_JOURNAL_ID_LEN]) { return get_u64(id); }
+static uint64_t id_seed(const uint8_t id[TQ_JOURNAL_ID_LEN]) { return tq_le_get64(id); }
 
 static uint32_t frame_hdr_sum(const uint8_t *hdr, uint64_t seed)
 {
@@ -279,13 +261,13 @@ static int write_file_header(tq_journal_writer *w)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     memcpy(h, file_magic, sizeof file_magic);
-    put_u32(h + 8, TQ_JOURNAL_VERSION);
-    put_u32(h + 12, FILE_HDR_SIZE);
-    put_u32(h + 16, 0); /* flags */
-    put_u32(h + 20, w->frame_max);
+    tq_le_put32(h + 8, TQ_JOURNAL_VERSION);
+    tq_le_put32(h + 12, FILE_HDR_SIZE);
+    tq_le_put32(h + 16, 0); /* flags */
+    tq_le_put32(h + 20, w->frame_max);
     memcpy(h + 24, w->id, TQ_JOURNAL_ID_LEN);
-    put_u64(h + 40, (uint64_t)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
-    put_u64(h + FILE_HDR_SUM_AT, XXH3_64bits(h, FILE_HDR_SUM_AT));
+    tq_le_put64(h + 40, (uint64_t)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec));
+    tq_le_put64(h + FILE_HDR_SUM_AT, XXH3_64bits(h, FILE_HDR_SUM_AT));
     int rc = write_all(w->fd, h, sizeof h);
     w->good_size = FILE_HDR_SIZE;
     return rc;
@@ -430,13 +412,13 @@ static int write_frame(tq_journal_writer *w, size_t len)
     if (ZSTD_isError(z))
         return w->err = TQ_ERR_NOMEM; /* the bound is sized for it: only allocation fails */
     memcpy(h, frame_magic, 4);
-    put_u64(h + 4, w->frame_seq);
-    put_u32(h + 12, w->count);
-    put_u32(h + 16, (uint32_t)len);
-    put_u32(h + 20, (uint32_t)z);
-    put_u64(h + 24, XXH3_64bits(w->raw, len));
-    put_u32(h + 32, (uint32_t)XXH3_64bits(h + FRAME_HDR_SIZE, z));
-    put_u32(h + FRAME_HDR_SUM_AT, frame_hdr_sum(h, w->seed));
+    tq_le_put64(h + 4, w->frame_seq);
+    tq_le_put32(h + 12, w->count);
+    tq_le_put32(h + 16, (uint32_t)len);
+    tq_le_put32(h + 20, (uint32_t)z);
+    tq_le_put64(h + 24, XXH3_64bits(w->raw, len));
+    tq_le_put32(h + 32, (uint32_t)XXH3_64bits(h + FRAME_HDR_SIZE, z));
+    tq_le_put32(h + FRAME_HDR_SUM_AT, frame_hdr_sum(h, w->seed));
     int rc = write_all(w->fd, h, FRAME_HDR_SIZE + z);
     if (rc != TQ_OK) {
         /* Cut back to the last whole frame so the file stays a valid, shorter journal;
@@ -580,12 +562,12 @@ static int short_read(const uint8_t *have, size_t got, const uint8_t *magic, siz
 /* Check the version-dependent part of a sealed header (JOURNAL.md §2). */
 static int header_fields(tq_journal_reader *r, const uint8_t *h, tq_diag *d)
 {
-    uint32_t version = get_u32(h + 8), fmax = get_u32(h + 20);
-    if ((version != 1 && version != 2) || get_u32(h + 12) != FILE_HDR_SIZE ||
-        get_u32(h + 16) != 0 || get_u64(h + 48) != 0 || (version == 1 && fmax != 0)) {
+    uint32_t version = tq_le_get32(h + 8), fmax = tq_le_get32(h + 20);
+    if ((version != 1 && version != 2) || tq_le_get32(h + 12) != FILE_HDR_SIZE ||
+        tq_le_get32(h + 16) != 0 || tq_le_get64(h + 48) != 0 || (version == 1 && fmax != 0)) {
         tq_diag_set(d, "(header)", "format version %u with header size %u and flags %#x "
-                    "(this reader knows versions 1 and 2)", version, get_u32(h + 12),
-                    get_u32(h + 16));
+                    "(this reader knows versions 1 and 2)", version, tq_le_get32(h + 12),
+                    tq_le_get32(h + 16));
         return TQ_ERR_VERSION;
     }
     /* Version 1 had no limit in its header: frames are held to the reader's cap. */
@@ -624,7 +606,7 @@ static int reader_init(tq_journal_reader *r, tq_diag *d)
         return tq_diag_set(d, "(header)", "not a journal (bad magic)"), TQ_ERR_CORRUPT;
     /* Checksum before version: a flipped version byte is damage, not a newer format.
      * Every version keeps the magic, the version and this checksum where they are. */
-    if (get_u64(h + FILE_HDR_SUM_AT) != XXH3_64bits(h, FILE_HDR_SUM_AT))
+    if (tq_le_get64(h + FILE_HDR_SUM_AT) != XXH3_64bits(h, FILE_HDR_SUM_AT))
         return tq_diag_set(d, "(header)", "header checksum mismatch"), TQ_ERR_CORRUPT;
     int rc = header_fields(r, h, d);
     if (rc != TQ_OK)
@@ -779,15 +761,16 @@ int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **b
         return r->err = TQ_ERR_EOF;
     if ((size_t)got < sizeof h)
         return r->err = short_read(h, (size_t)got, frame_magic, sizeof frame_magic);
-    if (memcmp(h, frame_magic, 4) != 0 || get_u32(h + FRAME_HDR_SUM_AT) != frame_hdr_sum(h, r->seed))
+    if (memcmp(h, frame_magic, 4) != 0 ||
+        tq_le_get32(h + FRAME_HDR_SUM_AT) != frame_hdr_sum(h, r->seed))
         return r->err = TQ_ERR_CORRUPT;
 
-    info->first_seq = get_u64(h + 4);
-    info->count = get_u32(h + 12);
-    info->raw_size = get_u32(h + 16);
-    info->zsize = get_u32(h + 20);
-    info->checksum = get_u64(h + 24);
-    info->zchecksum = get_u32(h + 32);
+    info->first_seq = tq_le_get64(h + 4);
+    info->count = tq_le_get32(h + 12);
+    info->raw_size = tq_le_get32(h + 16);
+    info->zsize = tq_le_get32(h + 20);
+    info->checksum = tq_le_get64(h + 24);
+    info->zchecksum = tq_le_get32(h + 32);
     info->frame_max = r->frame_max;
     if (info->first_seq > UINT64_MAX - info->count)
         return r->err = TQ_ERR_CORRUPT;

@@ -14,6 +14,16 @@
  * The byte layout is specified in formats/JOURNAL.md.
  *
  * Records inside a frame use the compact encoding of tq_record_encode().
+ *
+ * Conventions for every function below.  Errors: TQ_OK or a negative TQ_ERR_*
+ * (formats/tq_error.h), each listed where declared; the record codec returns sizes (0
+ * for "not valid").  Ownership: a writer or reader handed out in *out belongs to the
+ * caller until tq_journal_finish()/tq_journal_abandon() or tq_journal_close() frees
+ * it; buffers passed as (uint8_t **buf, size_t *cap) are the caller's, grown with
+ * realloc and freed with free(); every other pointer is borrowed for the call only.
+ * Threads: the record codec, tq_journal_frame_decode() and a tq_frame_cursor need no
+ * shared state and run on any thread; a writer or a reader is used by one thread at a
+ * time; tq_journal_verify() runs on any thread.
  */
 #ifndef TQ_JOURNAL_H
 #define TQ_JOURNAL_H
@@ -53,7 +63,8 @@ size_t tq_record_encode(const tq_event *ev, uint8_t *out, size_t cap);
  * only the canonical encoding is accepted: decode(x) = e implies encode(e) = x.
  * Members that do not apply to the kind are zeroed; lines[nlines..] are left as they
  * were.  Never reads outside [p, p+n).
- * @return bytes consumed (> 0), or 0 when the bytes are not a valid record. */
+ * @return bytes consumed (> 0), or 0 when the bytes are not a valid record.
+ *         No allocation; thread-safe. */
 size_t tq_record_decode(const uint8_t *p, size_t n, tq_event *ev);
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -108,7 +119,8 @@ TQ_MUST_USE int tq_journal_create(const char *path, const tq_journal_write_opts 
 TQ_MUST_USE int tq_journal_append(const char *path, const tq_journal_write_opts *opts,
                       tq_journal_writer **out);
 
-/* tq_journal_next_seq() - the seq the next added event gets. */
+/* tq_journal_next_seq() - the seq the next added event gets (1 for a new journal, the
+ * last seq + 1 on append).  Never fails; w must be a live writer. */
 uint64_t tq_journal_next_seq(const tq_journal_writer *w);
 
 /* tq_journal_add() - add one event; its seq is assigned by the writer (ev->seq ignored).
@@ -164,8 +176,11 @@ TQ_MUST_USE int tq_journal_open_diag(const char *path, tq_journal_reader **out, 
 /* tq_journal_open_fd() - the same on an fd open for reading at the start of a journal
  * (a pipe works: the reader only reads forward).  The fd stays the caller's: close it
  * after tq_journal_close(). */
-TQ_MUST_USE int tq_journal_open_fd(int fd, tq_journal_reader **out);
-void tq_journal_close(tq_journal_reader *r);   /* NULL does nothing */
+TQ_MUST_USE int tq_journal_open_fd(int fd, tq_journal_reader **out);  /* as _open */
+
+/* tq_journal_close() - close the file (not an fd given to tq_journal_open_fd()) and
+ * free r.  NULL does nothing. */
+void tq_journal_close(tq_journal_reader *r);
 
 /* tq_journal_id() - the journal's 16-byte id (valid while r is open; NULL for NULL). */
 const uint8_t *tq_journal_id(const tq_journal_reader *r);
@@ -201,8 +216,8 @@ uint32_t tq_journal_version(const tq_journal_reader *r);
  *         A count that raw_size cannot hold (0, or over raw_size / TQ_RECORD_MIN) is
  *         framing damage: sticky TQ_ERR_CORRUPT, first_seq where the frame should have
  *         started, count 0. */
-TQ_MUST_USE int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info, uint8_t **buf,
-                          size_t *cap);
+TQ_MUST_USE int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info,
+                                      uint8_t **buf, size_t *cap);
 
 /* After TQ_ERR_CORRUPT on a payload (see frame_decode) nothing is needed to go on: the
  * reader is already past it.  After a corrupt header the reader cannot find the next
@@ -211,8 +226,8 @@ TQ_MUST_USE int tq_journal_read_frame(tq_journal_reader *r, tq_frame_info *info,
 /* tq_journal_frame_decode() - check the payload checksum, decompress zbuf (info->zsize
  * bytes) into *out (grown with realloc, owned by the caller) and check the content
  * checksum; on TQ_OK, (*out)[0, info->raw_size) is the frame's records.  On
- * TQ_ERR_CORRUPT the frame is bad but the reader is already past it.  Thread-safe: needs no reader, so frames read
- * by one thread can be decoded on others.  Records are not decoded here (the cursor
+ * TQ_ERR_CORRUPT the frame is bad but the reader is already past it.  Thread-safe:
+ * needs no reader, so frames read by one thread can be decoded on others.  Records are not decoded here (the cursor
  * does that).  The limits (see read_frame) are checked first, from info alone, before
  * zbuf is read or *out grown.  @return TQ_OK, TQ_ERR_CORRUPT, TQ_ERR_NOMEM. */
 TQ_MUST_USE int tq_journal_frame_decode(const tq_frame_info *info, const uint8_t *zbuf,
@@ -225,7 +240,11 @@ typedef struct tq_frame_cursor {
     uint32_t left;
 } tq_frame_cursor;
 
+/* tq_frame_cursor_init() - start c at the first record of raw, a frame decoded by
+ * tq_journal_frame_decode() (info->raw_size bytes).  raw is borrowed: it must outlive
+ * the walk.  Cannot fail (a bad record shows at tq_frame_cursor_next()). */
 void tq_frame_cursor_init(tq_frame_cursor *c, const tq_frame_info *info, const uint8_t *raw);
+
 /* tq_frame_cursor_next() - @return TQ_OK with ev filled (ev->seq set), TQ_ERR_EOF when
  * all info->count records were read and the bytes are used up exactly, TQ_ERR_CORRUPT
  * otherwise. */
@@ -236,10 +255,11 @@ TQ_MUST_USE int tq_frame_cursor_next(tq_frame_cursor *c, tq_event *ev);
  * of the event, or on error the frame at fault.  @return TQ_OK, TQ_ERR_EOF at the end,
  * or the error of read_frame/frame_decode/cursor_next.  After TQ_ERR_CORRUPT from
  * frame_decode or the cursor, the next call goes on with the following frame (what
- * --skip-corrupt needs); after one from read_frame it returns TQ_ERR_CORRUPT again.  A record that fails to decode in a frame whose checksum
- * matched (only a forged or buggy writer can do that) is found when the cursor reaches
+ * --skip-corrupt needs); after one from read_frame it returns TQ_ERR_CORRUPT again.
+ * A record that fails to decode in a frame whose checksum matched (only a forged or buggy writer can do that) is found when the cursor reaches
  * it, so the events before it in that frame have already been returned. */
-TQ_MUST_USE int tq_journal_next_event(tq_journal_reader *r, tq_event *ev, tq_frame_info *info);
+TQ_MUST_USE int tq_journal_next_event(tq_journal_reader *r, tq_event *ev,
+                                      tq_frame_info *info);
 
 /* ---- verifying -------------------------------------------------------------- */
 

@@ -54,7 +54,7 @@ int tq_json_escape(FILE *f, const char *str, size_t n)
         }
     }
     fputc('"', f);
-    return ferror(f) ? -1 : 0;
+    return ferror(f) ? TQ_ERR_IO : TQ_OK;
 }
 
 void tq_json_str(FILE *f, const char *s)

@@ -45,6 +45,10 @@ typedef struct tq_json {
     int done;                               /* the top-level value is complete */
 } tq_json;
 
+/* The functions that return void record the first error in j->err (sticky: nothing
+ * more is written after it) and tq_json_finish() returns it: a writer is checked once,
+ * at the end, not at every value.  Strings are borrowed for the call. */
+
 /* tq_json_init() - a writer onto f (not owned), nothing written yet. */
 void tq_json_init(tq_json *j, FILE *f);
 
@@ -90,10 +94,13 @@ TQ_MUST_USE int tq_json_finish(tq_json *j);
 
 /* tq_json_escape() - s[0..n) as a quoted JSON string on f, repaired and escaped as
  * above; the building block of the writer, for callers that print JSON by hand.
- * @return 0, or -1 when the FILE reported an error. */
+ * @return TQ_OK, or TQ_ERR_IO when the FILE's error indicator is set (sticky on the
+ *         FILE, so a caller may also check ferror() once at the end: hence no
+ *         TQ_MUST_USE).  Threads: any, on a FILE of its own. */
 int tq_json_escape(FILE *f, const char *s, size_t n);
 
-/* tq_json_str() - NUL-terminated s as a quoted JSON string on f (tq_json_escape). */
+/* tq_json_str() - NUL-terminated s as a quoted JSON string on f (tq_json_escape); an
+ * error stays on the FILE (ferror) for the caller's final check. */
 void tq_json_str(FILE *f, const char *s);
 
 #endif

@@ -33,16 +33,20 @@ typedef struct tq_lock {
  * control characters become '?', cut at 127 bytes; may be NULL).
  * @return TQ_OK; TQ_ERR_BUSY (another holder: *busy filled when busy is not NULL);
  *         TQ_ERR_PERM; TQ_ERR_INPUT (path is a symlink, a directory or not a regular
- *         file: d says which); TQ_ERR_IO; TQ_ERR_FULL; TQ_ERR_NOMEM.  d may be NULL. */
+ *         file: d says which); TQ_ERR_IO; TQ_ERR_FULL; TQ_ERR_NOMEM.  d may be NULL.
+ *         Ownership: on TQ_OK l holds the descriptor and a malloc'd copy of path until
+ *         tq_lock_release(); on error l needs no release (it is safe anyway). */
 TQ_MUST_USE int tq_lock_acquire(tq_lock *l, const char *path, const char *command,
                     tq_lock_holder *busy, tq_diag *d);
 
 /* tq_lock_release() - empty the holder text and unlock.  Safe on a zeroed or released
- * lock (fd -1 or 0 with path NULL). */
+ * lock (fd -1 or 0 with path NULL).  Never fails: the kernel drops the lock at close
+ * whatever happens to the emptying write. */
 void tq_lock_release(tq_lock *l);
 
-/* tq_lock_read_holder() - read who holds path (no locking).  @return TQ_OK or
- * TQ_ERR_NOTFOUND / TQ_ERR_IO. */
+/* tq_lock_read_holder() - read who holds path (no locking; the text may be mid-write,
+ * so it is a hint for a message, never a decision) into *out.
+ * @return TQ_OK or TQ_ERR_NOTFOUND / TQ_ERR_IO.  Threads: any. */
 TQ_MUST_USE int tq_lock_read_holder(const char *path, tq_lock_holder *out);
 
 #endif

@@ -210,6 +210,19 @@ static void skip_ws(jp *j)
         j->p++;
 }
 
+/* open_container() - step over the opening bracket at j->p and the blanks after it.
+ * @return true when the container is empty (its closing bracket is consumed too). */
+static bool open_container(jp *j, char close)
+{
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return true;
+    }
+    return false;
+}
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -346,38 +359,44 @@ static int scan_string(jp *j, char *buf, size_t cap, size_t *outn)
 
 /* JSON number grammar, except that leading zeros are let through here so that an
  * integer field can refuse "01" by name rather than as malformed JSON. */
+static int digit_run(jp *j, const char **pp, const char *what);
+
 static int scan_number(jp *j)
 {
     const char *p = j->p, *end = j->end;
+    int rc;
     if (*p == '-')
         p++;
-    if (p >= end || !is_digit(*p)) {
-        j->p = p;
-        return jexpect(j, "a digit");
-    }
-    while (p < end && is_digit(*p))
-        p++;
+    if ((rc = digit_run(j, &p, "a digit")) != TQ_OK)
+        return rc;
     if (p < end && *p == '.') {
         p++;
-        if (p >= end || !is_digit(*p)) {
-            j->p = p;
-            return jexpect(j, "a digit after '.'");
-        }
-        while (p < end && is_digit(*p))
-            p++;
+        if ((rc = digit_run(j, &p, "a digit after '.'")) != TQ_OK)
+            return rc;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (p >= end || !is_digit(*p)) {
-            j->p = p;
-            return jexpect(j, "a digit in the exponent");
-        }
-        while (p < end && is_digit(*p))
-            p++;
+        if ((rc = digit_run(j, &p, "a digit in the exponent")) != TQ_OK)
+            return rc;
     }
     j->p = p;
+    return TQ_OK;
+}
+
+/* digit_run() - one or more digits at *pp, which moves past them; otherwise
+ * "expected WHAT" at the first byte that is not one. */
+static int digit_run(jp *j, const char **pp, const char *what)
+{
+    const char *p = *pp;
+    if (p >= j->end || !is_digit(*p)) {
+        j->p = p;
+        return jexpect(j, what);
+    }
+    while (p < j->end && is_digit(*p))
+        p++;
+    *pp = p;
     return TQ_OK;
 }
 
@@ -394,13 +413,13 @@ static int scan_literal(jp *j)
     return jexpect(j, "a value");
 }
 
-/* A key, the ':' and the whitespace around it, for the skipper. */
-static int skip_key(jp *j)
+/* key_colon() - a string key at j->p (kept in buf when buf is not NULL), the ':' and
+ * the whitespace around it. */
+static int key_colon(jp *j, char *buf, size_t cap, size_t *klen)
 {
-    size_t n;
     if (j->p >= j->end || *j->p != '"')
         return jexpect(j, "a string key");
-    int rc = scan_string(j, NULL, 0, &n);
+    int rc = scan_string(j, buf, cap, klen);
     if (rc != TQ_OK)
         return rc;
     skip_ws(j);
@@ -410,6 +429,15 @@ static int skip_key(jp *j)
     skip_ws(j);
     return TQ_OK;
 }
+
+/* A key for the skipper: checked, not kept. */
+static int skip_key(jp *j)
+{
+    size_t n;
+    return key_colon(j, NULL, 0, &n);
+}
+
+static int member_end(jp *j, char close, bool *done);
 
 static int skip_scalar(jp *j)
 {
@@ -441,10 +469,7 @@ static int skip_container(jp *j)
             else
                 is_obj &= ~(1ull << depth);
             depth++;
-            j->p++;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == (c == '{' ? '}' : ']')) {
-                j->p++;
+            if (open_container(j, c == '{' ? '}' : ']')) {
                 depth--;
                 closed = true;
             } else if (c == '{' && (rc = skip_key(j)) != TQ_OK) {
@@ -461,21 +486,16 @@ static int skip_container(jp *j)
         for (;;) {
             if (depth == 0)
                 return TQ_OK;
-            bool obj = (is_obj >> (depth - 1)) & 1;
-            skip_ws(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                skip_ws(j);
-                if (obj && (rc = skip_key(j)) != TQ_OK)
-                    return rc;
-                break;
-            }
-            if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-                j->p++;
+            bool obj = (is_obj >> (depth - 1)) & 1, done;
+            if ((rc = member_end(j, obj ? '}' : ']', &done)) != TQ_OK)
+                return rc;
+            if (done) {
                 depth--;
                 continue;
             }
-            return jexpect(j, obj ? "',' or '}'" : "',' or ']'");
+            if (obj && (rc = skip_key(j)) != TQ_OK)
+                return rc;
+            break;
         }
     }
 }
@@ -533,7 +553,7 @@ static bool get_int(jp *j, const char *field, const jval *v, uint64_t lo, uint64
               (unsigned long long)hi, describe(v, false, got, sizeof got));
         return false;
     }
-    if (neg || !tq_parse_u64(s, n, hi, out) || *out < lo) {
+    if (neg || tq_parse_u64(s, n, hi, out) != TQ_OK || *out < lo) {
         vfail(j, field, "must be in %llu..%llu, got %s", (unsigned long long)lo,
               (unsigned long long)hi, describe(v, false, got, sizeof got));
         return false;
@@ -623,11 +643,11 @@ static void get_timestamp(jp *j, const char *field, const jval *v, char *text,
     if (!get_str(j, field, v, must))
         return;
     tq_instant t;
-    char why[96];
-    if (!whole(v) || tq_time_parse(v->s, v->n, &t, why, sizeof why) != TQ_OK) {
+    tq_diag td;
+    if (!whole(v) || tq_time_parse(v->s, v->n, &t, &td) != TQ_OK) {
         char got[QCAP + 32];
         vfail(j, field, "%s (%s), got %s", must,
-              whole(v) ? why : "too long", describe(v, true, got, sizeof got));
+              whole(v) ? td.why : "too long", describe(v, true, got, sizeof got));
         return;
     }
     copy_str(text, v);   /* tq_time_parse accepted at most TQ_TS_MAX bytes */
@@ -647,11 +667,38 @@ static void get_kind(jp *j, const jval *v)
     describe(v, true, j->ev_got, sizeof j->ev_got);
 }
 
+/* The text fields taken as they are once their validator accepts them: one row each,
+ * so that adding one is a line here and its key in kind_keys. */
+static const struct text_field {
+    int key;
+    const char *must;
+    int (*ok)(const char *s, size_t n);
+    size_t off;             /* of the char array in tq_event */
+} text_fields[] = {
+    {K_DECL_NO, "must be 12 ASCII digits, first digit not 0", tq_valid_decl_no,
+     offsetof(tq_event, decl_no)},
+    {K_KIND, "must be a declaration type code [A-Z][0-9A-Z]{2}", valid_kind,
+     offsetof(tq_event, kind)},
+    {K_OFFICE, "must be a customs office code [0-9A-Z]{4}", valid_office,
+     offsetof(tq_event, office)},
+    {K_DECLARANT, "must be a taxpayer id of 10 or 13 ASCII digits", tq_valid_taxid,
+     offsetof(tq_event, declarant)},
+    {K_OFFICER, "must be 1..64 printable ASCII characters", valid_officer,
+     offsetof(tq_event, officer)},
+};
+
 static void apply(jp *j, int key, const jval *v)
 {
     tq_event *ev = j->ev;
     uint64_t x;
     const char *f = key_name[key].s;
+    for (size_t i = 0; i < sizeof text_fields / sizeof text_fields[0]; i++) {
+        const struct text_field *t = &text_fields[i];
+        if (t->key == key) {
+            take_str(j, f, v, t->must, t->ok, (char *)ev + t->off);
+            return;
+        }
+    }
     switch (key) {
     case K_SEQ:
         if (get_int(j, f, v, 1, UINT64_MAX, &x) && x != j->seq)
@@ -660,22 +707,6 @@ static void apply(jp *j, int key, const jval *v)
         break;
     case K_EV:
         get_kind(j, v);
-        break;
-    case K_DECL_NO:
-        take_str(j, f, v, "must be 12 ASCII digits, first digit not 0",
-                 tq_valid_decl_no, ev->decl_no);
-        break;
-    case K_KIND:
-        take_str(j, f, v, "must be a declaration type code [A-Z][0-9A-Z]{2}",
-                 valid_kind, ev->kind);
-        break;
-    case K_OFFICE:
-        take_str(j, f, v, "must be a customs office code [0-9A-Z]{4}",
-                 valid_office, ev->office);
-        break;
-    case K_DECLARANT:
-        take_str(j, f, v, "must be a taxpayer id of 10 or 13 ASCII digits",
-                 tq_valid_taxid, ev->declarant);
         break;
     case K_REGISTERED_AT:
         get_timestamp(j, f, v, ev->registered_at, &ev->registered);
@@ -711,10 +742,6 @@ static void apply(jp *j, int key, const jval *v)
         }
         break;
     }
-    case K_OFFICER:
-        take_str(j, f, v, "must be 1..64 printable ASCII characters",
-                 valid_officer, ev->officer);
-        break;
     }
 }
 
@@ -767,17 +794,7 @@ static void line_field(char out[40], size_t idx, const char *key, size_t n)
 /* Reads '"key"' ':' and the whitespace after it; the key unescaped into kbuf. */
 static int scan_key(jp *j, size_t *klen)
 {
-    if (j->p >= j->end || *j->p != '"')
-        return jexpect(j, "a string key");
-    int rc = scan_string(j, j->kbuf, sizeof j->kbuf, klen);
-    if (rc != TQ_OK)
-        return rc;
-    skip_ws(j);
-    if (j->p >= j->end || *j->p != ':')
-        return jexpect(j, "':'");
-    j->p++;
-    skip_ws(j);
-    return TQ_OK;
+    return key_colon(j, j->kbuf, sizeof j->kbuf, klen);
 }
 
 /* After a member: ',' (and the next key's start) or the closing bracket. */
@@ -804,14 +821,8 @@ static int parse_line(jp *j, size_t idx)
     tq_line *ln = &j->ev->lines[idx];
     unsigned seen = 0;
     char field[40];
-    bool done = false;
+    bool done = open_container(j, '}');
     int rc;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        done = true;
-    }
     while (!done) {
         size_t klen;
         jval v;
@@ -850,14 +861,8 @@ static int parse_line(jp *j, size_t idx)
 static int parse_lines(jp *j)
 {
     size_t count = 0;
-    bool done = false;
+    bool done = open_container(j, ']');
     int rc;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        done = true;
-    }
     while (!done) {
         if (count < TQ_LINES_MAX && j->p < j->end && *j->p == '{') {
             rc = parse_line(j, count);
@@ -925,12 +930,7 @@ static int parse_object(jp *j)
         return tq_diag_set(j->d, "(line)", "blank line");
     if (*j->p != '{')
         return jexpect(j, "'{' (an event is a JSON object)");
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        done = true;
-    }
+    done = open_container(j, '}');
     while (!done) {
         size_t klen;
         if ((rc = scan_key(j, &klen)) != TQ_OK || (rc = parse_member(j, klen)) != TQ_OK ||
@@ -1083,6 +1083,9 @@ static void put_str(tq_wbuf *w, const char *s, size_t n)
 /* ,"key": for a literal key, with its length known at compile time */
 #define PUT_KEY(w, lit) tq_wbuf_put((w), ",\"" lit "\":", sizeof(lit) + 3)
 
+/* ,"key":"member" for a text member */
+#define PUT_TEXT(w, lit, arr) (PUT_KEY(w, lit), PUT_MEMBER(w, arr))
+
 static void put_lines(tq_wbuf *w, const tq_event *ev)
 {
     unsigned n = ev->nlines < TQ_LINES_MAX ? ev->nlines : TQ_LINES_MAX;
@@ -1097,8 +1100,7 @@ static void put_lines(tq_wbuf *w, const tq_event *ev)
         PUT_KEY(w, "value");
         tq_wbuf_u64(w, ln->value);
         if (ln->permit[0] != '\0') {
-            PUT_KEY(w, "permit");
-            PUT_MEMBER(w, ln->permit);
+            PUT_TEXT(w, "permit", ln->permit);
         }
         tq_wbuf_put(w, "}", 1);
     }
@@ -1117,18 +1119,13 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
     }
     tq_wbuf_str(&w, "\"ev\":");
     put_str(&w, kind ? kind : "?", strlen(kind ? kind : "?"));
-    PUT_KEY(&w, "decl_no");
-    PUT_MEMBER(&w, ev->decl_no);
+    PUT_TEXT(&w, "decl_no", ev->decl_no);
     switch (ev->ev) {
     case TQ_EV_DECL:
-        PUT_KEY(&w, "kind");
-        PUT_MEMBER(&w, ev->kind);
-        PUT_KEY(&w, "office");
-        PUT_MEMBER(&w, ev->office);
-        PUT_KEY(&w, "declarant");
-        PUT_MEMBER(&w, ev->declarant);
-        PUT_KEY(&w, "registered_at");
-        PUT_MEMBER(&w, ev->registered_at);
+        PUT_TEXT(&w, "kind", ev->kind);
+        PUT_TEXT(&w, "office", ev->office);
+        PUT_TEXT(&w, "declarant", ev->declarant);
+        PUT_TEXT(&w, "registered_at", ev->registered_at);
         PUT_KEY(&w, "channel");
         tq_wbuf_u64(&w, ev->channel);
         PUT_KEY(&w, "tax_due");
@@ -1147,15 +1144,12 @@ size_t tq_ndjson_format_event(const tq_event *ev, int with_seq, char *out, size_
         const char *r = tq_officer_result_name(ev->result);
         PUT_KEY(&w, "result");
         put_str(&w, r ? r : "?", strlen(r ? r : "?"));
-        PUT_KEY(&w, "officer");
-        PUT_MEMBER(&w, ev->officer);
+        PUT_TEXT(&w, "officer", ev->officer);
         break;
     }
     case TQ_EV_MANUAL_CLEAR:
-        PUT_KEY(&w, "officer");
-        PUT_MEMBER(&w, ev->officer);
-        PUT_KEY(&w, "cleared_at");
-        PUT_MEMBER(&w, ev->cleared_at);
+        PUT_TEXT(&w, "officer", ev->officer);
+        PUT_TEXT(&w, "cleared_at", ev->cleared_at);
         break;
     default:
         break;

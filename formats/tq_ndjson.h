@@ -13,6 +13,9 @@
  *   field 'channel': must be in 1..3, got 4
  *   field 'note': unknown field for a DECL event
  *   field 'tax_due': an AMEND needs tax_due and/or lines
+ *
+ * Threads: the parser and the formatter are pure (no state, no allocation): any thread.
+ * A tq_linereader is used by one thread at a time.
  */
 #ifndef TQ_NDJSON_H
 #define TQ_NDJSON_H
@@ -27,7 +30,8 @@
  * error) into ev.  seq is the position the event will have in its journal: ev->seq is
  * set to it, and a "seq" key in the line must equal it.
  * @return TQ_OK, or TQ_ERR_INPUT with d->field and d->why filled (d->line/seq untouched;
- *         the caller knows them).  ev is unspecified after an error. */
+ *         the caller knows them).  ev is unspecified after an error.  line and d are
+ *         borrowed for the call; nothing in ev points into line. */
 TQ_MUST_USE int tq_ndjson_parse_event(const char *line, size_t len, uint64_t seq, tq_event *ev,
                           tq_diag *d);
 
@@ -51,12 +55,18 @@ typedef struct tq_linereader {
     int missing_final_newline; /* the last line returned had no '\n' */
 } tq_linereader;
 
-/* tq_linereader_init() - fp is borrowed; max is the longest line accepted in bytes. */
+/* tq_linereader_init() - read lines from fp (borrowed: the caller closes it after
+ * tq_linereader_release()); max is the longest line accepted in bytes.  The buffer
+ * grows as lines need it, never past max + 1 bytes.
+ * @return TQ_OK or TQ_ERR_NOMEM (nothing to release then). */
 TQ_MUST_USE int tq_linereader_init(tq_linereader *r, FILE *fp, size_t max);
 /* tq_linereader_next() - *line points into r's buffer until the next call; *len excludes
  * the '\n'.  @return TQ_OK, TQ_ERR_EOF at the end, TQ_ERR_LIMIT for a line over max
  * (r->lineno names it), TQ_ERR_IO on a read error. */
 TQ_MUST_USE int tq_linereader_next(tq_linereader *r, const char **line, size_t *len);
+
+/* tq_linereader_release() - free the buffer (fp is not closed).  Safe twice and on a
+ * zeroed reader. */
 void tq_linereader_release(tq_linereader *r);
 
 #endif

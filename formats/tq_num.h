@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* An exact sum.  (__extension__: the type is a GCC/Clang extension, not ISO C.) */
 __extension__ typedef unsigned __int128 tq_u128;
@@ -20,6 +21,38 @@ __extension__ typedef unsigned __int128 tq_u128;
 /* Longest outputs, NUL included: 2^128 - 1 has 39 digits, grouped 39 + 12 commas. */
 #define TQ_U128_DEC_MAX 40
 #define TQ_U128_GROUP_MAX 52
+
+#define TQ_U64_DEC_MAX 20     /* digits of UINT64_MAX, no NUL */
+
+/* tq_u64_put_dec() - v in decimal, no sign, no leading zeros ("0" for 0), written at p
+ * without a NUL; p must have room for TQ_U64_DEC_MAX bytes.  @return p past the last
+ * digit.  The one u64 decimal writer: the bounded appender (tq_wbuf_u64), the export
+ * rows and the generator all write numbers through it.  Inline because an export of ten
+ * million rows writes forty million numbers.  Threads: pure; any thread. */
+static inline char *tq_u64_put_dec(char *p, uint64_t v)
+{
+    char tmp[TQ_U64_DEC_MAX];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    memcpy(p, tmp + i, sizeof tmp - i);
+    return p + (sizeof tmp - i);
+}
+
+/* tq_u64_put_fixed() - the low width decimal digits of v, zero-padded, written at p
+ * without a NUL (width 8 of 1234 is "00001234"; digits above width are dropped, so the
+ * caller checks the range).  @return p + width.  For the fixed-width numbers of the
+ * formats: a decl_no (12 digits), an hs code (8), a date's fields.  Threads: pure. */
+static inline char *tq_u64_put_fixed(char *p, uint64_t v, unsigned width)
+{
+    for (unsigned i = width; i-- > 0; v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
+/* The functions below cannot fail and allocate nothing; out is the caller's. */
 
 /* tq_u128_add() - a + b, saturating at TQ_U128_MAX. */
 tq_u128 tq_u128_add(tq_u128 a, tq_u128 b);

@@ -459,3 +459,45 @@ int tq_out_fsync_dir(const char *path)
     errno = e;
     return rc;
 }
+
+/* ---- directories ---- */
+
+/* mkdir_one() - one component: made, or already there (whatever it is: the next
+ * component, or the final stat(), says whether it is usable).  errno is kept. */
+static int mkdir_one(const char *path, mode_t mode, tq_diag *d)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return TQ_OK;
+    return fail(d, path, errno);
+}
+
+int tq_out_mkdirs(const char *path, mode_t mode, tq_diag *d)
+{
+    if (path == NULL || path[0] == '\0') {
+        int rc = tq_diag_set(d, "(output)", "empty directory name");
+        errno = ENOENT;
+        return rc;
+    }
+    char *buf = strdup(path);
+    if (buf == NULL)
+        return TQ_ERR_NOMEM;
+    int rc = TQ_OK;
+    for (char *p = buf + 1; *p != '\0' && rc == TQ_OK; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        rc = mkdir_one(buf, mode, d);
+        *p = '/';
+    }
+    if (rc == TQ_OK)
+        rc = mkdir_one(buf, mode, d);
+    struct stat sb;
+    if (rc == TQ_OK && stat(buf, &sb) != 0)
+        rc = fail(d, buf, errno);     /* a dangling link, a loop */
+    else if (rc == TQ_OK && !S_ISDIR(sb.st_mode))
+        rc = fail(d, buf, errno = ENOTDIR);
+    int e = errno;
+    free(buf);
+    errno = e;
+    return rc;
+}

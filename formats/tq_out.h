@@ -33,6 +33,7 @@
 #define TQ_OUT_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "tq_error.h"
 
@@ -98,5 +99,21 @@ void tq_out_cleanup_signal(void);
 /* tq_out_fsync_dir() - fsync the directory that holds path (for writers that rename or
  * create files themselves).  @return TQ_OK or TQ_ERR_IO. */
 TQ_MUST_USE int tq_out_fsync_dir(const char *path);
+
+/* tq_out_mkdirs() - mkdir -p: create every missing component of path with mode (the
+ * umask applies), and succeed only when path then is a directory (or a link to one).
+ * The one implementation: the store's directory, the worklist's and the reports'
+ * folders all go through it.  A component that exists is used as it is (a symlink to a
+ * directory is followed: the operator's layout is theirs to choose; only output files
+ * are protected from planted links, by tq_out_open()).
+ * @return TQ_OK; TQ_ERR_INPUT for an empty path; TQ_ERR_NOMEM; otherwise tq_errno() of
+ *         the failing call (TQ_ERR_PERM for EACCES/EPERM/EROFS, TQ_ERR_FULL, TQ_ERR_IO
+ *         for ENOTDIR: a component or path itself is a file, a dangling link or a loop),
+ *         with d->field "(output)" and d->why "PATH: strerror" naming the component that
+ *         failed.  On failure errno is left as that call set it (ENOTDIR, ENOENT for an
+ *         empty path), for callers that word messages from errno.  d may be NULL.
+ *         Components made before a failure stay (as with mkdir -p).
+ * Threads: any thread; two racing callers both succeed (EEXIST is not an error). */
+TQ_MUST_USE int tq_out_mkdirs(const char *path, mode_t mode, tq_diag *d);
 
 #endif

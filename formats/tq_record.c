@@ -17,6 +17,7 @@
  * Speed: no allocation, no stdio, one pass; the decoder zeroes only the fixed head of
  * tq_event and the lines it fills (the 50-line array is most of the struct).
  */
+#include "tq_buf.h"
 #include "tq_journal.h"
 #include "tq_time.h"
 
@@ -107,11 +108,7 @@ static int digits_value(const char *s, unsigned len, uint64_t *v)
 
 static void digits_format(char *out, uint64_t v, unsigned len)
 {
-    for (unsigned i = len; i-- > 0;) {
-        out[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    out[len] = '\0';
+    *tq_u64_put_fixed(out, v, len) = '\0';
 }
 
 /* ---- timestamps ----------------------------------------------------------------- */
@@ -120,7 +117,7 @@ static void digits_format(char *out, uint64_t v, unsigned len)
  * instant stored beside it must be the one the text denotes. */
 static int ts_instant(const uint8_t *s, size_t n, tq_instant *out)
 {
-    return tq_time_parse((const char *)s, n, out, NULL, 0) == TQ_OK;
+    return tq_time_parse((const char *)s, n, out, NULL) == TQ_OK;
 }
 
 /* ---- varints -------------------------------------------------------------------- */
@@ -202,11 +199,7 @@ static uint8_t *put_lines(uint8_t *o, const tq_event *ev)
         long pn = str_len(l->permit, TQ_PERMIT_MAX);
         if (pn < 0 || !all_permit((const uint8_t *)l->permit, (size_t)pn))
             return NULL;
-        o[0] = (uint8_t)hs;
-        o[1] = (uint8_t)(hs >> 8);
-        o[2] = (uint8_t)(hs >> 16);
-        o[3] = (uint8_t)(hs >> 24);
-        o = put_varint(o + 4, l->qty);
+        o = put_varint(tq_le_put32(o, (uint32_t)hs), l->qty);
         o = put_varint(o, l->value);
         o = put_text(o, l->permit, (size_t)pn);
     }
@@ -348,8 +341,7 @@ static const uint8_t *get_lines(const uint8_t *p, const uint8_t *end, tq_event *
         tq_line *l = &ev->lines[i];
         if (end - p < 4)
             return NULL;
-        uint32_t hs = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                      (uint32_t)p[3] << 24;
+        uint32_t hs = tq_le_get32(p);
         if (hs >= HS_END)
             return NULL;
         digits_format(l->hs, hs, 8);

@@ -8,6 +8,7 @@
  * result of a replay must not.
  */
 #include "tq_time.h"
+#include "tq_num.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,18 +16,20 @@
 
 #include "tq_error.h"
 
-#define SECS_PER_DAY 86400
-#define VN_OFFSET_SECS (7 * 3600)
+#define SECS_PER_DAY TQ_SECS_PER_DAY
+#define VN_OFFSET_SECS TQ_VN_OFFSET_SECS
 
-static int fail(char *why, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* fail() - the reason into d (field "timestamp"; tq_date_parse() renames it "date");
+ * @return TQ_ERR_INPUT.  d may be NULL. */
+static int fail(tq_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int fail(char *why, size_t cap, const char *fmt, ...)
+static int fail(tq_diag *d, const char *fmt, ...)
 {
-    if (why != NULL && cap > 0) {
+    if (d != NULL) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(why, cap, fmt, ap);
+        snprintf(d->field, sizeof d->field, "timestamp");
+        vsnprintf(d->why, sizeof d->why, fmt, ap);
         va_end(ap);
     }
     return TQ_ERR_INPUT;
@@ -88,53 +91,54 @@ void tq_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 }
 
 /* The 10 bytes at s as YYYY-MM-DD, range-checked; the day number in *day. */
-static int parse_ymd(const char *s, int64_t *day, char *why, size_t cap)
+static int parse_ymd(const char *s, int64_t *day, tq_diag *dg)
 {
     int y = read_digits(s, 4);
     if (y < 0 || s[4] != '-')
-        return fail(why, cap, "expected YYYY- at the start");
+        return fail(dg, "expected YYYY- at the start");
     int m = read_digits(s + 5, 2);
     if (m < 0 || s[7] != '-')
-        return fail(why, cap, "expected MM- after the year");
+        return fail(dg, "expected MM- after the year");
     int d = read_digits(s + 8, 2);
     if (d < 0)
-        return fail(why, cap, "expected DD after the month");
+        return fail(dg, "expected DD after the month");
     if (y < 1)
-        return fail(why, cap, "year must be 0001..9999");
+        return fail(dg, "year must be 0001..9999");
     if (m < 1 || m > 12)
-        return fail(why, cap, "month %02d is not 01..12", m);
+        return fail(dg, "month %02d is not 01..12", m);
     if (d < 1 || d > days_in_month(y, m))
-        return fail(why, cap, "day %02d does not exist in %04d-%02d", d, y, m);
+        return fail(dg, "day %02d does not exist in %04d-%02d", d, y, m);
     *day = tq_days_from_civil(y, m, d);
     return TQ_OK;
 }
 
-int tq_date_parse(const char *s, size_t n, int32_t *day, char *why, size_t whycap)
+int tq_date_parse(const char *s, size_t n, int32_t *day, tq_diag *dg)
 {
     int64_t d;
-    if (n != 10)
-        return fail(why, whycap, "a date must be exactly YYYY-MM-DD (10 characters)");
-    int rc = parse_ymd(s, &d, why, whycap);
-    if (rc != TQ_OK)
+    int rc = n == 10 ? parse_ymd(s, &d, dg)
+                     : fail(dg, "a date must be exactly YYYY-MM-DD (10 characters)");
+    if (rc != TQ_OK) {
+        if (dg != NULL)
+            snprintf(dg->field, sizeof dg->field, "date");
         return rc;
+    }
     *day = (int32_t)d;   /* years 1..9999 keep |d| < 3 million */
     return TQ_OK;
 }
 
 /* Reads the fraction after the '.' at s[*pos]: 1..9 digits, scaled to nanoseconds. */
-static int parse_fraction(const char *s, size_t n, size_t *pos, uint32_t *nsec, char *why,
-                          size_t cap)
+static int parse_fraction(const char *s, size_t n, size_t *pos, uint32_t *nsec, tq_diag *d)
 {
     size_t i = *pos + 1, start = i;
     uint32_t v = 0;
     while (i < n && is_digit(s[i])) {
         if (i - start == 9)
-            return fail(why, cap, "fractional seconds longer than 9 digits");
+            return fail(d, "fractional seconds longer than 9 digits");
         v = v * 10 + (uint32_t)(s[i] - '0');
         i++;
     }
     if (i == start)
-        return fail(why, cap, "expected digits after '.'");
+        return fail(d, "expected digits after '.'");
     for (size_t k = i - start; k < 9; k++)
         v *= 10;
     *nsec = v;
@@ -143,61 +147,60 @@ static int parse_fraction(const char *s, size_t n, size_t *pos, uint32_t *nsec, 
 }
 
 /* Reads "Z" or "+HH:MM" / "-HH:MM" at s[pos], which must end the text. */
-static int parse_offset(const char *s, size_t n, size_t pos, int32_t *off, char *why,
-                        size_t cap)
+static int parse_offset(const char *s, size_t n, size_t pos, int32_t *off, tq_diag *d)
 {
     if (pos >= n)
-        return fail(why, cap, "missing offset (Z or +HH:MM)");
+        return fail(d, "missing offset (Z or +HH:MM)");
     if (s[pos] == 'Z') {
         if (pos + 1 != n)
-            return fail(why, cap, "unexpected characters after 'Z'");
+            return fail(d, "unexpected characters after 'Z'");
         *off = 0;
         return TQ_OK;
     }
     if (s[pos] != '+' && s[pos] != '-')
-        return fail(why, cap, "expected an offset (Z or +HH:MM) at position %zu", pos + 1);
+        return fail(d, "expected an offset (Z or +HH:MM) at position %zu", pos + 1);
     if (n - pos != 6 || s[pos + 3] != ':')
-        return fail(why, cap, "offset must be +HH:MM or -HH:MM");
+        return fail(d, "offset must be +HH:MM or -HH:MM");
     int hh = read_digits(s + pos + 1, 2), mm = read_digits(s + pos + 4, 2);
     if (hh < 0 || mm < 0)
-        return fail(why, cap, "offset must be +HH:MM or -HH:MM");
+        return fail(d, "offset must be +HH:MM or -HH:MM");
     if (hh > 23 || mm > 59)
-        return fail(why, cap, "offset %c%02d:%02d is out of range", s[pos], hh, mm);
+        return fail(d, "offset %c%02d:%02d is out of range", s[pos], hh, mm);
     *off = (hh * 3600 + mm * 60) * (s[pos] == '-' ? -1 : 1);
     return TQ_OK;
 }
 
-int tq_time_parse(const char *s, size_t n, tq_instant *out, char *why, size_t whycap)
+int tq_time_parse(const char *s, size_t n, tq_instant *out, tq_diag *d)
 {
     /* "YYYY-MM-DDTHH:MM:SS" is 19 bytes; an offset adds at least 1. */
     if (n < 20)
-        return fail(why, whycap, "too short for YYYY-MM-DDTHH:MM:SS and an offset");
+        return fail(d, "too short for YYYY-MM-DDTHH:MM:SS and an offset");
     if (n > TQ_TS_MAX)
-        return fail(why, whycap, "longer than %d characters", TQ_TS_MAX);
+        return fail(d, "longer than %d characters", TQ_TS_MAX);
     int64_t day;
-    int rc = parse_ymd(s, &day, why, whycap);
+    int rc = parse_ymd(s, &day, d);
     if (rc != TQ_OK)
         return rc;
     if (s[10] != 'T')
-        return fail(why, whycap, "expected 'T' between the date and the time");
+        return fail(d, "expected 'T' between the date and the time");
     int hh = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), ss = read_digits(s + 17, 2);
     if (hh < 0 || s[13] != ':' || mi < 0 || s[16] != ':' || ss < 0)
-        return fail(why, whycap, "time must be HH:MM:SS");
+        return fail(d, "time must be HH:MM:SS");
     if (hh > 23)
-        return fail(why, whycap, "hour %02d is not 00..23", hh);
+        return fail(d, "hour %02d is not 00..23", hh);
     if (mi > 59)
-        return fail(why, whycap, "minute %02d is not 00..59", mi);
+        return fail(d, "minute %02d is not 00..59", mi);
     if (ss > 59)
-        return fail(why, whycap, "second %02d is not 00..59", ss);
+        return fail(d, "second %02d is not 00..59", ss);
     size_t pos = 19;
     uint32_t nsec = 0;
     if (s[pos] == '.') {
-        rc = parse_fraction(s, n, &pos, &nsec, why, whycap);
+        rc = parse_fraction(s, n, &pos, &nsec, d);
         if (rc != TQ_OK)
             return rc;
     }
     int32_t off = 0;
-    rc = parse_offset(s, n, pos, &off, why, whycap);
+    rc = parse_offset(s, n, pos, &off, d);
     if (rc != TQ_OK)
         return rc;
     out->sec = day * SECS_PER_DAY + hh * 3600 + mi * 60 + ss - off;
@@ -218,31 +221,9 @@ void tq_date_format(int32_t day, char out[11])
     int v[3] = {(int)y, m, d}, width[3] = {4, 2, 2};
     char *o = out;
     for (int f = 0; f < 3; f++) {
-        for (int i = width[f] - 1; i >= 0; i--) {
-            o[i] = (char)('0' + v[f] % 10);
-            v[f] /= 10;
-        }
-        o += width[f];
+        o = tq_u64_put_fixed(o, (uint64_t)v[f], (unsigned)width[f]);
         *o++ = f < 2 ? '-' : '\0';
     }
-}
-
-int32_t tq_instant_vn_day(tq_instant t)
-{
-    /* Floor division, done on the quotient and remainder separately so that no sum
-     * can overflow whatever t.sec holds. */
-    int64_t q = t.sec / SECS_PER_DAY, r = t.sec % SECS_PER_DAY;
-    if (r < 0) {
-        q--;
-        r += SECS_PER_DAY;
-    }
-    if (r + VN_OFFSET_SECS >= SECS_PER_DAY)
-        q++;
-    if (q > INT32_MAX)
-        return INT32_MAX;
-    if (q <= INT32_MIN)
-        return INT32_MIN + 1;   /* INT32_MIN is TQ_NO_DATE */
-    return (int32_t)q;
 }
 
 int tq_instant_cmp(tq_instant a, tq_instant b)
@@ -256,7 +237,7 @@ int tq_instant_cmp(tq_instant a, tq_instant b)
 
 void tq_time_format_vn(tq_instant t, char out[TQ_TIME_VN_MAX])
 {
-    time_t sec = (time_t)(t.sec + 7 * 3600);
+    time_t sec = (time_t)(t.sec + TQ_VN_OFFSET_SECS);
     struct tm tm;
     if (gmtime_r(&sec, &tm) == NULL) {
         snprintf(out, TQ_TIME_VN_MAX, "(instant %lld)", (long long)t.sec);

@@ -14,7 +14,8 @@
 
 /* tq_utf8_len() - the length (1..4) of the well-formed sequence at s, of which n > 0
  * bytes may be read; 0 when the bytes there are ill-formed, with *bad the length of the
- * maximal subpart to replace (1..3, never past n). */
+ * maximal subpart to replace (1..3, never past n).  A length, not a status: 0 is
+ * "ill-formed", never an error code.  s is borrowed for the call. */
 size_t tq_utf8_len(const unsigned char *s, size_t n, size_t *bad);
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "tq_csv.h"
 #include "tq_ndjson.h"
+#include "tq_testrec.h"
+
+/* with(base, from, to): base with from replaced by to (tq_testrec.h) */
+#define with tq_test_with
 
 #ifndef TQ_SOURCE_DIR
 #define TQ_SOURCE_DIR "."
@@ -18,26 +22,10 @@ static const char *PERMIT = "GCN-2024-000123,BCT,0101234567,2024-01-01,2024-12-3
 
 /* ------------------------------------------------------------------ helpers */
 
-static const char *with(const char *base, const char *from, const char *to)
-{
-    static char bufs[4][8192];
-    static int next;
-    char *out = bufs[next++ % 4];
-    const char *at = strstr(base, from);
-    cr_assert_not_null(at, "'%s' not in '%s'", from, base);
-    size_t pre = (size_t)(at - base), tl = strlen(to), fl = strlen(from);
-    cr_assert_lt(strlen(base) - fl + tl, sizeof bufs[0]);
-    memcpy(out, base, pre);
-    memcpy(out + pre, to, tl);
-    strcpy(out + pre + tl, at + fl);
-    return out;
-}
-
 /* Exact-size heap copies, so that ASan catches a read past len. */
 static int pay_n(const char *s, size_t n, tq_payment *p, tq_diag *d)
 {
-    char *c = malloc(n ? n : 1);
-    memcpy(c, s, n);
+    char *c = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_csv_parse_payment(c, n, p, d);
     free(c);
@@ -46,8 +34,7 @@ static int pay_n(const char *s, size_t n, tq_payment *p, tq_diag *d)
 
 static int permit_n(const char *s, size_t n, tq_permit *p, tq_diag *d)
 {
-    char *c = malloc(n ? n : 1);
-    memcpy(c, s, n);
+    char *c = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_csv_parse_permit(c, n, p, d);
     free(c);
@@ -90,7 +77,7 @@ static void permit_bad(const char *s, const char *field, const char *why)
 static int32_t day(const char *s)
 {
     int32_t d;
-    cr_assert_eq(tq_date_parse(s, strlen(s), &d, NULL, 0), TQ_OK);
+    cr_assert_eq(tq_date_parse(s, strlen(s), &d, NULL), TQ_OK);
     return d;
 }
 
@@ -160,31 +147,32 @@ Test(csv_validators, hs)
 Test(csv_validators, parse_u64_bounds_and_form)
 {
     uint64_t v = 7;
-    cr_expect(tq_parse_u64("0", 1, 10, &v));
+    cr_expect_eq(tq_parse_u64("0", 1, 10, &v), TQ_OK);
     cr_expect_eq(v, 0);
-    cr_expect(tq_parse_u64("10", 2, 10, &v));
+    cr_expect_eq(tq_parse_u64("10", 2, 10, &v), TQ_OK);
     cr_expect_eq(v, 10);
-    cr_expect(!tq_parse_u64("11", 2, 10, &v));
-    cr_expect(!tq_parse_u64("01", 2, 10, &v));
-    cr_expect(!tq_parse_u64("", 0, 10, &v));
-    cr_expect(!tq_parse_u64("-1", 2, 10, &v));
-    cr_expect(!tq_parse_u64("+1", 2, 10, &v));
-    cr_expect(!tq_parse_u64("1 ", 2, 10, &v));
-    cr_expect(tq_parse_u64("18446744073709551615", 20, UINT64_MAX, &v));
+    cr_expect_eq(tq_parse_u64("11", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(v, 10, "*out unchanged on error");
+    cr_expect_eq(tq_parse_u64("01", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("", 0, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("-1", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("+1", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("1 ", 2, 10, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("18446744073709551615", 20, UINT64_MAX, &v), TQ_OK);
     cr_expect_eq(v, UINT64_MAX);
-    cr_expect(!tq_parse_u64("18446744073709551616", 20, UINT64_MAX, &v));
-    cr_expect(!tq_parse_u64("99999999999999999999999999999999", 32, UINT64_MAX, &v));
-    cr_expect(tq_parse_u64("1000000000000000", 16, TQ_MONEY_MAX, &v));
-    cr_expect(!tq_parse_u64("1000000000000001", 16, TQ_MONEY_MAX, &v));
-    cr_expect(!tq_parse_u64("5", 1, 4, &v));
-    cr_expect(tq_parse_u64("0", 1, 0, &v));
-    cr_expect(!tq_parse_u64("1", 1, 0, &v));
+    cr_expect_eq(tq_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("99999999999999999999999999999999", 32, UINT64_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("1000000000000000", 16, TQ_MONEY_MAX, &v), TQ_OK);
+    cr_expect_eq(tq_parse_u64("1000000000000001", 16, TQ_MONEY_MAX, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("5", 1, 4, &v), TQ_ERR_INPUT);
+    cr_expect_eq(tq_parse_u64("0", 1, 0, &v), TQ_OK);
+    cr_expect_eq(tq_parse_u64("1", 1, 0, &v), TQ_ERR_INPUT);
 }
 
 Test(csv_validators, parse_u64_reads_only_n_bytes)
 {
     uint64_t v;
-    cr_expect(tq_parse_u64("12abc", 2, 100, &v));
+    cr_expect_eq(tq_parse_u64("12abc", 2, 100, &v), TQ_OK);
     cr_expect_eq(v, 12);
 }
 

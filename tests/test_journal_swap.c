@@ -24,6 +24,7 @@
 
 #include <xxhash.h>
 
+#include "tq_buf.h"
 #include "tq_export.h"
 #include "tq_journal.h"
 #include "tq_ndjson.h"
@@ -35,6 +36,7 @@
 
 #define TQ_TESTDIR_PATHS 64     /* a test uses fewer than 64 names */
 #include "tq_testdir.h"
+#include "tq_testrec.h"
 
 TQ_TESTDIR_SUITE(swap, "tq_swap", 120);
 
@@ -72,46 +74,13 @@ static void write_journal(const char *path, unsigned from, unsigned to, long edi
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
 }
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)sz + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
-static void write_all(const char *path, const uint8_t *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* frame_ends() - byte offset of the end of each frame; returns the frame count. */
 static size_t frame_ends(const uint8_t *b, size_t n, size_t *ends, size_t max)
 {
     size_t off = 64, k = 0;
     while (off + 40 <= n && k < max) {
         cr_assert_eq(memcmp(b + off, "TQFR", 4), 0, "no frame at byte %zu", off);
-        off += 40 + le32(b + off + 20);
+        off += 40 + tq_le_get32(b + off + 20);
         ends[k++] = off;
     }
     cr_assert_eq(off, n, "the journal does not end at a frame boundary");
@@ -124,16 +93,16 @@ static size_t frame_ends(const uint8_t *b, size_t n, size_t *ends, size_t max)
 static void forge(const char *idsrc, const char *body, const char *out)
 {
     size_t na, nb;
-    uint8_t *a = read_all(idsrc, &na), *b = read_all(body, &nb);
+    uint8_t *a = tq_test_slurp(idsrc, &na), *b = tq_test_slurp(body, &nb);
     cr_assert(na >= 64 && nb >= 64);
     memcpy(b, a, 64);
-    uint64_t seed = le64(a + 24);
-    for (size_t off = 64; off + 40 <= nb; off += 40 + le32(b + off + 20)) {
+    uint64_t seed = tq_le_get64(a + 24);
+    for (size_t off = 64; off + 40 <= nb; off += 40 + tq_le_get32(b + off + 20)) {
         uint32_t h = (uint32_t)XXH3_64bits_withSeed(b + off, 36, seed);
         for (int i = 0; i < 4; i++)
             b[off + 36 + i] = (uint8_t)(h >> (8 * i));
     }
-    write_all(out, b, nb);
+    tq_test_spit(out, b, nb);
     free(a);
     free(b);
 }
@@ -237,7 +206,7 @@ static int run_cli(const char *args, char **err)
     snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s' >/dev/null", TQ_BINARY, args, errf);
     int st = system(cmd);
     size_t n;
-    *err = (char *)read_all(errf, &n);
+    *err = (char *)tq_test_slurp(errf, &n);
     (*err)[n] = '\0';
     cr_assert(WIFEXITED(st), "%s did not exit", cmd);
     return WEXITSTATUS(st);
@@ -311,7 +280,7 @@ Test(swap, edit_at_either_end_of_the_applied_prefix_is_refused)
     const char *A = path_in("a.tqj");
     write_journal(A, 0, NEVENTS, -1, 0);
     size_t n, ends[256];
-    uint8_t *b = read_all(A, &n);
+    uint8_t *b = tq_test_slurp(A, &n);
     size_t nf = frame_ends(b, n, ends, 256);
     free(b);
     cr_assert(nf >= 6, "%zu frames", nf);
@@ -343,10 +312,10 @@ Test(swap, journal_shorter_than_the_mark_is_refused)
     const char *A = path_in("a.tqj"), *S = path_in("short.tqj");
     write_journal(A, 0, NEVENTS, -1, 0);
     size_t n, ends[256];
-    uint8_t *b = read_all(A, &n);
+    uint8_t *b = tq_test_slurp(A, &n);
     size_t nf = frame_ends(b, n, ends, 256);
     cr_assert(nf >= 6);
-    write_all(S, b, ends[nf / 4]);          /* a clean cut: a valid, shorter journal */
+    tq_test_spit(S, b, ends[nf / 4]);          /* a clean cut: a valid, shorter journal */
     free(b);
     tq_store *s = open_db(path_in("db"));
     tq_replay_stats st;

@@ -14,7 +14,7 @@ static const char *esc(const char *s, size_t n)
     static char out[1024];
     FILE *f = fmemopen(out, sizeof out, "w");
     cr_assert_not_null(f);
-    cr_assert_eq(tq_json_escape(f, s, n), 0);
+    cr_assert_eq(tq_json_escape(f, s, n), TQ_OK);
     fclose(f);
     return out;
 }

@@ -492,6 +492,24 @@ static int store_check(tq_store_check_report *r)
     return tq_store_check(g_dir, NULL, keep_tables, NULL, r, &d);
 }
 
+/* edit() - make_store(), then a write transaction on it; edited() commits it, closes
+ * the store and runs the store check (@return its status, the problems in g_tables). */
+static tq_txn *edit(tq_store **s)
+{
+    make_store();
+    *s = open_writer();
+    return begin(*s);
+}
+
+static int edited(tq_store *s, tq_txn *t, tq_store_check_report *r)
+{
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    tq_store_close(s);
+    return store_check(r);
+}
+
+#define EXPECT_PROBLEM(text) cr_assert(strstr(g_tables, text) != NULL, "%s", g_tables)
+
 Test(lmdb_check, sound_store_is_ok)
 {
     tq_store_check_report r;
@@ -506,36 +524,29 @@ Test(lmdb_check, sound_store_is_ok)
 Test(lmdb_check, store_usage_above_cleared)
 {
     tq_store_check_report r;
-    make_store();
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s;
+    tq_txn *t = edit(&s);
     cr_assert_eq(tq_store_put_used(t, "GP-1", 31), TQ_OK);   /* 30 were cleared */
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    tq_store_close(s);
-    cr_assert_eq(store_check(&r), TQ_ERR_DBCORRUPT);
-    cr_assert(strstr(g_tables, "usage:GP-1:used 31, more than the 30") != NULL, "%s", g_tables);
+    cr_assert_eq(edited(s, t, &r), TQ_ERR_DBCORRUPT);
+    EXPECT_PROBLEM("usage:GP-1:used 31, more than the 30");
 }
 
 Test(lmdb_check, store_usage_below_cleared_is_fine)
 {
     tq_store_check_report r;
-    make_store();
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s;
+    tq_txn *t = edit(&s);
     /* a reload may have made it a quota permit after some clearances: use below the
      * cleared quantities is not damage */
     cr_assert_eq(tq_store_put_used(t, "GP-1", 10), TQ_OK);
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    tq_store_close(s);
-    cr_assert_eq(store_check(&r), TQ_OK, "%s", g_tables);
+    cr_assert_eq(edited(s, t, &r), TQ_OK, "%s", g_tables);
 }
 
 Test(lmdb_check, store_decl_fields_disagree)
 {
     tq_store_check_report r;
-    make_store();
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s;
+    tq_txn *t = edit(&s);
     tq_decl d = cleared_decl("100000000003", "", 1);
     d.state = TQ_STATE_HELD;                       /* HELD with no reason */
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
@@ -543,12 +554,9 @@ Test(lmdb_check, store_decl_fields_disagree)
     d.reasons = TQ_R_TAX_SHORT;                    /* cleared by the rules, with a reason */
     d.tax_short = 5;
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    tq_store_close(s);
-    cr_assert_eq(store_check(&r), TQ_ERR_DBCORRUPT);
-    cr_assert(strstr(g_tables, "decls:100000000003:HELD without a reason") != NULL, "%s",
-              g_tables);
-    cr_assert(strstr(g_tables, "decls:100000000004:state CLEARED") != NULL, "%s", g_tables);
+    cr_assert_eq(edited(s, t, &r), TQ_ERR_DBCORRUPT);
+    EXPECT_PROBLEM("decls:100000000003:HELD without a reason");
+    EXPECT_PROBLEM("decls:100000000004:state CLEARED");
 }
 
 /* rewrite_receipt() - change the amount of receipt_no with raw LMDB calls and seal it
@@ -597,26 +605,23 @@ Test(lmdb_check, store_damaged_record_is_listed)
     int rc = store_check(&r);
     cr_assert_eq(rc, TQ_ERR_DBCORRUPT, "%s", tq_strerror(rc));
     cr_assert(strstr(g_tables, "records:") == g_tables, "%s", g_tables);
-    cr_assert(strstr(g_tables, "KB-1") != NULL, "%s", g_tables);
+    EXPECT_PROBLEM("KB-1");
     cr_assert_eq(r.steps, 1, "cross-checks skipped over damaged records");
 }
 
 Test(lmdb_check, store_journal_mark_inconsistent)
 {
     tq_store_check_report r;
-    make_store();
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s;
+    tq_txn *t = edit(&s);
     tq_journal_mark m;
     memset(&m, 0, sizeof m);
     memset(m.id, 0xab, sizeof m.id);
     m.last_seq = 3;
     m.frames = 5;                                  /* more frames than events */
     cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    tq_store_close(s);
-    cr_assert_eq(store_check(&r), TQ_ERR_DBCORRUPT);
-    cr_assert(strstr(g_tables, "journals:abababab") != NULL, "%s", g_tables);
+    cr_assert_eq(edited(s, t, &r), TQ_ERR_DBCORRUPT);
+    EXPECT_PROBLEM("journals:abababab");
 }
 
 Test(lmdb_check, store_file_damage_stops_before_lmdb)

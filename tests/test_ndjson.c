@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "tq_ndjson.h"
+#include "tq_testrec.h"
+
+/* with(base, from, to): base with from replaced by to (tq_testrec.h) */
+#define with tq_test_with
 
 #ifndef TQ_SOURCE_DIR
 #define TQ_SOURCE_DIR "."
@@ -24,27 +28,10 @@ static const char *DECL =
 
 /* base with the first occurrence of `from` replaced by `to`, in one of a few rotating
  * static buffers (enough for the nesting the tests use). */
-static const char *with(const char *base, const char *from, const char *to)
-{
-    static char bufs[4][65536];
-    static int next;
-    char *out = bufs[next++ % 4];
-    const char *at = strstr(base, from);
-    cr_assert_not_null(at, "'%s' not in the base text", from);
-    size_t pre = (size_t)(at - base), tl = strlen(to), fl = strlen(from);
-    cr_assert_lt(strlen(base) - fl + tl, sizeof bufs[0]);
-    memcpy(out, base, pre);
-    memcpy(out + pre, to, tl);
-    strcpy(out + pre + tl, at + fl);
-    return out;
-}
-
 /* Parses from an exact-size heap copy so that ASan catches any read past len. */
 static int parse_n(const char *s, size_t n, uint64_t seq, tq_event *ev, tq_diag *d)
 {
-    char *copy = malloc(n ? n : 1);
-    cr_assert_not_null(copy);
-    memcpy(copy, s, n);
+    char *copy = tq_test_exact_copy(s, n);
     memset(d, 0, sizeof *d);
     int rc = tq_ndjson_parse_event(copy, n, seq, ev, d);
     free(copy);
@@ -148,24 +135,8 @@ Test(ndjson_kinds, decl_fills_every_field)
 {
     tq_event ev;
     ok(DECL, &ev);
-    cr_expect_eq(ev.ev, TQ_EV_DECL);
-    cr_expect_eq(ev.seq, 1);
     cr_expect_eq(ev.has, TQ_HAS_TAX_DUE | TQ_HAS_LINES);
-    cr_expect_str_eq(ev.decl_no, "103456789012");
-    cr_expect_str_eq(ev.kind, "A11");
-    cr_expect_str_eq(ev.office, "01B1");
-    cr_expect_str_eq(ev.declarant, "0101234567");
-    cr_expect_str_eq(ev.registered_at, "2024-08-06T09:15:00+07:00");
-    cr_expect_eq(ev.registered.sec, 1722910500);
-    cr_expect_eq(ev.channel, 1);
-    cr_expect_eq(ev.tax_due, 12500000);
-    cr_assert_eq(ev.nlines, 2);
-    cr_expect_str_eq(ev.lines[0].hs, "85171300");
-    cr_expect_eq(ev.lines[0].qty, 100);
-    cr_expect_eq(ev.lines[0].value, 250000000);
-    cr_expect_str_eq(ev.lines[0].permit, "GCN-2024-000123");
-    cr_expect_str_eq(ev.lines[1].hs, "39269099");
-    cr_expect_str_eq(ev.lines[1].permit, "");
+    tq_test_expect_sample_decl(&ev);
 }
 
 Test(ndjson_kinds, amend_with_tax_due_only)
@@ -952,7 +923,7 @@ Test(ndjson_format, largest_event_fits_line_max)
     }
     cr_expect_lt(tq_ndjson_format_event(&ev, 1, NULL, 0), TQ_NDJSON_LINE_MAX);
     tq_instant t;
-    cr_assert_eq(tq_time_parse(ev.registered_at, strlen(ev.registered_at), &t, NULL, 0), TQ_OK);
+    cr_assert_eq(tq_time_parse(ev.registered_at, strlen(ev.registered_at), &t, NULL), TQ_OK);
     ev.registered = t;
     expect_round_trip(&ev, 1);
 }
@@ -997,7 +968,7 @@ static void random_event(uint64_t *s, tq_event *ev, uint64_t seq)
                                            "2030-01-01T12:00:00.000000001+00:00"};
             strcpy(ev->registered_at, stamps[rnd(s) % 4]);
             cr_assert_eq(tq_time_parse(ev->registered_at, strlen(ev->registered_at),
-                                       &ev->registered, NULL, 0), TQ_OK);
+                                       &ev->registered, NULL), TQ_OK);
             ev->channel = (uint8_t)(1 + rnd(s) % 3);
         } else {
             ev->has = (uint8_t)(1 + rnd(s) % 3);
@@ -1192,75 +1163,85 @@ static FILE *mem(const char *s, size_t n)
     return fp;
 }
 
-Test(linereader, lines_and_numbers)
-{
-    FILE *fp = mem("a\n\nbc\n", 6);
+/* A line reader over n bytes of s, and its last line: lines_open() asserts the init,
+ * lines_next() reads one line into l/n, lines_close() releases and closes. */
+typedef struct lines {
+    FILE *fp;
     tq_linereader r;
     const char *l;
     size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 1);
-    cr_expect_str_eq(l, "a");
-    cr_expect_eq(r.lineno, 1);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 0);
-    cr_expect_eq(r.lineno, 2);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "bc");
-    cr_expect_eq(r.lineno, 3);
-    cr_expect_eq(r.missing_final_newline, 0);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(r.lineno, 3);
-    tq_linereader_release(&r);
-    tq_linereader_release(&r);
-    fclose(fp);
+} lines;
+
+static void lines_open(lines *x, const char *s, size_t n, size_t max)
+{
+    x->fp = mem(s, n);
+    cr_assert_eq(tq_linereader_init(&x->r, x->fp, max), TQ_OK);
+}
+
+static int lines_next(lines *x)
+{
+    return tq_linereader_next(&x->r, &x->l, &x->n);
+}
+
+static void lines_close(lines *x)
+{
+    tq_linereader_release(&x->r);
+    fclose(x->fp);
+}
+
+Test(linereader, lines_and_numbers)
+{
+    lines x;
+    lines_open(&x, "a\n\nbc\n", 6, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 1);
+    cr_expect_str_eq(x.l, "a");
+    cr_expect_eq(x.r.lineno, 1);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 0);
+    cr_expect_eq(x.r.lineno, 2);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "bc");
+    cr_expect_eq(x.r.lineno, 3);
+    cr_expect_eq(x.r.missing_final_newline, 0);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(x.r.lineno, 3);
+    tq_linereader_release(&x.r);   /* release is safe twice */
+    lines_close(&x);
 }
 
 Test(linereader, missing_final_newline_is_flagged)
 {
-    FILE *fp = mem("a\nlast", 6);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(r.missing_final_newline, 0);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "last");
-    cr_expect_eq(r.missing_final_newline, 1);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "a\nlast", 6, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.r.missing_final_newline, 0);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "last");
+    cr_expect_eq(x.r.missing_final_newline, 1);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    lines_close(&x);
 }
 
 Test(linereader, crlf_is_not_stripped)
 {
-    FILE *fp = mem("ab\r\n", 4);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 3);
-    cr_expect_eq(l[2], '\r');
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "ab\r\n", 4, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 3);
+    cr_expect_eq(x.l[2], '\r');
+    lines_close(&x);
 }
 
 Test(linereader, nul_bytes_are_kept_in_the_length)
 {
-    FILE *fp = mem("a\0b\n", 4);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 100), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 3);
-    cr_expect_eq(memcmp(l, "a\0b", 3), 0);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "a\0b\n", 4, 100);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 3);
+    cr_expect_eq(memcmp(x.l, "a\0b", 3), 0);
+    lines_close(&x);
 }
 
 Test(linereader, line_of_exactly_max_is_accepted_one_more_is_limit)
@@ -1271,21 +1252,17 @@ Test(linereader, line_of_exactly_max_is_accepted_one_more_is_limit)
     memset(data + 11, 'y', 11);
     data[22] = '\n';
     memcpy(data + 23, "ok\n", 3);
-    FILE *fp = mem(data, 26);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 10), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, 10);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_LIMIT);
-    cr_expect_eq(r.lineno, 2);
+    lines x;
+    lines_open(&x, data, 26, 10);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, 10);
+    cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
+    cr_expect_eq(x.r.lineno, 2);
     /* the rest of the long line is stepped over */
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "ok");
-    cr_expect_eq(r.lineno, 3);
-    tq_linereader_release(&r);
-    fclose(fp);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "ok");
+    cr_expect_eq(x.r.lineno, 3);
+    lines_close(&x);
 }
 
 Test(linereader, huge_line_is_refused_with_bounded_memory)
@@ -1295,19 +1272,15 @@ Test(linereader, huge_line_is_refused_with_bounded_memory)
     cr_assert_not_null(data);
     memset(data, 'z', big);
     memcpy(data + big, "\nA\n", 3);
-    FILE *fp = mem(data, big + 3);
+    lines x;
+    lines_open(&x, data, big + 3, 5000);
     free(data);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 5000), TQ_OK);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_LIMIT);
-    cr_expect_leq(r.cap, 5001);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_str_eq(l, "A");
-    cr_expect_eq(r.lineno, 2);
-    tq_linereader_release(&r);
-    fclose(fp);
+    cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
+    cr_expect_leq(x.r.cap, 5001);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_str_eq(x.l, "A");
+    cr_expect_eq(x.r.lineno, 2);
+    lines_close(&x);
 }
 
 Test(linereader, buffer_grows_for_long_lines_within_max)
@@ -1318,29 +1291,21 @@ Test(linereader, buffer_grows_for_long_lines_within_max)
     for (size_t i = 0; i < big; i++)
         data[i] = (char)('a' + i % 26);
     data[big] = '\n';
-    FILE *fp = mem(data, big + 1);
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, big), TQ_OK);
-    cr_assert_eq(tq_linereader_next(&r, &l, &n), TQ_OK);
-    cr_expect_eq(n, big);
-    cr_expect_eq(memcmp(l, data, big), 0);
-    cr_expect_eq(l[big], '\0');
-    tq_linereader_release(&r);
+    lines x;
+    lines_open(&x, data, big + 1, big);
+    cr_assert_eq(lines_next(&x), TQ_OK);
+    cr_expect_eq(x.n, big);
+    cr_expect_eq(memcmp(x.l, data, big), 0);
+    cr_expect_eq(x.l[big], '\0');
     free(data);
-    fclose(fp);
+    lines_close(&x);
 }
 
 Test(linereader, empty_file_is_eof)
 {
-    FILE *fp = tmpfile();
-    tq_linereader r;
-    const char *l;
-    size_t n;
-    cr_assert_eq(tq_linereader_init(&r, fp, 10), TQ_OK);
-    cr_expect_eq(tq_linereader_next(&r, &l, &n), TQ_ERR_EOF);
-    cr_expect_eq(r.lineno, 0);
-    tq_linereader_release(&r);
-    fclose(fp);
+    lines x;
+    lines_open(&x, "", 0, 10);
+    cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
+    cr_expect_eq(x.r.lineno, 0);
+    lines_close(&x);
 }

@@ -518,3 +518,83 @@ Test(out, fsync_dir)
     cr_assert_eq(tq_out_fsync_dir("relative-name"), TQ_OK);
     cr_assert_eq(tq_out_fsync_dir(at("nodir/x")), TQ_ERR_IO);
 }
+
+/* ---- mkdir -p (tq_out_mkdirs) --------------------------------------------------- */
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+Test(out, mkdirs_makes_every_missing_component)
+{
+    tq_diag d = {0};
+    cr_assert_eq(tq_out_mkdirs(at("a/b/c"), 0755, &d), TQ_OK, "%s", d.why);
+    cr_expect(is_dir(at("a")) && is_dir(at("a/b")) && is_dir(at("a/b/c")));
+    /* again, with a trailing and a doubled slash: what exists is fine */
+    cr_expect_eq(tq_out_mkdirs(at("a/b/c/"), 0755, &d), TQ_OK, "%s", d.why);
+    cr_expect_eq(tq_out_mkdirs(at("a//b/d"), 0755, &d), TQ_OK, "%s", d.why);
+    cr_expect(is_dir(at("a/b/d")));
+    struct stat sb;
+    mode_t old = umask(022);
+    cr_assert_eq(tq_out_mkdirs(at("m/n"), 0777, NULL), TQ_OK);
+    umask(old);
+    cr_assert_eq(stat(at("m"), &sb), 0);
+    cr_expect_eq(sb.st_mode & 07777, 0755, "mode %o: the umask applies", sb.st_mode & 07777);
+}
+
+Test(out, mkdirs_file_as_component_or_target_is_not_a_directory)
+{
+    tq_diag d = {0};
+    put(at("f"), "x");
+    errno = 0;
+    cr_expect_eq(tq_out_mkdirs(at("f/sub"), 0755, &d), TQ_ERR_IO);
+    cr_expect_eq(errno, ENOTDIR);
+    cr_expect(strstr(d.why, "/f/sub") != NULL, "why names the component: %s", d.why);
+    cr_expect_str_eq(d.field, "(output)");
+    memset(&d, 0, sizeof d);
+    errno = 0;
+    cr_expect_eq(tq_out_mkdirs(at("f"), 0755, &d), TQ_ERR_IO, "an existing file is no directory");
+    cr_expect_eq(errno, ENOTDIR);
+    cr_expect(strstr(d.why, "Not a directory") != NULL, "%s", d.why);
+    cr_expect_str_eq(slurp(at("f")), "x");
+}
+
+Test(out, mkdirs_symlink_to_directory_followed_dangling_refused)
+{
+    cr_assert_eq(mkdir(at("real"), 0755), 0);
+    cr_assert_eq(symlink(at("real"), at("link")), 0);
+    cr_expect_eq(tq_out_mkdirs(at("link/x"), 0755, NULL), TQ_OK);
+    cr_expect(is_dir(at("real/x")), "made through the link");
+    cr_expect_eq(tq_out_mkdirs(at("link"), 0755, NULL), TQ_OK);
+    cr_assert_eq(symlink(at("nowhere"), at("dangling")), 0);
+    tq_diag d = {0};
+    errno = 0;
+    cr_expect_eq(tq_out_mkdirs(at("dangling"), 0755, &d), TQ_ERR_IO);
+    cr_expect_eq(errno, ENOENT);
+    cr_expect_eq(tq_out_mkdirs(at("dangling/x"), 0755, &d), TQ_ERR_IO);
+    cr_expect(access(at("nowhere"), F_OK) != 0, "a dangling link's target is never created");
+    cr_expect_eq(tq_out_mkdirs("", 0755, &d), TQ_ERR_INPUT);
+}
+
+/* EACCES is TQ_ERR_PERM.  As root the permission bits do not bind, so a child drops to
+ * "nobody" first. */
+Test(out, mkdirs_permission_denied_is_perm)
+{
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(mkdir(at("ro"), 0555), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        tq_diag d = {0};
+        int rc = tq_out_mkdirs(at("ro/x/y"), 0755, &d);
+        _exit(rc == TQ_ERR_PERM && errno == EACCES && strstr(d.why, "/ro/x") ? 0 : 1);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    cr_expect(!is_dir(at("ro/x")));
+}

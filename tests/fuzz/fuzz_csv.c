@@ -10,14 +10,9 @@
 #include <string.h>
 
 #include "tq_csv.h"
+#include "../tq_testrec.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "fuzz_csv: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
+#define CHECK TQ_TEST_CHECK
 
 static void check_diag(const tq_diag *d)
 {
@@ -25,60 +20,42 @@ static void check_diag(const tq_diag *d)
     CHECK(memchr(d->why, '\0', sizeof d->why) != NULL && d->why[0] != '\0');
 }
 
-static int payment_eq(const tq_payment *a, const tq_payment *b)
-{
-    return strcmp(a->decl_no, b->decl_no) == 0 && strcmp(a->receipt_no, b->receipt_no) == 0 &&
-           a->kind == b->kind && a->amount == b->amount && a->valid_until == b->valid_until;
-}
-
-static int permit_eq(const tq_permit *a, const tq_permit *b)
-{
-    if (strcmp(a->permit_no, b->permit_no) || strcmp(a->agency, b->agency) ||
-        strcmp(a->holder, b->holder) || a->status != b->status ||
-        a->valid_from != b->valid_from || a->valid_to != b->valid_to || a->quota != b->quota ||
-        a->nprefixes != b->nprefixes)
-        return 0;
-    for (unsigned i = 0; i < a->nprefixes; i++)
-        if (strcmp(a->prefixes[i], b->prefixes[i]))
-            return 0;
-    return 1;
-}
-
-/* Parses out[0..n-1) (without its '\n') from an exact-size copy. */
-static char *exact_copy(const char *out, size_t n)
-{
-    char *c = malloc(n ? n : 1);
-    CHECK(c != NULL);
-    memcpy(c, out, n);
-    return c;
-}
+/* ROUND_TRIP() - format the parsed record p, parse an exact-size copy of that line back
+ * and check both agree: the same record, then the same bytes.  One body for both
+ * record types (the parser, formatter and equality differ by type only). */
+#define ROUND_TRIP(type, parse, format, equal, p, cap)                               \
+    do {                                                                             \
+        type q_;                                                                     \
+        tq_diag d_;                                                                  \
+        char out_[cap], again_[cap];                                                 \
+        size_t n_ = format(p, out_, sizeof out_);                                    \
+        CHECK(n_ > 1 && n_ < sizeof out_ && out_[n_ - 1] == '\n');                   \
+        char *c_ = tq_test_exact_copy(out_, n_ - 1);                                         \
+        int rc_ = parse(c_, n_ - 1, &q_, &d_);                                       \
+        free(c_);                                                                    \
+        CHECK(rc_ == TQ_OK);                                                         \
+        CHECK(equal(p, &q_));                                                        \
+        CHECK(format(&q_, again_, sizeof again_) == n_ && memcmp(out_, again_, n_) == 0); \
+    } while (0)
 
 static void check_payment(const char *line, size_t len)
 {
-    tq_payment p, q;
+    tq_payment p;
     tq_diag d;
-    char out[512], again[512];
     if (tq_csv_parse_payment(line, len, &p, &d) != TQ_OK) {
         check_diag(&d);
         return;
     }
     CHECK(p.kind == TQ_PAY || p.kind == TQ_GUARANTEE);
     CHECK(p.amount <= TQ_MONEY_MAX);
-    size_t n = tq_csv_format_payment(&p, out, sizeof out);
-    CHECK(n > 1 && n < sizeof out && out[n - 1] == '\n');
-    char *c = exact_copy(out, n - 1);
-    int rc = tq_csv_parse_payment(c, n - 1, &q, &d);
-    free(c);
-    CHECK(rc == TQ_OK);
-    CHECK(payment_eq(&p, &q));
-    CHECK(tq_csv_format_payment(&q, again, sizeof again) == n && memcmp(out, again, n) == 0);
+    ROUND_TRIP(tq_payment, tq_csv_parse_payment, tq_csv_format_payment, tq_test_payment_equal,
+               &p, 512);
 }
 
 static void check_permit(const char *line, size_t len)
 {
-    tq_permit p, q;
+    tq_permit p;
     tq_diag d;
-    char out[1024], again[1024];
     if (tq_csv_parse_permit(line, len, &p, &d) != TQ_OK) {
         check_diag(&d);
         return;
@@ -86,14 +63,8 @@ static void check_permit(const char *line, size_t len)
     CHECK(p.status == TQ_PERMIT_VALID || p.status == TQ_PERMIT_REVOKED);
     CHECK(p.nprefixes >= 1 && p.nprefixes <= TQ_PREFIXES_MAX);
     CHECK(p.valid_from <= p.valid_to && p.quota <= TQ_QUOTA_MAX);
-    size_t n = tq_csv_format_permit(&p, out, sizeof out);
-    CHECK(n > 1 && n < sizeof out && out[n - 1] == '\n');
-    char *c = exact_copy(out, n - 1);
-    int rc = tq_csv_parse_permit(c, n - 1, &q, &d);
-    free(c);
-    CHECK(rc == TQ_OK);
-    CHECK(permit_eq(&p, &q));
-    CHECK(tq_csv_format_permit(&q, again, sizeof again) == n && memcmp(out, again, n) == 0);
+    ROUND_TRIP(tq_permit, tq_csv_parse_permit, tq_csv_format_permit, tq_test_permit_equal, &p,
+               1024);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

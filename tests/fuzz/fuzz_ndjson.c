@@ -10,33 +10,9 @@
 #include <string.h>
 
 #include "tq_ndjson.h"
+#include "../tq_testrec.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "fuzz_ndjson: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
-
-static int event_eq(const tq_event *a, const tq_event *b)
-{
-    if (a->seq != b->seq || a->ev != b->ev || a->has != b->has || a->channel != b->channel ||
-        a->result != b->result || a->tax_due != b->tax_due || a->nlines != b->nlines ||
-        a->registered.sec != b->registered.sec || a->registered.nsec != b->registered.nsec ||
-        strcmp(a->decl_no, b->decl_no) || strcmp(a->kind, b->kind) ||
-        strcmp(a->office, b->office) || strcmp(a->declarant, b->declarant) ||
-        strcmp(a->registered_at, b->registered_at) || strcmp(a->officer, b->officer) ||
-        strcmp(a->cleared_at, b->cleared_at))
-        return 0;
-    for (unsigned i = 0; i < a->nlines; i++) {
-        const tq_line *x = &a->lines[i], *y = &b->lines[i];
-        if (strcmp(x->hs, y->hs) || strcmp(x->permit, y->permit) || x->qty != y->qty ||
-            x->value != y->value)
-            return 0;
-    }
-    return 1;
-}
+#define CHECK TQ_TEST_CHECK
 
 static void check_diag(const tq_diag *d)
 {
@@ -71,7 +47,7 @@ static void check_line(const char *line, size_t len, uint64_t seq)
         CHECK(rc == TQ_OK);
         tq_event want = ev;
         want.has = (uint8_t)((ev.has & ~TQ_HAS_SEQ) | (with_seq ? TQ_HAS_SEQ : 0));
-        CHECK(event_eq(&want, &back));
+        CHECK(tq_test_event_equal(&want, &back));
         size_t n2 = tq_ndjson_format_event(&back, with_seq, again, sizeof again);
         CHECK(n2 == n && memcmp(out, again, n) == 0);
     }
