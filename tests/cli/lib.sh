@@ -39,6 +39,17 @@ need_shared() {
   fi
 }
 
+# sleep_us US : sleep US microseconds, seconds included (1500000 is 1.5 s, never 0.15 s),
+# and fail if the sleep came back early: a kill test whose delays were cut short would
+# only ever kill the start of a run and still pass.
+sleep_us() {
+  local t0 t1
+  t0=$(date +%s%N)
+  sleep "$(($1 / 1000000)).$(printf '%06d' $(($1 % 1000000)))"
+  t1=$(date +%s%N)
+  [ $(( (t1 - t0) / 1000 )) -ge "$1" ] || fail "sleep_us $1 slept only $(( (t1 - t0) / 1000 )) us"
+}
+
 # flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
 # bit); nothing happens past the end of the file
 flip() {

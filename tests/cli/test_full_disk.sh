@@ -6,7 +6,7 @@
 # and once there is room again - the database copied to a roomy directory, or the
 # filesystem made bigger in place - the same command completes with exactly the export
 # of an uninterrupted replay.
-# Needs to mount a tmpfs (root); prints "skipped: ..." and passes otherwise.
+# Needs to mount a tmpfs (root); prints "skipped: ..." and exits 77 otherwise.
 #   TQ_FULL_DISK_DECLARATIONS (default 30000).
 source "$(dirname "$0")/lib.sh"
 n=${TQ_FULL_DISK_DECLARATIONS:-30000}

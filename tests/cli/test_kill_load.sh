@@ -62,7 +62,7 @@ while [ $killed -lt "$kills" ]; do
   "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/k" --quiet 2>"$WORK/kerr" &
   pid=$!
   r0=$(date +%s%N)
-  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
+  sleep_us "$delay_us"
   if kill -KILL $pid 2>/dev/null; then
     wait $pid 2>/dev/null
     killed=$((killed + 1))

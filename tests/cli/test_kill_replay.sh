@@ -45,7 +45,7 @@ while [ $killed -lt "$kills" ]; do
   delay_us=$(( (RANDOM * 32768 + RANDOM) % full_us ))
   "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/k" --batch 500 --quiet 2>"$WORK/kerr" &
   pid=$!
-  sleep "$(printf '0.%06d' "$delay_us")" 2>/dev/null || sleep 0.01
+  sleep_us "$delay_us"
   if kill -KILL $pid 2>/dev/null; then
     wait $pid 2>/dev/null
     killed=$((killed + 1))
