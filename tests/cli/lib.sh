@@ -50,6 +50,55 @@ sleep_us() {
   [ $(( (t1 - t0) / 1000 )) -ge "$1" ] || fail "sleep_us $1 slept only $(( (t1 - t0) / 1000 )) us"
 }
 
+# kill_all_or_nothing KILLS WHAT STATE CMD... : the proof that CMD is one transaction.
+# Before the call: $WORK/pre holds the database before CMD, $WORK/state.before and
+# $WORK/state.after what `STATE DIR OUT` writes to OUT for it before and after an
+# uninterrupted run, $full_us that run's length, RANDOM seeded.  CMD runs on $WORK/k, a
+# fresh copy of $WORK/pre, and is killed with SIGKILL at a random instant within 110% of
+# a run (so the last instants, commit and close, are hit too) until KILLS kills land;
+# after each, the state must be the one before or the one after.  A run that finishes
+# first must end in the state after.  Sets killed, as_before, as_after, finished;
+# leaves $WORK/k as the last kill left it, for the caller's rerun.
+kill_all_or_nothing() {
+  local kills=$1 what=$2 state=$3 round=0 delay_us pid r0 r_us
+  shift 3
+  killed=0 as_before=0 as_after=0 finished=0
+  kill_restore
+  while [ $killed -lt "$kills" ]; do
+    round=$((round + 1))
+    [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
+    delay_us=$(((RANDOM * 32768 + RANDOM) % (full_us + full_us / 10)))
+    "$@" 2>"$WORK/kerr" &   # the program itself, not a subshell: the kill must hit it
+    pid=$!
+    r0=$(date +%s%N)
+    sleep_us "$delay_us"
+    if kill -KILL $pid 2>/dev/null; then
+      wait $pid 2>/dev/null
+      killed=$((killed + 1))
+      "$state" "$WORK/k" "$WORK/state.now"
+      if cmp -s "$WORK/state.now" "$WORK/state.before"; then
+        as_before=$((as_before + 1))
+      elif cmp -s "$WORK/state.now" "$WORK/state.after"; then
+        as_after=$((as_after + 1)); kill_restore   # committed just before the kill
+      else
+        fail "kill $killed at ${delay_us} us left a state that is neither before nor after: $(diff "$WORK/state.before" "$WORK/state.now" | head -4)"
+      fi
+    else
+      wait $pid || fail "$what failed: $(cat "$WORK/kerr")"
+      finished=$((finished + 1))
+      # the reference run was slower than this one (a loaded machine): aim within this one
+      r_us=$((($(date +%s%N) - r0) / 1000))
+      [ "$r_us" -ge "$full_us" ] || [ "$r_us" -le 1000 ] || full_us=$r_us
+      "$state" "$WORK/k" "$WORK/state.now"
+      cmp -s "$WORK/state.now" "$WORK/state.after" || fail "an uninterrupted $what ended elsewhere"
+      kill_restore
+    fi
+    ok
+  done
+  echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished runs of $what finished before their kill"
+}
+kill_restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
+
 # flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
 # bit); nothing happens past the end of the file
 flip() {
