@@ -99,6 +99,33 @@ kill_all_or_nothing() {
 }
 kill_restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
 
+# ---- a backlog in $WORK/g (made by `thongquan gen --out "$WORK/g"`) and its database ----
+
+# fresh_db DIR : a new database at DIR with $WORK/g's payments and permits loaded,
+# nothing replayed
+fresh_db() {
+  rm -rf "$1"
+  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
+  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
+}
+
+# export_db DIR OUT : the decisions in OUT.d, the permit use in OUT.p, and both (in that
+# order) in OUT: what a replay's outcome is compared by
+export_db() {
+  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export decisions of $1: $(cat "$WORK/exp.err")"
+  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export permits of $1: $(cat "$WORK/exp.err")"
+  cat "$2.d" "$2.p" >"$2"
+}
+
+# mark_of DIR : the last applied seq of the database's (one) journal, 0 when none; the
+# database must open
+mark_of() {
+  local s
+  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p') ||
+    fail "stat fails on $1: $(cat "$WORK/stat.err")"
+  echo "${s:-0}"
+}
+
 # flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
 # bit); nothing happens past the end of the file
 flip() {

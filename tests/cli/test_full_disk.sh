@@ -15,16 +15,6 @@ umount "$MNT" || fail "umount"
 
 "$TQ" gen --declarations "$n" --seed 51 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
 J=$WORK/g/journal.tqj
-export_db() {
-  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
-}
-mark_of() {
-  local s
-  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p')
-  echo "${s:-0}"
-}
 
 rm -rf "$WORK/loaded"
 "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/loaded" --quiet || fail "load payments"

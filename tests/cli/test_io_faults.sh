@@ -44,17 +44,6 @@ counts() {
   "$TQ" stat --db "$1" --json 2>"$WORK/stat.err" | grep -o '"receipts":[0-9]*,"covers":[0-9]*' ||
     fail "stat fails on $1 after the fault: $(cat "$WORK/stat.err")"
 }
-mark_of() {
-  local s
-  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p') ||
-    fail "stat fails on $1: $(cat "$WORK/stat.err")"
-  echo "${s:-0}"
-}
-export_db() {
-  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
-}
 errno_for() { if [ $(($1 % 2)) = 0 ]; then echo EIO; else echo ENOSPC; fi; }
 
 # ---- references ----

@@ -13,12 +13,6 @@ n=${TQ_KILL_RECONCILE_DECLARATIONS:-40000}
 awk 'NR == 1 || NR % 2 == 0' "$WORK/g/payments.csv" >"$WORK/half1.csv"
 awk 'NR == 1 || NR % 2 == 1' "$WORK/g/payments.csv" >"$WORK/half2.csv"
 
-export_db() { # export_db DIR OUT : decisions and permit use, one file
-  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export decisions of $1: $(cat "$WORK/exp.err")"
-  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export permits of $1: $(cat "$WORK/exp.err")"
-  cat "$2.d" "$2.p" >"$2"
-  rm -f "$2.d" "$2.p"
-}
 
 rm -rf "$WORK/pre"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/pre" --quiet || fail "load permits"
