@@ -126,6 +126,25 @@ mark_of() {
   echo "${s:-0}"
 }
 
+# journal_cut J SEQ OUT : J cut after the frame that ends at SEQ (a valid shorter
+# journal; SEQ 0 keeps only the header), what a replay committed through SEQ has read.
+# Fails when no frame ends at SEQ.  Frames start at byte 64, a frame header is 40 bytes
+# with first_seq (u64) at 4, count at 12 and zsize at 20 (formats/JOURNAL.md).
+journal_cut() {
+  local j=$1 seq=$2 off=64 size magic lo hi count raw zsize
+  size=$(stat -c %s "$j")
+  if [ "$seq" != 0 ]; then
+    while :; do
+      [ "$off" -lt "$size" ] || fail "no frame of $j ends at seq $seq: the mark is not at a frame boundary"
+      read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$j")
+      off=$((off + 40 + zsize))
+      [ $((lo + hi * 4294967296 + count - 1)) -lt "$seq" ] || break
+    done
+    [ $((lo + hi * 4294967296 + count - 1)) = "$seq" ] || fail "mark $seq is inside a frame of $j"
+  fi
+  head -c "$off" "$j" >"$3"
+}
+
 # flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
 # bit); nothing happens past the end of the file
 flip() {

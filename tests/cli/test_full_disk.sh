@@ -46,14 +46,7 @@ echo "replay on the full disk: exit 4: $(head -n 1 "$WORK/err")"
 m=$(mark_of "$MNT/db")
 [ "$m" -gt 0 ] && [ "$m" -lt "$last" ] || fail "mark $m: expected a partial replay (1..$((last - 1)))"
 export_db "$MNT/db" "$WORK/got.csv"
-off=64 size=$(stat -c %s "$J")
-while [ "$off" -lt "$size" ]; do
-  read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$J")
-  off=$((off + 40 + zsize))
-  [ $((lo + hi * 4294967296 + count - 1)) -lt "$m" ] || break
-done
-[ $((lo + hi * 4294967296 + count - 1)) = "$m" ] || fail "mark $m is not at a frame boundary"
-head -c "$off" "$J" >"$WORK/prefix.tqj"
+journal_cut "$J" "$m" "$WORK/prefix.tqj"
 cp -a "$WORK/loaded" "$WORK/pdb"
 "$TQ" replay "$WORK/prefix.tqj" --db "$WORK/pdb" --quiet || fail "replay of the prefix"
 export_db "$WORK/pdb" "$WORK/prefix.csv"

@@ -60,19 +60,9 @@ after_load=$(counts "$WORK/loaded")
 # prefix_ref SEQ : the export of a replay of the journal cut after the frame ending at
 # SEQ (a valid shorter journal), cached
 prefix_ref() {
-  local seq=$1 off=64 size magic lo hi count raw zsize
+  local seq=$1
   [ -f "$WORK/prefix.$seq.csv" ] && return
-  size=$(stat -c %s "$J")
-  if [ "$seq" != 0 ]; then
-    while :; do
-      [ "$off" -lt "$size" ] || fail "no frame of the journal ends at seq $seq: the mark is not at a frame boundary"
-      read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$J")
-      off=$((off + 40 + zsize))
-      [ $((lo + hi * 4294967296 + count - 1)) -lt "$seq" ] || break
-    done
-    [ $((lo + hi * 4294967296 + count - 1)) = "$seq" ] || fail "mark $seq is inside a frame"
-  fi
-  head -c "$off" "$J" >"$WORK/prefix.tqj"
+  journal_cut "$J" "$seq" "$WORK/prefix.tqj"
   rm -rf "$WORK/pdb"; cp -a "$WORK/loaded" "$WORK/pdb"
   "$TQ" replay "$WORK/prefix.tqj" --db "$WORK/pdb" --quiet 2>/dev/null || fail "replay of the prefix through seq $seq"
   export_db "$WORK/pdb" "$WORK/prefix.$seq.csv"
