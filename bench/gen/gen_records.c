@@ -92,23 +92,15 @@ int gen_out_open(gen_out *o, const char *dir, const char *name, tq_diag *d)
     return rc;
 }
 
+/* Write the buffered rows (tq_out_write: short writes and EINTR retried); the first
+ * error is kept, with its errno, in o->err. */
 void gen_out_flush(gen_out *o)
 {
-    const char *p = o->buf;
-    size_t left = o->len;
+    size_t n = o->len;
     o->len = 0;
-    while (left > 0 && o->err == 0) {
-        ssize_t w = write(o->fd, p, left);
-        if (w < 0) {
-            if (errno != EINTR)
-                o->err = errno;
-            continue;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    if (o->err == 0 && n > 0 && tq_out_write(&o->out, o->buf, n) != TQ_OK)
+        o->err = o->out.err;
 }
-
 
 /* Flush and fsync; the file keeps its temporary name until publish_all() (gen_run.c). */
 int gen_out_close(gen_out *o, tq_diag *d)
