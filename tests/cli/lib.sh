@@ -39,6 +39,112 @@ need_shared() {
   fi
 }
 
+# sleep_us US : sleep US microseconds, seconds included (1500000 is 1.5 s, never 0.15 s),
+# and fail if the sleep came back early: a kill test whose delays were cut short would
+# only ever kill the start of a run and still pass.
+sleep_us() {
+  local t0 t1
+  t0=$(date +%s%N)
+  sleep "$(($1 / 1000000)).$(printf '%06d' $(($1 % 1000000)))"
+  t1=$(date +%s%N)
+  [ $(( (t1 - t0) / 1000 )) -ge "$1" ] || fail "sleep_us $1 slept only $(( (t1 - t0) / 1000 )) us"
+}
+
+# kill_all_or_nothing KILLS WHAT STATE CMD... : the proof that CMD is one transaction.
+# Before the call: $WORK/pre holds the database before CMD, $WORK/state.before and
+# $WORK/state.after what `STATE DIR OUT` writes to OUT for it before and after an
+# uninterrupted run, $full_us that run's length, RANDOM seeded.  CMD runs on $WORK/k, a
+# fresh copy of $WORK/pre, and is killed with SIGKILL at a random instant within 110% of
+# a run (so the last instants, commit and close, are hit too) until KILLS kills land;
+# after each, the state must be the one before or the one after.  A run that finishes
+# first must end in the state after.  Sets killed, as_before, as_after, finished;
+# leaves $WORK/k as the last kill left it, for the caller's rerun.
+kill_all_or_nothing() {
+  local kills=$1 what=$2 state=$3 round=0 delay_us pid r0 r_us
+  shift 3
+  killed=0 as_before=0 as_after=0 finished=0
+  kill_restore
+  while [ $killed -lt "$kills" ]; do
+    round=$((round + 1))
+    [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
+    delay_us=$(((RANDOM * 32768 + RANDOM) % (full_us + full_us / 10)))
+    "$@" 2>"$WORK/kerr" &   # the program itself, not a subshell: the kill must hit it
+    pid=$!
+    r0=$(date +%s%N)
+    sleep_us "$delay_us"
+    if kill -KILL $pid 2>/dev/null; then
+      wait $pid 2>/dev/null
+      killed=$((killed + 1))
+      "$state" "$WORK/k" "$WORK/state.now"
+      if cmp -s "$WORK/state.now" "$WORK/state.before"; then
+        as_before=$((as_before + 1))
+      elif cmp -s "$WORK/state.now" "$WORK/state.after"; then
+        as_after=$((as_after + 1)); kill_restore   # committed just before the kill
+      else
+        fail "kill $killed at ${delay_us} us left a state that is neither before nor after: $(diff "$WORK/state.before" "$WORK/state.now" | head -4)"
+      fi
+    else
+      wait $pid || fail "$what failed: $(cat "$WORK/kerr")"
+      finished=$((finished + 1))
+      # the reference run was slower than this one (a loaded machine): aim within this one
+      r_us=$((($(date +%s%N) - r0) / 1000))
+      [ "$r_us" -ge "$full_us" ] || [ "$r_us" -le 1000 ] || full_us=$r_us
+      "$state" "$WORK/k" "$WORK/state.now"
+      cmp -s "$WORK/state.now" "$WORK/state.after" || fail "an uninterrupted $what ended elsewhere"
+      kill_restore
+    fi
+    ok
+  done
+  echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished runs of $what finished before their kill"
+}
+kill_restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
+
+# ---- a backlog in $WORK/g (made by `thongquan gen --out "$WORK/g"`) and its database ----
+
+# fresh_db DIR : a new database at DIR with $WORK/g's payments and permits loaded,
+# nothing replayed
+fresh_db() {
+  rm -rf "$1"
+  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
+  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
+}
+
+# export_db DIR OUT : the decisions in OUT.d, the permit use in OUT.p, and both (in that
+# order) in OUT: what a replay's outcome is compared by
+export_db() {
+  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export decisions of $1: $(cat "$WORK/exp.err")"
+  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export permits of $1: $(cat "$WORK/exp.err")"
+  cat "$2.d" "$2.p" >"$2"
+}
+
+# mark_of DIR : the last applied seq of the database's (one) journal, 0 when none; the
+# database must open
+mark_of() {
+  local s
+  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p') ||
+    fail "stat fails on $1: $(cat "$WORK/stat.err")"
+  echo "${s:-0}"
+}
+
+# journal_cut J SEQ OUT : J cut after the frame that ends at SEQ (a valid shorter
+# journal; SEQ 0 keeps only the header), what a replay committed through SEQ has read.
+# Fails when no frame ends at SEQ.  Frames start at byte 64, a frame header is 40 bytes
+# with first_seq (u64) at 4, count at 12 and zsize at 20 (formats/JOURNAL.md).
+journal_cut() {
+  local j=$1 seq=$2 off=64 size magic lo hi count raw zsize
+  size=$(stat -c %s "$j")
+  if [ "$seq" != 0 ]; then
+    while :; do
+      [ "$off" -lt "$size" ] || fail "no frame of $j ends at seq $seq: the mark is not at a frame boundary"
+      read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$j")
+      off=$((off + 40 + zsize))
+      [ $((lo + hi * 4294967296 + count - 1)) -lt "$seq" ] || break
+    done
+    [ $((lo + hi * 4294967296 + count - 1)) = "$seq" ] || fail "mark $seq is inside a frame of $j"
+  fi
+  head -c "$off" "$j" >"$3"
+}
+
 # flip FILE OFFSET [MASK] : xor one byte of FILE in place with MASK (default 255: every
 # bit); nothing happens past the end of the file
 flip() {

@@ -14,26 +14,20 @@ source "$(dirname "$0")/lib.sh"
 DB=$WORK/db
 "$TQ" gen --declarations 300 --seed 21 --out "$WORK/g" --quiet || fail "gen"
 "$TQ" gen --declarations 60 --seed 22 --out "$WORK/g2" --quiet || fail "gen 2"
-"$TQ" load payments "$WORK/g/payments.csv" --db "$DB" --quiet || fail "load payments"
-"$TQ" load permits "$WORK/g/permits.csv" --db "$DB" --quiet || fail "load permits"
+fresh_db "$DB"
 "$TQ" replay "$WORK/g/journal.tqj" --db "$DB" --quiet || fail "replay"
 
-exports() { # exports DIR PREFIX
-  "$TQ" export decisions --db "$1" -o "$2.decisions.csv" || fail "export decisions of $1"
-  "$TQ" export permits --db "$1" -o "$2.permits.csv" || fail "export permits of $1"
-}
-same() { # same A B : the exports of two databases are byte-identical
-  cmp -s "$1.decisions.csv" "$2.decisions.csv" && cmp -s "$1.permits.csv" "$2.permits.csv" ||
-    fail "exports differ: $1 vs $2"
+same() { # same A B : the exports (export_db) A and B are byte-identical
+  cmp -s "$1" "$2" || fail "exports differ: $1 vs $2"
   ok
 }
-exports "$DB" "$WORK/orig"
+export_db "$DB" "$WORK/orig"
 
 # a copy that is a database
 expect_status 0 "$TQ" backup --db "$DB" "$WORK/b1"
 grep -q "^backed up to $WORK/b1: " "$WORK/out" || fail "backup said: $(cat "$WORK/out")"
 expect_status 0 "$TQ" check --db "$WORK/b1" --quiet
-exports "$WORK/b1" "$WORK/b1x"
+export_db "$WORK/b1" "$WORK/b1x"
 same "$WORK/orig" "$WORK/b1x"
 expect_status 0 "$TQ" backup --help
 grep -q "example:" "$WORK/out" || fail "--help has no example"
@@ -64,8 +58,8 @@ while kill -0 $writer 2>/dev/null && [ $n -lt 5 ]; do
 done
 wait $writer || fail "the writer failed"
 expect_status 0 "$TQ" backup --db "$WORK/busy" "$WORK/after" --quiet
-exports "$WORK/busy" "$WORK/busyx"
-exports "$WORK/after" "$WORK/afterx"
+export_db "$WORK/busy" "$WORK/busyx"
+export_db "$WORK/after" "$WORK/afterx"
 same "$WORK/busyx" "$WORK/afterx"
 echo "backups taken while the writer ran: $n"
 [ $n -ge 1 ] || fail "the writer ended before a backup could run"
@@ -74,12 +68,12 @@ echo "backups taken while the writer ran: $n"
 cp -a "$DB" "$WORK/twin"
 rm -rf "$DB"
 mv "$WORK/b1" "$DB"
-exports "$DB" "$WORK/restored"
+export_db "$DB" "$WORK/restored"
 same "$WORK/orig" "$WORK/restored"
 "$TQ" replay "$WORK/g2/journal.tqj" --db "$DB" --quiet || fail "replay on the restored database"
 "$TQ" replay "$WORK/g2/journal.tqj" --db "$WORK/twin" --quiet || fail "replay on the original"
-exports "$DB" "$WORK/r2"
-exports "$WORK/twin" "$WORK/t2"
+export_db "$DB" "$WORK/r2"
+export_db "$WORK/twin" "$WORK/t2"
 same "$WORK/r2" "$WORK/t2"
 
 # a damaged source is refused, nothing copied

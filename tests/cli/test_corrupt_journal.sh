@@ -35,21 +35,6 @@ frames() {
     off=$((off + 40 + zsize)); i=$((i + 1))
   done
 }
-fresh_db() {
-  rm -rf "$1"
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
-  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
-}
-export_db() { # export_db DIR OUT : decisions then permit use
-  "$TQ" export decisions --db "$1" -o "$2.d" || fail "export decisions of $1"
-  "$TQ" export permits --db "$1" -o "$2.p" || fail "export permits of $1"
-  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
-}
-mark_of() {
-  local s
-  s=$("$TQ" stat --db "$1" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p')
-  echo "${s:-0}"
-}
 # replay_of JOURNAL OUT : export of a fresh replay (the reference for a given content)
 replay_of() {
   fresh_db "$WORK/refdb"

@@ -27,8 +27,7 @@ D=$WORK/d
 
 "$TQ" gen --declarations 200 --seed 11 --out "$WORK/g" --quiet || fail "gen"
 "$TQ" gen --declarations 40 --seed 12 --out "$WORK/g2" --quiet || fail "gen 2"
-"$TQ" load payments "$WORK/g/payments.csv" --db "$P" --quiet || fail "load payments"
-"$TQ" load permits "$WORK/g/permits.csv" --db "$P" --quiet || fail "load permits"
+fresh_db "$P"
 "$TQ" replay "$WORK/g/journal.tqj" --db "$P" --quiet || fail "replay"
 SIZE=$(stat -c %s "$P/data.mdb")
 PS=4096

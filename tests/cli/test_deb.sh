@@ -5,7 +5,9 @@
 #  * its contents (dpkg -c): the binary, the man pages, the units in the unit directory
 #    `pkg-config systemd` names, the sysusers.d and tmpfiles.d entries, the settings
 #    file, the bash completion, the cron line, the alert rules and the dashboard,
-#    nothing under /usr/local; its control (dpkg -I): name,
+#    nothing under /usr/local, no libraries or headers (the "dev" component, for
+#    building other programs with thongquan.pc, is not the runtime's); its control
+#    (dpkg -I): name,
 #    version, the libraries' packages found by dpkg-shlibdeps, the conffile, the scripts;
 #  * `dpkg -i` installs it: `thongquan --version` is the package's, the postinst made
 #    the thongquan account and the folders with the RUNBOOK's owners and modes, the
@@ -109,6 +111,8 @@ for f in /usr/bin/thongquan /usr/share/man/man1/thongquan.1 /usr/share/man/man1/
   grep -qxE "$f(\.gz)?" "$WORK/contents" || fail "the package lacks $f: $(cat "$WORK/contents")"
 done
 ! grep -q '^/usr/local' "$WORK/contents" || fail "the package installs under /usr/local"
+# the runtime only: the libraries, headers and thongquan.pc are the "dev" component
+! grep -qE '^/usr/include/|\.a$|/pkgconfig/' "$WORK/contents" || fail "the package carries the dev files: $(grep -E '^/usr/include/|\.a$|/pkgconfig/' "$WORK/contents" | head -5)"
 ok
 dpkg -I "$DEB" >"$WORK/info" || fail "dpkg -I"
 grep -qx ' Package: thongquan' "$WORK/info" && grep -qx " Version: $VERSION" "$WORK/info" &&

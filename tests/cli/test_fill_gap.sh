@@ -17,15 +17,6 @@ n=${TQ_FILL_DECLARATIONS:-20000}
 "$TQ" gen --declarations "$n" --seed 41 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
 J=$WORK/g/journal.tqj
 
-fresh_db() {
-  rm -rf "$1"
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
-  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
-}
-export_db() { # export_db DIR PREFIX : PREFIX.d (decisions) and PREFIX.p (permit use)
-  "$TQ" export decisions --db "$1" -o "$2.d" || fail "export decisions of $1"
-  "$TQ" export permits --db "$1" -o "$2.p" || fail "export permits of $1"
-}
 
 # damage FILE K : flip a byte in the payload of frame K (JOURNAL.md 2-3: frames start at
 # byte 64 after the file header, a frame header is 40 bytes, its zsize the u32 at 20)
@@ -52,7 +43,7 @@ if [ "${sum:-0}" -gt "${held:-0}" ]; then
   ok
   echo "summary: held by reason adds up to $sum > HELD $held, and says so"
 fi
-export_db "$WORK/ref" "$WORK/ref"
+export_db "$WORK/ref" "$WORK/ref.csv"
 
 # skip the damaged frame
 fresh_db "$WORK/db"
@@ -97,11 +88,11 @@ cp "$WORK/out" "$WORK/review.txt"
 export_db "$WORK/db" "$WORK/got"
 # every declaration that differs is in the review list; every permit that differs is
 # among its quota permits
-diff "$WORK/ref.d" "$WORK/got.d" | sed -n 's/^[<>] \([0-9]\{12\}\),.*/\1/p' | sort -u >"$WORK/differ"
+diff "$WORK/ref.csv.d" "$WORK/got.d" | sed -n 's/^[<>] \([0-9]\{12\}\),.*/\1/p' | sort -u >"$WORK/differ"
 sed -n 's/^    \([0-9]\{12\}\)$/\1/p' "$WORK/review.txt" | sort -u >"$WORK/listed"
 missing=$(comm -23 "$WORK/differ" "$WORK/listed" | head -5)
 [ -z "$missing" ] || fail "declarations differ from an uninterrupted replay but are not listed for review: $missing"
-diff "$WORK/ref.p" "$WORK/got.p" | sed -n 's/^[<>] \([^,]*\),.*/\1/p' | sort -u >"$WORK/pdiffer"
+diff "$WORK/ref.csv.p" "$WORK/got.p" | sed -n 's/^[<>] \([^,]*\),.*/\1/p' | sort -u >"$WORK/pdiffer"
 sed -n 's/^    \([^ ]*\)$/\1/p' "$WORK/review.txt" | sort -u >"$WORK/plisted"
 pmissing=$(comm -23 "$WORK/pdiffer" "$WORK/plisted" | head -5)
 [ -z "$pmissing" ] || fail "permit use differs but the permit is not listed: $pmissing"
@@ -139,7 +130,7 @@ grep -q "skipped 2 corrupt frames" "$WORK/err" || fail "two frames: $(cat "$WORK
 expect_status 0 "$TQ" replay --fill-gap "$J" --db "$WORK/db2"
 grep -q "^filled 2 gaps of journal" "$WORK/out" || fail "two gaps: $(head -c 400 "$WORK/out")"
 export_db "$WORK/db2" "$WORK/got3"
-diff "$WORK/ref.d" "$WORK/got3.d" | sed -n 's/^[<>] \([0-9]\{12\}\),.*/\1/p' | sort -u >"$WORK/differ3"
+diff "$WORK/ref.csv.d" "$WORK/got3.d" | sed -n 's/^[<>] \([0-9]\{12\}\),.*/\1/p' | sort -u >"$WORK/differ3"
 sed -n 's/^    \([0-9]\{12\}\)$/\1/p' "$WORK/out" | sort -u >"$WORK/listed3"
 missing=$(comm -23 "$WORK/differ3" "$WORK/listed3" | head -5)
 [ -z "$missing" ] || fail "two gaps: declarations differ but are not listed for review: $missing"

@@ -12,24 +12,10 @@ n=${TQ_INTERRUPT_DECLARATIONS:-30000}
 "$TQ" gen --declarations "$n" --seed 21 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
 J=$WORK/g/journal.tqj
 
-fresh_db() {
-  rm -rf "$1"
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
-  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
-}
-export_db() {
-  "$TQ" export decisions --db "$1" -o "$2.decisions.csv" || fail "export decisions"
-  "$TQ" export permits --db "$1" -o "$2.permits.csv" || fail "export permits"
-}
-mark_of() { # mark_of DIR : the last applied seq of the (one) journal, 0 when none
-  local s
-  s=$("$TQ" stat --db "$1" 2>/dev/null | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p')
-  echo "${s:-0}"
-}
 
 fresh_db "$WORK/ref"
 "$TQ" replay "$J" --db "$WORK/ref" --quiet || fail "reference replay"
-export_db "$WORK/ref" "$WORK/ref"
+export_db "$WORK/ref" "$WORK/ref.csv"
 last=$(mark_of "$WORK/ref")
 echo "reference replay: through seq $last"
 
@@ -95,8 +81,8 @@ for sig in INT TERM; do
       fail "SIG$sig: rerun failed: $(cat "$WORK/err")"
     grep -q "\"already_applied\":$mark," "$WORK/again.json" || fail "SIG$sig: rerun did not resume after seq $mark: $(head -c 300 "$WORK/again.json")"
     export_db "$db" "$WORK/k"
-    cmp -s "$WORK/ref.decisions.csv" "$WORK/k.decisions.csv" || fail "SIG$sig ($mode): decisions differ after resuming"
-    cmp -s "$WORK/ref.permits.csv" "$WORK/k.permits.csv" || fail "SIG$sig ($mode): permit use differs after resuming"
+    cmp -s "$WORK/ref.csv.d" "$WORK/k.d" || fail "SIG$sig ($mode): decisions differ after resuming"
+    cmp -s "$WORK/ref.csv.p" "$WORK/k.p" || fail "SIG$sig ($mode): permit use differs after resuming"
     [ "$(mark_of "$db")" = "$last" ] || fail "SIG$sig: mark after the rerun is not $last"
     ok
     signals=$((signals + 1))
@@ -135,8 +121,8 @@ for sig in INT TERM; do
   "$TQ" replay "$J" --db "$db" --json >"$WORK/again.json" 2>"$WORK/err" || fail "SIG$sig (pipe): rerun failed: $(cat "$WORK/err")"
   grep -q "\"already_applied\":$mark," "$WORK/again.json" || fail "SIG$sig (pipe): rerun did not resume after seq $mark"
   export_db "$db" "$WORK/k"
-  cmp -s "$WORK/ref.decisions.csv" "$WORK/k.decisions.csv" || fail "SIG$sig (pipe): decisions differ after resuming"
-  cmp -s "$WORK/ref.permits.csv" "$WORK/k.permits.csv" || fail "SIG$sig (pipe): permit use differs after resuming"
+  cmp -s "$WORK/ref.csv.d" "$WORK/k.d" || fail "SIG$sig (pipe): decisions differ after resuming"
+  cmp -s "$WORK/ref.csv.p" "$WORK/k.p" || fail "SIG$sig (pipe): permit use differs after resuming"
   ok
   echo "SIG$sig with an uncommitted batch in hand (--threads $threads): exit $got, '$msg' = stat mark, resumed exactly"
   signals=$((signals + 1))

@@ -44,17 +44,6 @@ counts() {
   "$TQ" stat --db "$1" --json 2>"$WORK/stat.err" | grep -o '"receipts":[0-9]*,"covers":[0-9]*' ||
     fail "stat fails on $1 after the fault: $(cat "$WORK/stat.err")"
 }
-mark_of() {
-  local s
-  s=$("$TQ" stat --db "$1" 2>"$WORK/stat.err" | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p') ||
-    fail "stat fails on $1: $(cat "$WORK/stat.err")"
-  echo "${s:-0}"
-}
-export_db() {
-  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export fails on $1: $(cat "$WORK/exp.err")"
-  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
-}
 errno_for() { if [ $(($1 % 2)) = 0 ]; then echo EIO; else echo ENOSPC; fi; }
 
 # ---- references ----
@@ -71,19 +60,9 @@ after_load=$(counts "$WORK/loaded")
 # prefix_ref SEQ : the export of a replay of the journal cut after the frame ending at
 # SEQ (a valid shorter journal), cached
 prefix_ref() {
-  local seq=$1 off=64 size magic lo hi count raw zsize
+  local seq=$1
   [ -f "$WORK/prefix.$seq.csv" ] && return
-  size=$(stat -c %s "$J")
-  if [ "$seq" != 0 ]; then
-    while :; do
-      [ "$off" -lt "$size" ] || fail "no frame of the journal ends at seq $seq: the mark is not at a frame boundary"
-      read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$J")
-      off=$((off + 40 + zsize))
-      [ $((lo + hi * 4294967296 + count - 1)) -lt "$seq" ] || break
-    done
-    [ $((lo + hi * 4294967296 + count - 1)) = "$seq" ] || fail "mark $seq is inside a frame"
-  fi
-  head -c "$off" "$J" >"$WORK/prefix.tqj"
+  journal_cut "$J" "$seq" "$WORK/prefix.tqj"
   rm -rf "$WORK/pdb"; cp -a "$WORK/loaded" "$WORK/pdb"
   "$TQ" replay "$WORK/prefix.tqj" --db "$WORK/pdb" --quiet 2>/dev/null || fail "replay of the prefix through seq $seq"
   export_db "$WORK/pdb" "$WORK/prefix.$seq.csv"

@@ -55,10 +55,6 @@ pull() {
   pulls=$((pulls + 1))
 }
 
-# sleep_us US : sleep that many microseconds (1 s and more included)
-sleep_us() {
-  sleep "$(printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)))"
-}
 
 # Each step's duration, uninterrupted, bounds the random instants of its kills.
 rm -rf "$WORK/ref"

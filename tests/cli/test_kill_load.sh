@@ -50,42 +50,11 @@ echo "before the load: $before; after it: $after; an uninterrupted load takes ${
 [ "$before" != "$after" ] || fail "the load changes nothing: the test would prove nothing"
 ok
 
-restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
-restore
-killed=0 as_before=0 as_after=0 finished=0 round=0
+counts_to() { counts "$1" >"$2"; }   # the state kill_all_or_nothing compares
+echo "$before" >"$WORK/state.before"
+echo "$after" >"$WORK/state.after"
 RANDOM=4242
-while [ $killed -lt "$kills" ]; do
-  round=$((round + 1))
-  [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
-  # up to 110% of a run, so the last instants (commit, meta page, close) are hit too
-  delay_us=$(((RANDOM * 32768 + RANDOM) % (full_us + full_us / 10)))
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/k" --quiet 2>"$WORK/kerr" &
-  pid=$!
-  r0=$(date +%s%N)
-  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
-  if kill -KILL $pid 2>/dev/null; then
-    wait $pid 2>/dev/null
-    killed=$((killed + 1))
-    now=$(counts "$WORK/k")
-    if [ "$now" = "$before" ]; then
-      as_before=$((as_before + 1))
-    elif [ "$now" = "$after" ]; then
-      as_after=$((as_after + 1)); restore   # committed just before the kill: start again
-    else
-      fail "kill $killed at ${delay_us} us left a state that is neither before nor after: $now"
-    fi
-  else
-    wait $pid || fail "load failed: $(cat "$WORK/kerr")"
-    finished=$((finished + 1))
-    # the reference run was slower than this one (a loaded machine): aim within this one
-    r_us=$((($(date +%s%N) - r0) / 1000))
-    [ "$r_us" -ge "$full_us" ] || [ "$r_us" -le 1000 ] || full_us=$r_us
-    [ "$(counts "$WORK/k")" = "$after" ] || fail "an uninterrupted load ended elsewhere"
-    restore
-  fi
-  ok
-done
-echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished loads finished before their kill"
+kill_all_or_nothing "$kills" load counts_to "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/k" --quiet
 
 # Load again after the last kill: the same state as the uninterrupted load.
 "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/k" --quiet || fail "final load"

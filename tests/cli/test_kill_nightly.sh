@@ -68,7 +68,7 @@ for k in $(seq 1 "$KILLS"); do
   "$TQ" nightly --db "$d/db" --inbox "$d/inbox" --reports "$d/rep" --min-age 0 --quiet \
     >/dev/null 2>&1 &
   pid=$!
-  sleep "$(printf '0.%03d' "$at")"
+  sleep_us $((at * 1000))
   if kill -9 "$pid" 2>/dev/null; then landed=$((landed + 1)); fi
   wait "$pid" 2>/dev/null
   # Run again until it says it is done (a run that finds the reconcile owed does it).

@@ -13,12 +13,6 @@ n=${TQ_KILL_RECONCILE_DECLARATIONS:-40000}
 awk 'NR == 1 || NR % 2 == 0' "$WORK/g/payments.csv" >"$WORK/half1.csv"
 awk 'NR == 1 || NR % 2 == 1' "$WORK/g/payments.csv" >"$WORK/half2.csv"
 
-export_db() { # export_db DIR OUT : decisions and permit use, one file
-  "$TQ" export decisions --db "$1" -o "$2.d" 2>"$WORK/exp.err" || fail "export decisions of $1: $(cat "$WORK/exp.err")"
-  "$TQ" export permits --db "$1" -o "$2.p" 2>"$WORK/exp.err" || fail "export permits of $1: $(cat "$WORK/exp.err")"
-  cat "$2.d" "$2.p" >"$2"
-  rm -f "$2.d" "$2.p"
-}
 
 rm -rf "$WORK/pre"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/pre" --quiet || fail "load permits"
@@ -40,42 +34,10 @@ echo "reconcile clears $cleared declarations ($changed export lines change) in $
 [ "${cleared:-0}" -ge 100 ] && [ "$changed" -ge 100 ] || fail "reconcile changes too little for the test to prove anything"
 ok
 
-restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
-restore
-killed=0 as_before=0 as_after=0 finished=0 round=0
+cp "$WORK/before.csv" "$WORK/state.before"
+cp "$WORK/after.csv" "$WORK/state.after"
 RANDOM=1212
-while [ $killed -lt "$kills" ]; do
-  round=$((round + 1))
-  [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
-  delay_us=$(((RANDOM * 32768 + RANDOM) % (full_us + full_us / 10)))
-  "$TQ" reconcile --db "$WORK/k" --quiet 2>"$WORK/kerr" &
-  pid=$!
-  r0=$(date +%s%N)
-  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
-  if kill -KILL $pid 2>/dev/null; then
-    wait $pid 2>/dev/null
-    killed=$((killed + 1))
-    export_db "$WORK/k" "$WORK/now.csv"
-    if cmp -s "$WORK/now.csv" "$WORK/before.csv"; then
-      as_before=$((as_before + 1))
-    elif cmp -s "$WORK/now.csv" "$WORK/after.csv"; then
-      as_after=$((as_after + 1)); restore   # committed just before the kill: start again
-    else
-      fail "kill $killed at ${delay_us} us left a state that is neither before nor after: $(diff "$WORK/before.csv" "$WORK/now.csv" | head -4)"
-    fi
-  else
-    wait $pid || fail "reconcile failed: $(cat "$WORK/kerr")"
-    finished=$((finished + 1))
-    # the reference run was slower than this one (a loaded machine): aim within this one
-    r_us=$((($(date +%s%N) - r0) / 1000))
-    [ "$r_us" -ge "$full_us" ] || [ "$r_us" -le 1000 ] || full_us=$r_us
-    export_db "$WORK/k" "$WORK/now.csv"
-    cmp -s "$WORK/now.csv" "$WORK/after.csv" || fail "an uninterrupted reconcile ended elsewhere"
-    restore
-  fi
-  ok
-done
-echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished reconciles finished before their kill"
+kill_all_or_nothing "$kills" reconcile export_db "$TQ" reconcile --db "$WORK/k" --quiet
 
 "$TQ" reconcile --db "$WORK/k" --quiet || fail "final reconcile"
 export_db "$WORK/k" "$WORK/final.csv"

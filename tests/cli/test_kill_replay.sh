@@ -8,21 +8,12 @@ kills=${TQ_KILLS:-25}
 n=${TQ_KILL_DECLARATIONS:-60000}
 "$TQ" gen --declarations "$n" --seed 7 --frame-size 16384 --out "$WORK/g" --quiet || fail "gen"
 
-fresh_db() { # fresh_db DIR : payments and permits loaded, nothing replayed
-  rm -rf "$1"
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
-  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
-}
-export_db() { # export_db DIR PREFIX
-  "$TQ" export decisions --db "$1" -o "$2.decisions.csv" || fail "export decisions"
-  "$TQ" export permits --db "$1" -o "$2.permits.csv" || fail "export permits"
-}
 
 fresh_db "$WORK/ref"
 t0=$(date +%s%N)
 "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/ref" --batch 500 --quiet || fail "reference replay"
 t1=$(date +%s%N)
-export_db "$WORK/ref" "$WORK/ref"
+export_db "$WORK/ref" "$WORK/ref.csv"
 full_us=$(( (t1 - t0) / 1000 ))
 [ "$full_us" -gt 1000 ] || full_us=1000
 echo "reference replay: ${full_us} us"
@@ -31,8 +22,8 @@ echo "reference replay: ${full_us} us"
 "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/ref" --json >"$WORK/again.json" || fail "second replay"
 grep -q '"applied":0' "$WORK/again.json" || fail "second replay applied events: $(head -c 400 "$WORK/again.json")"
 export_db "$WORK/ref" "$WORK/again"
-cmp -s "$WORK/ref.decisions.csv" "$WORK/again.decisions.csv" || fail "second replay changed decisions"
-cmp -s "$WORK/ref.permits.csv" "$WORK/again.permits.csv" || fail "second replay changed permits"
+cmp -s "$WORK/ref.csv.d" "$WORK/again.d" || fail "second replay changed decisions"
+cmp -s "$WORK/ref.csv.p" "$WORK/again.p" || fail "second replay changed permits"
 ok
 
 fresh_db "$WORK/k"
@@ -45,7 +36,7 @@ while [ $killed -lt "$kills" ]; do
   delay_us=$(( (RANDOM * 32768 + RANDOM) % full_us ))
   "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/k" --batch 500 --quiet 2>"$WORK/kerr" &
   pid=$!
-  sleep "$(printf '0.%06d' "$delay_us")" 2>/dev/null || sleep 0.01
+  sleep_us "$delay_us"
   if kill -KILL $pid 2>/dev/null; then
     wait $pid 2>/dev/null
     killed=$((killed + 1))
@@ -53,15 +44,15 @@ while [ $killed -lt "$kills" ]; do
     wait $pid || fail "replay failed: $(cat "$WORK/kerr")"
     finished=$((finished + 1))
     # it finished before the kill: start again from a fresh database for more kills
-    export_db "$WORK/k" "$WORK/k"
-    cmp -s "$WORK/ref.decisions.csv" "$WORK/k.decisions.csv" || fail "decisions differ after a run"
+    export_db "$WORK/k" "$WORK/k.csv"
+    cmp -s "$WORK/ref.csv.d" "$WORK/k.csv.d" || fail "decisions differ after a run"
     fresh_db "$WORK/k"
   fi
 done
 "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/k" --quiet || fail "final replay"
-export_db "$WORK/k" "$WORK/k"
-cmp -s "$WORK/ref.decisions.csv" "$WORK/k.decisions.csv" || fail "decisions differ after $killed kills: $(diff "$WORK/ref.decisions.csv" "$WORK/k.decisions.csv" | head -5)"
-cmp -s "$WORK/ref.permits.csv" "$WORK/k.permits.csv" || fail "permit use differs after $killed kills"
+export_db "$WORK/k" "$WORK/k.csv"
+cmp -s "$WORK/ref.csv.d" "$WORK/k.csv.d" || fail "decisions differ after $killed kills: $(diff "$WORK/ref.csv.d" "$WORK/k.csv.d" | head -5)"
+cmp -s "$WORK/ref.csv.p" "$WORK/k.csv.p" || fail "permit use differs after $killed kills"
 ok
 echo "survived $killed kills ($finished runs finished before their kill)"
 done_ok

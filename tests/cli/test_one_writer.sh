@@ -13,21 +13,6 @@ J=$WORK/g/journal.tqj
 bg=""
 trap 'exec 3>&-; [ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$WORK"' EXIT
 
-fresh_db() {
-  rm -rf "$1"
-  "$TQ" load payments "$WORK/g/payments.csv" --db "$1" --quiet || fail "load payments"
-  "$TQ" load permits "$WORK/g/permits.csv" --db "$1" --quiet || fail "load permits"
-}
-export_db() {
-  "$TQ" export decisions --db "$1" -o "$2.d" || fail "export decisions"
-  "$TQ" export permits --db "$1" -o "$2.p" || fail "export permits"
-  cat "$2.d" "$2.p" >"$2"; rm -f "$2.d" "$2.p"
-}
-mark_of() {
-  local s
-  s=$("$TQ" stat --db "$1" 2>/dev/null | sed -n 's/.*last applied seq \([0-9]*\).*/\1/p')
-  echo "${s:-0}"
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # start_writer DB : a replay in the background that reads the journal from a pipe, fed
 # half of it and then held open: the writer holds the lock for as long as the test

@@ -16,9 +16,11 @@ on_tty() { # on_tty OUTFILE CMD...: run CMD on a pseudo-terminal, its output in 
   script -qfec "$cmd" /dev/null >"$out" 2>&1 </dev/null
 }
 drew() { # drew FILE WHAT: FILE holds a redrawn progress line for WHAT with a rate and an ETA
+  # (grep reads a process substitution, not a pipe: with pipefail, a grep -q that stops
+  # at its first match would fail the pipeline by the SIGPIPE of the tr still writing)
   grep -q "$CR" "$1" || fail "$2: no progress line on a terminal: $(head -c 300 "$1" | cat -v)"
-  tr '\r' '\n' <"$1" | grep -Eq "^(.\[K)?$2: .*/s(, ETA [0-9]+s)?" || fail "$2: no rate in the progress line: $(head -c 300 "$1" | cat -v)"
-  tr '\r' '\n' <"$1" | grep -Eq "^(.\[K)?$2: .*, ETA [0-9]+s" || fail "$2: no ETA in the progress line: $(head -c 300 "$1" | cat -v)"
+  grep -Eq "^(.\[K)?$2: .*/s(, ETA [0-9]+s)?" <(tr '\r' '\n' <"$1") || fail "$2: no rate in the progress line: $(head -c 300 "$1" | cat -v)"
+  grep -Eq "^(.\[K)?$2: .*, ETA [0-9]+s" <(tr '\r' '\n' <"$1") || fail "$2: no ETA in the progress line: $(head -c 300 "$1" | cat -v)"
   ok
 }
 clean() { # clean FILE WHAT: no carriage return, no escape
@@ -38,7 +40,7 @@ gen_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 drew "$WORK/gen.tty" gen
 grep -q "generated $n declarations" "$WORK/gen.tty" || fail "gen summary missing on a tty"
 # the line is erased before the summary: the summary starts a line of its own
-tr '\r' '\n' <"$WORK/gen.tty" | grep -q "^$(printf '\033')\[Kgenerated $n" || fail "the progress line is not erased before the summary: $(tail -c 300 "$WORK/gen.tty" | cat -v)"
+grep -q "^$(printf '\033')\[Kgenerated $n" <(tr '\r' '\n' <"$WORK/gen.tty") || fail "the progress line is not erased before the summary: $(tail -c 300 "$WORK/gen.tty" | cat -v)"
 ok
 
 "$TQ" journal cat "$WORK/g/journal.tqj" >"$WORK/events.ndjson" || fail "cat"
@@ -47,7 +49,7 @@ if grep -q "$CR" "$WORK/pack.tty"; then drew "$WORK/pack.tty" pack; fi
 
 on_tty "$WORK/load.tty" "$TQ" load payments "$WORK/g/payments.csv" --db "$WORK/db" || fail "load on a tty: $(cat -v "$WORK/load.tty" | tail -3)"
 drew "$WORK/load.tty" load
-tr '\r' '\n' <"$WORK/load.tty" | grep -Eq '^.\[Kload: [0-9.]+ [KM]iB of [0-9.]+ MiB \([0-9]+%\)' || fail "load progress is not in bytes of the file"
+grep -Eq '^.\[Kload: [0-9.]+ [KM]iB of [0-9.]+ MiB \([0-9]+%\)' <(tr '\r' '\n' <"$WORK/load.tty") || fail "load progress is not in bytes of the file"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$WORK/db" --quiet || fail "load permits"
 # a load redone after the map grew (a tiny first map) never shows progress going back
 # (TQ_PROGRESS_INTERVAL_MS=0 draws every value the library reports, about every 64 KiB)
@@ -64,7 +66,7 @@ ok
 
 on_tty "$WORK/replay.tty" "$TQ" replay "$WORK/g/journal.tqj" --db "$WORK/db" --threads 1 || fail "replay on a tty: $(cat -v "$WORK/replay.tty" | tail -3)"
 drew "$WORK/replay.tty" replay
-tr '\r' '\n' <"$WORK/replay.tty" | grep -q 'through seq [0-9]' || fail "replay progress does not say how far it got"
+grep -q 'through seq [0-9]' <(tr '\r' '\n' <"$WORK/replay.tty") || fail "replay progress does not say how far it got"
 grep -q "^replayed $WORK/g/journal.tqj" <(tr '\r' '\n' <"$WORK/replay.tty" | sed 's/^.\[K//') || fail "replay summary missing"
 ok
 
@@ -79,7 +81,7 @@ on_tty "$WORK/rec.tty" "$TQ" reconcile --db "$WORK/db2" || fail "reconcile on a 
 rec_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ "$rec_ms" -ge 1000 ]; then
   grep -q "$CR" "$WORK/rec.tty" || fail "reconcile ran ${rec_ms} ms with no progress line"
-  tr '\r' '\n' <"$WORK/rec.tty" | grep -Eq '^.\[Kreconcile: [0-9,]+/[0-9,]+ \([0-9]+%\) held declarations, .*, [0-9,]+ cleared so far' ||
+  grep -Eq '^.\[Kreconcile: [0-9,]+/[0-9,]+ \([0-9]+%\) held declarations, .*, [0-9,]+ cleared so far' <(tr '\r' '\n' <"$WORK/rec.tty") ||
     fail "reconcile progress: $(head -c 300 "$WORK/rec.tty" | cat -v)"
   ok
 else

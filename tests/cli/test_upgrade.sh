@@ -58,7 +58,7 @@ while [ $killed -lt "$kills" ]; do
   delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
   "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
   pid=$!
-  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
+  sleep_us "$delay_us"
   kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
   wait $pid 2>/dev/null
   # a reader between the kill and the rerun: declarations read, nothing refused

@@ -1,4 +1,9 @@
-/* tq_gen.h - a synthetic, realistic backlog: journal.tqj, payments.csv, permits.csv.
+/* tq_gen.h - the synthetic backlog generator: journal.tqj, payments.csv, permits.csv.
+ *
+ * Not part of the engine's data flow: a library of its own (tq_gen, bench/gen/) that
+ * makes the realistic backlogs the bench harness (bench/), the tests, the demo
+ * (tools/demo.sh) and `thongquan gen` replay.  It needs only formats/ (the journal
+ * writer, tq_out, tq_time).  How it works: the DESIGN note in gen_int.h.
  *
  * The mix follows a real incident: about 67% green, 30% yellow and 3% red channel; most
  * declarations paid in full, some short, some covered by bank guarantees (a few expired
@@ -18,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "../formats/tq_error.h"
+#include "tq_error.h"
 
 typedef struct tq_gen_opts {
     uint64_t declarations;     /* number of distinct declarations (>= 1) */
