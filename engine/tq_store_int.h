@@ -45,6 +45,8 @@ struct tq_store {
     int has_v3;                 /* the index and feed tables exist (version 3, or a
                                  * version 2 database a writer is upgrading) */
     int version;                /* the format version in meta (1, 2, 3) */
+    int check_old;              /* TQ_STORE_CHECK_OLD set at open: put_decl_known()
+                                 * compares the caller's old value with the stored one */
     tq_store_upgrade_stats up;  /* what tq_store_open()'s upgrade did */
     pthread_mutex_t mu;         /* guards live and every remap */
     long live;                  /* transactions holding a snapshot */
