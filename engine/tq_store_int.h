@@ -70,6 +70,7 @@ struct tq_txn {
     int decl_last_known;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
+    MDB_cursor *feedc;          /* write: the feed's append cursor (freed with the txn) */
     size_t scratch_cap;
     /* the first fault of this transaction (tq_txn_fault) */
     int fault_db;               /* -1: none */
@@ -110,6 +111,10 @@ TQ_MUST_USE int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
 /* tq__put() - store n bytes of v under k, sealed.  flags: MDB_NOOVERWRITE, MDB_APPEND.
  * @return TQ_OK, 1 (MDB_NOOVERWRITE and k exists), or an error (the txn is then dead). */
 TQ_MUST_USE int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);
+/* tq__put_at() - tq__put() through cursor c of db (opened in t): an MDB_APPEND through
+ * a cursor that is already at the end does not descend from the root again. */
+TQ_MUST_USE int tq__put_at(tq_txn *t, MDB_cursor *c, int db, const MDB_val *k, const void *v,
+                           size_t n, unsigned flags);
 TQ_MUST_USE int tq__del(tq_txn *t, int db, const MDB_val *k);
 
 typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);
