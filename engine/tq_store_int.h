@@ -71,6 +71,8 @@ struct tq_txn {
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
     MDB_cursor *feedc;          /* write: the feed's append cursor (freed with the txn) */
+    MDB_cursor *declc;          /* write: the appends to decls, while no other put of a
+                                 * declaration came between them (tq__decl_put) */
     size_t scratch_cap;
     /* the first fault of this transaction (tq_txn_fault) */
     int fault_db;               /* -1: none */

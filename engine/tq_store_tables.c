@@ -451,6 +451,24 @@ static int tq__decl_above(tq_txn *t, const MDB_val *k)
     return memcmp(k->mv_data, t->decl_last, TQ_DECL_NO_LEN) > 0;
 }
 
+/* tq__decl_cursor() - the cursor a put of a declaration goes through: for an append,
+ * one kept for the transaction's run of appends (an append through a cursor at the end
+ * does not descend from the root: a batch of new declarations is mostly appends); any
+ * other put ends the run (closes it), so an append cursor is never left anywhere but at
+ * the end by a put it did not make.  NULL: a plain put. */
+static MDB_cursor *tq__decl_cursor(tq_txn *t, int append)
+{
+    if (!append) {
+        if (t->declc)
+            mdb_cursor_close(t->declc);
+        t->declc = NULL;
+    } else if (t->declc == NULL &&
+               mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &t->declc) != MDB_SUCCESS) {
+        t->declc = NULL;
+    }
+    return t->declc;
+}
+
 /* What a put replaces: read (known NULL), or the caller's (known: its old value, or a
  * zero-length value with mv_data NULL for "nothing stored").  With TQ_STORE_CHECK_OLD
  * the caller's word is checked against the stored value: a broken promise would leave
@@ -495,7 +513,8 @@ static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int a
             rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv, append);
     }
     if (rc == TQ_OK)
-        rc = tq__put(t, DB_DECLS, k, v, n, append ? MDB_APPEND : 0);
+        rc = tq__put_at(t, tq__decl_cursor(t, append), DB_DECLS, k, v, n,
+                        append ? MDB_APPEND : 0);
     if (rc == TQ_OK && append && t->decl_last_known)
         memcpy(t->decl_last, k->mv_data, TQ_DECL_NO_LEN);
     return rc;
