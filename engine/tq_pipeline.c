@@ -109,6 +109,7 @@ typedef struct pipeline {
     tq_frame_info reader_info;
     int abort;
     uint64_t pool_used, pool_max, pool_peak, frame_cap, keep;   /* bytes */
+    uint64_t keep_evs;       /* what an idle frame may keep of packed events' room */
     double cpu_read, cpu_workers;   /* thread CPU seconds, added as threads end */
     unsigned nworkers;
     pthread_t reader;
@@ -934,13 +935,22 @@ static void release_frame(pipeline *p, pl_frame *f)
     f->info.zsize = f->info.raw_size = 0;
     f->evbudget = 0;
     f->packed = 0;
-    if (held_bytes(f, 0) > p->keep) {
-        frame_free(f);
+    /* The packed events' room has a share of its own (it is as large as the rest
+     * together): freed and grown again per frame, it cost a page fault per 4 KiB. */
+    if (f->evscap > p->keep_evs) {
+        free(f->evs);
+        f->evs = NULL;
+        f->evscap = 0;
+    }
+    if (held_bytes(f, 0) - f->evscap > p->keep) {
+        free(f->z);
+        free(f->raw);
+        free(f->cov);
+        free(f->g);
         f->z = f->raw = NULL;
         f->cov = NULL;
         f->g = NULL;
-        f->evs = NULL;
-        f->zcap = f->rawcap = f->covcap = f->gcap = f->evscap = 0;
+        f->zcap = f->rawcap = f->covcap = f->gcap = 0;
     }
     pthread_mutex_lock(&p->mu);
     p->pool_used -= f->reserved;
@@ -1001,6 +1011,7 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     p->pool_max = tq__replay_pool_bytes(r->o);
     p->frame_cap = tq__replay_frame_cap(r->o);
     p->keep = p->pool_max / (2 * p->nframes);
+    p->keep_evs = p->pool_max / p->nframes;
     p->frames = calloc(p->nframes, sizeof *p->frames);
     p->free_ = calloc(p->nframes, sizeof *p->free_);
     p->work = calloc(p->nframes, sizeof *p->work);
