@@ -21,6 +21,14 @@
  * passed "direct" (the applier looks the covers up itself), and buffers that grew past
  * an idle frame's share are freed when the frame is released.  So memory is bounded by
  * configuration and the commit batch, never by what a journal claims.
+ *
+ * The applier does not decode.  A worker keeps every event it decoded, packed (the
+ * event's fields up to its lines, then its lines: ~4.4 times the record's bytes), in
+ * room reserved with the frame (about 5 times its raw bytes); the applier copies each
+ * into its event, the same bytes the decode gives.  A frame whose events need more
+ * room, or a direct one, is decoded by the applier as before.  The applier is the
+ * pipeline's bottleneck (one thread decides and commits), so work moved off it is time
+ * saved; on 1m its CPU went down ~7% (decode was 7% of its samples).
  * One mutex and one condition variable guard the queues; they are touched once per
  * frame (thousands of events), so they are never contended.
  *
@@ -38,7 +46,10 @@
  * as encoded bytes (the store's own encoding, ~100 bytes each); at commit they are
  * written in ascending key order, with MDB_APPEND past the end of the table, which is
  * where a national registry's increasing declaration numbers put almost every new one.
- * A declaration numbered after every stored one needs no lookup at all.  Permits and
+ * A declaration numbered after every stored one needs no lookup at all.  A declaration
+ * read from the store keeps the stored bytes beside its slot, and the flush hands them
+ * to tq_store_put_decl_known(), so the store moves its index entries without reading
+ * the value a second time (the tests make the store check that promise).  Permits and
  * their use are cached across batches (permits do not change during a replay); use
  * changed in a batch is written at its commit.  The caches are bounded: the
  * declaration table by the batch, the permit cache by TQ_PERMIT_CACHE_MAX entries.
