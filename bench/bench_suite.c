@@ -38,6 +38,7 @@
 #include "tq_journal.h"
 #include "tq_list.h"
 #include "tq_load.h"
+#include "tq_out.h"
 #include "tq_replay.h"
 #include "tq_store.h"
 
@@ -516,6 +517,35 @@ static void lists(const char *name, const char *root, uint64_t n, int runs)
     add_result(label, "ms", median(f1, runs));
 }
 
+/* write_json() - the results, one {"name", "unit", "value"} object per line (the layout
+ * bench/compare.sh reads), written whole or not at all (tq_out: temp, fsync, rename).
+ * @return 0, or 1 after saying why. */
+static int write_json(const char *path)
+{
+    tq_out o;
+    tq_diag d;
+    int rc = tq_out_open(&o, path, 0, &d);
+    FILE *f = rc == TQ_OK ? tq_out_fp(&o) : NULL;
+    if (f != NULL) {
+        fputs("[\n", f);
+        for (int i = 0; i < nresults; i++)
+            fprintf(f, "  {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f}%s\n",
+                    results[i].name, results[i].unit, results[i].value,
+                    i + 1 < nresults ? "," : "");
+        fputs("]\n", f);
+        rc = tq_out_commit(&o, &d);
+    } else if (rc == TQ_OK) {
+        tq_out_rollback(&o);
+        rc = TQ_ERR_NOMEM;
+        snprintf(d.why, sizeof d.why, "no memory for a stream");
+    }
+    if (rc != TQ_OK) {
+        fprintf(stderr, "bench: cannot write %s: %s (%s)\n", path, tq_strerror(rc), d.why);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *scen = "morning-15k,day-25k,1m,10m,serial,threads,stages,lists-10m";
@@ -554,19 +584,5 @@ int main(int argc, char **argv)
     if (strstr(list, ",stages,")) stages(root, 1000000, runs);
     if (strstr(list, ",lists-1m,")) lists("lists-1m", root, 1000000, runs);
     if (strstr(list, ",lists-10m,")) lists("lists-10m", root, 10000000, runs < 3 ? runs : 3);
-    if (json) {
-        FILE *f = fopen(json, "w");
-        if (!f) {
-            fprintf(stderr, "bench: cannot write %s: %s\n", json, strerror(errno));
-            return 1;
-        }
-        fputs("[\n", f);
-        for (int i = 0; i < nresults; i++)
-            fprintf(f, "  {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f}%s\n",
-                    results[i].name, results[i].unit, results[i].value,
-                    i + 1 < nresults ? "," : "");
-        fputs("]\n", f);
-        fclose(f);
-    }
-    return 0;
+    return json ? write_json(json) : 0;
 }

@@ -18,7 +18,11 @@
 #define TQ_REPLAY_MAX_SKIPPED 64   /* skipped seq ranges remembered for the report */
 
 typedef struct tq_replay_opts {
-    unsigned threads;          /* 0 or 1: single-threaded; more: the pipeline */
+    unsigned threads;          /* 0: the serial reference path, all in the caller's
+                                * thread; 1 and more: the pipeline (engine/tq_pipeline.c):
+                                * a reader thread, that many worker threads (decompress,
+                                * decode, cover lookups), and the caller's thread applying
+                                * and committing.  The result is the same bytes either way. */
     int dry_run;               /* decide, report, then abort instead of committing */
     int skip_corrupt;          /* go past corrupt frames, leaving their events unapplied */
     uint64_t batch_events;     /* commit after at least this many events; 0 = 100000 */
@@ -33,6 +37,9 @@ typedef struct tq_replay_opts {
      * raw bytes, and per-event lookups), whatever the frame headers claim; one frame is
      * always let through so the replay never stalls.  A frame needing more than
      * frame_cap on its own is refused as a bad frame (TQ_ERR_LIMIT), on every path.
+     * Frames waiting for reuse keep at most pool_bytes / 2 of buffers and pool_bytes
+     * of room for decoded events besides, so the pipeline holds at most 2.5 x
+     * pool_bytes of frames (plus the batch's declarations).
      * 0 = the defaults (64 MiB and 160 MiB).  Threads above 64 count as 64. */
     uint64_t pool_bytes;
     uint64_t frame_cap;

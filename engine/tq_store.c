@@ -268,13 +268,20 @@ int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v)
  * MDB_BAD_TXN. */
 int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags)
 {
+    return tq__put_at(t, NULL, db, k, v, n, flags);
+}
+
+int tq__put_at(tq_txn *t, MDB_cursor *c, int db, const MDB_val *k, const void *v, size_t n,
+               unsigned flags)
+{
     if (t->rdonly)
         return TQ_ERR_STORE;
     if (t->failed != TQ_OK)
         return t->failed;
     size_t extra = t->s->sealed ? TQ__SEAL_LEN : 0;
     MDB_val key = *k, val = {n + extra, NULL};
-    int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, flags | MDB_RESERVE);
+    int rc = c ? mdb_cursor_put(c, &key, &val, flags | MDB_RESERVE)
+               : mdb_put(t->txn, t->s->dbi[db], &key, &val, flags | MDB_RESERVE);
     if (rc == MDB_KEYEXIST)
         return 1;
     if (rc != MDB_SUCCESS) {

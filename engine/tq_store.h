@@ -245,6 +245,26 @@ TQ_MUST_USE int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size
  * several times the speed of a plain put); a broken promise returns TQ_ERR_STORE. */
 TQ_MUST_USE int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
                               int append);
+/* tq_store_get_decl_encoded() - the stored value of decl_no as bytes (key format and
+ * seal checked, seal not included): what tq_store_decl_decode() reads and the puts
+ * write.  *v points into the database's map, valid until the next put through t or its
+ * end: copy what must outlive that.  The bytes are not decoded (the decode checks them).
+ * @return TQ_OK, TQ_ERR_NOTFOUND, TQ_ERR_DBCORRUPT (tq_txn_fault() says which key). */
+TQ_MUST_USE int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t **v,
+                                          size_t *n);
+/* tq_store_put_decl_known() - tq_store_put_decl_encoded() (append decided by the store)
+ * for a writer that read the stored value itself in t: old/oldn are the bytes
+ * tq_store_get_decl_encoded() gave for decl_no (copied), and nothing has put decl_no
+ * through t since; old NULL says it found nothing stored.  The index entries then move
+ * from old without a second read (the replay pipeline re-puts every declaration a batch
+ * changed: one B-tree descent and one seal fewer each).  The caller vouches for old: a
+ * wrong one leaves the indexes wrong until tq_store_verify() reports it.  With the
+ * environment's TQ_STORE_CHECK_OLD set (not "0") when the store was opened (tests), the
+ * stored value is read anyway and a mismatch is refused: TQ_ERR_STORE, nothing written,
+ * tq_txn_fault() names the key.  Threads: as every put (t's thread).
+ * @return TQ_OK, TQ_ERR_INPUT (bad decl_no), TQ_ERR_STORE, TQ_ERR_MAPFULL, store errors. */
+TQ_MUST_USE int tq_store_put_decl_known(tq_txn *t, const char *decl_no, const uint8_t *v,
+                                        size_t n, const uint8_t *old, size_t oldn);
 /* tq_store_last_decl() - the greatest decl_no stored (13 bytes with NUL).
  * @return TQ_OK or TQ_ERR_NOTFOUND (no declaration yet). */
 TQ_MUST_USE int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);

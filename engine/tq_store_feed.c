@@ -121,7 +121,9 @@ int tq__add_change(tq_txn *t, tq_change *c)
     memcpy(buf + 23, c->src_id, TQ_JOURNAL_ID_LEN);
     tq__put_u64(buf + 23 + TQ_JOURNAL_ID_LEN, c->src_seq);
     tq__change_key(key, t->feed_last + 1);
-    rc = tq__put(t, DB_CHANGES, &k, buf, sizeof buf, MDB_APPEND);
+    if (t->feedc == NULL && mdb_cursor_open(t->txn, t->s->dbi[DB_CHANGES], &t->feedc) != 0)
+        t->feedc = NULL;     /* no cursor: put as before */
+    rc = tq__put_at(t, t->feedc, DB_CHANGES, &k, buf, sizeof buf, MDB_APPEND);
     if (rc == 1)
         rc = TQ_ERR_STORE;
     if (rc == TQ_OK)

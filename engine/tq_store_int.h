@@ -45,6 +45,8 @@ struct tq_store {
     int has_v3;                 /* the index and feed tables exist (version 3, or a
                                  * version 2 database a writer is upgrading) */
     int version;                /* the format version in meta (1, 2, 3) */
+    int check_old;              /* TQ_STORE_CHECK_OLD set at open: put_decl_known()
+                                 * compares the caller's old value with the stored one */
     tq_store_upgrade_stats up;  /* what tq_store_open()'s upgrade did */
     pthread_mutex_t mu;         /* guards live and every remap */
     long live;                  /* transactions holding a snapshot */
@@ -68,6 +70,9 @@ struct tq_txn {
     int decl_last_known;
     uint64_t feed_last;         /* the last change number, once feed_known */
     int feed_known;
+    MDB_cursor *feedc;          /* write: the feed's append cursor (freed with the txn) */
+    MDB_cursor *declc;          /* write: the appends to decls, while no other put of a
+                                 * declaration came between them (tq__decl_put) */
     size_t scratch_cap;
     /* the first fault of this transaction (tq_txn_fault) */
     int fault_db;               /* -1: none */
@@ -108,6 +113,10 @@ TQ_MUST_USE int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
 /* tq__put() - store n bytes of v under k, sealed.  flags: MDB_NOOVERWRITE, MDB_APPEND.
  * @return TQ_OK, 1 (MDB_NOOVERWRITE and k exists), or an error (the txn is then dead). */
 TQ_MUST_USE int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);
+/* tq__put_at() - tq__put() through cursor c of db (opened in t): an MDB_APPEND through
+ * a cursor that is already at the end does not descend from the root again. */
+TQ_MUST_USE int tq__put_at(tq_txn *t, MDB_cursor *c, int db, const MDB_val *k, const void *v,
+                           size_t n, unsigned flags);
 TQ_MUST_USE int tq__del(tq_txn *t, int db, const MDB_val *k);
 
 typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);

@@ -521,6 +521,8 @@ static int tq__store_new(const char *dir, int writer, tq_store **out)
         return TQ_ERR_NOMEM;
     s->lock.fd = -1;
     s->rdonly = !writer;
+    const char *chk = getenv("TQ_STORE_CHECK_OLD");
+    s->check_old = chk != NULL && chk[0] != '\0' && strcmp(chk, "0") != 0;
     s->dir = strdup(dir);
     s->data_path = tq__path(dir, "data.mdb");
     if (s->dir == NULL || s->data_path == NULL || pthread_mutex_init(&s->mu, NULL) != 0) {

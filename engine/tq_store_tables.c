@@ -451,10 +451,54 @@ static int tq__decl_above(tq_txn *t, const MDB_val *k)
     return memcmp(k->mv_data, t->decl_last, TQ_DECL_NO_LEN) > 0;
 }
 
+/* tq__decl_cursor() - the cursor a put of a declaration goes through: for an append,
+ * one kept for the transaction's run of appends (an append through a cursor at the end
+ * does not descend from the root: a batch of new declarations is mostly appends); any
+ * other put ends the run (closes it), so an append cursor is never left anywhere but at
+ * the end by a put it did not make.  NULL: a plain put. */
+static MDB_cursor *tq__decl_cursor(tq_txn *t, int append)
+{
+    if (!append) {
+        if (t->declc)
+            mdb_cursor_close(t->declc);
+        t->declc = NULL;
+    } else if (t->declc == NULL &&
+               mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &t->declc) != MDB_SUCCESS) {
+        t->declc = NULL;
+    }
+    return t->declc;
+}
+
+/* What a put replaces: read (known NULL), or the caller's (known: its old value, or a
+ * zero-length value with mv_data NULL for "nothing stored").  With TQ_STORE_CHECK_OLD
+ * the caller's word is checked against the stored value: a broken promise would leave
+ * the indexes wrong, so it is refused (TQ_ERR_STORE) before anything is written. */
+static int tq__decl_old(tq_txn *t, MDB_val *k, const MDB_val *known, MDB_val *old)
+{
+    if (known == NULL)
+        return tq__get(t, DB_DECLS, k, old);
+    if (t->s->check_old) {
+        int rc = tq__get(t, DB_DECLS, k, old);
+        if (rc != TQ_OK && rc != TQ_ERR_NOTFOUND)
+            return rc;
+        int same = rc == TQ_OK ? known->mv_data != NULL && known->mv_size == old->mv_size &&
+                                     memcmp(known->mv_data, old->mv_data, old->mv_size) == 0
+                               : known->mv_data == NULL;
+        if (!same) {
+            rc = tq__fault(t, DB_DECLS, k, "put: the caller's old value is not the stored one");
+            return rc == TQ_ERR_DBCORRUPT ? TQ_ERR_STORE : rc;
+        }
+    }
+    *old = *known;
+    return known->mv_data ? TQ_OK : TQ_ERR_NOTFOUND;
+}
+
 /* Every put of a declaration: the index entries move first (the old value may sit in
  * a page this put rewrites), then the value.  append: no old value to read; a put of a
- * decl_no above every stored one is an append too, whatever the caller said. */
-static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int append)
+ * decl_no above every stored one is an append too, whatever the caller said.  known:
+ * see tq__decl_old(). */
+static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int append,
+                        const MDB_val *known)
 {
     MDB_val old, nv = {n, (void *)v};
     int rc = TQ_OK;
@@ -464,12 +508,13 @@ static int tq__decl_put(tq_txn *t, MDB_val *k, const uint8_t *v, size_t n, int a
         return t->failed;
     if (t->s->has_v3) {
         append = append || tq__decl_above(t, k);
-        rc = append ? TQ_ERR_NOTFOUND : tq__get(t, DB_DECLS, k, &old);
+        rc = append ? TQ_ERR_NOTFOUND : tq__decl_old(t, k, known, &old);
         if (rc == TQ_OK || rc == TQ_ERR_NOTFOUND)
             rc = tq__index_move(t, k, rc == TQ_OK ? &old : NULL, &nv, append);
     }
     if (rc == TQ_OK)
-        rc = tq__put(t, DB_DECLS, k, v, n, append ? MDB_APPEND : 0);
+        rc = tq__put_at(t, tq__decl_cursor(t, append), DB_DECLS, k, v, n,
+                        append ? MDB_APPEND : 0);
     if (rc == TQ_OK && append && t->decl_last_known)
         memcpy(t->decl_last, k->mv_data, TQ_DECL_NO_LEN);
     return rc;
@@ -483,7 +528,7 @@ int tq_store_put_decl(tq_txn *t, const tq_decl *d)
     int rc = tq__decl_key(&k, d->decl_no);
     if (rc == TQ_OK)
         rc = tq__decl_encode(d, buf, &len);
-    return rc != TQ_OK ? rc : tq__decl_put(t, &k, buf, len, 0);
+    return rc != TQ_OK ? rc : tq__decl_put(t, &k, buf, len, 0, NULL);
 }
 
 int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
@@ -506,8 +551,32 @@ int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, 
     int rc = tq__decl_key(&k, decl_no);
     if (rc != TQ_OK)
         return rc;
-    rc = tq__decl_put(t, &k, v, n, append);
+    rc = tq__decl_put(t, &k, v, n, append, NULL);
     return rc == 1 ? TQ_ERR_STORE : rc;
+}
+
+int tq_store_put_decl_known(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                            const uint8_t *old, size_t oldn)
+{
+    MDB_val k, known = {old ? oldn : 0, (void *)old};
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc != TQ_OK)
+        return rc;
+    rc = tq__decl_put(t, &k, v, n, 0, &known);
+    return rc == 1 ? TQ_ERR_STORE : rc;
+}
+
+int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t **v, size_t *n)
+{
+    MDB_val k, val;
+    int rc = tq__decl_key(&k, decl_no);
+    if (rc == TQ_OK)
+        rc = tq__get(t, DB_DECLS, &k, &val);
+    if (rc != TQ_OK)
+        return rc;
+    *v = val.mv_data;
+    *n = val.mv_size;
+    return TQ_OK;
 }
 
 int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])

@@ -1389,3 +1389,64 @@ Test(store, stat_counts_everything)
         cr_assert_eq(info.by_state[i], want[i], "state %d", i);
     tq_store_close(s);
 }
+
+/* ---- a put that is told what it replaces (tq_store_put_decl_known) ---- */
+
+static int count_by_office(tq_store *s, const char *office)
+{
+    tq_txn *t = begin(s, 1);
+    int n = 0;
+    cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, office, -1, count_decl, &n), TQ_OK);
+    tq_txn_abort(t);
+    return n;
+}
+
+/* The old value the caller passes moves the index entries (no second read), and with
+ * TQ_STORE_CHECK_OLD a wrong one is refused before anything is written. */
+Test(store, put_known_moves_the_index_from_the_old_value_given)
+{
+    tq_decl d = make_decl("100000000007", 1);
+    snprintf(d.office, sizeof d.office, "HN01");
+    snprintf(d.kind, sizeof d.kind, "A11");
+    d.state = TQ_STATE_HELD;
+    unsetenv("TQ_STORE_CHECK_OLD");
+    tq_store *s = open_writer();
+    tq_txn *t = begin(s, 0);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    commit(t);
+    uint8_t old[TQ_STORE_DECL_ENC_MAX], nv[TQ_STORE_DECL_ENC_MAX];
+    const uint8_t *v;
+    size_t oldn, nn;
+    t = begin(s, 0);
+    cr_assert_eq(tq_store_get_decl_encoded(t, "100000000008", &v, &oldn), TQ_ERR_NOTFOUND);
+    cr_assert_eq(tq_store_get_decl_encoded(t, d.decl_no, &v, &oldn), TQ_OK);
+    memcpy(old, v, oldn);
+    snprintf(d.office, sizeof d.office, "HN02");
+    d.state = TQ_STATE_CLEARED;
+    cr_assert_eq(tq_store_decl_encode(&d, nv, &nn), TQ_OK);
+    cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, old, oldn), TQ_OK);
+    commit(t);
+    cr_assert_eq(count_by_office(s, "HN01"), 0, "the old office entry is gone");
+    cr_assert_eq(count_by_office(s, "HN02"), 1);
+    t = begin(s, 1);
+    cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK, "every entry is where it belongs");
+    tq_txn_abort(t);
+    tq_store_close(s);
+
+    setenv("TQ_STORE_CHECK_OLD", "1", 1);
+    s = open_writer();
+    unsetenv("TQ_STORE_CHECK_OLD");
+    t = begin(s, 0);
+    /* old is what was stored before the last commit: not what is stored now */
+    cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, old, oldn), TQ_ERR_STORE);
+    tq_diag why;
+    tq_txn_fault(t, &why);
+    cr_assert(strstr(why.why, "100000000007") && strstr(why.why, "old value"), "%s", why.why);
+    tq_txn_abort(t);
+    t = begin(s, 0);
+    cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, NULL, 0), TQ_ERR_STORE,
+                 "'nothing stored' when something is");
+    tq_txn_abort(t);
+    cr_assert_eq(count_by_office(s, "HN02"), 1, "nothing was written");
+    tq_store_close(s);
+}
