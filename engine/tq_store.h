@@ -147,6 +147,12 @@ typedef struct tq_store_info {
  * the end of the last page in use; by_state scans every declaration.
  * @return TQ_OK, TQ_ERR_DBCORRUPT (a damaged declaration), store errors. */
 TQ_MUST_USE int tq_store_stat(tq_store *s, tq_store_info *out);
+/* tq_store_count() - tq_store_stat()'s sizes and table counts as t's snapshot sees them,
+ * without the by_state scan (left zero): for a reader that already holds a transaction
+ * and must not begin a second one (a writer that grew the map meanwhile would make that
+ * begin fail while t is live).  Threads: t's thread.
+ * @return TQ_OK or a store error. */
+TQ_MUST_USE int tq_store_count(tq_txn *t, tq_store_info *out);
 
 /* ---- transactions ---- */
 

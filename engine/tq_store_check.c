@@ -4,7 +4,7 @@
  * permit (cleared lines -> use), but the tables are ordered by receipt_no and decl_no,
  * not by what is summed.  Sums go into one open-addressing table whose size is fixed by
  * opts->mem_max; keys are split by hash into as many passes as the table needs (the
- * counts come from tq_store_stat()), so memory never depends on the database's size.
+ * counts come from tq_store_count()), so memory never depends on the database's size.
  * Guarantees are compared through a digest: sum(amount * H(day)) is the same whether
  * the guarantees of a day are added one by one (receipts) or merged first (cover).
  */
@@ -496,10 +496,12 @@ static int sc_step_records(sc *c)
 }
 
 /* sc_step_cross() - step 3. */
-static int sc_step_cross(sc *c, tq_store *s, size_t mem_max)
+static int sc_step_cross(sc *c, size_t mem_max)
 {
     tq_store_info info;
-    int rc = tq_store_stat(s, &info);
+    /* counted in the check's own snapshot: a second read transaction could not begin
+     * while c->t is live if a writer grew the map in between */
+    int rc = tq_store_count(c->t, &info);
     if (rc != TQ_OK)
         return rc;
     if ((rc = sc_alloc(c, mem_max)) != TQ_OK)
@@ -544,7 +546,7 @@ int tq_store_check(const char *dir, const tq_store_check_opts *opts,
     if (rc == TQ_OK)
         rc = sc_step_records(&c);
     if (rc == TQ_OK)
-        rc = sc_step_cross(&c, s, opts && opts->mem_max ? opts->mem_max : SC_MEM_DEFAULT);
+        rc = sc_step_cross(&c, opts && opts->mem_max ? opts->mem_max : SC_MEM_DEFAULT);
     tq_txn_abort(c.t);
     tq_store_close(s);
     free(c.tab);

@@ -146,19 +146,16 @@ static int tq__count_state(void *arg, const MDB_val *k, const MDB_val *v)
     return 0;
 }
 
-int tq_store_stat(tq_store *s, tq_store_info *out)
+int tq_store_count(tq_txn *t, tq_store_info *out)
 {
     static const int counted[] = {DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_DECLS, DB_JOURNALS};
     uint64_t *const dest[] = {&out->receipts, &out->covers, &out->permits, &out->decls,
                               &out->journals};
+    tq_store *s = t->s;
     MDB_envinfo info;
     MDB_stat st;
-    tq_txn *t;
 
     memset(out, 0, sizeof *out);
-    int err = tq_txn_begin(s, 1, &t);
-    if (err != TQ_OK)
-        return err;
     int rc = mdb_env_info(s->env, &info);
     if (rc == MDB_SUCCESS)
         rc = mdb_env_stat(s->env, &st);
@@ -170,7 +167,17 @@ int tq_store_stat(tq_store *s, tq_store_info *out)
         rc = mdb_stat(t->txn, s->dbi[counted[i]], &st);
         *dest[i] = st.ms_entries;
     }
-    err = tq__mdb(rc);
+    return tq__mdb(rc);
+}
+
+int tq_store_stat(tq_store *s, tq_store_info *out)
+{
+    tq_txn *t;
+    memset(out, 0, sizeof *out);
+    int err = tq_txn_begin(s, 1, &t);
+    if (err != TQ_OK)
+        return err;
+    err = tq_store_count(t, out);
     /* The state is the first byte of a declaration's value: checked and unsealed like
      * every other read. */
     if (err == TQ_OK)
