@@ -120,17 +120,18 @@ static int copy_long_line(load_run *r, FILE *fp, uint64_t start)
 static int apply_payment_row(load_run *r, const char *line, size_t len, tq_diag *rowd)
 {
     tq_payment p, known;
+    int is_new;
     int rc = tq_csv_parse_payment(line, len, &p, rowd);
     if (rc != TQ_OK)
         return rc;
-    rc = tq_store_add_payment(r->t, &p, &known);
+    rc = tq_store_add_payment(r->t, &p, &known, &is_new);
     if (rc == TQ_ERR_CONFLICT)
         return tq_diag_set(rowd, "receipt_no",
                            "conflict: receipt %s is already known with different content",
                            p.receipt_no);
-    if (rc < 0)
+    if (rc != TQ_OK)
         return rc;
-    if (rc == 1) {
+    if (!is_new) {
         r->st.duplicates++;
         return TQ_OK;
     }

@@ -186,12 +186,14 @@ TQ_MUST_USE int tq_txn_renew(tq_txn *t);
 /* ---- payments ---- */
 
 /* tq_store_add_payment() - record a payment row (kind TQ_PAY or TQ_GUARANTEE).
- * @return TQ_OK (new: its amount now counts for its declaration), 1 (the same row is
- *         already known: counts once, nothing changed), TQ_ERR_CONFLICT (a known
- *         receipt_no with different decl_no, kind, amount or valid_until; *known
- *         receives the stored row unless known is NULL; nothing changed), or a store
- *         error. */
-TQ_MUST_USE int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known);
+ * @return TQ_OK, with *is_new = 1 (new: its amount now counts for its declaration) or
+ *         0 (the same row is already known: it counts once, nothing changed);
+ *         TQ_ERR_CONFLICT (a known receipt_no with different decl_no, kind, amount or
+ *         valid_until; *known receives the stored row unless known is NULL; nothing
+ *         changed); TQ_ERR_INPUT; TQ_ERR_MAPFULL; or a store error.  known and is_new
+ *         may be NULL.  Threads: the transaction's thread. */
+TQ_MUST_USE int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known,
+                                     int *is_new);
 
 /* tq_store_get_payment() - the stored row of receipt_no.
  * @return TQ_OK or TQ_ERR_NOTFOUND (*out unchanged). */

@@ -787,11 +787,15 @@ static int tq__cover_add(tq_txn *t, const tq_payment *p)
     return tq__put(t, DB_COVER, &k, buf, f.head + (size_t)nout * f.entry, 0);
 }
 
-int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known)
+int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known, int *is_new)
 {
     uint8_t buf[TQ__RECEIPT_LEN];
     MDB_val k, v, dk;
     tq_payment old;
+    int dummy;
+    if (is_new == NULL)
+        is_new = &dummy;
+    *is_new = 0;
     int rc = tq__name_key(&k, p->receipt_no);
     if (rc == TQ_OK)
         rc = tq__decl_key(&dk, p->decl_no);
@@ -807,7 +811,7 @@ int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known)
             return rc;
         if (memcmp(old.decl_no, p->decl_no, TQ_DECL_NO_LEN) == 0 && old.kind == p->kind &&
             old.amount == p->amount && old.valid_until == p->valid_until)
-            return 1;
+            return TQ_OK;
         if (known != NULL)
             *known = old;
         return TQ_ERR_CONFLICT;
@@ -816,7 +820,10 @@ int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known)
         return rc;
     tq__receipt_encode(p, buf);
     rc = tq__put(t, DB_RECEIPTS, &k, buf, sizeof buf, 0);
-    return rc != TQ_OK ? rc : tq__cover_add(t, p);
+    if (rc == TQ_OK)
+        rc = tq__cover_add(t, p);
+    *is_new = rc == TQ_OK;
+    return rc;
 }
 
 int tq_store_get_payment(tq_txn *t, const char *receipt_no, tq_payment *out)

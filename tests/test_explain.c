@@ -259,7 +259,7 @@ Test(explain, payments_of_one_declaration_and_their_words)
     tq_payment p[] = {payment(NO, "KB-2", 2500000), payment("100000000012", "KB-1", 1),
                       payment(NO, "KB-0", 1000)};
     for (size_t i = 0; i < 3; i++)
-        cr_assert_eq(tq_store_add_payment(t, &p[i], NULL), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &p[i], NULL, NULL), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     t = tq_test_begin(s, 1);
     tq_explain_payment_list l = {0};
@@ -307,7 +307,7 @@ Test(explain, text_of_a_held_declaration)
     d.tax_short = 12500000;
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     tq_payment p = payment(NO, "KB-1", 12000000);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     t = tq_test_begin(s, 1);
     tq_explain *x = tq_explain_new();

@@ -50,7 +50,7 @@ static void pay(tq_txn *t, const char *decl_no, const char *receipt, int kind, u
     p.valid_until = TQ_NO_DATE;
     if (valid_until)
         cr_assert_eq(tq_date_parse(valid_until, 10, &p.valid_until, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
 }
 
 static void fixture(void)

@@ -469,8 +469,8 @@ static void make_store(void)
                        .amount = 1000, .valid_until = INT32_MIN };
     tq_payment g = { .decl_no = "100000000002", .receipt_no = "BL-1", .kind = TQ_GUARANTEE,
                      .amount = 1000, .valid_until = 19990 };
-    cr_assert_eq(tq_store_add_payment(t, &pay, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &g, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &pay, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     tq_store_close(s);
 }

@@ -45,7 +45,7 @@ static void pay(tq_txn *t, const char *decl_no, const char *receipt, uint64_t am
     p.kind = TQ_PAY;
     p.amount = amount;
     p.valid_until = TQ_NO_DATE;
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
 }
 
 /* Five declarations: one the payments now clear, two that stay HELD (one paid in part:

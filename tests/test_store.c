@@ -417,11 +417,15 @@ Test(store, same_payment_row_counts_once)
     tq_store *s = open_writer();
     tq_txn *t = begin(s, 0);
     tq_payment p = make_pay("103456789012", "KB-2024-0000001", TQ_PAY, 12500000, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), 1);
+    int is_new = -1;
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
+    cr_assert_eq(is_new, 1);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
+    cr_assert_eq(is_new, 0);
     commit(t);
     t = begin(s, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), 1, "dedup across transactions");
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
+    cr_assert_eq(is_new, 0, "dedup across transactions");
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
@@ -446,7 +450,7 @@ Test(store, payment_conflict_on_each_field)
     tq_store *s = open_writer();
     tq_txn *t = begin(s, 0);
     tq_payment base = make_pay("103456789013", "BL-VCB-000017", TQ_GUARANTEE, 8000000, 20088);
-    cr_assert_eq(tq_store_add_payment(t, &base, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &base, NULL, NULL), TQ_OK);
     tq_payment v[4] = {base, base, base, base};
     snprintf(v[0].decl_no, sizeof v[0].decl_no, "103456789014");
     v[1].kind = TQ_PAY;
@@ -461,13 +465,13 @@ Test(store, payment_conflict_on_each_field)
     for (int i = 0; i < 5; i++) {
         tq_payment known;
         memset(&known, 0, sizeof known);
-        cr_assert_eq(tq_store_add_payment(t, &all[i], &known), TQ_ERR_CONFLICT, "variant %d", i);
+        cr_assert_eq(tq_store_add_payment(t, &all[i], &known, NULL), TQ_ERR_CONFLICT, "variant %d", i);
         cr_assert_str_eq(known.decl_no, base.decl_no);
         cr_assert_str_eq(known.receipt_no, base.receipt_no);
         cr_assert_eq(known.kind, base.kind);
         cr_assert_eq(known.amount, base.amount);
         cr_assert_eq(known.valid_until, base.valid_until);
-        cr_assert_eq(tq_store_add_payment(t, &all[i], NULL), TQ_ERR_CONFLICT);
+        cr_assert_eq(tq_store_add_payment(t, &all[i], NULL, NULL), TQ_ERR_CONFLICT);
     }
     /* Nothing changed: one guarantee, for the original declaration only. */
     tq_cover c;
@@ -491,11 +495,11 @@ Test(store, payment_bad_fields_are_input_errors)
     tq_store *s = open_writer();
     tq_txn *t = begin(s, 0);
     tq_payment p = make_pay("10345678901", "KB-1", TQ_PAY, 1, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "11-digit decl_no");
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "11-digit decl_no");
     p = make_pay("103456789012", "", TQ_PAY, 1, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "empty receipt_no");
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "empty receipt_no");
     p = make_pay("103456789012", "KB-1", 3, 1, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_INPUT, "kind 3");
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "kind 3");
     commit(t);
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
@@ -521,7 +525,7 @@ Test(store, cover_sums_pay_and_merges_guarantees)
         make_pay("103456789099", "P3", TQ_PAY, 7, 0),     /* another declaration */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        cr_assert_eq(tq_store_add_payment(t, &rows[i], NULL), TQ_OK, "row %zu", i);
+        cr_assert_eq(tq_store_add_payment(t, &rows[i], NULL, NULL), TQ_OK, "row %zu", i);
     commit(t);
 
     t = begin(s, 1);
@@ -555,10 +559,10 @@ Test(store, sums_are_exact_past_64_bits)
     tq_payment b = make_pay("103456789012", "P2", TQ_PAY, 100, 0);
     tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, UINT64_MAX, 20000);
     tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, UINT64_MAX, 20000);
-    cr_assert_eq(tq_store_add_payment(t, &a, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &b, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &g1, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &g2, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &a, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &b, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
@@ -601,7 +605,7 @@ Test(store, many_guarantees_stay_sorted)
         snprintf(r, sizeof r, "G%03d", i);
         int32_t day = 20000 + (i * 37) % 100;       /* a permutation of 20000..20099 */
         tq_payment p = make_pay("103456789012", r, TQ_GUARANTEE, (uint64_t)day, day);
-        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
     commit(t);
     t = begin(s, 1);
@@ -901,8 +905,8 @@ Test(store, damaged_cover_is_corrupt)
     tq_txn *t = begin(s, 0);
     tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, 5, 20000);
     tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, 6, 20001);
-    cr_assert_eq(tq_store_add_payment(t, &g1, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &g2, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
     commit(t);
     tq_store_close(s);
     uint8_t v[96];
@@ -929,7 +933,7 @@ Test(store, damaged_cover_is_corrupt)
         char r[8];
         snprintf(r, sizeof r, "X%d", i);
         tq_payment p = make_pay(nos[i], r, TQ_PAY, 1, 0);
-        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_ERR_DBCORRUPT, "%s", nos[i]);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_DBCORRUPT, "%s", nos[i]);
     }
     tq_txn_abort(t);
     free(g);
@@ -983,7 +987,7 @@ Test(store, each_walks_in_byte_order)
     }
     for (int i = 0; i < 3; i++) {
         tq_payment p = make_pay("103456789012", receipts[i], TQ_PAY, 1, 0);
-        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
     commit(t);
 
@@ -1025,7 +1029,7 @@ Test(store, each_stops_early_with_the_callbacks_value)
         tq_payment pay = make_pay(no, name, TQ_PAY, 1, 0);
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
         cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
-        cr_assert_eq(tq_store_add_payment(t, &pay, NULL), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &pay, NULL, NULL), TQ_OK);
     }
     seen a = {.stop_at = 2}, b = {.stop_at = 3}, c = {.stop_at = 1};
     cr_assert_eq(tq_store_each_decl(t, seen_decl, &a), 42);
@@ -1364,9 +1368,9 @@ Test(store, stat_counts_everything)
     tq_payment p1 = make_pay("100000000000", "R1", TQ_PAY, 5, 0);
     tq_payment p2 = make_pay("100000000000", "R2", TQ_PAY, 5, 0);
     tq_payment p3 = make_pay("100000000001", "R3", TQ_PAY, 5, 0);
-    cr_assert_eq(tq_store_add_payment(t, &p1, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &p2, NULL), TQ_OK);
-    cr_assert_eq(tq_store_add_payment(t, &p3, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p1, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p2, NULL, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p3, NULL, NULL), TQ_OK);
     tq_permit pm = make_permit("GCN-1", 0);
     cr_assert_eq(tq_store_put_permit(t, &pm), TQ_OK);
     tq_journal_mark m;

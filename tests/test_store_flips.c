@@ -56,7 +56,7 @@ static void build(const char *dir)
                         .valid_until = i % 3 ? TQ_NO_DATE : 19900 + i};
         snprintf(p.decl_no, sizeof p.decl_no, "%s", d.decl_no);
         snprintf(p.receipt_no, sizeof p.receipt_no, "KB-%04d", i);
-        cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+        cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
     for (int i = 0; i < 9; i++) {
         tq_permit pm = {.agency = "BCT", .holder = "0101234567", .status = TQ_PERMIT_VALID,
@@ -189,7 +189,7 @@ static int write_one(const char *dir)
         tq_payment p = {.decl_no = "100000007919", .receipt_no = "NEW-1", .kind = TQ_PAY,
                         .amount = 5, .valid_until = TQ_NO_DATE};
         if (rc == TQ_OK)
-            rc = tq_store_add_payment(t, &p, NULL);
+            rc = tq_store_add_payment(t, &p, NULL, NULL);
         rc = rc == TQ_OK ? tq_txn_commit(t) : (tq_txn_abort(t), rc);
     }
     tq_store_close(s);

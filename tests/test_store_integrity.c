@@ -84,7 +84,7 @@ static void fill(tq_store *s)
     }
     tq_payment p = {.decl_no = "103456789012", .receipt_no = "KB-1", .kind = TQ_PAY,
                     .amount = 7, .valid_until = TQ_NO_DATE};
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     tq_permit pm = {.permit_no = "GP-1", .agency = "BCT", .holder = "0101234567",
                     .status = TQ_PERMIT_VALID, .nprefixes = 1, .prefixes = {"85"}};
     cr_assert_eq(tq_store_put_permit(t, &pm), TQ_OK);

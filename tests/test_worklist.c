@@ -45,7 +45,7 @@ static tq_store *fixture(void)
     /* 11 paid in full, 12 and 14 not at all, 15 owes nothing */
     tq_payment p = {.decl_no = "100000000011", .receipt_no = "KB-1", .kind = TQ_PAY,
                     .amount = 1000, .valid_until = TQ_NO_DATE};
-    cr_assert_eq(tq_store_add_payment(t, &p, NULL), TQ_OK);
+    cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     return s;
 }
