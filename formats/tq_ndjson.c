@@ -626,11 +626,6 @@ static int valid_kind(const char *s, size_t n)
     return n == 3 && code_chars(s, 3, true);
 }
 
-static int valid_office(const char *s, size_t n)
-{
-    return n == 4 && code_chars(s, 4, false);
-}
-
 static int valid_officer(const char *s, size_t n)
 {
     return n >= 1 && n <= TQ_OFFICER_MAX && printable_ascii(s, n);
@@ -679,7 +674,7 @@ static const struct text_field {
      offsetof(tq_event, decl_no)},
     {K_KIND, "must be a declaration type code [A-Z][0-9A-Z]{2}", valid_kind,
      offsetof(tq_event, kind)},
-    {K_OFFICE, "must be a customs office code [0-9A-Z]{4}", valid_office,
+    {K_OFFICE, "must be a customs office code [0-9A-Z]{4}", tq_valid_office,
      offsetof(tq_event, office)},
     {K_DECLARANT, "must be a taxpayer id of 10 or 13 ASCII digits", tq_valid_taxid,
      offsetof(tq_event, declarant)},
