@@ -1,6 +1,7 @@
 /* tq_nightly.c - the nightly job's library (tq_nightly.h): inbox folders, scan, claim,
  * stage with SHA-256, load with the ledger in the load's transaction, file away. */
 #include "tq_nightly.h"
+#include "tq_grow.h"
 #include "tq_out.h"
 
 #include <dirent.h>
@@ -242,14 +243,8 @@ typedef struct vec {
 
 static int vec_push(vec *a, const char *name, int kind, int recovered, const struct stat *st)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 16;
-        tq_nightly_entry *v = realloc(a->v, cap * sizeof *v);
-        if (v == NULL)
-            return TQ_ERR_NOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
+    if (tq_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, 16) != TQ_OK)
+        return TQ_ERR_NOMEM;
     tq_nightly_entry *e = &a->v[a->n];
     if ((e->name = strdup(name)) == NULL)
         return TQ_ERR_NOMEM;
