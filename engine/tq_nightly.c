@@ -2,6 +2,7 @@
  * stage with SHA-256, load with the ledger in the load's transaction, file away. */
 #include "tq_nightly.h"
 #include "tq_grow.h"
+#include "tq_num.h"
 #include "tq_out.h"
 
 #include <dirent.h>
@@ -90,23 +91,12 @@ char *tq_nightly_quote(const char *name)
     return out;
 }
 
-void tq_nightly_hex(const void *bytes, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    const uint8_t *b = bytes;
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 char *tq_nightly_hex_name(const char *name)
 {
     size_t n = strlen(name);
     char *h = malloc(2 * n + 1);
     if (h)
-        tq_nightly_hex(name, n, h);
+        tq_hex(name, n, h);
     return h;
 }
 

@@ -185,10 +185,6 @@ TQ_MUST_USE int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *st
  * on one line.  malloc'd; NULL when out of memory. */
 char *tq_nightly_quote(const char *name);
 
-/* tq_nightly_hex() - n bytes as 2n lowercase hex digits and a NUL into out (2n + 1
- * bytes): a SHA-256, or a name's exact bytes for the report. */
-void tq_nightly_hex(const void *bytes, size_t n, char *out);
-
 /* tq_nightly_hex_name() - a name's exact bytes in hex (the report's "name_hex"), a new
  * string the caller frees; NULL when out of memory.  Any thread. */
 char *tq_nightly_hex_name(const char *name);

@@ -141,3 +141,13 @@ Test(num, grow_realloc_failure_keeps_the_array)
     free(v);
 #endif
 }
+
+Test(num, hex_writes_every_byte_lowercase)
+{
+    char out[2 * 5 + 1];
+    memset(out, 'x', sizeof out);
+    tq_hex("\x00\x01\xab\xff\x7f", 5, out);
+    cr_expect_str_eq(out, "0001abff7f");
+    tq_hex("", 0, out);
+    cr_expect_str_eq(out, "", "no bytes: an empty string");
+}
