@@ -81,6 +81,18 @@ static tq_explain_officer docs_ok_at(uint64_t seq)
     return e;
 }
 
+/* EXPECT_WHY() - tq_explain_officer_why() on journal 0 of view v says applied (1 or 0)
+ * and, unless text is NULL, exactly text; a failure names the test's line. */
+#define EXPECT_WHY(x, v, e, applied, text)                                              \
+    do {                                                                                \
+        char why_[200];                                                                 \
+        const char *want_ = (text);                                                     \
+        cr_expect_eq(tq_explain_officer_why(&(x), &(v).jv, 0, &(e), why_, sizeof why_), \
+                     (applied));                                                        \
+        if (want_)                                                                      \
+            cr_expect_str_eq(why_, want_);                                              \
+    } while (0)
+
 Test(explain, officer_applied_when_the_store_shows_it)
 {
     view v;
@@ -89,21 +101,18 @@ Test(explain, officer_applied_when_the_store_shows_it)
     memset(&x, 0, sizeof x);
     x.decl.officer = TQ_SEEN_DOCS_OK;
     tq_explain_officer e = docs_ok_at(3);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
-    cr_expect_str_eq(why, "applied");
+    EXPECT_WHY(x, v, e, 1, "applied");
     e.result = TQ_OFFICER_INSPECT_OK; /* DOCS_OK's bit is not INSPECT_OK's */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
+    EXPECT_WHY(x, v, e, 0, NULL);
     x.decl.officer = TQ_SEEN_INSPECT_OK;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
     e.result = TQ_OFFICER_DOCS_OK;
     x.decl.officer = TQ_SEEN_INSPECT_OK; /* another result's bit is not this one's */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: the declaration was already final (cleared by the "
-                          "rules) when it came");
+    EXPECT_WHY(x, v, e, 0, "not applied: the declaration was already final (cleared by the "
+               "rules) when it came");
     e.result = TQ_OFFICER_REJECT;
     x.decl.state = TQ_STATE_REJECTED;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
 }
 
 Test(explain, officer_not_applied_past_the_replay_mark)
@@ -114,12 +123,9 @@ Test(explain, officer_not_applied_past_the_replay_mark)
     memset(&x, 0, sizeof x);
     x.decl.officer = TQ_SEEN_DOCS_OK;
     tq_explain_officer e = docs_ok_at(3);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied yet: this journal is not replayed that far");
+    EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
     view_make(&v, 0); /* never replayed */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied yet: this journal is not replayed that far");
+    EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
 }
 
 Test(explain, officer_not_applied_in_a_skipped_gap)
@@ -135,15 +141,13 @@ Test(explain, officer_not_applied_in_a_skipped_gap)
     memset(&x, 0, sizeof x);
     x.decl.officer = TQ_SEEN_DOCS_OK;
     tq_explain_officer e = docs_ok_at(4);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: seq 3..4 of this journal was skipped by --skip-corrupt "
-                          "(thongquan replay --fill-gap applies it)");
+    EXPECT_WHY(x, v, e, 0, "not applied: seq 3..4 of this journal was skipped by --skip-corrupt "
+               "(thongquan replay --fill-gap applies it)");
     e.seq = 5; /* past the gap */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
     v.have_id[0] = 0; /* a journal whose id is unknown has no gap */
     e.seq = 4;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
 }
 
 Test(explain, officer_not_applied_after_a_final_event)
@@ -155,16 +159,13 @@ Test(explain, officer_not_applied_after_a_final_event)
     tq_explain_officer e = docs_ok_at(3);
     e.final_ev = TQ_EV_MANUAL_CLEAR;
     e.final_seq = 2;
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: it came after the MANUAL_CLEAR at seq 2, when the "
-                          "declaration was final, and events on a final declaration change "
-                          "nothing");
+    EXPECT_WHY(x, v, e, 0, "not applied: it came after the MANUAL_CLEAR at seq 2, when the "
+               "declaration was final, and events on a final declaration change "
+               "nothing");
     e.declared_before = 0;
     e.final_ev = 0;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: the declaration was not yet declared or already final "
-                          "when it came");
+    EXPECT_WHY(x, v, e, 0, "not applied: the declaration was not yet declared or already final "
+               "when it came");
 }
 
 /* A real journal and store: load finds the officer results, their finality and the
