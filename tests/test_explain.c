@@ -81,6 +81,17 @@ static tq_explain_officer docs_ok_at(uint64_t seq)
     return e;
 }
 
+/* officer_case() - journal 0 replayed through mark, a declaration that shows the
+ * officer results seen (TQ_SEEN_* bits), and a DOCS_OK result at seq. */
+static void officer_case(view *v, uint64_t mark, tq_explain *x, unsigned seen,
+                         tq_explain_officer *e, uint64_t seq)
+{
+    view_make(v, mark);
+    memset(x, 0, sizeof *x);
+    x->decl.officer = (uint8_t)seen;
+    *e = docs_ok_at(seq);
+}
+
 /* EXPECT_WHY() - tq_explain_officer_why() on journal 0 of view v says applied (1 or 0)
  * and, unless text is NULL, exactly text; a failure names the test's line. */
 #define EXPECT_WHY(x, v, e, applied, text)                                              \
@@ -96,11 +107,9 @@ static tq_explain_officer docs_ok_at(uint64_t seq)
 Test(explain, officer_applied_when_the_store_shows_it)
 {
     view v;
-    view_make(&v, 3); /* replayed through the result itself */
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(3);
+    tq_explain_officer e;
+    officer_case(&v, 3, &x, TQ_SEEN_DOCS_OK, &e, 3); /* replayed through the result itself */
     EXPECT_WHY(x, v, e, 1, "applied");
     e.result = TQ_OFFICER_INSPECT_OK; /* DOCS_OK's bit is not INSPECT_OK's */
     EXPECT_WHY(x, v, e, 0, NULL);
@@ -118,11 +127,9 @@ Test(explain, officer_applied_when_the_store_shows_it)
 Test(explain, officer_not_applied_past_the_replay_mark)
 {
     view v;
-    view_make(&v, 2);
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(3);
+    tq_explain_officer e;
+    officer_case(&v, 2, &x, TQ_SEEN_DOCS_OK, &e, 3);
     EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
     view_make(&v, 0); /* never replayed */
     EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
@@ -131,16 +138,14 @@ Test(explain, officer_not_applied_past_the_replay_mark)
 Test(explain, officer_not_applied_in_a_skipped_gap)
 {
     view v;
-    view_make(&v, 9);
+    tq_explain x;
+    tq_explain_officer e;
+    officer_case(&v, 9, &x, TQ_SEEN_DOCS_OK, &e, 4);
     tq_gap *g = &v.jv.gaps.v[0];
     memset(g->id, 7, TQ_JOURNAL_ID_LEN);
     g->first = 3;
     g->last = 4;
     v.jv.gaps.n = v.jv.gaps.total = 1;
-    tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(4);
     EXPECT_WHY(x, v, e, 0, "not applied: seq 3..4 of this journal was skipped by --skip-corrupt "
                "(thongquan replay --fill-gap applies it)");
     e.seq = 5; /* past the gap */
@@ -153,10 +158,9 @@ Test(explain, officer_not_applied_in_a_skipped_gap)
 Test(explain, officer_not_applied_after_a_final_event)
 {
     view v;
-    view_make(&v, 9);
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    tq_explain_officer e = docs_ok_at(3);
+    tq_explain_officer e;
+    officer_case(&v, 9, &x, 0, &e, 3);
     e.final_ev = TQ_EV_MANUAL_CLEAR;
     e.final_seq = 2;
     EXPECT_WHY(x, v, e, 0, "not applied: it came after the MANUAL_CLEAR at seq 2, when the "
