@@ -172,15 +172,24 @@ Test(explain, officer_not_applied_after_a_final_event)
                "when it came");
 }
 
+/* journal_and_store() - g_dir/j.tqj of a DECL, its MANUAL_CLEAR and a DOCS_OK (its id
+ * into id; the path returned, malloc'd) and an empty store g_dir/db open for writing. */
+static char *journal_and_store(uint8_t id[TQ_JOURNAL_ID_LEN], tq_store **s)
+{
+    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
+    char *jpath = strdup(path_in("j.tqj"));
+    write_journal(jpath, lines, id);
+    *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    return jpath;
+}
+
 /* A real journal and store: load finds the officer results, their finality and the
  * replay mark; a missing journal is left for its history to report. */
 Test(explain, journals_load_reads_officers_and_marks)
 {
     uint8_t id[TQ_JOURNAL_ID_LEN];
-    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
-    char *jpath = strdup(path_in("j.tqj"));
-    write_journal(jpath, lines, id);
-    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_store *s;
+    char *jpath = journal_and_store(id, &s);
     tq_txn *t = tq_test_begin(s, 0);
     tq_journal_mark m = {.last_seq = 3};
     memcpy(m.id, id, sizeof m.id);
@@ -368,10 +377,8 @@ static char *history_text(tq_txn *t, const tq_explain *x, const tq_explain_journ
 Test(explain, history_of_one_journal)
 {
     uint8_t id[TQ_JOURNAL_ID_LEN];
-    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
-    char *jpath = strdup(path_in("j.tqj"));
-    write_journal(jpath, lines, id);
-    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_store *s;
+    char *jpath = journal_and_store(id, &s);
     tq_txn *t = tq_test_begin(s, 1);
     const char *paths[] = {jpath};
     tq_explain_journals jv;
