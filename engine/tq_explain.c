@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tq_grow.h"
+
 #define PERMIT_REASONS                                                                   \
     ((uint32_t)(TQ_R_PERMIT_MISSING | TQ_R_PERMIT_REVOKED | TQ_R_PERMIT_EXPIRED |        \
                 TQ_R_PERMIT_HOLDER | TQ_R_PERMIT_HS))
@@ -168,16 +170,10 @@ int tq_explain_each_payment(tq_txn *t, const char *decl_no,
 static int collect_payment(void *ctx, const tq_payment *p)
 {
     tq_explain_payment_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        tq_payment *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return TQ_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = *p;
-    return 0;
+    int rc = tq_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v, 8);
+    if (rc == TQ_OK)
+        l->v[l->n++] = *p;
+    return rc;
 }
 
 int tq_explain_payments(tq_txn *t, const char *decl_no, tq_explain_payment_list *l)

@@ -18,13 +18,6 @@ static char *group(uint64_t v, char out[TQ_U128_GROUP_MAX])
     return tq_u128_group((tq_u128)v, out);
 }
 
-/* hex_id() - a journal id as 32 lowercase hex digits. */
-static void hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
-{
-    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 /* dong() - a sum of money as the operator reads it: "12,500,000 đồng" (SPEC §2: money
  * is a whole number of đồng; sums are exact, so 128 bits). */
 #define DONG_MAX (TQ_U128_GROUP_MAX + 8)
@@ -95,7 +88,7 @@ static void print_gaps(FILE *f, const tq_explain_journals *jv)
             "decision may lack some of them\n",
             (unsigned long long)g->total);
     for (size_t i = 0; i < g->n; i++) {
-        hex_id(g->v[i].id, hex);
+        tq_hex(g->v[i].id, TQ_JOURNAL_ID_LEN, hex);
         format_utc(g->v[i].skipped_at, when);
         fprintf(f, "  journal %s  seq %llu..%llu (frame %llu), skipped %s\n", hex,
                 (unsigned long long)g->v[i].first, (unsigned long long)g->v[i].last,
@@ -118,7 +111,7 @@ static void print_json_gaps(tq_json *j, const tq_explain_journals *jv)
     tq_json_key(j, "gaps");
     tq_json_begin_array(j);
     for (size_t i = 0; i < g->n; i++) {
-        hex_id(g->v[i].id, hex);
+        tq_hex(g->v[i].id, TQ_JOURNAL_ID_LEN, hex);
         format_utc(g->v[i].skipped_at, when);
         tq_json_begin_object(j);
         tq_json_kv_string(j, "journal_id", hex);
@@ -355,7 +348,7 @@ static void print_verdict(FILE *f, const tq_explain *x)
 static void print_last_event(FILE *f, const tq_decl *d)
 {
     char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    hex_id(d->src_id, hex);
+    tq_hex(d->src_id, TQ_JOURNAL_ID_LEN, hex);
     if (d->src_seq)
         fprintf(f, "last event    seq %llu of journal %s\n", (unsigned long long)d->src_seq, hex);
 }
@@ -470,7 +463,7 @@ static void json_last_event(tq_json *j, const tq_decl *d)
         tq_json_null(j);
         return;
     }
-    hex_id(d->src_id, hex);
+    tq_hex(d->src_id, TQ_JOURNAL_ID_LEN, hex);
     tq_json_begin_object(j);
     tq_json_kv_string(j, "journal_id", hex);
     tq_json_kv_u64(j, "seq", d->src_seq);

@@ -1,6 +1,9 @@
 /* tq_nightly.c - the nightly job's library (tq_nightly.h): inbox folders, scan, claim,
  * stage with SHA-256, load with the ledger in the load's transaction, file away. */
 #include "tq_nightly.h"
+#include "tq_grow.h"
+#include "tq_num.h"
+#include "tq_out.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -88,23 +91,12 @@ char *tq_nightly_quote(const char *name)
     return out;
 }
 
-void tq_nightly_hex(const void *bytes, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    const uint8_t *b = bytes;
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 char *tq_nightly_hex_name(const char *name)
 {
     size_t n = strlen(name);
     char *h = malloc(2 * n + 1);
     if (h)
-        tq_nightly_hex(name, n, h);
+        tq_hex(name, n, h);
     return h;
 }
 
@@ -241,14 +233,8 @@ typedef struct vec {
 
 static int vec_push(vec *a, const char *name, int kind, int recovered, const struct stat *st)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 16;
-        tq_nightly_entry *v = realloc(a->v, cap * sizeof *v);
-        if (v == NULL)
-            return TQ_ERR_NOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
+    if (tq_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, 16) != TQ_OK)
+        return TQ_ERR_NOMEM;
     tq_nightly_entry *e = &a->v[a->n];
     if ((e->name = strdup(name)) == NULL)
         return TQ_ERR_NOMEM;
@@ -726,6 +712,8 @@ void tq_nightly_state_read(const tq_nightly *n, tq_nightly_state *out)
     }
 }
 
+/* The state is a small file replaced whole: through tq_out (a random temporary beside
+ * it, never a planted link, fsync of file and folder, removed on error or signal). */
 int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *s, tq_diag *d)
 {
     char buf[256];
@@ -733,19 +721,19 @@ int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *s, tq_diag *d)
         snprintf(buf, sizeof buf, "last_success %llu\nlast_reconcile %llu\ncleared_now %llu\n",
                  (unsigned long long)s->last_success, (unsigned long long)s->last_reconcile,
                  (unsigned long long)s->cleared_now);
-    int st = n->fd[F_STATE];
-    unlinkat(st, "state.new", 0);
-    int fd = openat(st, "state.new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return sys_fail(d, errno, n->path, STATE_DIR "/state.new");
-    int ok = write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
-    close(fd);
-    if (!ok || renameat(st, "state.new", st, "state") != 0) {
-        int e = errno;
-        unlinkat(st, "state.new", 0);
-        return sys_fail(d, e, n->path, STATE_DIR "/state");
+    char *path = tq_nightly_state_path(n, "state");
+    if (path == NULL)
+        return TQ_ERR_NOMEM;
+    tq_out out;
+    int rc = tq_out_open(&out, path, TQ_OUT_NO_STREAM | TQ_OUT_PRIVATE, d);
+    free(path);
+    if (rc != TQ_OK)
+        return rc;
+    if ((rc = tq_out_write(&out, buf, (size_t)len)) != TQ_OK) {
+        tq_out_rollback(&out);
+        return sys_fail(d, rc == TQ_ERR_FULL ? ENOSPC : EIO, n->path, STATE_DIR "/state");
     }
-    return fsync(st) == 0 ? TQ_OK : sys_fail(d, errno, n->path, STATE_DIR);
+    return tq_out_commit(&out, d);
 }
 
 /* ---- seeding the ledger from done/ ---- */

@@ -169,9 +169,11 @@ TQ_MUST_USE int tq_nightly_set_pending(tq_nightly *n, int on, tq_diag *d);
 TQ_MUST_USE int tq_nightly_pending(const tq_nightly *n);
 
 /* Figures kept between runs for the metrics (unix seconds, 0 = never): read from and
- * written to .thongquan/state (replaced atomically).  A missing or damaged state reads
+ * written to .thongquan/state (replaced atomically through formats/tq_out.h: a link
+ * planted there is replaced, never written through).  A missing or damaged state reads
  * as zeros.  tq_nightly_state_write() @return TQ_OK, or TQ_ERR_IO, TQ_ERR_FULL,
- * TQ_ERR_PERM with d->why naming the file. */
+ * TQ_ERR_PERM, TQ_ERR_INPUT (the name holds a directory or a device), TQ_ERR_NOMEM,
+ * with d->why naming the file.  Threads: the job's thread (one tq_nightly each). */
 typedef struct tq_nightly_state {
     uint64_t last_success;      /* last run that ended 0 or 7 */
     uint64_t last_reconcile;    /* last reconcile that committed */
@@ -184,10 +186,6 @@ TQ_MUST_USE int tq_nightly_state_write(tq_nightly *n, const tq_nightly_state *st
  * (and '\\') as \xNN, so a name with a newline, a tab or invalid UTF-8 is one token
  * on one line.  malloc'd; NULL when out of memory. */
 char *tq_nightly_quote(const char *name);
-
-/* tq_nightly_hex() - n bytes as 2n lowercase hex digits and a NUL into out (2n + 1
- * bytes): a SHA-256, or a name's exact bytes for the report. */
-void tq_nightly_hex(const void *bytes, size_t n, char *out);
 
 /* tq_nightly_hex_name() - a name's exact bytes in hex (the report's "name_hex"), a new
  * string the caller frees; NULL when out of memory.  Any thread. */

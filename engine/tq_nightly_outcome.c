@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tq_grow.h"
 #include "tq_path.h"
 
 static const char *const result_names[TQ_NIGHTLY_R_COUNT] = {"loaded", "failed", "duplicate",
@@ -79,14 +80,8 @@ int tq_nightly_outcome_stamp(tq_nightly_outcome *o, time_t start)
 tq_nightly_file *tq_nightly_outcome_add(tq_nightly_outcome *o, const tq_nightly_entry *e,
                                         int result)
 {
-    if (o->nf == o->capf) {
-        size_t cap = o->capf ? 2 * o->capf : 16;
-        tq_nightly_file *v = realloc(o->f, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        o->f = v;
-        o->capf = cap;
-    }
+    if (tq_grow((void **)&o->f, &o->capf, o->nf + 1, sizeof *o->f, 16) != TQ_OK)
+        return NULL;
     tq_nightly_file *f = &o->f[o->nf];
     memset(f, 0, sizeof *f);
     f->q = tq_nightly_quote(e->name);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tq_num.h"
+
 /* ---- NAME.err: why a file was refused ---- */
 
 typedef struct err_text {
@@ -202,7 +204,7 @@ int tq_nightly_take(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightl
     rc = tq_nightly_stage(c->n, e, &sf, d);
     if (rc != TQ_OK)
         return not_staged(c, e, f, rc, out, d);
-    tq_nightly_hex(sf.sha256, 32, f->sha);
+    tq_hex(sf.sha256, 32, f->sha);
     rc = load_staged(c, e, f, &sf, out, d);
     tq_nightly_staged_release(&sf);
     return rc;

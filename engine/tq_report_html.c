@@ -88,7 +88,7 @@ void tq_report_batch(tq_report *r, double at, uint64_t seq)
 
 /* ---- text ---- */
 
-void tq_html_text(FILE *f, const char *s)
+void tq_report_html_text(FILE *f, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t left = strlen((const char *)p);
@@ -127,8 +127,11 @@ char *tq_report_group(uint64_t v, char out[32])
 
 char *tq_report_vn_time(tq_instant t, char out[32])
 {
-    int64_t s = t.sec + 7 * 3600, day = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-    int64_t sod = s - day * 86400, y;
+    /* The day from the one Vietnam-day rule; the second of that day from the remainder
+     * alone, so no sum can overflow whatever t.sec holds. */
+    int32_t day = tq_instant_vn_day(t);
+    int64_t sod = (t.sec % TQ_SECS_PER_DAY + TQ_SECS_PER_DAY + TQ_VN_OFFSET_SECS) %
+                  TQ_SECS_PER_DAY, y;
     int m, d;
     tq_civil_from_days(day, &y, &m, &d);
     snprintf(out, 32, "%04lld-%02d-%02d %02d:%02d:%02d +07:00", (long long)y, m, d,
@@ -211,9 +214,9 @@ static void facts(FILE *f, const tq_report *r)
     fputs("<section><h2>This run</h2><table class=\"facts\">\n", f);
     for (uint32_t i = 0; i < r->nfacts; i++) {
         fputs("<tr><td>", f);
-        tq_html_text(f, r->fact_label[i]);
+        tq_report_html_text(f, r->fact_label[i]);
         fputs("</td><td>", f);
-        tq_html_text(f, r->fact_value[i]);
+        tq_report_html_text(f, r->fact_value[i]);
         fputs("</td></tr>\n", f);
     }
     fputs("</table></section>\n", f);
@@ -264,7 +267,7 @@ static void hbars(FILE *f, const char *const *labels, const uint64_t *v, int n,
         double w = 300.0 * (double)v[i] / (double)max;
         int y = i * 26 + 2;
         fprintf(f, "<text x=\"0\" y=\"%d\">", y + 16);
-        tq_html_text(f, labels[i]);
+        tq_report_html_text(f, labels[i]);
         fprintf(f, "</text><rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>"
                 "<text x=\"%.1f\" y=\"%d\">%s</text>\n", y + 2, w < 1 && v[i] ? 1.0 : w, color,
                 176 + w, y + 16, num(v[i], a));
@@ -459,7 +462,7 @@ static void list_table(FILE *f, const tq_report *r, int which)
         fputs("<tr>", f);
         for (int c = 0; c < ncols; c++) {
             fputs(list_def[which].numeric >> c & 1 ? "<td class=\"n\">" : "<td>", f);
-            tq_html_text(f, l->cell[i][c]);
+            tq_report_html_text(f, l->cell[i][c]);
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
@@ -471,7 +474,7 @@ static void list_table(FILE *f, const tq_report *r, int which)
                 num(l->total, b));
         if (l->rest[0]) {
             fputs("the whole list: <b>", f);
-            tq_html_text(f, l->rest);
+            tq_report_html_text(f, l->rest);
             fputs("</b>.</p>\n", f);
         } else {
             fputs("the whole list is not part of this page.</p>\n", f);
@@ -486,16 +489,16 @@ int tq_report_html_print(FILE *f, const tq_report *r)
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta name=\"generator\" content=\"thongquan\">\n<title>", f);
-    tq_html_text(f, r->title);
+    tq_report_html_text(f, r->title);
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<header><h1>", css);
-    tq_html_text(f, r->title);
+    tq_report_html_text(f, r->title);
     fprintf(f, "</h1><p>As of %s (Vietnam time)</p></header>\n<main>\n",
             tq_report_vn_time(r->as_of, t));
     if (r->have_store) {
         cards(f, r);
         if (r->store_note[0]) {
             fputs("<p class=\"note\">", f);
-            tq_html_text(f, r->store_note);
+            tq_report_html_text(f, r->store_note);
             fputs("</p>\n", f);
         }
     }

@@ -155,10 +155,10 @@ TQ_MUST_USE int tq_report_commit(tq_out *o, const tq_report *r, tq_diag *d);
  * and free r.  Either may be NULL; safe after tq_report_commit(). */
 void tq_report_close(tq_out *o, tq_report *r);
 
-/* tq_html_text() - s as HTML text into f: & < > " ' escaped, every byte sequence that
- * is not valid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut short) and every
- * control character but tab and newline written as U+FFFD. */
-void tq_html_text(FILE *f, const char *s);
+/* tq_report_html_text() - s as HTML text into f: & < > " ' escaped, every byte
+ * sequence that is not valid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut
+ * short) and every control character but tab and newline written as U+FFFD. */
+void tq_report_html_text(FILE *f, const char *s);
 
 /* tq_report_group() - v grouped by thousands ("15,000") into out; returns out. */
 char *tq_report_group(uint64_t v, char out[32]);

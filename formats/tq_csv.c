@@ -46,6 +46,16 @@ int tq_valid_taxid(const char *s, size_t n)
     return (n == 10 || n == 13) && all_digits(s, n);
 }
 
+int tq_valid_office(const char *s, size_t n)
+{
+    if (n != 4)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
 static int permit_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '.' ||

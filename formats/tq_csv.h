@@ -48,6 +48,7 @@ size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap);
  * exactly n bytes of s (no NUL needed) against SPEC §2's format:
  *   tq_valid_decl_no    12 digits, the first not '0';
  *   tq_valid_taxid      10 or 13 digits;
+ *   tq_valid_office     a customs office code: 4 of [0-9A-Z] ("01B1");
  *   tq_valid_permit_no  1..TQ_PERMIT_MAX of [A-Za-z0-9./_-] (also a receipt_no);
  *   tq_valid_hs         8 digits.
  * These are predicates, not status functions, on purpose: @return 1 when s is valid,
@@ -57,6 +58,7 @@ size_t tq_csv_format_permit(const tq_permit *p, char *out, size_t cap);
  * Threads: pure; any thread. */
 TQ_MUST_USE int tq_valid_decl_no(const char *s, size_t n);
 TQ_MUST_USE int tq_valid_taxid(const char *s, size_t n);
+TQ_MUST_USE int tq_valid_office(const char *s, size_t n);
 TQ_MUST_USE int tq_valid_permit_no(const char *s, size_t n);
 TQ_MUST_USE int tq_valid_hs(const char *s, size_t n);
 

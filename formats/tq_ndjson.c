@@ -589,12 +589,13 @@ static void copy_str(char *dst, const jval *v)
     dst[v->n] = '\0';
 }
 
-static bool code_chars(const char *s, size_t n, bool first_letter)
+/* code_chars() - n of [A-Z0-9], the first a letter (a declaration kind: "A11"). */
+static bool code_chars(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         bool upper = c >= 'A' && c <= 'Z';
-        if (!(upper || (is_digit(c) && !(first_letter && i == 0))))
+        if (!(upper || (is_digit(c) && i > 0)))
             return false;
     }
     return true;
@@ -623,12 +624,7 @@ static void take_str(jp *j, const char *field, const jval *v, const char *must,
 
 static int valid_kind(const char *s, size_t n)
 {
-    return n == 3 && code_chars(s, 3, true);
-}
-
-static int valid_office(const char *s, size_t n)
-{
-    return n == 4 && code_chars(s, 4, false);
+    return n == 3 && code_chars(s, 3);
 }
 
 static int valid_officer(const char *s, size_t n)
@@ -679,7 +675,7 @@ static const struct text_field {
      offsetof(tq_event, decl_no)},
     {K_KIND, "must be a declaration type code [A-Z][0-9A-Z]{2}", valid_kind,
      offsetof(tq_event, kind)},
-    {K_OFFICE, "must be a customs office code [0-9A-Z]{4}", valid_office,
+    {K_OFFICE, "must be a customs office code [0-9A-Z]{4}", tq_valid_office,
      offsetof(tq_event, office)},
     {K_DECLARANT, "must be a taxpayer id of 10 or 13 ASCII digits", tq_valid_taxid,
      offsetof(tq_event, declarant)},

@@ -39,3 +39,14 @@ uint64_t tq_u128_u64(tq_u128 v)
 {
     return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
 }
+
+void tq_hex(const void *bytes, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    const uint8_t *b = bytes;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

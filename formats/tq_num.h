@@ -4,6 +4,7 @@
  * overflows after 18,447 amounts of 10^15; a 128-bit sum would need more than 3 * 10^23
  * of them, so sums of stored amounts never overflow in practice, and the adders below
  * saturate at 2^128 - 1 rather than wrap if one ever did.
+ * Also bytes written as hex (tq_hex), the other way the tree writes numbers for people.
  * Threads: pure functions; any thread.
  */
 #ifndef TQ_NUM_H
@@ -68,5 +69,11 @@ char *tq_u128_group(tq_u128 v, char out[TQ_U128_GROUP_MAX]);
 /* tq_u128_u64() - v, or UINT64_MAX when v does not fit (for a field that is u64 by
  * contract, such as a shortfall, which is never more than a tax_due). */
 uint64_t tq_u128_u64(tq_u128 v);
+
+/* tq_hex() - n bytes as 2n lowercase hex digits and a NUL into out, which must hold
+ * 2n + 1 bytes: a journal id (TQ_JOURNAL_ID_LEN bytes), a SHA-256, a name's exact
+ * bytes.  The one hex writer of the tree (the CLI, explain and the nightly job).
+ * Ownership: bytes and out are the caller's; they must not overlap. */
+void tq_hex(const void *bytes, size_t n, char *out);
 
 #endif

@@ -125,6 +125,17 @@ Test(csv_validators, taxid_has_10_or_13_digits)
     cr_expect(!tq_valid_taxid("010123456a", 10));
 }
 
+Test(csv_validators, office_is_four_of_digits_and_capitals)
+{
+    cr_expect(tq_valid_office("01B1", 4));
+    cr_expect(tq_valid_office("ZZ09", 4));
+    cr_expect(!tq_valid_office("01B", 3));
+    cr_expect(!tq_valid_office("01B12", 5));
+    cr_expect(!tq_valid_office("01b1", 4), "lower case");
+    cr_expect(!tq_valid_office("01-1", 4));
+    cr_expect(tq_valid_office("01B1X", 4), "only n bytes are read");
+}
+
 Test(csv_validators, permit_no)
 {
     cr_expect(tq_valid_permit_no("a", 1));

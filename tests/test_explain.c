@@ -81,90 +81,106 @@ static tq_explain_officer docs_ok_at(uint64_t seq)
     return e;
 }
 
+/* officer_case() - journal 0 replayed through mark, a declaration that shows the
+ * officer results seen (TQ_SEEN_* bits), and a DOCS_OK result at seq. */
+static void officer_case(view *v, uint64_t mark, tq_explain *x, unsigned seen,
+                         tq_explain_officer *e, uint64_t seq)
+{
+    view_make(v, mark);
+    memset(x, 0, sizeof *x);
+    x->decl.officer = (uint8_t)seen;
+    *e = docs_ok_at(seq);
+}
+
+/* EXPECT_WHY() - tq_explain_officer_why() on journal 0 of view v says applied (1 or 0)
+ * and, unless text is NULL, exactly text; a failure names the test's line. */
+#define EXPECT_WHY(x, v, e, applied, text)                                              \
+    do {                                                                                \
+        char why_[200];                                                                 \
+        const char *want_ = (text);                                                     \
+        cr_expect_eq(tq_explain_officer_why(&(x), &(v).jv, 0, &(e), why_, sizeof why_), \
+                     (applied));                                                        \
+        if (want_)                                                                      \
+            cr_expect_str_eq(why_, want_);                                              \
+    } while (0)
+
 Test(explain, officer_applied_when_the_store_shows_it)
 {
     view v;
-    view_make(&v, 3); /* replayed through the result itself */
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(3);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
-    cr_expect_str_eq(why, "applied");
+    tq_explain_officer e;
+    officer_case(&v, 3, &x, TQ_SEEN_DOCS_OK, &e, 3); /* replayed through the result itself */
+    EXPECT_WHY(x, v, e, 1, "applied");
     e.result = TQ_OFFICER_INSPECT_OK; /* DOCS_OK's bit is not INSPECT_OK's */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
+    EXPECT_WHY(x, v, e, 0, NULL);
     x.decl.officer = TQ_SEEN_INSPECT_OK;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
     e.result = TQ_OFFICER_DOCS_OK;
     x.decl.officer = TQ_SEEN_INSPECT_OK; /* another result's bit is not this one's */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: the declaration was already final (cleared by the "
-                          "rules) when it came");
+    EXPECT_WHY(x, v, e, 0, "not applied: the declaration was already final (cleared by the "
+               "rules) when it came");
     e.result = TQ_OFFICER_REJECT;
     x.decl.state = TQ_STATE_REJECTED;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
 }
 
 Test(explain, officer_not_applied_past_the_replay_mark)
 {
     view v;
-    view_make(&v, 2);
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(3);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied yet: this journal is not replayed that far");
+    tq_explain_officer e;
+    officer_case(&v, 2, &x, TQ_SEEN_DOCS_OK, &e, 3);
+    EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
     view_make(&v, 0); /* never replayed */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied yet: this journal is not replayed that far");
+    EXPECT_WHY(x, v, e, 0, "not applied yet: this journal is not replayed that far");
 }
 
 Test(explain, officer_not_applied_in_a_skipped_gap)
 {
     view v;
-    view_make(&v, 9);
+    tq_explain x;
+    tq_explain_officer e;
+    officer_case(&v, 9, &x, TQ_SEEN_DOCS_OK, &e, 4);
     tq_gap *g = &v.jv.gaps.v[0];
     memset(g->id, 7, TQ_JOURNAL_ID_LEN);
     g->first = 3;
     g->last = 4;
     v.jv.gaps.n = v.jv.gaps.total = 1;
-    tq_explain x;
-    memset(&x, 0, sizeof x);
-    x.decl.officer = TQ_SEEN_DOCS_OK;
-    tq_explain_officer e = docs_ok_at(4);
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: seq 3..4 of this journal was skipped by --skip-corrupt "
-                          "(thongquan replay --fill-gap applies it)");
+    EXPECT_WHY(x, v, e, 0, "not applied: seq 3..4 of this journal was skipped by --skip-corrupt "
+               "(thongquan replay --fill-gap applies it)");
     e.seq = 5; /* past the gap */
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
     v.have_id[0] = 0; /* a journal whose id is unknown has no gap */
     e.seq = 4;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 1);
+    EXPECT_WHY(x, v, e, 1, NULL);
 }
 
 Test(explain, officer_not_applied_after_a_final_event)
 {
     view v;
-    view_make(&v, 9);
     tq_explain x;
-    memset(&x, 0, sizeof x);
-    tq_explain_officer e = docs_ok_at(3);
+    tq_explain_officer e;
+    officer_case(&v, 9, &x, 0, &e, 3);
     e.final_ev = TQ_EV_MANUAL_CLEAR;
     e.final_seq = 2;
-    char why[200];
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: it came after the MANUAL_CLEAR at seq 2, when the "
-                          "declaration was final, and events on a final declaration change "
-                          "nothing");
+    EXPECT_WHY(x, v, e, 0, "not applied: it came after the MANUAL_CLEAR at seq 2, when the "
+               "declaration was final, and events on a final declaration change "
+               "nothing");
     e.declared_before = 0;
     e.final_ev = 0;
-    cr_expect_eq(tq_explain_officer_why(&x, &v.jv, 0, &e, why, sizeof why), 0);
-    cr_expect_str_eq(why, "not applied: the declaration was not yet declared or already final "
-                          "when it came");
+    EXPECT_WHY(x, v, e, 0, "not applied: the declaration was not yet declared or already final "
+               "when it came");
+}
+
+/* journal_and_store() - g_dir/j.tqj of a DECL, its MANUAL_CLEAR and a DOCS_OK (its id
+ * into id; the path returned, malloc'd) and an empty store g_dir/db open for writing. */
+static char *journal_and_store(uint8_t id[TQ_JOURNAL_ID_LEN], tq_store **s)
+{
+    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
+    char *jpath = strdup(path_in("j.tqj"));
+    write_journal(jpath, lines, id);
+    *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    return jpath;
 }
 
 /* A real journal and store: load finds the officer results, their finality and the
@@ -172,10 +188,8 @@ Test(explain, officer_not_applied_after_a_final_event)
 Test(explain, journals_load_reads_officers_and_marks)
 {
     uint8_t id[TQ_JOURNAL_ID_LEN];
-    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
-    char *jpath = strdup(path_in("j.tqj"));
-    write_journal(jpath, lines, id);
-    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_store *s;
+    char *jpath = journal_and_store(id, &s);
     tq_txn *t = tq_test_begin(s, 0);
     tq_journal_mark m = {.last_seq = 3};
     memcpy(m.id, id, sizeof m.id);
@@ -363,10 +377,8 @@ static char *history_text(tq_txn *t, const tq_explain *x, const tq_explain_journ
 Test(explain, history_of_one_journal)
 {
     uint8_t id[TQ_JOURNAL_ID_LEN];
-    const char *lines[] = {decl_line, manual_line, docs_line, NULL};
-    char *jpath = strdup(path_in("j.tqj"));
-    write_journal(jpath, lines, id);
-    tq_store *s = tq_test_open(path_in("db"), TQ_STORE_WRITE);
+    tq_store *s;
+    char *jpath = journal_and_store(id, &s);
     tq_txn *t = tq_test_begin(s, 1);
     const char *paths[] = {jpath};
     tq_explain_journals jv;

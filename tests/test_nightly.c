@@ -411,3 +411,31 @@ Test(nightly, outcome_worklists)
     cr_expect_neq(o.worklist_error[0], '\0');
     tq_nightly_outcome_release(&o);
 }
+
+/* The state file is replaced, never written through: a link planted at
+ * .thongquan/state is itself replaced and its target stays as it was. */
+Test(nightly, state_write_replaces_a_planted_link)
+{
+    tq_nightly *n;
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(mkdir(path_in("inbox"), 0700), 0);
+    cr_assert_eq(tq_nightly_open(path_in("inbox"), &n, &d), TQ_OK, "%s", d.why);
+    put_file(path_in("victim"), "precious\n", time(NULL));
+    cr_assert_eq(symlink(path_in("victim"), path_in("inbox/.thongquan/state")), 0);
+    tq_nightly_state st = {.last_success = 11, .last_reconcile = 22, .cleared_now = 33};
+    cr_assert_eq(tq_nightly_state_write(n, &st, &d), TQ_OK, "%s", d.why);
+    char *v = slurp(path_in("victim"));
+    cr_expect_str_eq(v, "precious\n");
+    free(v);
+    struct stat sb;
+    cr_assert_eq(lstat(path_in("inbox/.thongquan/state"), &sb), 0);
+    cr_expect(S_ISREG(sb.st_mode), "the link was followed, not replaced");
+    cr_expect_eq(sb.st_mode & 077, 0, "the state is private");
+    tq_nightly_state back;
+    tq_nightly_state_read(n, &back);
+    cr_expect_eq(back.last_success, 11);
+    cr_expect_eq(back.last_reconcile, 22);
+    cr_expect_eq(back.cleared_now, 33);
+    tq_nightly_close(n);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tq_buf.h"
+#include "tq_grow.h"
 #include "tq_num.h"
 
 static const char *dec(uint64_t v)
@@ -75,4 +76,78 @@ Test(num, little_endian_round_trip_and_byte_order)
     cr_expect_eq(tq_le_get64(b), UINT64_MAX);
     tq_le_put32(b + 1, 0x80000000u);  /* unaligned */
     cr_expect_eq(tq_le_get32(b + 1), 0x80000000u);
+}
+
+Test(num, grow_first_allocation_then_doubling)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_grow((void **)&v, &cap, 0, sizeof *v, 16), TQ_OK);
+    cr_expect_null(v, "nothing needed: nothing allocated");
+    cr_assert_eq(tq_grow((void **)&v, &cap, 1, sizeof *v, 16), TQ_OK);
+    cr_expect_eq(cap, 16);
+    cr_assert_not_null(v);
+    for (int i = 0; i < 16; i++)
+        v[i] = i;
+    cr_assert_eq(tq_grow((void **)&v, &cap, 16, sizeof *v, 16), TQ_OK);
+    cr_expect_eq(cap, 16, "room enough: unchanged");
+    cr_assert_eq(tq_grow((void **)&v, &cap, 17, sizeof *v, 16), TQ_OK);
+    cr_expect_eq(cap, 32);
+    cr_assert_eq(tq_grow((void **)&v, &cap, 100, sizeof *v, 16), TQ_OK);
+    cr_expect_eq(cap, 128, "doubled until it holds need");
+    for (int i = 0; i < 16; i++)
+        cr_expect_eq(v[i], i, "the contents moved with the array");
+    v[127] = 1;
+    free(v);
+    char *c = NULL;
+    cap = 0;
+    cr_assert_eq(tq_grow((void **)&c, &cap, 1, 1, 0), TQ_OK);
+    cr_expect_eq(cap, 1, "first 0 counts as 1");
+    free(c);
+}
+
+Test(num, grow_refuses_overflow_and_keeps_the_array)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_grow((void **)&v, &cap, 4, sizeof *v, 4), TQ_OK);
+    int *old = v;
+    /* the element count would pass SIZE_MAX */
+    cr_expect_eq(tq_grow((void **)&v, &cap, SIZE_MAX, sizeof *v, 4), TQ_ERR_NOMEM);
+    /* the count fits, its size in bytes does not */
+    cr_expect_eq(tq_grow((void **)&v, &cap, SIZE_MAX / 4, sizeof(uint64_t), 4), TQ_ERR_NOMEM);
+    cr_expect_eq(v, old);
+    cr_expect_eq(cap, 4);
+    cr_expect_eq(tq_grow((void **)&v, &cap, 5, 0, 4), TQ_ERR_NOMEM);
+    free(v);
+}
+
+/* realloc failing: a size no machine grants (ASan aborts on such a request instead of
+ * returning NULL, so the sanitizer build skips it). */
+Test(num, grow_realloc_failure_keeps_the_array)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("ASan aborts on an impossible allocation");
+#else
+    char *v = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tq_grow((void **)&v, &cap, 8, 1, 8), TQ_OK);
+    v[0] = 'k';
+    char *old = v;
+    cr_expect_eq(tq_grow((void **)&v, &cap, SIZE_MAX / 2 + 1, 1, 8), TQ_ERR_NOMEM);
+    cr_expect_eq(v, old);
+    cr_expect_eq(cap, 8);
+    cr_expect_eq(v[0], 'k');
+    free(v);
+#endif
+}
+
+Test(num, hex_writes_every_byte_lowercase)
+{
+    char out[2 * 5 + 1];
+    memset(out, 'x', sizeof out);
+    tq_hex("\x00\x01\xab\xff\x7f", 5, out);
+    cr_expect_str_eq(out, "0001abff7f");
+    tq_hex("", 0, out);
+    cr_expect_str_eq(out, "", "no bytes: an empty string");
 }

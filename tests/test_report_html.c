@@ -12,7 +12,7 @@
 
 TQ_TESTDIR_SUITE(report_html, "tq_report_html", 60);
 
-/* text() - what tq_html_text() writes for s (static buffer). */
+/* text() - what tq_report_html_text() writes for s (static buffer). */
 static const char *text(const char *s)
 {
     static char *buf;
@@ -20,7 +20,7 @@ static const char *text(const char *s)
     free(buf);
     FILE *f = open_memstream(&buf, &len);
     cr_assert_not_null(f);
-    tq_html_text(f, s);
+    tq_report_html_text(f, s);
     fclose(f);
     return buf;
 }
@@ -170,6 +170,11 @@ Test(report_html, numbers_and_times_for_people)
                      "1969-12-31 23:59:59 +07:00");
     cr_assert_str_eq(tq_report_vn_time((tq_instant){1722913200, 5}, b),
                      "2024-08-06 10:00:00 +07:00");
+    /* Vietnam midnight, and the second before: the day turns at 17:00 UTC. */
+    cr_assert_str_eq(tq_report_vn_time((tq_instant){1722963599, 0}, b),
+                     "2024-08-06 23:59:59 +07:00");
+    cr_assert_str_eq(tq_report_vn_time((tq_instant){1722963600, 0}, b),
+                     "2024-08-07 00:00:00 +07:00");
     tq_report *r = new_report("t");
     cr_assert_eq(tq_report_as_of(r, "2024-08-07T01:00:00Z", NULL), TQ_OK);
     tq_diag d;

@@ -24,6 +24,5 @@ void tq_cli_utc_now(char out[32])
 
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
 {
-    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
+    tq_hex(id, TQ_JOURNAL_ID_LEN, out);
 }

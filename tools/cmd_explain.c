@@ -190,10 +190,8 @@ int tq_cmd_explain(int argc, char **argv)
                      {"json", 0, &json},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("explain", argc, argv, opts, pos, 1, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_explain);
-    if (rc)
+    int npos, rc = tq_cli_args("explain", argc, argv, opts, pos, 1, &npos, help_explain);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (npos != 1)
         return tq_cli_usage("explain", "needs DECL_NO");

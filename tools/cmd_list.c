@@ -165,16 +165,6 @@ static int copy_key(const char *opt, const char *s, char *dst, size_t cap,
     return 0;
 }
 
-static int valid_office(const char *s, size_t n)
-{
-    if (n != 4)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-            return 0;
-    return 1;
-}
-
 typedef struct list_args {
     const char *db, *state, *reason, *office, *declarant, *permit, *before, *older,
         *as_of, *tax_paid, *limit, *csv, *ndjson, *table, *out;
@@ -198,7 +188,7 @@ static int build_filter(const list_args *a, tq_list_filter *f)
                  "PERMIT_QUOTA)", n > 64 ? 64 : n, which);
         return bad("reason", a->reason, msg);
     }
-    if ((a->office && copy_key("office", a->office, f->office, sizeof f->office, valid_office,
+    if ((a->office && copy_key("office", a->office, f->office, sizeof f->office, tq_valid_office,
                                "is not an office code (4 characters of 0-9 and A-Z: 01B1)")) ||
         (a->declarant && copy_key("declarant", a->declarant, f->declarant, sizeof f->declarant,
                                   tq_valid_taxid, "is not a tax id (10 or 13 digits)")) ||

@@ -512,10 +512,8 @@ int tq_cmd_nightly(int argc, char **argv)
                      {"deadline", 1, &deadline},
                      {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("nightly", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_nightly);
-    if (rc)
+    int npos, rc = tq_cli_args("nightly", argc, argv, opts, pos, 0, &npos, help_nightly);
+    if (rc != TQ_CLI_GO)
         return rc;
     run r;
     memset(&r, 0, sizeof r);

@@ -80,10 +80,8 @@ int tq_cmd_worklist(int argc, char **argv)
                      {"deadline", 1, &deadline}, {"force", 0, &force},
                      {"json", 0, &json},    {NULL, 0, NULL}};
     const char *pos[1];
-    int npos, rc = tq_cli_parse("worklist", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_worklist);
-    if (rc)
+    int npos, rc = tq_cli_args("worklist", argc, argv, opts, pos, 0, &npos, help_worklist);
+    if (rc != TQ_CLI_GO)
         return rc;
     if (out == NULL || out[0] == '\0')
         return tq_cli_usage("worklist", "needs --out DIR");

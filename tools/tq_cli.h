@@ -209,7 +209,8 @@ void tq_cli_json_by_reason(tq_json *j, const uint64_t *by_reason);
  * to it.  @return NULL when out of memory. */
 FILE *tq_cli_counting(FILE *under, uint64_t *lines, uint64_t *bytes);
 
-/* tq_cli_hex_id() - a journal id as 32 lowercase hex digits (cli_format.c). */
+/* tq_cli_hex_id() - a journal id as 32 lowercase hex digits (cli_format.c): the
+ * journal-id shorthand of formats/tq_num.h's tq_hex(). */
 void tq_cli_hex_id(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1]);
 
 /* tq_cli_now() - seconds on the monotonic clock, for durations (cli_progress.c). */

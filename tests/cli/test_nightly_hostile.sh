@@ -6,7 +6,7 @@
 #     the sender is nobody.)  Once the job made its folders, the sender cannot create
 #     failed/DATE/ at all.
 #  A2 the same trick by the job's own uid inside failed/DATE/ (NAME.err -> data.mdb), in
-#     done/DATE/ (NAME -> data.mdb) and on the state files (.thongquan/state.new, pending,
+#     done/DATE/ (NAME -> data.mdb) and on the state files (.thongquan/state, state.new, pending,
 #     lock): never followed; data.mdb untouched; the lock planted as a link is refused.
 #  A3 payments-leak.csv -> DB/secret: not followed, refused; the secret never appears in
 #     the inbox, the reports, stdout or stderr.
@@ -77,12 +77,13 @@ mkdir -p "$inbox/failed/$day" "$inbox/done/$day"
 ln -s "$db/data.mdb" "$inbox/failed/$day/payments-evil.csv.err"
 ln -s "$db/data.mdb" "$inbox/done/$day/payments-good.csv"
 ln -s "$db/data.mdb" "$inbox/.thongquan/state.new"
+ln -sfn "$db/data.mdb" "$inbox/.thongquan/state"   # replaced by the run, never written through
 ln -s "$db/data.mdb" "$inbox/.thongquan/pending"
 printf '%s\nbad,row\n' "$payhdr" >"$inbox/payments-evil.csv"
 printf '%s\n100000000002,KB-G,PAY,1,\n' "$payhdr" >"$inbox/payments-good.csv"
 before=$(mdb_sum)
 expect_status 4 nightly       # the pending marker is a link: refused, nothing loaded
-[ "$(mdb_sum)" = "$before" ] || fail "A2: data.mdb changed through .thongquan/pending"
+[ "$(mdb_sum)" = "$before" ] || fail "A2: data.mdb changed through .thongquan/pending or state"
 rm "$inbox/.thongquan/pending"
 expect_status 1 nightly
 [ -L "$inbox/failed/$day/payments-evil.csv.err" ] && [ -f "$inbox/failed/$day/payments-evil-2.csv.err" ] \
