@@ -70,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../formats/tq_grow.h"
 #include "tq_replay_int.h"
 
 #define TQ_PERMIT_CACHE_MAX 65536
@@ -694,14 +695,8 @@ static int permit_lookup(applier *a, const char *name, permit_entry **out)
         *out = &a->pe[slot->idx - 1];
         return TQ_OK;
     }
-    if (a->npe == a->pecap) {
-        size_t cap = a->pecap ? a->pecap * 2 : 1024;
-        permit_entry *pe = realloc(a->pe, cap * sizeof *pe);
-        if (pe == NULL)
-            return TQ_ERR_NOMEM;
-        a->pe = pe;
-        a->pecap = cap;
-    }
+    if (tq_grow((void **)&a->pe, &a->pecap, a->npe + 1, sizeof *a->pe, 1024) != TQ_OK)
+        return TQ_ERR_NOMEM;
     permit_entry *e = &a->pe[a->npe];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
@@ -734,14 +729,8 @@ static int change_note(applier *a, const tq_decision *before)
     tq_change c;
     if (!tq_apply_change(before, &a->d, TQ_CHANGE_EVENT, &c))
         return TQ_OK;
-    if (a->nch == a->chcap) {
-        size_t cap = a->chcap ? a->chcap * 2 : 4096;
-        pl_change *n = realloc(a->ch, cap * sizeof *n);
-        if (n == NULL)
-            return TQ_ERR_NOMEM;
-        a->ch = n;
-        a->chcap = cap;
-    }
+    if (tq_grow((void **)&a->ch, &a->chcap, a->nch + 1, sizeof *a->ch, 4096) != TQ_OK)
+        return TQ_ERR_NOMEM;
     pl_change *p = &a->ch[a->nch++];
     p->key = decl_key(c.decl_no);
     p->seq = c.src_seq;

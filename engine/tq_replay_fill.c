@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../formats/tq_grow.h"
 #include "tq_replay_int.h"
 
 typedef struct kset {            /* declaration numbers; 0 is never a key */
@@ -156,14 +157,8 @@ static uint64_t decl_number(const char *decl_no)
 static int collect_gap(void *ctx, const tq_gap *g)
 {
     fill_run *f = ctx;
-    if (f->ngaps == f->gapcap) {
-        size_t cap = f->gapcap ? f->gapcap * 2 : 16;
-        tq_gap *n = realloc(f->gaps, cap * sizeof *n);
-        if (n == NULL)
-            return TQ_ERR_NOMEM;
-        f->gaps = n;
-        f->gapcap = cap;
-    }
+    if (tq_grow((void **)&f->gaps, &f->gapcap, f->ngaps + 1, sizeof *f->gaps, 16) != TQ_OK)
+        return TQ_ERR_NOMEM;
     f->gaps[f->ngaps++] = *g;
     return 0;
 }

@@ -25,7 +25,6 @@
  * @return TQ_OK; TQ_ERR_NOMEM when the capacity or its size in bytes would overflow
  *         size_t, or realloc fails: *v and *cap are then unchanged (the old array is
  *         still valid and still the caller's to free).
- * elem must not be 0 (TQ_ERR_NOMEM, nothing to size).
  * elem must not be 0 (TQ_ERR_NOMEM: nothing to size).
  * Threads: no state of its own; *v and *cap are the caller's to guard. */
 TQ_MUST_USE static inline int tq_grow(void **v, size_t *cap, size_t need, size_t elem,
