@@ -452,11 +452,7 @@ static uint64_t decl_key(const char *decl_no)
 
 static void key_decl(uint64_t v, char out[TQ_DECL_NO_LEN + 1])
 {
-    for (int i = TQ_DECL_NO_LEN - 1; i >= 0; i--) {
-        out[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    out[TQ_DECL_NO_LEN] = '\0';
+    *tq_u64_put_fixed(out, v, TQ_DECL_NO_LEN) = '\0';
 }
 
 static size_t hash64(uint64_t k)
