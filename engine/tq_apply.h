@@ -39,6 +39,8 @@ typedef struct tq_apply_scratch {
     size_t guar_cap;
 } tq_apply_scratch;
 
+/* tq_apply_scratch_release() - free what sc holds and zero it (it may be used again).
+ * sc may be NULL.  Threads: the thread that owns sc. */
 void tq_apply_scratch_release(tq_apply_scratch *sc);
 
 /* ---- the change feed: one rule for "is this a change", used by every path ---- */

@@ -37,9 +37,13 @@ typedef struct replay_run {
 #define TQ_REPLAY_FRAME_CAP_DEFAULT (160ull << 20)
 #define TQ_REPLAY_THREADS_MAX 64
 
+/* tq__replay_pool_bytes() / tq__replay_frame_cap() - o's memory settings, or their
+ * defaults above when o leaves them 0.  Pure. */
 uint64_t tq__replay_pool_bytes(const tq_replay_opts *o);
 uint64_t tq__replay_frame_cap(const tq_replay_opts *o);
 
+/* tq__replay_begin_batch() - open r's write transaction for the next batch.
+ * @return TQ_OK or a store error.  Threads: the applying thread. */
 TQ_MUST_USE int tq__replay_begin_batch(replay_run *r);
 /* tq__replay_commit_batch() - flush, write the mark, commit; then begin the next batch
  * unless final.  A dry run flushes but never commits, and aborts at the final one. */
