@@ -226,68 +226,67 @@ static int readall(const char *path, uint64_t *events, uint64_t *raw, uint64_t *
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
 }
 
-int main(int argc, char **argv)
+typedef struct bench_args {
+    uint64_t n;
+    int runs;
+    tq_journal_write_opts o;
+    const char *dir;
+} bench_args;
+
+/* parse_args() - @return 0, or the exit status after a usage message. */
+static int parse_args(int argc, char **argv, bench_args *a)
 {
-    uint64_t n = 1000000;
-    int runs = 5;
-    tq_journal_write_opts o = {0};
-    const char *dir = NULL;
+    *a = (bench_args){.n = 1000000, .runs = 5};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc)
-            n = strtoull(argv[++i], NULL, 10);
+            a->n = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-            runs = atoi(argv[++i]);
+            a->runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frame-bytes") && i + 1 < argc)
-            o.frame_bytes = strtoull(argv[++i], NULL, 10);
+            a->o.frame_bytes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--level") && i + 1 < argc)
-            o.level = atoi(argv[++i]);
+            a->o.level = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-            dir = argv[++i];
+            a->dir = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--events N] [--runs R] [--frame-bytes B] [--level L] [--dir D]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (runs < 1 || runs > 100 || n == 0) {
+    if (a->runs < 1 || a->runs > 100 || a->n == 0) {
         fprintf(stderr, "bench_journal: --runs must be 1..100 and --events > 0\n");
         return 2;
     }
-    char tmpl[] = "/tmp/bench_journal_XXXXXX", path[4096];
-    if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL) {
-        fprintf(stderr, "bench_journal: mkdtemp: %s\n", strerror(errno));
-        return 1;
-    }
-    snprintf(path, sizeof path, "%s/bench.tqj", dir);
+    return 0;
+}
 
-    stamp *pk = calloc((size_t)runs, sizeof *pk), *rd = calloc((size_t)runs, sizeof *rd);
-    double *pw = calloc((size_t)runs, sizeof *pw), *pc = calloc((size_t)runs, sizeof *pc);
-    double *rw = calloc((size_t)runs, sizeof *rw), *rcpu = calloc((size_t)runs, sizeof *rcpu);
-    uint64_t events = 0, raw = 0, frames = 0;
-    for (int i = 0; i < runs; i++) {
-        int rc = pack(path, n, &o, &pk[i]);
-        if (rc == TQ_OK)
-            rc = readall(path, &events, &raw, &frames, &rd[i]);
-        if (rc != TQ_OK || events != n) {
-            fprintf(stderr, "bench_journal: %s (%llu events)\n", tq_strerror(rc),
-                    (unsigned long long)events);
-            return 1;
-        }
-    }
-    struct stat st;
-    stat(path, &st);
+/* report() - the medians of the runs' pack and read times, as a table. */
+static void report(const bench_args *a, const char *path, const stamp *pk, const stamp *rd,
+                   uint64_t raw, uint64_t frames)
+{
+    const int runs = a->runs;
+    const uint64_t n = a->n;
+    double *pw = calloc((size_t)runs * 4, sizeof *pw);
+    if (pw == NULL)
+        return;
+    double *pc = pw + runs, *rw = pc + runs, *rcpu = rw + runs;
     for (int i = 0; i < runs; i++) {
         pw[i] = pk[i].wall;
         pc[i] = pk[i].cpu;
         rw[i] = rd[i].wall;
         rcpu[i] = rd[i].cpu;
     }
+    struct stat st;
+    if (stat(path, &st) != 0)
+        st.st_size = 1;
     double mb = (double)raw / 1e6;
     double p = median(pw, runs), pcpu = median(pc, runs), r = median(rw, runs),
            rc = median(rcpu, runs);
     printf("journal bench: %llu events, %llu frames, frame_bytes %zu, level %d, median of %d runs\n",
            (unsigned long long)n, (unsigned long long)frames,
-           o.frame_bytes ? o.frame_bytes : (size_t)TQ_JOURNAL_FRAME_DEFAULT, o.level ? o.level : 3, runs);
+           a->o.frame_bytes ? a->o.frame_bytes : (size_t)TQ_JOURNAL_FRAME_DEFAULT,
+           a->o.level ? a->o.level : 3, runs);
     printf("  raw records  %10.1f MB  (%.1f bytes/event)\n", mb, (double)raw / (double)n);
     printf("  file         %10.1f MB  (%.1f bytes/event, ratio %.2fx)\n", st.st_size / 1e6,
            (double)st.st_size / (double)n, (double)raw / (double)st.st_size);
@@ -296,14 +295,41 @@ int main(int argc, char **argv)
     printf("  %-6s %-5s %12.0f %12.1f %10.3f\n", "pack", "cpu", n / pcpu, mb / pcpu, pcpu);
     printf("  %-6s %-5s %12.0f %12.1f %10.3f\n", "read", "wall", n / r, mb / r, r);
     printf("  %-6s %-5s %12.0f %12.1f %10.3f\n", "read", "cpu", n / rc, mb / rc, rc);
+    free(pw);
+}
+
+int main(int argc, char **argv)
+{
+    bench_args a;
+    int st = parse_args(argc, argv, &a);
+    if (st != 0)
+        return st;
+    char tmpl[] = "/tmp/bench_journal_XXXXXX", path[4096];
+    const char *dir = a.dir;
+    if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL) {
+        fprintf(stderr, "bench_journal: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/bench.tqj", dir);
+    stamp *pk = calloc((size_t)a.runs, sizeof *pk), *rd = calloc((size_t)a.runs, sizeof *rd);
+    uint64_t events = 0, raw = 0, frames = 0;
+    int rc = pk && rd ? TQ_OK : TQ_ERR_NOMEM;
+    for (int i = 0; i < a.runs && rc == TQ_OK; i++) {
+        rc = pack(path, a.n, &a.o, &pk[i]);
+        if (rc == TQ_OK)
+            rc = readall(path, &events, &raw, &frames, &rd[i]);
+        if (rc == TQ_OK && events != a.n)
+            rc = TQ_ERR_CORRUPT;
+    }
+    if (rc != TQ_OK)
+        fprintf(stderr, "bench_journal: %s (%llu events)\n", tq_strerror(rc),
+                (unsigned long long)events);
+    else
+        report(&a, path, pk, rd, raw, frames);
     unlink(path);
     if (dir == tmpl)
         rmdir(dir);
     free(pk);
     free(rd);
-    free(pw);
-    free(pc);
-    free(rw);
-    free(rcpu);
-    return 0;
+    return rc == TQ_OK ? 0 : 1;
 }
