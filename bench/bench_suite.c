@@ -430,17 +430,22 @@ static int pick_office(void *ctx, const char *office, uint64_t count)
     return 0;
 }
 
-/* list_row() - what the list command does with a row: format it, write it. */
+/* list_row() - what `list --csv` does with a row (tools/cmd_list.c, print_row): every
+ * column it writes, formatted by the same calls, written to ctx. */
 static int list_row(void *ctx, const tq_list_row *row)
 {
-    char when[48], permits[TQ_LIST_PERMITS_MAX + 1], reasons[160], cov[TQ_U128_DEC_MAX];
-    tq_time_format_vn(row->decl->registered, when);
-    tq_list_format_permits(row->decl, permits, sizeof permits);
+    const tq_decl *d = row->decl;
+    char when[48], age[32], reasons[160], permits[TQ_LIST_PERMITS_MAX + 1];
+    char cov[TQ_U128_DEC_MAX];
+    tq_time_format_vn(d->registered, when);
+    tq_list_format_age(row->age, age);
     tq_reasons_format(row->reasons, reasons, sizeof reasons);
-    fprintf(ctx, "%s,%s,%s,%s,%s,%s,%llu,%s\n", row->decl->decl_no, row->decl->office,
-            row->decl->kind, row->decl->declarant, reasons, when,
-            (unsigned long long)row->decl->tax_due, tq_u128_dec(row->covered, cov));
-    return 0;
+    tq_list_format_permits(d, permits, sizeof permits);
+    const char *state = tq_state_name(d->state) ? tq_state_name(d->state) : "PENDING";
+    fprintf(ctx, "%s,%s,%s,%s,%s,%s,%s,%s,%llu,%s,%s\n", d->decl_no, d->office, d->kind,
+            d->declarant, state, reasons, when, age, (unsigned long long)d->tax_due,
+            tq_u128_dec(row->covered, cov), permits);
+    return ferror((FILE *)ctx) ? TQ_ERR_IO : 0;
 }
 
 static double time_list(tq_store *s, const char *office, FILE *null, uint64_t *rows)
