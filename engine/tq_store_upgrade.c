@@ -1,5 +1,7 @@
-/* tq_store_upgrade.c - version 2 -> 3 in place, in batches (STORE.md §3.1), and the
- * backfill of office, kind and line values from journals.
+/* tq_store_upgrade.c - version 2 -> 3 and 3 -> 4 in place, in batches (STORE.md §3.1),
+ * and the backfill of office, kind and line values from journals.  (3 -> 4 fills the
+ * held table from by_office: tq__upgrade_held() below, tq__held_build() in
+ * tq_store_held.c.)
  *
  * DESIGN.  A version 2 database may hold millions of declarations: more than one LMDB
  * transaction may dirty, and more than anyone wants to redo after a kill.  So the
