@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../formats/tq_csv.h"
+#include "tq_store_held.h"
 
 #define LIST_STOP_LIMIT 1    /* internal: the limit was reached (not an error) */
 
@@ -92,19 +93,13 @@ static int cheap(const tq_list_filter *f, const tq_decl *d)
     return 1;
 }
 
-static int each(void *ctx, const tq_decl *d)
+/* The rest of the filters, on a declaration and its cover, and the row to fn. */
+static int each_covered(run *r, const tq_decl *d, const tq_cover *cover)
 {
-    run *r = ctx;
     const tq_list_filter *f = r->f;
-    r->st->read++;
-    if (!cheap(f, d))
-        return 0;
-    tq_cover cover;
-    int rc = tq_store_get_cover(r->t, d->decl_no, &cover, &r->guar, &r->guar_cap);
-    if (rc != TQ_OK)
-        return rc;
+    int rc;
     tq_list_row row = {.decl = d, .reasons = shown_reasons(d)};
-    row.covered = tq_rules_covered_exact(&cover, d->reg_day);
+    row.covered = tq_rules_covered_exact(cover, d->reg_day);
     if (f->tax_paid && row.covered < (tq_u128)d->tax_due)
         return 0;
     row.age = f->as_of.sec - d->registered.sec - (f->as_of.nsec < d->registered.nsec);
@@ -114,6 +109,25 @@ static int each(void *ctx, const tq_decl *d)
         return rc;
     }
     return f->limit && r->st->matched >= f->limit ? LIST_STOP_LIMIT : 0;
+}
+
+static int each(void *ctx, const tq_decl *d)
+{
+    run *r = ctx;
+    r->st->read++;
+    if (!cheap(r->f, d))
+        return 0;
+    tq_cover cover;
+    int rc = tq_store_get_cover(r->t, d->decl_no, &cover, &r->guar, &r->guar_cap);
+    return rc != TQ_OK ? rc : each_covered(r, d, &cover);
+}
+
+/* A row of the held table: the declaration and its cover in one read. */
+static int each_held(void *ctx, const tq_decl *d, const tq_cover *cover)
+{
+    run *r = ctx;
+    r->st->read++;
+    return cheap(r->f, d) ? each_covered(r, d, cover) : 0;
 }
 
 /* walk() - the most selective way in; a format 2 database (no index) is walked whole. */
@@ -127,6 +141,10 @@ static int walk(run *r)
     } else if (f->declarant[0]) {
         r->st->way = TQ_LIST_BY_DECLARANT;
         rc = tq_store_each_decl_by(r->t, TQ_INDEX_DECLARANT, f->declarant, f->state, each, r);
+    } else if (f->office[0] && f->state == TQ_STATE_HELD &&
+               (rc = tq_store_each_held(r->t, f->office, each_held, r)) != TQ_ERR_VERSION) {
+        r->st->way = TQ_LIST_BY_HELD;
+        return rc;
     } else if (f->office[0]) {
         r->st->way = TQ_LIST_BY_OFFICE;
         rc = tq_store_each_decl_by(r->t, TQ_INDEX_OFFICE, f->office, f->state, each, r);

@@ -5,9 +5,11 @@
  * then, whose tax is paid".  tq_list_run() answers it from one read transaction:
  *
  *   1. it picks the most selective way in the store offers (engine/tq_store.h): the
- *      permit index when a permit is given, else the declarant index, else the office
- *      index (both restricted to the state when one is given), else a walk of every
- *      declaration;
+ *      permit index when a permit is given, else the declarant index, else -- for an
+ *      office and state HELD, the worklists' question -- the held table of format 4
+ *      (engine/tq_store_held.h: each row carries the declaration and its cover, so
+ *      nothing else is read), else the office index (restricted to the state when one
+ *      is given), else a walk of every declaration;
  *   2. it checks every filter again on each declaration it reads, so the result does not
  *      depend on which way was taken;
  *   3. it hands each match to a callback as it is read, in decl_no order (every index
@@ -16,7 +18,7 @@
  *
  * A database of store format 2, opened by a reader, has no indexes (the store answers
  * TQ_ERR_VERSION): tq_list_run() then walks every declaration, which gives the same
- * rows, only slower.
+ * rows, only slower; one of format 3 has no held table: the office index then.
  *
  * Threads: tq_list_run() uses its transaction only; a filter may be shared read-only.
  */
@@ -63,7 +65,8 @@ typedef enum tq_list_way {
     TQ_LIST_BY_PERMIT = 1,
     TQ_LIST_BY_DECLARANT = 2,
     TQ_LIST_BY_OFFICE = 3,
-    TQ_LIST_FULL_WALK = 4
+    TQ_LIST_FULL_WALK = 4,
+    TQ_LIST_BY_HELD = 5         /* office and state HELD: the held table (format 4) */
 } tq_list_way;
 
 typedef struct tq_list_stats {

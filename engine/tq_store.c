@@ -31,7 +31,7 @@
 
 const char *const tq__db_name[DB_COUNT] = {
     "meta", "receipts", "cover", "permits", "usage", "decls", "journals", "gaps", "ledger",
-    "by_office", "by_taxid", "by_permit", "changes"
+    "by_office", "by_taxid", "by_permit", "changes", "held"
 };
 
 #define TQ__RESIZE_TRIES 3      /* MDB_MAP_RESIZED again right after adopting: give up */
@@ -175,6 +175,8 @@ const char *tq__key_bad(int db, const MDB_val *k)
         return n == 8 && memcmp(b, "\0\0\0\0\0\0\0\0", 8) != 0
                    ? NULL
                    : "key is not a change number (8 bytes, not 0)";
+    case DB_HELD:
+        return tq__held_key_bad(b, n);
     }
     return "unknown table";
 }

@@ -68,7 +68,7 @@
 #include "../formats/tq_lock.h"
 #include "tq_rules.h"
 
-#define TQ_STORE_VERSION 3
+#define TQ_STORE_VERSION 4
 #define TQ_STORE_MARKER "thongquan.db"      /* DIR/thongquan.db: this directory is a database */
 #define TQ_STORE_MAP_DEFAULT (64ull << 20)   /* initial map size of a new database */
 

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "tq_store.h"
+#include "tq_store_held.h"
 
 #define SC_MEM_DEFAULT (64u << 20)
 #define SC_FUTURE_SLACK (86400 * 2)     /* clock skew allowed on applied_at, skipped_at */
@@ -488,6 +489,12 @@ static int sc_step_file(sc *c, const char *dir)
 static int sc_step_records(sc *c)
 {
     int rc = tq_store_verify(c->t, sc_bad_record, c, &c->rep->records);
+    /* the held table against the declarations and covers it copies (format 4) */
+    uint64_t rows = 0;
+    int hrc = rc == TQ_OK || rc == TQ_ERR_DBCORRUPT
+                  ? tq_store_held_verify(c->t, sc_bad_record, c, &rows) : TQ_OK;
+    if (hrc != TQ_OK && (rc == TQ_OK || hrc != TQ_ERR_DBCORRUPT))
+        rc = hrc;
     if (rc == TQ_ERR_DBCORRUPT && c->rep->problems == 0)
         sc_problem(c, "records", NULL, 0, "damaged records");
     if (rc == TQ_OK)

@@ -28,7 +28,9 @@
  *      - the change feed (format 3): numbers run 1, 2, ... without a gap, and every
  *        change names a stored declaration.
  *   (The indexes are checked in step 2: tq_store_verify() follows every entry to its
- *   declaration and looks up every entry each declaration implies.)
+ *   declaration and looks up every entry each declaration implies; and so is the held
+ *   table of format 4, tq_store_held_verify(): every row equals the declaration and
+ *   cover it copies, and every HELD declaration has its row.)
  * Memory: the cross-checks sum per declaration and per permit in a table bounded by
  * opts->mem_max; a database with more keys than fit is checked in several passes.
  * Threads: one call per database at a time; the store is opened and closed inside.

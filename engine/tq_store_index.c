@@ -393,7 +393,10 @@ int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_va
         if (rc == TQ_OK && nd.ndeclarant)
             rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k, append);
     }
-    return rc == TQ_OK ? tq__move_permits(t, k, o, &nd, append) : rc;
+    if (rc == TQ_OK)
+        rc = tq__move_permits(t, k, o, &nd, append);
+    /* last: its put may not leave old's page as it was */
+    return rc == TQ_OK && t->s->has_held ? tq__held_move(t, k, o, &nd, nv) : rc;
 }
 
 /* ---- walks ---- */

@@ -25,10 +25,11 @@
 /* Table ids: their order is fixed (the id seeds each value's seal, STORE.md §2). */
 enum {
     DB_META, DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS,
-    DB_GAPS, DB_LEDGER, DB_BY_OFFICE, DB_BY_TAXID, DB_BY_PERMIT, DB_CHANGES, DB_COUNT
+    DB_GAPS, DB_LEDGER, DB_BY_OFFICE, DB_BY_TAXID, DB_BY_PERMIT, DB_CHANGES, DB_HELD, DB_COUNT
 };
 #define TQ__DB_V1 DB_GAPS       /* version 1 had the tables before this one */
 #define TQ__DB_V2 DB_BY_OFFICE  /* version 2 had the tables before this one */
+#define TQ__DB_V3 DB_HELD       /* version 3 had the tables before this one */
 extern const char *const tq__db_name[DB_COUNT];
 
 #define TQ__SEAL_LEN 4          /* bytes of seal after every value of a v2 database */
@@ -44,7 +45,9 @@ struct tq_store {
     int has_log;                /* the gaps and ledger tables exist (version 2) */
     int has_v3;                 /* the index and feed tables exist (version 3, or a
                                  * version 2 database a writer is upgrading) */
-    int version;                /* the format version in meta (1, 2, 3) */
+    int has_held;               /* the held table exists (version 4, or an older
+                                 * database a writer is upgrading): kept up */
+    int version;                /* the format version in meta (1, 2, 3, 4) */
     int check_old;              /* TQ_STORE_CHECK_OLD set at open: put_decl_known()
                                  * compares the caller's old value with the stored one */
     tq_store_upgrade_stats up;  /* what tq_store_open()'s upgrade did */
@@ -193,5 +196,8 @@ const char *tq__decl_decode_v(const MDB_val *k, const MDB_val *v, tq_decl *out);
 /* ---- version 1 -> 2 (tq_store_tables.c) ---- */
 /* tq__cover_rebuild() - recompute every cover from the receipts (exact sums), in txn. */
 TQ_MUST_USE int tq__cover_rebuild(tq_txn *t);
+
+/* ---- the held table (tq_store_held.c) ---- */
+#include "tq_store_held.h"
 
 #endif

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TQ__MAXDBS 16           /* thirteen are used */
+#define TQ__MAXDBS 16           /* fourteen are used */
 #define TQ__UPGRADE_VAL_MAX 4096 /* longer than any version 1 value */
 
 /* ---- diagnostics ---- */
@@ -172,7 +172,7 @@ static int tq__create_dbs(tq_txn *t)
     int rc = tq__dbi_open(t, 0, DB_COUNT, 1);
     if (rc != TQ_OK)
         return rc;
-    t->s->sealed = t->s->has_log = t->s->has_v3 = 1;
+    t->s->sealed = t->s->has_log = t->s->has_v3 = t->s->has_held = 1;
     t->s->version = TQ_STORE_VERSION;
     tq__put_u32(version, TQ_STORE_VERSION);
     tq__put_u64(created, (uint64_t)time(NULL));
@@ -275,7 +275,7 @@ static int tq__read_version(tq_txn *t, int *version)
     if (bad)
         return tq__fault(t, DB_META, &k, "%s", bad);
     *version = (int)tq__get_u32(v.mv_data);
-    return *version == 2 || *version == TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
+    return *version >= 2 && *version <= TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
 }
 
 static int tq__open_tables(tq_txn *t, int from, int to)
@@ -327,14 +327,18 @@ static int tq__open_dbs(tq_store *s, tq_diag *d)
     if (err == TQ_OK && version == 1 && !s->rdonly)
         err = tq__upgrade(t, d);
     else if (err == TQ_OK && version >= 2)
-        err = tq__open_tables(t, TQ__DB_V1, version == 3 ? DB_COUNT : TQ__DB_V2);
+        err = tq__open_tables(t, TQ__DB_V1, version == 4 ? DB_COUNT
+                                            : version == 3 ? TQ__DB_V3 : TQ__DB_V2);
     s->has_log = s->has_log || version >= 2;
-    if (version != 0)
-        s->has_v3 = version == 3;
-    /* A writer of an older version creates the tables of version 3 for the upgrade
-     * (tq_store_upgrade(), after this transaction). */
-    if (err == TQ_OK && version != 0 && version < 3 && !s->rdonly) {
-        err = tq__dbi_open(t, TQ__DB_V2, DB_COUNT, 1);
+    if (version != 0) {
+        s->has_v3 = version >= 3;
+        s->has_held = version >= 4;
+    }
+    /* A writer of an older version creates the tables of versions 3 and 4 for the
+     * upgrade (tq_store_upgrade(), after this transaction, which fills held and then
+     * sets has_held). */
+    if (err == TQ_OK && version != 0 && version < 4 && !s->rdonly) {
+        err = tq__dbi_open(t, version < 3 ? TQ__DB_V2 : TQ__DB_V3, DB_COUNT, 1);
         s->has_v3 = err == TQ_OK;
     }
     if (err == TQ_ERR_DBCORRUPT)

@@ -784,7 +784,8 @@ static int tq__cover_add(tq_txn *t, const tq_payment *p)
     }
     tq__put_u128(buf, pay);
     tq__put_u32(buf + 16, nout);
-    return tq__put(t, DB_COVER, &k, buf, f.head + (size_t)nout * f.entry, 0);
+    rc = tq__put(t, DB_COVER, &k, buf, f.head + (size_t)nout * f.entry, 0);
+    return rc == TQ_OK ? tq__held_cover_changed(t, &k, buf, f.head + (size_t)nout * f.entry) : rc;
 }
 
 int tq_store_add_payment(tq_txn *t, const tq_payment *p, tq_payment *known, int *is_new)
@@ -1194,6 +1195,8 @@ const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB
         return tq__index_entry_bad(v);
     case DB_CHANGES:
         return tq__feed_value_bad(v);
+    case DB_HELD:
+        return tq__held_value_bad(v);
     }
     return tq__log_value_bad(db, k, v);
 }

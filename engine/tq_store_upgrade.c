@@ -1,5 +1,7 @@
-/* tq_store_upgrade.c - version 2 -> 3 in place, in batches (STORE.md §3.1), and the
- * backfill of office, kind and line values from journals.
+/* tq_store_upgrade.c - version 2 -> 3 and 3 -> 4 in place, in batches (STORE.md §3.1),
+ * and the backfill of office, kind and line values from journals.  (3 -> 4 fills the
+ * held table from by_office: tq__upgrade_held() below, tq__held_build() in
+ * tq_store_held.c.)
  *
  * DESIGN.  A version 2 database may hold millions of declarations: more than one LMDB
  * transaction may dirty, and more than anyone wants to redo after a kill.  So the
@@ -21,6 +23,16 @@
 #define TQ__UPGRADE_BATCH 20000     /* declarations per transaction; the environment's
                                      * TQ_UPGRADE_BATCH (tests) may set fewer */
 #define TQ__BACKFILL_BATCH 50000    /* journal events per transaction */
+
+/* The batch size: TQ__UPGRADE_BATCH, or fewer from the environment (tests). */
+static uint64_t tq__batch_max(void)
+{
+    uint64_t max = TQ__UPGRADE_BATCH;
+    const char *env = getenv("TQ_UPGRADE_BATCH");
+    if (env && strtoull(env, NULL, 10) > 0 && strtoull(env, NULL, 10) < max)
+        max = strtoull(env, NULL, 10);
+    return max;
+}
 
 static int tq__meta_get_marker(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
 {
@@ -45,10 +57,7 @@ static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_
     MDB_val k = {strlen(after), (void *)after}, v;
     int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
     MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
-    uint64_t max = TQ__UPGRADE_BATCH;
-    const char *env = getenv("TQ_UPGRADE_BATCH");
-    if (env && strtoull(env, NULL, 10) > 0 && strtoull(env, NULL, 10) < max)
-        max = strtoull(env, NULL, 10);
+    uint64_t max = tq__batch_max();
     *n = 0;
     while (rc == TQ_OK && *n < max) {
         int mrc = mdb_cursor_get(c, &k, &v, op);
@@ -124,7 +133,7 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
     } else if (rc == TQ_OK) {
         uint8_t version[4];
         MDB_val vk = {7, "version"};
-        tq__put_u32(version, TQ_STORE_VERSION);
+        tq__put_u32(version, 3);    /* then 3 -> 4 (tq__upgrade_held) */
         rc = tq__del(t, DB_META, &mk);
         if (rc == TQ_ERR_NOTFOUND)
             rc = TQ_OK;
@@ -151,7 +160,41 @@ static int tq__upgrade_decls(tq_store *s, tq_diag *dg)
     }
     free(d);
     if (rc == TQ_OK)
-        s->version = TQ_STORE_VERSION;
+        s->version = 3;
+    return rc;
+}
+
+/* 3 -> 4: the held table, TQ__UPGRADE_BATCH rows per transaction in key order (a kill
+ * leaves it at a batch boundary; the next writer goes on after its last row), then
+ * version 4 in a last transaction.  Until then readers see version 3 and list through
+ * by_office, and nothing but this build writes held (has_held is off). */
+static int tq__upgrade_held(tq_store *s, tq_diag *dg)
+{
+    int rc = TQ_OK, done = 0;
+    uint64_t max = tq__batch_max();
+    while (rc == TQ_OK && !done) {
+        tq_txn *t;
+        uint64_t n = 0;
+        rc = tq_txn_begin(s, 0, &t);
+        if (rc != TQ_OK)
+            break;
+        rc = tq__held_build(t, max, &n);
+        if (rc == TQ_OK && n < max) {
+            uint8_t version[4];
+            MDB_val vk = {7, "version"};
+            tq__put_u32(version, 4);
+            rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
+        }
+        rc = tq__finish(t, rc, dg);
+        if (rc == TQ_OK)
+            done = n < max;
+        if (rc == TQ_ERR_MAPFULL)
+            rc = tq_store_grow(s);
+    }
+    if (rc == TQ_OK) {
+        s->version = 4;
+        s->has_held = 1;
+    }
     return rc;
 }
 
@@ -269,8 +312,10 @@ int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
         return TQ_ERR_STORE;
     if (s->up.from_version == 0)
         s->up.from_version = (uint32_t)s->version;
-    if (s->version < TQ_STORE_VERSION)
+    if (s->version < 3)
         rc = tq__upgrade_decls(s, d);
+    if (rc == TQ_OK && s->version == 3)
+        rc = tq__upgrade_held(s, d);
     for (size_t i = 0; i < njournals && rc == TQ_OK; i++)
         rc = tq__backfill(s, journals[i], d);
     if (st)

@@ -119,7 +119,8 @@ int tq_store_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void
 {
     tq__verify w = {t, on_bad, ctx, 0, 0};
     int rc = t->rdonly || !t->s->has_v3 ? TQ_OK : tq__index_sync(t);
-    int ntables = t->s->has_v3 ? DB_COUNT : t->s->has_log ? TQ__DB_V2 : TQ__DB_V1;
+    int ntables = t->s->has_held ? DB_COUNT : t->s->has_v3 ? TQ__DB_V3
+                : t->s->has_log ? TQ__DB_V2 : TQ__DB_V1;
     for (int db = 0; db < ntables && rc == TQ_OK; db++)
         rc = tq__verify_table(&w, db);
     /* during an upgrade the declarations not yet rewritten have no entries */

@@ -152,18 +152,87 @@ Test(list, state_alone, .init = fixture, .fini = teardown)
     expect(&f, "01 03 04 06 08", TQ_LIST_FULL_WALK);
 }
 
-Test(list, office_and_state_take_the_office_index, .init = fixture, .fini = teardown)
+Test(list, office_and_state_take_the_held_table_or_the_office_index, .init = fixture,
+     .fini = teardown)
 {
     tq_list_filter f;
     tq_list_filter_init(&f);
     snprintf(f.office, sizeof f.office, "01B1");
     f.state = TQ_STATE_HELD;
-    expect(&f, "01 03 06", TQ_LIST_BY_OFFICE);
+    expect(&f, "01 03 06", TQ_LIST_BY_HELD);
+    snprintf(f.office, sizeof f.office, "99Z9");
+    expect(&f, "", TQ_LIST_BY_HELD);
     snprintf(f.office, sizeof f.office, "02C1");
+    f.state = TQ_STATE_REJECTED;
+    expect(&f, "05", TQ_LIST_BY_OFFICE);
     f.state = -1;
     expect(&f, "04 05 08", TQ_LIST_BY_OFFICE);
     snprintf(f.office, sizeof f.office, "99Z9");
     expect(&f, "", TQ_LIST_BY_OFFICE);
+}
+
+/* The held table's rows are what the office index and the cover give: rows, covered
+ * and age alike, after puts that move declarations in and out of HELD and across
+ * offices and payments that change a held declaration's cover. */
+Test(list, held_table_gives_what_the_office_index_gives, .init = fixture, .fini = teardown)
+{
+    tq_txn *t;
+    cr_assert_eq(tq_txn_begin(g_s, 0, &t), TQ_OK);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, "100000000006", &d), TQ_OK);
+    d.state = TQ_STATE_CLEARED;                              /* leaves HELD */
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    cr_assert_eq(tq_store_get_decl(t, "100000000002", &d), TQ_OK);
+    d.state = TQ_STATE_HELD;                                 /* enters HELD */
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    cr_assert_eq(tq_store_get_decl(t, "100000000004", &d), TQ_OK);
+    memcpy(d.office, "01B1", 5);                             /* changes office, HELD */
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    pay(t, "100000000004", "KB-4b", TQ_PAY, 7, NULL);         /* a held one's cover */
+    pay(t, "100000000003", "BL-3b", TQ_GUARANTEE, 5, "2024-09-30");
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    const char *offices[] = {"01B1", "02C1", "99Z9"};
+    for (int o = 0; o < 3; o++) {
+        tq_list_filter f;
+        tq_list_filter_init(&f);
+        f.state = TQ_STATE_HELD;
+        got via_held = {0}, via_walk = {0};
+        tq_list_stats st;
+        cr_assert_eq(run(&f, &via_walk, &st), TQ_OK);        /* every office: a walk */
+        cr_assert_eq(st.way, TQ_LIST_FULL_WALK);
+        snprintf(f.office, sizeof f.office, "%s", offices[o]);
+        cr_assert_eq(run(&f, &via_held, &st), TQ_OK);
+        cr_assert_eq(st.way, TQ_LIST_BY_HELD);
+        /* the walk's rows of this office, in order, with their covered and age */
+        got want = {0};
+        cr_assert_eq(tq_txn_begin(g_s, 1, &t), TQ_OK);
+        for (int i = 0, w = 0; i < via_walk.n; i++) {
+            char no[13];
+            snprintf(no, sizeof no, "1000000000%.2s", via_walk.s + 3 * i);
+            cr_assert_eq(tq_store_get_decl(t, no, &d), TQ_OK);
+            if (strcmp(d.office, offices[o]) != 0)
+                continue;
+            size_t len = strlen(want.s);
+            snprintf(want.s + len, sizeof want.s - len, "%s%s", len ? " " : "", no + 10);
+            want.covered[w] = via_walk.covered[i];
+            want.age[w++] = via_walk.age[i];
+            want.n = w;
+        }
+        tq_txn_abort(t);
+        cr_expect_str_eq(via_held.s, want.s, "office %s", offices[o]);
+        cr_expect_eq(via_held.n, want.n);
+        for (int i = 0; i < want.n; i++)
+            cr_expect(via_held.covered[i] == want.covered[i] && via_held.age[i] == want.age[i],
+                      "office %s row %d: covered and age as the walk gives", offices[o], i);
+    }
+    /* covered of 04 (PAY 100 + 7, its guarantee expired) and 03 (200 + 400 + 5) */
+    tq_list_filter f;
+    tq_list_filter_init(&f);
+    snprintf(f.office, sizeof f.office, "01B1");
+    f.state = TQ_STATE_HELD;
+    got g = {0};
+    cr_assert_eq(run(&f, &g, NULL), TQ_OK);
+    cr_expect(g.covered[2] == 605 && g.covered[3] == 107, "covered kept up by payments");
 }
 
 Test(list, declarant_beats_office, .init = fixture, .fini = teardown)
@@ -235,10 +304,10 @@ Test(list, filters_combine, .init = fixture, .fini = teardown)
     f.state = TQ_STATE_HELD;
     f.reasons = TQ_R_PERMIT_EXPIRED;
     f.tax_paid = 1;
-    expect(&f, "01 03", TQ_LIST_BY_OFFICE);
+    expect(&f, "01 03", TQ_LIST_BY_HELD);
     f.has_before = 1;
     f.registered_before.sec = T0 + 1;
-    expect(&f, "01", TQ_LIST_BY_OFFICE);
+    expect(&f, "01", TQ_LIST_BY_HELD);
 }
 
 Test(list, limit_stops_and_fn_value_is_returned, .init = fixture, .fini = teardown)
