@@ -18,7 +18,9 @@ static const char help_upgrade[] =
     "an older format did not keep.  Declarations are rewritten in batches, each\n"
     "committed: a killed upgrade goes on where it stopped when run again.  Version 3\n"
     "adds the indexes by office, declarant and permit, and the change feed, seeded\n"
-    "with one change per declaration already stored.  A declaration stored by an older\n"
+    "with one change per declaration already stored.  Version 4 adds the held table,\n"
+    "each held declaration with its payments under its office, so an office's\n"
+    "worklist is one range read.  A declaration stored by an older\n"
     "version has no office, kind or line values: --journal (repeatable) reads those\n"
     "journals and fills them in from each declaration's DECL and AMEND events.  On a\n"
     "database already current without --journal it says there is nothing to do.\n"
@@ -66,9 +68,12 @@ static void say(const char *db, const tq_store_upgrade_stats *st, size_t njourna
     char n1[32], n2[32];
     if (tq_cli_quiet)
         return;
-    if (st->from_version < TQ_STORE_VERSION)
+    if (st->from_version == 3)
+        printf("%s: upgraded from store format 3 to %d: the held table built\n", db,
+               TQ_STORE_VERSION);
+    else if (st->from_version < TQ_STORE_VERSION)
         printf("%s: upgraded from store format %u to %d: %s declarations rewritten, "
-               "each with one change in the feed\n",
+               "each with one change in the feed, and the held table built\n",
                db, st->from_version, TQ_STORE_VERSION, tq_cli_group(st->decls, n1));
     else if (njournals == 0)
         printf("%s: already at store format %d: nothing to do\n", db, TQ_STORE_VERSION);

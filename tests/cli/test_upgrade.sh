@@ -26,7 +26,7 @@ cmp -s "$WORK/v2.csv" "$FX/decisions.csv" || fail "today's reader of v2: decisio
 # The upgrade.
 cp -a "$WORK/v2" "$WORK/up"
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "upgraded from store format 2 to 4: 1,500 declarations rewritten" "$WORK/out" ||
+grep -q "upgraded from store format 2 to 4: 1,500 declarations rewritten, each with one change in the feed, and the held table built" "$WORK/out" ||
   fail "upgrade said: $(cat "$WORK/out")"; ok
 grep -q '^format=' "$WORK/up/thongquan.db" || fail "no marker"; ok
 expect_status 0 "$TQ" export decisions --db "$WORK/up" -o "$WORK/up.csv"

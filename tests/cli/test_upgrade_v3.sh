@@ -32,7 +32,7 @@ same_lists "$WORK/v3" "today's reader of v3"; ok
 
 cp -a "$WORK/v3" "$WORK/up"
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "upgraded from store format 3 to 4" "$WORK/out" || fail "upgrade said: $(cat "$WORK/out")"; ok
+grep -q "upgraded from store format 3 to 4: the held table built" "$WORK/out" || fail "upgrade said: $(cat "$WORK/out")"; ok
 grep -q '^format=4$' "$WORK/up/thongquan.db" || fail "marker: $(cat "$WORK/up/thongquan.db")"; ok
 expect_status 0 "$TQ" export decisions --db "$WORK/up" -o "$WORK/d.csv"
 cmp -s "$WORK/d.csv" "$FX/decisions.csv" || fail "after upgrade: decisions differ"; ok
