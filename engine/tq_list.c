@@ -18,16 +18,6 @@ void tq_list_filter_init(tq_list_filter *f)
     f->state = -1;
 }
 
-static int office_ok(const char *s)
-{
-    if (strlen(s) != 4)
-        return 0;
-    for (int i = 0; i < 4; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-            return 0;
-    return 1;
-}
-
 int tq_list_check(const tq_list_filter *f, tq_diag *d)
 {
     if (f->state != -1 && (f->state < TQ_STATE_CLEARED || f->state > TQ_STATE_CANCELLED))
@@ -35,7 +25,7 @@ int tq_list_check(const tq_list_filter *f, tq_diag *d)
     if (f->reasons >> TQ_REASON_COUNT)
         return tq_diag_set(d, "reason", "unknown reason bits 0x%x", (unsigned)f->reasons);
     if (memchr(f->office, '\0', sizeof f->office) == NULL ||
-        (f->office[0] && !office_ok(f->office)))
+        (f->office[0] && !tq_valid_office(f->office, strlen(f->office))))
         return tq_diag_set(d, "office", "must be 4 characters of 0-9 and A-Z");
     if (memchr(f->declarant, '\0', sizeof f->declarant) == NULL ||
         (f->declarant[0] && !tq_valid_taxid(f->declarant, strlen(f->declarant))))
@@ -199,20 +189,16 @@ int tq_list_parse_duration(const char *s, int64_t *sec)
     return TQ_OK;
 }
 
-int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whycap)
+int tq_list_parse_instant(const char *s, tq_instant *out, tq_diag *d)
 {
     int32_t day;
     size_t n = strlen(s);
-    tq_diag td;
-    if (tq_time_parse(s, n, out, n == 10 ? NULL : &td) == TQ_OK)
-        return TQ_OK;
     /* ten bytes look like a date: its parser's reason is the one that helps */
-    if (tq_date_parse(s, n, &day, n == 10 ? &td : NULL) != TQ_OK) {
-        if (why != NULL && whycap > 0)
-            snprintf(why, whycap, "%s", td.why);
+    if (tq_time_parse(s, n, out, n == 10 ? NULL : d) == TQ_OK)
+        return TQ_OK;
+    if (tq_date_parse(s, n, &day, n == 10 ? d : NULL) != TQ_OK)
         return TQ_ERR_INPUT;
-    }
-    out->sec = (int64_t)day * 86400 - 7 * 3600;
+    out->sec = (int64_t)day * TQ_SECS_PER_DAY - TQ_VN_OFFSET_SECS;
     out->nsec = 0;
     return TQ_OK;
 }

@@ -98,8 +98,9 @@ TQ_MUST_USE int tq_list_parse_duration(const char *s, int64_t *sec);
 
 /* tq_list_parse_instant() - a timestamp with its offset ("2024-08-07T08:00:00+07:00",
  * tq_time_parse) or a date ("2024-08-07": its 00:00 in Vietnam time).
- * @return TQ_OK, or TQ_ERR_INPUT with the timestamp parser's reason in why (may be NULL). */
-TQ_MUST_USE int tq_list_parse_instant(const char *s, tq_instant *out, char *why, size_t whycap);
+ * @return TQ_OK, or TQ_ERR_INPUT with the parser's reason in d (may be NULL).
+ * Threads: any. */
+TQ_MUST_USE int tq_list_parse_instant(const char *s, tq_instant *out, tq_diag *d);
 
 /* tq_list_parse_reasons() - "PERMIT_HS,AWAIT_OFFICER" (names of tq_reason_name, comma
  * separated, any case) into TQ_R_* bits.  @return TQ_OK, or TQ_ERR_INPUT with *bad

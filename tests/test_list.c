@@ -429,11 +429,14 @@ Test(list_text, reasons_and_states)
 Test(list_text, instants_ages_and_permits)
 {
     tq_instant t;
-    cr_assert_eq(tq_list_parse_instant("2024-08-06", &t, NULL, 0), TQ_OK);
+    cr_assert_eq(tq_list_parse_instant("2024-08-06", &t, NULL), TQ_OK);
     cr_expect_eq(t.sec, T0 - 9 * 3600);         /* midnight in Vietnam */
-    cr_assert_eq(tq_list_parse_instant("2024-08-06T09:00:00+07:00", &t, NULL, 0), TQ_OK);
+    cr_assert_eq(tq_list_parse_instant("2024-08-06T09:00:00+07:00", &t, NULL), TQ_OK);
     cr_expect_eq(t.sec, T0);
-    cr_expect_eq(tq_list_parse_instant("2024-08-06T09:00:00", &t, NULL, 0), TQ_ERR_INPUT);
+    cr_expect_eq(tq_list_parse_instant("2024-08-06T09:00:00", &t, NULL), TQ_ERR_INPUT);
+    tq_diag dd = {0};
+    cr_expect_eq(tq_list_parse_instant("2024-13-06", &t, &dd), TQ_ERR_INPUT);
+    cr_expect(dd.why[0] != '\0', "a bad date says why");
     char out[48];
     tq_time_format_vn(t, out);
     cr_expect_str_eq(out, "2024-08-06T09:00:00+07:00");

@@ -145,12 +145,12 @@ static int bad(const char *opt, const char *val, const char *why)
 /* parse_instant() - a timestamp with its offset, or a date (its 00:00 in Vietnam). */
 static int parse_instant(const char *opt, const char *s, tq_instant *out)
 {
-    char why[96] = "";
-    if (tq_list_parse_instant(s, out, why, sizeof why) == TQ_OK)
+    tq_diag why = {0};
+    if (tq_list_parse_instant(s, out, &why) == TQ_OK)
         return 0;
-    char msg[256];
+    char msg[448];
     snprintf(msg, sizeof msg, "is neither a timestamp with its offset "
-             "(2024-08-07T08:00:00+07:00) nor a date (2024-08-07): %s", why);
+             "(2024-08-07T08:00:00+07:00) nor a date (2024-08-07): %s", why.why);
     return bad(opt, s, msg);
 }
 

@@ -89,11 +89,11 @@ int tq_cmd_worklist(int argc, char **argv)
     tq_worklist_opts o = {.deadline = 7200, .force = force != NULL, .on_file = on_file,
                           .ctx = &as_json};
     o.as_of.sec = (int64_t)time(NULL);
-    char why[96] = "";
-    if (as_of && tq_list_parse_instant(as_of, &o.as_of, why, sizeof why) != TQ_OK)
+    tq_diag why = {0};
+    if (as_of && tq_list_parse_instant(as_of, &o.as_of, &why) != TQ_OK)
         return tq_cli_usage("worklist", "--as-of: '%s' is neither a timestamp with its "
                             "offset (2024-08-07T08:00:00+07:00) nor a date (2024-08-07): %s",
-                            as_of, why);
+                            as_of, why.why);
     if (deadline && tq_list_parse_duration(deadline, &o.deadline) != TQ_OK)
         return tq_cli_usage("worklist", "--deadline: '%s' is not a duration (a whole number "
                             "and s, m, h or d: 90m, 2h, 3d)", deadline);

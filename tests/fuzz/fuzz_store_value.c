@@ -44,9 +44,9 @@ static void parsers(const uint8_t *p, size_t n)
     if (tq_list_parse_duration(s, &sec) == TQ_OK && sec < 0)
         abort();
     tq_instant when;
-    char why[96] = "";
-    (void)tq_list_parse_instant(s, &when, why, sizeof why);
-    if (memchr(why, '\0', sizeof why) == NULL)
+    tq_diag why = {0};
+    if (tq_list_parse_instant(s, &when, &why) != TQ_OK &&
+        memchr(why.why, '\0', sizeof why.why) == NULL)
         abort();
     uint32_t bits;
     const char *bad = NULL;
