@@ -8,9 +8,11 @@
  *   tq_store_log.c     the gaps and ledger tables
  *   tq_store_index.c   the secondary indexes (by_office, by_taxid, by_permit)
  *   tq_store_feed.c    the change feed (changes)
- *   tq_store_upgrade.c the upgrade of a version 2 database to 3, batched
+ *   tq_store_held.c    the held table (format 4): each held declaration and its cover
+ *                      under its office, kept up by every put and every payment
+ *   tq_store_upgrade.c the upgrades to 3 and to 4, batched and resumable
  *   tq_store_open.c    open/close, layout, version upgrade, marker, writer lock, map
- *   tq_store_verify.c  tq_store_verify() and tq_store_stat()
+ *   tq_store_verify.c  tq_store_verify(), tq_store_stat() and tq_store_count()
  *   tq_store_backup.c  tq_store_backup()
  */
 #ifndef TQ_STORE_INT_H
