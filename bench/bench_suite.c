@@ -123,6 +123,18 @@ static int die(const char *what, int rc)
     exit(1);
 }
 
+/* wait_child() - the untimed child pid (fork()'s result) must exit 0: otherwise say
+ * "bench: WHAT DIR failed" and exit 1, as no later measurement would mean anything. */
+static void wait_child(pid_t pid, const char *what, const char *dir)
+{
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: %s %s failed\n", what, dir);
+        exit(1);
+    }
+}
+
 static void prepare_here(const char *dir, uint64_t n);
 
 /* prepare() - gen the backlog and a base database with payments and permits, in a
@@ -139,12 +151,7 @@ static void prepare(const char *dir, uint64_t n)
         prepare_here(dir, n);
         _exit(0);
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: preparing %s failed\n", dir);
-        exit(1);
-    }
+    wait_child(pid, "preparing", dir);
 }
 
 static void prepare_here(const char *dir, uint64_t n)
@@ -411,12 +418,7 @@ static void replayed(const char *dir, char *db, size_t cap)
         tq_store_close(s);
         _exit(0);
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: replaying into %s failed\n", db);
-        exit(1);
-    }
+    wait_child(pid, "replaying into", db);
 }
 
 typedef struct busiest { char office[5]; uint64_t count; } busiest;
