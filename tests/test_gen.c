@@ -24,6 +24,7 @@
 #include "../formats/tq_journal.h"
 #include "../formats/tq_ndjson.h"
 #include "../formats/tq_time.h"
+#include "tq_testfiles.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -48,19 +49,6 @@ static void remove_dir(const char *dir)
     }
     closedir(dp);
     rmdir(dir);
-}
-
-static size_t count_entries(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp);
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dp);
-    return n;
 }
 
 static void gen_into(const char *dir, uint64_t n, uint64_t seed, size_t frame_bytes,
@@ -536,7 +524,7 @@ Test(gen, backlog_is_valid_and_realistic)
     make_dir(dir, sizeof dir);
     tq_gen_stats st;
     gen_into(dir, N, 2024, 0, &st);
-    cr_assert_eq(count_entries(dir), 3, "only the three files, no temporaries");
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 3, "only the three files, no temporaries");
 
     /* permits.csv */
     size_t plen, npl;
@@ -906,7 +894,7 @@ Test(gen, failed_write_leaves_nothing)
     cr_assert_eq(rc, TQ_ERR_IO, "got %s", tq_strerror(rc));
     cr_assert_str_eq(d.field, "(file)");
     cr_assert_not_null(strstr(d.why, dir), "why: %s", d.why);
-    cr_assert_eq(count_entries(dir), 0, "a failed run leaves nothing in the directory");
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 0, "a failed run leaves nothing in the directory");
     remove_dir(dir);
 }
 
@@ -918,7 +906,7 @@ Test(gen, rerun_replaces_files)
     tq_gen_stats s1, s2;
     gen_into(dir, 3000, 9, 0, &s1);
     gen_into(dir, 1000, 9, 0, &s2);
-    cr_assert_eq(count_entries(dir), 3);
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 3);
     size_t len;
     char *buf = slurp(dir, "payments.csv", &len);
     size_t rows = 0;

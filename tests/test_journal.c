@@ -28,6 +28,7 @@
 #include "tq_buf.h"
 #include "tq_journal.h"
 #include "tq_testdir.h"
+#include "tq_testfiles.h"
 #include "tq_testrec.h"
 #include "tq_time.h"
 
@@ -1045,13 +1046,7 @@ Test(journal, reads_from_a_pipe)
     close(fds[1]);
     tq_journal_reader *r;
     cr_assert_eq(tq_journal_open_fd(fds[0], &r), TQ_OK);
-    tq_event ev;
-    uint64_t got = 0;
-    int rc;
-    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
-        cr_assert_eq(ev.seq, ++got);
-    cr_assert_eq(rc, TQ_ERR_EOF);
-    cr_assert_eq(got, 200);
+    cr_assert_eq(tq_test_count_events(r), 200);
     tq_journal_close(r);
     close(fds[0]);
     free(b);
@@ -1127,19 +1122,6 @@ Test(journal, golden_example_from_journal_md)
     free(b);
 }
 
-/* Count the directory entries of g_dir whose name contains part (temporaries). */
-static int entries_with(const char *part)
-{
-    DIR *dir = opendir(g_dir);
-    cr_assert_not_null(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        n += strstr(e->d_name, part) != NULL;
-    closedir(dir);
-    return n;
-}
-
 /* Add events from seq `from` until the writer fails; @return the error. */
 static int add_until_error(tq_journal_writer *w, uint64_t from)
 {
@@ -1184,7 +1166,7 @@ Test(journal, failed_write_leaves_nothing_half_done)
     rl.rlim_cur = RLIM_INFINITY;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     cr_assert_eq(access(q, F_OK), -1, "a failed create must leave no journal");
-    cr_assert_eq(entries_with(".tmp"), 0, "a failed create must leave no temporary");
+    cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0, "a failed create must leave no temporary");
     /* the journal can still be appended to, after its old last event */
     cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
     cr_assert_eq(tq_journal_next_seq(w), 51);
@@ -1224,7 +1206,7 @@ Test(journal, abandon_undoes_everything)
     after = tq_test_slurp(p, &n1);
     cr_assert_eq(n1, n0, "the old journal must be untouched by an abandoned create");
     cr_assert(memcmp(before, after, n0) == 0);
-    cr_assert_eq(entries_with(".tmp"), 0);
+    cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0);
     free(before);
     free(after);
 }

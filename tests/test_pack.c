@@ -22,6 +22,7 @@
 
 #include "tq_journal.h"
 #include "tq_pack.h"
+#include "tq_testfiles.h"
 
 static char g_dir[64];
 
@@ -92,12 +93,7 @@ static uint64_t count_events(const char *path)
 {
     tq_journal_reader *r;
     cr_assert_eq(tq_journal_open(path, &r), TQ_OK);
-    tq_event ev;
-    uint64_t n = 0;
-    int rc;
-    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
-        cr_assert_eq(ev.seq, ++n);
-    cr_assert_eq(rc, TQ_ERR_EOF);
+    uint64_t n = tq_test_count_events(r);
     tq_journal_close(r);
     return n;
 }
