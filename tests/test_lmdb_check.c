@@ -27,6 +27,7 @@
 #include "tq_store.h"
 #include "tq_store_check.h"
 #include "tq_store_int.h"     /* tq__seal: to forge a record that checks */
+#include "tq_teststore.h"
 
 static char g_dir[64];
 static char g_path[128];            /* g_dir/data.mdb */
@@ -409,34 +410,13 @@ Test(lmdb_check, max_problems_bounds_the_list)
 
 /* ---- the whole database (tq_store_check) ---- */
 
-static tq_store *open_writer(void)
-{
-    tq_store *s = NULL;
-    int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open: %s", tq_strerror(rc));
-    return s;
-}
-
-static tq_txn *begin(tq_store *s)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
-    return t;
-}
-
+/* cleared_decl() - a cleared declaration whose one line uses qty of permit. */
 static tq_decl cleared_decl(const char *no, const char *permit, uint64_t qty)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.declarant, sizeof d.declarant, "0101234567");
-    d.state = TQ_STATE_CLEARED;
-    d.channel = 1;
+    tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_CLEARED);
     d.tax_due = 1000;
     d.registered.sec = 1722910500;
     d.reg_day = 19941;
-    d.nlines = 1;
-    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
     snprintf(d.lines[0].permit, sizeof d.lines[0].permit, "%s", permit);
     d.lines[0].qty = qty;
     return d;
@@ -446,8 +426,8 @@ static tq_decl cleared_decl(const char *no, const char *permit, uint64_t qty)
  * it, payments covering them. */
 static void make_store(void)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_permit p;
     memset(&p, 0, sizeof p);
     snprintf(p.permit_no, sizeof p.permit_no, "GP-1");
@@ -497,8 +477,8 @@ static int store_check(tq_store_check_report *r)
 static tq_txn *edit(tq_store **s)
 {
     make_store();
-    *s = open_writer();
-    return begin(*s);
+    *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    return tq_test_begin(*s, 0);
 }
 
 static int edited(tq_store *s, tq_txn *t, tq_store_check_report *r)
