@@ -26,6 +26,7 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_testrec.h"
 #include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(store, "tq_store", 60);
@@ -418,11 +419,7 @@ Test(store, same_payment_row_counts_once)
     cr_assert_eq(c.nguar, 0);
     tq_payment got;
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000001", &got), TQ_OK);
-    cr_assert_str_eq(got.decl_no, "103456789012");
-    cr_assert_str_eq(got.receipt_no, "KB-2024-0000001");
-    cr_assert_eq(got.kind, TQ_PAY);
-    cr_assert_eq(got.amount, 12500000);
-    cr_assert_eq(got.valid_until, TQ_NO_DATE);
+    cr_assert(tq_test_payment_equal(&got, &p));
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000002", &got), TQ_ERR_NOTFOUND);
     tq_test_commit(t);
     free(g);
@@ -450,11 +447,7 @@ Test(store, payment_conflict_on_each_field)
         tq_payment known;
         memset(&known, 0, sizeof known);
         cr_assert_eq(tq_store_add_payment(t, &all[i], &known, NULL), TQ_ERR_CONFLICT, "variant %d", i);
-        cr_assert_str_eq(known.decl_no, base.decl_no);
-        cr_assert_str_eq(known.receipt_no, base.receipt_no);
-        cr_assert_eq(known.kind, base.kind);
-        cr_assert_eq(known.amount, base.amount);
-        cr_assert_eq(known.valid_until, base.valid_until);
+        cr_assert(tq_test_payment_equal(&known, &base), "variant %d", i);
         cr_assert_eq(tq_store_add_payment(t, &all[i], NULL, NULL), TQ_ERR_CONFLICT);
     }
     /* Nothing changed: one guarantee, for the original declaration only. */
