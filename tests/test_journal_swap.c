@@ -197,6 +197,16 @@ static char *decisions_now(tq_store *s)
     return buf;
 }
 
+/* expect_decisions_of() - the decisions and permits in s must be those of a replay of
+ * the journal at path from scratch (into the database "ref"); what names the case. */
+static void expect_decisions_of(tq_store *s, const char *path, const char *what)
+{
+    char *got = decisions_now(s), *want = decisions_of(path, "ref");
+    cr_assert_str_eq(got, want, "%s", what);
+    free(got);
+    free(want);
+}
+
 /* run_cli() - run the thongquan binary with a shell command line; the exit status, and
  * stderr in *err (caller frees). */
 static int run_cli(const char *args, char **err)
@@ -265,10 +275,7 @@ Test(swap, content_before_the_mark_differs_is_refused)
     /* A itself still resumes and ends where a replay of A from scratch ends */
     cr_assert_eq(replay(s, A, 0, &st, &d), TQ_OK, "%s", d.why);
     cr_assert_eq(st.journal_last_seq, NEVENTS);
-    char *got = decisions_now(s), *want = decisions_of(A, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, A, "the end state differs from a replay from scratch");
     free(before);
     tq_store_close(s);
 }
@@ -349,10 +356,7 @@ Test(swap, content_after_the_mark_may_differ)
     cr_assert_eq(replay(s, F, 0, &st, &d), TQ_OK, "%s", d.why);
     cr_assert_eq(st.already_applied, mark);
     cr_assert_eq(st.events, NEVENTS - mark);
-    char *got = decisions_now(s), *want = decisions_of(B, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, B, "the end state differs from a replay from scratch");
     tq_store_close(s);
 }
 
@@ -384,10 +388,7 @@ Test(swap, appended_journal_continues_with_the_new_events)
     cr_assert_eq(st.journal_last_seq, NEVENTS);
     cr_assert_eq(st.events + st.already_applied, NEVENTS);
 
-    char *got = decisions_now(s), *want = decisions_of(W, "ref");
-    cr_assert_str_eq(got, want, "appended journal replayed in steps differs from the whole");
-    free(got);
-    free(want);
+    expect_decisions_of(s, W, "appended journal replayed in steps differs from the whole");
     /* and once more: nothing new, nothing changes */
     char *before = snapshot(s);
     cr_assert_eq(replay(s, J, 0, &st, &d), TQ_OK, "%s", d.why);
@@ -436,9 +437,6 @@ Test(swap, cli_pack_append_after_replay)
     cr_assert_eq(st.already_applied, NEVENTS);
     const char *W = path_in("whole.tqj");
     write_journal(W, 0, NEVENTS, -1, 0);
-    char *got = decisions_now(s), *want = decisions_of(W, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, W, "the end state differs from a replay from scratch");
     tq_store_close(s);
 }
