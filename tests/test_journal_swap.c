@@ -169,23 +169,7 @@ static char *snapshot(tq_store *s)
     return buf;
 }
 
-/* decisions_of() - the decisions export of a fresh replay of path. */
-static char *decisions_of(const char *path, const char *dbname)
-{
-    tq_store *s = open_db(path_in(dbname));
-    tq_replay_stats st;
-    tq_diag d;
-    cr_assert_eq(replay(s, path, 0, &st, &d), TQ_OK, "%s", d.why);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(tq_export_decisions(s, f), TQ_OK);
-    cr_assert_eq(tq_export_permits(s, f), TQ_OK);
-    fclose(f);
-    tq_store_close(s);
-    return buf;
-}
-
+/* decisions_now() - the decisions and permits export of s (caller frees). */
 static char *decisions_now(tq_store *s)
 {
     char *buf = NULL;
@@ -194,6 +178,18 @@ static char *decisions_now(tq_store *s)
     cr_assert_eq(tq_export_decisions(s, f), TQ_OK);
     cr_assert_eq(tq_export_permits(s, f), TQ_OK);
     fclose(f);
+    return buf;
+}
+
+/* decisions_of() - the same export after a fresh replay of path into dbname. */
+static char *decisions_of(const char *path, const char *dbname)
+{
+    tq_store *s = open_db(path_in(dbname));
+    tq_replay_stats st;
+    tq_diag d;
+    cr_assert_eq(replay(s, path, 0, &st, &d), TQ_OK, "%s", d.why);
+    char *buf = decisions_now(s);
+    tq_store_close(s);
     return buf;
 }
 
