@@ -291,14 +291,24 @@ static void gen_backlog(const char *dir, uint64_t n, uint64_t seed)
     cr_assert_eq(tq_gen_run(&go, &gs, &d), TQ_OK, "%s", d.why);
 }
 
-Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout = 600)
+/* backlog_ref() - a fresh work dir (caller frees, rm_rf) with a generated backlog of n
+ * declarations from seed; its journal's path in journal (600 bytes) and, in ref, the
+ * exports of a single-threaded replay of it in batches of batch (replay_into()). */
+static char *backlog_ref(uint64_t n, uint64_t seed, uint64_t batch, char *journal,
+                         exports *ref)
 {
     char *work = tmpdir();
-    gen_backlog(work, 20000, 11);
+    gen_backlog(work, n, seed);
+    snprintf(journal, 600, "%s/journal.tqj", work);
+    replay_into(work, work, journal, 0, batch, 0, ref);
+    return work;
+}
+
+Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout = 600)
+{
     char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
     exports ref;
-    replay_into(work, work, journal, 0, 1000, 0, &ref);
+    char *work = backlog_ref(20000, 11, 1000, journal, &ref);
     cr_assert_gt(ref.dlen, 20000 * 20);
     for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
         exports e;
@@ -316,12 +326,9 @@ Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout
  * covers up itself); the result must not change. */
 Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
 {
-    char *work = tmpdir();
-    gen_backlog(work, 6000, 14);
     char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
     exports ref;
-    replay_into(work, work, journal, 0, 700, 0, &ref);
+    char *work = backlog_ref(6000, 14, 700, journal, &ref);
     static const uint64_t pools[] = {1, 12000, 40000};
     for (size_t p = 0; p < 3; p++) {
         pool_bytes = pools[p];
@@ -343,12 +350,9 @@ Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
 
 Test(pipeline, interrupted_replay_resumes_to_the_same_result, .timeout = 600)
 {
-    char *work = tmpdir();
-    gen_backlog(work, 8000, 12);
     char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
     exports ref;
-    replay_into(work, work, journal, 0, 500, 0, &ref);
+    char *work = backlog_ref(8000, 12, 500, journal, &ref);
     for (int stop = 1; stop <= 13; stop += 4) {
         for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i += 2) {
             exports e;
