@@ -236,6 +236,17 @@ static void check_same(const exports *a, const exports *b, const char *what, uns
               threads);
 }
 
+/* replay_alike() - replay_into() with these settings must export what ref holds. */
+static void replay_alike(const char *dir, const char *inputs, const char *journal,
+                         unsigned threads, uint64_t batch, int stop, const exports *ref,
+                         const char *what)
+{
+    exports e;
+    replay_into(dir, inputs, journal, threads, batch, stop, &e);
+    check_same(ref, &e, what, threads);
+    exports_free(&e);
+}
+
 Test(pipeline, conformance_cases_decide_alike_with_every_thread_count)
 {
     char cases[1024];
@@ -269,10 +280,7 @@ Test(pipeline, conformance_cases_decide_alike_with_every_thread_count)
                   "%s: the serial replay does not give the expected decisions", de->d_name);
         free(expected);
         for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
-            exports e;
-            replay_into(cw, c, journal, thread_counts[i], 3, 0, &e);
-            check_same(&ref, &e, de->d_name, thread_counts[i]);
-            exports_free(&e);
+            replay_alike(cw, c, journal, thread_counts[i], 3, 0, &ref, de->d_name);
         }
         exports_free(&ref);
         ran++;
@@ -304,6 +312,14 @@ static char *backlog_ref(uint64_t n, uint64_t seed, uint64_t batch, char *journa
     return work;
 }
 
+/* backlog_done() - what backlog_ref() made, gone. */
+static void backlog_done(char *work, exports *ref)
+{
+    exports_free(ref);
+    rm_rf(work);
+    free(work);
+}
+
 Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout = 600)
 {
     char journal[600];
@@ -311,14 +327,9 @@ Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout
     char *work = backlog_ref(20000, 11, 1000, journal, &ref);
     cr_assert_gt(ref.dlen, 20000 * 20);
     for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
-        exports e;
-        replay_into(work, work, journal, thread_counts[i], 1000, 0, &e);
-        check_same(&ref, &e, "generated backlog", thread_counts[i]);
-        exports_free(&e);
+        replay_alike(work, work, journal, thread_counts[i], 1000, 0, &ref, "generated backlog");
     }
-    exports_free(&ref);
-    rm_rf(work);
-    free(work);
+    backlog_done(work, &ref);
 }
 
 /* A pool of a few KiB: every frame waits for the one before it to be released, and
@@ -336,16 +347,11 @@ Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
             char sub[700];
             snprintf(sub, sizeof sub, "%s/pool%zu", work, p);
             mkdir(sub, 0777);
-            exports e;
-            replay_into(sub, work, journal, thread_counts[i], 700, 0, &e);
-            check_same(&ref, &e, "tiny frame pool", thread_counts[i]);
-            exports_free(&e);
+            replay_alike(sub, work, journal, thread_counts[i], 700, 0, &ref, "tiny frame pool");
         }
     }
     pool_bytes = 0;
-    exports_free(&ref);
-    rm_rf(work);
-    free(work);
+    backlog_done(work, &ref);
 }
 
 Test(pipeline, interrupted_replay_resumes_to_the_same_result, .timeout = 600)
@@ -355,15 +361,10 @@ Test(pipeline, interrupted_replay_resumes_to_the_same_result, .timeout = 600)
     char *work = backlog_ref(8000, 12, 500, journal, &ref);
     for (int stop = 1; stop <= 13; stop += 4) {
         for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i += 2) {
-            exports e;
-            replay_into(work, work, journal, thread_counts[i], 500, stop, &e);
-            check_same(&ref, &e, "interrupted replay", thread_counts[i]);
-            exports_free(&e);
+            replay_alike(work, work, journal, thread_counts[i], 500, stop, &ref, "interrupted replay");
         }
     }
-    exports_free(&ref);
-    rm_rf(work);
-    free(work);
+    backlog_done(work, &ref);
 }
 
 Test(pipeline, dry_run_changes_nothing)
