@@ -75,6 +75,18 @@ static tq_decl make_decl(const char *no, unsigned nlines)
     return d;
 }
 
+/* cover_of() - the cover of decl_no, which must be readable.  Its guarantees live in
+ * one buffer the whole test reuses (freed when the test's process ends). */
+static tq_cover cover_of(tq_txn *t, const char *decl_no)
+{
+    static tq_guarantee *guar;
+    static size_t cap;
+    tq_cover c;
+    int rc = tq_store_get_cover(t, decl_no, &c, &guar, &cap);
+    cr_assert_eq(rc, TQ_OK, "cover of %s: %s", decl_no, tq_strerror(rc));
+    return c;
+}
+
 static tq_payment make_pay(const char *decl_no, const char *receipt, int kind,
                            uint64_t amount, int32_t valid_until)
 {
@@ -411,10 +423,7 @@ Test(store, same_payment_row_counts_once)
     t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
     cr_assert_eq(is_new, 0, "dedup across transactions");
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789012");
     cr_assert_eq(c.pay_total, 12500000);
     cr_assert_eq(c.nguar, 0);
     tq_payment got;
@@ -422,7 +431,6 @@ Test(store, same_payment_row_counts_once)
     cr_assert(tq_test_payment_equal(&got, &p));
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000002", &got), TQ_ERR_NOTFOUND);
     tq_test_commit(t);
-    free(g);
     tq_store_close(s);
 }
 
@@ -451,19 +459,15 @@ Test(store, payment_conflict_on_each_field)
         cr_assert_eq(tq_store_add_payment(t, &all[i], NULL, NULL), TQ_ERR_CONFLICT);
     }
     /* Nothing changed: one guarantee, for the original declaration only. */
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789013", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789013");
     cr_assert_eq(c.pay_total, 0);
     cr_assert_eq(c.nguar, 1);
     cr_assert_eq(c.guar[0].valid_until, 20088);
     cr_assert_eq(c.guar[0].amount, 8000000);
-    cr_assert_eq(tq_store_get_cover(t, "103456789014", &c, &g, &cap), TQ_OK);
+    c = cover_of(t, "103456789014");
     cr_assert_eq(c.nguar, 0);
     cr_assert_eq(c.pay_total, 0);
     tq_test_commit(t);
-    free(g);
     tq_store_close(s);
 }
 
@@ -506,6 +510,7 @@ Test(store, cover_sums_pay_and_merges_guarantees)
     tq_test_commit(t);
 
     t = tq_test_begin(s, 1);
+    /* the caller's buffer, grown by the store: checked here, so not cover_of() */
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
@@ -520,11 +525,11 @@ Test(store, cover_sums_pay_and_merges_guarantees)
         cr_assert_eq(c.guar[i].valid_until, want[i].valid_until, "entry %d", i);
         cr_assert(c.guar[i].amount == want[i].amount, "entry %d", i);
     }
-    cr_assert_eq(tq_store_get_cover(t, "103456789099", &c, &g, &cap), TQ_OK);
+    free(g);
+    c = cover_of(t, "103456789099");
     cr_assert_eq(c.pay_total, 7);
     cr_assert_eq(c.nguar, 0);
     tq_txn_abort(t);
-    free(g);
     tq_store_close(s);
 }
 
@@ -540,17 +545,13 @@ Test(store, sums_are_exact_past_64_bits)
     cr_assert_eq(tq_store_add_payment(t, &b, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789012");
     cr_assert(c.pay_total == (tq_u128)UINT64_MAX + 90, "pay total exact");
     cr_assert_eq(c.nguar, 1, "one day, merged");
     cr_assert(c.guar[0].amount == (tq_u128)UINT64_MAX * 2, "merged guarantees exact");
     char dec[TQ_U128_DEC_MAX];
     cr_assert_str_eq(tq_u128_dec(tq_rules_covered_exact(&c, 20000), dec),
                      "55340232221128654935");
-    free(g);
     tq_test_commit(t);
     tq_store_close(s);
 }
