@@ -58,6 +58,14 @@ static void add_result(const char *name, const char *unit, double v)
     fflush(stdout);
 }
 
+/* add_named() - add_result() under the name "SCENARIO/WHAT". */
+static void add_named(const char *scenario, const char *what, const char *unit, double v)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", scenario, what);
+    add_result(name, unit, v);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -123,6 +131,18 @@ static int die(const char *what, int rc)
     exit(1);
 }
 
+/* wait_child() - the untimed child pid (fork()'s result) must exit 0: otherwise say
+ * "bench: WHAT DIR failed" and exit 1, as no later measurement would mean anything. */
+static void wait_child(pid_t pid, const char *what, const char *dir)
+{
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: %s %s failed\n", what, dir);
+        exit(1);
+    }
+}
+
 static void prepare_here(const char *dir, uint64_t n);
 
 /* prepare() - gen the backlog and a base database with payments and permits, in a
@@ -139,12 +159,7 @@ static void prepare(const char *dir, uint64_t n)
         prepare_here(dir, n);
         _exit(0);
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: preparing %s failed\n", dir);
-        exit(1);
-    }
+    wait_child(pid, "preparing", dir);
 }
 
 static void prepare_here(const char *dir, uint64_t n)
@@ -250,7 +265,7 @@ static run_out replay_once(const char *dir, unsigned threads)
 static void scenario(const char *name, const char *root, uint64_t n, int runs,
                      unsigned threads)
 {
-    char dir[4096], label[96];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/%llu", root, (unsigned long long)n);
     prepare(dir, n);
     double secs[64], rates[64], evr[64], s_read[64], s_work[64], s_apply[64];
@@ -274,26 +289,19 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
     }
     printf("%s (%llu declarations, %u threads, median of %d)\n", name,
            (unsigned long long)n, threads, runs);
-    snprintf(label, sizeof label, "%s/replay_time", name);
-    add_result(label, "ms", median(secs, runs));
-    snprintf(label, sizeof label, "%s/declarations_per_s", name);
-    add_result(label, "decl/s", median(rates, runs));
-    snprintf(label, sizeof label, "%s/events_per_s", name);
-    add_result(label, "events/s", median(evr, runs));
+    add_named(name, "replay_time", "ms", median(secs, runs));
+    add_named(name, "declarations_per_s", "decl/s", median(rates, runs));
+    add_named(name, "events_per_s", "events/s", median(evr, runs));
     if (threads > 0) {
         /* Each stage's own throughput: events over the CPU seconds its threads used.
          * The slowest of them bounds the pipeline on a machine with enough cores. */
-        snprintf(label, sizeof label, "%s/stage_read_events_per_cpu_s", name);
-        add_result(label, "events/s", median(s_read, runs));
-        snprintf(label, sizeof label, "%s/stage_decompress_decode_lookup_events_per_cpu_s", name);
-        add_result(label, "events/s", median(s_work, runs));
-        snprintf(label, sizeof label, "%s/stage_apply_commit_events_per_cpu_s", name);
-        add_result(label, "events/s", median(s_apply, runs));
+        add_named(name, "stage_read_events_per_cpu_s", "events/s", median(s_read, runs));
+        add_named(name, "stage_decompress_decode_lookup_events_per_cpu_s", "events/s",
+                  median(s_work, runs));
+        add_named(name, "stage_apply_commit_events_per_cpu_s", "events/s", median(s_apply, runs));
     }
-    snprintf(label, sizeof label, "%s/peak_rss", name);
-    add_result(label, "MiB", (double)hwm / 1024);
-    snprintf(label, sizeof label, "%s/peak_anon", name);
-    add_result(label, "MiB", (double)anon / 1024);
+    add_named(name, "peak_rss", "MiB", (double)hwm / 1024);
+    add_named(name, "peak_anon", "MiB", (double)anon / 1024);
 }
 
 /* Per-stage figures on one journal: each stage in isolation. */
@@ -411,12 +419,7 @@ static void replayed(const char *dir, char *db, size_t cap)
         tq_store_close(s);
         _exit(0);
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: replaying into %s failed\n", db);
-        exit(1);
-    }
+    wait_child(pid, "replaying into", db);
 }
 
 typedef struct busiest { char office[5]; uint64_t count; } busiest;

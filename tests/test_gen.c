@@ -24,6 +24,7 @@
 #include "../formats/tq_journal.h"
 #include "../formats/tq_ndjson.h"
 #include "../formats/tq_time.h"
+#include "tq_testfiles.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -48,19 +49,6 @@ static void remove_dir(const char *dir)
     }
     closedir(dp);
     rmdir(dir);
-}
-
-static size_t count_entries(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp);
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(dp)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dp);
-    return n;
 }
 
 static void gen_into(const char *dir, uint64_t n, uint64_t seed, size_t frame_bytes,
@@ -387,6 +375,55 @@ static int hs_matches(const char *hs, const char *prefixes)
     return 0;
 }
 
+/* same_file() - whether name holds the same bytes in dirs a and b. */
+static int same_file(const char *a, const char *b, const char *name)
+{
+    size_t la, lb;
+    char *fa = slurp(a, name, &la), *fb = slurp(b, name, &lb);
+    int same = la == lb && memcmp(fa, fb, la) == 0;
+    free(fa);
+    free(fb);
+    return same;
+}
+
+/* The journals of two backlogs read side by side, each event also as canon() text. */
+typedef struct journal_pair {
+    tq_journal_reader *r[2];
+    tq_event ev[2];
+    char text[2][65536];
+} journal_pair;
+
+static journal_pair *pair_open(const char *a, const char *b)
+{
+    journal_pair *p = calloc(1, sizeof *p);
+    cr_assert_not_null(p);
+    p->r[0] = open_journal(a);
+    p->r[1] = open_journal(b);
+    return p;
+}
+
+/* pair_next() - the next event of each journal into ev[] and text[]; the status of
+ * a's read, b's in *rc_b. */
+static int pair_next(journal_pair *p, int *rc_b)
+{
+    int rc[2];
+    for (int i = 0; i < 2; i++) {
+        tq_frame_info fi;
+        rc[i] = tq_journal_next_event(p->r[i], &p->ev[i], &fi);
+        if (rc[i] == TQ_OK)
+            canon(&p->ev[i], p->text[i], sizeof p->text[i]);
+    }
+    *rc_b = rc[1];
+    return rc[0];
+}
+
+static void pair_close(journal_pair *p)
+{
+    tq_journal_close(p->r[0]);
+    tq_journal_close(p->r[1]);
+    free(p);
+}
+
 TestSuite(gen, .timeout = 300);
 
 Test(gen, same_seed_gives_same_backlog)
@@ -399,39 +436,27 @@ Test(gen, same_seed_gives_same_backlog)
     gen_into(b, 5000, 42, 4096, &sb);   /* the framing must not change the events */
 
     const char *csv[] = {"payments.csv", "permits.csv"};
-    for (int i = 0; i < 2; i++) {
-        size_t la, lb;
-        char *fa = slurp(a, csv[i], &la), *fb = slurp(b, csv[i], &lb);
-        cr_assert(la == lb && memcmp(fa, fb, la) == 0, "%s differs between runs", csv[i]);
-        free(fa);
-        free(fb);
-    }
+    for (int i = 0; i < 2; i++)
+        cr_assert(same_file(a, b, csv[i]), "%s differs between runs", csv[i]);
 
-    tq_journal_reader *ra = open_journal(a), *rb = open_journal(b);
-    tq_event *ea = malloc(sizeof *ea), *eb = malloc(sizeof *eb);
-    static char ca[65536], cb[65536];
-    tq_frame_info fi;
+    journal_pair *p = pair_open(a, b);
     uint64_t n = 0;
     for (;;) {
-        int xa = tq_journal_next_event(ra, ea, &fi), xb = tq_journal_next_event(rb, eb, &fi);
+        int xb, xa = pair_next(p, &xb);
         cr_assert_eq(xa, xb, "journals end differently after %llu events", (unsigned long long)n);
         if (xa == TQ_ERR_EOF)
             break;
         cr_assert_eq(xa, TQ_OK, "reading the journal: %s", tq_strerror(xa));
-        cr_assert_eq(ea->seq, eb->seq);
-        canon(ea, ca, sizeof ca);
-        canon(eb, cb, sizeof cb);
-        cr_assert_str_eq(ca, cb, "event %llu differs", (unsigned long long)ea->seq);
+        cr_assert_eq(p->ev[0].seq, p->ev[1].seq);
+        cr_assert_str_eq(p->text[0], p->text[1], "event %llu differs",
+                         (unsigned long long)p->ev[0].seq);
         n++;
     }
     cr_assert_eq(n, sa.events);
     cr_assert_eq(sa.events, sb.events);
     cr_assert_eq(sa.payments, sb.payments);
     cr_assert_eq(sa.permits, sb.permits);
-    free(ea);
-    free(eb);
-    tq_journal_close(ra);
-    tq_journal_close(rb);
+    pair_close(p);
     remove_dir(a);
     remove_dir(b);
 }
@@ -499,30 +524,18 @@ Test(gen, different_seed_gives_different_backlog)
     gen_into(a, 2000, 1, 0, &sa);
     gen_into(b, 2000, 2, 0, &sb);
     const char *csv[] = {"payments.csv", "permits.csv"};
-    for (int i = 0; i < 2; i++) {
-        size_t la, lb;
-        char *fa = slurp(a, csv[i], &la), *fb = slurp(b, csv[i], &lb);
-        cr_assert(la != lb || memcmp(fa, fb, la) != 0, "%s is the same for seeds 1 and 2", csv[i]);
-        free(fa);
-        free(fb);
-    }
-    tq_journal_reader *ra = open_journal(a), *rb = open_journal(b);
-    tq_event *ea = malloc(sizeof *ea), *eb = malloc(sizeof *eb);
-    static char ca[65536], cb[65536];
-    tq_frame_info fi;
+    for (int i = 0; i < 2; i++)
+        cr_assert(!same_file(a, b, csv[i]), "%s is the same for seeds 1 and 2", csv[i]);
+    journal_pair *p = pair_open(a, b);
     int differ = 0;
     for (int i = 0; i < 100 && !differ; i++) {
-        cr_assert_eq(tq_journal_next_event(ra, ea, &fi), TQ_OK);
-        cr_assert_eq(tq_journal_next_event(rb, eb, &fi), TQ_OK);
-        canon(ea, ca, sizeof ca);
-        canon(eb, cb, sizeof cb);
-        differ = strcmp(ca, cb) != 0;
+        int xb;
+        cr_assert_eq(pair_next(p, &xb), TQ_OK);
+        cr_assert_eq(xb, TQ_OK);
+        differ = strcmp(p->text[0], p->text[1]) != 0;
     }
     cr_assert(differ, "the first 100 events are the same for seeds 1 and 2");
-    free(ea);
-    free(eb);
-    tq_journal_close(ra);
-    tq_journal_close(rb);
+    pair_close(p);
     remove_dir(a);
     remove_dir(b);
 }
@@ -536,7 +549,7 @@ Test(gen, backlog_is_valid_and_realistic)
     make_dir(dir, sizeof dir);
     tq_gen_stats st;
     gen_into(dir, N, 2024, 0, &st);
-    cr_assert_eq(count_entries(dir), 3, "only the three files, no temporaries");
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 3, "only the three files, no temporaries");
 
     /* permits.csv */
     size_t plen, npl;
@@ -906,7 +919,7 @@ Test(gen, failed_write_leaves_nothing)
     cr_assert_eq(rc, TQ_ERR_IO, "got %s", tq_strerror(rc));
     cr_assert_str_eq(d.field, "(file)");
     cr_assert_not_null(strstr(d.why, dir), "why: %s", d.why);
-    cr_assert_eq(count_entries(dir), 0, "a failed run leaves nothing in the directory");
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 0, "a failed run leaves nothing in the directory");
     remove_dir(dir);
 }
 
@@ -918,7 +931,7 @@ Test(gen, rerun_replaces_files)
     tq_gen_stats s1, s2;
     gen_into(dir, 3000, 9, 0, &s1);
     gen_into(dir, 1000, 9, 0, &s2);
-    cr_assert_eq(count_entries(dir), 3);
+    cr_assert_eq(tq_test_count_entries(dir, NULL), 3);
     size_t len;
     char *buf = slurp(dir, "payments.csv", &len);
     size_t rows = 0;

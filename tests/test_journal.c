@@ -28,6 +28,7 @@
 #include "tq_buf.h"
 #include "tq_journal.h"
 #include "tq_testdir.h"
+#include "tq_testfiles.h"
 #include "tq_testrec.h"
 #include "tq_time.h"
 
@@ -212,6 +213,17 @@ static size_t frame_ends(const char *path, uint64_t *ends, uint64_t *seqs, size_
     free(buf);
     tq_journal_close(r);
     return n;
+}
+
+/* written() - write_journal(path, n, frame_bytes), then its bytes (caller frees; their
+ * count in *len) and its frame boundaries as frame_ends() gives them (64 at most; their
+ * count in *nf). */
+static uint8_t *written(const char *path, uint64_t n, size_t frame_bytes, size_t *len,
+                        uint64_t ends[64], uint64_t seqs[64], size_t *nf)
+{
+    write_journal(path, n, frame_bytes);
+    *nf = frame_ends(path, ends, seqs, 64);
+    return tq_test_slurp(path, len);
 }
 
 /* ---- records -------------------------------------------------------------------- */
@@ -670,11 +682,9 @@ Test(journal, invalid_event_is_input_error_and_harmless)
 Test(journal, every_bit_flip_is_detected, .timeout = 300)
 {
     const char *p = path_in("f.tqj"), *q = path_in("g.tqj");
-    write_journal(p, 12, 160);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
     uint64_t ends[64], seqs[64];
-    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n, nf;
+    uint8_t *b = written(p, 12, 160, &n, ends, seqs, &nf);
     cr_assert(nf >= 3, "want several frames, got %zu", nf);
     cr_assert(n < 2000);
     for (size_t pos = 0; pos < n; pos++) {
@@ -710,11 +720,9 @@ Test(journal, every_bit_flip_is_detected, .timeout = 300)
 Test(journal, every_truncation_is_torn_or_clean, .timeout = 300)
 {
     const char *p = path_in("t.tqj"), *q = path_in("u.tqj");
-    write_journal(p, 40, 400);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
     uint64_t ends[64], seqs[64];
-    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n, nf;
+    uint8_t *b = written(p, 40, 400, &n, ends, seqs, &nf);
     cr_assert(nf >= 4);
     cr_assert_eq(ends[nf - 1], n);
     for (size_t len = 0; len <= n; len++) {
@@ -743,13 +751,11 @@ Test(journal, every_truncation_is_torn_or_clean, .timeout = 300)
 Test(journal, corrupt_middle_frame_named_and_skippable)
 {
     const char *p = path_in("m.tqj");
-    write_journal(p, 60, 300);
     uint64_t ends[64], seqs[64];
-    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n, nf;
+    uint8_t *b = written(p, 60, 300, &n, ends, seqs, &nf);
     cr_assert(nf >= 5);
     size_t bad = nf / 2;
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
     b[ends[bad] - 3] ^= 0xff; /* inside its payload */
     tq_test_spit(p, b, n);
     free(b);
@@ -797,12 +803,10 @@ static void reseal_frame(uint8_t *b, size_t at)
 Test(journal, seq_gap_is_corrupt_and_final)
 {
     const char *p = path_in("s.tqj");
-    write_journal(p, 30, 300);
     uint64_t ends[64], seqs[64];
-    size_t nf = frame_ends(p, ends, seqs, 64);
+    size_t n, nf;
+    uint8_t *b = written(p, 30, 300, &n, ends, seqs, &nf);
     cr_assert(nf >= 3);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
     size_t at = ends[0];
     b[at + 4] += 5; /* frame 1 claims to start 5 seqs later */
     reseal_frame(b, at);
@@ -1045,13 +1049,7 @@ Test(journal, reads_from_a_pipe)
     close(fds[1]);
     tq_journal_reader *r;
     cr_assert_eq(tq_journal_open_fd(fds[0], &r), TQ_OK);
-    tq_event ev;
-    uint64_t got = 0;
-    int rc;
-    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
-        cr_assert_eq(ev.seq, ++got);
-    cr_assert_eq(rc, TQ_ERR_EOF);
-    cr_assert_eq(got, 200);
+    cr_assert_eq(tq_test_count_events(r), 200);
     tq_journal_close(r);
     close(fds[0]);
     free(b);
@@ -1127,19 +1125,6 @@ Test(journal, golden_example_from_journal_md)
     free(b);
 }
 
-/* Count the directory entries of g_dir whose name contains part (temporaries). */
-static int entries_with(const char *part)
-{
-    DIR *dir = opendir(g_dir);
-    cr_assert_not_null(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        n += strstr(e->d_name, part) != NULL;
-    closedir(dir);
-    return n;
-}
-
 /* Add events from seq `from` until the writer fails; @return the error. */
 static int add_until_error(tq_journal_writer *w, uint64_t from)
 {
@@ -1184,7 +1169,7 @@ Test(journal, failed_write_leaves_nothing_half_done)
     rl.rlim_cur = RLIM_INFINITY;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     cr_assert_eq(access(q, F_OK), -1, "a failed create must leave no journal");
-    cr_assert_eq(entries_with(".tmp"), 0, "a failed create must leave no temporary");
+    cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0, "a failed create must leave no temporary");
     /* the journal can still be appended to, after its old last event */
     cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
     cr_assert_eq(tq_journal_next_seq(w), 51);
@@ -1224,7 +1209,7 @@ Test(journal, abandon_undoes_everything)
     after = tq_test_slurp(p, &n1);
     cr_assert_eq(n1, n0, "the old journal must be untouched by an abandoned create");
     cr_assert(memcmp(before, after, n0) == 0);
-    cr_assert_eq(entries_with(".tmp"), 0);
+    cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0);
     free(before);
     free(after);
 }
@@ -1409,11 +1394,9 @@ static void read_until_framing_damage(const char *p, uint64_t first)
 Test(journal, frame_claiming_0xFFFFFFFF_records_is_unskippable_framing_damage)
 {
     const char *p = path_in("count.tqj");
-    write_journal(p, 60, 300);
     uint64_t ends[64], seqs[64];
-    size_t nf = frame_ends(p, ends, seqs, 64);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
+    size_t n, nf;
+    uint8_t *b = written(p, 60, 300, &n, ends, seqs, &nf);
     size_t at = ends[nf - 2];
     tq_le_put32(b + at + 12, 0xFFFFFFFFu);
     reseal_frame(b, at);

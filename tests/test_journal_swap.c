@@ -169,23 +169,7 @@ static char *snapshot(tq_store *s)
     return buf;
 }
 
-/* decisions_of() - the decisions export of a fresh replay of path. */
-static char *decisions_of(const char *path, const char *dbname)
-{
-    tq_store *s = open_db(path_in(dbname));
-    tq_replay_stats st;
-    tq_diag d;
-    cr_assert_eq(replay(s, path, 0, &st, &d), TQ_OK, "%s", d.why);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(tq_export_decisions(s, f), TQ_OK);
-    cr_assert_eq(tq_export_permits(s, f), TQ_OK);
-    fclose(f);
-    tq_store_close(s);
-    return buf;
-}
-
+/* decisions_now() - the decisions and permits export of s (caller frees). */
 static char *decisions_now(tq_store *s)
 {
     char *buf = NULL;
@@ -195,6 +179,28 @@ static char *decisions_now(tq_store *s)
     cr_assert_eq(tq_export_permits(s, f), TQ_OK);
     fclose(f);
     return buf;
+}
+
+/* decisions_of() - the same export after a fresh replay of path into dbname. */
+static char *decisions_of(const char *path, const char *dbname)
+{
+    tq_store *s = open_db(path_in(dbname));
+    tq_replay_stats st;
+    tq_diag d;
+    cr_assert_eq(replay(s, path, 0, &st, &d), TQ_OK, "%s", d.why);
+    char *buf = decisions_now(s);
+    tq_store_close(s);
+    return buf;
+}
+
+/* expect_decisions_of() - the decisions and permits in s must be those of a replay of
+ * the journal at path from scratch (into the database "ref"); what names the case. */
+static void expect_decisions_of(tq_store *s, const char *path, const char *what)
+{
+    char *got = decisions_now(s), *want = decisions_of(path, "ref");
+    cr_assert_str_eq(got, want, "%s", what);
+    free(got);
+    free(want);
 }
 
 /* run_cli() - run the thongquan binary with a shell command line; the exit status, and
@@ -265,10 +271,7 @@ Test(swap, content_before_the_mark_differs_is_refused)
     /* A itself still resumes and ends where a replay of A from scratch ends */
     cr_assert_eq(replay(s, A, 0, &st, &d), TQ_OK, "%s", d.why);
     cr_assert_eq(st.journal_last_seq, NEVENTS);
-    char *got = decisions_now(s), *want = decisions_of(A, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, A, "the end state differs from a replay from scratch");
     free(before);
     tq_store_close(s);
 }
@@ -349,10 +352,7 @@ Test(swap, content_after_the_mark_may_differ)
     cr_assert_eq(replay(s, F, 0, &st, &d), TQ_OK, "%s", d.why);
     cr_assert_eq(st.already_applied, mark);
     cr_assert_eq(st.events, NEVENTS - mark);
-    char *got = decisions_now(s), *want = decisions_of(B, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, B, "the end state differs from a replay from scratch");
     tq_store_close(s);
 }
 
@@ -384,10 +384,7 @@ Test(swap, appended_journal_continues_with_the_new_events)
     cr_assert_eq(st.journal_last_seq, NEVENTS);
     cr_assert_eq(st.events + st.already_applied, NEVENTS);
 
-    char *got = decisions_now(s), *want = decisions_of(W, "ref");
-    cr_assert_str_eq(got, want, "appended journal replayed in steps differs from the whole");
-    free(got);
-    free(want);
+    expect_decisions_of(s, W, "appended journal replayed in steps differs from the whole");
     /* and once more: nothing new, nothing changes */
     char *before = snapshot(s);
     cr_assert_eq(replay(s, J, 0, &st, &d), TQ_OK, "%s", d.why);
@@ -436,9 +433,6 @@ Test(swap, cli_pack_append_after_replay)
     cr_assert_eq(st.already_applied, NEVENTS);
     const char *W = path_in("whole.tqj");
     write_journal(W, 0, NEVENTS, -1, 0);
-    char *got = decisions_now(s), *want = decisions_of(W, "ref");
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    expect_decisions_of(s, W, "the end state differs from a replay from scratch");
     tq_store_close(s);
 }

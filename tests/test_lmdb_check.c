@@ -27,6 +27,7 @@
 #include "tq_store.h"
 #include "tq_store_check.h"
 #include "tq_store_int.h"     /* tq__seal: to forge a record that checks */
+#include "tq_teststore.h"
 
 static char g_dir[64];
 static char g_path[128];            /* g_dir/data.mdb */
@@ -146,6 +147,20 @@ static uint8_t *page(uint8_t *b, uint64_t pgno)
     return b + pgno * g_ps;
 }
 
+/* loaded_copy() - a fresh environment with the test data, read into memory (copy()). */
+static uint8_t *loaded_copy(void)
+{
+    make_env();
+    load();
+    return copy();
+}
+
+/* named_root() - the root page of the named tree in the copy b. */
+static uint8_t *named_root(uint8_t *b)
+{
+    return page(b, rd64(named_record(b) + 40));
+}
+
 static uint8_t *node_at(uint8_t *p, unsigned i)
 {
     return p + rd16(p + 16 + 2 * i);
@@ -254,9 +269,7 @@ Test(lmdb_check, each_meta_field)
 
 Test(lmdb_check, older_meta_damage_is_found_too)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
+    uint8_t *b = loaded_copy();
     size_t older = newest_meta(b) ? 0 : g_ps;
     b[older + M_MAGIC + 3] ^= 0xff;
     expect_damage(b, g_size, TQ_LMDB_CHECK_META, "meta page");
@@ -281,10 +294,8 @@ Test(lmdb_check, truncations)
 
 Test(lmdb_check, dangling_branch_child)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *root = page(b, rd64(named_record(b) + 40));
+    uint8_t *b = loaded_copy();
+    uint8_t *root = named_root(b);
     cr_assert_eq(rd16(root + 10), 1, "the named tree has a branch root");
     set_child(root, 1, rd64(b + newest_meta(b) + M_LAST_PG) + 5);
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "child page");
@@ -292,20 +303,16 @@ Test(lmdb_check, dangling_branch_child)
 
 Test(lmdb_check, loop_child_reached_twice)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *root = page(b, rd64(named_record(b) + 40));
+    uint8_t *b = loaded_copy();
+    uint8_t *root = named_root(b);
     set_child(root, 2, child_of(root, 1));
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "reached twice");
 }
 
 Test(lmdb_check, overlapping_nodes)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    uint8_t *b = loaded_copy();
+    uint8_t *leaf = page(b, child_of(named_root(b), 0));
     cr_assert_eq(rd16(leaf + 10), 2);
     wr16(leaf + 18, rd16(leaf + 16));             /* node 1 starts where node 0 does */
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "overlap or gap");
@@ -313,20 +320,16 @@ Test(lmdb_check, overlapping_nodes)
 
 Test(lmdb_check, node_offset_outside_page)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    uint8_t *b = loaded_copy();
+    uint8_t *leaf = page(b, child_of(named_root(b), 0));
     wr16(leaf + 16, (uint16_t)(g_ps - 4));
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "overrunning the page");
 }
 
 Test(lmdb_check, keys_out_of_order)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    uint8_t *b = loaded_copy();
+    uint8_t *leaf = page(b, child_of(named_root(b), 0));
     uint16_t a = rd16(leaf + 16), c = rd16(leaf + 18);
     wr16(leaf + 16, c);
     wr16(leaf + 18, a);
@@ -335,10 +338,8 @@ Test(lmdb_check, keys_out_of_order)
 
 Test(lmdb_check, key_outside_parent_separators)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *root = page(b, rd64(named_record(b) + 40));
+    uint8_t *b = loaded_copy();
+    uint8_t *root = named_root(b);
     uint8_t *leaf = page(b, child_of(root, 1));
     uint8_t *k = node_at(leaf, 0) + 8;
     k[0] = 'a';                                    /* "key..." -> "aey...": below */
@@ -347,23 +348,19 @@ Test(lmdb_check, key_outside_parent_separators)
 
 Test(lmdb_check, bad_page_header)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    uint8_t *b = loaded_copy();
+    uint8_t *leaf = page(b, child_of(named_root(b), 0));
     wr16(leaf + 10, 0x12);                         /* P_LEAF | P_DIRTY on disk */
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "expected a leaf page");
     b = copy();
-    leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    leaf = page(b, child_of(named_root(b), 0));
     wr16(leaf + 12, rd16(leaf + 14) + 2);          /* lower beyond upper */
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "bounds");
 }
 
 Test(lmdb_check, entry_count_mismatch)
 {
-    make_env();
-    load();
-    uint8_t *b = copy();
+    uint8_t *b = loaded_copy();
     uint8_t *rec = named_record(b);
     wr64(rec + 32, rd64(rec + 32) + 1);
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "its record says");
@@ -375,7 +372,7 @@ Test(lmdb_check, overflow_run_damage)
     load();
     /* find the "big" node: the first key of its leaf sorts before "key..." */
     uint8_t *b = copy();
-    uint8_t *leaf = page(b, child_of(page(b, rd64(named_record(b) + 40)), 0));
+    uint8_t *leaf = page(b, child_of(named_root(b), 0));
     uint8_t *n = node_at(leaf, 0);
     cr_assert_eq(rd16(n + 6), 3);
     cr_assert_eq(rd16(n + 4), 1, "F_BIGDATA");
@@ -383,7 +380,7 @@ Test(lmdb_check, overflow_run_damage)
     page(b, opg)[12] ^= 0x01;                      /* its page count */
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "overflow page");
     b = copy();
-    n = node_at(page(b, child_of(page(b, rd64(named_record(b) + 40)), 0)), 0);
+    n = node_at(page(b, child_of(named_root(b), 0)), 0);
     wr64(n + 8 + 3, rd64(b + newest_meta(b) + M_LAST_PG));
     expect_damage(b, g_size, TQ_LMDB_CHECK_TREES, "overflow pages");
 }
@@ -392,10 +389,8 @@ Test(lmdb_check, max_problems_bounds_the_list)
 {
     tq_lmdb_check_stats st;
     tq_diag d;
-    make_env();
-    load();
-    uint8_t *b = copy();
-    uint8_t *root = page(b, rd64(named_record(b) + 40));
+    uint8_t *b = loaded_copy();
+    uint8_t *root = named_root(b);
     unsigned n = (rd16(root + 12) - 16) / 2;
     for (unsigned i = 0; i < n; i++)
         set_child(root, i, 1ull << 40);
@@ -409,34 +404,13 @@ Test(lmdb_check, max_problems_bounds_the_list)
 
 /* ---- the whole database (tq_store_check) ---- */
 
-static tq_store *open_writer(void)
-{
-    tq_store *s = NULL;
-    int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open: %s", tq_strerror(rc));
-    return s;
-}
-
-static tq_txn *begin(tq_store *s)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
-    return t;
-}
-
+/* cleared_decl() - a cleared declaration whose one line uses qty of permit. */
 static tq_decl cleared_decl(const char *no, const char *permit, uint64_t qty)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.declarant, sizeof d.declarant, "0101234567");
-    d.state = TQ_STATE_CLEARED;
-    d.channel = 1;
+    tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_CLEARED);
     d.tax_due = 1000;
     d.registered.sec = 1722910500;
     d.reg_day = 19941;
-    d.nlines = 1;
-    snprintf(d.lines[0].hs, sizeof d.lines[0].hs, "85171300");
     snprintf(d.lines[0].permit, sizeof d.lines[0].permit, "%s", permit);
     d.lines[0].qty = qty;
     return d;
@@ -446,8 +420,8 @@ static tq_decl cleared_decl(const char *no, const char *permit, uint64_t qty)
  * it, payments covering them. */
 static void make_store(void)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = begin(s);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_permit p;
     memset(&p, 0, sizeof p);
     snprintf(p.permit_no, sizeof p.permit_no, "GP-1");
@@ -497,8 +471,8 @@ static int store_check(tq_store_check_report *r)
 static tq_txn *edit(tq_store **s)
 {
     make_store();
-    *s = open_writer();
-    return begin(*s);
+    *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    return tq_test_begin(*s, 0);
 }
 
 static int edited(tq_store *s, tq_txn *t, tq_store_check_report *r)

@@ -236,6 +236,17 @@ static void check_same(const exports *a, const exports *b, const char *what, uns
               threads);
 }
 
+/* replay_alike() - replay_into() with these settings must export what ref holds. */
+static void replay_alike(const char *dir, const char *inputs, const char *journal,
+                         unsigned threads, uint64_t batch, int stop, const exports *ref,
+                         const char *what)
+{
+    exports e;
+    replay_into(dir, inputs, journal, threads, batch, stop, &e);
+    check_same(ref, &e, what, threads);
+    exports_free(&e);
+}
+
 Test(pipeline, conformance_cases_decide_alike_with_every_thread_count)
 {
     char cases[1024];
@@ -269,10 +280,7 @@ Test(pipeline, conformance_cases_decide_alike_with_every_thread_count)
                   "%s: the serial replay does not give the expected decisions", de->d_name);
         free(expected);
         for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
-            exports e;
-            replay_into(cw, c, journal, thread_counts[i], 3, 0, &e);
-            check_same(&ref, &e, de->d_name, thread_counts[i]);
-            exports_free(&e);
+            replay_alike(cw, c, journal, thread_counts[i], 3, 0, &ref, de->d_name);
         }
         exports_free(&ref);
         ran++;
@@ -291,24 +299,37 @@ static void gen_backlog(const char *dir, uint64_t n, uint64_t seed)
     cr_assert_eq(tq_gen_run(&go, &gs, &d), TQ_OK, "%s", d.why);
 }
 
-Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout = 600)
+/* backlog_ref() - a fresh work dir (caller frees, rm_rf) with a generated backlog of n
+ * declarations from seed; its journal's path in journal (600 bytes) and, in ref, the
+ * exports of a single-threaded replay of it in batches of batch (replay_into()). */
+static char *backlog_ref(uint64_t n, uint64_t seed, uint64_t batch, char *journal,
+                         exports *ref)
 {
     char *work = tmpdir();
-    gen_backlog(work, 20000, 11);
-    char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
-    exports ref;
-    replay_into(work, work, journal, 0, 1000, 0, &ref);
-    cr_assert_gt(ref.dlen, 20000 * 20);
-    for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
-        exports e;
-        replay_into(work, work, journal, thread_counts[i], 1000, 0, &e);
-        check_same(&ref, &e, "generated backlog", thread_counts[i]);
-        exports_free(&e);
-    }
-    exports_free(&ref);
+    gen_backlog(work, n, seed);
+    snprintf(journal, 600, "%s/journal.tqj", work);
+    replay_into(work, work, journal, 0, batch, 0, ref);
+    return work;
+}
+
+/* backlog_done() - what backlog_ref() made, gone. */
+static void backlog_done(char *work, exports *ref)
+{
+    exports_free(ref);
     rm_rf(work);
     free(work);
+}
+
+Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout = 600)
+{
+    char journal[600];
+    exports ref;
+    char *work = backlog_ref(20000, 11, 1000, journal, &ref);
+    cr_assert_gt(ref.dlen, 20000 * 20);
+    for (size_t i = 1; i < sizeof thread_counts / sizeof *thread_counts; i++) {
+        replay_alike(work, work, journal, thread_counts[i], 1000, 0, &ref, "generated backlog");
+    }
+    backlog_done(work, &ref);
 }
 
 /* A pool of a few KiB: every frame waits for the one before it to be released, and
@@ -316,12 +337,9 @@ Test(pipeline, generated_backlog_decides_alike_with_every_thread_count, .timeout
  * covers up itself); the result must not change. */
 Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
 {
-    char *work = tmpdir();
-    gen_backlog(work, 6000, 14);
     char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
     exports ref;
-    replay_into(work, work, journal, 0, 700, 0, &ref);
+    char *work = backlog_ref(6000, 14, 700, journal, &ref);
     static const uint64_t pools[] = {1, 12000, 40000};
     for (size_t p = 0; p < 3; p++) {
         pool_bytes = pools[p];
@@ -329,37 +347,24 @@ Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
             char sub[700];
             snprintf(sub, sizeof sub, "%s/pool%zu", work, p);
             mkdir(sub, 0777);
-            exports e;
-            replay_into(sub, work, journal, thread_counts[i], 700, 0, &e);
-            check_same(&ref, &e, "tiny frame pool", thread_counts[i]);
-            exports_free(&e);
+            replay_alike(sub, work, journal, thread_counts[i], 700, 0, &ref, "tiny frame pool");
         }
     }
     pool_bytes = 0;
-    exports_free(&ref);
-    rm_rf(work);
-    free(work);
+    backlog_done(work, &ref);
 }
 
 Test(pipeline, interrupted_replay_resumes_to_the_same_result, .timeout = 600)
 {
-    char *work = tmpdir();
-    gen_backlog(work, 8000, 12);
     char journal[600];
-    snprintf(journal, sizeof journal, "%s/journal.tqj", work);
     exports ref;
-    replay_into(work, work, journal, 0, 500, 0, &ref);
+    char *work = backlog_ref(8000, 12, 500, journal, &ref);
     for (int stop = 1; stop <= 13; stop += 4) {
         for (size_t i = 0; i < sizeof thread_counts / sizeof *thread_counts; i += 2) {
-            exports e;
-            replay_into(work, work, journal, thread_counts[i], 500, stop, &e);
-            check_same(&ref, &e, "interrupted replay", thread_counts[i]);
-            exports_free(&e);
+            replay_alike(work, work, journal, thread_counts[i], 500, stop, &ref, "interrupted replay");
         }
     }
-    exports_free(&ref);
-    rm_rf(work);
-    free(work);
+    backlog_done(work, &ref);
 }
 
 Test(pipeline, dry_run_changes_nothing)

@@ -29,6 +29,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "tq_buf.h"
 #include "tq_journal.h"
 #include "tq_replay.h"
 
@@ -48,18 +49,6 @@
 #endif
 
 static char work[64];
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* header_only() - a journal with its file header and no frame; returns the fd to
  * append frames to and the header-checksum seed (JOURNAL.md 3). */
@@ -83,13 +72,13 @@ static void frame_header(uint8_t h[40], uint64_t seed, uint64_t first, uint32_t 
                          uint32_t raw, uint32_t zsize, uint64_t content, uint32_t zsum)
 {
     memcpy(h, "TQFR", 4);
-    put64(h + 4, first);
-    put32(h + 12, count);
-    put32(h + 16, raw);
-    put32(h + 20, zsize);
-    put64(h + 24, content);
-    put32(h + 32, zsum);
-    put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, seed));
+    tq_le_put64(h + 4, first);
+    tq_le_put32(h + 12, count);
+    tq_le_put32(h + 16, raw);
+    tq_le_put32(h + 20, zsize);
+    tq_le_put64(h + 24, content);
+    tq_le_put32(h + 32, zsum);
+    tq_le_put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, seed));
 }
 
 /* write_frames() - nframes frames of the same raw content, each claiming count
@@ -268,8 +257,8 @@ Test(replay_bomb, count_ffffffff_is_reported_from_the_mark, .init = setup, .fini
     off_t fsize = 40 + (off_t)(h[20] | h[21] << 8 | h[22] << 16 | (uint32_t)h[23] << 24);
     off_t off = 64 + 2 * fsize;
     cr_assert_eq(pread(fd, h, 40, off), 40);
-    put32(h + 12, 0xFFFFFFFFu);
-    put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, seed));
+    tq_le_put32(h + 12, 0xFFFFFFFFu);
+    tq_le_put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, seed));
     cr_assert_eq(pwrite(fd, h, 40, off), 40);
     close(fd);
     for (int skip = 0; skip <= 1; skip++) {

@@ -1003,26 +1003,46 @@ Test(rules, await_officer_comes_after_tax_and_permit_reasons)
 
 /* ---- evaluate: quota ---------------------------------------------------------------- */
 
-Test(rules, quota_exactly_reaching_the_limit_is_allowed)
-{
-    tq_decl d = decl1(1, 0, "Q-1", 40);
-    tq_permit_fact f = fact_ok("Q-1", 100, 60);
-    tq_verdict v = eval(&d, NULL, &f, 1, 0);
-    cr_assert_eq(v.reasons, 0);
-    cr_assert_eq(v.consume, 1);
-    cr_assert_eq(v.nuse, 1);
-    cr_assert_eq(v.use[0].fact, 0);
-    cr_assert_eq(v.use[0].qty, 40);
-}
+/* One line of qty naming one permit with quota and used: what evaluate() decides.
+ * -1: not checked by that case.  use_qty is the quantity of use[0] when nuse is 1. */
+static const struct quota_case {
+    const char *what;
+    int channel;
+    uint64_t tax_due, qty, quota, used;
+    uint32_t reasons;
+    int consume, nuse;
+    uint64_t use_qty;
+} quota_cases[] = {
+    {"exactly reaching the limit is allowed", 1, 0, 40, 100, 60, 0, 1, 1, 40},
+    {"one past the limit is held", 1, 0, 41, 100, 60, TQ_R_PERMIT_QUOTA, 0, 0, 0},
+    {"quota checked only without tax short", 1, 1000, 10, 100, 100, TQ_R_TAX_SHORT, 0, -1, 0},
+    {"quota 0 is unlimited and never consumed", 1, 0, TQ_QTY_MAX, 0, 0, 0, 1, 0, 0},
+    {"a declaration larger than the quota alone is held", 1, 0, 101, 100, 0,
+     TQ_R_PERMIT_QUOTA, -1, -1, 0},
+    {"a quota already used past its limit holds (manual clearance)", 1, 0, 1, 100, 140,
+     TQ_R_PERMIT_QUOTA, -1, -1, 0},
+    {"a non-manual held declaration consumes nothing", 1, 5, 10, 100, 0, TQ_R_TAX_SHORT, 0,
+     0, 0},
+};
 
-Test(rules, quota_one_past_the_limit_is_held)
+Test(rules, quota_of_one_permit)
 {
-    tq_decl d = decl1(1, 0, "Q-1", 41);
-    tq_permit_fact f = fact_ok("Q-1", 100, 60);
-    tq_verdict v = eval(&d, NULL, &f, 1, 0);
-    cr_assert_eq(v.reasons, TQ_R_PERMIT_QUOTA);
-    cr_assert_eq(v.consume, 0);
-    cr_assert_eq(v.nuse, 0);
+    for (size_t i = 0; i < sizeof quota_cases / sizeof quota_cases[0]; i++) {
+        const struct quota_case *q = &quota_cases[i];
+        tq_decl d = decl1(q->channel, q->tax_due, "Q-1", q->qty);
+        tq_permit_fact f = fact_ok("Q-1", q->quota, q->used);
+        tq_verdict v = eval(&d, NULL, &f, 1, 0);
+        cr_assert_eq(v.reasons, q->reasons, "%s: got %s", q->what, fmt(v.reasons));
+        cr_assert_eq(v.manual, 0, "%s", q->what);
+        if (q->consume >= 0)
+            cr_assert_eq(v.consume, q->consume, "%s", q->what);
+        if (q->nuse >= 0)
+            cr_assert_eq(v.nuse, (unsigned)q->nuse, "%s", q->what);
+        if (q->nuse == 1) {
+            cr_assert_eq(v.use[0].fact, 0, "%s", q->what);
+            cr_assert_eq(v.use[0].qty, q->use_qty, "%s", q->what);
+        }
+    }
 }
 
 Test(rules, quota_sums_every_line_naming_the_permit)
@@ -1051,15 +1071,6 @@ Test(rules, quota_of_any_one_permit_holds_the_declaration)
     cr_assert_eq(eval(&d, NULL, f, 2, 0).reasons, TQ_R_PERMIT_QUOTA);
 }
 
-Test(rules, quota_checked_only_without_tax_short)
-{
-    tq_decl d = decl1(1, 1000, "Q-1", 10);
-    tq_permit_fact f = fact_ok("Q-1", 100, 100);
-    tq_verdict v = eval(&d, NULL, &f, 1, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.consume, 0);
-}
-
 Test(rules, quota_checked_only_without_await_officer)
 {
     tq_decl d = decl1(2, 0, "Q-1", 10);
@@ -1077,16 +1088,6 @@ Test(rules, quota_checked_only_without_permit_reasons)
     tq_decl d = create(&ev);
     tq_permit_fact f[2] = {fact_ok("Q-1", 100, 100), fact_missing()};
     cr_assert_eq(eval(&d, NULL, f, 2, 0).reasons, TQ_R_PERMIT_MISSING);
-}
-
-Test(rules, quota_zero_is_unlimited_and_never_consumed)
-{
-    tq_decl d = decl1(1, 0, "U-1", TQ_QTY_MAX);
-    tq_permit_fact f = fact_ok("U-1", 0, 0);
-    tq_verdict v = eval(&d, NULL, &f, 1, 0);
-    cr_assert_eq(v.reasons, 0);
-    cr_assert_eq(v.consume, 1);
-    cr_assert_eq(v.nuse, 0);
 }
 
 Test(rules, cleared_consumes_only_quota_permits_by_fact_index)
@@ -1134,21 +1135,6 @@ Test(rules, quota_at_its_maximum_with_the_largest_declaration)
     cr_assert_eq(eval(&d, NULL, &f, 1, 0).reasons, TQ_R_PERMIT_QUOTA);
 }
 
-Test(rules, quota_declaration_larger_than_the_quota_alone_is_held)
-{
-    tq_decl d = decl1(1, 0, "Q-1", 101);
-    tq_permit_fact f = fact_ok("Q-1", 100, 0);
-    cr_assert_eq(eval(&d, NULL, &f, 1, 0).reasons, TQ_R_PERMIT_QUOTA);
-}
-
-Test(rules, quota_already_used_past_its_limit_holds)
-{
-    /* a manual clearance can leave used > quota */
-    tq_decl d = decl1(1, 0, "Q-1", 1);
-    tq_permit_fact f = fact_ok("Q-1", 100, 140);
-    cr_assert_eq(eval(&d, NULL, &f, 1, 0).reasons, TQ_R_PERMIT_QUOTA);
-}
-
 /* ---- evaluate: manual mode ---------------------------------------------------------- */
 
 Test(rules, manual_clear_ignores_officer_and_quota)
@@ -1188,17 +1174,6 @@ Test(rules, manual_clear_keeps_permit_discrepancies_and_counts_revoked_quota_per
     cr_assert_eq(v.nuse, 1, "missing and unlimited permits are not used");
     cr_assert_eq(v.use[0].fact, 0);
     cr_assert_eq(v.use[0].qty, 30);
-}
-
-Test(rules, non_manual_held_declaration_consumes_nothing)
-{
-    tq_decl d = decl1(1, 5, "Q-1", 10);
-    tq_permit_fact f = fact_ok("Q-1", 100, 0);
-    tq_verdict v = eval(&d, NULL, &f, 1, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.consume, 0);
-    cr_assert_eq(v.nuse, 0);
-    cr_assert_eq(v.manual, 0);
 }
 
 Test(rules, evaluate_changes_neither_declaration_nor_facts)

@@ -26,6 +26,8 @@
 #include "tq_store.h"
 
 #include "tq_testdir.h"
+#include "tq_testrec.h"
+#include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(store, "tq_store", 60);
 
@@ -53,28 +55,11 @@ static tq_store *open_reader(void)
     return s;
 }
 
-static tq_txn *begin(tq_store *s, int rdonly)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
-    return t;
-}
-
-static void commit(tq_txn *t)
-{
-    int rc = tq_txn_commit(t);
-    cr_assert_eq(rc, TQ_OK, "commit: %s", tq_strerror(rc));
-}
 
 /* A zeroed declaration with n lines, as tq_rules_begin() builds them. */
 static tq_decl make_decl(const char *no, unsigned nlines)
 {
-    tq_decl d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.decl_no, sizeof d.decl_no, "%s", no);
-    snprintf(d.declarant, sizeof d.declarant, "0101234567");
-    d.state = TQ_STATE_HELD;
-    d.channel = 1;
+    tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_HELD);
     d.reasons = TQ_R_TAX_SHORT;
     d.tax_due = 12500000;
     d.tax_short = 500000;
@@ -88,6 +73,18 @@ static tq_decl make_decl(const char *no, unsigned nlines)
             snprintf(d.lines[i].permit, sizeof d.lines[i].permit, "GCN-2024-%06u", i);
     }
     return d;
+}
+
+/* cover_of() - the cover of decl_no, which must be readable.  Its guarantees live in
+ * one buffer the whole test reuses (freed when the test's process ends). */
+static tq_cover cover_of(tq_txn *t, const char *decl_no)
+{
+    static tq_guarantee *guar;
+    static size_t cap;
+    tq_cover c;
+    int rc = tq_store_get_cover(t, decl_no, &c, &guar, &cap);
+    cr_assert_eq(rc, TQ_OK, "cover of %s: %s", decl_no, tq_strerror(rc));
+    return c;
 }
 
 static tq_payment make_pay(const char *decl_no, const char *receipt, int kind,
@@ -194,10 +191,10 @@ static void raw_put_sealed(const char *db, const void *k, size_t kn, const void 
 static void put_one_decl(const char *no)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_decl d = make_decl(no, 3);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
@@ -208,10 +205,10 @@ Test(store, open_creates_missing_dirs_and_reopens)
     char dir[256];
     snprintf(dir, sizeof dir, "%s/a/b/db", g_dir);
     tq_store *s = open_writer_at(dir, 0);
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_decl d = make_decl("103456789012", 2);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 
     struct stat sb;
@@ -224,7 +221,7 @@ Test(store, open_creates_missing_dirs_and_reopens)
 
     s = NULL;
     cr_assert_eq(tq_store_open(dir, 0, NULL, &s, NULL), TQ_OK);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     tq_decl got;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &got), TQ_OK);
     cr_assert_eq(memcmp(&got, &d, sizeof d), 0);
@@ -401,7 +398,7 @@ Test(store, reader_opens_while_writer_holds_lock)
 {
     pid_t child = spawn_writer(1);
     tq_store *s = open_reader();
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     tq_decl d;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
     cr_assert_eq(d.nlines, 2);
@@ -415,40 +412,32 @@ Test(store, reader_opens_while_writer_holds_lock)
 Test(store, same_payment_row_counts_once)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_payment p = make_pay("103456789012", "KB-2024-0000001", TQ_PAY, 12500000, 0);
     int is_new = -1;
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
     cr_assert_eq(is_new, 1);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
     cr_assert_eq(is_new, 0);
-    commit(t);
-    t = begin(s, 0);
+    tq_test_commit(t);
+    t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
     cr_assert_eq(is_new, 0, "dedup across transactions");
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789012");
     cr_assert_eq(c.pay_total, 12500000);
     cr_assert_eq(c.nguar, 0);
     tq_payment got;
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000001", &got), TQ_OK);
-    cr_assert_str_eq(got.decl_no, "103456789012");
-    cr_assert_str_eq(got.receipt_no, "KB-2024-0000001");
-    cr_assert_eq(got.kind, TQ_PAY);
-    cr_assert_eq(got.amount, 12500000);
-    cr_assert_eq(got.valid_until, TQ_NO_DATE);
+    cr_assert(tq_test_payment_equal(&got, &p));
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000002", &got), TQ_ERR_NOTFOUND);
-    commit(t);
-    free(g);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
 Test(store, payment_conflict_on_each_field)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_payment base = make_pay("103456789013", "BL-VCB-000017", TQ_GUARANTEE, 8000000, 20088);
     cr_assert_eq(tq_store_add_payment(t, &base, NULL, NULL), TQ_OK);
     tq_payment v[4] = {base, base, base, base};
@@ -466,41 +455,33 @@ Test(store, payment_conflict_on_each_field)
         tq_payment known;
         memset(&known, 0, sizeof known);
         cr_assert_eq(tq_store_add_payment(t, &all[i], &known, NULL), TQ_ERR_CONFLICT, "variant %d", i);
-        cr_assert_str_eq(known.decl_no, base.decl_no);
-        cr_assert_str_eq(known.receipt_no, base.receipt_no);
-        cr_assert_eq(known.kind, base.kind);
-        cr_assert_eq(known.amount, base.amount);
-        cr_assert_eq(known.valid_until, base.valid_until);
+        cr_assert(tq_test_payment_equal(&known, &base), "variant %d", i);
         cr_assert_eq(tq_store_add_payment(t, &all[i], NULL, NULL), TQ_ERR_CONFLICT);
     }
     /* Nothing changed: one guarantee, for the original declaration only. */
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789013", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789013");
     cr_assert_eq(c.pay_total, 0);
     cr_assert_eq(c.nguar, 1);
     cr_assert_eq(c.guar[0].valid_until, 20088);
     cr_assert_eq(c.guar[0].amount, 8000000);
-    cr_assert_eq(tq_store_get_cover(t, "103456789014", &c, &g, &cap), TQ_OK);
+    c = cover_of(t, "103456789014");
     cr_assert_eq(c.nguar, 0);
     cr_assert_eq(c.pay_total, 0);
-    commit(t);
-    free(g);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
 Test(store, payment_bad_fields_are_input_errors)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_payment p = make_pay("10345678901", "KB-1", TQ_PAY, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "11-digit decl_no");
     p = make_pay("103456789012", "", TQ_PAY, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "empty receipt_no");
     p = make_pay("103456789012", "KB-1", 3, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "kind 3");
-    commit(t);
+    tq_test_commit(t);
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.receipts, 0);
@@ -511,7 +492,7 @@ Test(store, payment_bad_fields_are_input_errors)
 Test(store, cover_sums_pay_and_merges_guarantees)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     const char *no = "103456789012";
     tq_payment rows[] = {
         make_pay(no, "P1", TQ_PAY, 100, 0),
@@ -526,9 +507,10 @@ Test(store, cover_sums_pay_and_merges_guarantees)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         cr_assert_eq(tq_store_add_payment(t, &rows[i], NULL, NULL), TQ_OK, "row %zu", i);
-    commit(t);
+    tq_test_commit(t);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
+    /* the caller's buffer, grown by the store: checked here, so not cover_of() */
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
@@ -543,18 +525,18 @@ Test(store, cover_sums_pay_and_merges_guarantees)
         cr_assert_eq(c.guar[i].valid_until, want[i].valid_until, "entry %d", i);
         cr_assert(c.guar[i].amount == want[i].amount, "entry %d", i);
     }
-    cr_assert_eq(tq_store_get_cover(t, "103456789099", &c, &g, &cap), TQ_OK);
+    free(g);
+    c = cover_of(t, "103456789099");
     cr_assert_eq(c.pay_total, 7);
     cr_assert_eq(c.nguar, 0);
     tq_txn_abort(t);
-    free(g);
     tq_store_close(s);
 }
 
 Test(store, sums_are_exact_past_64_bits)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_payment a = make_pay("103456789012", "P1", TQ_PAY, UINT64_MAX - 10, 0);
     tq_payment b = make_pay("103456789012", "P2", TQ_PAY, 100, 0);
     tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, UINT64_MAX, 20000);
@@ -563,25 +545,21 @@ Test(store, sums_are_exact_past_64_bits)
     cr_assert_eq(tq_store_add_payment(t, &b, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
-    tq_cover c;
-    tq_guarantee *g = NULL;
-    size_t cap = 0;
-    cr_assert_eq(tq_store_get_cover(t, "103456789012", &c, &g, &cap), TQ_OK);
+    tq_cover c = cover_of(t, "103456789012");
     cr_assert(c.pay_total == (tq_u128)UINT64_MAX + 90, "pay total exact");
     cr_assert_eq(c.nguar, 1, "one day, merged");
     cr_assert(c.guar[0].amount == (tq_u128)UINT64_MAX * 2, "merged guarantees exact");
     char dec[TQ_U128_DEC_MAX];
     cr_assert_str_eq(tq_u128_dec(tq_rules_covered_exact(&c, 20000), dec),
                      "55340232221128654935");
-    free(g);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
 Test(store, no_payment_gives_empty_cover)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     tq_cover c;
     memset(&c, 0x55, sizeof c);
     tq_guarantee *g = NULL;
@@ -599,7 +577,7 @@ Test(store, many_guarantees_stay_sorted)
 {
     /* More distinct days than the stack buffer holds: the scratch path. */
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 100; i++) {
         char r[16];
         snprintf(r, sizeof r, "G%03d", i);
@@ -607,8 +585,8 @@ Test(store, many_guarantees_stay_sorted)
         tq_payment p = make_pay("103456789012", r, TQ_GUARANTEE, (uint64_t)day, day);
         cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
-    commit(t);
-    t = begin(s, 1);
+    tq_test_commit(t);
+    t = tq_test_begin(s, 1);
     tq_cover c;
     tq_guarantee *g = malloc(2 * sizeof *g);
     size_t cap = 2;
@@ -629,22 +607,22 @@ Test(store, many_guarantees_stay_sorted)
 Test(store, permit_replace_keeps_used)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_permit p = make_permit("GP-NK-2024-77", 50000);
     uint64_t used = 99;
     cr_assert_eq(tq_store_get_used(t, "GP-NK-2024-77", &used), TQ_OK);
     cr_assert_eq(used, 0);
     cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
     cr_assert_eq(tq_store_put_used(t, "GP-NK-2024-77", 777), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
 
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     p.status = TQ_PERMIT_REVOKED;
     p.nprefixes = 1;
     cr_assert_eq(tq_store_put_permit(t, &p), 1);
-    commit(t);
+    tq_test_commit(t);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     tq_permit got;
     cr_assert_eq(tq_store_get_permit(t, "GP-NK-2024-77", &got), TQ_OK);
     cr_assert_eq(got.status, TQ_PERMIT_REVOKED);
@@ -672,7 +650,7 @@ Test(store, permit_round_trip_at_the_bounds)
     for (int i = 0; i < TQ_PREFIXES_MAX; i++)
         snprintf(p.prefixes[i], sizeof p.prefixes[i], "%08d", 99999999 - i);
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
     tq_permit got;
     memset(&got, 0x55, sizeof got);
@@ -689,7 +667,7 @@ Test(store, permit_round_trip_at_the_bounds)
     memset(bad.agency, 'A', sizeof bad.agency);    /* no NUL */
     cr_assert_eq(tq_store_put_permit(t, &bad), TQ_ERR_INPUT);
     cr_assert_eq(tq_store_get_used(t, "", &(uint64_t){0}), TQ_ERR_INPUT);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
@@ -723,10 +701,10 @@ Test(store, decl_round_trip_with_fifty_lines_and_max_values)
             memset(d.lines[i].permit, i % 3 ? 'p' : '-', TQ_PERMIT_MAX);
     }
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    commit(t);
-    t = begin(s, 1);
+    tq_test_commit(t);
+    t = tq_test_begin(s, 1);
     tq_decl got;
     memset(&got, 0x55, sizeof got);
     cr_assert_eq(tq_store_get_decl(t, "999999999999", &got), TQ_OK);
@@ -752,9 +730,9 @@ Test(store, decl_small_values_encode_compactly)
     d.tax_due = d.tax_short = 0;
     d.declarant[0] = '\0';
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
     uint8_t raw[64];
     size_t n = raw_get("decls", "103456789012", 12, raw, sizeof raw);
@@ -777,7 +755,7 @@ Test(store, decl_small_values_encode_compactly)
 Test(store, decl_out_of_bounds_is_refused)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_decl ok = make_decl("103456789012", 2), d;
     d = ok;
     snprintf(d.lines[1].hs, sizeof d.lines[1].hs, "8517130");
@@ -809,7 +787,7 @@ Test(store, decl_out_of_bounds_is_refused)
     tq_decl got;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &got), TQ_ERR_NOTFOUND);
     cr_assert_eq(tq_store_get_decl(t, "1034567890", &got), TQ_ERR_INPUT);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
@@ -854,7 +832,7 @@ Test(store, damaged_decl_is_corrupt)
     raw_put("decls", "203456789012", 12, good, n + 4);
 
     tq_store *s = open_reader();
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     tq_decl d;
     tq_diag dg;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
@@ -863,14 +841,14 @@ Test(store, damaged_decl_is_corrupt)
         cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_DBCORRUPT, "value %d", i);
     }
     tq_txn_abort(t);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_get_decl(t, "203456789012", &d), TQ_ERR_DBCORRUPT);
     tq_txn_fault(t, &dg);
     cr_assert_str_eq(dg.field, "(database)");
     cr_assert_str_eq(dg.why, "table 'decls', key '203456789012': seal mismatch (the key or "
                              "the value was changed)");
     tq_txn_abort(t);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     snprintf(key, sizeof key, "2%011d", 2 * (int)n + 2);   /* state 0x77, sealed */
     cr_assert_eq(tq_store_get_decl(t, key, &d), TQ_ERR_DBCORRUPT);
     tq_txn_fault(t, &dg);
@@ -891,7 +869,7 @@ Test(store, each_decl_stops_at_damage)
     put_one_decl("103456789012");
     raw_put("decls", "203456789012", 12, "\x02\x01", 2);
     tq_store *s = open_reader();
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     int n = 0;
     cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_ERR_DBCORRUPT);
     cr_assert_eq(n, 1);
@@ -902,12 +880,12 @@ Test(store, each_decl_stops_at_damage)
 Test(store, damaged_cover_is_corrupt)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, 5, 20000);
     tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, 6, 20001);
     cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
     uint8_t v[96];
     size_t n = raw_get("cover", "103456789012", 12, v, sizeof v) - 4;
@@ -923,7 +901,7 @@ Test(store, damaged_cover_is_corrupt)
     v[16] = 3;                                                /* count says 3 */
     raw_put_sealed("cover", "403456789012", 12, v, n);
     s = open_writer();
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     tq_cover c;
     tq_guarantee *g = NULL;
     size_t cap = 0;
@@ -975,7 +953,7 @@ Test(store, each_walks_in_byte_order)
     const char *permits[] = {"b", "B.1", "a", "AB", "B-1", "ABC", "A"};
     const char *receipts[] = {"kb-2", "KB-10", "KB-2"};
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 4; i++) {
         tq_decl d = make_decl(decls[i], 1);
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
@@ -989,9 +967,9 @@ Test(store, each_walks_in_byte_order)
         tq_payment p = make_pay("103456789012", receipts[i], TQ_PAY, 1, 0);
         cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
-    commit(t);
+    tq_test_commit(t);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     seen a = {.stop_at = -1};
     cr_assert_eq(tq_store_each_decl(t, seen_decl, &a), TQ_OK);
     const char *wd[] = {"100000000000", "100000000001", "500000000000", "900000000000"};
@@ -1019,7 +997,7 @@ Test(store, each_walks_in_byte_order)
 Test(store, each_stops_early_with_the_callbacks_value)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 5; i++) {
         char no[13], name[8];
         snprintf(no, sizeof no, "10000000000%d", i);
@@ -1038,7 +1016,7 @@ Test(store, each_stops_early_with_the_callbacks_value)
     cr_assert_eq(b.n, 3);
     cr_assert_eq(tq_store_each_payment(t, seen_payment, &c), 44);
     cr_assert_eq(c.n, 1);
-    commit(t);
+    tq_test_commit(t);
     tq_store_close(s);
 }
 
@@ -1061,20 +1039,20 @@ static int rewrite_decl(void *ctx, const tq_decl *d)
 Test(store, each_decl_callback_may_rewrite)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 300; i++) {
         char no[13];
         snprintf(no, sizeof no, "1%011d", i);
         tq_decl d = make_decl(no, 5);
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     }
-    commit(t);
-    t = begin(s, 0);
+    tq_test_commit(t);
+    t = tq_test_begin(s, 0);
     rewrite r = {t, 0};
     cr_assert_eq(tq_store_each_decl(t, rewrite_decl, &r), TQ_OK);
     cr_assert_eq(r.n, 300);
-    commit(t);
-    t = begin(s, 1);
+    tq_test_commit(t);
+    t = tq_test_begin(s, 1);
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.decls, 300);
@@ -1100,7 +1078,7 @@ static int seen_mark(void *ctx, const tq_journal_mark *m)
 Test(store, journal_marks_round_trip)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     tq_journal_mark m;
     uint8_t id[TQ_JOURNAL_ID_LEN];
     memset(id, 0xab, sizeof id);
@@ -1121,9 +1099,9 @@ Test(store, journal_marks_round_trip)
     m2.id[0] = 0x01;
     m2.last_seq = 5;
     cr_assert_eq(tq_store_put_journal(t, &m2), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     tq_journal_mark got;
     cr_assert_eq(tq_store_get_journal(t, id, &got), TQ_OK);
     cr_assert_eq(memcmp(&got, &m, sizeof m), 0);
@@ -1160,7 +1138,7 @@ Test(store, map_full_then_grow_and_redo)
     cr_assert_eq(info.map_size, small);
     int grows = 0, rc;
     for (;;) {
-        tq_txn *t = begin(s, 0);
+        tq_txn *t = tq_test_begin(s, 0);
         rc = put_batch(t, 2000);
         if (rc == TQ_OK)
             rc = tq_txn_commit(t);
@@ -1177,7 +1155,7 @@ Test(store, map_full_then_grow_and_redo)
     cr_assert_eq(info.decls, 2000);
     cr_assert_eq(info.map_size, small << grows);
     cr_assert_leq(info.map_used, info.map_size);
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     for (int i = 0; i < 2000; i++) {
         char no[13];
         tq_decl d;
@@ -1203,7 +1181,7 @@ Test(store, map_full_then_grow_and_redo)
 Test(store, commit_after_map_full_reports_map_full)
 {
     tq_store *s = open_writer_at(g_dir, 64 << 10);
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(put_batch(t, 2000), TQ_ERR_MAPFULL);
     tq_decl d = make_decl("999999999999", 1);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_ERR_MAPFULL, "the transaction stays dead");
@@ -1218,14 +1196,14 @@ Test(store, commit_after_map_full_reports_map_full)
 Test(store, grow_refuses_while_a_transaction_is_live)
 {
     tq_store *s = open_writer_at(g_dir, 64 << 10);
-    tq_txn *r = begin(s, 1);
+    tq_txn *r = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
     tq_txn_reset(r);
     cr_assert_eq(tq_store_grow(s), TQ_OK, "a reset reader holds no pages");
     cr_assert_eq(tq_txn_renew(r), TQ_OK);
     cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
     tq_txn_abort(r);
-    tq_txn *w = begin(s, 0);
+    tq_txn *w = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_grow(s), TQ_ERR_STORE);
     tq_txn_abort(w);
     cr_assert_eq(tq_store_grow(s), TQ_OK);
@@ -1300,7 +1278,7 @@ static void grow_under_a_reader(int cut)
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.decls, 3000);
     cr_assert_gt(info.map_size, 64 << 10);
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     tq_decl d;
     cr_assert_eq(tq_store_get_decl(t, "100000002999", &d), TQ_OK);
     tq_txn_abort(t);
@@ -1326,13 +1304,13 @@ Test(store, reader_refuses_a_grown_map_whose_file_was_cut)
 Test(store, reset_and_renew_see_new_commits)
 {
     tq_store *s = open_writer();
-    tq_txn *r = begin(s, 1);
+    tq_txn *r = tq_test_begin(s, 1);
     tq_decl d;
     cr_assert_eq(tq_store_get_decl(r, "103456789012", &d), TQ_ERR_NOTFOUND);
-    tq_txn *w = begin(s, 0);
+    tq_txn *w = tq_test_begin(s, 0);
     d = make_decl("103456789012", 1);
     cr_assert_eq(tq_store_put_decl(w, &d), TQ_OK);
-    commit(w);
+    tq_test_commit(w);
     cr_assert_eq(tq_store_get_decl(r, "103456789012", &d), TQ_ERR_NOTFOUND, "snapshot");
     tq_txn_reset(r);
     tq_txn_reset(r);            /* twice is harmless */
@@ -1341,10 +1319,10 @@ Test(store, reset_and_renew_see_new_commits)
     cr_assert_eq(tq_txn_renew(r), TQ_OK, "renew of a live reader does nothing");
     cr_assert_eq(tq_store_put_decl(r, &d), TQ_ERR_STORE, "no writes in a reader");
     cr_assert_eq(tq_txn_commit(r), TQ_OK);
-    w = begin(s, 0);
+    w = tq_test_begin(s, 0);
     cr_assert_eq(tq_txn_renew(w), TQ_ERR_STORE);
     tq_txn_reset(w);            /* does nothing on a writer */
-    commit(w);
+    tq_test_commit(w);
     tq_txn_abort(NULL);
     tq_store_close(NULL);
     tq_store_close(s);
@@ -1355,7 +1333,7 @@ Test(store, reset_and_renew_see_new_commits)
 Test(store, stat_counts_everything)
 {
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     const uint8_t states[] = {TQ_STATE_CLEARED, TQ_STATE_CLEARED, TQ_STATE_HELD,
                               TQ_STATE_REJECTED, TQ_STATE_CANCELLED, TQ_STATE_PENDING};
     for (int i = 0; i < 6; i++) {
@@ -1376,7 +1354,7 @@ Test(store, stat_counts_everything)
     tq_journal_mark m;
     memset(&m, 0, sizeof m);
     cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
 
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
@@ -1398,7 +1376,7 @@ Test(store, stat_counts_everything)
 
 static int count_by_office(tq_store *s, const char *office)
 {
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     int n = 0;
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, office, -1, count_decl, &n), TQ_OK);
     tq_txn_abort(t);
@@ -1415,13 +1393,13 @@ Test(store, put_known_moves_the_index_from_the_old_value_given)
     d.state = TQ_STATE_HELD;
     unsetenv("TQ_STORE_CHECK_OLD");
     tq_store *s = open_writer();
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     uint8_t old[TQ_STORE_DECL_ENC_MAX], nv[TQ_STORE_DECL_ENC_MAX];
     const uint8_t *v;
     size_t oldn, nn;
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_get_decl_encoded(t, "100000000008", &v, &oldn), TQ_ERR_NOTFOUND);
     cr_assert_eq(tq_store_get_decl_encoded(t, d.decl_no, &v, &oldn), TQ_OK);
     memcpy(old, v, oldn);
@@ -1429,10 +1407,10 @@ Test(store, put_known_moves_the_index_from_the_old_value_given)
     d.state = TQ_STATE_CLEARED;
     cr_assert_eq(tq_store_decl_encode(&d, nv, &nn), TQ_OK);
     cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, old, oldn), TQ_OK);
-    commit(t);
+    tq_test_commit(t);
     cr_assert_eq(count_by_office(s, "HN01"), 0, "the old office entry is gone");
     cr_assert_eq(count_by_office(s, "HN02"), 1);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK, "every entry is where it belongs");
     tq_txn_abort(t);
     tq_store_close(s);
@@ -1440,14 +1418,14 @@ Test(store, put_known_moves_the_index_from_the_old_value_given)
     setenv("TQ_STORE_CHECK_OLD", "1", 1);
     s = open_writer();
     unsetenv("TQ_STORE_CHECK_OLD");
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     /* old is what was stored before the last commit: not what is stored now */
     cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, old, oldn), TQ_ERR_STORE);
     tq_diag why;
     tq_txn_fault(t, &why);
     cr_assert(strstr(why.why, "100000000007") && strstr(why.why, "old value"), "%s", why.why);
     tq_txn_abort(t);
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_decl_known(t, d.decl_no, nv, nn, NULL, 0), TQ_ERR_STORE,
                  "'nothing stored' when something is");
     tq_txn_abort(t);

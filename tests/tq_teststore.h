@@ -4,6 +4,7 @@
  *     #include "tq_teststore.h"
  *     tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);    (always TQ_STORE_NOSYNC)
  *     tq_txn *t = tq_test_begin(s, 0);                      (0: write, 1: read)
+ *     tq_test_commit(t);
  *     tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
  *
  * Header-only: one test program includes it once. */
@@ -32,6 +33,12 @@ __attribute__((unused)) static tq_txn *tq_test_begin(tq_store *s, int rdonly)
     int rc = tq_txn_begin(s, rdonly, &t);
     cr_assert_eq(rc, TQ_OK, "begin: %s", tq_strerror(rc));
     return t;
+}
+
+__attribute__((unused)) static void tq_test_commit(tq_txn *t)
+{
+    int rc = tq_txn_commit(t);
+    cr_assert_eq(rc, TQ_OK, "commit: %s", tq_strerror(rc));
 }
 
 /* tq_test_decl() - a storable declaration: kind A11 in office (none and no kind when

@@ -30,33 +30,18 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "tq_buf.h"
 #include "tq_journal.h"
 
 #define HDR 64
 #define FHDR 40
 #define RAW_LIMIT (1u << 20)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
-static void seal_file_header(uint8_t *b) { put64(b + 56, XXH3_64bits(b, 56)); }
+static void seal_file_header(uint8_t *b) { tq_le_put64(b + 56, XXH3_64bits(b, 56)); }
 
 static void seal_frame_header(uint8_t *h, const uint8_t *file)
 {
-    put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, get64(file + 24)));
+    tq_le_put32(h + 36, (uint32_t)XXH3_64bits_withSeed(h, 36, tq_le_get64(file + 24)));
 }
 
 /* mode 1: re-seal what is there, in place. */
@@ -70,20 +55,20 @@ static void reseal(uint8_t *b, size_t n, int fix_seq)
     static uint8_t raw[RAW_LIMIT]; /* static: a fresh megabyte per run costs more than the run */
     while (n - at >= FHDR) {
         uint8_t *h = b + at;
-        uint32_t zsize = get32(h + 20);
+        uint32_t zsize = tq_le_get32(h + 20);
         if (fix_seq)
-            put64(h + 4, next);
+            tq_le_put64(h + 4, next);
         if (zsize <= n - at - FHDR) {
             const uint8_t *z = h + FHDR;
             size_t r = ZSTD_decompress(raw, RAW_LIMIT, z, zsize);
             if (!ZSTD_isError(r)) {
-                put32(h + 16, (uint32_t)r);
-                put64(h + 24, XXH3_64bits(raw, r));
+                tq_le_put32(h + 16, (uint32_t)r);
+                tq_le_put64(h + 24, XXH3_64bits(raw, r));
             }
-            put32(h + 32, (uint32_t)XXH3_64bits(z, zsize));
+            tq_le_put32(h + 32, (uint32_t)XXH3_64bits(z, zsize));
         }
         seal_frame_header(h, b);
-        next = get64(h + 4) + get32(h + 12);
+        next = tq_le_get64(h + 4) + tq_le_get32(h + 12);
         if (zsize > n - at - FHDR)
             break;
         at += FHDR + zsize;
@@ -104,10 +89,10 @@ static uint8_t *build(const uint8_t *rec, size_t n, unsigned frame_hint, int bad
     memcpy(f, magic, 8);
     /* version 2 with a small frame_max (frames past it must be refused, skippably),
      * or version 1 (frames held to the reader's cap) */
-    put32(f + 8, frame_hint & 0x80 ? 2 : 1);
-    put32(f + 12, 64);
+    tq_le_put32(f + 8, frame_hint & 0x80 ? 2 : 1);
+    tq_le_put32(f + 12, 64);
     if (frame_hint & 0x80)
-        put32(f + 20, 8192);
+        tq_le_put32(f + 20, 8192);
     memset(f + 24, 0x5a, 16);
     seal_file_header(f);
     size_t at = HDR, pos = 0, frame_no = 0;
@@ -135,12 +120,12 @@ static uint8_t *build(const uint8_t *rec, size_t n, unsigned frame_hint, int bad
         if (ZSTD_isError(z))
             break;
         memcpy(h, "TQFR", 4);
-        put64(h + 4, seq);
-        put32(h + 12, count);
-        put32(h + 16, (uint32_t)(pos - start));
-        put32(h + 20, (uint32_t)z);
-        put64(h + 24, XXH3_64bits(rec + start, pos - start));
-        put32(h + 32, (uint32_t)XXH3_64bits(h + FHDR, z));
+        tq_le_put64(h + 4, seq);
+        tq_le_put32(h + 12, count);
+        tq_le_put32(h + 16, (uint32_t)(pos - start));
+        tq_le_put32(h + 20, (uint32_t)z);
+        tq_le_put64(h + 24, XXH3_64bits(rec + start, pos - start));
+        tq_le_put32(h + 32, (uint32_t)XXH3_64bits(h + FHDR, z));
         seal_frame_header(h, f);
         at += FHDR + z;
         seq += count;

@@ -1,0 +1,51 @@
+/* tq_testfiles.h - what a Criterion suite asks of the files a run left behind, written
+ * once: how many entries a directory holds, and how many events a journal holds.
+ *
+ *     #include "tq_testfiles.h"
+ *     cr_assert_eq(tq_test_count_entries(dir, ".tmp"), 0);   (NULL: every entry)
+ *     cr_assert_eq(tq_test_count_events(r), 200);            (seqs must run 1, 2, ...)
+ *
+ * Header-only: one test program includes it once. */
+#ifndef TQ_TESTFILES_H
+#define TQ_TESTFILES_H
+
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tq_journal.h"
+
+/* tq_test_count_entries() - the entries of dir other than "." and "..", only those
+ * whose name contains part when part is not NULL (temporaries, say).  Fails the test
+ * when dir cannot be opened. */
+__attribute__((unused)) static size_t tq_test_count_entries(const char *dir, const char *part)
+{
+    DIR *dp = opendir(dir);
+    cr_assert_not_null(dp, "opendir %s", dir);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+            (part == NULL || strstr(de->d_name, part) != NULL))
+            n++;
+    closedir(dp);
+    return n;
+}
+
+/* tq_test_count_events() - read the open journal r to its end: the events must be
+ * numbered 1, 2, ... and the end must be a clean TQ_ERR_EOF (the test fails
+ * otherwise).  Returns how many there were; r stays open (the caller closes it). */
+__attribute__((unused)) static uint64_t tq_test_count_events(tq_journal_reader *r)
+{
+    tq_event ev;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
+        cr_assert_eq(ev.seq, ++n);
+    cr_assert_eq(rc, TQ_ERR_EOF, "journal ends with %s", tq_strerror(rc));
+    return n;
+}
+
+#endif
