@@ -67,33 +67,6 @@ int tq__mdb(int rc)
     return rc > 0 ? tq_errno(rc) : TQ_ERR_STORE;
 }
 
-/* ---- little-endian integers ---- */
-
-uint8_t *tq__put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-    return p + 4;
-}
-
-uint8_t *tq__put_u64(uint8_t *p, uint64_t v)
-{
-    tq__put_u32(p, (uint32_t)v);
-    return tq__put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-uint32_t tq__get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-uint64_t tq__get_u64(const uint8_t *p)
-{
-    return (uint64_t)tq__get_u32(p) | (uint64_t)tq__get_u32(p + 4) << 32;
-}
-
 /* Two's complement back from the unsigned image, without the implementation-defined
  * conversion of an out-of-range value. */
 int32_t tq__i32(uint32_t u)
@@ -193,7 +166,7 @@ const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v)
     if (v->mv_size < TQ__SEAL_LEN)
         return "value shorter than its seal";
     size_t n = v->mv_size - TQ__SEAL_LEN;
-    if (tq__get_u32((const uint8_t *)v->mv_data + n) != tq__seal(db, k, v->mv_data, n))
+    if (tq_le_get32((const uint8_t *)v->mv_data + n) != tq__seal(db, k, v->mv_data, n))
         return "seal mismatch (the key or the value was changed)";
     v->mv_size = n;
     return NULL;
@@ -293,7 +266,7 @@ int tq__put_at(tq_txn *t, MDB_cursor *c, int db, const MDB_val *k, const void *v
     if (n)
         memcpy(val.mv_data, v, n);
     if (extra)
-        tq__put_u32((uint8_t *)val.mv_data + n, tq__seal(db, k, v, n));
+        tq_le_put32((uint8_t *)val.mv_data + n, tq__seal(db, k, v, n));
     return TQ_OK;
 }
 

@@ -49,10 +49,10 @@ static const char *tq__change_decode(const MDB_val *v, tq_change *c)
     c->state = b[12];
     c->manual = b[13];
     c->cause = b[14];
-    c->reasons = tq__get_u32(b + 15);
-    c->version = tq__get_u32(b + 19);
+    c->reasons = tq_le_get32(b + 15);
+    c->version = tq_le_get32(b + 19);
     memcpy(c->src_id, b + 23, TQ_JOURNAL_ID_LEN);
-    c->src_seq = tq__get_u64(b + 23 + TQ_JOURNAL_ID_LEN);
+    c->src_seq = tq_le_get64(b + 23 + TQ_JOURNAL_ID_LEN);
     return tq__change_ok(c) ? NULL : "a field out of range";
 }
 
@@ -116,10 +116,10 @@ int tq__add_change(tq_txn *t, tq_change *c)
     buf[12] = c->state;
     buf[13] = c->manual;
     buf[14] = c->cause;
-    tq__put_u32(buf + 15, c->reasons);
-    tq__put_u32(buf + 19, c->version);
+    tq_le_put32(buf + 15, c->reasons);
+    tq_le_put32(buf + 19, c->version);
     memcpy(buf + 23, c->src_id, TQ_JOURNAL_ID_LEN);
-    tq__put_u64(buf + 23 + TQ_JOURNAL_ID_LEN, c->src_seq);
+    tq_le_put64(buf + 23 + TQ_JOURNAL_ID_LEN, c->src_seq);
     tq__change_key(key, t->feed_last + 1);
     if (t->feedc == NULL && mdb_cursor_open(t->txn, t->s->dbi[DB_CHANGES], &t->feedc) != 0)
         t->feedc = NULL;     /* no cursor: put as before */

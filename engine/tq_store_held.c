@@ -50,11 +50,11 @@ static const char *tq__held_cover_bad(const uint8_t *c, size_t n)
     if (n == 0)
         return NULL;
     if (n < TQ__COVER_HEAD || (n - TQ__COVER_HEAD) % TQ__COVER_ENTRY != 0 ||
-        tq__get_u32(c + 16) != (n - TQ__COVER_HEAD) / TQ__COVER_ENTRY)
+        tq_le_get32(c + 16) != (n - TQ__COVER_HEAD) / TQ__COVER_ENTRY)
         return "row's cover is not a header and its guarantees";
     for (size_t i = 1; i < (n - TQ__COVER_HEAD) / TQ__COVER_ENTRY; i++)
-        if (tq__i32(tq__get_u32(c + TQ__COVER_HEAD + (i - 1) * TQ__COVER_ENTRY)) >=
-            tq__i32(tq__get_u32(c + TQ__COVER_HEAD + i * TQ__COVER_ENTRY)))
+        if (tq__i32(tq_le_get32(c + TQ__COVER_HEAD + (i - 1) * TQ__COVER_ENTRY)) >=
+            tq__i32(tq_le_get32(c + TQ__COVER_HEAD + i * TQ__COVER_ENTRY)))
             return "row's cover days do not strictly ascend";
     return NULL;
 }
@@ -280,7 +280,7 @@ typedef struct tq__hw {
 static int tq__held_cover(tq__hw *w, const MDB_val *cv, tq_cover *cover)
 {
     const uint8_t *b = cv->mv_data;
-    uint32_t n = cv->mv_size ? tq__get_u32(b + 16) : 0;
+    uint32_t n = cv->mv_size ? tq_le_get32(b + 16) : 0;
     cover->pay_total = 0;
     cover->nguar = 0;
     cover->guar = w->guar;
@@ -295,10 +295,10 @@ static int tq__held_cover(tq__hw *w, const MDB_val *cv, tq_cover *cover)
     }
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = b + TQ__COVER_HEAD + (size_t)i * TQ__COVER_ENTRY;
-        w->guar[i].valid_until = tq__i32(tq__get_u32(e));
-        w->guar[i].amount = (tq_u128)tq__get_u64(e + 4) | (tq_u128)tq__get_u64(e + 12) << 64;
+        w->guar[i].valid_until = tq__i32(tq_le_get32(e));
+        w->guar[i].amount = (tq_u128)tq_le_get64(e + 4) | (tq_u128)tq_le_get64(e + 12) << 64;
     }
-    cover->pay_total = (tq_u128)tq__get_u64(b) | (tq_u128)tq__get_u64(b + 8) << 64;
+    cover->pay_total = (tq_u128)tq_le_get64(b) | (tq_u128)tq_le_get64(b + 8) << 64;
     cover->nguar = n;
     cover->guar = w->guar;
     return TQ_OK;

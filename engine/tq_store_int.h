@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "tq_store.h"
+#include "../formats/tq_buf.h"
 
 /* Table ids: their order is fixed (the id seeds each value's seal, STORE.md §2). */
 enum {
@@ -89,11 +90,7 @@ struct tq_txn {
 /* ---- errors ---- */
 TQ_MUST_USE int tq__mdb(int rc);            /* LMDB return -> TQ_* */
 
-/* ---- little-endian integers ---- */
-uint8_t *tq__put_u32(uint8_t *p, uint32_t v);
-uint8_t *tq__put_u64(uint8_t *p, uint64_t v);
-uint32_t tq__get_u32(const uint8_t *p);
-uint64_t tq__get_u64(const uint8_t *p);
+/* Little-endian integers in values: formats/tq_buf.h's tq_le_* (one home for them). */
 int32_t tq__i32(uint32_t u);
 
 /* ---- records ---- */

@@ -34,10 +34,10 @@ static const char *tq__gap_decode(const MDB_val *v, tq_gap *g)
     const uint8_t *b = v->mv_data;
     if (v->mv_size != TQ__GAP_LEN)
         return "value is not 32 bytes";
-    g->last = tq__get_u64(b);
-    g->frame = tq__get_u64(b + 8);
-    g->checksum = tq__get_u64(b + 16);
-    g->skipped_at = tq__get_u64(b + 24);
+    g->last = tq_le_get64(b);
+    g->frame = tq_le_get64(b + 8);
+    g->checksum = tq_le_get64(b + 16);
+    g->skipped_at = tq_le_get64(b + 24);
     return g->first == 0 || g->last < g->first ? "seq range is empty or starts at 0" : NULL;
 }
 
@@ -50,10 +50,10 @@ int tq_store_put_gap(tq_txn *t, const tq_gap *g)
     if (!t->s->has_log)
         return TQ_ERR_STORE;
     tq__gap_key(key, g->id, g->first);
-    tq__put_u64(buf, g->last);
-    tq__put_u64(buf + 8, g->frame);
-    tq__put_u64(buf + 16, g->checksum);
-    tq__put_u64(buf + 24, g->skipped_at);
+    tq_le_put64(buf, g->last);
+    tq_le_put64(buf + 8, g->frame);
+    tq_le_put64(buf + 16, g->checksum);
+    tq_le_put64(buf + 24, g->skipped_at);
     return tq__put(t, DB_GAPS, &k, buf, sizeof buf, 0);
 }
 
@@ -119,8 +119,8 @@ static const char *tq__ledger_decode(const MDB_val *v, tq_ledger_entry *e)
         return "name holds a NUL byte";
     e->kind = b[0];
     e->outcome = b[1];
-    e->loaded_at = tq__get_u64(b + 2);
-    e->rows = tq__get_u64(b + 10);
+    e->loaded_at = tq_le_get64(b + 2);
+    e->rows = tq_le_get64(b + 10);
     memcpy(e->name, b + TQ__LEDGER_HEAD, n);
     e->name[n] = '\0';
     return NULL;
@@ -155,8 +155,8 @@ int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e)
         return TQ_ERR_STORE;
     buf[0] = e->kind;
     buf[1] = e->outcome;
-    tq__put_u64(buf + 2, e->loaded_at);
-    tq__put_u64(buf + 10, e->rows);
+    tq_le_put64(buf + 2, e->loaded_at);
+    tq_le_put64(buf + 10, e->rows);
     buf[18] = (uint8_t)n;
     memcpy(buf + TQ__LEDGER_HEAD, e->name, n);
     return tq__put(t, DB_LEDGER, &k, buf, TQ__LEDGER_HEAD + n, 0);

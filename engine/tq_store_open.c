@@ -174,8 +174,8 @@ static int tq__create_dbs(tq_txn *t)
         return rc;
     t->s->sealed = t->s->has_log = t->s->has_v3 = t->s->has_held = 1;
     t->s->version = TQ_STORE_VERSION;
-    tq__put_u32(version, TQ_STORE_VERSION);
-    tq__put_u64(created, (uint64_t)time(NULL));
+    tq_le_put32(version, TQ_STORE_VERSION);
+    tq_le_put64(created, (uint64_t)time(NULL));
     rc = tq__meta_put(t, "version", version, sizeof version);
     return rc != TQ_OK ? rc : tq__meta_put(t, "created", created, sizeof created);
 }
@@ -243,7 +243,7 @@ static int tq__upgrade(tq_txn *t, tq_diag *d)
     if (rc == TQ_OK)
         rc = tq__cover_rebuild(t);
     uint8_t version[4];
-    tq__put_u32(version, 2);    /* then 2 -> 3, in batches (tq_store_upgrade.c) */
+    tq_le_put32(version, 2);    /* then 2 -> 3, in batches (tq_store_upgrade.c) */
     t->s->version = 2;
     if (rc == TQ_OK)
         rc = tq__meta_put(t, "created", created, sizeof created);
@@ -264,7 +264,7 @@ static int tq__read_version(tq_txn *t, int *version)
         return TQ_ERR_VERSION;
     if (rc != MDB_SUCCESS)
         return tq__mdb(rc);
-    if (v.mv_size == 4 && tq__get_u32(v.mv_data) == 1) {
+    if (v.mv_size == 4 && tq_le_get32(v.mv_data) == 1) {
         *version = 1;
         return TQ_OK;
     }
@@ -274,7 +274,7 @@ static int tq__read_version(tq_txn *t, int *version)
     const char *bad = tq__unseal(t->s, DB_META, &k, &v);
     if (bad)
         return tq__fault(t, DB_META, &k, "%s", bad);
-    *version = (int)tq__get_u32(v.mv_data);
+    *version = (int)tq_le_get32(v.mv_data);
     return *version >= 2 && *version <= TQ_STORE_VERSION ? TQ_OK : TQ_ERR_VERSION;
 }
 

@@ -57,13 +57,13 @@ static int64_t tq__i64(uint64_t u)
 
 static uint8_t *tq__put_u128(uint8_t *p, tq_u128 v)
 {
-    tq__put_u64(p, (uint64_t)v);
-    return tq__put_u64(p + 8, (uint64_t)(v >> 64));
+    tq_le_put64(p, (uint64_t)v);
+    return tq_le_put64(p + 8, (uint64_t)(v >> 64));
 }
 
 static tq_u128 tq__get_u128(const uint8_t *p)
 {
-    return (tq_u128)tq__get_u64(p) | (tq_u128)tq__get_u64(p + 8) << 64;
+    return (tq_u128)tq_le_get64(p) | (tq_u128)tq_le_get64(p + 8) << 64;
 }
 
 /* A bounded reader: any underrun sets bad and yields zeros, so a decoder reads all its
@@ -98,7 +98,7 @@ static uint32_t tq__rd_u32(tq__rd *r)
     if (!tq__rd_need(r, 4))
         return 0;
     r->p += 4;
-    return tq__get_u32(r->p - 4);
+    return tq_le_get32(r->p - 4);
 }
 
 static uint64_t tq__rd_u64(tq__rd *r)
@@ -106,7 +106,7 @@ static uint64_t tq__rd_u64(tq__rd *r)
     if (!tq__rd_need(r, 8))
         return 0;
     r->p += 8;
-    return tq__get_u64(r->p - 8);
+    return tq_le_get64(r->p - 8);
 }
 
 static uint64_t tq__rd_var(tq__rd *r)
@@ -240,9 +240,9 @@ static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
     p = tq__put_var(p, d->reasons);
     p = tq__put_var(p, d->tax_due);
     p = tq__put_var(p, d->tax_short);
-    p = tq__put_u64(p, (uint64_t)d->registered.sec);
-    p = tq__put_u32(p, d->registered.nsec);
-    p = tq__put_u32(p, (uint32_t)d->reg_day);
+    p = tq_le_put64(p, (uint64_t)d->registered.sec);
+    p = tq_le_put32(p, d->registered.nsec);
+    p = tq_le_put32(p, (uint32_t)d->reg_day);
     p = tq__put_str(p, d->declarant, nd);
     p = tq__put_str(p, d->kind, nk);
     p = tq__put_str(p, d->office, no);
@@ -254,7 +254,7 @@ static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
         if (!tq__hs_parse(l->hs, &hs) || !tq__len(l->permit, 0, TQ_PERMIT_MAX, &np) ||
             l->value > TQ_MONEY_MAX)
             return TQ_ERR_INPUT;
-        p = tq__put_u32(p, hs);
+        p = tq_le_put32(p, hs);
         p = tq__put_var(p, l->qty);
         p = tq__put_var(p, l->value);
         p = tq__put_str(p, l->permit, np);
@@ -632,8 +632,8 @@ static void tq__receipt_encode(const tq_payment *p, uint8_t out[TQ__RECEIPT_LEN]
 {
     memcpy(out, p->decl_no, TQ_DECL_NO_LEN);
     out[TQ_DECL_NO_LEN] = p->kind;
-    tq__put_u64(out + TQ_DECL_NO_LEN + 1, p->amount);
-    tq__put_u32(out + TQ_DECL_NO_LEN + 9, (uint32_t)p->valid_until);
+    tq_le_put64(out + TQ_DECL_NO_LEN + 1, p->amount);
+    tq_le_put32(out + TQ_DECL_NO_LEN + 9, (uint32_t)p->valid_until);
 }
 
 /* p->receipt_no is the caller's. */
@@ -650,8 +650,8 @@ static const char *tq__receipt_decode(const MDB_val *v, tq_payment *p)
     memcpy(p->decl_no, b, TQ_DECL_NO_LEN);
     p->decl_no[TQ_DECL_NO_LEN] = '\0';
     p->kind = b[TQ_DECL_NO_LEN];
-    p->amount = tq__get_u64(b + TQ_DECL_NO_LEN + 1);
-    p->valid_until = tq__i32(tq__get_u32(b + TQ_DECL_NO_LEN + 9));
+    p->amount = tq_le_get64(b + TQ_DECL_NO_LEN + 1);
+    p->valid_until = tq__i32(tq_le_get32(b + TQ_DECL_NO_LEN + 9));
     return NULL;
 }
 
@@ -678,12 +678,12 @@ static tq__cover_fmt tq__cover_fmt_of(const tq_store *s)
 
 static tq_u128 tq__cover_amount(const tq__cover_fmt *f, const uint8_t *p)
 {
-    return f->amount == 16 ? tq__get_u128(p) : tq__get_u64(p);
+    return f->amount == 16 ? tq__get_u128(p) : tq_le_get64(p);
 }
 
 static int32_t tq__cover_day(const tq__cover_fmt *f, const uint8_t *cover, uint32_t i)
 {
-    return tq__i32(tq__get_u32(cover + f->head + (size_t)i * f->entry));
+    return tq__i32(tq_le_get32(cover + f->head + (size_t)i * f->entry));
 }
 
 /* Checks a stored cover: its length matches its count and its days strictly ascend
@@ -693,7 +693,7 @@ static const char *tq__cover_check(const tq__cover_fmt *f, const MDB_val *v, uin
     const uint8_t *b = v->mv_data;
     if (v->mv_size < f->head || (v->mv_size - f->head) % f->entry != 0)
         return "length is not a header and whole guarantees";
-    uint32_t n = tq__get_u32(b + f->amount);
+    uint32_t n = tq_le_get32(b + f->amount);
     if ((v->mv_size - f->head) / f->entry != n)
         return "guarantee count does not match the length";
     for (uint32_t i = 1; i < n; i++)
@@ -740,7 +740,7 @@ static uint32_t tq__cover_merge(const tq__cover_fmt *f, const uint8_t *old, uint
     tq_u128 amount = p->amount;
     if (same)
         amount = tq_u128_add(amount, tq__get_u128(entries + before + 4));
-    tq__put_u32(e, (uint32_t)p->valid_until);
+    tq_le_put32(e, (uint32_t)p->valid_until);
     tq__put_u128(e + 4, amount);
     size_t skip = same ? f->entry : 0;
     size_t after = (size_t)(n - lo) * f->entry - skip;
@@ -783,7 +783,7 @@ static int tq__cover_add(tq_txn *t, const tq_payment *p)
         nout = tq__cover_merge(&f, old, n, p, buf + f.head);
     }
     tq__put_u128(buf, pay);
-    tq__put_u32(buf + 16, nout);
+    tq_le_put32(buf + 16, nout);
     rc = tq__put(t, DB_COVER, &k, buf, f.head + (size_t)nout * f.entry, 0);
     return rc == TQ_OK ? tq__held_cover_changed(t, &k, buf, f.head + (size_t)nout * f.entry) : rc;
 }
@@ -881,7 +881,7 @@ int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
     const uint8_t *b = v.mv_data;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = b + f.head + (size_t)i * f.entry;
-        (*guar)[i].valid_until = tq__i32(tq__get_u32(e));
+        (*guar)[i].valid_until = tq__i32(tq_le_get32(e));
         (*guar)[i].amount = tq__cover_amount(&f, e + 4);
     }
     cover->pay_total = tq__cover_amount(&f, b);
@@ -937,9 +937,9 @@ static int tq__permit_encode(const tq_permit *p, uint8_t *buf, size_t *len)
         return TQ_ERR_INPUT;
     uint8_t *o = buf;
     *o++ = p->status;
-    o = tq__put_u32(o, (uint32_t)p->valid_from);
-    o = tq__put_u32(o, (uint32_t)p->valid_to);
-    o = tq__put_u64(o, p->quota);
+    o = tq_le_put32(o, (uint32_t)p->valid_from);
+    o = tq_le_put32(o, (uint32_t)p->valid_to);
+    o = tq_le_put64(o, p->quota);
     o = tq__put_str(o, p->agency, na);
     o = tq__put_str(o, p->holder, nh);
     *o++ = p->nprefixes;
@@ -1016,7 +1016,7 @@ static const char *tq__used_decode(const MDB_val *v, uint64_t *used)
 {
     if (v->mv_size != 8)
         return "value is not 8 bytes";
-    *used = tq__get_u64(v->mv_data);
+    *used = tq_le_get64(v->mv_data);
     return NULL;
 }
 
@@ -1043,7 +1043,7 @@ int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used)
     int rc = tq__name_key(&k, permit_no);
     if (rc != TQ_OK)
         return rc;
-    tq__put_u64(buf, used);
+    tq_le_put64(buf, used);
     return tq__put(t, DB_USAGE, &k, buf, sizeof buf, 0);
 }
 
@@ -1087,10 +1087,10 @@ static const char *tq__mark_decode(const MDB_val *v, tq_journal_mark *m)
     const uint8_t *b = v->mv_data;
     if (v->mv_size != TQ__JOURNAL_LEN)
         return "value is not 32 bytes";
-    m->last_seq = tq__get_u64(b);
-    m->frames = tq__get_u64(b + 8);
-    m->chain = tq__get_u64(b + 16);
-    m->applied_at = tq__get_u64(b + 24);
+    m->last_seq = tq_le_get64(b);
+    m->frames = tq_le_get64(b + 8);
+    m->chain = tq_le_get64(b + 16);
+    m->applied_at = tq_le_get64(b + 24);
     return NULL;
 }
 
@@ -1118,10 +1118,10 @@ int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m)
 {
     uint8_t buf[TQ__JOURNAL_LEN];
     MDB_val k = {TQ_JOURNAL_ID_LEN, (void *)m->id};
-    tq__put_u64(buf, m->last_seq);
-    tq__put_u64(buf + 8, m->frames);
-    tq__put_u64(buf + 16, m->chain);
-    tq__put_u64(buf + 24, m->applied_at);
+    tq_le_put64(buf, m->last_seq);
+    tq_le_put64(buf + 8, m->frames);
+    tq_le_put64(buf + 16, m->chain);
+    tq_le_put64(buf + 24, m->applied_at);
     return tq__put(t, DB_JOURNALS, &k, buf, sizeof buf, 0);
 }
 

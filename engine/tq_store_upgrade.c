@@ -133,7 +133,7 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
     } else if (rc == TQ_OK) {
         uint8_t version[4];
         MDB_val vk = {7, "version"};
-        tq__put_u32(version, 3);    /* then 3 -> 4 (tq__upgrade_held) */
+        tq_le_put32(version, 3);    /* then 3 -> 4 (tq__upgrade_held) */
         rc = tq__del(t, DB_META, &mk);
         if (rc == TQ_ERR_NOTFOUND)
             rc = TQ_OK;
@@ -182,7 +182,7 @@ static int tq__upgrade_held(tq_store *s, tq_diag *dg)
         if (rc == TQ_OK && n < max) {
             uint8_t version[4];
             MDB_val vk = {7, "version"};
-            tq__put_u32(version, 4);
+            tq_le_put32(version, 4);
             rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
         }
         rc = tq__finish(t, rc, dg);
