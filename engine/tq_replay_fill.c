@@ -323,10 +323,7 @@ static void report_keys(fill_run *f, kset *s, char kind)
     qsort(s->keys, n, sizeof *s->keys, cmp_u64);
     for (size_t i = 0; i < n && f->o->review; i++) {
         char no[TQ_DECL_NO_LEN + 1];
-        uint64_t v = s->keys[i];
-        for (int k = TQ_DECL_NO_LEN - 1; k >= 0; k--, v /= 10)
-            no[k] = (char)('0' + v % 10);
-        no[TQ_DECL_NO_LEN] = '\0';
+        *tq_u64_put_fixed(no, s->keys[i], TQ_DECL_NO_LEN) = '\0';
         f->o->review(f->o->review_ctx, kind, no);
     }
 }

@@ -202,11 +202,7 @@ static int tq__hs_parse(const char hs[9], uint32_t *out)
 
 static void tq__hs_format(uint32_t v, char out[9])
 {
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    out[8] = '\0';
+    *tq_u64_put_fixed(out, v, 8) = '\0';
 }
 
 /* Office and kind: "" (stored before format 3) or exactly n of [0-9A-Z]. */
