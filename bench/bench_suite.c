@@ -434,21 +434,12 @@ static int pick_office(void *ctx, const char *office, uint64_t count)
     return 0;
 }
 
-/* list_row() - what `list --csv` does with a row (tools/cmd_list.c, print_row): every
- * column it writes, formatted by the same calls, written to ctx. */
+/* list_row() - what `list --csv` does with a row (tools/cmd_list.c): the same line,
+ * written to ctx. */
 static int list_row(void *ctx, const tq_list_row *row)
 {
-    const tq_decl *d = row->decl;
-    char when[48], age[32], reasons[160], permits[TQ_LIST_PERMITS_MAX + 1];
-    char cov[TQ_U128_DEC_MAX];
-    tq_time_format_vn(d->registered, when);
-    tq_list_format_age(row->age, age);
-    tq_reasons_format(row->reasons, reasons, sizeof reasons);
-    tq_list_format_permits(d, permits, sizeof permits);
-    const char *state = tq_state_name(d->state) ? tq_state_name(d->state) : "PENDING";
-    fprintf(ctx, "%s,%s,%s,%s,%s,%s,%s,%s,%llu,%s,%s\n", d->decl_no, d->office, d->kind,
-            d->declarant, state, reasons, when, age, (unsigned long long)d->tax_due,
-            tq_u128_dec(row->covered, cov), permits);
+    char line[TQ_LIST_CSV_MAX];
+    fwrite(line, 1, tq_list_csv_row(row, line), ctx);
     return ferror((FILE *)ctx) ? TQ_ERR_IO : 0;
 }
 

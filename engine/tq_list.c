@@ -266,3 +266,38 @@ size_t tq_list_format_permits(const tq_decl *d, char *out, size_t cap)
     }
     return len;
 }
+
+/* csv_put() - s and a separator at p; @return past them. */
+static char *csv_put(char *p, const char *s, char sep)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    p[n] = sep;
+    return p + n + 1;
+}
+
+size_t tq_list_csv_row(const tq_list_row *row, char out[TQ_LIST_CSV_MAX])
+{
+    const tq_decl *d = row->decl;
+    char when[TQ_TIME_VN_MAX], age[32], reasons[160], permits[TQ_LIST_PERMITS_MAX + 1];
+    char covered[TQ_U128_DEC_MAX];
+    tq_time_format_vn(d->registered, when);
+    tq_list_format_age(row->age, age);
+    tq_reasons_format(row->reasons, reasons, sizeof reasons);
+    tq_list_format_permits(d, permits, sizeof permits);
+    const char *state = tq_state_name(d->state) ? tq_state_name(d->state) : "PENDING";
+    char *p = out;
+    p = csv_put(p, d->decl_no, ',');
+    p = csv_put(p, d->office, ',');
+    p = csv_put(p, d->kind, ',');
+    p = csv_put(p, d->declarant, ',');
+    p = csv_put(p, state, ',');
+    p = csv_put(p, reasons, ',');
+    p = csv_put(p, when, ',');
+    p = csv_put(p, age, ',');
+    p = tq_u64_put_dec(p, d->tax_due);
+    *p++ = ',';
+    p = csv_put(p, tq_u128_dec(row->covered, covered), ',');
+    p = csv_put(p, permits, '\n');
+    return (size_t)(p - out);
+}

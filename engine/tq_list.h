@@ -122,4 +122,14 @@ void tq_list_format_age(int64_t sec, char out[32]);
 #define TQ_LIST_PERMITS_MAX (TQ_LINES_MAX * (TQ_PERMIT_MAX + 1))
 size_t tq_list_format_permits(const tq_decl *d, char *out, size_t cap);
 
+/* tq_list_csv_row() - row as one line of `list --csv` (columns decl_no, office, kind,
+ * declarant, state, reasons, registered_at, age, tax_due, covered, permits; '\n'-ended,
+ * not NUL-ended) in out.  Every field is bounded, so TQ_LIST_CSV_MAX always holds it.
+ * The list command and the bench harness write rows with it, so the bench times what
+ * an officer waits for.  Written without stdio's format parsing: a worklist is tens of
+ * thousands of rows.  @return the line's length.  Threads: pure; any thread. */
+#define TQ_LIST_CSV_MAX (TQ_DECL_NO_LEN + TQ_TAXID_MAX + 9 + 16 + 160 + 48 + 32 + 24 + \
+                         TQ_U128_DEC_MAX + TQ_LIST_PERMITS_MAX + 16)
+size_t tq_list_csv_row(const tq_list_row *row, char out[TQ_LIST_CSV_MAX]);
+
 #endif

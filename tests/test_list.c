@@ -457,3 +457,29 @@ Test(list_text, instants_ages_and_permits)
     cr_expect_eq(tq_list_format_permits(&d, p, 5), 3u);   /* cut short, never past cap */
     cr_expect_str_eq(p, "P-1");
 }
+
+/* One line of `list --csv`, every column, exactly (the CLI and the bench write it). */
+Test(list_text, csv_row_has_every_column)
+{
+    tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
+    d.registered = (tq_instant){.sec = 1722911402};     /* 2024-08-06T09:30:02+07:00 */
+    d.tax_due = 12500000;
+    d.nlines = 2;
+    d.lines[1] = d.lines[0];
+    snprintf(d.lines[0].permit, sizeof d.lines[0].permit, "BKHCN.2024.1");
+    snprintf(d.lines[1].permit, sizeof d.lines[1].permit, "BYT.7");
+    tq_list_row row = {.decl = &d, .reasons = TQ_R_TAX_SHORT | TQ_R_PERMIT_EXPIRED,
+                       .covered = (tq_u128)12000000, .age = 2 * 86400 + 3660};
+    char line[TQ_LIST_CSV_MAX + 1];
+    size_t n = tq_list_csv_row(&row, line);
+    line[n] = '\0';
+    cr_expect_str_eq(line, "100000000011,01B1,A11,0101234567,HELD,TAX_SHORT|PERMIT_EXPIRED,"
+                           "2024-08-06T09:30:02+07:00,2d01h01m,12500000,12000000,"
+                           "BKHCN.2024.1|BYT.7\n");
+    d.office[0] = d.kind[0] = '\0';
+    row.reasons = 0;
+    n = tq_list_csv_row(&row, line);
+    line[n] = '\0';
+    cr_expect_str_eq(line, "100000000011,,,0101234567,HELD,,2024-08-06T09:30:02+07:00,"
+                           "2d01h01m,12500000,12000000,BKHCN.2024.1|BYT.7\n");
+}

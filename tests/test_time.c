@@ -1,6 +1,9 @@
 /* test_time.c - strict timestamps and dates, day numbers and Vietnam's calendar day. */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "tq_error.h"
 #include "tq_time.h"
@@ -306,4 +309,38 @@ Test(instant_cmp, same_instant_in_different_offsets_is_equal)
     cr_assert_eq(ts("2024-08-06T02:15:00.000000001Z", &c), TQ_OK);
     cr_expect_eq(tq_instant_cmp(a, b), 0);
     cr_expect_lt(tq_instant_cmp(a, c), 0);
+}
+
+/* What tq_time_format_vn() wrote through the C library before it had a fast path for
+ * the years 1000..9999: the reference the fast path must match byte for byte. */
+static void format_vn_reference(tq_instant t, char out[TQ_TIME_VN_MAX])
+{
+    time_t sec = (time_t)(t.sec + TQ_VN_OFFSET_SECS);
+    struct tm tm;
+    cr_assert_not_null(gmtime_r(&sec, &tm));
+    size_t n = strftime(out, TQ_TIME_VN_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (t.nsec)
+        n += (size_t)snprintf(out + n, TQ_TIME_VN_MAX - n, ".%09u", t.nsec);
+    snprintf(out + n, TQ_TIME_VN_MAX - n, "+07:00");
+}
+
+Test(time_format, vn_matches_the_c_library_across_the_years)
+{
+    uint64_t x = 88172645463325252ull;
+    const int64_t lo = -30610224000ll, hi = 253402300799ll - 7 * 3600; /* 1000..9999 */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        tq_instant t = {.sec = lo + (int64_t)(x % (uint64_t)(hi - lo)),
+                        .nsec = i % 3 ? 0 : (uint32_t)(x >> 40) % 1000000000u};
+        if (i % 5 == 0)
+            t.sec -= t.sec % 86400 + (i % 10 ? 7 * 3600 : 7 * 3600 + 1); /* midnights */
+        char got[TQ_TIME_VN_MAX], want[TQ_TIME_VN_MAX];
+        tq_time_format_vn(t, got);
+        format_vn_reference(t, want);
+        cr_assert_str_eq(got, want, "sec %lld nsec %u", (long long)t.sec, t.nsec);
+    }
+    char out[TQ_TIME_VN_MAX], want[TQ_TIME_VN_MAX];   /* year 1 is the library's */
+    tq_time_format_vn((tq_instant){.sec = -62135596800ll}, out);
+    format_vn_reference((tq_instant){.sec = -62135596800ll}, want);
+    cr_expect_str_eq(out, want);
 }

@@ -127,9 +127,8 @@ static int print_row(void *ctx, const tq_list_row *row)
                 d->declarant, state, when, age, tq_cli_group(d->tax_due, due),
                 tq_u128_group(row->covered, covered), reasons[0] ? reasons : "-", permits);
     } else if (o->fmt == FMT_CSV) {
-        fprintf(o->f, "%s,%s,%s,%s,%s,%s,%s,%s,%llu,%s,%s\n", d->decl_no, d->office, d->kind,
-                d->declarant, state, reasons, when, age, (unsigned long long)d->tax_due,
-                tq_u128_dec(row->covered, covered), permits);
+        char line[TQ_LIST_CSV_MAX];
+        fwrite(line, 1, tq_list_csv_row(row, line), o->f);
     } else {
         return ndjson_row(o, row, state, reasons, when, age, permits);
     }
