@@ -240,13 +240,21 @@ void tq_list_format_age(int64_t sec, char out[32])
     const char *sign = sec < 0 ? "-" : "";
     uint64_t s = sec < 0 ? (uint64_t)0 - (uint64_t)sec : (uint64_t)sec;
     uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
-    if (d)
-        snprintf(out, 32, "%s%llud%02lluh%02llum", sign, (unsigned long long)d,
-                 (unsigned long long)h, (unsigned long long)m);
-    else if (h)
-        snprintf(out, 32, "%s%lluh%02llum", sign, (unsigned long long)h, (unsigned long long)m);
-    else
-        snprintf(out, 32, "%s%llum", sign, (unsigned long long)m);
+    /* digit by digit (one per row of a worklist): at most 1 + 14 + 1 + 2 + 1 + 2 + 1 + 1
+     * bytes, since d <= 2^64 / 86400 has 14 digits */
+    char *p = out;
+    if (*sign)
+        *p++ = '-';
+    if (d) {
+        p = tq_u64_put_dec(p, d);
+        *p++ = 'd';
+    }
+    if (d || h) {
+        p = d ? tq_u64_put_fixed(p, h, 2) : tq_u64_put_dec(p, h);
+        *p++ = 'h';
+    }
+    p = d || h ? tq_u64_put_fixed(p, m, 2) : tq_u64_put_dec(p, m);
+    memcpy(p, "m", 2);
 }
 
 size_t tq_list_format_permits(const tq_decl *d, char *out, size_t cap)

@@ -447,6 +447,14 @@ Test(list_text, instants_ages_and_permits)
     cr_expect_str_eq(age, "2h15m");
     tq_list_format_age(-420, age);
     cr_expect_str_eq(age, "-7m");
+    static const struct { int64_t sec; const char *want; } ages[] = {
+        {0, "0m"}, {59, "0m"}, {3600, "1h00m"}, {86400, "1d00h00m"}, {-90061, "-1d01h01m"},
+        {INT64_MIN, "-106751991167300d15h30m"}, {INT64_MAX, "106751991167300d15h30m"},
+    };
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        tq_list_format_age(ages[i].sec, age);
+        cr_expect_str_eq(age, ages[i].want, "age of %lld s", (long long)ages[i].sec);
+    }
     tq_decl d = decl("100000000001", "01B1", "0101234567", 2, 0, 0, T0, "P-1");
     d.nlines = 3;
     d.lines[1] = d.lines[0];
