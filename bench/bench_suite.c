@@ -304,6 +304,93 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
     add_named(name, "peak_anon", "MiB", (double)anon / 1024);
 }
 
+/* stage_read() - read + decompress + verify, then decode, of every frame of j: events
+ * per second of each (the two timed apart). */
+static void stage_read(const char *j, double *dec, double *decode, uint64_t *events,
+                       uint64_t *raw_bytes)
+{
+    static tq_event ev;
+    tq_journal_reader *r;
+    if (tq_journal_open(j, &r))
+        exit(1);
+    uint8_t *z = NULL, *raw = NULL;
+    size_t zc = 0, rc_ = 0;
+    tq_frame_info fi;
+    double t_dec = 0, t_decode = 0;
+    *events = *raw_bytes = 0;
+    for (;;) {
+        double t0 = now();
+        if (tq_journal_read_frame(r, &fi, &z, &zc) != TQ_OK)
+            break;
+        if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
+            exit(1);
+        double t1 = now();
+        tq_frame_cursor c;
+        tq_frame_cursor_init(&c, &fi, raw);
+        while (tq_frame_cursor_next(&c, &ev) == TQ_OK)
+            (*events)++;
+        t_dec += t1 - t0;
+        t_decode += now() - t1;
+        *raw_bytes += fi.raw_size;
+    }
+    tq_journal_close(r);
+    free(z);
+    free(raw);
+    *dec = (double)*events / t_dec;
+    *decode = (double)*events / t_decode;
+}
+
+/* lookup_event() - what a worker looks up for ev: its cover and each permit. */
+static void lookup_event(tq_txn *t, const tq_event *ev, tq_guarantee **g, size_t *gc)
+{
+    tq_cover cv;
+    if (tq_store_get_cover(t, ev->decl_no, &cv, g, gc) != TQ_OK)
+        exit(1);
+    for (int l = 0; l < ev->nlines; l++)
+        if (ev->lines[l].permit[0]) {
+            tq_permit p;
+            int prc = tq_store_get_permit(t, ev->lines[l].permit, &p);
+            if (prc != TQ_OK && prc != TQ_ERR_NOTFOUND)
+                exit(1);
+        }
+}
+
+/* stage_lookup() - the lookups of every event of j in db, journal order: events/s. */
+static double stage_lookup(const char *j, const char *db)
+{
+    static tq_event ev;
+    tq_store *s;
+    tq_journal_reader *r;
+    tq_txn *t;
+    if (tq_store_open(db, 0, NULL, &s, NULL))
+        exit(1);
+    if (tq_txn_begin(s, 1, &t) != TQ_OK || tq_journal_open(j, &r) != TQ_OK)
+        exit(1);
+    uint8_t *z = NULL, *raw = NULL;
+    size_t zc = 0, rc_ = 0, gc = 0;
+    tq_guarantee *g = NULL;
+    tq_frame_info fi;
+    uint64_t looked = 0;
+    double t_look = 0;
+    while (tq_journal_read_frame(r, &fi, &z, &zc) == TQ_OK) {
+        if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
+            exit(1);
+        tq_frame_cursor c;
+        tq_frame_cursor_init(&c, &fi, raw);
+        double t0 = now();
+        for (; tq_frame_cursor_next(&c, &ev) == TQ_OK; looked++)
+            lookup_event(t, &ev, &g, &gc);
+        t_look += now() - t0;
+    }
+    tq_journal_close(r);
+    tq_txn_abort(t);
+    tq_store_close(s);
+    free(g);
+    free(z);
+    free(raw);
+    return (double)looked / t_look;
+}
+
 /* Per-stage figures on one journal: each stage in isolation. */
 static void stages(const char *root, uint64_t n, int runs)
 {
@@ -314,73 +401,9 @@ static void stages(const char *root, uint64_t n, int runs)
     snprintf(db, sizeof db, "%s/base", dir);
     double dec[64], decode[64], look[64];
     uint64_t events = 0, raw_bytes = 0;
-    static tq_event ev;
     for (int i = 0; i < runs; i++) {
-        tq_journal_reader *r;
-        if (tq_journal_open(j, &r))
-            exit(1);
-        uint8_t *z = NULL, *raw = NULL;
-        size_t zc = 0, rc_ = 0;
-        tq_frame_info fi;
-        double t_dec = 0, t_decode = 0;
-        events = raw_bytes = 0;
-        for (;;) {
-            double t0 = now();
-            if (tq_journal_read_frame(r, &fi, &z, &zc) != TQ_OK)
-                break;
-            if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
-                exit(1);
-            double t1 = now();
-            tq_frame_cursor c;
-            tq_frame_cursor_init(&c, &fi, raw);
-            while (tq_frame_cursor_next(&c, &ev) == TQ_OK)
-                events++;
-            t_dec += t1 - t0;
-            t_decode += now() - t1;
-            raw_bytes += fi.raw_size;
-        }
-        tq_journal_close(r);
-        dec[i] = (double)events / t_dec;
-        decode[i] = (double)events / t_decode;
-        /* lookups: cover and permits of every event's declaration, journal order */
-        tq_store *s;
-        if (tq_store_open(db, 0, NULL, &s, NULL))
-            exit(1);
-        tq_txn *t;
-        if (tq_txn_begin(s, 1, &t) != TQ_OK || tq_journal_open(j, &r) != TQ_OK)
-            exit(1);
-        tq_guarantee *g = NULL;
-        size_t gc = 0;
-        uint64_t looked = 0;
-        double t_look = 0;
-        while (tq_journal_read_frame(r, &fi, &z, &zc) == TQ_OK) {
-            if (tq_journal_frame_decode(&fi, z, &raw, &rc_) != TQ_OK)
-                exit(1);
-            tq_frame_cursor c;
-            tq_frame_cursor_init(&c, &fi, raw);
-            double t0 = now();
-            while (tq_frame_cursor_next(&c, &ev) == TQ_OK) {
-                tq_cover cv;
-                if (tq_store_get_cover(t, ev.decl_no, &cv, &g, &gc) != TQ_OK)
-                    exit(1);
-                for (int l = 0; l < ev.nlines; l++)
-                    if (ev.lines[l].permit[0]) {
-                        tq_permit p;
-                        int prc = tq_store_get_permit(t, ev.lines[l].permit, &p);
-                        if (prc != TQ_OK && prc != TQ_ERR_NOTFOUND)
-                            exit(1);
-                    }
-                looked++;
-            }
-            t_look += now() - t0;
-        }
-        tq_journal_close(r);
-        tq_txn_abort(t);
-        tq_store_close(s);
-        free(g);
-        free(z);
-        free(raw);
-        look[i] = (double)looked / t_look;
+        stage_read(j, &dec[i], &decode[i], &events, &raw_bytes);
+        look[i] = stage_lookup(j, db);
     }
     printf("stages (%llu declarations, %llu events, %.1f MB raw, median of %d)\n",
            (unsigned long long)n, (unsigned long long)events, (double)raw_bytes / 1e6, runs);
