@@ -252,17 +252,7 @@ Test(explain, journals_backfill_from_the_first_journal_with_the_decl)
     free(p1);
 }
 
-static tq_payment payment(const char *decl_no, const char *receipt, uint64_t amount)
-{
-    tq_payment p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
-    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = TQ_PAY;
-    p.amount = amount;
-    p.valid_until = TQ_NO_DATE;
-    return p;
-}
+#define payment tq_test_pay
 
 /* The declaration's payments only, in receipt order; then the words for an unknown
  * declaration list them, text and JSON. */

@@ -17,6 +17,7 @@
 
 #define TQ_TESTDIR_PATHS 8
 #include "tq_testdir.h"
+#include "tq_testfiles.h"
 #include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(nightly, "tq_nightly", 60);
@@ -35,16 +36,7 @@ static void put_file(const char *path, const char *text, time_t mtime)
     cr_assert_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char *buf = calloc(1, 1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
+#define slurp tq_test_text
 
 /* A run over inbox g_dir/inbox into store g_dir/db, taking every input of a scan. */
 typedef struct night {

@@ -38,13 +38,7 @@ static tq_decl decl(const char *no, int state, uint32_t reasons, uint64_t tax_du
 
 static void pay(tq_txn *t, const char *decl_no, const char *receipt, uint64_t amount)
 {
-    tq_payment p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
-    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = TQ_PAY;
-    p.amount = amount;
-    p.valid_until = TQ_NO_DATE;
+    tq_payment p = tq_test_pay(decl_no, receipt, amount);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
 }
 

@@ -15,6 +15,7 @@
 
 #define TQ_TESTDIR_PATHS 8
 #include "tq_testdir.h"
+#include "tq_testfiles.h"
 #include "tq_teststore.h"
 
 TQ_TESTDIR_SUITE(worklist, "tq_worklist", 60);
@@ -52,14 +53,8 @@ static tq_store *fixture(void)
 
 static char *slurp(const char *dir, const char *name)
 {
-    char *p = tq_path_join(dir, name);
-    FILE *f = fopen(p, "r");
-    cr_assert_not_null(f, "%s", p);
+    char *p = tq_path_join(dir, name), *buf = tq_test_text(p);
     free(p);
-    char *buf = calloc(1, 1 << 14);
-    size_t n = fread(buf, 1, (1 << 14) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
     return buf;
 }
 

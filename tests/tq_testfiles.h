@@ -13,9 +13,25 @@
 
 #include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tq_journal.h"
+
+/* tq_test_text() - the whole text file at path (up to 1 MiB), NUL-ended, malloc'd: the
+ * caller frees it.  Fails the test when the file cannot be read. */
+__attribute__((unused)) static char *tq_test_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 1 << 20);
+    cr_assert_not_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
 
 /* tq_test_count_entries() - the entries of dir other than "." and "..", only those
  * whose name contains part when part is not NULL (temporaries, say).  Fails the test

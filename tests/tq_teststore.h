@@ -63,4 +63,18 @@ __attribute__((unused)) static tq_decl tq_test_decl(const char *no, const char *
     return d;
 }
 
+/* tq_test_pay() - a PAY row of amount for decl_no under receipt. */
+__attribute__((unused)) static tq_payment tq_test_pay(const char *decl_no, const char *receipt,
+                                                      uint64_t amount)
+{
+    tq_payment p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
+    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
+    p.kind = TQ_PAY;
+    p.amount = amount;
+    p.valid_until = TQ_NO_DATE;
+    return p;
+}
+
 #endif
