@@ -39,13 +39,7 @@ static void put(tq_store *s, const char *no, int state)
 static void pay(tq_store *s, const char *no, const char *receipt, uint64_t amount)
 {
     tq_txn *t;
-    tq_payment p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.decl_no, sizeof p.decl_no, "%s", no);
-    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = TQ_PAY;
-    p.amount = amount;
-    p.valid_until = TQ_NO_DATE;
+    tq_payment p = tq_test_pay(no, receipt, amount);
     cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);

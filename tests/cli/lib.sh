@@ -59,6 +59,28 @@ sleep_us() {
 # after each, the state must be the one before or the one after.  A run that finishes
 # first must end in the state after.  Sets killed, as_before, as_after, finished;
 # leaves $WORK/k as the last kill left it, for the caller's rerun.
+# kill_upgrades FROM FULL_US KILLS CHECK: KILLS times, $WORK/k made a fresh copy of the
+# database FROM, `thongquan upgrade --db $WORK/k` run and SIGKILLed after a random delay
+# in 0..FULL_US microseconds, then CHECK DELAY_US called (the test's checks of what a
+# kill left and of the rerun).  Seed RANDOM first for repeatable delays.  Sets killed;
+# fails when KILLS kills do not land within 4 x KILLS rounds.
+kill_upgrades() {
+  local from=$1 full_us=$2 kills=$3 check=$4 round=0 delay_us pid
+  killed=0
+  while [ $killed -lt "$kills" ]; do
+    round=$((round + 1))
+    [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
+    rm -rf "$WORK/k" && cp -a "$from" "$WORK/k"
+    delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
+    "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
+    pid=$!
+    sleep_us "$delay_us"
+    kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
+    wait $pid 2>/dev/null
+    "$check" "$delay_us"
+  done
+}
+
 kill_all_or_nothing() {
   local kills=$1 what=$2 state=$3 round=0 delay_us pid r0 r_us
   shift 3

@@ -50,17 +50,9 @@ t0=$(date +%s%N); "$TQ" upgrade --db "$WORK/t" --quiet || fail "timed upgrade"; 
 full_us=$(((t1 - t0) / 1000)); [ "$full_us" -gt 2000 ] || full_us=2000
 echo "an uninterrupted upgrade in batches of 7 takes ${full_us} us"
 RANDOM=1212
-killed=0 round=0 partial=0
-while [ $killed -lt "$kills" ]; do
-  round=$((round + 1))
-  [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
-  rm -rf "$WORK/k" && cp -a "$WORK/v2" "$WORK/k"
-  delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
-  "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
-  pid=$!
-  sleep_us "$delay_us"
-  kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
-  wait $pid 2>/dev/null
+partial=0
+after_kill() {
+  local delay_us=$1
   # a reader between the kill and the rerun: declarations read, nothing refused
   expect_status 0 "$TQ" export decisions --db "$WORK/k" -o "$WORK/k-mid.csv"
   cmp -s "$WORK/k-mid.csv" "$WORK/v2.csv" || fail "after a kill at ${delay_us} us: decisions differ"
@@ -73,7 +65,8 @@ while [ $killed -lt "$kills" ]; do
   got=$("$TQ" check --db "$WORK/k" --json | sed -E 's/"(database|bytes|txnid|last_page|pages_visited)":[^,]*,//g')
   [ "$got" = "$ref" ] || fail "killed at ${delay_us} us and rerun: check differs: $got vs $ref"
   ok
-done
+}
+kill_upgrades "$WORK/v2" "$full_us" "$kills" after_kill
 unset TQ_UPGRADE_BATCH
 echo "kills: $killed, $partial of them in the middle of the upgrade; reruns all ended where the uninterrupted upgrade did"
 [ "$partial" -ge 1 ] || fail "no kill landed in the middle of the upgrade: the test proves nothing"; ok

@@ -51,17 +51,9 @@ cp -a "$WORK/v3" "$WORK/t"
 t0=$(date +%s%N); "$TQ" upgrade --db "$WORK/t" --quiet || fail "timed upgrade"; t1=$(date +%s%N)
 full_us=$(((t1 - t0) / 1000)); [ "$full_us" -gt 2000 ] || full_us=2000
 RANDOM=4343
-killed=0 round=0 partial=0
-while [ $killed -lt "$kills" ]; do
-  round=$((round + 1))
-  [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
-  rm -rf "$WORK/k" && cp -a "$WORK/v3" "$WORK/k"
-  delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
-  "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
-  pid=$!
-  sleep "$((delay_us / 1000000)).$(printf '%06d' $((delay_us % 1000000)))"
-  kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
-  wait $pid 2>/dev/null
+partial=0
+after_kill() {
+  local delay_us=$1
   # between the kill and the rerun a reader sees format 3 (or 4 when it was done)
   "$TQ" check --db "$WORK/k" --json >"$WORK/kcheck" 2>&1
   grep -q "$done_records" "$WORK/kcheck" || partial=$((partial + 1))
@@ -71,7 +63,8 @@ while [ $killed -lt "$kills" ]; do
   got=$("$TQ" check --db "$WORK/k" --json | sed -E 's/"(database|bytes|txnid|last_page|pages_visited)":[^,]*,//g')
   [ "$got" = "$ref" ] || fail "killed at ${delay_us} us and rerun: check differs: $got vs $ref"
   ok
-done
+}
+kill_upgrades "$WORK/v3" "$full_us" "$kills" after_kill
 unset TQ_UPGRADE_BATCH
 echo "kills: $killed, $partial of them in the middle of the upgrade; reruns all ended where the uninterrupted upgrade did"
 [ "$partial" -ge 1 ] || fail "no kill landed in the middle of the upgrade: the test proves nothing"; ok
