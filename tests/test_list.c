@@ -41,13 +41,7 @@ static tq_decl decl(const char *no, const char *office, const char *declarant, i
 static void pay(tq_txn *t, const char *decl_no, const char *receipt, int kind, uint64_t amount,
                 const char *valid_until)
 {
-    tq_payment p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
-    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = (uint8_t)kind;
-    p.amount = amount;
-    p.valid_until = TQ_NO_DATE;
+    tq_payment p = tq_test_payment(decl_no, receipt, kind, amount, TQ_NO_DATE);
     if (valid_until)
         cr_assert_eq(tq_date_parse(valid_until, 10, &p.valid_until, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);

@@ -87,19 +87,6 @@ static tq_cover cover_of(tq_txn *t, const char *decl_no)
     return c;
 }
 
-static tq_payment make_pay(const char *decl_no, const char *receipt, int kind,
-                           uint64_t amount, int32_t valid_until)
-{
-    tq_payment p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
-    snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = (uint8_t)kind;
-    p.amount = amount;
-    p.valid_until = kind == TQ_PAY ? TQ_NO_DATE : valid_until;
-    return p;
-}
-
 static tq_permit make_permit(const char *no, uint64_t quota)
 {
     tq_permit p;
@@ -332,21 +319,43 @@ Test(store, second_writer_in_process_is_busy)
     tq_store_close(s2);
 }
 
-/* A child that opens the database as a writer, optionally stores one declaration,
- * reports on `ready` and waits on `go` until it is killed. */
-static pid_t spawn_writer(int with_decl)
+/* fork_talking() - forks a child that reports to the parent on the pipe `ready` and
+ * waits for it on the pipe `go`; each side's unused ends are closed (so a child blocked
+ * on go ends when the parent does).  Returns the child's pid, 0 in the child. */
+static pid_t fork_talking(int ready[2], int go[2])
 {
-    int ready[2], go[2];
     cr_assert_eq(pipe(ready), 0);
     cr_assert_eq(pipe(go), 0);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+    } else {
+        close(ready[1]);
+        close(go[0]);
+    }
+    return pid;
+}
+
+/* The parent's side: the child's next report on fd is the byte want. */
+static void expect_report(int fd, char want, const char *what)
+{
+    char c = 0;
+    cr_assert_eq(read(fd, &c, 1), 1, "%s: no report", what);
+    cr_assert_eq(c, want, "%s", what);
+}
+
+/* A child that opens the database as a writer, optionally stores one declaration,
+ * reports on `ready` and waits on `go` until it is killed. */
+static pid_t spawn_writer(int with_decl)
+{
+    int ready[2], go[2];
+    pid_t pid = fork_talking(ready, go);
+    if (pid == 0) {
         tq_store *s = NULL;
         tq_store_opts o = {.command = "child-writer"};
         char c = 'x';
-        close(ready[0]);
-        close(go[1]);
         if (tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL) == TQ_OK) {
             tq_txn *t = NULL;
             c = 'r';
@@ -362,11 +371,7 @@ static pid_t spawn_writer(int with_decl)
         (void)!read(go[0], &c, 1);
         _exit(0);
     }
-    close(ready[1]);
-    close(go[0]);
-    char c = 0;
-    cr_assert_eq(read(ready[0], &c, 1), 1);
-    cr_assert_eq(c, 'r', "the child could not open the database");
+    expect_report(ready[0], 'r', "the child could not open the database");
     close(ready[0]);
     /* go[1] stays open: the child blocks until it is killed. */
     return pid;
@@ -409,11 +414,9 @@ Test(store, reader_opens_while_writer_holds_lock)
 
 /* ---- payments ---- */
 
-Test(store, same_payment_row_counts_once)
+TQ_STORE_TEST(store, same_payment_row_counts_once, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
-    tq_payment p = make_pay("103456789012", "KB-2024-0000001", TQ_PAY, 12500000, 0);
+    tq_payment p = tq_test_payment("103456789012", "KB-2024-0000001", TQ_PAY, 12500000, 0);
     int is_new = -1;
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, &is_new), TQ_OK);
     cr_assert_eq(is_new, 1);
@@ -431,14 +434,12 @@ Test(store, same_payment_row_counts_once)
     cr_assert(tq_test_payment_equal(&got, &p));
     cr_assert_eq(tq_store_get_payment(t, "KB-2024-0000002", &got), TQ_ERR_NOTFOUND);
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
-Test(store, payment_conflict_on_each_field)
+TQ_STORE_TEST(store, payment_conflict_on_each_field, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
-    tq_payment base = make_pay("103456789013", "BL-VCB-000017", TQ_GUARANTEE, 8000000, 20088);
+    tq_payment base =
+        tq_test_payment("103456789013", "BL-VCB-000017", TQ_GUARANTEE, 8000000, 20088);
     cr_assert_eq(tq_store_add_payment(t, &base, NULL, NULL), TQ_OK);
     tq_payment v[4] = {base, base, base, base};
     snprintf(v[0].decl_no, sizeof v[0].decl_no, "103456789014");
@@ -468,42 +469,36 @@ Test(store, payment_conflict_on_each_field)
     cr_assert_eq(c.nguar, 0);
     cr_assert_eq(c.pay_total, 0);
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
-Test(store, payment_bad_fields_are_input_errors)
+TQ_STORE_TEST(store, payment_bad_fields_are_input_errors, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
-    tq_payment p = make_pay("10345678901", "KB-1", TQ_PAY, 1, 0);
+    tq_payment p = tq_test_payment("10345678901", "KB-1", TQ_PAY, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "11-digit decl_no");
-    p = make_pay("103456789012", "", TQ_PAY, 1, 0);
+    p = tq_test_payment("103456789012", "", TQ_PAY, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "empty receipt_no");
-    p = make_pay("103456789012", "KB-1", 3, 1, 0);
+    p = tq_test_payment("103456789012", "KB-1", 3, 1, 0);
     cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_INPUT, "kind 3");
     tq_test_commit(t);
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.receipts, 0);
     cr_assert_eq(info.covers, 0);
-    tq_store_close(s);
 }
 
-Test(store, cover_sums_pay_and_merges_guarantees)
+TQ_STORE_TEST(store, cover_sums_pay_and_merges_guarantees, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     const char *no = "103456789012";
     tq_payment rows[] = {
-        make_pay(no, "P1", TQ_PAY, 100, 0),
-        make_pay(no, "G1", TQ_GUARANTEE, 10, 20000),
-        make_pay(no, "P2", TQ_PAY, 200, 0),
-        make_pay(no, "G2", TQ_GUARANTEE, 20, 19000),
-        make_pay(no, "G3", TQ_GUARANTEE, 30, 21000),
-        make_pay(no, "G4", TQ_GUARANTEE, 40, 20000),      /* same day as G1: merged */
-        make_pay(no, "G5", TQ_GUARANTEE, UINT64_MAX - 5, 19000),  /* past 64 bits with G2 */
-        make_pay(no, "G6", TQ_GUARANTEE, 1, -5),          /* before 1970: first */
-        make_pay("103456789099", "P3", TQ_PAY, 7, 0),     /* another declaration */
+        tq_test_payment(no, "P1", TQ_PAY, 100, 0),
+        tq_test_payment(no, "G1", TQ_GUARANTEE, 10, 20000),
+        tq_test_payment(no, "P2", TQ_PAY, 200, 0),
+        tq_test_payment(no, "G2", TQ_GUARANTEE, 20, 19000),
+        tq_test_payment(no, "G3", TQ_GUARANTEE, 30, 21000),
+        tq_test_payment(no, "G4", TQ_GUARANTEE, 40, 20000),      /* same day as G1: merged */
+        tq_test_payment(no, "G5", TQ_GUARANTEE, UINT64_MAX - 5, 19000),  /* past 64 bits with G2 */
+        tq_test_payment(no, "G6", TQ_GUARANTEE, 1, -5),          /* before 1970: first */
+        tq_test_payment("103456789099", "P3", TQ_PAY, 7, 0),     /* another declaration */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         cr_assert_eq(tq_store_add_payment(t, &rows[i], NULL, NULL), TQ_OK, "row %zu", i);
@@ -530,17 +525,14 @@ Test(store, cover_sums_pay_and_merges_guarantees)
     cr_assert_eq(c.pay_total, 7);
     cr_assert_eq(c.nguar, 0);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-Test(store, sums_are_exact_past_64_bits)
+TQ_STORE_TEST(store, sums_are_exact_past_64_bits, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
-    tq_payment a = make_pay("103456789012", "P1", TQ_PAY, UINT64_MAX - 10, 0);
-    tq_payment b = make_pay("103456789012", "P2", TQ_PAY, 100, 0);
-    tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, UINT64_MAX, 20000);
-    tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, UINT64_MAX, 20000);
+    tq_payment a = tq_test_payment("103456789012", "P1", TQ_PAY, UINT64_MAX - 10, 0);
+    tq_payment b = tq_test_payment("103456789012", "P2", TQ_PAY, 100, 0);
+    tq_payment g1 = tq_test_payment("103456789012", "G1", TQ_GUARANTEE, UINT64_MAX, 20000);
+    tq_payment g2 = tq_test_payment("103456789012", "G2", TQ_GUARANTEE, UINT64_MAX, 20000);
     cr_assert_eq(tq_store_add_payment(t, &a, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &b, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
@@ -553,13 +545,10 @@ Test(store, sums_are_exact_past_64_bits)
     cr_assert_str_eq(tq_u128_dec(tq_rules_covered_exact(&c, 20000), dec),
                      "55340232221128654935");
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
-Test(store, no_payment_gives_empty_cover)
+TQ_STORE_TEST(store, no_payment_gives_empty_cover, 1)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 1);
     tq_cover c;
     memset(&c, 0x55, sizeof c);
     tq_guarantee *g = NULL;
@@ -570,19 +559,16 @@ Test(store, no_payment_gives_empty_cover)
     cr_assert_null(g);
     cr_assert_eq(cap, 0);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-Test(store, many_guarantees_stay_sorted)
+TQ_STORE_TEST(store, many_guarantees_stay_sorted, 0)
 {
     /* More distinct days than the stack buffer holds: the scratch path. */
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 100; i++) {
         char r[16];
         snprintf(r, sizeof r, "G%03d", i);
         int32_t day = 20000 + (i * 37) % 100;       /* a permutation of 20000..20099 */
-        tq_payment p = make_pay("103456789012", r, TQ_GUARANTEE, (uint64_t)day, day);
+        tq_payment p = tq_test_payment("103456789012", r, TQ_GUARANTEE, (uint64_t)day, day);
         cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
     tq_test_commit(t);
@@ -599,15 +585,12 @@ Test(store, many_guarantees_stay_sorted)
     }
     tq_txn_abort(t);
     free(g);
-    tq_store_close(s);
 }
 
 /* ---- permits ---- */
 
-Test(store, permit_replace_keeps_used)
+TQ_STORE_TEST(store, permit_replace_keeps_used, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     tq_permit p = make_permit("GP-NK-2024-77", 50000);
     uint64_t used = 99;
     cr_assert_eq(tq_store_get_used(t, "GP-NK-2024-77", &used), TQ_OK);
@@ -632,10 +615,9 @@ Test(store, permit_replace_keeps_used)
     cr_assert_eq(used, 777);
     cr_assert_eq(tq_store_get_permit(t, "GP-NK-2024-78", &got), TQ_ERR_NOTFOUND);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-Test(store, permit_round_trip_at_the_bounds)
+TQ_STORE_TEST(store, permit_round_trip_at_the_bounds, 0)
 {
     tq_permit p;
     memset(&p, 0, sizeof p);
@@ -649,8 +631,6 @@ Test(store, permit_round_trip_at_the_bounds)
     p.nprefixes = TQ_PREFIXES_MAX;
     for (int i = 0; i < TQ_PREFIXES_MAX; i++)
         snprintf(p.prefixes[i], sizeof p.prefixes[i], "%08d", 99999999 - i);
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
     tq_permit got;
     memset(&got, 0x55, sizeof got);
@@ -668,7 +648,6 @@ Test(store, permit_round_trip_at_the_bounds)
     cr_assert_eq(tq_store_put_permit(t, &bad), TQ_ERR_INPUT);
     cr_assert_eq(tq_store_get_used(t, "", &(uint64_t){0}), TQ_ERR_INPUT);
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
 /* ---- declarations ---- */
@@ -752,10 +731,8 @@ Test(store, decl_small_values_encode_compactly)
     cr_assert_eq(memcmp(raw, sealed, n), 0, "the seal as STORE.md describes it");
 }
 
-Test(store, decl_out_of_bounds_is_refused)
+TQ_STORE_TEST(store, decl_out_of_bounds_is_refused, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     tq_decl ok = make_decl("103456789012", 2), d;
     d = ok;
     snprintf(d.lines[1].hs, sizeof d.lines[1].hs, "8517130");
@@ -788,7 +765,6 @@ Test(store, decl_out_of_bounds_is_refused)
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &got), TQ_ERR_NOTFOUND);
     cr_assert_eq(tq_store_get_decl(t, "1034567890", &got), TQ_ERR_INPUT);
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
 Test(store, damaged_decl_is_corrupt)
@@ -881,8 +857,8 @@ Test(store, damaged_cover_is_corrupt)
 {
     tq_store *s = open_writer();
     tq_txn *t = tq_test_begin(s, 0);
-    tq_payment g1 = make_pay("103456789012", "G1", TQ_GUARANTEE, 5, 20000);
-    tq_payment g2 = make_pay("103456789012", "G2", TQ_GUARANTEE, 6, 20001);
+    tq_payment g1 = tq_test_payment("103456789012", "G1", TQ_GUARANTEE, 5, 20000);
+    tq_payment g2 = tq_test_payment("103456789012", "G2", TQ_GUARANTEE, 6, 20001);
     cr_assert_eq(tq_store_add_payment(t, &g1, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &g2, NULL, NULL), TQ_OK);
     tq_test_commit(t);
@@ -910,7 +886,7 @@ Test(store, damaged_cover_is_corrupt)
         cr_assert_eq(tq_store_get_cover(t, nos[i], &c, &g, &cap), TQ_ERR_DBCORRUPT, "%s", nos[i]);
         char r[8];
         snprintf(r, sizeof r, "X%d", i);
-        tq_payment p = make_pay(nos[i], r, TQ_PAY, 1, 0);
+        tq_payment p = tq_test_payment(nos[i], r, TQ_PAY, 1, 0);
         cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_ERR_DBCORRUPT, "%s", nos[i]);
     }
     tq_txn_abort(t);
@@ -947,13 +923,11 @@ static int seen_payment(void *ctx, const tq_payment *p)
     return s->n == s->stop_at ? 44 : 0;
 }
 
-Test(store, each_walks_in_byte_order)
+TQ_STORE_TEST(store, each_walks_in_byte_order, 0)
 {
     const char *decls[] = {"900000000000", "100000000001", "500000000000", "100000000000"};
     const char *permits[] = {"b", "B.1", "a", "AB", "B-1", "ABC", "A"};
     const char *receipts[] = {"kb-2", "KB-10", "KB-2"};
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 4; i++) {
         tq_decl d = make_decl(decls[i], 1);
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
@@ -964,7 +938,7 @@ Test(store, each_walks_in_byte_order)
         cr_assert_eq(tq_store_put_used(t, permits[i], (uint64_t)i), TQ_OK);
     }
     for (int i = 0; i < 3; i++) {
-        tq_payment p = make_pay("103456789012", receipts[i], TQ_PAY, 1, 0);
+        tq_payment p = tq_test_payment("103456789012", receipts[i], TQ_PAY, 1, 0);
         cr_assert_eq(tq_store_add_payment(t, &p, NULL, NULL), TQ_OK);
     }
     tq_test_commit(t);
@@ -991,20 +965,17 @@ Test(store, each_walks_in_byte_order)
     for (int i = 0; i < 3; i++)
         cr_assert_str_eq(c.keys[i], wr[i]);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-Test(store, each_stops_early_with_the_callbacks_value)
+TQ_STORE_TEST(store, each_stops_early_with_the_callbacks_value, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 0; i < 5; i++) {
         char no[13], name[8];
         snprintf(no, sizeof no, "10000000000%d", i);
         snprintf(name, sizeof name, "P%d", i);
         tq_decl d = make_decl(no, 1);
         tq_permit p = make_permit(name, 0);
-        tq_payment pay = make_pay(no, name, TQ_PAY, 1, 0);
+        tq_payment pay = tq_test_payment(no, name, TQ_PAY, 1, 0);
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
         cr_assert_eq(tq_store_put_permit(t, &p), TQ_OK);
         cr_assert_eq(tq_store_add_payment(t, &pay, NULL, NULL), TQ_OK);
@@ -1017,29 +988,28 @@ Test(store, each_stops_early_with_the_callbacks_value)
     cr_assert_eq(tq_store_each_payment(t, seen_payment, &c), 44);
     cr_assert_eq(c.n, 1);
     tq_test_commit(t);
-    tq_store_close(s);
 }
 
-typedef struct rewrite {
-    tq_txn *t;
-    int n;
-} rewrite;
-
+/* Puts d again into the write transaction ctx, which walks: CLEARED, one version on. */
 static int rewrite_decl(void *ctx, const tq_decl *d)
 {
-    rewrite *r = ctx;
     tq_decl c = *d;
     c.state = TQ_STATE_CLEARED;
     c.version++;
     c.nlines = 2;               /* a different size: the value moves in its page */
-    r->n++;
-    return tq_store_put_decl(r->t, &c);
+    return tq_store_put_decl(ctx, &c);
 }
 
-Test(store, each_decl_callback_may_rewrite)
+/* Counts in *ctx the declarations rewritten exactly once: a walk that met a value twice
+ * leaves it at version 2, one that skipped a value leaves it at 0. */
+static int count_rewritten_once(void *ctx, const tq_decl *d)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
+    *(int *)ctx += d->version == 1 && d->state == TQ_STATE_CLEARED && d->nlines == 2;
+    return 0;
+}
+
+TQ_STORE_TEST(store, each_decl_callback_may_rewrite, 0)
+{
     for (int i = 0; i < 300; i++) {
         char no[13];
         snprintf(no, sizeof no, "1%011d", i);
@@ -1048,21 +1018,17 @@ Test(store, each_decl_callback_may_rewrite)
     }
     tq_test_commit(t);
     t = tq_test_begin(s, 0);
-    rewrite r = {t, 0};
-    cr_assert_eq(tq_store_each_decl(t, rewrite_decl, &r), TQ_OK);
-    cr_assert_eq(r.n, 300);
+    cr_assert_eq(tq_store_each_decl(t, rewrite_decl, t), TQ_OK);
     tq_test_commit(t);
     t = tq_test_begin(s, 1);
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.decls, 300);
     cr_assert_eq(info.by_state[TQ_STATE_CLEARED], 300);
-    tq_decl d;
-    cr_assert_eq(tq_store_get_decl(t, "100000000299", &d), TQ_OK);
-    cr_assert_eq(d.version, 1);
-    cr_assert_eq(d.nlines, 2);
+    int once = 0;
+    cr_assert_eq(tq_store_each_decl(t, count_rewritten_once, &once), TQ_OK);
+    cr_assert_eq(once, 300, "every declaration rewritten exactly once");
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
 /* ---- journals ---- */
@@ -1075,10 +1041,8 @@ static int seen_mark(void *ctx, const tq_journal_mark *m)
     return 0;
 }
 
-Test(store, journal_marks_round_trip)
+TQ_STORE_TEST(store, journal_marks_round_trip, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     tq_journal_mark m;
     uint8_t id[TQ_JOURNAL_ID_LEN];
     memset(id, 0xab, sizeof id);
@@ -1111,7 +1075,6 @@ Test(store, journal_marks_round_trip)
     cr_assert_str_eq(a.keys[0], "01:5");
     cr_assert_str_eq(a.keys[1], "ab:1000000");
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
 /* ---- map size ---- */
@@ -1129,6 +1092,24 @@ static int put_batch(tq_txn *t, int n)
     return TQ_OK;
 }
 
+/* fill_growing() - put_batch(n) committed in one transaction, the map grown (and *grows
+ * counted) and the batch redone each time it is full, as the replay does.  Asserts
+ * nothing (a forked child runs it too): returns TQ_OK or the error that stopped it. */
+static int fill_growing(tq_store *s, int n, int *grows)
+{
+    for (;;) {
+        tq_txn *t = NULL;
+        int rc = tq_txn_begin(s, 0, &t);
+        if (rc != TQ_OK)
+            return rc;
+        rc = put_batch(t, n);
+        rc = rc == TQ_OK ? tq_txn_commit(t) : (tq_txn_abort(t), rc);
+        if (rc != TQ_ERR_MAPFULL || (rc = tq_store_grow(s)) != TQ_OK)
+            return rc;
+        ++*grows;
+    }
+}
+
 Test(store, map_full_then_grow_and_redo)
 {
     const uint64_t small = 64 << 10;
@@ -1136,19 +1117,8 @@ Test(store, map_full_then_grow_and_redo)
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.map_size, small);
-    int grows = 0, rc;
-    for (;;) {
-        tq_txn *t = tq_test_begin(s, 0);
-        rc = put_batch(t, 2000);
-        if (rc == TQ_OK)
-            rc = tq_txn_commit(t);
-        else
-            tq_txn_abort(t);
-        if (rc != TQ_ERR_MAPFULL)
-            break;
-        cr_assert_eq(tq_store_grow(s), TQ_OK);
-        grows++;
-    }
+    int grows = 0;
+    int rc = fill_growing(s, 2000, &grows);
     cr_assert_eq(rc, TQ_OK, "%s", tq_strerror(rc));
     cr_assert_geq(grows, 2);
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
@@ -1221,52 +1191,28 @@ Test(store, grow_refuses_while_a_transaction_is_live)
 static void grow_under_a_reader(int cut)
 {
     int ready[2], go[2];
-    char c = 0;
-    cr_assert_eq(pipe(ready), 0);
-    cr_assert_eq(pipe(go), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
+    pid_t pid = fork_talking(ready, go);
     if (pid == 0) {
         tq_store *s = NULL;
         tq_store_opts o = {.map_size = 64 << 10, .command = "grower"};
-        close(ready[0]);
-        close(go[1]);           /* or a parent that dies leaves us waiting forever */
-        int rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
-        c = rc == TQ_OK ? 'r' : 'x';
+        int grows = 0, rc = tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL);
+        char c = rc == TQ_OK ? 'r' : 'x';
         if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1 || rc != TQ_OK)
             _exit(1);
-        for (;;) {
-            tq_txn *t = NULL;
-            if (tq_txn_begin(s, 0, &t) != TQ_OK)
-                _exit(1);
-            rc = put_batch(t, 3000);
-            if (rc == TQ_OK)
-                rc = tq_txn_commit(t);
-            else
-                tq_txn_abort(t);
-            if (rc != TQ_ERR_MAPFULL)
-                break;
-            if (tq_store_grow(s) != TQ_OK)
-                _exit(1);
-        }
-        c = rc == TQ_OK ? 'd' : 'x';
+        c = fill_growing(s, 3000, &grows) == TQ_OK ? 'd' : 'x';
         if (write(ready[1], &c, 1) != 1)
             _exit(1);
         (void)!read(go[0], &c, 1);
         tq_store_close(s);
         _exit(0);
     }
-    close(ready[1]);
-    close(go[0]);
-    cr_assert_eq(read(ready[0], &c, 1), 1);
-    cr_assert_eq(c, 'r');
+    expect_report(ready[0], 'r', "the child could not open the database");
     tq_store *s = open_reader();
     tq_store_info info;
     cr_assert_eq(tq_store_stat(s, &info), TQ_OK);
     cr_assert_eq(info.map_size, 64 << 10);
     cr_assert_eq(write(go[1], "g", 1), 1);
-    cr_assert_eq(read(ready[0], &c, 1), 1);
-    cr_assert_eq(c, 'd', "the child could not fill the database");
+    expect_report(ready[0], 'd', "the child could not fill the database");
     if (cut) {
         cr_assert_eq(truncate(path_in("data.mdb"), 64 << 10), 0);
         cr_assert_eq(tq_store_stat(s, &info), TQ_ERR_DBCORRUPT);
@@ -1330,10 +1276,8 @@ Test(store, reset_and_renew_see_new_commits)
 
 /* ---- stat ---- */
 
-Test(store, stat_counts_everything)
+TQ_STORE_TEST(store, stat_counts_everything, 0)
 {
-    tq_store *s = open_writer();
-    tq_txn *t = tq_test_begin(s, 0);
     const uint8_t states[] = {TQ_STATE_CLEARED, TQ_STATE_CLEARED, TQ_STATE_HELD,
                               TQ_STATE_REJECTED, TQ_STATE_CANCELLED, TQ_STATE_PENDING};
     for (int i = 0; i < 6; i++) {
@@ -1343,9 +1287,9 @@ Test(store, stat_counts_everything)
         d.state = states[i];
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     }
-    tq_payment p1 = make_pay("100000000000", "R1", TQ_PAY, 5, 0);
-    tq_payment p2 = make_pay("100000000000", "R2", TQ_PAY, 5, 0);
-    tq_payment p3 = make_pay("100000000001", "R3", TQ_PAY, 5, 0);
+    tq_payment p1 = tq_test_payment("100000000000", "R1", TQ_PAY, 5, 0);
+    tq_payment p2 = tq_test_payment("100000000000", "R2", TQ_PAY, 5, 0);
+    tq_payment p3 = tq_test_payment("100000000001", "R3", TQ_PAY, 5, 0);
     cr_assert_eq(tq_store_add_payment(t, &p1, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &p2, NULL, NULL), TQ_OK);
     cr_assert_eq(tq_store_add_payment(t, &p3, NULL, NULL), TQ_OK);
@@ -1369,7 +1313,6 @@ Test(store, stat_counts_everything)
     const uint64_t want[5] = {1, 2, 1, 1, 1};
     for (int i = 0; i < 5; i++)
         cr_assert_eq(info.by_state[i], want[i], "state %d", i);
-    tq_store_close(s);
 }
 
 /* ---- a put that is told what it replaces (tq_store_put_decl_known) ---- */

@@ -7,12 +7,17 @@
  *     tq_test_commit(t);
  *     tq_decl d = tq_test_decl("100000000011", "01B1", "0101234567", TQ_STATE_HELD);
  *
+ *     TQ_STORE_TEST(store, name, 0) { ...s and t... }   (a test given its store and txn)
+ *     TQ_TEST_COLLECTOR(gaps, tq_gap, 8)                  (what a walk gave: gaps_take)
+ *     tq_test_lines l = {0}; tq_test_lines_add(&l, "%s", why);
+ *
  * Header-only: one test program includes it once. */
 #ifndef TQ_TESTSTORE_H
 #define TQ_TESTSTORE_H
 
 #include <criterion/criterion.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,9 +26,10 @@
 __attribute__((unused)) static tq_store *tq_test_open(const char *dir, unsigned flags)
 {
     tq_store *s = NULL;
-    tq_store_opts o = {.command = "thongquan test"};
+    tq_diag d = {0};
+    tq_store_opts o = {.command = "thongquan test", .diag = &d};
     int rc = tq_store_open(dir, flags | TQ_STORE_NOSYNC, &o, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open %s: %s", dir, tq_strerror(rc));
+    cr_assert_eq(rc, TQ_OK, "open %s: %s: %s", dir, tq_strerror(rc), d.why);
     return s;
 }
 
@@ -63,18 +69,82 @@ __attribute__((unused)) static tq_decl tq_test_decl(const char *no, const char *
     return d;
 }
 
-/* tq_test_pay() - a PAY row of amount for decl_no under receipt. */
-__attribute__((unused)) static tq_payment tq_test_pay(const char *decl_no, const char *receipt,
-                                                      uint64_t amount)
+/* tq_test_payment() - a row of kind (TQ_PAY or TQ_GUARANTEE; other values for tests of
+ * refusal) and amount for decl_no under receipt, valid until valid_until (a guarantee's
+ * day; a PAY row has TQ_NO_DATE whatever is given). */
+__attribute__((unused)) static tq_payment tq_test_payment(const char *decl_no,
+                                                          const char *receipt, int kind,
+                                                          uint64_t amount, int32_t valid_until)
 {
     tq_payment p;
     memset(&p, 0, sizeof p);
     snprintf(p.decl_no, sizeof p.decl_no, "%s", decl_no);
     snprintf(p.receipt_no, sizeof p.receipt_no, "%s", receipt);
-    p.kind = TQ_PAY;
+    p.kind = (uint8_t)kind;
     p.amount = amount;
-    p.valid_until = TQ_NO_DATE;
+    p.valid_until = kind == TQ_PAY ? TQ_NO_DATE : valid_until;
     return p;
+}
+
+/* tq_test_pay() - a PAY row of amount for decl_no under receipt. */
+__attribute__((unused)) static tq_payment tq_test_pay(const char *decl_no, const char *receipt,
+                                                      uint64_t amount)
+{
+    return tq_test_payment(decl_no, receipt, TQ_PAY, amount, TQ_NO_DATE);
+}
+
+/* TQ_STORE_TEST(suite, name, rdonly) { body }: the Criterion test suite::name, whose body
+ * runs with s, g_dir (of tq_testdir.h) opened as a writer, and t, a transaction begun on
+ * it (rdonly as tq_test_begin).  The body ends t and any transaction it begins after it;
+ * the store is closed when the body returns (so the body must not close s itself). */
+#define TQ_STORE_TEST(suite, name, rdonly)                                                \
+    static void suite##_##name##_with(tq_store *s, tq_txn *t);                            \
+    Test(suite, name)                                                                     \
+    {                                                                                     \
+        tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);                                \
+        suite##_##name##_with(s, tq_test_begin(s, rdonly));                               \
+        tq_store_close(s);                                                                \
+    }                                                                                     \
+    static void suite##_##name##_with(__attribute__((unused)) tq_store *s, tq_txn *t)
+
+/* TQ_TEST_COLLECTOR(name, type, cap): the type name, {int n; type v[cap];}, which keeps
+ * the first cap values a walk gives (n counts them all), and name_take(ctx, value), the
+ * walk's callback that keeps one in the name *ctx and returns 0 (go on).  No semicolon
+ * after it: it ends with a function's body. */
+#define TQ_TEST_COLLECTOR(name, type, cap)                                                \
+    typedef struct name {                                                                 \
+        int n;                                                                            \
+        type v[cap];                                                                      \
+    } name;                                                                               \
+    __attribute__((unused)) static int name##_take(void *ctx, const type *value)          \
+    {                                                                                     \
+        name *l = ctx;                                                                    \
+        if (l->n < (cap))                                                                 \
+            l->v[l->n] = *value;                                                          \
+        l->n++;                                                                           \
+        return 0;                                                                         \
+    }
+
+/* tq_test_lines - the first TQ_TEST_LINES_MAX lines a walk reported (each cut to 399
+ * bytes); n counts every line, kept or not. */
+#define TQ_TEST_LINES_MAX 16
+typedef struct tq_test_lines {
+    int n;
+    char line[TQ_TEST_LINES_MAX][400];
+} tq_test_lines;
+
+/* tq_test_lines_add() - one line, printf-formatted, into l. */
+__attribute__((unused, format(printf, 2, 3))) static void tq_test_lines_add(tq_test_lines *l,
+                                                                           const char *fmt,
+                                                                           ...)
+{
+    if (l->n < TQ_TEST_LINES_MAX) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(l->line[l->n], sizeof l->line[0], fmt, ap);
+        va_end(ap);
+    }
+    l->n++;
 }
 
 #endif
