@@ -41,19 +41,7 @@ static void add(tq_txn *t, int i, uint64_t want_no)
     cr_assert_eq(c.no, want_no);
 }
 
-typedef struct seen {
-    int n;
-    tq_change c[64];
-} seen;
-
-static int collect(void *ctx, const tq_change *c)
-{
-    seen *s = ctx;
-    if (s->n < 64)
-        s->c[s->n] = *c;
-    s->n++;
-    return 0;
-}
+TQ_TEST_COLLECTOR(seen, tq_change, 64)
 
 Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
 {
@@ -75,21 +63,21 @@ Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
     s = tq_test_open(g_dir, 0);
     t = tq_test_begin(s, 1);
     seen got = {0};
-    cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, 0, seen_take, &got), TQ_OK);
     cr_assert_eq(got.n, 6);
     for (int i = 0; i < 6; i++) {
         tq_change want = change(i + 1);
         want.no = (uint64_t)i + 1;
-        cr_assert_eq(memcmp(&got.c[i], &want, sizeof want), 0, "change %d", i + 1);
+        cr_assert_eq(memcmp(&got.v[i], &want, sizeof want), 0, "change %d", i + 1);
     }
     memset(&got, 0, sizeof got);
-    cr_assert_eq(tq_store_each_change(t, 4, collect, &got), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, 4, seen_take, &got), TQ_OK);
     cr_assert_eq(got.n, 2, "since 4: 5 and 6");
-    cr_assert_eq(got.c[0].no, 5);
+    cr_assert_eq(got.v[0].no, 5);
     memset(&got, 0, sizeof got);
-    cr_assert_eq(tq_store_each_change(t, 6, collect, &got), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, 6, seen_take, &got), TQ_OK);
     cr_assert_eq(got.n, 0);
-    cr_assert_eq(tq_store_each_change(t, UINT64_MAX, collect, &got), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, UINT64_MAX, seen_take, &got), TQ_OK);
     cr_assert_eq(tq_store_last_change(t, &last), TQ_OK);
     cr_assert_eq(last, 6);
     tq_change c = change(1);
@@ -98,10 +86,8 @@ Test(store_feed, numbers_ascend_in_add_order_and_read_back_exactly)
     tq_store_close(s);
 }
 
-Test(store_feed, an_aborted_transaction_leaves_no_gap)
+TQ_STORE_TEST(store_feed, an_aborted_transaction_leaves_no_gap, 0)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 0);
     add(t, 1, 1);
     add(t, 2, 2);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
@@ -114,19 +100,16 @@ Test(store_feed, an_aborted_transaction_leaves_no_gap)
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
     t = tq_test_begin(s, 1);
     seen got = {0};
-    cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_OK);
+    cr_assert_eq(tq_store_each_change(t, 0, seen_take, &got), TQ_OK);
     cr_assert_eq(got.n, 3);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(got.c[i].no, (uint64_t)i + 1);
-    cr_assert_str_eq(got.c[2].decl_no, "100000000005");
+        cr_assert_eq(got.v[i].no, (uint64_t)i + 1);
+    cr_assert_str_eq(got.v[2].decl_no, "100000000005");
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-Test(store_feed, bad_changes_are_refused)
+TQ_STORE_TEST(store_feed, bad_changes_are_refused, 0)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 0);
     tq_change c = change(1);
     c.state = TQ_STATE_PENDING;
     cr_assert_eq(tq_store_add_change(t, &c), TQ_ERR_INPUT);
@@ -141,7 +124,6 @@ Test(store_feed, bad_changes_are_refused)
     cr_assert_eq(tq_store_add_change(t, &c), TQ_ERR_INPUT);
     add(t, 1, 1);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    tq_store_close(s);
 }
 
 Test(store_feed, a_damaged_change_is_dbcorrupt)
@@ -175,7 +157,7 @@ Test(store_feed, a_damaged_change_is_dbcorrupt)
     s = tq_test_open(g_dir, 0);
     t = tq_test_begin(s, 1);
     seen got = {0};
-    cr_assert_eq(tq_store_each_change(t, 0, collect, &got), TQ_ERR_DBCORRUPT);
+    cr_assert_eq(tq_store_each_change(t, 0, seen_take, &got), TQ_ERR_DBCORRUPT);
     cr_assert_eq(got.n, 1, "change 1 came before the damage");
     tq_diag d;
     tq_txn_fault(t, &d);

@@ -45,18 +45,10 @@ static void pay(tq_store *s, const char *no, const char *receipt, uint64_t amoun
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 }
 
-static tq_store *open_w(void)
-{
-    tq_store *s;
-    tq_store_opts o = {.command = "test_store_held"};
-    cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE | TQ_STORE_NOSYNC, &o, &s, NULL), TQ_OK);
-    return s;
-}
-
 /* Two HELD declarations of 01B1 (the first paid), one CLEARED. */
 static void fill(void)
 {
-    tq_store *s = open_w();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     put(s, "100000000001", TQ_STATE_HELD);
     put(s, "100000000002", TQ_STATE_CLEARED);
     put(s, "100000000003", TQ_STATE_HELD);
@@ -112,12 +104,10 @@ static int count(void *ctx, const tq_list_row *row)
 /* Lists 01B1's HELD declarations; *rows gets how many were shown; why the fault. */
 static int list(int *rows, char *why, size_t cap)
 {
-    tq_store *s;
-    tq_txn *t;
+    tq_store *s = tq_test_open(g_dir, 0);
+    tq_txn *t = tq_test_begin(s, 1);
     tq_list_filter f;
     tq_list_stats st;
-    cr_assert_eq(tq_store_open(g_dir, 0, NULL, &s, NULL), TQ_OK);
-    cr_assert_eq(tq_txn_begin(s, 1, &t), TQ_OK);
     tq_list_filter_init(&f);
     snprintf(f.office, sizeof f.office, "01B1");
     f.state = TQ_STATE_HELD;
@@ -134,17 +124,12 @@ static int list(int *rows, char *why, size_t cap)
     return rc;
 }
 
-typedef struct problems {
-    int n;
-    char what[8][400];
-} problems;
+/* check()'s problems, as "table|key|what" lines. */
+typedef tq_test_lines problems;
 
 static void on_problem(void *ctx, const tq_check_problem *p)
 {
-    problems *ps = ctx;
-    if (ps->n < 8)
-        snprintf(ps->what[ps->n], sizeof ps->what[0], "%s|%s|%s", p->table, p->key, p->what);
-    ps->n++;
+    tq_test_lines_add(ctx, "%s|%s|%s", p->table, p->key, p->what);
 }
 
 static int check(problems *ps)
@@ -157,8 +142,8 @@ static int check(problems *ps)
 
 static int any(const problems *ps, const char *a, const char *b)
 {
-    for (int i = 0; i < ps->n && i < 8; i++)
-        if (strstr(ps->what[i], a) && strstr(ps->what[i], b))
+    for (int i = 0; i < ps->n && i < TQ_TEST_LINES_MAX; i++)
+        if (strstr(ps->line[i], a) && strstr(ps->line[i], b))
             return 1;
     return 0;
 }
@@ -171,7 +156,7 @@ Test(held, a_sound_table_lists_and_checks_clean)
     cr_assert_eq(list(&rows, why, sizeof why), TQ_OK);
     cr_assert_eq(rows, 2);
     problems ps;
-    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.what[0]);
+    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.line[0]);
     cr_assert_eq(ps.n, 0);
 }
 
@@ -193,7 +178,7 @@ Test(held, a_flipped_byte_stops_the_list_and_check_names_the_row)
         cr_expect(strstr(why, "table 'held'") && strstr(why, "100000000001"), "%s", why);
         problems ps;
         cr_assert_eq(check(&ps), TQ_ERR_DBCORRUPT);
-        cr_expect(any(&ps, "held", "100000000001"), "%d: %s", ps.n, ps.what[0]);
+        cr_expect(any(&ps, "held", "100000000001"), "%d: %s", ps.n, ps.line[0]);
     }
 }
 
@@ -203,39 +188,39 @@ Test(held, check_finds_a_stale_row_and_a_lost_row)
     uint8_t old[4096];
     size_t n;
     raw(RAW_GET, KEY_1, 0, old, &n);
-    tq_store *s = open_w();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     pay(s, "100000000001", "KB-2", 40);         /* the row follows the cover */
     tq_store_close(s);
     problems ps;
-    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.what[0]);
+    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.line[0]);
     /* the row of before the payment, its seal sound: check compares it with the cover */
     raw(RAW_SET, KEY_1, 0, old, &n);
     cr_assert_eq(check(&ps), TQ_ERR_DBCORRUPT);
-    cr_expect(any(&ps, "held", "cover differs"), "%s", ps.what[0]);
+    cr_expect(any(&ps, "held", "cover differs"), "%s", ps.line[0]);
     /* and with the declaration: a row kept when its declaration left HELD */
-    s = open_w();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     put(s, "100000000003", TQ_STATE_HELD);
     tq_store_close(s);
     raw(RAW_GET, "01B1100000000003", 0, old, &n);
-    s = open_w();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     put(s, "100000000003", TQ_STATE_CLEARED);
     tq_store_close(s);
     raw(RAW_SET, "01B1100000000003", 0, old, &n);
     cr_assert_eq(check(&ps), TQ_ERR_DBCORRUPT);
-    cr_expect(any(&ps, "held", "100000000003"), "%s", ps.what[0]);
+    cr_expect(any(&ps, "held", "100000000003"), "%s", ps.line[0]);
     /* a lost row: the HELD declaration is named */
-    s = open_w();
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     put(s, "100000000003", TQ_STATE_HELD);
     tq_store_close(s);
     raw(RAW_DEL, "01B1100000000003", 0, NULL, NULL);
     cr_assert_eq(check(&ps), TQ_ERR_DBCORRUPT);
-    cr_expect(any(&ps, "decls", "without its row"), "%s", ps.what[0]);
+    cr_expect(any(&ps, "decls", "without its row"), "%s", ps.line[0]);
 }
 
 Test(held, rows_follow_puts_and_payments)
 {
     fill();
-    tq_store *s = open_w();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     put(s, "100000000001", TQ_STATE_CLEARED);   /* leaves */
     put(s, "100000000002", TQ_STATE_HELD);      /* enters */
     pay(s, "100000000002", "KB-3", 100);
@@ -247,5 +232,5 @@ Test(held, rows_follow_puts_and_payments)
     cr_assert_eq(list(&rows, why, sizeof why), TQ_OK, "%s", why);
     cr_assert_eq(rows, 3);
     problems ps;
-    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.what[0]);
+    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.line[0]);
 }

@@ -43,25 +43,26 @@ static void put(tq_store *s, const tq_decl *d)
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 }
 
-typedef struct list {
-    int n;
-    char no[16][13];
-} list;
-
 static int collect(void *ctx, const tq_decl *d)
 {
-    list *l = ctx;
-    if (l->n < 16)
-        memcpy(l->no[l->n], d->decl_no, 13);
-    l->n++;
+    tq_test_lines_add(ctx, "%s", d->decl_no);
     return 0;
+}
+
+/* What tq_store_verify() says of s. */
+static int verify(tq_store *s)
+{
+    tq_txn *t = tq_test_begin(s, 1);
+    int rc = tq_store_verify(t, NULL, NULL, NULL);
+    tq_txn_abort(t);
+    return rc;
 }
 
 /* "a,b,c": the decl_nos listed under (idx, key, state), in the order given. */
 static const char *by(tq_store *s, tq_store_index idx, const char *key, int state)
 {
     static char out[256];
-    list l = {0};
+    tq_test_lines l = {0};
     tq_txn *t = tq_test_begin(s, 1);
     int rc = tq_store_each_decl_by(t, idx, key, state, collect, &l);
     tq_diag d;
@@ -69,10 +70,10 @@ static const char *by(tq_store *s, tq_store_index idx, const char *key, int stat
     tq_txn_abort(t);
     cr_assert_eq(rc, TQ_OK, "each_decl_by %s: %s: %s", key, tq_strerror(rc), d.why);
     out[0] = '\0';
-    for (int i = 0; i < l.n && i < 16; i++) {
+    for (int i = 0; i < l.n && i < TQ_TEST_LINES_MAX; i++) {
         if (i)
             strcat(out, ",");
-        strcat(out, l.no[i] + 9);       /* the last 3 digits are enough to read */
+        strcat(out, l.line[i] + 9);     /* the last 3 digits are enough to read */
     }
     return out;
 }
@@ -135,16 +136,12 @@ Test(store_index, puts_move_entries_when_state_office_permits_or_declarant_chang
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_REJECTED), "001,009");
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_HELD), "");
     cr_assert_str_eq(by(s, TQ_INDEX_PERMIT, "P9", -1), "009");
-    t = tq_test_begin(s, 1);
-    cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK);
-    tq_txn_abort(t);
+    cr_assert_eq(verify(s), TQ_OK);
     tq_store_close(s);
 }
 
-Test(store_index, walks_are_in_decl_no_order_and_filter_by_state)
+TQ_STORE_TEST(store_index, walks_are_in_decl_no_order_and_filter_by_state, 0)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 0);
     /* put out of order, states interleaved */
     static const int order[] = {7, 2, 9, 4, 1, 8, 3, 6, 5, 0};
     for (int i = 0; i < 10; i++) {
@@ -163,7 +160,7 @@ Test(store_index, walks_are_in_decl_no_order_and_filter_by_state)
     cr_assert_str_eq(by(s, TQ_INDEX_OFFICE, "ZZ99", -1), "", "an office with none");
     /* stop early: fn's value comes back */
     t = tq_test_begin(s, 1);
-    list l = {0};
+    tq_test_lines l = {0};
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, "HN01", -1, collect, &l), TQ_OK);
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_OFFICE, "HN1", -1, collect, &l),
                  TQ_ERR_INPUT);
@@ -174,7 +171,6 @@ Test(store_index, walks_are_in_decl_no_order_and_filter_by_state)
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_DECLARANT, "", -1, collect, &l),
                  TQ_ERR_INPUT);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
 typedef struct counts {
@@ -198,10 +194,8 @@ static int stop_at_first(void *ctx, const char *office, uint64_t count)
     return 42;
 }
 
-Test(store_index, each_office_counts_per_office_and_state)
+TQ_STORE_TEST(store_index, each_office_counts_per_office_and_state, 0)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 0);
     const char *offices[] = {"SG02", "HN01", "", "HN01", "SG02", "HN01"};
     const int states[] = {TQ_STATE_HELD, TQ_STATE_HELD, TQ_STATE_HELD, TQ_STATE_CLEARED,
                           TQ_STATE_HELD, TQ_STATE_HELD};
@@ -234,7 +228,6 @@ Test(store_index, each_office_counts_per_office_and_state)
     cr_assert_eq(calls, 1);
     cr_assert_eq(tq_store_each_office(t, 7, on_office, &c), TQ_ERR_INPUT);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
 /* Raw LMDB, as damage would leave the index: entry `from` under key replaced by `to`. */
@@ -264,13 +257,13 @@ static void expect_damage(tq_store *s, tq_store_index idx, const char *key, int 
                           const char *want)
 {
     tq_txn *t = tq_test_begin(s, 1);
-    list l = {0};
+    tq_test_lines l = {0};
     tq_diag d;
     cr_assert_eq(tq_store_each_decl_by(t, idx, key, state, collect, &l), TQ_ERR_DBCORRUPT);
     tq_txn_fault(t, &d);
     cr_assert(strstr(d.why, want) != NULL, "%s", d.why);
-    for (int i = 0; i < l.n && i < 16; i++)
-        cr_assert_neq(strcmp(l.no[i], "100000000002"), 0, "the wrong declaration listed");
+    for (int i = 0; i < l.n && i < TQ_TEST_LINES_MAX; i++)
+        cr_assert_neq(strcmp(l.line[i], "100000000002"), 0, "the wrong declaration listed");
     uint64_t records;
     cr_assert_eq(tq_store_verify(t, NULL, NULL, &records), TQ_ERR_DBCORRUPT);
     tq_txn_abort(t);
@@ -325,10 +318,8 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 
 /* by_taxid and by_permit changes wait in the transaction; a walk in that transaction
  * sees them, and so does the next one after the commit, and an abort drops them. */
-Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
+TQ_STORE_TEST(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction, 0)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 0);
     for (int i = 1; i <= 300; i++) {
         char no[13], taxid[16];
         snprintf(no, sizeof no, "3%011d", i);
@@ -336,7 +327,7 @@ Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
         tq_decl d = decl(no, "HN01", TQ_STATE_HELD, taxid, i % 2 ? "PA" : "PB", "PC");
         cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     }
-    list l = {0};
+    tq_test_lines l = {0};
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "PA", -1, collect, &l), TQ_OK);
     cr_assert_eq(l.n, 150);
     tq_decl d = decl("300000000001", "HN01", TQ_STATE_HELD, "0199999999", "PB", "");
@@ -357,10 +348,7 @@ Test(store_index, deferred_changes_are_seen_by_walks_in_the_same_transaction)
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
     tq_txn_abort(t);
     cr_assert_str_eq(by(s, TQ_INDEX_PERMIT, "PZ", -1), "", "an abort drops them");
-    t = tq_test_begin(s, 1);
-    cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK);
-    tq_txn_abort(t);
-    tq_store_close(s);
+    cr_assert_eq(verify(s), TQ_OK);
 }
 
 Test(store_index, verify_finds_a_lost_entry)
@@ -371,8 +359,6 @@ Test(store_index, verify_finds_a_lost_entry)
     tq_store_close(s);
     raw_move_entry("by_permit", "P1", 2, "100000000001", NULL);
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = tq_test_begin(s, 1);
-    cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_ERR_DBCORRUPT);
-    tq_txn_abort(t);
+    cr_assert_eq(verify(s), TQ_ERR_DBCORRUPT);
     tq_store_close(s);
 }

@@ -27,23 +27,6 @@
 TQ_TESTDIR_SUITE(integrity, "tq_integ", 120);
 
 
-static tq_store *open_at(const char *dir, unsigned flags)
-{
-    tq_store *s = NULL;
-    tq_diag d = {0};
-    tq_store_opts o = {.command = "test_store_integrity", .diag = &d};
-    int rc = tq_store_open(dir, flags | TQ_STORE_NOSYNC, &o, &s, NULL);
-    cr_assert_eq(rc, TQ_OK, "open %s: %s: %s", dir, tq_strerror(rc), d.why);
-    return s;
-}
-
-static tq_txn *begin(tq_store *s, int rdonly)
-{
-    tq_txn *t = NULL;
-    cr_assert_eq(tq_txn_begin(s, rdonly, &t), TQ_OK);
-    return t;
-}
-
 static tq_decl make_decl(const char *no)
 {
     tq_decl d = tq_test_decl(no, NULL, "0101234567", TQ_STATE_HELD);
@@ -76,7 +59,7 @@ static void raw_flip(const char *dir, const char *db, const void *k, size_t kn, 
 
 static void fill(tq_store *s)
 {
-    tq_txn *t = begin(s, 0);
+    tq_txn *t = tq_test_begin(s, 0);
     const char *nos[] = {"103456789012", "103456789013", "203456789012"};
     for (int i = 0; i < 3; i++) {
         tq_decl d = make_decl(nos[i]);
@@ -98,28 +81,20 @@ static void fill(tq_store *s)
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 }
 
-typedef struct bad_list {
-    int n;
-    char why[8][320];
-} bad_list;
-
 static void on_bad(void *ctx, const tq_diag *d)
 {
-    bad_list *b = ctx;
-    if (b->n < 8)
-        snprintf(b->why[b->n], sizeof b->why[0], "%s", d->why);
-    b->n++;
+    tq_test_lines_add(ctx, "%s", d->why);
 }
 
 /* ---- verify ---- */
 
 Test(integrity, verify_reports_every_bad_record_and_goes_on)
 {
-    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     fill(s);
-    tq_txn *t = begin(s, 1);
+    tq_txn *t = tq_test_begin(s, 1);
     uint64_t n = 0;
-    bad_list b = {0};
+    tq_test_lines b = {0};
     cr_assert_eq(tq_store_verify(t, on_bad, &b, &n), TQ_OK);
     cr_assert_eq(b.n, 0);
     /* meta 2, decls 3, receipts 1, cover 1, permits 1, usage 1, journals 1, gap 1,
@@ -132,15 +107,15 @@ Test(integrity, verify_reports_every_bad_record_and_goes_on)
     raw_flip(g_dir, "decls", "103456789013", 12, 0);
     raw_flip(g_dir, "receipts", "KB-1", 4, 3);
     raw_flip(g_dir, "usage", "GP-1", 4, 0);
-    s = open_at(g_dir, 0);
-    t = begin(s, 1);
+    s = tq_test_open(g_dir, 0);
+    t = tq_test_begin(s, 1);
     memset(&b, 0, sizeof b);
     cr_assert_eq(tq_store_verify(t, on_bad, &b, &n), TQ_ERR_DBCORRUPT);
     cr_assert_eq(n, 21, "every record walked");
     cr_assert_eq(b.n, 3);
-    cr_assert(strstr(b.why[0], "table 'receipts', key 'KB-1'") != NULL, "%s", b.why[0]);
-    cr_assert(strstr(b.why[1], "table 'usage', key 'GP-1'") != NULL, "%s", b.why[1]);
-    cr_assert(strstr(b.why[2], "table 'decls', key '103456789013'") != NULL, "%s", b.why[2]);
+    cr_assert(strstr(b.line[0], "table 'receipts', key 'KB-1'") != NULL, "%s", b.line[0]);
+    cr_assert(strstr(b.line[1], "table 'usage', key 'GP-1'") != NULL, "%s", b.line[1]);
+    cr_assert(strstr(b.line[2], "table 'decls', key '103456789013'") != NULL, "%s", b.line[2]);
     /* The sound records still read. */
     tq_decl d;
     cr_assert_eq(tq_store_get_decl(t, "103456789012", &d), TQ_OK);
@@ -151,6 +126,27 @@ Test(integrity, verify_reports_every_bad_record_and_goes_on)
 }
 
 /* ---- the version 1 fixture ---- */
+
+/* The last decl_no stored in the database in g_dir, read by a reader. */
+static void last_decl(char no[13])
+{
+    tq_store *s = tq_test_open(g_dir, 0);
+    tq_txn *t = tq_test_begin(s, 1);
+    cr_assert_eq(tq_store_last_decl(t, no), TQ_OK);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+/* A reader of the database in g_dir finds the declaration no damaged. */
+static void expect_damaged_decl(const char *no)
+{
+    tq_store *s = tq_test_open(g_dir, 0);
+    tq_txn *t = tq_test_begin(s, 1);
+    tq_decl d;
+    cr_assert_eq(tq_store_get_decl(t, no, &d), TQ_ERR_DBCORRUPT, "declaration %s", no);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
 
 static void copy_file(const char *from, const char *to)
 {
@@ -197,8 +193,8 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     copy_file(TQ_SOURCE_DIR "/tests/data/store-v1/data.mdb", path_in("data.mdb"));
     struct stat before, after;
     cr_assert_eq(stat(path_in("data.mdb"), &before), 0);
-    tq_store *s = open_at(g_dir, 0);
-    tq_txn *t = begin(s, 1);
+    tq_store *s = tq_test_open(g_dir, 0);
+    tq_txn *t = tq_test_begin(s, 1);
     int n = 0;
     cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_OK);
     cr_assert_eq(n, 50);
@@ -216,8 +212,8 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     cr_assert_eq(stat(path_in("data.mdb"), &after), 0);
     cr_assert_eq(after.st_mtime, before.st_mtime, "a reader does not upgrade");
 
-    s = open_at(g_dir, TQ_STORE_WRITE);
-    t = begin(s, 1);
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    t = tq_test_begin(s, 1);
     n = 0;
     cr_assert_eq(tq_store_each_decl(t, count_decl, &n), TQ_OK);
     cr_assert_eq(n, 50);
@@ -235,19 +231,10 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     tq_store_close(s);
 
     /* Sealed now: a flipped byte of a declaration is caught. */
-    s = open_at(g_dir, 0);
-    t = begin(s, 1);
-    char first[13];
-    cr_assert_eq(tq_store_last_decl(t, first), TQ_OK);
-    tq_txn_abort(t);
-    tq_store_close(s);
-    raw_flip(g_dir, "decls", first, 12, 9);
-    s = open_at(g_dir, 0);
-    t = begin(s, 1);
-    tq_decl d;
-    cr_assert_eq(tq_store_get_decl(t, first, &d), TQ_ERR_DBCORRUPT);
-    tq_txn_abort(t);
-    tq_store_close(s);
+    char no[13];
+    last_decl(no);
+    raw_flip(g_dir, "decls", no, 12, 9);
+    expect_damaged_decl(no);
 }
 
 /* A damaged record stops the upgrade: nothing is changed (one transaction), the error
@@ -255,12 +242,8 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
 Test(integrity, upgrade_of_a_damaged_v1_database_changes_nothing)
 {
     copy_file(TQ_SOURCE_DIR "/tests/data/store-v1/data.mdb", path_in("data.mdb"));
-    tq_store *s = open_at(g_dir, 0);
-    tq_txn *t = begin(s, 1);
     char last[13];
-    cr_assert_eq(tq_store_last_decl(t, last), TQ_OK);
-    tq_txn_abort(t);
-    tq_store_close(s);
+    last_decl(last);
     raw_flip(g_dir, "decls", last, 12, 0);      /* state byte: 1..4 -> out of range */
     FILE *f = fopen(path_in("data.mdb"), "rb");
     static uint8_t before[1 << 20], after[1 << 20];
@@ -269,7 +252,7 @@ Test(integrity, upgrade_of_a_damaged_v1_database_changes_nothing)
 
     tq_diag d = {0};
     tq_store_opts o = {.diag = &d};
-    s = NULL;
+    tq_store *s = NULL;
     cr_assert_eq(tq_store_open(g_dir, TQ_STORE_WRITE, &o, &s, NULL), TQ_ERR_DBCORRUPT);
     cr_assert_null(s);
     char want[64];
@@ -282,19 +265,14 @@ Test(integrity, upgrade_of_a_damaged_v1_database_changes_nothing)
     cr_assert_eq(memcmp(before, after, nb), 0, "the failed upgrade changed nothing");
     struct stat sb;
     cr_assert_neq(stat(path_in(TQ_STORE_MARKER), &sb), 0, "no marker for a failed open");
-    s = open_at(g_dir, 0);
-    t = begin(s, 1);
-    tq_decl dc;
-    cr_assert_eq(tq_store_get_decl(t, last, &dc), TQ_ERR_DBCORRUPT);
-    tq_txn_abort(t);
-    tq_store_close(s);
+    expect_damaged_decl(last);
 }
 
 /* ---- the marker ---- */
 
 Test(integrity, emptied_or_removed_data_file_is_damage_not_a_new_database)
 {
-    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     fill(s);
     tq_store_close(s);
     struct stat sb;
@@ -321,14 +299,14 @@ Test(integrity, emptied_or_removed_data_file_is_damage_not_a_new_database)
 
 Test(integrity, writer_adds_the_marker_to_a_database_without_one)
 {
-    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_store_close(s);
     cr_assert_eq(unlink(path_in(TQ_STORE_MARKER)), 0);
-    s = open_at(g_dir, 0);
+    s = tq_test_open(g_dir, 0);
     tq_store_close(s);
     struct stat sb;
     cr_assert_neq(stat(path_in(TQ_STORE_MARKER), &sb), 0, "readers write nothing");
-    s = open_at(g_dir, TQ_STORE_WRITE);
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_store_close(s);
     cr_assert_eq(stat(path_in(TQ_STORE_MARKER), &sb), 0);
     FILE *f = fopen(path_in(TQ_STORE_MARKER), "r");
@@ -364,22 +342,10 @@ Test(integrity, planted_lock_link_is_refused_and_its_target_untouched)
 
 /* ---- gaps and ledger ---- */
 
-typedef struct gap_list {
-    int n;
-    tq_gap g[8];
-} gap_list;
+TQ_TEST_COLLECTOR(gap_list, tq_gap, 8)
 
-static int on_gap(void *ctx, const tq_gap *g)
+TQ_STORE_TEST(integrity, gaps_round_trip_in_id_and_seq_order, 0)
 {
-    gap_list *l = ctx;
-    l->g[l->n++] = *g;
-    return 0;
-}
-
-Test(integrity, gaps_round_trip_in_id_and_seq_order)
-{
-    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
     uint8_t a[16] = {1}, b[16] = {2};
     /* first 300 before 5 in byte order of a little-endian key; big-endian keeps seq order */
     tq_gap gs[] = {{.first = 300, .last = 310}, {.first = 5, .last = 9, .frame = 1},
@@ -399,50 +365,37 @@ Test(integrity, gaps_round_trip_in_id_and_seq_order)
     cr_assert_eq(tq_store_put_gap(t, &bad), TQ_ERR_INPUT, "last before first");
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     gap_list l = {0};
-    cr_assert_eq(tq_store_each_gap(t, a, on_gap, &l), TQ_OK);
+    cr_assert_eq(tq_store_each_gap(t, a, gap_list_take, &l), TQ_OK);
     cr_assert_eq(l.n, 3);
-    cr_assert_eq(l.g[0].first, 5);
-    cr_assert_eq(l.g[0].frame, 1);
-    cr_assert_eq(l.g[1].first, 256);
-    cr_assert_eq(l.g[2].first, 300);
-    cr_assert_eq(l.g[2].last, 310);
-    cr_assert_eq(l.g[2].checksum, 1000);
-    cr_assert_eq(memcmp(l.g[2].id, a, 16), 0);
+    cr_assert_eq(l.v[0].first, 5);
+    cr_assert_eq(l.v[0].frame, 1);
+    cr_assert_eq(l.v[1].first, 256);
+    cr_assert_eq(l.v[2].first, 300);
+    cr_assert_eq(l.v[2].last, 310);
+    cr_assert_eq(l.v[2].checksum, 1000);
+    cr_assert_eq(memcmp(l.v[2].id, a, 16), 0);
     memset(&l, 0, sizeof l);
-    cr_assert_eq(tq_store_each_gap(t, NULL, on_gap, &l), TQ_OK);
+    cr_assert_eq(tq_store_each_gap(t, NULL, gap_list_take, &l), TQ_OK);
     cr_assert_eq(l.n, 4);
     tq_txn_abort(t);
 
-    t = begin(s, 0);
+    t = tq_test_begin(s, 0);
     cr_assert_eq(tq_store_del_gap(t, a, 256), TQ_OK);
     cr_assert_eq(tq_store_del_gap(t, a, 256), TQ_ERR_NOTFOUND);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     memset(&l, 0, sizeof l);
-    cr_assert_eq(tq_store_each_gap(t, a, on_gap, &l), TQ_OK);
+    cr_assert_eq(tq_store_each_gap(t, a, gap_list_take, &l), TQ_OK);
     cr_assert_eq(l.n, 2);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
-typedef struct ledger_list {
-    int n;
-    tq_ledger_entry e[4];
-} ledger_list;
+TQ_TEST_COLLECTOR(ledger_list, tq_ledger_entry, 4)
 
-static int on_ledger(void *ctx, const tq_ledger_entry *e)
+TQ_STORE_TEST(integrity, ledger_round_trip_with_hostile_names, 0)
 {
-    ledger_list *l = ctx;
-    l->e[l->n++] = *e;
-    return 0;
-}
-
-Test(integrity, ledger_round_trip_with_hostile_names)
-{
-    tq_store *s = open_at(g_dir, TQ_STORE_WRITE);
-    tq_txn *t = begin(s, 0);
     tq_ledger_entry e1 = {.sha256 = {0xff, 1}, .kind = 2, .outcome = 1,
                           .loaded_at = 1700000001, .rows = 12};
     snprintf(e1.name, sizeof e1.name, "-a\nb\\c\xff.csv");
@@ -458,7 +411,7 @@ Test(integrity, ledger_round_trip_with_hostile_names)
     cr_assert_eq(tq_store_put_ledger(t, &bad), TQ_ERR_INPUT);
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 
-    t = begin(s, 1);
+    t = tq_test_begin(s, 1);
     tq_ledger_entry got;
     memset(&got, 0x55, sizeof got);
     cr_assert_eq(tq_store_get_ledger(t, e1.sha256, &got), TQ_OK);
@@ -466,12 +419,11 @@ Test(integrity, ledger_round_trip_with_hostile_names)
     uint8_t none[32] = {7};
     cr_assert_eq(tq_store_get_ledger(t, none, &got), TQ_ERR_NOTFOUND);
     ledger_list l = {0};
-    cr_assert_eq(tq_store_each_ledger(t, on_ledger, &l), TQ_OK);
+    cr_assert_eq(tq_store_each_ledger(t, ledger_list_take, &l), TQ_OK);
     cr_assert_eq(l.n, 2);
-    cr_assert_eq(l.e[0].sha256[0], 0x01, "sha256 order");
-    cr_assert_eq(strlen(l.e[0].name), 255);
+    cr_assert_eq(l.v[0].sha256[0], 0x01, "sha256 order");
+    cr_assert_eq(strlen(l.v[0].name), 255);
     tq_txn_abort(t);
-    tq_store_close(s);
 }
 
 /* ---- backup ---- */
@@ -501,16 +453,16 @@ static void committer(const char *dir)
 Test(integrity, backup_while_another_process_commits_is_one_commit)
 {
     const char *src = path_in("src");
-    tq_store *s = open_at(src, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(src, TQ_STORE_WRITE);
     tq_store_close(s);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0)
         committer(src);
-    s = open_at(src, 0);
+    s = tq_test_open(src, 0);
     /* wait (10 s at most, a loaded machine is slow) for the committer's first commits */
     for (int i = 0; i < 1000; i++) {
-        tq_txn *w = begin(s, 1);
+        tq_txn *w = tq_test_begin(s, 1);
         tq_journal_mark wm;
         uint8_t wid[16] = {5};
         int got = tq_store_get_journal(w, wid, &wm);
@@ -529,8 +481,8 @@ Test(integrity, backup_while_another_process_commits_is_one_commit)
 
     struct stat sb;
     cr_assert_eq(stat(path_in("bak/" TQ_STORE_MARKER), &sb), 0);
-    s = open_at(path_in("bak"), 0);
-    tq_txn *t = begin(s, 1);
+    s = tq_test_open(path_in("bak"), 0);
+    tq_txn *t = tq_test_begin(s, 1);
     uint8_t id[16] = {5};
     tq_journal_mark m;
     cr_assert_eq(tq_store_get_journal(t, id, &m), TQ_OK);
@@ -546,7 +498,7 @@ Test(integrity, backup_while_another_process_commits_is_one_commit)
 
 Test(integrity, failed_backup_leaves_nothing)
 {
-    tq_store *s = open_at(path_in("src"), TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(path_in("src"), TQ_STORE_WRITE);
     fill(s);
     tq_diag d = {0};
     cr_assert_eq(tq_store_backup(s, path_in("no/such/parent"), &d), TQ_ERR_IO);
