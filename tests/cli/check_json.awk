@@ -24,11 +24,27 @@ function value(   c) {
   else if (substr(s, p, 4) == "null") p += 4
   else fail("unexpected character")
 }
-function obj(   c, k, keys, start) {
+# opened(end): past the opening bracket; 1 (and past end) when the container is empty
+function opened(end) {
   p++
   ws()
-  if (substr(s, p, 1) == "}") { p++; return }
-  for (;;) {
+  if (substr(s, p, 1) != end) return 0
+  p++
+  return 1
+}
+# more(end): after a member or element, 1 past a ',' (another follows), 0 past end
+function more(end,   c) {
+  ws()
+  c = substr(s, p, 1)
+  p++
+  if (c == ",") return 1
+  if (c == end) return 0
+  p--
+  fail("expected ',' or '" end "'")
+}
+function obj(   k, keys, start) {
+  if (opened("}")) return
+  do {
     ws()
     if (substr(s, p, 1) != "\"") fail("expected a key")
     start = p
@@ -40,25 +56,11 @@ function obj(   c, k, keys, start) {
     if (substr(s, p, 1) != ":") fail("expected ':'")
     p++
     value()
-    ws()
-    c = substr(s, p, 1)
-    if (c == ",") { p++; continue }
-    if (c == "}") { p++; return }
-    fail("expected ',' or '}'")
-  }
+  } while (more("}"))
 }
-function arr(   c) {
-  p++
-  ws()
-  if (substr(s, p, 1) == "]") { p++; return }
-  for (;;) {
-    value()
-    ws()
-    c = substr(s, p, 1)
-    if (c == ",") { p++; continue }
-    if (c == "]") { p++; return }
-    fail("expected ',' or ']'")
-  }
+function arr() {
+  if (opened("]")) return
+  do value(); while (more("]"))
 }
 function str(   c, e) {
   p++

@@ -14,6 +14,14 @@
 # records in tests/test_lmdb_check.c.
 source "$(dirname "$0")/lib.sh"
 DB=$WORK/db
+
+# the JSON checker the --json checks below rely on: it takes what is JSON, refuses what is not
+for j in '{}' '[]' ' [ true , false , null ] ' '{"a":[1,{"b":-2.5e3}],"c":"x\"y"}' '[[],[[]],{}]'; do
+  printf '%s' "$j" | awk -f "$HERE/check_json.awk" 2>"$WORK/err" || fail "check_json.awk refused $j: $(cat "$WORK/err")"; ok
+done
+for j in '{"a":1,}' '[1,]' '{"a":1 "b":2}' '[1 2]' '{"a":1,"a":2}' '{' '[' '{"a"}' '{1:2}' '[1]]' '[,1]' '{"a":1}x'; do
+  ! printf '%s' "$j" | awk -f "$HERE/check_json.awk" 2>/dev/null || fail "check_json.awk took $j"; ok
+done
 "$TQ" gen --declarations 300 --seed 5 --out "$WORK/g" --quiet || fail "gen"
 "$TQ" load payments "$WORK/g/payments.csv" --db "$DB" --quiet || fail "load payments"
 "$TQ" load permits "$WORK/g/permits.csv" --db "$DB" --quiet || fail "load permits"
