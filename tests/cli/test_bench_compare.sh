@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # test_bench_compare.sh - bench/compare.sh and run.sh's --compare/--threshold, on crafted
 # JSON: no benchmark is run and nothing is timed.  A figure beyond the threshold (slower
 # for ms, lower for */s, higher for MiB) must fail with status 5 and be marked WORSE; one
@@ -6,13 +7,24 @@
 . "$(dirname "$0")/lib.sh"
 CMP=$TOP/bench/compare.sh
 RUN=$TOP/bench/run.sh
-fig() { printf '  {"name": "%s", "unit": "%s", "value": %s}%s\n' "$1" "$2" "$3" "${4:-,}"; }
-{ echo "["; fig m/replay_time ms 100.000; fig m/declarations_per_s decl/s 100000.000
-  fig m/peak_anon MiB 20.000; fig m/rows rows 10.000 ""; echo "]"; } >"$WORK/base.json"
+# figs OUT NAME UNIT VALUE...: OUT a run's JSON, one figure per NAME UNIT VALUE
+figs() {
+  local out=$1 sep=""
+  shift
+  { echo "["
+    while [ $# -ge 3 ]; do
+      printf '%s  {"name": "%s", "unit": "%s", "value": %s}' "$sep" "$1" "$2" "$3"
+      sep=$',\n'
+      shift 3
+    done
+    printf '\n]\n'; } >"$out"
+}
+figs "$WORK/base.json" m/replay_time ms 100.000 m/declarations_per_s decl/s 100000.000 \
+  m/peak_anon MiB 20.000 m/rows rows 10.000
 
 # within 1.5x: 140 ms vs 100 (1.4x slower), 70,000/s vs 100,000 (1.43x lower)
-{ echo "["; fig m/replay_time ms 140.000; fig m/declarations_per_s decl/s 70000.000
-  fig m/peak_anon MiB 29.000; fig m/rows rows 99.000 ""; echo "]"; } >"$WORK/within.json"
+figs "$WORK/within.json" m/replay_time ms 140.000 m/declarations_per_s decl/s 70000.000 \
+  m/peak_anon MiB 29.000 m/rows rows 99.000
 expect_status 0 bash "$CMP" "$WORK/within.json" "$WORK/base.json"
 grep -q "^m/replay_time .* 140.0 .* 100.0 .*1.40 .* ms .*ok$" "$WORK/out" || fail "time line: $(cat "$WORK/out")"
 grep -q "^m/declarations_per_s .* ok$" "$WORK/out" || fail "rate line: $(cat "$WORK/out")"
@@ -20,8 +32,8 @@ grep -q "^m/rows .* info$" "$WORK/out" || fail "a count must not be judged: $(ca
 ! grep -q WORSE "$WORK/out" || fail "nothing is worse within 1.5x: $(cat "$WORK/out")"; ok
 
 # beyond 1.5x, one figure each way: 160 ms (1.6x slower), 60,000/s (1.67x lower)
-{ echo "["; fig m/replay_time ms 160.000; fig m/declarations_per_s decl/s 60000.000
-  fig m/peak_anon MiB 20.000; fig m/rows rows 10.000 ""; echo "]"; } >"$WORK/beyond.json"
+figs "$WORK/beyond.json" m/replay_time ms 160.000 m/declarations_per_s decl/s 60000.000 \
+  m/peak_anon MiB 20.000 m/rows rows 10.000
 expect_status 5 bash "$CMP" "$WORK/beyond.json" "$WORK/base.json"
 grep -q "^m/replay_time .* WORSE$" "$WORK/out" || fail "slower time not flagged: $(cat "$WORK/out")"
 grep -q "^m/declarations_per_s .* WORSE$" "$WORK/out" || fail "lower rate not flagged: $(cat "$WORK/out")"
@@ -32,15 +44,15 @@ expect_status 0 bash "$CMP" "$WORK/beyond.json" "$WORK/base.json" --threshold 1.
 expect_status 5 bash "$CMP" "$WORK/within.json" "$WORK/base.json" --threshold 1.3
 
 # direction: ten times faster and ten times the rate is no regression; 2x memory is
-{ echo "["; fig m/replay_time ms 10.000; fig m/declarations_per_s decl/s 1000000.000
-  fig m/peak_anon MiB 40.000; fig m/rows rows 10.000 ""; echo "]"; } >"$WORK/dir.json"
+figs "$WORK/dir.json" m/replay_time ms 10.000 m/declarations_per_s decl/s 1000000.000 \
+  m/peak_anon MiB 40.000 m/rows rows 10.000
 expect_status 5 bash "$CMP" "$WORK/dir.json" "$WORK/base.json"
 grep -q "1 figure(s) worse" "$WORK/out" || fail "only memory is worse: $(cat "$WORK/out")"
 grep -q "^m/peak_anon .* WORSE$" "$WORK/out" || fail "memory: $(cat "$WORK/out")"; ok
 
 # a baseline figure the current run lacks fails; a new figure does not
-{ echo "["; fig m/replay_time ms 100.000; fig m/declarations_per_s decl/s 100000.000
-  fig m/new_one ms 5.000; fig m/rows rows 10.000 ""; echo "]"; } >"$WORK/miss.json"
+figs "$WORK/miss.json" m/replay_time ms 100.000 m/declarations_per_s decl/s 100000.000 \
+  m/new_one ms 5.000 m/rows rows 10.000
 expect_status 5 bash "$CMP" "$WORK/miss.json" "$WORK/base.json"
 grep -q "^m/peak_anon .* missing$" "$WORK/out" || fail "missing: $(cat "$WORK/out")"
 grep -q "^m/new_one .* new$" "$WORK/out" || fail "new: $(cat "$WORK/out")"; ok
