@@ -59,28 +59,6 @@ sleep_us() {
 # after each, the state must be the one before or the one after.  A run that finishes
 # first must end in the state after.  Sets killed, as_before, as_after, finished;
 # leaves $WORK/k as the last kill left it, for the caller's rerun.
-# kill_upgrades FROM FULL_US KILLS CHECK: KILLS times, $WORK/k made a fresh copy of the
-# database FROM, `thongquan upgrade --db $WORK/k` run and SIGKILLed after a random delay
-# in 0..FULL_US microseconds, then CHECK DELAY_US called (the test's checks of what a
-# kill left and of the rerun).  Seed RANDOM first for repeatable delays.  Sets killed;
-# fails when KILLS kills do not land within 4 x KILLS rounds.
-kill_upgrades() {
-  local from=$1 full_us=$2 kills=$3 check=$4 round=0 delay_us pid
-  killed=0
-  while [ $killed -lt "$kills" ]; do
-    round=$((round + 1))
-    [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
-    rm -rf "$WORK/k" && cp -a "$from" "$WORK/k"
-    delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
-    "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
-    pid=$!
-    sleep_us "$delay_us"
-    kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
-    wait $pid 2>/dev/null
-    "$check" "$delay_us"
-  done
-}
-
 kill_all_or_nothing() {
   local kills=$1 what=$2 state=$3 round=0 delay_us pid r0 r_us
   shift 3
@@ -120,6 +98,55 @@ kill_all_or_nothing() {
   echo "kills: $killed ($as_before left the state before, $as_after the state after); $finished runs of $what finished before their kill"
 }
 kill_restore() { rm -rf "$WORK/k"; cp -a "$WORK/pre" "$WORK/k"; }
+
+# check_state DB : what `thongquan check --json` says of DB, less what differs between
+# two copies of one database (its path, size, txnid, last page, pages visited)
+check_state() {
+  "$TQ" check --db "$1" --json | sed -E 's/"(database|bytes|txnid|last_page|pages_visited)":[^,]*,//g'
+}
+
+# kill_upgrades FROM DONE_DB KILLS DONE CHECK : the proof that `thongquan upgrade` may be
+# killed anywhere and run again.  Times one upgrade of a copy of the database FROM in
+# batches of 7 rows (TQ_UPGRADE_BATCH: many commits to land on); then KILLS times:
+# $WORK/k a fresh copy of FROM, its upgrade SIGKILLed after a random delay within that
+# time, `CHECK $WORK/k "killed at D us, before the rerun"` (the test's checks of what a
+# reader sees), the upgrade run again, `CHECK $WORK/k "killed at D us and rerun"`, and
+# check_state of $WORK/k must be DONE_DB's (an uninterrupted upgrade of FROM).  A kill
+# whose check output lacks the string DONE (which only a finished upgrade's shows)
+# landed in the middle; at least one must.  Seed RANDOM first for repeatable delays.
+# Sets killed and partial; fails when KILLS kills do not land within 4 x KILLS rounds.
+kill_upgrades() {
+  local from=$1 done_state kills=$3 done=$4 check=$5 round=0 delay_us pid t0 t1 full_us
+  done_state=$(check_state "$2")
+  export TQ_UPGRADE_BATCH=7
+  rm -rf "$WORK/k" && cp -a "$from" "$WORK/k"
+  t0=$(date +%s%N); "$TQ" upgrade --db "$WORK/k" --quiet || fail "timed upgrade"; t1=$(date +%s%N)
+  full_us=$(((t1 - t0) / 1000)); [ "$full_us" -gt 2000 ] || full_us=2000
+  echo "an uninterrupted upgrade in batches of 7 takes ${full_us} us"
+  killed=0 partial=0
+  while [ $killed -lt "$kills" ]; do
+    round=$((round + 1))
+    [ $round -le $((kills * 4)) ] || fail "could not land $kills kills in $round rounds"
+    rm -rf "$WORK/k" && cp -a "$from" "$WORK/k"
+    delay_us=$(((RANDOM * 32768 + RANDOM) % full_us))
+    "$TQ" upgrade --db "$WORK/k" --quiet 2>"$WORK/kerr" &
+    pid=$!
+    sleep_us "$delay_us"
+    kill -KILL $pid 2>/dev/null && killed=$((killed + 1))
+    wait $pid 2>/dev/null
+    "$TQ" check --db "$WORK/k" --json >"$WORK/kcheck" 2>&1
+    grep -qF -- "$done" "$WORK/kcheck" || partial=$((partial + 1))
+    "$check" "$WORK/k" "killed at ${delay_us} us, before the rerun"
+    expect_status 0 "$TQ" upgrade --db "$WORK/k" --quiet
+    "$check" "$WORK/k" "killed at ${delay_us} us and rerun"
+    [ "$(check_state "$WORK/k")" = "$done_state" ] ||
+      fail "killed at ${delay_us} us and rerun: check differs: $(check_state "$WORK/k") vs $done_state"
+    ok
+  done
+  unset TQ_UPGRADE_BATCH
+  echo "kills: $killed, $partial of them in the middle of the upgrade; reruns all ended where the uninterrupted upgrade did"
+  [ "$partial" -ge 1 ] || fail "no kill landed in the middle of the upgrade: the test proves nothing"; ok
+}
 
 # ---- a backlog in $WORK/g (made by `thongquan gen --out "$WORK/g"`) and its database ----
 
