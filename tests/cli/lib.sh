@@ -148,6 +148,27 @@ kill_upgrades() {
   [ "$partial" -ge 1 ] || fail "no kill landed in the middle of the upgrade: the test proves nothing"; ok
 }
 
+# ---- a small backlog written by a test ----
+
+# csv permits|payments FILE : FILE a CSV of that kind: its header, then the rows on stdin
+csv() {
+  case $1 in
+    permits) echo 'permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota' ;;
+    payments) echo 'decl_no,receipt_no,kind,amount,valid_until' ;;
+    *) fail "csv: no kind $1" ;;
+  esac >"$2"
+  cat >>"$2"
+}
+
+# replay_backlog DB : $WORK/permits.csv and $WORK/payments.csv loaded into DB, then
+# $WORK/events.ndjson packed into $WORK/j.tqj and replayed into it
+replay_backlog() {
+  expect_status 0 "$TQ" load permits "$WORK/permits.csv" --db "$1"
+  expect_status 0 "$TQ" load payments "$WORK/payments.csv" --db "$1"
+  expect_status 0 "$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/j.tqj"
+  expect_status 0 "$TQ" replay "$WORK/j.tqj" --db "$1"
+}
+
 # ---- a backlog in $WORK/g (made by `thongquan gen --out "$WORK/g"`) and its database ----
 
 # fresh_db DIR : a new database at DIR with $WORK/g's payments and permits loaded,

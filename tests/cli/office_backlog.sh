@@ -2,6 +2,8 @@
 # declarations over three offices (one cancelled), with permits (expired, quota,
 # revoked, unknown) and payments (paid, short, a guarantee), replayed into $db.
 # Sourced after lib.sh, with db set; defines decl and line for the callers' own events.
+# shellcheck shell=bash
+: "${db:?office_backlog.sh is sourced with db set}"
 decl() { # decl NO OFFICE DECLARANT REGISTERED CHANNEL TAX LINES_JSON
   printf '{"ev":"DECL","decl_no":"%s","kind":"A11","office":"%s","declarant":"%s","registered_at":"%s","channel":%s,"tax_due":%s,"lines":%s}\n' "$@"
 }
@@ -16,14 +18,12 @@ line() { printf '[{"hs":"%s","qty":%s,"value":%s%s}]' "$1" "$2" "$3" "${4:+,\"pe
   decl 100000000017 03D1 0303030303 2024-08-07T08:30:00+07:00 1 1000 "$(line 85171300 1 1000 NONE-1)"
   echo '{"ev":"CANCEL","decl_no":"100000000017"}'
 } >"$WORK/events.ndjson"
-cat >"$WORK/permits.csv" <<'EOF'
-permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota
+csv permits "$WORK/permits.csv" <<'EOF'
 GCN-1,BCT,0101234567,2024-01-01,2024-06-30,VALID,8517,0
 Q-1,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,50
 REV-1,BCT,0303030303,2024-01-01,2024-12-31,REVOKED,8517,0
 EOF
-cat >"$WORK/payments.csv" <<'EOF'
-decl_no,receipt_no,kind,amount,valid_until
+csv payments "$WORK/payments.csv" <<'EOF'
 100000000011,KB-11,PAY,1000,
 100000000012,KB-12,PAY,1500,
 100000000012,BL-12,GUARANTEE,500,2024-08-31
@@ -31,7 +31,4 @@ decl_no,receipt_no,kind,amount,valid_until
 100000000014,KB-14,PAY,1000,
 100000000014,BL-14,GUARANTEE,5000,2024-08-01
 EOF
-expect_status 0 "$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/j.tqj"
-expect_status 0 "$TQ" load permits "$WORK/permits.csv" --db "$db"
-expect_status 0 "$TQ" load payments "$WORK/payments.csv" --db "$db"
-expect_status 0 "$TQ" replay "$WORK/j.tqj" --db "$db"
+replay_backlog "$db"

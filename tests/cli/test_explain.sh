@@ -48,23 +48,18 @@ decl() { # decl NO CHANNEL TAX LINES_JSON
   echo '{"ev":"MANUAL_CLEAR","decl_no":"100000000019","officer":"HQ01B1-0042","cleared_at":"2024-08-07T10:00:00+07:00"}'
   echo '{"ev":"OFFICER","decl_no":"100000000019","result":"DOCS_OK","officer":"HQ01B1-0077"}'
 } >"$WORK/events.ndjson"
-cat >"$WORK/permits.csv" <<'EOF'
-permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota
+csv permits "$WORK/permits.csv" <<'EOF'
 GCN-1,BCT,0101234567,2024-01-01,2024-06-30,VALID,8517;8471,0
 Q-1,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,50
 Q-2,BNNPTNT,0101234567,2024-01-01,2024-12-31,VALID,0303,10
 EOF
-cat >"$WORK/payments.csv" <<'EOF'
-decl_no,receipt_no,kind,amount,valid_until
+csv payments "$WORK/payments.csv" <<'EOF'
 100000000011,KB-1,PAY,12000000,
 100000000011,BL-1,GUARANTEE,3000000,2024-08-01
 100000000013,KB-3,PAY,1000,
 100000000099,KB-99,PAY,777,
 EOF
-"$TQ" journal pack "$WORK/events.ndjson" -o "$WORK/j.tqj" --quiet || fail "pack"
-"$TQ" load permits "$WORK/permits.csv" --db "$db" --quiet || fail "load permits"
-"$TQ" load payments "$WORK/payments.csv" --db "$db" --quiet || fail "load payments"
-"$TQ" replay "$WORK/j.tqj" --db "$db" --quiet || fail "replay"
+replay_backlog "$db"
 
 has() { # has LINE: the output holds this exact line (leading spaces ignored)
   sed 's/^ *//' "$WORK/out" | grep -qxF -- "$1" || fail "missing line '$1' in:
@@ -134,7 +129,7 @@ grep -q '^rejected by an officer' "$WORK/out" || fail "R1: $(cat "$WORK/out")"
 # ---- S1: new facts would clear it; reconcile agrees ----
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
 has "TAX_SHORT: paid 0 of 5,000 đồng (short 5,000 đồng)"
-printf 'decl_no,receipt_no,kind,amount,valid_until\n100000000014,KB-4,PAY,5000,\n' >"$WORK/late.csv"
+echo 100000000014,KB-4,PAY,5000, | csv payments "$WORK/late.csv"
 "$TQ" load payments "$WORK/late.csv" --db "$db" --quiet || fail "load late payment"
 expect_status 0 "$TQ" explain 100000000014 --db "$db"
 grep -q '^why it is held: nothing holds it any more' "$WORK/out" || fail "S1 after payment: $(cat "$WORK/out")"
