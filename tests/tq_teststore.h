@@ -1,5 +1,7 @@
-/* tq_teststore.h - opening a store and beginning a transaction in a Criterion test,
- * failing the test (with the library's reason) when either does not succeed.
+/* tq_teststore.h - what the Criterion suites of the store share: opening a store and
+ * beginning a transaction, failing the test (with the library's reason) when either does
+ * not succeed; records to store; a test run in its own store and transaction; and lists
+ * of what a walk gave.
  *
  *     #include "tq_teststore.h"
  *     tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);    (always TQ_STORE_NOSYNC)
