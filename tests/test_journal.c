@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1070,32 +1071,65 @@ Test(journal, full_disk_is_reported_as_full)
     cr_assert_eq(tq_journal_create("/dev/full", NULL, &w), TQ_ERR_FULL);
 }
 
-/* The worked example of formats/JOURNAL.md §9, byte for byte: pins the format, so a
- * change to the layout cannot go unnoticed (and the document cannot go stale). */
-static const uint8_t journal_md_example[] = {
-    0x89, 0x54, 0x51, 0x4a, 0x0d, 0x0a, 0x1a, 0x0a, 0x01, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x31, 0x71, 0x4b, 0xa8, 0xc4, 0xfc, 0x7c, 0x8f,
-    0xc2, 0xa8, 0xec, 0x78, 0xee, 0x86, 0xcc, 0x5d, 0xc4, 0xbe, 0x0f, 0x4c, 0xcc, 0xbf, 0xea, 0x18,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xdc, 0xdb, 0xf2, 0xb9, 0x50, 0xe9, 0xb1, 0x52,
-    0x54, 0x51, 0x46, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-    0x62, 0x00, 0x00, 0x00, 0x6b, 0x00, 0x00, 0x00, 0xe1, 0xcf, 0x78, 0xf9, 0x5a, 0x63, 0xb0, 0xb0,
-    0x88, 0x67, 0xae, 0x6d, 0xda, 0x53, 0x6f, 0x77, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x62, 0x11, 0x03,
-    0x00, 0x39, 0x14, 0x52, 0x81, 0x16, 0x18, 0x41, 0x31, 0x31, 0x30, 0x31, 0x42, 0x31, 0x8e, 0xde,
-    0xc5, 0x60, 0x19, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x38, 0x2d, 0x30, 0x36, 0x54, 0x30, 0x39,
-    0x3a, 0x31, 0x35, 0x3a, 0x30, 0x30, 0x2b, 0x30, 0x37, 0x3a, 0x30, 0x30, 0xc8, 0x9c, 0x8c, 0xeb,
-    0x0c, 0x00, 0xa0, 0xf8, 0xfa, 0x05, 0x02, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x80, 0xe5, 0x9a, 0x77,
-    0x0f, 0x47, 0x43, 0x4e, 0x2d, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33,
-    0xeb, 0x32, 0x57, 0x02, 0x05, 0xc0, 0x84, 0x3d, 0x00, 0x0a, 0x14, 0x52, 0x81, 0x16, 0x18, 0xc0,
-    0xba, 0x99, 0x06,
-};
+#ifndef TQ_SOURCE_DIR
+#define TQ_SOURCE_DIR "."
+#endif
+
+/* The worked example of formats/JOURNAL.md §9, byte for byte, read from the document's
+ * own `xxd` dump: pins the format, so a change to the layout cannot go unnoticed, and
+ * the document cannot go stale.  Returns the bytes (a static buffer), their count in *n. */
+static const uint8_t *journal_md_example(size_t *n)
+{
+    static uint8_t b[256];
+    const char *doc = TQ_SOURCE_DIR "/formats/JOURNAL.md";
+    FILE *f = fopen(doc, "r");
+    cr_assert_not_null(f, "%s", doc);
+    char line[256];
+    int in = 0;
+    *n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned off;
+        int at = -1;
+        in |= strncmp(line, "`xxd example.tqj`", 17) == 0;
+        if (!in || sscanf(line, "%8x: %n", &off, &at) != 1 || at < 0) {
+            if (*n > 0)
+                break; /* the end of the dump */
+            continue;
+        }
+        cr_assert_eq(off, *n, "%s: dump line %#x after %zu bytes", doc, off, *n);
+        for (const char *h = line + at; isxdigit((unsigned char)h[0]) &&
+                                        isxdigit((unsigned char)h[1]);) {
+            unsigned v;
+            cr_assert_lt(*n, sizeof b, "%s: the dump is longer than %zu bytes", doc, sizeof b);
+            cr_assert_eq(sscanf(h, "%2x", &v), 1);
+            b[(*n)++] = (uint8_t)v;
+            h += 2;
+            h += h[0] == ' ' && h[1] != ' '; /* one space between groups, two before the text */
+        }
+    }
+    fclose(f);
+    cr_assert_eq(*n, 211, "%s: the worked example is 211 bytes, not %zu", doc, *n);
+    return b;
+}
+
+/* example_journal() - path_in(name) made to hold journal_md_example(), as a jfile. */
+static jfile example_journal(const char *name)
+{
+    jfile j = {.path = path_in(name)};
+    const uint8_t *b = journal_md_example(&j.n);
+    tq_test_spit(j.path, b, j.n);
+    j.b = malloc(j.n);
+    cr_assert_not_null(j.b);
+    memcpy(j.b, b, j.n);
+    j.nf = frame_ends(j.path, j.ends, j.seqs, 64);
+    return j;
+}
 
 Test(journal, golden_example_from_journal_md)
 {
-    const char *p = path_in("golden.tqj");
-    cr_assert_eq(sizeof journal_md_example, 211);
-    tq_test_spit(p, journal_md_example, sizeof journal_md_example);
+    jfile g = example_journal("golden.tqj");
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     tq_event ev;
     tq_frame_info fi;
     cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_OK);
@@ -1116,19 +1150,20 @@ Test(journal, golden_example_from_journal_md)
     tq_journal_writer *w;
     const char *q = path_in("again.tqj");
     cr_assert_eq(tq_journal_create(q, NULL, &w), TQ_OK);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     while (tq_journal_next_event(r, &ev, NULL) == TQ_OK)
         cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     tq_journal_close(r);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     size_t n;
     uint8_t *b = tq_test_slurp(q, &n);
-    cr_assert_eq(n, sizeof journal_md_example);
+    cr_assert_eq(n, g.n);
     /* only the file header and the frame header checksum (100..103, seeded with the
      * id) depend on the journal id; the payload assumes zstd stores tiny input raw */
-    cr_assert(memcmp(b + 64, journal_md_example + 64, 36) == 0);
-    cr_assert(memcmp(b + 104, journal_md_example + 104, n - 104) == 0);
+    cr_assert(memcmp(b + 64, g.b + 64, 36) == 0);
+    cr_assert(memcmp(b + 104, g.b + 104, n - 104) == 0);
     free(b);
+    free(g.b);
 }
 
 /* Add events from seq `from` until the writer fails; @return the error. */
@@ -1405,26 +1440,25 @@ Test(journal, append_keeps_the_headers_frame_max)
 
 Test(journal, version_1_journal_reads_and_appends_as_version_1)
 {
-    const char *p = path_in("v1.tqj");
-    tq_test_spit(p, journal_md_example, sizeof journal_md_example);
+    jfile g = example_journal("v1.tqj");
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     cr_assert_eq(tq_journal_version(r), 1);
     cr_assert_eq(tq_journal_frame_max(r), TQ_JOURNAL_FRAME_MAX, "version 1: the reader's cap");
     tq_journal_close(r);
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_OK);
+    cr_assert_eq(tq_journal_append(g.path, NULL, &w), TQ_OK);
     cr_assert_eq(tq_journal_next_seq(w), 3);
     tq_event ev;
     gen_event(3, &ev);
     cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
-    cr_assert(memcmp(b, journal_md_example, sizeof journal_md_example) == 0,
+    uint8_t *b = tq_test_slurp(g.path, &n);
+    cr_assert(n > g.n && memcmp(b, g.b, g.n) == 0,
               "an append never rewrites the header or the frames before it");
     free(b);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     int rc;
     uint64_t got = 0;
     while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
@@ -1432,6 +1466,7 @@ Test(journal, version_1_journal_reads_and_appends_as_version_1)
     cr_assert_eq(rc, TQ_ERR_EOF);
     cr_assert_eq(got, 3);
     tq_journal_close(r);
+    free(g.b);
 }
 
 /* A hand-made journal: header of `version` (frame_max in it for version 2), then one
@@ -1447,7 +1482,7 @@ static void write_bomb(const char *p, uint32_t version, uint32_t frame_max, uint
         memcpy(raw + i, cancel, 6);
     size_t zcap = ZSTD_compressBound(raw_n);
     uint8_t *f = calloc(1, 64 + 2 * 40 + zcap + 64);
-    memcpy(f, journal_md_example, 8);
+    memcpy(f, "\x89TQJ\r\n\x1a\n", 8); /* the magic */
     tq_le_put32(f + 8, version);
     tq_le_put32(f + 12, 64);
     tq_le_put32(f + 20, version == 2 ? frame_max : 0);
