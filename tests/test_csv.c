@@ -113,10 +113,12 @@ static void expect_formats_as_itself(int permits, const char *text)
     cr_expect_eq(strncmp(out, text, strlen(text)), 0, "%s: formatted as %s", text, out);
 }
 
-/* A row refused: base with from replaced by to (from NULL: base is the row itself), the
- * field it names, and what its reason says (NULL: anything). */
+/* Rows refused for one field: base with from replaced by each of the texts to (base
+ * NULL: each text is the whole row), the field they name, and what their reason says
+ * (NULL: anything). */
 typedef struct bad_row {
-    const char *base, *from, *to, *field, *why;
+    const char *base, *from, *field, *why;
+    const char *to[8]; /* NULL-ended when fewer */
 } bad_row;
 
 /* rows_refused() - row_bad() of each of the n rows. */
@@ -124,7 +126,9 @@ static void rows_refused(int permits, const bad_row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const bad_row *r = &rows[i];
-        row_bad(permits, r->from ? with(r->base, r->from, r->to) : r->base, r->field, r->why);
+        for (size_t k = 0; k < 8 && r->to[k] != NULL; k++)
+            row_bad(permits, r->base ? with(r->base, r->from, r->to[k]) : r->to[k], r->field,
+                    r->why);
     }
 }
 
@@ -363,44 +367,37 @@ Test(csv_payments, bad_rows_name_their_field)
 {
     const bad_row rows[] = {
         /* a blank line, the wrong number of fields */
-        {"", NULL, NULL, "(line)", "blank line"},
-        {"\r", NULL, NULL, "(line)", "blank line"},
-        {"103456789012,KB-1,PAY,1", NULL, NULL, "(line)", "expected 5 fields, got 4"},
-        {"103456789012,KB-1,PAY,1,,", NULL, NULL, "(line)", "expected 5 fields, got 6"},
-        {" ", NULL, NULL, "(line)", "expected 5 fields, got 1"},
+        {NULL, NULL, "(line)", "blank line", {"", "\r"}},
+        {NULL, NULL, "(line)", "expected 5 fields, got 4", {"103456789012,KB-1,PAY,1"}},
+        {NULL, NULL, "(line)", "expected 5 fields, got 6", {"103456789012,KB-1,PAY,1,,"}},
+        {NULL, NULL, "(line)", "expected 5 fields, got 1", {" "}},
         /* decl_no and receipt_no */
-        {PAY, "103456789012", "10345678901",
-         "decl_no", "must be 12 ASCII digits, first digit not 0, got '10345678901'"},
-        {PAY, "103456789012", "\xef\xbb\xbf" "103456789012", "decl_no", "\\xef"},
-        {PAY, "KB-2024-0000001", "", "receipt_no", "1..32"},
-        {PAY, "KB-2024-0000001", "KB 1", "receipt_no", NULL},
-        {PAY, "KB-2024-0000001", "123456789012345678901234567890123", "receipt_no", NULL},
+        {PAY, "103456789012", "decl_no",
+         "must be 12 ASCII digits, first digit not 0, got '10345678901'",
+         {"10345678901"}},
+        {PAY, "103456789012", "decl_no", "\\xef", {"\xef\xbb\xbf" "103456789012"}},
+        {PAY, "KB-2024-0000001", "receipt_no", "1..32", {""}},
+        {PAY, "KB-2024-0000001", "receipt_no", NULL, {"KB 1", "123456789012345678901234567890123"}},
         /* kind is PAY or GUARANTEE */
-        {PAY, "PAY", "CASH", "kind", "must be PAY or GUARANTEE, got 'CASH'"},
-        {PAY, "PAY", "pay", "kind", NULL},
-        {PAY, "PAY", "", "kind", NULL},
-        {PAY, "PAY", "PAY ", "kind", NULL},
+        {PAY, "PAY", "kind", "must be PAY or GUARANTEE, got 'CASH'", {"CASH"}},
+        {PAY, "PAY", "kind", NULL, {"pay", "", "PAY "}},
         /* amount: an integer 0..TQ_MONEY_MAX */
-        {PAY, "12500000", "-5", "amount", "must be an integer 0..1000000000000000, got '-5'"},
-        {PAY, "12500000", "1000000000000001", "amount", NULL},
-        {PAY, "12500000", "1.0", "amount", NULL},
-        {PAY, "12500000", "01", "amount", NULL},
-        {PAY, "12500000", "", "amount", NULL},
-        {PAY, "12500000", "+5", "amount", NULL},
-        {PAY, "12500000", "99999999999999999999999999999", "amount", NULL},
+        {PAY, "12500000", "amount", "must be an integer 0..1000000000000000, got '-5'", {"-5"}},
+        {PAY, "12500000", "amount", NULL,
+         {"1000000000000001", "1.0", "01", "", "+5", "99999999999999999999999999999"}},
         /* valid_until: empty for PAY, a date for GUARANTEE */
-        {PAY, "PAY,12500000,", "PAY,12500000,2024-12-31",
-         "valid_until", "must be empty for a PAY row"},
-        {GUAR, "2024-12-31", "", "valid_until", "GUARANTEE"},
-        {GUAR, "2024-12-31", "2024-13-01", "valid_until", "date"},
-        {GUAR, "2024-12-31", "2023-02-29", "valid_until", "2023-02-29"},
-        {GUAR, "2024-12-31", "31/12/2024", "valid_until", NULL},
+        {PAY, "PAY,12500000,", "valid_until", "must be empty for a PAY row",
+         {"PAY,12500000,2024-12-31"}},
+        {GUAR, "2024-12-31", "valid_until", "GUARANTEE", {""}},
+        {GUAR, "2024-12-31", "valid_until", "date", {"2024-13-01"}},
+        {GUAR, "2024-12-31", "valid_until", "2023-02-29", {"2023-02-29"}},
+        {GUAR, "2024-12-31", "valid_until", NULL, {"31/12/2024"}},
         /* control bytes are refused, shown escaped */
-        {PAY, "KB-2024", "KB\t2024", "receipt_no", "\\x09"},
+        {PAY, "KB-2024", "receipt_no", "\\x09", {"KB\t2024"}},
         /* of several bad fields, the leftmost is reported */
-        {"1,KB 1,CASH,-5,x", NULL, NULL, "decl_no", NULL},
-        {"103456789012,KB 1,CASH,-5,x", NULL, NULL, "receipt_no", NULL},
-        {"103456789012,KB-1,CASH,-5,x", NULL, NULL, "kind", NULL},
+        {NULL, NULL, "decl_no", NULL, {"1,KB 1,CASH,-5,x"}},
+        {NULL, NULL, "receipt_no", NULL, {"103456789012,KB 1,CASH,-5,x"}},
+        {NULL, NULL, "kind", NULL, {"103456789012,KB-1,CASH,-5,x"}},
     };
     rows_refused(0, rows, sizeof rows / sizeof rows[0]);
 }
@@ -491,32 +488,26 @@ Test(csv_permits, bad_rows_name_their_field)
 {
     const bad_row rows[] = {
         /* a blank line, the wrong number of fields */
-        {"", NULL, NULL, "(line)", "blank line"},
-        {"a,b,c", NULL, NULL, "(line)", "expected 8 fields, got 3"},
-        {PERMIT, ",0", ",0,", "(line)", "expected 8 fields, got 9"},
+        {NULL, NULL, "(line)", "blank line", {""}},
+        {NULL, NULL, "(line)", "expected 8 fields, got 3", {"a,b,c"}},
+        {PERMIT, ",0", "(line)", "expected 8 fields, got 9", {",0,"}},
         /* agency */
-        {PERMIT, "BCT", "ABCDEFGHIJ0123456", "agency", "1..16"},
-        {PERMIT, "BCT", "", "agency", NULL},
-        {PERMIT, "BCT", "bct", "agency", NULL},
-        {PERMIT, "BCT", "B-CT", "agency", NULL},
+        {PERMIT, "BCT", "agency", "1..16", {"ABCDEFGHIJ0123456"}},
+        {PERMIT, "BCT", "agency", NULL, {"", "bct", "B-CT"}},
         /* permit_no and holder */
-        {PERMIT, "GCN-2024-000123", "GCN 1", "permit_no", NULL},
-        {PERMIT, "GCN-2024-000123", "", "permit_no", NULL},
-        {PERMIT, "0101234567", "010123456", "holder", "10 or 13"},
+        {PERMIT, "GCN-2024-000123", "permit_no", NULL, {"GCN 1", ""}},
+        {PERMIT, "0101234567", "holder", "10 or 13", {"010123456"}},
         /* the validity window */
-        {PERMIT, "2024-01-01,2024-12-31", "2024-06-01,2024-05-31", "valid_to", "valid_from"},
-        {PERMIT, "2024-01-01", "2024-1-01", "valid_from", NULL},
-        {PERMIT, "2024-12-31", "2024-12-32", "valid_to", NULL},
-        {PERMIT, "2024-12-31", "", "valid_to", NULL},
+        {PERMIT, "2024-01-01,2024-12-31", "valid_to", "valid_from", {"2024-06-01,2024-05-31"}},
+        {PERMIT, "2024-01-01", "valid_from", NULL, {"2024-1-01"}},
+        {PERMIT, "2024-12-31", "valid_to", NULL, {"2024-12-32", ""}},
         /* status: VALID or REVOKED */
-        {PERMIT, "VALID", "EXPIRED", "status", "must be VALID or REVOKED, got 'EXPIRED'"},
-        {PERMIT, "VALID", "valid", "status", NULL},
+        {PERMIT, "VALID", "status", "must be VALID or REVOKED, got 'EXPIRED'", {"EXPIRED"}},
+        {PERMIT, "VALID", "status", NULL, {"valid"}},
         /* quota: an integer 0..TQ_QUOTA_MAX */
-        {PERMIT, "8471,0", "8471,1000000000000000001",
-         "quota", "must be an integer 0..1000000000000000000"},
-        {PERMIT, "8471,0", "8471,-1", "quota", NULL},
-        {PERMIT, "8471,0", "8471,", "quota", NULL},
-        {PERMIT, "8471,0", "8471,1e3", "quota", NULL},
+        {PERMIT, "8471,0", "quota", "must be an integer 0..1000000000000000000",
+         {"8471,1000000000000000001"}},
+        {PERMIT, "8471,0", "quota", NULL, {"8471,-1", "8471,", "8471,1e3"}},
     };
     rows_refused(1, rows, sizeof rows / sizeof rows[0]);
 }
