@@ -183,6 +183,18 @@ static char *journal_and_store(uint8_t id[TQ_JOURNAL_ID_LEN], tq_store **s)
     return jpath;
 }
 
+/* mark_replayed() - the store s records the journal id as replayed through last_seq;
+ * returns a read transaction on s. */
+static tq_txn *mark_replayed(tq_store *s, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t last_seq)
+{
+    tq_txn *t = tq_test_begin(s, 0);
+    tq_journal_mark m = {.last_seq = last_seq};
+    memcpy(m.id, id, sizeof m.id);
+    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    return tq_test_begin(s, 1);
+}
+
 /* A real journal and store: load finds the officer results, their finality and the
  * replay mark; a missing journal is left for its history to report. */
 Test(explain, journals_load_reads_officers_and_marks)
@@ -190,12 +202,7 @@ Test(explain, journals_load_reads_officers_and_marks)
     uint8_t id[TQ_JOURNAL_ID_LEN];
     tq_store *s;
     char *jpath = journal_and_store(id, &s);
-    tq_txn *t = tq_test_begin(s, 0);
-    tq_journal_mark m = {.last_seq = 3};
-    memcpy(m.id, id, sizeof m.id);
-    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = tq_test_begin(s, 1);
+    tq_txn *t = mark_replayed(s, id, 3);
 
     const char *paths[] = {jpath, path_in("missing.tqj")};
     tq_explain_journals jv;
@@ -387,12 +394,7 @@ Test(explain, history_of_one_journal)
     free(b);
     tq_txn_abort(t);
 
-    t = tq_test_begin(s, 0);
-    tq_journal_mark m = {.last_seq = 2};
-    memcpy(m.id, id, sizeof m.id);
-    cr_assert_eq(tq_store_put_journal(t, &m), TQ_OK);
-    cr_assert_eq(tq_txn_commit(t), TQ_OK);
-    t = tq_test_begin(s, 1);
+    t = mark_replayed(s, id, 2);
     b = history_text(t, &x, &jv, NO, &rc);
     cr_expect_not_null(strstr(b, "}\n  (this journal is replayed into the database through seq "
                                  "2)\n"),

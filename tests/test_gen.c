@@ -375,6 +375,20 @@ static int hs_matches(const char *hs, const char *prefixes)
     return 0;
 }
 
+/* csv_lines() - the lines of dir's CSV file name (split_lines(); *buf holds them: free
+ * it and the array), checked: header first, then as many rows as the stats say. */
+static char **csv_lines(const char *dir, const char *name, const char *header, uint64_t rows,
+                        char **buf, size_t *n)
+{
+    size_t len;
+    *buf = slurp(dir, name, &len);
+    char **lines = split_lines(*buf, len, n);
+    cr_assert_str_eq(lines[0], header, "%s", name);
+    cr_assert_eq(rows, *n - 1, "the stats say %llu rows, %s has %zu", (unsigned long long)rows,
+                 name, *n - 1);
+    return lines;
+}
+
 /* same_file() - whether name holds the same bytes in dirs a and b. */
 static int same_file(const char *a, const char *b, const char *name)
 {
@@ -386,19 +400,27 @@ static int same_file(const char *a, const char *b, const char *name)
     return same;
 }
 
-/* The journals of two backlogs read side by side, each event also as canon() text. */
+/* Two backlogs, each in a directory of its own, with their stats, and their journals
+ * read side by side, each event also as canon() text. */
 typedef struct journal_pair {
+    char dir[2][64];
+    tq_gen_stats st[2];
     tq_journal_reader *r[2];
     tq_event ev[2];
     char text[2][65536];
 } journal_pair;
 
-static journal_pair *pair_open(const char *a, const char *b)
+/* pair_gen() - two backlogs of n declarations, of seed[0] and seed[1], the second one
+ * framed in frame_b bytes, their journals opened.  pair_close() undoes it all. */
+static journal_pair *pair_gen(uint64_t n, const uint64_t seed[2], size_t frame_b)
 {
     journal_pair *p = calloc(1, sizeof *p);
     cr_assert_not_null(p);
-    p->r[0] = open_journal(a);
-    p->r[1] = open_journal(b);
+    for (int i = 0; i < 2; i++) {
+        make_dir(p->dir[i], sizeof p->dir[i]);
+        gen_into(p->dir[i], n, seed[i], i ? frame_b : 0, &p->st[i]);
+        p->r[i] = open_journal(p->dir[i]);
+    }
     return p;
 }
 
@@ -417,10 +439,22 @@ static int pair_next(journal_pair *p, int *rc_b)
     return rc[0];
 }
 
+/* expect_csv_same() - the two backlogs' CSV files are byte for byte the same, or (same
+ * 0) each one differs. */
+static void expect_csv_same(const journal_pair *p, int same)
+{
+    const char *csv[] = {"payments.csv", "permits.csv"};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(same_file(p->dir[0], p->dir[1], csv[i]), same, "%s %s", csv[i],
+                     same ? "differs between runs" : "is the same for both seeds");
+}
+
 static void pair_close(journal_pair *p)
 {
-    tq_journal_close(p->r[0]);
-    tq_journal_close(p->r[1]);
+    for (int i = 0; i < 2; i++) {
+        tq_journal_close(p->r[i]);
+        remove_dir(p->dir[i]);
+    }
     free(p);
 }
 
@@ -428,18 +462,9 @@ TestSuite(gen, .timeout = 300);
 
 Test(gen, same_seed_gives_same_backlog)
 {
-    char a[64], b[64];
-    make_dir(a, sizeof a);
-    make_dir(b, sizeof b);
-    tq_gen_stats sa, sb;
-    gen_into(a, 5000, 42, 0, &sa);
-    gen_into(b, 5000, 42, 4096, &sb);   /* the framing must not change the events */
-
-    const char *csv[] = {"payments.csv", "permits.csv"};
-    for (int i = 0; i < 2; i++)
-        cr_assert(same_file(a, b, csv[i]), "%s differs between runs", csv[i]);
-
-    journal_pair *p = pair_open(a, b);
+    /* the framing must not change the events */
+    journal_pair *p = pair_gen(5000, (const uint64_t[2]){42, 42}, 4096);
+    expect_csv_same(p, 1);
     uint64_t n = 0;
     for (;;) {
         int xb, xa = pair_next(p, &xb);
@@ -452,13 +477,11 @@ Test(gen, same_seed_gives_same_backlog)
                          (unsigned long long)p->ev[0].seq);
         n++;
     }
-    cr_assert_eq(n, sa.events);
-    cr_assert_eq(sa.events, sb.events);
-    cr_assert_eq(sa.payments, sb.payments);
-    cr_assert_eq(sa.permits, sb.permits);
+    cr_assert_eq(n, p->st[0].events);
+    cr_assert_eq(p->st[0].events, p->st[1].events);
+    cr_assert_eq(p->st[0].payments, p->st[1].payments);
+    cr_assert_eq(p->st[0].permits, p->st[1].permits);
     pair_close(p);
-    remove_dir(a);
-    remove_dir(b);
 }
 
 /* The SHA-256 of a file of dir, or (name NULL) of its journal's events as `journal cat`
@@ -517,16 +540,8 @@ Test(gen, bytes_are_pinned)
 
 Test(gen, different_seed_gives_different_backlog)
 {
-    char a[64], b[64];
-    make_dir(a, sizeof a);
-    make_dir(b, sizeof b);
-    tq_gen_stats sa, sb;
-    gen_into(a, 2000, 1, 0, &sa);
-    gen_into(b, 2000, 2, 0, &sb);
-    const char *csv[] = {"payments.csv", "permits.csv"};
-    for (int i = 0; i < 2; i++)
-        cr_assert(!same_file(a, b, csv[i]), "%s is the same for seeds 1 and 2", csv[i]);
-    journal_pair *p = pair_open(a, b);
+    journal_pair *p = pair_gen(2000, (const uint64_t[2]){1, 2}, 0);
+    expect_csv_same(p, 0);
     int differ = 0;
     for (int i = 0; i < 100 && !differ; i++) {
         int xb;
@@ -536,8 +551,6 @@ Test(gen, different_seed_gives_different_backlog)
     }
     cr_assert(differ, "the first 100 events are the same for seeds 1 and 2");
     pair_close(p);
-    remove_dir(a);
-    remove_dir(b);
 }
 
 /* Everything at once on one realistic backlog: validity of every record, the stats,
@@ -552,12 +565,11 @@ Test(gen, backlog_is_valid_and_realistic)
     cr_assert_eq(tq_test_count_entries(dir, NULL), 3, "only the three files, no temporaries");
 
     /* permits.csv */
-    size_t plen, npl;
-    char *pbuf = slurp(dir, "permits.csv", &plen);
-    char **pl = split_lines(pbuf, plen, &npl);
-    cr_assert_str_eq(pl[0], "permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota");
-    cr_assert_eq(st.permits, npl - 1, "stats.permits %llu, file has %zu rows",
-                 (unsigned long long)st.permits, npl - 1);
+    char *pbuf;
+    size_t npl;
+    char **pl = csv_lines(dir, "permits.csv",
+                          "permit_no,agency,holder,valid_from,valid_to,status,hs_prefixes,quota",
+                          st.permits, &pbuf, &npl);
     permit_rec *perm = calloc(npl, sizeof *perm);
     size_t nperm = 0, revoked = 0, quota_permits = 0;
     for (size_t i = 1; i < npl; i++) {
@@ -738,12 +750,10 @@ Test(gen, backlog_is_valid_and_realistic)
     cr_assert(hot, "a hot quota permit");
 
     /* payments.csv */
-    size_t ylen, nyl;
-    char *ybuf = slurp(dir, "payments.csv", &ylen);
-    char **yl = split_lines(ybuf, ylen, &nyl);
-    cr_assert_str_eq(yl[0], "decl_no,receipt_no,kind,amount,valid_until");
-    cr_assert_eq(st.payments, nyl - 1, "stats.payments %llu, file has %zu rows",
-                 (unsigned long long)st.payments, nyl - 1);
+    char *ybuf;
+    size_t nyl;
+    char **yl = csv_lines(dir, "payments.csv", "decl_no,receipt_no,kind,amount,valid_until",
+                          st.payments, &ybuf, &nyl);
     char **rows = malloc(nyl * sizeof *rows);
     size_t unknown_pay = 0, guarantees = 0, expired_guar = 0;
     for (size_t i = 1; i < nyl; i++) {

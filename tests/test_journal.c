@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -215,15 +216,55 @@ static size_t frame_ends(const char *path, uint64_t *ends, uint64_t *seqs, size_
     return n;
 }
 
-/* written() - write_journal(path, n, frame_bytes), then its bytes (caller frees; their
- * count in *len) and its frame boundaries as frame_ends() gives them (64 at most; their
- * count in *nf). */
-static uint8_t *written(const char *path, uint64_t n, size_t frame_bytes, size_t *len,
-                        uint64_t ends[64], uint64_t seqs[64], size_t *nf)
+/* A journal a test damages: where it is, its bytes and its frames. */
+typedef struct {
+    const char *path;            /* path_in(name) */
+    uint8_t *b;                  /* its bytes, malloc'd: the test frees them */
+    size_t n;                    /* how many */
+    size_t nf;                   /* its frames (64 at most), */
+    uint64_t ends[64], seqs[64]; /* as frame_ends() gives them */
+} jfile;
+
+/* written() - write_journal(path_in(name), n, frame_bytes), then read it back as a
+ * jfile. */
+static jfile written(const char *name, uint64_t n, size_t frame_bytes)
 {
-    write_journal(path, n, frame_bytes);
-    *nf = frame_ends(path, ends, seqs, 64);
-    return tq_test_slurp(path, len);
+    jfile j = {.path = path_in(name)};
+    write_journal(j.path, n, frame_bytes);
+    j.nf = frame_ends(j.path, j.ends, j.seqs, 64);
+    j.b = tq_test_slurp(j.path, &j.n);
+    return j;
+}
+
+/* expect_events() - the journal at path reads to a clean end, events gen_event(1..n)
+ * and nothing else (read_all). */
+static void expect_events(const char *path, uint64_t n)
+{
+    uint64_t got;
+    int rc = read_all(path, &got, NULL);
+    cr_assert_eq(rc, TQ_ERR_EOF, "%s ends with %s", path, tq_strerror(rc));
+    cr_assert_eq(got, n, "%s: %llu events, not %llu", path, (unsigned long long)got,
+                 (unsigned long long)n);
+}
+
+/* expect_bytes() - the file at path holds exactly b[0..n): what a failed or abandoned
+ * write must leave (why says which). */
+static void expect_bytes(const char *path, const uint8_t *b, size_t n, const char *why)
+{
+    size_t got;
+    uint8_t *now = tq_test_slurp(path, &got);
+    cr_assert(got == n && memcmp(now, b, n) == 0, "%s: %s", path, why);
+    free(now);
+}
+
+/* add_events() - gen_event(from..to) added to w, each accepted. */
+static void add_events(tq_journal_writer *w, uint64_t from, uint64_t to)
+{
+    tq_event ev;
+    for (uint64_t i = from; i <= to; i++) {
+        gen_event(i, &ev);
+        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK, "event %llu", (unsigned long long)i);
+    }
 }
 
 /* ---- records -------------------------------------------------------------------- */
@@ -514,9 +555,7 @@ Test(journal, roundtrip_many_frames)
     uint64_t ends[4096], seqs[4096];
     size_t nf = frame_ends(p, ends, seqs, 4096);
     cr_assert(nf > 50, "only %zu frames", nf);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 3000);
+    expect_events(p, 3000);
 
     /* frame by frame: seq continuity and sizes */
     tq_journal_reader *r;
@@ -554,9 +593,7 @@ Test(journal, default_frame_size_one_frame)
     write_journal(p, 500, 0);
     uint64_t ends[8], seqs[8];
     cr_assert_eq(frame_ends(p, ends, seqs, 8), 1);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 500);
+    expect_events(p, 500);
 }
 
 Test(journal, empty_journal_is_eof)
@@ -566,9 +603,7 @@ Test(journal, empty_journal_is_eof)
     struct stat st;
     cr_assert_eq(stat(p, &st), 0);
     cr_assert_eq(st.st_size, 64);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 0);
+    expect_events(p, 0);
 }
 
 Test(journal, append_continues_seq_and_keeps_id)
@@ -587,16 +622,10 @@ Test(journal, append_continues_seq_and_keeps_id)
         cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
         uint64_t start = tq_journal_next_seq(w);
         cr_assert_eq(start, 101 + 50 * (uint64_t)round);
-        tq_event ev;
-        for (uint64_t i = start; i < start + 50; i++) {
-            gen_event(i, &ev);
-            cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
-        }
+        add_events(w, start, start + 49);
         cr_assert_eq(tq_journal_finish(w), TQ_OK);
     }
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 250);
+    expect_events(p, 250);
     cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
     memcpy(id2, tq_journal_id(r), 16);
     tq_journal_close(r);
@@ -616,27 +645,24 @@ Test(journal, append_continues_seq_and_keeps_id)
 
 Test(journal, append_refuses_damaged_journal)
 {
-    const char *p = path_in("d.tqj");
-    write_journal(p, 100, 300);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
+    jfile j = written("d.tqj", 100, 300);
     tq_journal_writer *w = (tq_journal_writer *)1;
-    tq_test_spit(p, b, n - 3);
-    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_ERR_TORN);
+    tq_test_spit(j.path, j.b, j.n - 3);
+    cr_assert_eq(tq_journal_append(j.path, NULL, &w), TQ_ERR_TORN);
     cr_assert_null(w);
-    b[n / 2] ^= 0x40;
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_ERR_CORRUPT);
-    b[n / 2] ^= 0x40;
-    tq_test_spit(p, b, n);
+    j.b[j.n / 2] ^= 0x40;
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_append(j.path, NULL, &w), TQ_ERR_CORRUPT);
+    j.b[j.n / 2] ^= 0x40;
+    tq_test_spit(j.path, j.b, j.n);
     /* the refused appends left the file alone */
     size_t n2;
-    uint8_t *b2 = tq_test_slurp(p, &n2);
-    cr_assert_eq(n2, n);
-    cr_assert(memcmp(b, b2, n) == 0);
+    uint8_t *b2 = tq_test_slurp(j.path, &n2);
+    cr_assert_eq(n2, j.n);
+    cr_assert(memcmp(j.b, b2, j.n) == 0);
     cr_assert_eq(tq_journal_append(path_in("missing.tqj"), NULL, &w), TQ_ERR_NOTFOUND);
     cr_assert_eq(access(path_in("missing.tqj.lock"), F_OK), -1, "no lock file for no journal");
-    free(b);
+    free(j.b);
     free(b2);
 }
 
@@ -651,9 +677,7 @@ Test(journal, second_writer_is_busy)
     cr_assert_eq(tq_journal_create(p, NULL, &w2), TQ_ERR_BUSY);
     cr_assert_eq(tq_journal_append(p, NULL, &w2), TQ_ERR_BUSY);
     cr_assert_eq(tq_journal_finish(w1), TQ_OK);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 1);
+    expect_events(p, 1);
 }
 
 Test(journal, invalid_event_is_input_error_and_harmless)
@@ -671,9 +695,7 @@ Test(journal, invalid_event_is_input_error_and_harmless)
     gen_event(2, &ev);
     cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 2);
+    expect_events(p, 2);
 }
 
 /* Flip every bit of a small multi-frame journal, one at a time: the reader must say
@@ -681,17 +703,15 @@ Test(journal, invalid_event_is_input_error_and_harmless)
  * an event that differs from the original, and a header flip is caught by open. */
 Test(journal, every_bit_flip_is_detected, .timeout = 300)
 {
-    const char *p = path_in("f.tqj"), *q = path_in("g.tqj");
-    uint64_t ends[64], seqs[64];
-    size_t n, nf;
-    uint8_t *b = written(p, 12, 160, &n, ends, seqs, &nf);
-    cr_assert(nf >= 3, "want several frames, got %zu", nf);
-    cr_assert(n < 2000);
-    for (size_t pos = 0; pos < n; pos++) {
+    jfile j = written("f.tqj", 12, 160);
+    const char *q = path_in("g.tqj");
+    cr_assert(j.nf >= 3, "want several frames, got %zu", j.nf);
+    cr_assert(j.n < 2000);
+    for (size_t pos = 0; pos < j.n; pos++) {
         for (int bit = 0; bit < 8; bit++) {
-            b[pos] ^= (uint8_t)(1u << bit);
-            tq_test_spit(q, b, n);
-            b[pos] ^= (uint8_t)(1u << bit);
+            j.b[pos] ^= (uint8_t)(1u << bit);
+            tq_test_spit(q, j.b, j.n);
+            j.b[pos] ^= (uint8_t)(1u << bit);
             uint64_t got;
             tq_frame_info fi;
             int rc = read_all(q, &got, &fi); /* asserts every event returned is right */
@@ -703,15 +723,15 @@ Test(journal, every_bit_flip_is_detected, .timeout = 300)
             }
             /* the events read are exactly the frames before the damaged one */
             size_t f = 0;
-            while (ends[f] <= pos)
+            while (j.ends[f] <= pos)
                 f++;
             cr_assert_eq(fi.index, f, "flip at %zu blamed frame %llu, not %zu", pos,
                          (unsigned long long)fi.index, f);
-            cr_assert_eq(got, f ? seqs[f - 1] : 0);
+            cr_assert_eq(got, f ? j.seqs[f - 1] : 0);
             cr_assert_eq(fi.first_seq, got + 1);
         }
     }
-    free(b);
+    free(j.b);
 }
 
 /* Cut the journal at every length: a cut exactly at a frame boundary reads as a shorter
@@ -719,14 +739,12 @@ Test(journal, every_bit_flip_is_detected, .timeout = 300)
  * 64-byte file header fails open with TORN. */
 Test(journal, every_truncation_is_torn_or_clean, .timeout = 300)
 {
-    const char *p = path_in("t.tqj"), *q = path_in("u.tqj");
-    uint64_t ends[64], seqs[64];
-    size_t n, nf;
-    uint8_t *b = written(p, 40, 400, &n, ends, seqs, &nf);
-    cr_assert(nf >= 4);
-    cr_assert_eq(ends[nf - 1], n);
-    for (size_t len = 0; len <= n; len++) {
-        tq_test_spit(q, b, len);
+    jfile j = written("t.tqj", 40, 400);
+    const char *q = path_in("u.tqj");
+    cr_assert(j.nf >= 4);
+    cr_assert_eq(j.ends[j.nf - 1], j.n);
+    for (size_t len = 0; len <= j.n; len++) {
+        tq_test_spit(q, j.b, len);
         uint64_t got;
         int rc = read_all(q, &got, NULL);
         if (len < 64) {
@@ -735,33 +753,30 @@ Test(journal, every_truncation_is_torn_or_clean, .timeout = 300)
         }
         uint64_t whole = 0;
         int boundary = len == 64;
-        for (size_t f = 0; f < nf && ends[f] <= len; f++) {
-            whole = seqs[f];
-            boundary |= ends[f] == len;
+        for (size_t f = 0; f < j.nf && j.ends[f] <= len; f++) {
+            whole = j.seqs[f];
+            boundary |= j.ends[f] == len;
         }
         cr_assert_eq(rc, boundary ? TQ_ERR_EOF : TQ_ERR_TORN, "cut at %zu: %s", len,
                      tq_strerror(rc));
         cr_assert_eq(got, whole, "cut at %zu: %llu events", len, (unsigned long long)got);
     }
-    free(b);
+    free(j.b);
 }
 
 /* Damage the payload of a middle frame: the reader names that frame and its seq range,
  * and a caller that skips it gets the frames after it. */
 Test(journal, corrupt_middle_frame_named_and_skippable)
 {
-    const char *p = path_in("m.tqj");
-    uint64_t ends[64], seqs[64];
-    size_t n, nf;
-    uint8_t *b = written(p, 60, 300, &n, ends, seqs, &nf);
-    cr_assert(nf >= 5);
-    size_t bad = nf / 2;
-    b[ends[bad] - 3] ^= 0xff; /* inside its payload */
-    tq_test_spit(p, b, n);
-    free(b);
+    jfile j = written("m.tqj", 60, 300);
+    cr_assert(j.nf >= 5);
+    size_t bad = j.nf / 2;
+    j.b[j.ends[bad] - 3] ^= 0xff; /* inside its payload */
+    tq_test_spit(j.path, j.b, j.n);
+    free(j.b);
 
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_OK);
     tq_event ev;
     tq_frame_info fi;
     uint64_t seen = 0, expect = 1, corrupt = 0;
@@ -770,10 +785,10 @@ Test(journal, corrupt_middle_frame_named_and_skippable)
         if (rc == TQ_ERR_CORRUPT) {
             corrupt++;
             cr_assert_eq(fi.index, bad);
-            cr_assert_eq(fi.first_seq, seqs[bad - 1] + 1);
-            cr_assert_eq(fi.first_seq + fi.count - 1, seqs[bad]);
-            cr_assert_eq(fi.offset, ends[bad - 1]);
-            expect = seqs[bad] + 1;
+            cr_assert_eq(fi.first_seq, j.seqs[bad - 1] + 1);
+            cr_assert_eq(fi.first_seq + fi.count - 1, j.seqs[bad]);
+            cr_assert_eq(fi.offset, j.ends[bad - 1]);
+            expect = j.seqs[bad] + 1;
             continue;
         }
         cr_assert_eq(rc, TQ_OK);
@@ -785,8 +800,16 @@ Test(journal, corrupt_middle_frame_named_and_skippable)
         seen++;
     }
     cr_assert_eq(corrupt, 1);
-    cr_assert_eq(seen, 60 - (seqs[bad] - seqs[bad - 1]));
+    cr_assert_eq(seen, 60 - (j.seqs[bad] - j.seqs[bad - 1]));
     tq_journal_close(r);
+}
+
+/* Rewrite the file header with a valid checksum. */
+static void reseal_file(uint8_t *b)
+{
+    uint64_t sum = XXH3_64bits(b, 56);
+    for (int i = 0; i < 8; i++)
+        b[56 + i] = (uint8_t)(sum >> (8 * i));
 }
 
 /* Rewrite a frame header with a valid checksum (the seed is the journal id). */
@@ -802,25 +825,22 @@ static void reseal_frame(uint8_t *b, size_t at)
 
 Test(journal, seq_gap_is_corrupt_and_final)
 {
-    const char *p = path_in("s.tqj");
-    uint64_t ends[64], seqs[64];
-    size_t n, nf;
-    uint8_t *b = written(p, 30, 300, &n, ends, seqs, &nf);
-    cr_assert(nf >= 3);
-    size_t at = ends[0];
-    b[at + 4] += 5; /* frame 1 claims to start 5 seqs later */
-    reseal_frame(b, at);
-    tq_test_spit(p, b, n);
-    free(b);
+    jfile j = written("s.tqj", 30, 300);
+    cr_assert(j.nf >= 3);
+    size_t at = j.ends[0];
+    j.b[at + 4] += 5; /* frame 1 claims to start 5 seqs later */
+    reseal_frame(j.b, at);
+    tq_test_spit(j.path, j.b, j.n);
+    free(j.b);
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_OK);
     tq_frame_info fi;
     uint8_t *z = NULL;
     size_t zc = 0;
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_OK);
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_ERR_CORRUPT);
     cr_assert_eq(fi.index, 1);
-    cr_assert_eq(fi.first_seq, seqs[0] + 1 + 5, "the range the frame claims");
+    cr_assert_eq(fi.first_seq, j.seqs[0] + 1 + 5, "the range the frame claims");
     cr_assert(fi.count > 0);
     /* the sequence is lost: reading stops here for good */
     cr_assert_eq(tq_journal_read_frame(r, &fi, &z, &zc), TQ_ERR_CORRUPT);
@@ -850,59 +870,49 @@ Test(journal, frame_from_another_journal_is_corrupt)
 
 Test(journal, garbage_after_the_end_is_corrupt)
 {
-    const char *p = path_in("g.tqj");
-    write_journal(p, 20, 300);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
-    uint8_t *c = malloc(n + 40);
-    memcpy(c, b, n);
-    memset(c + n, 0, 40); /* e.g. a zero-filled tail */
-    tq_test_spit(p, c, n + 40);
+    jfile j = written("g.tqj", 20, 300);
+    uint8_t *c = malloc(j.n + 40);
+    memcpy(c, j.b, j.n);
+    memset(c + j.n, 0, 40); /* e.g. a zero-filled tail */
+    tq_test_spit(j.path, c, j.n + 40);
     uint64_t got;
-    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_CORRUPT);
+    cr_assert_eq(read_all(j.path, &got, NULL), TQ_ERR_CORRUPT);
     cr_assert_eq(got, 20);
-    memcpy(c + n, "TQF", 3); /* a torn prefix of a frame header */
-    tq_test_spit(p, c, n + 3);
-    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_TORN);
-    tq_test_spit(p, c, n + 2);
-    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_TORN);
-    c[n + 1] = 'X';
-    tq_test_spit(p, c, n + 2);
-    cr_assert_eq(read_all(p, &got, NULL), TQ_ERR_CORRUPT);
-    free(b);
+    memcpy(c + j.n, "TQF", 3); /* a torn prefix of a frame header */
+    tq_test_spit(j.path, c, j.n + 3);
+    cr_assert_eq(read_all(j.path, &got, NULL), TQ_ERR_TORN);
+    tq_test_spit(j.path, c, j.n + 2);
+    cr_assert_eq(read_all(j.path, &got, NULL), TQ_ERR_TORN);
+    c[j.n + 1] = 'X';
+    tq_test_spit(j.path, c, j.n + 2);
+    cr_assert_eq(read_all(j.path, &got, NULL), TQ_ERR_CORRUPT);
+    free(j.b);
     free(c);
 }
 
 Test(journal, header_version_and_magic)
 {
-    const char *p = path_in("v.tqj");
-    write_journal(p, 5, 0);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
+    jfile j = written("v.tqj", 5, 0);
     tq_journal_reader *r;
     /* a well-sealed header of version 3 is another format, not damage */
-    b[8] = 3;
-    uint64_t sum = XXH3_64bits(b, 56);
-    for (int i = 0; i < 8; i++)
-        b[56 + i] = (uint8_t)(sum >> (8 * i));
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_VERSION);
+    j.b[8] = 3;
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_VERSION);
     /* unknown flags too */
-    b[8] = 2;
-    b[16] = 1;
-    sum = XXH3_64bits(b, 56);
-    for (int i = 0; i < 8; i++)
-        b[56 + i] = (uint8_t)(sum >> (8 * i));
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_VERSION);
+    j.b[8] = 2;
+    j.b[16] = 1;
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_VERSION);
     /* not a journal at all */
-    tq_test_spit(p, (const uint8_t *)"{\"ev\":\"DECL\"}\n", 14);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_CORRUPT);
-    tq_test_spit(p, (const uint8_t *)"", 0);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_TORN);
+    tq_test_spit(j.path, (const uint8_t *)"{\"ev\":\"DECL\"}\n", 14);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_CORRUPT);
+    tq_test_spit(j.path, (const uint8_t *)"", 0);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_TORN);
     cr_assert_eq(tq_journal_open(path_in("none"), &r), TQ_ERR_IO);
     cr_assert_eq(tq_journal_open(g_dir, &r), TQ_ERR_IO);
-    free(b);
+    free(j.b);
 }
 
 struct decode_job {
@@ -1028,18 +1038,15 @@ Test(journal, frame_decode_checks_its_arguments)
 
 Test(journal, reads_from_a_pipe)
 {
-    const char *p = path_in("pipe.tqj");
-    write_journal(p, 200, 700);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
+    jfile j = written("pipe.tqj", 200, 700);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
         size_t off = 0;
-        while (off < n) {
-            ssize_t k = write(fds[1], b + off, n - off < 97 ? n - off : 97); /* odd pieces */
+        while (off < j.n) {
+            ssize_t k = write(fds[1], j.b + off, j.n - off < 97 ? j.n - off : 97); /* odd pieces */
             if (k <= 0)
                 _exit(1);
             off += (size_t)k;
@@ -1052,7 +1059,7 @@ Test(journal, reads_from_a_pipe)
     cr_assert_eq(tq_test_count_events(r), 200);
     tq_journal_close(r);
     close(fds[0]);
-    free(b);
+    free(j.b);
 }
 
 Test(journal, full_disk_is_reported_as_full)
@@ -1064,32 +1071,65 @@ Test(journal, full_disk_is_reported_as_full)
     cr_assert_eq(tq_journal_create("/dev/full", NULL, &w), TQ_ERR_FULL);
 }
 
-/* The worked example of formats/JOURNAL.md §9, byte for byte: pins the format, so a
- * change to the layout cannot go unnoticed (and the document cannot go stale). */
-static const uint8_t journal_md_example[] = {
-    0x89, 0x54, 0x51, 0x4a, 0x0d, 0x0a, 0x1a, 0x0a, 0x01, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x31, 0x71, 0x4b, 0xa8, 0xc4, 0xfc, 0x7c, 0x8f,
-    0xc2, 0xa8, 0xec, 0x78, 0xee, 0x86, 0xcc, 0x5d, 0xc4, 0xbe, 0x0f, 0x4c, 0xcc, 0xbf, 0xea, 0x18,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xdc, 0xdb, 0xf2, 0xb9, 0x50, 0xe9, 0xb1, 0x52,
-    0x54, 0x51, 0x46, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-    0x62, 0x00, 0x00, 0x00, 0x6b, 0x00, 0x00, 0x00, 0xe1, 0xcf, 0x78, 0xf9, 0x5a, 0x63, 0xb0, 0xb0,
-    0x88, 0x67, 0xae, 0x6d, 0xda, 0x53, 0x6f, 0x77, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x62, 0x11, 0x03,
-    0x00, 0x39, 0x14, 0x52, 0x81, 0x16, 0x18, 0x41, 0x31, 0x31, 0x30, 0x31, 0x42, 0x31, 0x8e, 0xde,
-    0xc5, 0x60, 0x19, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x38, 0x2d, 0x30, 0x36, 0x54, 0x30, 0x39,
-    0x3a, 0x31, 0x35, 0x3a, 0x30, 0x30, 0x2b, 0x30, 0x37, 0x3a, 0x30, 0x30, 0xc8, 0x9c, 0x8c, 0xeb,
-    0x0c, 0x00, 0xa0, 0xf8, 0xfa, 0x05, 0x02, 0x64, 0x9c, 0x13, 0x05, 0x64, 0x80, 0xe5, 0x9a, 0x77,
-    0x0f, 0x47, 0x43, 0x4e, 0x2d, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33,
-    0xeb, 0x32, 0x57, 0x02, 0x05, 0xc0, 0x84, 0x3d, 0x00, 0x0a, 0x14, 0x52, 0x81, 0x16, 0x18, 0xc0,
-    0xba, 0x99, 0x06,
-};
+#ifndef TQ_SOURCE_DIR
+#define TQ_SOURCE_DIR "."
+#endif
+
+/* The worked example of formats/JOURNAL.md §9, byte for byte, read from the document's
+ * own `xxd` dump: pins the format, so a change to the layout cannot go unnoticed, and
+ * the document cannot go stale.  Returns the bytes (a static buffer), their count in *n. */
+static const uint8_t *journal_md_example(size_t *n)
+{
+    static uint8_t b[256];
+    const char *doc = TQ_SOURCE_DIR "/formats/JOURNAL.md";
+    FILE *f = fopen(doc, "r");
+    cr_assert_not_null(f, "%s", doc);
+    char line[256];
+    int in = 0;
+    *n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned off;
+        int at = -1;
+        in |= strncmp(line, "`xxd example.tqj`", 17) == 0;
+        if (!in || sscanf(line, "%8x: %n", &off, &at) != 1 || at < 0) {
+            if (*n > 0)
+                break; /* the end of the dump */
+            continue;
+        }
+        cr_assert_eq(off, *n, "%s: dump line %#x after %zu bytes", doc, off, *n);
+        for (const char *h = line + at; isxdigit((unsigned char)h[0]) &&
+                                        isxdigit((unsigned char)h[1]);) {
+            unsigned v;
+            cr_assert_lt(*n, sizeof b, "%s: the dump is longer than %zu bytes", doc, sizeof b);
+            cr_assert_eq(sscanf(h, "%2x", &v), 1);
+            b[(*n)++] = (uint8_t)v;
+            h += 2;
+            h += h[0] == ' ' && h[1] != ' '; /* one space between groups, two before the text */
+        }
+    }
+    fclose(f);
+    cr_assert_eq(*n, 211, "%s: the worked example is 211 bytes, not %zu", doc, *n);
+    return b;
+}
+
+/* example_journal() - path_in(name) made to hold journal_md_example(), as a jfile. */
+static jfile example_journal(const char *name)
+{
+    jfile j = {.path = path_in(name)};
+    const uint8_t *b = journal_md_example(&j.n);
+    tq_test_spit(j.path, b, j.n);
+    j.b = malloc(j.n);
+    cr_assert_not_null(j.b);
+    memcpy(j.b, b, j.n);
+    j.nf = frame_ends(j.path, j.ends, j.seqs, 64);
+    return j;
+}
 
 Test(journal, golden_example_from_journal_md)
 {
-    const char *p = path_in("golden.tqj");
-    cr_assert_eq(sizeof journal_md_example, 211);
-    tq_test_spit(p, journal_md_example, sizeof journal_md_example);
+    jfile g = example_journal("golden.tqj");
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     tq_event ev;
     tq_frame_info fi;
     cr_assert_eq(tq_journal_next_event(r, &ev, &fi), TQ_OK);
@@ -1110,19 +1150,20 @@ Test(journal, golden_example_from_journal_md)
     tq_journal_writer *w;
     const char *q = path_in("again.tqj");
     cr_assert_eq(tq_journal_create(q, NULL, &w), TQ_OK);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     while (tq_journal_next_event(r, &ev, NULL) == TQ_OK)
         cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     tq_journal_close(r);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     size_t n;
     uint8_t *b = tq_test_slurp(q, &n);
-    cr_assert_eq(n, sizeof journal_md_example);
+    cr_assert_eq(n, g.n);
     /* only the file header and the frame header checksum (100..103, seeded with the
      * id) depend on the journal id; the payload assumes zstd stores tiny input raw */
-    cr_assert(memcmp(b + 64, journal_md_example + 64, 36) == 0);
-    cr_assert(memcmp(b + 104, journal_md_example + 104, n - 104) == 0);
+    cr_assert(memcmp(b + 64, g.b + 64, 36) == 0);
+    cr_assert(memcmp(b + 104, g.b + 104, n - 104) == 0);
     free(b);
+    free(g.b);
 }
 
 /* Add events from seq `from` until the writer fails; @return the error. */
@@ -1144,23 +1185,17 @@ static int add_until_error(tq_journal_writer *w, uint64_t from)
  * journal as it was, byte for byte, and a create leaves no file and no temporary. */
 Test(journal, failed_write_leaves_nothing_half_done)
 {
-    const char *p = path_in("limit.tqj");
     tq_journal_write_opts o = {.frame_bytes = 400, .level = 1};
-    write_journal(p, 50, 400);
-    size_t n0;
-    uint8_t *before = tq_test_slurp(p, &n0);
+    jfile j = written("limit.tqj", 50, 400);
     signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {.rlim_cur = n0 + 1500, .rlim_max = RLIM_INFINITY};
+    struct rlimit rl = {.rlim_cur = j.n + 1500, .rlim_max = RLIM_INFINITY};
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    cr_assert_eq(tq_journal_append(j.path, &o, &w), TQ_OK);
     int rc = add_until_error(w, 51);
     cr_assert_eq(rc, TQ_ERR_IO, "got %s", tq_strerror(rc)); /* EFBIG; ENOSPC would be FULL */
     cr_assert_eq(tq_journal_finish(w), TQ_ERR_IO);
-    size_t n1;
-    uint8_t *after = tq_test_slurp(p, &n1);
-    cr_assert_eq(n1, n0, "the failed append must be cut back");
-    cr_assert(memcmp(before, after, n0) == 0);
+    expect_bytes(j.path, j.b, j.n, "the failed append must be cut back");
     /* a create that fails: no file, no temporary */
     const char *q = path_in("new.tqj");
     cr_assert_eq(tq_journal_create(q, &o, &w), TQ_OK);
@@ -1171,57 +1206,32 @@ Test(journal, failed_write_leaves_nothing_half_done)
     cr_assert_eq(access(q, F_OK), -1, "a failed create must leave no journal");
     cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0, "a failed create must leave no temporary");
     /* the journal can still be appended to, after its old last event */
-    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
+    cr_assert_eq(tq_journal_append(j.path, &o, &w), TQ_OK);
     cr_assert_eq(tq_journal_next_seq(w), 51);
     tq_journal_abandon(w);
-    free(before);
-    free(after);
+    free(j.b);
 }
 
 /* Abandoning undoes: an appender's frames are cut off again, a creator's file never
  * appears and the old file at the path is untouched. */
 Test(journal, abandon_undoes_everything)
 {
-    const char *p = path_in("ab.tqj");
-    write_journal(p, 30, 300);
-    size_t n0;
-    uint8_t *before = tq_test_slurp(p, &n0);
+    jfile j = written("ab.tqj", 30, 300);
     tq_journal_write_opts o = {.frame_bytes = 300};
     tq_journal_writer *w;
-    tq_event ev;
-    cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
-    for (uint64_t i = 31; i <= 80; i++) {   /* several frames reach the file */
-        gen_event(i, &ev);
-        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
-    }
+    cr_assert_eq(tq_journal_append(j.path, &o, &w), TQ_OK);
+    add_events(w, 31, 80); /* several frames reach the file */
     tq_journal_abandon(w);
-    size_t n1;
-    uint8_t *after = tq_test_slurp(p, &n1);
-    cr_assert_eq(n1, n0);
-    cr_assert(memcmp(before, after, n0) == 0);
-    free(after);
-    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_OK);
-    for (uint64_t i = 1; i <= 50; i++) {
-        gen_event(i, &ev);
-        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
-    }
+    expect_bytes(j.path, j.b, j.n, "an abandoned append must be cut back");
+    cr_assert_eq(tq_journal_create(j.path, &o, &w), TQ_OK);
+    add_events(w, 1, 50);
     tq_journal_abandon(w);
-    after = tq_test_slurp(p, &n1);
-    cr_assert_eq(n1, n0, "the old journal must be untouched by an abandoned create");
-    cr_assert(memcmp(before, after, n0) == 0);
+    expect_bytes(j.path, j.b, j.n, "the old journal must be untouched by an abandoned create");
     cr_assert_eq(tq_test_count_entries(g_dir, ".tmp"), 0);
-    free(before);
-    free(after);
+    free(j.b);
 }
 
 /* ---- frame_max: the decompression-bomb limit (JOURNAL.md §2, §3) ------------------ */
-
-static void reseal_file(uint8_t *b)
-{
-    uint64_t sum = XXH3_64bits(b, 56);
-    for (int i = 0; i < 8; i++)
-        b[56 + i] = (uint8_t)(sum >> (8 * i));
-}
 
 Test(journal, header_carries_frame_max)
 {
@@ -1253,43 +1263,40 @@ Test(journal, header_carries_frame_max)
 
 Test(journal, header_claiming_64_MiB_frames_is_refused)
 {
-    const char *p = path_in("big.tqj");
-    write_journal(p, 10, 0);
-    size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
-    tq_le_put32(b + 20, 64u << 20);
-    reseal_file(b);
-    tq_test_spit(p, b, n);
+    jfile j = written("big.tqj", 10, 0);
+    tq_le_put32(j.b + 20, 64u << 20);
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
     tq_journal_reader *r;
     tq_diag d = {0};
-    cr_assert_eq(tq_journal_open_diag(p, &r, &d), TQ_ERR_LIMIT);
+    cr_assert_eq(tq_journal_open_diag(j.path, &r, &d), TQ_ERR_LIMIT);
     cr_assert_not_null(strstr(d.why, "67108864"), "why: %s", d.why);
     cr_assert_not_null(strstr(d.why, "8388608"), "why: %s", d.why);
     /* an appender refuses it too, and leaves it alone */
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_ERR_LIMIT);
+    cr_assert_eq(tq_journal_append(j.path, NULL, &w), TQ_ERR_LIMIT);
     /* one byte over the cap is refused; the cap itself is fine */
-    tq_le_put32(b + 20, TQ_JOURNAL_FRAME_MAX + 1);
-    reseal_file(b);
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_LIMIT);
-    tq_le_put32(b + 20, TQ_JOURNAL_FRAME_MAX);
-    reseal_file(b);
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    tq_le_put32(j.b + 20, TQ_JOURNAL_FRAME_MAX + 1);
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_LIMIT);
+    tq_le_put32(j.b + 20, TQ_JOURNAL_FRAME_MAX);
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_OK);
     tq_journal_close(r);
     /* under the largest record: no writer writes that */
-    tq_le_put32(b + 20, 100);
-    reseal_file(b);
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_CORRUPT);
+    tq_le_put32(j.b + 20, 100);
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_CORRUPT);
     /* version 1 has no such field: a value there is another format */
-    tq_le_put32(b + 20, 1u << 20);
-    b[8] = 1;
-    reseal_file(b);
-    tq_test_spit(p, b, n);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_ERR_VERSION);
-    free(b);
+    tq_le_put32(j.b + 20, 1u << 20);
+    j.b[8] = 1;
+    reseal_file(j.b);
+    tq_test_spit(j.path, j.b, j.n);
+    cr_assert_eq(tq_journal_open(j.path, &r), TQ_ERR_VERSION);
+    free(j.b);
 }
 
 /* Make frame `which` of the journal at p claim raw_size and count (header resealed,
@@ -1393,21 +1400,18 @@ static void read_until_framing_damage(const char *p, uint64_t first)
 
 Test(journal, frame_claiming_0xFFFFFFFF_records_is_unskippable_framing_damage)
 {
-    const char *p = path_in("count.tqj");
-    uint64_t ends[64], seqs[64];
-    size_t n, nf;
-    uint8_t *b = written(p, 60, 300, &n, ends, seqs, &nf);
-    size_t at = ends[nf - 2];
-    tq_le_put32(b + at + 12, 0xFFFFFFFFu);
-    reseal_frame(b, at);
-    tq_test_spit(p, b, n);
-    free(b);
-    read_until_framing_damage(p, seqs[nf - 2] + 1);
+    jfile j = written("count.tqj", 60, 300);
+    size_t at = j.ends[j.nf - 2];
+    tq_le_put32(j.b + at + 12, 0xFFFFFFFFu);
+    reseal_frame(j.b, at);
+    tq_test_spit(j.path, j.b, j.n);
+    free(j.b);
+    read_until_framing_damage(j.path, j.seqs[j.nf - 2] + 1);
     /* in the middle, with raw_size shrunk so that the true count cannot fit */
-    write_journal(p, 60, 300);
+    write_journal(j.path, 60, 300);
     uint64_t f2, l2;
-    forge_frame(p, 1, 7, 0, &f2, &l2);   /* 7 bytes cannot hold more than one record */
-    read_until_framing_damage(p, f2);
+    forge_frame(j.path, 1, 7, 0, &f2, &l2);   /* 7 bytes cannot hold more than one record */
+    read_until_framing_damage(j.path, f2);
 }
 
 Test(journal, append_keeps_the_headers_frame_max)
@@ -1417,11 +1421,7 @@ Test(journal, append_keeps_the_headers_frame_max)
     tq_journal_write_opts o = {.frame_bytes = 1u << 20};
     tq_journal_writer *w;
     cr_assert_eq(tq_journal_append(p, &o, &w), TQ_OK);
-    tq_event ev;
-    for (uint64_t i = 11; i <= 2000; i++) {
-        gen_event(i, &ev);
-        cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
-    }
+    add_events(w, 11, 2000);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     tq_journal_reader *r;
     cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
@@ -1435,33 +1435,30 @@ Test(journal, append_keeps_the_headers_frame_max)
     cr_assert_eq(rc, TQ_ERR_EOF);
     free(z);
     tq_journal_close(r);
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 2000);
+    expect_events(p, 2000);
 }
 
 Test(journal, version_1_journal_reads_and_appends_as_version_1)
 {
-    const char *p = path_in("v1.tqj");
-    tq_test_spit(p, journal_md_example, sizeof journal_md_example);
+    jfile g = example_journal("v1.tqj");
     tq_journal_reader *r;
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     cr_assert_eq(tq_journal_version(r), 1);
     cr_assert_eq(tq_journal_frame_max(r), TQ_JOURNAL_FRAME_MAX, "version 1: the reader's cap");
     tq_journal_close(r);
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_append(p, NULL, &w), TQ_OK);
+    cr_assert_eq(tq_journal_append(g.path, NULL, &w), TQ_OK);
     cr_assert_eq(tq_journal_next_seq(w), 3);
     tq_event ev;
     gen_event(3, &ev);
     cr_assert_eq(tq_journal_add(w, &ev), TQ_OK);
     cr_assert_eq(tq_journal_finish(w), TQ_OK);
     size_t n;
-    uint8_t *b = tq_test_slurp(p, &n);
-    cr_assert(memcmp(b, journal_md_example, sizeof journal_md_example) == 0,
+    uint8_t *b = tq_test_slurp(g.path, &n);
+    cr_assert(n > g.n && memcmp(b, g.b, g.n) == 0,
               "an append never rewrites the header or the frames before it");
     free(b);
-    cr_assert_eq(tq_journal_open(p, &r), TQ_OK);
+    cr_assert_eq(tq_journal_open(g.path, &r), TQ_OK);
     int rc;
     uint64_t got = 0;
     while ((rc = tq_journal_next_event(r, &ev, NULL)) == TQ_OK)
@@ -1469,6 +1466,7 @@ Test(journal, version_1_journal_reads_and_appends_as_version_1)
     cr_assert_eq(rc, TQ_ERR_EOF);
     cr_assert_eq(got, 3);
     tq_journal_close(r);
+    free(g.b);
 }
 
 /* A hand-made journal: header of `version` (frame_max in it for version 2), then one
@@ -1484,7 +1482,7 @@ static void write_bomb(const char *p, uint32_t version, uint32_t frame_max, uint
         memcpy(raw + i, cancel, 6);
     size_t zcap = ZSTD_compressBound(raw_n);
     uint8_t *f = calloc(1, 64 + 2 * 40 + zcap + 64);
-    memcpy(f, journal_md_example, 8);
+    memcpy(f, "\x89TQJ\r\n\x1a\n", 8); /* the magic */
     tq_le_put32(f + 8, version);
     tq_le_put32(f + 12, 64);
     tq_le_put32(f + 20, version == 2 ? frame_max : 0);
@@ -1589,30 +1587,22 @@ Test(journal, busy_writer_is_named_and_the_lock_file_goes_away)
     cr_assert_eq(tq_journal_add(w1, &ev), TQ_OK);
     cr_assert_eq(tq_journal_finish(w1), TQ_OK);
     cr_assert_eq(access(lockp, F_OK), -1, "no lock file is left beside a finished journal");
-    uint64_t n;
-    cr_assert_eq(read_all(p, &n, NULL), TQ_ERR_EOF);
-    cr_assert_eq(n, 6);
+    expect_events(p, 6);
 }
 
 Test(journal, no_clobber_refuses_an_existing_journal)
 {
-    const char *p = path_in("nc.tqj");
-    write_journal(p, 5, 0);
-    size_t n0;
-    uint8_t *before = tq_test_slurp(p, &n0);
+    jfile j = written("nc.tqj", 5, 0);
     tq_journal_write_opts o = {.flags = TQ_JOURNAL_NO_CLOBBER};
     tq_journal_writer *w;
-    cr_assert_eq(tq_journal_create(p, &o, &w), TQ_ERR_EXISTS);
-    size_t n1;
-    uint8_t *after = tq_test_slurp(p, &n1);
-    cr_assert(n1 == n0 && memcmp(before, after, n0) == 0);
-    free(after);
+    cr_assert_eq(tq_journal_create(j.path, &o, &w), TQ_ERR_EXISTS);
+    expect_bytes(j.path, j.b, j.n, "refused: the journal must be untouched");
     cr_assert_eq(access(path_in("nc.tqj.lock"), F_OK), -1);
     /* a new path is fine with the flag */
     cr_assert_eq(tq_journal_create(path_in("nc2.tqj"), &o, &w), TQ_OK);
     tq_journal_abandon(w);
     cr_assert_eq(access(path_in("nc2.tqj"), F_OK), -1, "abandoned: never appears");
-    free(before);
+    free(j.b);
 }
 
 Test(journal, planted_links_are_never_followed)

@@ -6,15 +6,12 @@
 #include <string.h>
 
 #include "tq_ndjson.h"
+#include "tq_testfiles.h"
 #include "tq_testrec.h"
 
 /* with(base, from, to): base with from replaced by to (tq_testrec.h) */
 #define with tq_test_with
 
-#ifndef TQ_SOURCE_DIR
-#define TQ_SOURCE_DIR "."
-#endif
-#define CASES_DIR TQ_SOURCE_DIR "/../shared/conformance/cases"
 
 /* The example of SPEC §2.1, in canonical key order. */
 static const char *DECL =
@@ -72,30 +69,11 @@ static void bad_exact(const char *s, const char *field, const char *why)
     cr_expect_str_eq(d.why, why);
 }
 
+/* expect_event_eq() - every member the same (tq_test_event_equal()). */
 static void expect_event_eq(const tq_event *a, const tq_event *b)
 {
-    cr_expect_eq(a->seq, b->seq);
-    cr_expect_eq(a->ev, b->ev);
-    cr_expect_eq(a->has, b->has);
-    cr_expect_eq(a->channel, b->channel);
-    cr_expect_eq(a->result, b->result);
-    cr_expect_str_eq(a->decl_no, b->decl_no);
-    cr_expect_str_eq(a->kind, b->kind);
-    cr_expect_str_eq(a->office, b->office);
-    cr_expect_str_eq(a->declarant, b->declarant);
-    cr_expect_str_eq(a->registered_at, b->registered_at);
-    cr_expect_eq(a->registered.sec, b->registered.sec);
-    cr_expect_eq(a->registered.nsec, b->registered.nsec);
-    cr_expect_str_eq(a->officer, b->officer);
-    cr_expect_str_eq(a->cleared_at, b->cleared_at);
-    cr_expect_eq(a->tax_due, b->tax_due);
-    cr_assert_eq(a->nlines, b->nlines);
-    for (unsigned i = 0; i < a->nlines; i++) {
-        cr_expect_str_eq(a->lines[i].hs, b->lines[i].hs);
-        cr_expect_str_eq(a->lines[i].permit, b->lines[i].permit);
-        cr_expect_eq(a->lines[i].qty, b->lines[i].qty);
-        cr_expect_eq(a->lines[i].value, b->lines[i].value);
-    }
+    cr_expect(tq_test_event_equal(a, b), "the events differ: seq %llu and %llu, decl_no %s and %s",
+              (unsigned long long)a->seq, (unsigned long long)b->seq, a->decl_no, b->decl_no);
 }
 
 /* format -> parse gives the same event, and formatting that gives the same bytes. */
@@ -116,6 +94,15 @@ static void expect_round_trip(const tq_event *ev, int with_seq)
     size_t n2 = tq_ndjson_format_event(&back, with_seq, again, sizeof again);
     cr_expect_eq(n2, n);
     cr_expect(memcmp(out, again, n) == 0, "not canonical:\n%s%s", out, again);
+}
+
+/* expect_same_as_decl() - the line parses into the very event DECL does. */
+static void expect_same_as_decl(const char *line)
+{
+    tq_event a, b;
+    ok(DECL, &a);
+    ok(line, &b);
+    expect_event_eq(&a, &b);
 }
 
 static const char *lines_json(int nlines, char *buf, size_t cap)
@@ -229,37 +216,28 @@ Test(ndjson_kinds, missing_ev)
 
 Test(ndjson_keys, any_order_with_ev_last)
 {
-    tq_event a, b;
-    ok(DECL, &a);
-    ok("{\"lines\":[{\"value\":250000000,\"permit\":\"GCN-2024-000123\",\"qty\":100,"
+    expect_same_as_decl("{\"lines\":[{\"value\":250000000,\"permit\":\"GCN-2024-000123\",\"qty\":100,"
        "\"hs\":\"85171300\"},{\"qty\":5,\"value\":1000000,\"hs\":\"39269099\"}],"
        "\"tax_due\":12500000,\"channel\":1,\"registered_at\":\"2024-08-06T09:15:00+07:00\","
        "\"declarant\":\"0101234567\",\"office\":\"01B1\",\"kind\":\"A11\","
-       "\"decl_no\":\"103456789012\",\"ev\":\"DECL\"}", &b);
-    expect_event_eq(&a, &b);
+       "\"decl_no\":\"103456789012\",\"ev\":\"DECL\"}");
 }
 
 Test(ndjson_keys, whitespace_between_tokens)
 {
-    tq_event a, b;
-    ok(DECL, &a);
-    ok(" \t{ \"ev\" : \"DECL\" , \"decl_no\":\"103456789012\",\"kind\":\"A11\",\"office\":"
+    expect_same_as_decl(" \t{ \"ev\" : \"DECL\" , \"decl_no\":\"103456789012\",\"kind\":\"A11\",\"office\":"
        "\"01B1\",\"declarant\":\"0101234567\",\"registered_at\":\"2024-08-06T09:15:00+07:00\","
        "\"channel\" :\t1,\"tax_due\": 12500000 ,\"lines\": [ { \"hs\" : \"85171300\" , "
        "\"qty\" : 100 , \"value\" : 250000000 , \"permit\" : \"GCN-2024-000123\" } , { \"hs\":"
-       "\"39269099\",\"qty\":5,\"value\":1000000 } ] }  \t", &b);
-    expect_event_eq(&a, &b);
+       "\"39269099\",\"qty\":5,\"value\":1000000 } ] }  \t");
 }
 
 Test(ndjson_keys, escaped_keys_match_after_unescaping)
 {
-    tq_event a, b;
-    ok(DECL, &a);
     const char *s = with(DECL, "\"ev\"", "\"\\u0065v\"");
     s = with(s, "\"decl_no\"", "\"decl\\u005Fno\"");
     s = with(s, "\"permit\"", "\"perm\\u0069t\"");
-    ok(s, &b);
-    expect_event_eq(&a, &b);
+    expect_same_as_decl(s);
 }
 
 Test(ndjson_keys, escaped_values_are_unescaped)
@@ -1015,18 +993,11 @@ Test(ndjson_format, random_events_round_trip)
 
 /* ------------------------------------------------------------------ conformance files */
 
-static FILE *open_case_file(const char *casename, const char *file)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s/%s", CASES_DIR, casename, file);
-    return fopen(path, "rb");
-}
-
 /* Parses every line of a case's events.ndjson; returns the first failing line (0 if
  * none) with its diag, and checks the round trip of every good line. */
 static uint64_t first_bad_event(const char *casename, tq_diag *d, uint64_t *good)
 {
-    FILE *fp = open_case_file(casename, "events.ndjson");
+    FILE *fp = fopen(tq_test_case_path(casename, "events.ndjson"), "rb");
     cr_assert_not_null(fp, "%s/events.ndjson", casename);
     tq_linereader r;
     cr_assert_eq(tq_linereader_init(&r, fp, TQ_NDJSON_LINE_MAX), TQ_OK);
@@ -1051,15 +1022,6 @@ static uint64_t first_bad_event(const char *casename, tq_diag *d, uint64_t *good
     return bad_line;
 }
 
-static int have_cases(void)
-{
-    DIR *dir = opendir(CASES_DIR);
-    if (dir == NULL)
-        return 0;
-    closedir(dir);
-    return 1;
-}
-
 Test(ndjson_conformance, bad_event_cases_name_line_and_field)
 {
     static const struct {
@@ -1074,8 +1036,7 @@ Test(ndjson_conformance, bad_event_cases_name_line_and_field)
         {"bad_unknown_event_kind", "ev", 4},
         {"bad_unknown_field", "note", 2},
     };
-    if (!have_cases())
-        cr_skip_test("no conformance cases at %s", CASES_DIR);
+    TQ_TEST_NEED_CASES();
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tq_diag d;
         uint64_t good;
@@ -1090,8 +1051,7 @@ Test(ndjson_conformance, bad_event_cases_name_line_and_field)
 
 Test(ndjson_conformance, oracle_messages)
 {
-    if (!have_cases())
-        cr_skip_test("no conformance cases at %s", CASES_DIR);
+    TQ_TEST_NEED_CASES();
     tq_diag d;
     uint64_t good;
     first_bad_event("bad_channel_out_of_range", &d, &good);
@@ -1113,16 +1073,15 @@ Test(ndjson_conformance, oracle_messages)
 
 Test(ndjson_conformance, every_other_case_parses_and_round_trips, .timeout = 120)
 {
-    if (!have_cases())
-        cr_skip_test("no conformance cases at %s", CASES_DIR);
-    DIR *dir = opendir(CASES_DIR);
+    TQ_TEST_NEED_CASES();
+    DIR *dir = opendir(TQ_TEST_CASES_DIR);
     struct dirent *de;
     uint64_t total = 0;
     int ncases = 0;
     while ((de = readdir(dir)) != NULL) {
         if (de->d_name[0] == '.' || strncmp(de->d_name, "bad_", 4) == 0)
             continue;
-        FILE *fp = open_case_file(de->d_name, "events.ndjson");
+        FILE *fp = fopen(tq_test_case_path(de->d_name, "events.ndjson"), "rb");
         if (fp == NULL)
             continue;
         fclose(fp);
@@ -1143,8 +1102,7 @@ Test(ndjson_conformance, bad_csv_cases_still_have_good_events)
 {
     const char *names[] = {"bad_negative_amount", "bad_payment_kind", "bad_payments_header",
                            "bad_permit_status", "bad_receipt_conflict"};
-    if (!have_cases())
-        cr_skip_test("no conformance cases at %s", CASES_DIR);
+    TQ_TEST_NEED_CASES();
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         tq_diag d;
         uint64_t good;
@@ -1189,20 +1147,27 @@ static void lines_close(lines *x)
     fclose(x->fp);
 }
 
+/* expect_line() - the next line of x is the n bytes of text (a NUL after them),
+ * numbered lineno (0: the number not checked). */
+static void expect_line(lines *x, const char *text, size_t n, uint64_t lineno)
+{
+    int rc = lines_next(x);
+    cr_assert_eq(rc, TQ_OK, "want the line '%.*s': %s", (int)n, text, tq_strerror(rc));
+    cr_assert_eq(x->n, n, "the line '%.*s' has %zu bytes, not %zu", (int)n, text, x->n, n);
+    cr_expect(memcmp(x->l, text, n) == 0 && x->l[n] == '\0', "the line is '%.*s', not '%.*s'",
+              (int)x->n, x->l, (int)n, text);
+    if (lineno != 0)
+        cr_expect_eq(x->r.lineno, lineno, "the line '%.*s' is numbered %llu, not %llu", (int)n,
+                     text, (unsigned long long)x->r.lineno, (unsigned long long)lineno);
+}
+
 Test(linereader, lines_and_numbers)
 {
     lines x;
     lines_open(&x, "a\n\nbc\n", 6, 100);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, 1);
-    cr_expect_str_eq(x.l, "a");
-    cr_expect_eq(x.r.lineno, 1);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, 0);
-    cr_expect_eq(x.r.lineno, 2);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_str_eq(x.l, "bc");
-    cr_expect_eq(x.r.lineno, 3);
+    expect_line(&x, "a", 1, 1);
+    expect_line(&x, "", 0, 2);
+    expect_line(&x, "bc", 2, 3);
     cr_expect_eq(x.r.missing_final_newline, 0);
     cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
     cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
@@ -1215,10 +1180,9 @@ Test(linereader, missing_final_newline_is_flagged)
 {
     lines x;
     lines_open(&x, "a\nlast", 6, 100);
-    cr_assert_eq(lines_next(&x), TQ_OK);
+    expect_line(&x, "a", 1, 1);
     cr_expect_eq(x.r.missing_final_newline, 0);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_str_eq(x.l, "last");
+    expect_line(&x, "last", 4, 2);
     cr_expect_eq(x.r.missing_final_newline, 1);
     cr_expect_eq(lines_next(&x), TQ_ERR_EOF);
     lines_close(&x);
@@ -1228,9 +1192,7 @@ Test(linereader, crlf_is_not_stripped)
 {
     lines x;
     lines_open(&x, "ab\r\n", 4, 100);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, 3);
-    cr_expect_eq(x.l[2], '\r');
+    expect_line(&x, "ab\r", 3, 1);
     lines_close(&x);
 }
 
@@ -1238,9 +1200,7 @@ Test(linereader, nul_bytes_are_kept_in_the_length)
 {
     lines x;
     lines_open(&x, "a\0b\n", 4, 100);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, 3);
-    cr_expect_eq(memcmp(x.l, "a\0b", 3), 0);
+    expect_line(&x, "a\0b", 3, 1);
     lines_close(&x);
 }
 
@@ -1254,14 +1214,11 @@ Test(linereader, line_of_exactly_max_is_accepted_one_more_is_limit)
     memcpy(data + 23, "ok\n", 3);
     lines x;
     lines_open(&x, data, 26, 10);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, 10);
+    expect_line(&x, "xxxxxxxxxx", 10, 1);
     cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
     cr_expect_eq(x.r.lineno, 2);
     /* the rest of the long line is stepped over */
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_str_eq(x.l, "ok");
-    cr_expect_eq(x.r.lineno, 3);
+    expect_line(&x, "ok", 2, 3);
     lines_close(&x);
 }
 
@@ -1277,9 +1234,7 @@ Test(linereader, huge_line_is_refused_with_bounded_memory)
     free(data);
     cr_expect_eq(lines_next(&x), TQ_ERR_LIMIT);
     cr_expect_leq(x.r.cap, 5001);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_str_eq(x.l, "A");
-    cr_expect_eq(x.r.lineno, 2);
+    expect_line(&x, "A", 1, 2);
     lines_close(&x);
 }
 
@@ -1293,10 +1248,7 @@ Test(linereader, buffer_grows_for_long_lines_within_max)
     data[big] = '\n';
     lines x;
     lines_open(&x, data, big + 1, big);
-    cr_assert_eq(lines_next(&x), TQ_OK);
-    cr_expect_eq(x.n, big);
-    cr_expect_eq(memcmp(x.l, data, big), 0);
-    cr_expect_eq(x.l[big], '\0');
+    expect_line(&x, data, big, 1);
     free(data);
     lines_close(&x);
 }

@@ -37,6 +37,22 @@ static char *page(const tq_report *r)
     return buf;
 }
 
+/* expect_page() - the page of r holds each text of has and none of lacks (NULL-ended
+ * lists; NO_TEXT for none). */
+static void expect_page(const tq_report *r, const char *const *has, const char *const *lacks)
+{
+    char *p = page(r);
+    for (; *has != NULL; has++)
+        cr_assert_not_null(strstr(p, *has), "the page lacks '%s'", *has);
+    for (; *lacks != NULL; lacks++)
+        cr_assert_null(strstr(p, *lacks), "the page holds '%s'", *lacks);
+    free(p);
+}
+
+/* TEXTS(...) - a NULL-ended list of texts for expect_page(); NO_TEXT the empty one. */
+#define TEXTS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NO_TEXT ((const char *const[]){NULL})
+
 /* valid_utf8() - 1 when s is valid UTF-8 with no C0 control but tab and newline. */
 static int valid_utf8(const char *s)
 {
@@ -139,21 +155,15 @@ Test(report_html, lists_cut_at_rows_naming_the_csv)
     snprintf(r->list[TQ_LIST_CLEARED].rest, sizeof r->list[0].rest, "lists/cleared_now.csv");
     cr_assert_eq(r->list[TQ_LIST_CLEARED].total, 120);
     cr_assert_eq(r->list[TQ_LIST_CLEARED].shown, TQ_REPORT_ROWS);
-    char *p = page(r);
-    cr_assert_not_null(strstr(p, "100000000049"));        /* the 50th row */
-    cr_assert_null(strstr(p, "100000000050"));            /* not the 51st */
-    cr_assert_not_null(strstr(p, "Cleared now: 120"));
-    cr_assert_not_null(strstr(p, "The first 50 of 120 are shown; the whole list: "
-                                 "<b>lists/cleared_now.csv</b>"));
-    free(p);
+    /* the 50th row, not the 51st */
+    expect_page(r,
+                TEXTS("100000000049", "Cleared now: 120",
+                      "The first 50 of 120 are shown; the whole list: <b>lists/cleared_now.csv</b>"),
+                TEXTS("100000000050"));
     /* a short list says nothing of a rest; a reset list starts again */
     tq_report_lists_reset(r);
     tq_report_row(r, TQ_LIST_CLEARED, (const char *const[]){"100000000777"}, 1);
-    p = page(r);
-    cr_assert_null(strstr(p, "are shown"));
-    cr_assert_not_null(strstr(p, "100000000777"));
-    cr_assert_null(strstr(p, "100000000001"));
-    free(p);
+    expect_page(r, TEXTS("100000000777"), TEXTS("are shown", "100000000001"));
     free(r);
 }
 
@@ -188,13 +198,10 @@ Test(report_html, numbers_and_times_for_people)
     tq_report_row(r, TQ_LIST_REFUND,
                   (const char *const[]){"100000000001", "12,500,000", "13,000,000", "500,000"},
                   4);
-    char *p = page(r);
-    cr_assert_not_null(strstr(p, "<b>15,000</b>"));
-    cr_assert_not_null(strstr(p, "11,718"));
-    cr_assert_not_null(strstr(p, "3,056"));
-    cr_assert_not_null(strstr(p, "As of 2024-08-07 08:00:00 +07:00"));
-    cr_assert_not_null(strstr(p, "<td class=\"n\">12,500,000</td>"));
-    free(p);
+    expect_page(r,
+                TEXTS("<b>15,000</b>", "11,718", "3,056", "As of 2024-08-07 08:00:00 +07:00",
+                      "<td class=\"n\">12,500,000</td>"),
+                NO_TEXT);
     free(r);
 }
 
@@ -209,18 +216,13 @@ Test(report_html, batches_keep_fixed_memory_and_exact_totals)
     cr_assert_eq(r->batch_seq[r->nbatches - 1], 7100);     /* the last point is kept */
     for (uint32_t i = 1; i < r->nbatches; i++)
         cr_assert_gt(r->batch_seq[i], r->batch_seq[i - 1]);
-    char *p = page(r);
-    cr_assert_not_null(strstr(p, "7,000 events in 10.000 s"));
-    cr_assert_not_null(strstr(p, "fastest batch 700 events/s"));
-    free(p);
+    expect_page(r, TEXTS("7,000 events in 10.000 s", "fastest batch 700 events/s"), NO_TEXT);
     /* a point not past the base (a frame an earlier run applied) counts no events */
     tq_report_init(r, "t", (tq_instant){0, 0});
     r->batch_base = 500;
     tq_report_batch(r, 1.0, 400);
     tq_report_batch(r, 2.0, 600);
-    p = page(r);
-    cr_assert_not_null(strstr(p, "2 batches, 100 events in 2.000 s"));
-    free(p);
+    expect_page(r, TEXTS("2 batches, 100 events in 2.000 s"), NO_TEXT);
     free(r);
 }
 
@@ -253,15 +255,23 @@ static void put(tq_txn *t, int n, const char *office, int state, int64_t reg)
     cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
 }
 
-/* The collector: 20 offices with 1..20 held (office Onn holds nn), some cleared: the top
- * 15 offices most first, the 5 others summed (1+2+3+4+5), states, reasons and ages. */
-Test(report_html, collect_top_offices_states_ages)
+/* new_store() - a new store "db" in the test's directory, a write transaction on it in
+ * *t. */
+static tq_store *new_store(tq_txn **t)
 {
     tq_store *s;
     cr_assert_eq(tq_store_open(path_in("db"), TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL),
                  TQ_OK);
+    cr_assert_eq(tq_txn_begin(s, 0, t), TQ_OK);
+    return s;
+}
+
+/* The collector: 20 offices with 1..20 held (office Onn holds nn), some cleared: the top
+ * 15 offices most first, the 5 others summed (1+2+3+4+5), states, reasons and ages. */
+Test(report_html, collect_top_offices_states_ages)
+{
     tq_txn *t;
-    cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
+    tq_store *s = new_store(&t);
     int n = 0;
     uint64_t want_age[TQ_AGE_BUCKETS] = {0};
     tq_instant as_of = {1722913200, 0};
@@ -302,9 +312,7 @@ Test(report_html, collect_top_offices_states_ages)
     }
     cr_assert_eq(r->other_offices, 5);
     cr_assert_eq(r->other_held, 15);
-    char *p = page(r);
-    cr_assert_not_null(strstr(p, "The 5 other offices hold 15."));
-    free(p);
+    expect_page(r, TEXTS("The 5 other offices hold 15."), NO_TEXT);
     free(r);
 }
 
@@ -327,11 +335,8 @@ Test(report_html, write_through_tq_out)
 /* Offices with as many held: the first in office order are named, the last summed. */
 Test(report_html, collect_ties_go_by_office_order)
 {
-    tq_store *s;
-    cr_assert_eq(tq_store_open(path_in("db"), TQ_STORE_WRITE | TQ_STORE_NOSYNC, NULL, &s, NULL),
-                 TQ_OK);
     tq_txn *t;
-    cr_assert_eq(tq_txn_begin(s, 0, &t), TQ_OK);
+    tq_store *s = new_store(&t);
     for (int o = 1; o <= TQ_REPORT_TOP + 2; o++) {
         char office[5];
         snprintf(office, sizeof office, "T%03d", o);
@@ -368,8 +373,6 @@ Test(report_html, collect_old_database_without_office_index)
     cr_assert(r->have_store);
     cr_assert(r->offices_unknown);
     cr_assert_eq(r->declarations, 50);
-    char *p = page(r);
-    cr_assert_not_null(strstr(p, "keeps no office index"));
-    free(p);
+    expect_page(r, TEXTS("keeps no office index"), NO_TEXT);
     free(r);
 }

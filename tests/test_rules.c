@@ -81,6 +81,15 @@ static tq_event simple_event(int kind, int result)
     return ev;
 }
 
+/* An AMEND of the tax alone, to tax_due. */
+static tq_event amend_tax(uint64_t tax_due)
+{
+    tq_event am = simple_event(TQ_EV_AMEND, 0);
+    am.has = TQ_HAS_TAX_DUE;
+    am.tax_due = tax_due;
+    return am;
+}
+
 static tq_decl create(const tq_event *ev)
 {
     tq_decl d;
@@ -88,6 +97,27 @@ static tq_decl create(const tq_event *ev)
     cr_assert_eq(tq_rules_begin(&d, 0, ev), TQ_STEP_EVALUATE);
     return d;
 }
+
+/* One line of a declaration: its hs, its qty and the permit it names (NULL: none). */
+typedef struct line_spec {
+    const char *hs;
+    uint64_t qty;
+    const char *permit;
+} line_spec;
+
+/* declare() - create() of decl_event(channel, tax_due) with the n lines of spec. */
+static tq_decl declare(int channel, uint64_t tax_due, size_t n, const line_spec *spec)
+{
+    tq_event ev = decl_event(channel, tax_due);
+    for (size_t i = 0; i < n; i++)
+        add_line(&ev, spec[i].hs, spec[i].qty, spec[i].permit);
+    return create(&ev);
+}
+
+/* DECLARE(channel, tax_due, {hs, qty, permit}, ...) - declare() of the lines listed. */
+#define DECLARE(channel, tax_due, ...)                                                     \
+    declare(channel, tax_due, sizeof((const line_spec[]){__VA_ARGS__}) / sizeof(line_spec), \
+            (const line_spec[]){__VA_ARGS__})
 
 /* A declaration with one line hs 85171300 x qty naming permit (or none). */
 static tq_decl decl1(int channel, uint64_t tax_due, const char *permit, uint64_t qty)
@@ -176,10 +206,7 @@ Test(rules, decl_creates_pending_version0_and_asks_to_evaluate)
 
 Test(rules, decl_copies_lines_hs_permit_qty)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 100, "GCN-2024-000123");
-    add_line(&ev, "39269099", 5, NULL);
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 100, "GCN-2024-000123"}, {"39269099", 5, NULL});
     cr_assert_eq(d.nlines, 2);
     cr_assert_str_eq(d.lines[0].hs, "85171300");
     cr_assert_str_eq(d.lines[0].permit, "GCN-2024-000123");
@@ -213,9 +240,7 @@ Test(rules, amend_keeps_kind_and_office_and_replaces_line_values)
     add_line(&ev, "85171300", 10, NULL);
     ev.lines[0].value = 111;
     tq_decl d = create(&ev);
-    tq_event am = simple_event(TQ_EV_AMEND, 0);
-    am.has = TQ_HAS_TAX_DUE;
-    am.tax_due = 5;
+    tq_event am = amend_tax(5);
     cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_EVALUATE);
     cr_assert_eq(d.lines[0].value, 111, "an AMEND without lines keeps the values");
     am.has = TQ_HAS_LINES;
@@ -383,9 +408,7 @@ Test(rules, officer_before_its_decl_does_not_count_later)
 Test(rules, amend_tax_replaces_it_bumps_version_and_keeps_lines)
 {
     tq_decl d = decl1(1, 1000, "P-1", 10);
-    tq_event am = simple_event(TQ_EV_AMEND, 0);
-    am.has = TQ_HAS_TAX_DUE;
-    am.tax_due = 1300;
+    tq_event am = amend_tax(1300);
     cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_EVALUATE);
     cr_assert_eq(d.tax_due, 1300);
     cr_assert_eq(d.version, 1);
@@ -397,10 +420,7 @@ Test(rules, amend_tax_replaces_it_bumps_version_and_keeps_lines)
 
 Test(rules, amend_lines_replaces_the_whole_list_and_keeps_tax)
 {
-    tq_event ev = decl_event(1, 1000);
-    add_line(&ev, "85171300", 10, "MISSING-X");
-    add_line(&ev, "84713020", 20, "OTHER");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 1000, {"85171300", 10, "MISSING-X"}, {"84713020", 20, "OTHER"});
     tq_event am = simple_event(TQ_EV_AMEND, 0);
     am.has = TQ_HAS_LINES;
     am.tax_due = 5; /* not flagged: must not be taken */
@@ -436,9 +456,7 @@ Test(rules, amend_on_held_keeps_it_non_final_until_settled)
     tq_decl d = decl1(1, 1000, NULL, 10);
     d.state = TQ_STATE_HELD;
     d.reasons = TQ_R_TAX_SHORT;
-    tq_event am = simple_event(TQ_EV_AMEND, 0);
-    am.has = TQ_HAS_TAX_DUE;
-    am.tax_due = 0;
+    tq_event am = amend_tax(0);
     cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_EVALUATE);
     cr_assert_eq(d.state, TQ_STATE_HELD);
 }
@@ -536,9 +554,7 @@ Test(rules, amend_after_clear_does_not_bump_version)
 {
     tq_decl d = decl1(1, 0, NULL, 10);
     d.state = TQ_STATE_CLEARED;
-    tq_event am = simple_event(TQ_EV_AMEND, 0);
-    am.has = TQ_HAS_TAX_DUE;
-    am.tax_due = 99;
+    tq_event am = amend_tax(99);
     cr_assert_eq(tq_rules_begin(&d, 1, &am), TQ_STEP_IGNORED_FINAL);
     cr_assert_eq(d.version, 0);
     cr_assert_eq(d.tax_due, 0);
@@ -559,14 +575,8 @@ Test(rules, invalid_kind_or_result_changes_nothing)
 
 Test(rules, permits_are_distinct_in_order_of_first_appearance)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 1, "B");
-    add_line(&ev, "85171300", 1, NULL);
-    add_line(&ev, "85171300", 1, "A");
-    add_line(&ev, "85171300", 1, "B");
-    add_line(&ev, "85171300", 1, "C");
-    add_line(&ev, "85171300", 1, "A");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 1, "B"}, {"85171300", 1, NULL}, {"85171300", 1, "A"},
+                        {"85171300", 1, "B"}, {"85171300", 1, "C"}, {"85171300", 1, "A"});
     const char *names[TQ_LINES_MAX];
     size_t n = tq_rules_permits(&d, names);
     cr_assert_eq(n, 3);
@@ -585,98 +595,66 @@ Test(rules, permits_of_a_declaration_without_permits_is_empty)
 
 Test(rules, permits_compare_names_exactly)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 1, "gp-1");
-    add_line(&ev, "85171300", 1, "GP-1");
-    add_line(&ev, "85171300", 1, "GP-10");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 1, "gp-1"}, {"85171300", 1, "GP-1"},
+                        {"85171300", 1, "GP-10"});
     const char *names[TQ_LINES_MAX];
     cr_assert_eq(tq_rules_permits(&d, names), 3);
 }
 
 /* ---- evaluate: tax ------------------------------------------------------------------ */
 
-Test(rules, tax_exact_payment_clears)
+/* A declaration of tax_due on channel 1 (one line, no permit) under a cover of pay and
+ * ng guarantees (no cover at all where !cover), evaluated (manual or not): what the
+ * cover counts on its registration day and what evaluate() decides. */
+Test(rules, tax_against_the_cover)
 {
-    tq_decl d = decl1(1, 12500000, NULL, 10);
-    tq_cover c = pay(12500000);
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    cr_assert_eq(v.reasons, 0);
-    cr_assert_eq(v.tax_short, 0);
-    cr_assert_eq(v.consume, 1);
-}
-
-Test(rules, tax_partial_payment_is_short_by_the_difference)
-{
-    tq_decl d = decl1(1, 1000000, NULL, 10);
-    tq_cover c = pay(250000);
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.tax_short, 750000);
-    cr_assert_eq(v.consume, 0);
-}
-
-Test(rules, tax_overpayment_clears_with_no_short)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_cover c = pay(5000);
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    cr_assert_eq(v.reasons, 0);
-    cr_assert_eq(v.tax_short, 0);
-}
-
-Test(rules, tax_zero_without_payment_clears)
-{
-    tq_decl d = decl1(1, 0, NULL, 10);
-    tq_verdict v = eval(&d, NULL, NULL, 0, 0);
-    cr_assert_eq(v.reasons, 0);
-    tq_cover c = pay(0);
-    cr_assert_eq(eval(&d, &c, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, no_cover_at_all_is_short_by_all_the_tax)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_verdict v = eval(&d, NULL, NULL, 0, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.tax_short, 1000);
-}
-
-Test(rules, guarantee_counts_on_its_last_day)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_guarantee g = {day(2024, 8, 6), 1000};
-    tq_cover c = {0, 1, &g};
-    cr_assert_eq(eval(&d, &c, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, guarantee_counts_when_it_ends_later)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_guarantee g = {day(2024, 8, 7), 1000};
-    tq_cover c = {0, 1, &g};
-    cr_assert_eq(eval(&d, &c, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, guarantee_ended_the_day_before_does_not_count)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_guarantee g = {day(2024, 8, 5), 1000};
-    tq_cover c = {0, 1, &g};
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.tax_short, 1000);
-}
-
-Test(rules, pay_and_valid_guarantees_add_up)
-{
-    tq_decl d = decl1(1, 1000, NULL, 10);
-    tq_guarantee g[3] = {{day(2024, 8, 6), 300}, {day(2024, 8, 1), 5000}, {day(2025, 1, 1), 200}};
-    tq_cover c = {400, 3, g};
-    cr_assert_eq(tq_rules_covered(&c, d.reg_day), 900);
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.tax_short, 100);
+    const int32_t reg = day(2024, 8, 6);
+    const struct {
+        const char *what;
+        uint64_t tax_due;
+        int cover;
+        uint64_t pay;
+        uint32_t ng;
+        tq_guarantee g[3];
+        int manual;
+        uint64_t covered;
+        uint32_t reasons;
+        uint64_t tax_short;
+        int consume; /* -1: not checked */
+    } cases[] = {
+        {"an exact payment clears", 12500000, 1, 12500000, 0, {{0}}, 0, 12500000, 0, 0, 1},
+        {"a partial payment is short by the difference", 1000000, 1, 250000, 0, {{0}}, 0,
+         250000, TQ_R_TAX_SHORT, 750000, 0},
+        {"an overpayment clears with no short", 1000, 1, 5000, 0, {{0}}, 0, 5000, 0, 0, -1},
+        {"tax 0 without a cover clears", 0, 0, 0, 0, {{0}}, 0, 0, 0, 0, -1},
+        {"tax 0 with a payment of 0 clears", 0, 1, 0, 0, {{0}}, 0, 0, 0, 0, -1},
+        {"no cover at all is short by all the tax", 1000, 0, 0, 0, {{0}}, 0, 0, TQ_R_TAX_SHORT,
+         1000, -1},
+        {"a guarantee counts on its last day", 1000, 1, 0, 1, {{reg, 1000}}, 0, 1000, 0, 0, -1},
+        {"a guarantee counts when it ends later", 1000, 1, 0, 1, {{reg + 1, 1000}}, 0, 1000, 0,
+         0, -1},
+        {"a guarantee ended the day before does not count", 1000, 1, 0, 1, {{reg - 1, 1000}}, 0,
+         0, TQ_R_TAX_SHORT, 1000, -1},
+        {"pay and the valid guarantees add up", 1000, 1, 400, 3,
+         {{reg, 300}, {day(2024, 8, 1), 5000}, {day(2025, 1, 1), 200}}, 0, 900, TQ_R_TAX_SHORT,
+         100, -1},
+        {"a manual clearance keeps tax short as a discrepancy", 1000000, 1, 250000, 0, {{0}}, 1,
+         250000, TQ_R_TAX_SHORT, 750000, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *what = cases[i].what;
+        tq_decl d = decl1(1, cases[i].tax_due, NULL, 10);
+        cr_assert_eq(d.reg_day, reg, "%s", what);
+        tq_cover c = {cases[i].pay, cases[i].ng, cases[i].g};
+        const tq_cover *cover = cases[i].cover ? &c : NULL;
+        cr_assert_eq(tq_rules_covered(cover, reg), cases[i].covered, "%s: covered", what);
+        tq_verdict v = eval(&d, cover, NULL, 0, cases[i].manual);
+        cr_assert_eq(v.reasons, cases[i].reasons, "%s: got %s", what, fmt(v.reasons));
+        cr_assert_eq(v.tax_short, cases[i].tax_short, "%s: tax_short", what);
+        cr_assert_eq(v.manual, cases[i].manual, "%s: manual", what);
+        if (cases[i].consume >= 0)
+            cr_assert_eq(v.consume, cases[i].consume, "%s: consume", what);
+    }
 }
 
 Test(rules, covered_saturates_instead_of_wrapping)
@@ -716,11 +694,8 @@ Test(rules, permit_missing)
 
 Test(rules, one_missing_permit_among_good_ones_is_enough)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 1, "G-1");
-    add_line(&ev, "85171300", 1, "NOPE");
-    add_line(&ev, "84713020", 1, "G-2");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 1, "G-1"}, {"85171300", 1, "NOPE"},
+                        {"84713020", 1, "G-2"});
     tq_permit_fact f[3] = {fact_ok("G-1", 0, 0), fact_missing(), fact_ok("G-2", 0, 0)};
     cr_assert_eq(eval(&d, NULL, f, 3, 0).reasons, TQ_R_PERMIT_MISSING);
 }
@@ -820,10 +795,7 @@ Test(rules, permit_holder_13_digits_is_not_the_10_digit_declarant)
 
 Test(rules, hs_matching_any_prefix_passes)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "HSP-1");
-    add_line(&ev, "84713020", 10, "HSP-1");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "HSP-1"}, {"84713020", 10, "HSP-1"});
     tq_permit_fact f = fact_ok("HSP-1", 0, 0);
     const char *const pre[] = {"8517", "847130"};
     set_prefixes(&f, 2, pre);
@@ -832,10 +804,8 @@ Test(rules, hs_matching_any_prefix_passes)
 
 Test(rules, hs_of_any_line_naming_the_permit_outside_its_prefixes)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "HSP-1");
-    add_line(&ev, "84714100", 10, "HSP-1"); /* 8471 but not 847130 */
-    tq_decl d = create(&ev);
+    /* the second line's hs: 8471 but not 847130 */
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "HSP-1"}, {"84714100", 10, "HSP-1"});
     tq_permit_fact f = fact_ok("HSP-1", 0, 0);
     const char *const pre[] = {"8517", "847130"};
     set_prefixes(&f, 2, pre);
@@ -844,20 +814,14 @@ Test(rules, hs_of_any_line_naming_the_permit_outside_its_prefixes)
 
 Test(rules, hs_of_lines_without_a_permit_is_not_checked)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "39269099", 10, NULL);
-    add_line(&ev, "85171300", 10, "HSP-1");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"39269099", 10, NULL}, {"85171300", 10, "HSP-1"});
     tq_permit_fact f = fact_ok("HSP-1", 0, 0);
     cr_assert_eq(eval(&d, NULL, &f, 1, 0).reasons, 0);
 }
 
 Test(rules, hs_of_a_line_naming_another_permit_is_not_checked_against_this_one)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "ELEC");
-    add_line(&ev, "03031100", 10, "FISH");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "ELEC"}, {"03031100", 10, "FISH"});
     tq_permit_fact f[2] = {fact_ok("ELEC", 0, 0), fact_ok("FISH", 0, 0)};
     const char *const fish[] = {"0303"};
     set_prefixes(&f[1], 1, fish);
@@ -917,12 +881,8 @@ Test(rules, one_permit_can_fail_every_check_at_once)
 Test(rules, reasons_are_united_over_permits_in_fixed_order)
 {
     /* conformance case permit_reasons_union_multiple_permits, declaration 1 */
-    tq_event ev = decl_event(2, 1000);
-    add_line(&ev, "85171300", 10, "U-REV");
-    add_line(&ev, "85171300", 10, "U-HOLD");
-    add_line(&ev, "85171300", 10, "U-NONE");
-    add_line(&ev, "85171300", 10, "U-OLD");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(2, 1000, {"85171300", 10, "U-REV"}, {"85171300", 10, "U-HOLD"},
+                        {"85171300", 10, "U-NONE"}, {"85171300", 10, "U-OLD"});
     tq_permit_fact f[4] = {fact_ok("U-REV", 0, 0), fact_ok("U-HOLD", 0, 0), fact_missing(),
                            fact_ok("U-OLD", 0, 0)};
     f[0].permit.status = TQ_PERMIT_REVOKED;
@@ -940,10 +900,7 @@ Test(rules, reasons_are_united_over_permits_in_fixed_order)
 Test(rules, reason_order_does_not_follow_line_order)
 {
     /* declaration 2 of the same case: U-NONE then U-REV */
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "U-NONE");
-    add_line(&ev, "85171300", 10, "U-REV");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "U-NONE"}, {"85171300", 10, "U-REV"});
     tq_permit_fact f[2] = {fact_missing(), fact_ok("U-REV", 0, 0)};
     f[1].permit.status = TQ_PERMIT_REVOKED;
     cr_assert_str_eq(fmt(eval(&d, NULL, f, 2, 0).reasons), "PERMIT_MISSING|PERMIT_REVOKED");
@@ -951,46 +908,30 @@ Test(rules, reason_order_does_not_follow_line_order)
 
 /* ---- evaluate: officer -------------------------------------------------------------- */
 
-Test(rules, channel1_needs_no_officer)
+/* A declaration on channel (no tax, no permit) with the officer results seen so far:
+ * whether evaluate() still waits for an officer. */
+Test(rules, channel_and_officer)
 {
-    tq_decl d = decl1(1, 0, NULL, 10);
-    cr_assert_eq(eval(&d, NULL, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, channel2_waits_for_an_officer)
-{
-    tq_decl d = decl1(2, 0, NULL, 10);
-    tq_verdict v = eval(&d, NULL, NULL, 0, 0);
-    cr_assert_eq(v.reasons, TQ_R_AWAIT_OFFICER);
-    cr_assert_eq(v.consume, 0);
-}
-
-Test(rules, channel2_clears_with_docs_ok)
-{
-    tq_decl d = decl1(2, 0, NULL, 10);
-    d.officer = TQ_SEEN_DOCS_OK;
-    cr_assert_eq(eval(&d, NULL, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, channel2_clears_with_inspect_ok)
-{
-    tq_decl d = decl1(2, 0, NULL, 10);
-    d.officer = TQ_SEEN_INSPECT_OK;
-    cr_assert_eq(eval(&d, NULL, NULL, 0, 0).reasons, 0);
-}
-
-Test(rules, channel3_docs_ok_does_not_satisfy_it)
-{
-    tq_decl d = decl1(3, 0, NULL, 10);
-    d.officer = TQ_SEEN_DOCS_OK;
-    cr_assert_eq(eval(&d, NULL, NULL, 0, 0).reasons, TQ_R_AWAIT_OFFICER);
-}
-
-Test(rules, channel3_clears_with_inspect_ok)
-{
-    tq_decl d = decl1(3, 0, NULL, 10);
-    d.officer = TQ_SEEN_INSPECT_OK;
-    cr_assert_eq(eval(&d, NULL, NULL, 0, 0).reasons, 0);
+    const struct {
+        const char *what;
+        int channel;
+        uint8_t officer;
+        uint32_t reasons;
+    } cases[] = {
+        {"channel 1 needs no officer", 1, 0, 0},
+        {"channel 2 waits for an officer", 2, 0, TQ_R_AWAIT_OFFICER},
+        {"channel 2 clears with DOCS_OK", 2, TQ_SEEN_DOCS_OK, 0},
+        {"channel 2 clears with INSPECT_OK", 2, TQ_SEEN_INSPECT_OK, 0},
+        {"channel 3: DOCS_OK does not satisfy it", 3, TQ_SEEN_DOCS_OK, TQ_R_AWAIT_OFFICER},
+        {"channel 3 clears with INSPECT_OK", 3, TQ_SEEN_INSPECT_OK, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tq_decl d = decl1(cases[i].channel, 0, NULL, 10);
+        d.officer = cases[i].officer;
+        tq_verdict v = eval(&d, NULL, NULL, 0, 0);
+        cr_assert_eq(v.reasons, cases[i].reasons, "%s: got %s", cases[i].what, fmt(v.reasons));
+        cr_assert_eq(v.consume, cases[i].reasons == 0, "%s: consume", cases[i].what);
+    }
 }
 
 Test(rules, await_officer_comes_after_tax_and_permit_reasons)
@@ -1047,12 +988,8 @@ Test(rules, quota_of_one_permit)
 
 Test(rules, quota_sums_every_line_naming_the_permit)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 30, "Q-1");
-    add_line(&ev, "85171300", 1000, NULL);
-    add_line(&ev, "84713020", 30, "Q-1");
-    add_line(&ev, "85171300", 41, "Q-1");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 30, "Q-1"}, {"85171300", 1000, NULL},
+                        {"84713020", 30, "Q-1"}, {"85171300", 41, "Q-1"});
     tq_permit_fact f = fact_ok("Q-1", 100, 0);
     cr_assert_eq(eval(&d, NULL, &f, 1, 0).reasons, TQ_R_PERMIT_QUOTA, "30+30+41 > 100");
     d.lines[3].qty = 40;
@@ -1063,10 +1000,7 @@ Test(rules, quota_sums_every_line_naming_the_permit)
 
 Test(rules, quota_of_any_one_permit_holds_the_declaration)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "Q-OK");
-    add_line(&ev, "85171300", 10, "Q-FULL");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "Q-OK"}, {"85171300", 10, "Q-FULL"});
     tq_permit_fact f[2] = {fact_ok("Q-OK", 100, 0), fact_ok("Q-FULL", 100, 95)};
     cr_assert_eq(eval(&d, NULL, f, 2, 0).reasons, TQ_R_PERMIT_QUOTA);
 }
@@ -1082,23 +1016,15 @@ Test(rules, quota_checked_only_without_await_officer)
 
 Test(rules, quota_checked_only_without_permit_reasons)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 10, "Q-1");
-    add_line(&ev, "85171300", 10, "NOPE-9");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 10, "Q-1"}, {"85171300", 10, "NOPE-9"});
     tq_permit_fact f[2] = {fact_ok("Q-1", 100, 100), fact_missing()};
     cr_assert_eq(eval(&d, NULL, f, 2, 0).reasons, TQ_R_PERMIT_MISSING);
 }
 
 Test(rules, cleared_consumes_only_quota_permits_by_fact_index)
 {
-    tq_event ev = decl_event(1, 0);
-    add_line(&ev, "85171300", 5, "UNLIM");
-    add_line(&ev, "85171300", 7, "Q-A");
-    add_line(&ev, "85171300", 1, NULL);
-    add_line(&ev, "85171300", 11, "Q-B");
-    add_line(&ev, "85171300", 2, "Q-A");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(1, 0, {"85171300", 5, "UNLIM"}, {"85171300", 7, "Q-A"},
+                        {"85171300", 1, NULL}, {"85171300", 11, "Q-B"}, {"85171300", 2, "Q-A"});
     tq_permit_fact f[3] = {fact_ok("UNLIM", 0, 0), fact_ok("Q-A", 100, 0),
                            fact_ok("Q-B", 100, 0)};
     tq_verdict v = eval(&d, NULL, f, 3, 0);
@@ -1149,23 +1075,10 @@ Test(rules, manual_clear_ignores_officer_and_quota)
     cr_assert_eq(v.use[0].qty, 50, "consumed in full, past the quota");
 }
 
-Test(rules, manual_clear_keeps_tax_short_as_a_discrepancy)
-{
-    tq_decl d = decl1(1, 1000000, NULL, 10);
-    tq_cover c = pay(250000);
-    tq_verdict v = eval(&d, &c, NULL, 0, 1);
-    cr_assert_eq(v.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(v.tax_short, 750000);
-    cr_assert_eq(v.consume, 1);
-}
-
 Test(rules, manual_clear_keeps_permit_discrepancies_and_counts_revoked_quota_permits)
 {
-    tq_event ev = decl_event(2, 0);
-    add_line(&ev, "85171300", 30, "Q-REV");
-    add_line(&ev, "85171300", 4, "NOPE");
-    add_line(&ev, "85171300", 5, "UNLIM");
-    tq_decl d = create(&ev);
+    tq_decl d = DECLARE(2, 0, {"85171300", 30, "Q-REV"}, {"85171300", 4, "NOPE"},
+                        {"85171300", 5, "UNLIM"});
     tq_permit_fact f[3] = {fact_ok("Q-REV", 10, 10), fact_missing(), fact_ok("UNLIM", 0, 0)};
     f[0].permit.status = TQ_PERMIT_REVOKED;
     tq_verdict v = eval(&d, NULL, f, 3, 1);
@@ -1196,29 +1109,43 @@ Test(rules, evaluate_changes_neither_declaration_nor_facts)
 
 /* ---- settle ------------------------------------------------------------------------- */
 
-Test(rules, settle_clears_with_empty_reasons)
+/* A declaration (on channel, of tax_due, paid pay; or HELD with TAX_SHORT short by 7
+ * where held) evaluated (manual or not) and settled: the state, reasons, tax short and
+ * manual flag it is left with. */
+Test(rules, settle_records_the_verdict)
 {
-    tq_decl d = decl1(1, 0, NULL, 10);
-    d.state = TQ_STATE_HELD;
-    d.reasons = TQ_R_TAX_SHORT;
-    d.tax_short = 7;
-    tq_verdict v = eval(&d, NULL, NULL, 0, 0);
-    tq_rules_settle(&d, &v);
-    cr_assert_eq(d.state, TQ_STATE_CLEARED);
-    cr_assert_eq(d.reasons, 0);
-    cr_assert_eq(d.tax_short, 0);
-    cr_assert_eq(d.manual, 0);
-}
-
-Test(rules, settle_holds_with_reasons_and_tax_short)
-{
-    tq_decl d = decl1(2, 1000, NULL, 10);
-    tq_cover c = pay(500);
-    tq_verdict v = eval(&d, &c, NULL, 0, 0);
-    tq_rules_settle(&d, &v);
-    cr_assert_eq(d.state, TQ_STATE_HELD);
-    cr_assert_str_eq(fmt(d.reasons), "TAX_SHORT|AWAIT_OFFICER");
-    cr_assert_eq(d.tax_short, 500);
+    const struct {
+        const char *what;
+        int channel;
+        uint64_t tax_due, pay;
+        int held, manual;
+        uint8_t state;
+        const char *reasons;
+        uint64_t tax_short;
+        int was_manual;
+    } cases[] = {
+        {"empty reasons clear, the old ones gone", 1, 0, 0, 1, 0, TQ_STATE_CLEARED, "", 0, 0},
+        {"reasons hold, with the tax short", 2, 1000, 500, 0, 0, TQ_STATE_HELD,
+         "TAX_SHORT|AWAIT_OFFICER", 500, 0},
+        {"manual clears with its discrepancies", 3, 1000000, 250000, 0, 1, TQ_STATE_CLEARED,
+         "TAX_SHORT", 750000, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *what = cases[i].what;
+        tq_decl d = decl1(cases[i].channel, cases[i].tax_due, NULL, 10);
+        if (cases[i].held) {
+            d.state = TQ_STATE_HELD;
+            d.reasons = TQ_R_TAX_SHORT;
+            d.tax_short = 7;
+        }
+        tq_cover c = pay(cases[i].pay);
+        tq_verdict v = eval(&d, &c, NULL, 0, cases[i].manual);
+        tq_rules_settle(&d, &v);
+        cr_assert_eq(d.state, cases[i].state, "%s: state %s", what, tq_state_name(d.state));
+        cr_assert_str_eq(fmt(d.reasons), cases[i].reasons, "%s: reasons", what);
+        cr_assert_eq(d.tax_short, cases[i].tax_short, "%s: tax_short", what);
+        cr_assert_eq(d.manual, cases[i].was_manual, "%s: manual", what);
+    }
 }
 
 Test(rules, settle_held_again_replaces_the_old_reasons)
@@ -1232,18 +1159,6 @@ Test(rules, settle_held_again_replaces_the_old_reasons)
     cr_assert_eq(d.state, TQ_STATE_HELD);
     cr_assert_eq(d.reasons, TQ_R_AWAIT_OFFICER);
     cr_assert_eq(d.tax_short, 0);
-}
-
-Test(rules, settle_manual_clears_with_discrepancies)
-{
-    tq_decl d = decl1(3, 1000000, NULL, 10);
-    tq_cover c = pay(250000);
-    tq_verdict v = eval(&d, &c, NULL, 0, 1);
-    tq_rules_settle(&d, &v);
-    cr_assert_eq(d.state, TQ_STATE_CLEARED);
-    cr_assert_eq(d.manual, 1);
-    cr_assert_eq(d.reasons, TQ_R_TAX_SHORT);
-    cr_assert_eq(d.tax_short, 750000);
 }
 
 Test(rules, settle_manual_never_records_await_officer_or_quota)
@@ -1360,9 +1275,7 @@ Test(rules, flow_yellow_waits_then_clears_and_ignores_later_amend)
     cr_assert_eq(apply(&d, &exists, &ok, &c, &f, 1), TQ_STEP_EVALUATE);
     cr_assert_eq(d.state, TQ_STATE_CLEARED);
     cr_assert_eq(f.used, 60);
-    tq_event am = simple_event(TQ_EV_AMEND, 0);
-    am.has = TQ_HAS_TAX_DUE;
-    am.tax_due = 5000;
+    tq_event am = amend_tax(5000);
     cr_assert_eq(apply(&d, &exists, &am, &c, &f, 1), TQ_STEP_IGNORED_FINAL);
     cr_assert_eq(d.version, 0);
     cr_assert_eq(f.used, 60);

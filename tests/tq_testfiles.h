@@ -1,5 +1,6 @@
 /* tq_testfiles.h - what a Criterion suite asks of the files a run left behind, written
- * once: how many entries a directory holds, and how many events a journal holds.
+ * once: how many entries a directory holds, and how many events a journal holds; and
+ * where the conformance cases of ../shared are, skipping a test when they are not.
  *
  *     #include "tq_testfiles.h"
  *     cr_assert_eq(tq_test_count_entries(dir, ".tmp"), 0);   (NULL: every entry)
@@ -18,6 +19,34 @@
 #include <string.h>
 
 #include "tq_journal.h"
+
+#ifndef TQ_SOURCE_DIR
+#define TQ_SOURCE_DIR "."
+#endif
+
+/* TQ_TEST_CASES_DIR - the conformance cases, in ../shared beside the source tree. */
+#define TQ_TEST_CASES_DIR TQ_SOURCE_DIR "/../shared/conformance/cases"
+
+/* TQ_TEST_NEED_CASES() - skip the test (Criterion's skip, not a pass) when the
+ * conformance cases are not there. */
+#define TQ_TEST_NEED_CASES()                                                           \
+    do {                                                                               \
+        DIR *cases_ = opendir(TQ_TEST_CASES_DIR);                                      \
+        if (cases_ == NULL)                                                            \
+            cr_skip_test("no conformance cases at %s", TQ_TEST_CASES_DIR);             \
+        closedir(cases_);                                                              \
+    } while (0)
+
+/* tq_test_case_path() - the path of file in the conformance case name, in one of two
+ * static buffers. */
+__attribute__((unused)) static const char *tq_test_case_path(const char *name, const char *file)
+{
+    static char buf[2][1024];
+    static int i;
+    i ^= 1;
+    snprintf(buf[i], sizeof buf[i], "%s/%s/%s", TQ_TEST_CASES_DIR, name, file);
+    return buf[i];
+}
 
 /* tq_test_text() - the whole text file at path (up to 1 MiB), NUL-ended, malloc'd: the
  * caller frees it.  Fails the test when the file cannot be read. */

@@ -1,6 +1,7 @@
 /* tq_testrec.h - the record fixtures the format suites and the fuzzers share, written
- * once: equality of events, payments and permits, a fuzzer's CHECK, and the checks of
- * the sample declaration of SPEC §2.1 that the NDJSON and journal suites both read.
+ * once: equality of events, payments and permits, a fuzzer's CHECK, the checks of the
+ * sample declaration of SPEC §2.1 that the NDJSON and journal suites both read, and a
+ * table of the fields a test expects of a result (TQ_TEST_EXPECT_FIELDS).
  *
  * Header-only (static functions), included by Criterion suites and by the fuzzers
  * alike; the Criterion part is compiled only where <criterion/criterion.h> was
@@ -130,6 +131,28 @@ static inline void tq_test_spit(const char *path, const uint8_t *b, size_t n)
     cr_assert_eq(fwrite(b, 1, n, f), n);
     cr_assert_eq(fclose(f), 0);
 }
+
+/* One field a test expects of a result: its name, the value found and the value
+ * wanted (integers of any width up to 64 bits). */
+typedef struct tq_test_field {
+    const char *name;
+    uint64_t got, want;
+} tq_test_field;
+
+/* tq_test_expect_fields() - each of the n fields has the value wanted; a failure names
+ * what and the field. */
+static inline void tq_test_expect_fields(const char *what, const tq_test_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(f[i].got, f[i].want, "%s: %s is %llu, not %llu", what, f[i].name,
+                     (unsigned long long)f[i].got, (unsigned long long)f[i].want);
+}
+
+/* TQ_TEST_EXPECT_FIELDS(what, {name, got, want}, ...) - tq_test_expect_fields() of the
+ * fields listed. */
+#define TQ_TEST_EXPECT_FIELDS(what, ...)                                              \
+    tq_test_expect_fields(what, (const tq_test_field[]){__VA_ARGS__},                 \
+                          sizeof((const tq_test_field[]){__VA_ARGS__}) / sizeof(tq_test_field))
 
 /* tq_test_expect_sample_decl() - ev is the sample DECL of SPEC §2.1 (decl_no
  * 103456789012, two lines), seq 1, as a parser or the journal reader gives it. */
