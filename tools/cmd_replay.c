@@ -550,21 +550,20 @@ static int replay_summaries(tq_store *s, const char *path, const char *db,
     return status;
 }
 
-int tq_cmd_replay(int argc, char **argv)
+typedef struct replay_args {
+    const char *db, *threads, *dry, *json, *skip, *batch, *quiet, *nosync, *fill, *html,
+        *as_of;
+} replay_args;
+
+/* replay_run() - the database is opened once the journal is readable and the --html
+ * file created, so neither failure ever holds it locked. */
+static int replay_run(tq_cli_cmd *c)
 {
-    const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
-               *batch = NULL, *quiet = NULL, *nosync = NULL, *fill = NULL, *html = NULL,
-               *as_of = NULL;
-    tq_opt opts[] = {{"db", 1, &db},           {"threads", 1, &threads}, {"dry-run", 0, &dry},
-                     {"json", 0, &json},       {"skip-corrupt", 0, &skip},
-                     {"batch", 1, &batch},     {"quiet", 0, &quiet},
-                     {"no-sync", 0, &nosync},  {"fill-gap", 1, &fill},
-                     {"html", 1, &html},       {"as-of", 1, &as_of},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("replay", argc, argv, opts, pos, 1, &npos, help_replay);
-    if (rc != TQ_CLI_GO)
-        return rc;
+    const replay_args *a = c->args;
+    const char *db = a->db, *threads = a->threads, *dry = a->dry, *json = a->json,
+               *skip = a->skip, *batch = a->batch, *nosync = a->nosync, *fill = a->fill,
+               *html = a->html, *as_of = a->as_of, *const *pos = c->pos;
+    int npos = c->npos, rc;
     if (fill) {
         if (npos != 0 || threads || skip || batch || html)
             return tq_cli_usage("replay", "--fill-gap COPY.tqj takes no journal, --threads, "
@@ -623,4 +622,19 @@ int tq_cmd_replay(int argc, char **argv)
                               rp.html, status);
     tq_store_close(s);
     return status;
+}
+
+int tq_cmd_replay(int argc, char **argv)
+{
+    replay_args a;
+    memset(&a, 0, sizeof a);
+    tq_opt opts[] = {{"db", 1, &a.db},           {"threads", 1, &a.threads}, {"dry-run", 0, &a.dry},
+                     {"json", 0, &a.json},       {"skip-corrupt", 0, &a.skip},
+                     {"batch", 1, &a.batch},     {"quiet", 0, &a.quiet},
+                     {"no-sync", 0, &a.nosync},  {"fill-gap", 1, &a.fill},
+                     {"html", 1, &a.html},       {"as-of", 1, &a.as_of},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "replay", .help = help_replay, .opts = opts, .maxpos = 1,
+                    .run = replay_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -82,15 +82,55 @@ typedef struct tq_opt {
 TQ_MUST_USE int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
-/* tq_cli_args() - tq_cli_parse(), answering --help with the command's help text, so a
- * command starts with
- *     if ((rc = tq_cli_args("export", argc, argv, opts, pos, 1, &npos, help)) != TQ_CLI_GO)
- *         return rc;
- * @return TQ_CLI_GO to go on; else the exit status to return at once: TQ_EXIT_OK after
- *         the help, TQ_EXIT_USAGE after saying why.  Threads: as tq_cli_parse(). */
-#define TQ_CLI_GO (-1)
-TQ_MUST_USE int tq_cli_args(const char *cmd, int argc, char **argv, tq_opt *opts,
-                            const char **pos, int maxpos, int *npos, const char *help);
+/* A subcommand says once what it takes, in a tq_cli_cmd, and tq_cli_main() does the
+ * rest the same way for every command: it parses (tq_cli_parse), answers --help with
+ * the help text, says "needs ..." when there are fewer positionals than the command
+ * takes, runs the command's own checks, opens the database when the command reads or
+ * writes one (tq_cli_open_store: "needs --db DIR" without --db), runs the command and
+ * closes the database.  A command:
+ *     export_args a = {0};
+ *     tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {NULL, 0, NULL}};
+ *     tq_cli_cmd c = {.name = "export", .help = help_export, .opts = opts, .minpos = 1,
+ *                     .maxpos = 1, .needs = "needs decisions, permits or changes",
+ *                     .store = TQ_CLI_READ, .db = &a.db, .check = export_check,
+ *                     .run = export_run, .args = &a};
+ *     return tq_cli_main(&c, argc, argv);
+ * A command whose opening of the database waits on something of its own (an input
+ * opened first, several opens) says TQ_CLI_NO_STORE and calls tq_cli_open_store(). */
+enum {
+    TQ_CLI_NO_STORE = 0,     /* tq_cli_main opens no database */
+    TQ_CLI_READ,             /* opens --db as a reader */
+    TQ_CLI_WRITE             /* opens --db as the writer (creating it when missing) */
+};
+#define TQ_CLI_POS_MAX 2
+typedef struct tq_cli_cmd tq_cli_cmd;
+struct tq_cli_cmd {
+    const char *name;        /* "export", "journal pack": what the messages call it */
+    const char *help;        /* the --help text (tq_cli_help adds the common options) */
+    tq_opt *opts;            /* its options, a row with a NULL name last */
+    int minpos, maxpos;      /* how many positionals it takes (maxpos <= TQ_CLI_POS_MAX);
+                              * more than maxpos: "unexpected argument 'X'" */
+    const char *needs;       /* fewer than minpos: "thongquan NAME: <needs>", exit 2 */
+    int store;               /* TQ_CLI_NO_STORE, TQ_CLI_READ or TQ_CLI_WRITE */
+    const char *const *db;   /* where --db's value lands (NULL: no --db) */
+    int db_first;            /* 1: no --db is said before check(); 0: when the store opens */
+    const char *const *nosync;   /* TQ_CLI_WRITE: --no-sync's value, or NULL */
+    int (*check)(tq_cli_cmd *c); /* its own checks of the values, before the database is
+                                  * opened: 0 to go on, else the exit status (said); or NULL */
+    int (*run)(tq_cli_cmd *c);   /* the work: the exit status */
+    void *args;              /* the command's values, for check and run */
+    /* filled by tq_cli_main() */
+    const char *pos[TQ_CLI_POS_MAX];
+    int npos;
+    tq_store *s;             /* the open database (TQ_CLI_READ, TQ_CLI_WRITE), closed after
+                              * run; NULL otherwise */
+};
+
+/* tq_cli_main() - run the command c describes on the arguments after its name.
+ * @return the exit status: TQ_EXIT_OK after the help, TQ_EXIT_USAGE after saying what
+ *         is wrong with the arguments, check's or the open's failure, or run's status.
+ * Threads: main's thread (as tq_cli_parse()). */
+TQ_MUST_USE int tq_cli_main(tq_cli_cmd *c, int argc, char **argv);
 
 /* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
  * every command has; returns TQ_EXIT_OK. */
