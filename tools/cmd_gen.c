@@ -21,11 +21,6 @@ static const char help_gen[] =
     "example:\n"
     "  thongquan gen --declarations 15000 --seed 1 --out morning\n";
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    tq_progress_update(ctx, done, total, "declarations");
-}
-
 typedef struct gen_args {
     const char *n, *seed, *out, *quiet, *frame, *json;
     tq_gen_opts go;
@@ -65,7 +60,8 @@ static int gen_run(tq_cli_cmd *c)
     go.out_dir = out;
     tq_progress prog;
     tq_progress_init(&prog, "gen");
-    go.progress = on_progress;
+    prog.unit = "declarations";
+    go.progress = tq_progress_step;
     go.progress_ctx = &prog;
     tq_gen_stats st;
     memset(&st, 0, sizeof st);

@@ -10,8 +10,6 @@
 #include "tq_ndjson.h"
 #include "tq_pack.h"
 
-#define MAX_REPORTED 50
-
 static const char help_pack[] =
     "usage: thongquan journal pack EVENTS.ndjson -o J.tqj [--append | --force]\n"
     "                              [--skip-invalid REJECTS.ndjson] [--frame-size BYTES]\n"
@@ -62,8 +60,7 @@ static void print_frame_error(const char *path, int rc, const tq_frame_info *fi)
 }
 
 typedef struct pack_cli {
-    const char *in_name;
-    uint64_t reported;
+    tq_cli_diags bad;        /* the bad lines said; .file names the input */
     uint64_t in_size;
     tq_progress prog;
 } pack_cli;
@@ -71,8 +68,7 @@ typedef struct pack_cli {
 static void pack_on_bad(void *ctx, const tq_diag *d)
 {
     pack_cli *c = ctx;
-    if (++c->reported <= MAX_REPORTED)
-        tq_cli_diag(c->in_name, d);
+    tq_cli_diags_say(&c->bad, d);
 }
 
 static void pack_on_progress(void *ctx, uint64_t events, uint64_t in_bytes)
@@ -162,16 +158,17 @@ static int pack_run(tq_cli_cmd *cmd)
                        .reject = a->skip, .stop = &tq_cli_stop, .frame_bytes = a->frame_bytes};
     int rc;
     /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
-    pack_cli c = {.in_name = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
+    pack_cli c = {.bad.file = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
+    const char *in_name = c.bad.file;
     FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
         return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",
-                            c.in_name, strerror(errno));
+                            in_name, strerror(errno));
     struct stat in_sb;
     c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
                     ? (uint64_t)in_sb.st_size : 0;
     char command[160];
-    snprintf(command, sizeof command, "journal pack %s", c.in_name);
+    snprintf(command, sizeof command, "journal pack %s", in_name);
     po.in = in;
     po.command = command;
     po.on_bad = pack_on_bad;
@@ -186,15 +183,13 @@ static int pack_run(tq_cli_cmd *cmd)
     tq_progress_done(&c.prog);
     if (in != stdin)
         fclose(in);
-    if (st.bad > MAX_REPORTED)
-        tq_cli_warn("%s: ... and %llu more bad lines", c.in_name,
-                    (unsigned long long)(st.bad - MAX_REPORTED));
+    tq_cli_diags_more(&c.bad, "lines");
     if (rc != TQ_OK)
-        return pack_failed(&po, rc, &st, &d, c.in_name);
+        return pack_failed(&po, rc, &st, &d, in_name);
     if (json) {
         tq_json j;
         tq_cli_json_begin(&j, stdout);
-        tq_json_kv_string(&j, "input", c.in_name);
+        tq_json_kv_string(&j, "input", in_name);
         tq_json_kv_string(&j, "journal", out);
         tq_json_kv_bool(&j, "append", po.append);
         tq_json_kv_u64(&j, "events", st.events);
@@ -265,12 +260,8 @@ static void print_verify(const char *path, const tq_verify_result *res)
 
 static int print_verify_json(const char *path, const tq_verify_result *res)
 {
-    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_cli_hex_id(res->id, hex);
     tq_json j;
-    tq_cli_json_begin(&j, stdout);
-    tq_json_kv_string(&j, "journal", path);
-    tq_json_kv_string(&j, "id", hex);
+    tq_cli_json_begin_journal(&j, path, "id", res->id);
     TQ_CLI_JSON_U64S(&j, {"version", res->version}, {"frame_max", res->frame_max});
     tq_json_key(&j, "first_seq");
     if (res->events)

@@ -10,8 +10,6 @@
 #include "tq_load.h"
 #include "tq_out.h"
 
-#define MAX_REPORTED 50
-
 /* ---- load ---- */
 
 static const char help_load[] =
@@ -29,23 +27,6 @@ static const char help_load[] =
     "\n"
     "example:\n"
     "  thongquan load payments treasury-2024-08-06.csv --db /var/lib/thongquan/db\n";
-
-typedef struct load_report {
-    const char *file;
-    uint64_t shown;
-} load_report;
-
-static void on_load_error(void *ctx, const tq_diag *d)
-{
-    load_report *r = ctx;
-    if (++r->shown <= MAX_REPORTED)
-        tq_cli_diag(r->file, d);
-}
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    tq_progress_update(ctx, done, total, TQ_PROGRESS_BYTES);
-}
 
 /* open_input() - the file to load, checked before anything else: a missing file is an
  * input error (1), a permission problem 8, and anything but a regular file is refused
@@ -141,7 +122,6 @@ static int load_run(tq_cli_cmd *c)
 {
     const load_args *a = c->args;
     const char *db = a->db, *skip = a->skip, *const *pos = c->pos;
-    tq_load_opts lo = {.kind = a->kind};
     int rc;
     FILE *in = NULL;
     if ((rc = open_input(pos[1], &in)) != 0)
@@ -162,16 +142,12 @@ static int load_run(tq_cli_cmd *c)
         fclose(in);
         return rc;
     }
-    load_report lr = {.file = pos[1]};
-    lo.reject_out = skip ? &rej : NULL;
-    lo.in = in;
-    lo.on_error = on_load_error;
-    lo.ctx = &lr;
-    lo.stop = &tq_cli_stop;
+    tq_cli_diags lr = {.file = pos[1]};
     tq_progress prog;
     tq_progress_init(&prog, "load");
-    lo.progress = on_progress;
-    lo.progress_ctx = &prog;
+    tq_load_opts lo = {.kind = a->kind, .reject_out = skip ? &rej : NULL, .in = in,
+                       .on_error = tq_cli_diags_say, .ctx = &lr, .stop = &tq_cli_stop,
+                       .progress = tq_progress_step, .progress_ctx = &prog};
     tq_load_stats st;
     memset(&st, 0, sizeof st);
     double t0 = tq_cli_now();
@@ -190,9 +166,7 @@ static int load_run(tq_cli_cmd *c)
                                 "not be put in place: %s", pos[1], od.why);
     }
     tq_out_rollback(&rej);
-    if (lr.shown > MAX_REPORTED)
-        tq_cli_warn("%s: ... and %llu more bad rows", pos[1],
-                    (unsigned long long)(lr.shown - MAX_REPORTED));
+    tq_cli_diags_more(&lr, "rows");
     if (rc != TQ_OK)
         return say_failure(pos[1], rc, &st, &d);
     if ((rc = print_result(pos[1], pos[0], lo.kind, &st, el, a->json != NULL)) != 0)

@@ -142,12 +142,8 @@ static void json_events(tq_json *j, const tq_replay_stats *st)
 static int print_replay_json(const char *path, const tq_replay_stats *st, const tq_tally *t,
                              int dry_run, int status)
 {
-    char id[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_cli_hex_id(st->journal_id, id);
     tq_json j;
-    tq_cli_json_begin(&j, stdout);
-    tq_json_kv_string(&j, "journal", path);
-    tq_json_kv_string(&j, "journal_id", id);
+    tq_cli_json_begin_journal(&j, path, "journal_id", st->journal_id);
     tq_json_kv_bool(&j, "dry_run", dry_run);
     tq_json_key(&j, "status");
     tq_json_i64(&j, status);
@@ -158,11 +154,9 @@ static int print_replay_json(const char *path, const tq_replay_stats *st, const 
         tq_json_null(&j);
     }
     json_events(&j, st);
-    tq_json_kv_u64(&j, "first_seq", st->first_seq);
-    tq_json_kv_u64(&j, "last_seq", st->last_seq);
-    tq_json_kv_u64(&j, "journal_last_seq", st->journal_last_seq);
-    tq_json_kv_u64(&j, "frames", st->frames);
-    tq_json_kv_u64(&j, "commits", st->commits);
+    TQ_CLI_JSON_U64S(&j, {"first_seq", st->first_seq}, {"last_seq", st->last_seq},
+                     {"journal_last_seq", st->journal_last_seq}, {"frames", st->frames},
+                     {"commits", st->commits});
     tq_json_kv_bool(&j, "torn_tail", st->torn_tail);
     tq_json_kv_bool(&j, "interrupted", st->interrupted);
     tq_json_key(&j, "skipped");
@@ -175,9 +169,9 @@ static int print_replay_json(const char *path, const tq_replay_stats *st, const 
         tq_json_end_object(&j);
     }
     tq_json_end_array(&j);
-    tq_json_kv_u64(&j, "skipped_frames", st->nskipped);
-    tq_json_kv_u64(&j, "skipped_events", st->skipped_events);
-    tq_json_kv_u64(&j, "frame_pool_peak_bytes", st->pool_peak);
+    TQ_CLI_JSON_U64S(&j, {"skipped_frames", st->nskipped},
+                     {"skipped_events", st->skipped_events},
+                     {"frame_pool_peak_bytes", st->pool_peak});
     tq_json_key(&j, "seconds");
     tq_json_double(&j, st->seconds, 6);
     tq_json_key(&j, "events_per_second");
@@ -398,9 +392,7 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
     tq_cli_hex_id(st.journal_id, id);
     if (json) {
         tq_json j;
-        tq_cli_json_begin(&j, stdout);
-        tq_json_kv_string(&j, "journal", path);
-        tq_json_kv_string(&j, "journal_id", id);
+        tq_cli_json_begin_journal(&j, path, "journal_id", st.journal_id);
         tq_json_kv_bool(&j, "dry_run", dry_run);
         TQ_CLI_JSON_U64S(&j, {"gaps", st.gaps}, {"gaps_filled", st.gaps_filled},
                          {"events", st.events}, {"applied", st.applied});

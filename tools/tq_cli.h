@@ -41,6 +41,23 @@ int tq_cli_error(int status, const char *fmt, ...) __attribute__((format(printf,
 void tq_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tq_cli_diag() - "thongquan: FILE: line N (seq N): field 'F': why". */
 void tq_cli_diag(const char *file, const tq_diag *d);
+/* tq_cli_diags: the bad rows or lines of one input, each said with tq_cli_diag() up to
+ * TQ_CLI_DIAGS_SHOWN and only counted past that, so a file of a million bad rows does
+ * not bury the terminal.  A library's per-row error callback:
+ *     tq_cli_diags r = {.file = path};
+ *     lo.on_error = tq_cli_diags_say;  lo.ctx = &r;      // tq_load_file, tq_journal_pack
+ *     ...
+ *     tq_cli_diags_more(&r, "rows");   // "thongquan: PATH: ... and 7 more bad rows"
+ * Threads: one tq_cli_diags is used by one thread at a time. */
+typedef struct tq_cli_diags {
+    const char *file;        /* names the input in each message (borrowed) */
+    uint64_t seen;           /* how many came */
+} tq_cli_diags;
+#define TQ_CLI_DIAGS_SHOWN 50
+/* tq_cli_diags_say() - the callback: count d, and say it while under the limit. */
+void tq_cli_diags_say(void *ctx, const tq_diag *d);
+/* tq_cli_diags_more() - past the limit, how many more bad `what` there were. */
+void tq_cli_diags_more(const tq_cli_diags *r, const char *what);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
 TQ_MUST_USE int tq_cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -152,6 +169,8 @@ TQ_MUST_USE int tq_cli_colour(void);
  * "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
+    const char *unit;        /* what tq_progress_step counts: TQ_PROGRESS_BYTES (as set by
+                              * tq_progress_init) or a word ("declarations") */
     double start, last;
     int active, drawn;
     char note[64];           /* appended after the figures when not empty */
@@ -159,6 +178,9 @@ typedef struct tq_progress {
 #define TQ_PROGRESS_BYTES NULL   /* unit: done and total are bytes, shown in KiB/MiB/GiB */
 void tq_progress_init(tq_progress *p, const char *what);
 void tq_progress_update(tq_progress *p, uint64_t done, uint64_t total, const char *unit);
+/* tq_progress_step() - a library's progress callback (tq_load_opts.progress,
+ * tq_gen_opts.progress) with the tq_progress as its ctx: tq_progress_update() in p->unit. */
+void tq_progress_step(void *p, uint64_t done, uint64_t total);
 /* tq_progress_elapsed() - for work whose size is unknown: "what: 12 s, note". */
 void tq_progress_elapsed(tq_progress *p);
 void tq_progress_done(tq_progress *p);
@@ -226,6 +248,11 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
 #define TQ_CLI_JSON_SCHEMA 1
 void tq_cli_json_begin(tq_json *j, FILE *f);
 TQ_MUST_USE int tq_cli_json_end(tq_json *j);
+/* tq_cli_json_begin_journal() - tq_cli_json_begin() on stdout for a report on one
+ * journal (verify, replay, replay --fill-gap): then "journal": path and id_key ("id",
+ * "journal_id"): the journal's id in 32 hex digits. */
+void tq_cli_json_begin_journal(tq_json *j, const char *path, const char *id_key,
+                               const uint8_t *id);
 /* tq_cli_json_u64s() - whole-number members from a table, in its order, so a summary's
  * figures read as a list of (key, value):
  *     TQ_CLI_JSON_U64S(&j, {"rows", st.rows}, {"new", st.added});
