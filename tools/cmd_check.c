@@ -146,8 +146,7 @@ static int check_run(tq_cli_cmd *c)
 
 int tq_cmd_check(int argc, char **argv)
 {
-    check_args a;
-    memset(&a, 0, sizeof a);
+    check_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {"quiet", 0, &a.quiet},
                      {"max-problems", 1, &a.maxp}, {NULL, 0, NULL}};
     tq_cli_cmd c = {.name = "check", .help = help_check, .opts = opts, .check = check_check,
@@ -228,7 +227,7 @@ static int backup_source_ok(const char *db)
 }
 
 typedef struct backup_args {
-    const char *db, *json;   /* -q is tq_cli_quiet */
+    const char *db, *quiet, *json;
 } backup_args;
 
 static int backup_check(tq_cli_cmd *c)
@@ -253,7 +252,8 @@ static int backup_run(tq_cli_cmd *c)
 int tq_cmd_backup(int argc, char **argv)
 {
     backup_args a = {0};
-    tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {NULL, 0, NULL}};
+    tq_opt opts[] = {{"db", 1, &a.db}, {"quiet", 0, &a.quiet}, {"json", 0, &a.json},
+                     {NULL, 0, NULL}};
     /* --db before the source check, which reads DIR/data.mdb */
     tq_cli_cmd c = {.name = "backup", .help = help_backup, .opts = opts, .minpos = 1,
                     .maxpos = 1,

@@ -204,8 +204,7 @@ static int explain_run(tq_cli_cmd *c)
 
 int tq_cmd_explain(int argc, char **argv)
 {
-    explain_args a;
-    memset(&a, 0, sizeof a);
+    explain_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db},
                      {"journal", TQ_OPT_LIST, a.journals},
                      {"j", TQ_OPT_LIST, a.journals},

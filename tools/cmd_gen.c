@@ -98,8 +98,7 @@ static int gen_run(tq_cli_cmd *c)
 
 int tq_cmd_gen(int argc, char **argv)
 {
-    gen_args a;
-    memset(&a, 0, sizeof a);
+    gen_args a = {0};
     a.seed = "1";
     tq_opt opts[] = {{"declarations", 1, &a.n}, {"seed", 1, &a.seed}, {"out", 1, &a.out},
                      {"quiet", 0, &a.quiet},    {"frame-size", 1, &a.frame},

@@ -159,16 +159,15 @@ static int pack_run(tq_cli_cmd *cmd)
     int rc;
     /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
     pack_cli c = {.bad.file = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
-    const char *in_name = c.bad.file;
     FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
         return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",
-                            in_name, strerror(errno));
+                            c.bad.file, strerror(errno));
     struct stat in_sb;
     c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
                     ? (uint64_t)in_sb.st_size : 0;
     char command[160];
-    snprintf(command, sizeof command, "journal pack %s", in_name);
+    snprintf(command, sizeof command, "journal pack %s", c.bad.file);
     po.in = in;
     po.command = command;
     po.on_bad = pack_on_bad;
@@ -185,11 +184,11 @@ static int pack_run(tq_cli_cmd *cmd)
         fclose(in);
     tq_cli_diags_more(&c.bad, "lines");
     if (rc != TQ_OK)
-        return pack_failed(&po, rc, &st, &d, in_name);
+        return pack_failed(&po, rc, &st, &d, c.bad.file);
     if (json) {
         tq_json j;
         tq_cli_json_begin(&j, stdout);
-        tq_json_kv_string(&j, "input", in_name);
+        tq_json_kv_string(&j, "input", c.bad.file);
         tq_json_kv_string(&j, "journal", out);
         tq_json_kv_bool(&j, "append", po.append);
         tq_json_kv_u64(&j, "events", st.events);
@@ -323,8 +322,7 @@ static int verify_run(tq_cli_cmd *c)
 
 static int pack(int argc, char **argv)
 {
-    pack_args a;
-    memset(&a, 0, sizeof a);
+    pack_args a = {0};
     tq_opt opts[] = {{"o", 1, &a.out},         {"output", 1, &a.out},    {"append", 0, &a.append},
                      {"skip-invalid", 1, &a.skip}, {"frame-size", 1, &a.frame},
                      {"force", 0, &a.force},   {"quiet", 0, &a.quiet},   {"json", 0, &a.json},

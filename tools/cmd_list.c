@@ -299,8 +299,7 @@ static int list_run(tq_cli_cmd *c)
 
 int tq_cmd_list(int argc, char **argv)
 {
-    list_cmd l;
-    memset(&l, 0, sizeof l);
+    list_cmd l = {0};
     list_args *a = &l.a;
     tq_opt opts[] = {{"db", 1, &a->db},         {"state", 1, &a->state},
                      {"reason", 1, &a->reason}, {"office", 1, &a->office},

@@ -176,8 +176,7 @@ static int load_run(tq_cli_cmd *c)
 
 int tq_cmd_load(int argc, char **argv)
 {
-    load_args a;
-    memset(&a, 0, sizeof a);
+    load_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db},     {"skip-invalid", 1, &a.skip}, {"quiet", 0, &a.quiet},
                      {"json", 0, &a.json}, {"no-sync", 0, &a.nosync},    {NULL, 0, NULL}};
     tq_cli_cmd c = {.name = "load", .help = help_load, .opts = opts, .minpos = 2, .maxpos = 2,

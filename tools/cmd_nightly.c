@@ -501,8 +501,8 @@ static int work(run *r)
 }
 
 typedef struct nightly_args {
-    const char *inbox, *db, *reports, *metrics, *create, *json, *nosync, *min_age,
-        *seed_ledger, *deadline;     /* -q is tq_cli_quiet */
+    const char *inbox, *db, *reports, *metrics, *create, *quiet, *json, *nosync, *min_age,
+        *seed_ledger, *deadline;
 } nightly_args;
 
 static int nightly_run(tq_cli_cmd *c)
@@ -552,11 +552,10 @@ static int nightly_run(tq_cli_cmd *c)
 
 int tq_cmd_nightly(int argc, char **argv)
 {
-    nightly_args a;
-    memset(&a, 0, sizeof a);
+    nightly_args a = {0};
     tq_opt opts[] = {{"inbox", 1, &a.inbox},   {"db", 1, &a.db},         {"reports", 1, &a.reports},
-                     {"metrics", 1, &a.metrics}, {"create", 0, &a.create},
-                     {"json", 0, &a.json},     {"no-sync", 0, &a.nosync},
+                     {"metrics", 1, &a.metrics}, {"create", 0, &a.create}, {"quiet", 0, &a.quiet},
+                     {"q", 0, &a.quiet},       {"json", 0, &a.json},     {"no-sync", 0, &a.nosync},
                      {"min-age", 1, &a.min_age}, {"seed-ledger", 0, &a.seed_ledger},
                      {"deadline", 1, &a.deadline},
                      {NULL, 0, NULL}};

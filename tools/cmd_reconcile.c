@@ -479,7 +479,7 @@ static int write_page(rec_ctx *c, tq_out *o, tq_store *s, const rec_report *r,
 
 typedef struct rec_args {
     const char *db, *report, *csv, *html, *as_of;
-    const char *dry, *json_opt, *nosync;     /* the flags as given (-q is tq_cli_quiet) */
+    const char *dry, *json_opt, *quiet, *nosync;     /* the flags as given */
     int dry_run, json;
 } rec_args;
 
@@ -571,12 +571,11 @@ static int rec_run(tq_cli_cmd *cmd)
 
 int tq_cmd_reconcile(int argc, char **argv)
 {
-    rec_args a;
-    memset(&a, 0, sizeof a);
+    rec_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db},       {"report", 1, &a.report}, {"csv", 1, &a.csv},
                      {"html", 1, &a.html},   {"as-of", 1, &a.as_of},
-                     {"dry-run", 0, &a.dry}, {"json", 0, &a.json_opt},
-                     {"no-sync", 0, &a.nosync}, {NULL, 0, NULL}};
+                     {"dry-run", 0, &a.dry}, {"json", 0, &a.json_opt}, {"quiet", 0, &a.quiet},
+                     {"q", 0, &a.quiet},     {"no-sync", 0, &a.nosync}, {NULL, 0, NULL}};
     tq_cli_cmd c = {.name = "reconcile", .help = help_reconcile, .opts = opts,
                     .store = TQ_CLI_WRITE, .db = &a.db, .db_first = 1, .nosync = &a.nosync,
                     .check = rec_check, .run = rec_run, .args = &a};

@@ -117,8 +117,7 @@ static int upgrade_run(tq_cli_cmd *c)
 
 int tq_cmd_upgrade(int argc, char **argv)
 {
-    upgrade_args a;
-    memset(&a, 0, sizeof a);
+    upgrade_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db},
                      {"journal", TQ_OPT_LIST, a.journals},
                      {"json", 0, &a.json},
