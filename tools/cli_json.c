@@ -12,6 +12,16 @@ void tq_cli_json_begin(tq_json *j, FILE *f)
     tq_json_kv_u64(j, "schema", TQ_CLI_JSON_SCHEMA);
 }
 
+void tq_cli_json_begin_journal(tq_json *j, const char *path, const char *id_key,
+                               const uint8_t *id)
+{
+    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
+    tq_cli_hex_id(id, hex);
+    tq_cli_json_begin(j, stdout);
+    tq_json_kv_string(j, "journal", path);
+    tq_json_kv_string(j, id_key, hex);
+}
+
 int tq_cli_json_end(tq_json *j)
 {
     tq_json_end_object(j);

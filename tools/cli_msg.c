@@ -89,6 +89,20 @@ void tq_cli_diag(const char *file, const tq_diag *d)
     funlockfile(stderr);
 }
 
+void tq_cli_diags_say(void *ctx, const tq_diag *d)
+{
+    tq_cli_diags *r = ctx;
+    if (++r->seen <= TQ_CLI_DIAGS_SHOWN)
+        tq_cli_diag(r->file, d);
+}
+
+void tq_cli_diags_more(const tq_cli_diags *r, const char *what)
+{
+    if (r->seen > TQ_CLI_DIAGS_SHOWN)
+        tq_cli_warn("%s: ... and %llu more bad %s", r->file,
+                    (unsigned long long)(r->seen - TQ_CLI_DIAGS_SHOWN), what);
+}
+
 int tq_cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

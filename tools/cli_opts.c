@@ -266,15 +266,6 @@ int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const cha
     return rc;
 }
 
-int tq_cli_args(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
-                int maxpos, int *npos, const char *help)
-{
-    int rc = tq_cli_parse(cmd, argc, argv, opts, pos, maxpos, npos);
-    if (rc < 0)
-        return tq_cli_help(help);
-    return rc ? rc : TQ_CLI_GO;
-}
-
 int tq_cli_u64(const char *cmd, const char *name, const char *s, uint64_t *out)
 {
     char *end;

@@ -33,10 +33,17 @@ int tq_cli_colour(void)
 void tq_progress_init(tq_progress *p, const char *what)
 {
     p->what = what;
+    p->unit = TQ_PROGRESS_BYTES;
     p->start = p->last = tq_cli_now();
     p->active = !tq_cli_quiet && tq_cli_fancy_stderr();
     p->drawn = 0;
     p->note[0] = '\0';
+}
+
+void tq_progress_step(void *p, uint64_t done, uint64_t total)
+{
+    tq_progress *pr = p;
+    tq_progress_update(pr, done, total, pr->unit);
 }
 
 /* human_bytes() - "512 B", "12.3 KiB", "4.56 MiB", "1.23 GiB". */

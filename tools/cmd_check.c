@@ -90,32 +90,39 @@ static void print_check_text(const char *db, const tq_store_check_report *r)
            (unsigned long long)r->journals, (unsigned long long)r->changes);
 }
 
-int tq_cmd_check(int argc, char **argv)
+typedef struct check_args {
+    const char *db, *json, *quiet, *maxp;
+    tq_store_check_opts co;
+} check_args;
+
+/* check_check() - --db (check opens no store: tq_store_check reads the file) and
+ * --max-problems.  @return 0 or the exit status (said). */
+static int check_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *json = NULL, *quiet = NULL, *maxp = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {"quiet", 0, &quiet},
-                     {"max-problems", 1, &maxp}, {NULL, 0, NULL}};
-    const char *pos[1];
-    tq_store_check_opts co = { 0 };
+    check_args *a = c->args;
+    if (a->db == NULL)
+        return tq_cli_usage("check", "--db DIR is required");
+    if (a->maxp != NULL)
+        return tq_cli_u64("check", "--max-problems", a->maxp, &a->co.max_problems);
+    return 0;
+}
+
+static int check_run(tq_cli_cmd *c)
+{
+    const check_args *a = c->args;
+    const char *db = a->db, *quiet = a->quiet;
     tq_store_check_report r;
     check_out o = { 0 };
     tq_diag d;
-    int npos, rc = tq_cli_args("check", argc, argv, opts, pos, 0, &npos, help_check);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (db == NULL)
-        return tq_cli_usage("check", "--db DIR is required");
-    if (maxp != NULL && (rc = tq_cli_u64("check", "--max-problems", maxp,
-                                         &co.max_problems)) != 0)
-        return rc;
+    int rc;
     memset(&d, 0, sizeof d);
-    o.json = json != NULL;
+    o.json = a->json != NULL;
     if (o.json) {
         tq_cli_json_begin(&o.j, stdout);
         tq_json_key(&o.j, "problems");
         tq_json_begin_array(&o.j);
     }
-    rc = tq_store_check(db, &co, print_problem, &o, &r, &d);
+    rc = tq_store_check(db, &a->co, print_problem, &o, &r, &d);
     int jrc = o.json ? print_check_json_tail(&o.j, db, rc, &r) : 0;
     if (!o.json && rc == TQ_OK && !quiet && !tq_cli_quiet)
         print_check_text(db, &r);
@@ -135,6 +142,16 @@ int tq_cmd_check(int argc, char **argv)
                             d.why[0] ? d.why : tq_strerror(rc));
     return tq_cli_error(tq_cli_exit_for(rc), "%s: cannot check the database: %s%s%s", db,
                         tq_strerror(rc), d.why[0] ? ": " : "", d.why);
+}
+
+int tq_cmd_check(int argc, char **argv)
+{
+    check_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {"quiet", 0, &a.quiet},
+                     {"max-problems", 1, &a.maxp}, {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "check", .help = help_check, .opts = opts, .check = check_check,
+                    .run = check_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }
 
 /* ---- backup ---- */
@@ -209,30 +226,39 @@ static int backup_source_ok(const char *db)
                         "copied: %s", db, d.why[0] ? d.why : tq_strerror(rc));
 }
 
+typedef struct backup_args {
+    const char *db, *quiet, *json;
+} backup_args;
+
+static int backup_check(tq_cli_cmd *c)
+{
+    const backup_args *a = c->args;
+    return backup_source_ok(a->db);
+}
+
+static int backup_run(tq_cli_cmd *c)
+{
+    const backup_args *a = c->args;
+    const char *db = a->db, *out = c->pos[0];
+    tq_diag d;
+    memset(&d, 0, sizeof d);
+    int rc = tq_store_backup(c->s, out, &d);
+    if (rc != TQ_OK)
+        return tq_cli_error(tq_cli_exit_for(rc), "backup of %s to %s failed: %s", db, out,
+                            d.why[0] ? d.why : tq_strerror(rc));
+    return backup_verify(db, out, a->json != NULL);
+}
+
 int tq_cmd_backup(int argc, char **argv)
 {
-    const char *db = NULL, *quiet = NULL, *json = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"quiet", 0, &quiet}, {"json", 0, &json},
+    backup_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db}, {"quiet", 0, &a.quiet}, {"json", 0, &a.json},
                      {NULL, 0, NULL}};
-    const char *pos[1];
-    tq_store *s;
-    tq_diag d;
-    int npos, rc = tq_cli_args("backup", argc, argv, opts, pos, 1, &npos, help_backup);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 1)
-        return tq_cli_usage("backup", "give the directory to copy into: backup --db DIR OUT");
-    if (quiet)
-        tq_cli_quiet = 1;
-    if ((rc = backup_source_ok(db)) != 0)
-        return rc;
-    if ((rc = tq_cli_open_store("backup", db, 0, 0, &s)) != 0)
-        return rc;
-    memset(&d, 0, sizeof d);
-    rc = tq_store_backup(s, pos[0], &d);
-    tq_store_close(s);
-    if (rc != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(rc), "backup of %s to %s failed: %s", db, pos[0],
-                            d.why[0] ? d.why : tq_strerror(rc));
-    return backup_verify(db, pos[0], json != NULL);
+    /* --db before the source check, which reads DIR/data.mdb */
+    tq_cli_cmd c = {.name = "backup", .help = help_backup, .opts = opts, .minpos = 1,
+                    .maxpos = 1,
+                    .needs = "give the directory to copy into: backup --db DIR OUT",
+                    .store = TQ_CLI_READ, .db = &a.db, .db_first = 1, .check = backup_check,
+                    .run = backup_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

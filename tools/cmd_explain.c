@@ -143,13 +143,10 @@ static int gather(tq_store *s, const char *db, const char *decl_no, tq_txn **t,
 
 /* explain() - answer for decl_no from database db and the njournals journals.
  * @return the exit status. */
-static int explain(const char *db, const char *decl_no, const char *const *journals,
-                   int njournals, int json)
+static int explain(tq_store *s, const char *db, const char *decl_no,
+                   const char *const *journals, int njournals, int json)
 {
-    tq_store *s = NULL;
-    int status = tq_cli_open_store("explain", db, 0, 0, &s);
-    if (status != 0)
-        return status;
+    int status;
     tq_explain *x = tq_explain_new();
     tq_explain_payment_list pays = {0};
     char *line = malloc(TQ_NDJSON_LINE_MAX);
@@ -172,7 +169,6 @@ static int explain(const char *db, const char *decl_no, const char *const *journ
     }
 out:
     tq_txn_abort(t);
-    tq_store_close(s);
     free(line);
     tq_explain_payment_list_release(&pays);
     tq_explain_journals_release(&jv);
@@ -180,30 +176,42 @@ out:
     return status;
 }
 
-int tq_cmd_explain(int argc, char **argv)
+typedef struct explain_args {
+    const char *db, *json;
+    const char *journals[TQ_OPT_LIST_MAX + 1];
+} explain_args;
+
+/* explain_check() - DECL_NO as the store keeps it. */
+static int explain_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *json = NULL;
-    const char *journals[TQ_OPT_LIST_MAX + 1] = {NULL};
-    tq_opt opts[] = {{"db", 1, &db},
-                     {"journal", TQ_OPT_LIST, journals},
-                     {"j", TQ_OPT_LIST, journals},
-                     {"json", 0, &json},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("explain", argc, argv, opts, pos, 1, &npos, help_explain);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 1)
-        return tq_cli_usage("explain", "needs DECL_NO");
-    if (!tq_valid_decl_no(pos[0], strlen(pos[0]))) {
+    const char *decl_no = c->pos[0];
+    if (!tq_valid_decl_no(decl_no, strlen(decl_no))) {
         char q[80];
         return tq_cli_usage("explain", "DECL_NO must be 12 digits, the first not 0; got '%s'",
-                            tq_diag_quote(pos[0], strlen(pos[0]), q, sizeof q));
+                            tq_diag_quote(decl_no, strlen(decl_no), q, sizeof q));
     }
-    if (db == NULL)
-        return tq_cli_usage("explain", "needs --db DIR");
+    return 0;
+}
+
+static int explain_run(tq_cli_cmd *c)
+{
+    const explain_args *a = c->args;
     int njournals = 0;
-    while (journals[njournals])
+    while (a->journals[njournals])
         njournals++;
-    return explain(db, pos[0], journals, njournals, json != NULL);
+    return explain(c->s, a->db, c->pos[0], a->journals, njournals, a->json != NULL);
+}
+
+int tq_cmd_explain(int argc, char **argv)
+{
+    explain_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},
+                     {"journal", TQ_OPT_LIST, a.journals},
+                     {"j", TQ_OPT_LIST, a.journals},
+                     {"json", 0, &a.json},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "explain", .help = help_explain, .opts = opts, .minpos = 1,
+                    .maxpos = 1, .needs = "needs DECL_NO", .store = TQ_CLI_READ, .db = &a.db,
+                    .check = explain_check, .run = explain_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -74,43 +74,47 @@ static int print_json(const char *what, const char *out, uint64_t rows, uint64_t
     return tq_cli_json_end(&j);
 }
 
-int tq_cmd_export(int argc, char **argv)
+typedef struct export_args {
+    const char *db, *out, *since, *csv, *ndjson, *json;
+    int changes;             /* export changes */
+    uint64_t since_n;        /* its --since */
+} export_args;
+
+static const char export_needs[] = "needs decisions, permits or changes";
+
+/* export_check() - what to export, and options that go with it.  @return 0 or the exit
+ * status (said). */
+static int export_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *out = NULL, *since = NULL, *csv = NULL, *ndjson = NULL;
-    const char *json = NULL;
-    tq_opt opts[] = {{"db", 1, &db},       {"o", 1, &out},   {"output", 1, &out},
-                     {"since", 1, &since}, {"csv", 0, &csv}, {"ndjson", 0, &ndjson},
-                     {"json", 0, &json},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("export", argc, argv, opts, pos, 1, &npos, help_export);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    int changes = npos == 1 && strcmp(pos[0], "changes") == 0;
-    if (npos != 1 || (!changes && strcmp(pos[0], "decisions") != 0 &&
-                      strcmp(pos[0], "permits") != 0))
-        return tq_cli_usage("export", "needs decisions, permits or changes");
-    uint64_t since_n = 0;
-    if (!changes && (since || csv || ndjson))
+    export_args *a = c->args;
+    const char *what = c->pos[0], *out = a->out;
+    a->changes = strcmp(what, "changes") == 0;
+    if (!a->changes && strcmp(what, "decisions") != 0 && strcmp(what, "permits") != 0)
+        return tq_cli_usage("export", "%s", export_needs);
+    if (!a->changes && (a->since || a->csv || a->ndjson))
         return tq_cli_usage("export", "--since, --csv and --ndjson are for 'export changes'");
-    if (changes && since == NULL)
+    if (a->changes && a->since == NULL)
         return tq_cli_usage("export", "export changes needs --since N (0: from the start)");
-    if (changes && tq_cli_u64("export", "since", since, &since_n) != 0)
+    if (a->changes && tq_cli_u64("export", "since", a->since, &a->since_n) != 0)
         return TQ_EXIT_USAGE;
-    if (csv && ndjson)
+    if (a->csv && a->ndjson)
         return tq_cli_usage("export", "give one of --csv and --ndjson");
-    if (json && (out == NULL || strcmp(out, "-") == 0 || strcmp(out, "/dev/stdout") == 0))
+    if (a->json && (out == NULL || strcmp(out, "-") == 0 || strcmp(out, "/dev/stdout") == 0))
         return tq_cli_usage("export", "--json needs -o FILE: the CSV would share stdout");
-    tq_store *s;
-    if ((rc = tq_cli_open_store("export", db, 0, 0, &s)) != 0)
-        return rc;
+    return 0;
+}
+
+static int export_run(tq_cli_cmd *c)
+{
+    const export_args *a = c->args;
+    const char *out = a->out, *json = a->json, *ndjson = a->ndjson, *const *pos = c->pos;
+    int changes = a->changes, rc;
+    tq_store *s = c->s;
     tq_out o;
     tq_diag d;
     memset(&d, 0, sizeof d);
-    if ((rc = tq_out_open(&o, out ? out : "-", 0, &d)) != TQ_OK) {
-        tq_store_close(s);
+    if ((rc = tq_out_open(&o, out ? out : "-", 0, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
-    }
     FILE *f = tq_out_fp(&o);
     uint64_t lines = 0, bytes = 0;
     FILE *cf = f && json ? tq_cli_counting(f, &lines, &bytes) : f;
@@ -119,12 +123,11 @@ int tq_cmd_export(int argc, char **argv)
     if (cf == NULL)
         rc = TQ_ERR_NOMEM;
     else if (changes)
-        status = export_changes(s, cf, since_n, ndjson != NULL, &rc, &last);
+        status = export_changes(s, cf, a->since_n, ndjson != NULL, &rc, &last);
     else
         rc = pos[0][0] == 'd' ? tq_export_decisions(s, cf) : tq_export_permits(s, cf);
     if (cf && cf != f && fclose(cf) != 0 && rc == TQ_OK)
         rc = TQ_ERR_IO;
-    tq_store_close(s);
     if (status > 0) {
         tq_out_rollback(&o);
         return status;
@@ -145,4 +148,17 @@ int tq_cmd_export(int argc, char **argv)
     /* every output but NDJSON starts with a header line, which is not a row */
     return print_json(pos[0], out, lines && !(changes && ndjson) ? lines - 1 : lines, bytes,
                       changes ? &last : NULL);
+}
+
+int tq_cmd_export(int argc, char **argv)
+{
+    export_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},       {"o", 1, &a.out},   {"output", 1, &a.out},
+                     {"since", 1, &a.since}, {"csv", 0, &a.csv}, {"ndjson", 0, &a.ndjson},
+                     {"json", 0, &a.json},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "export", .help = help_export, .opts = opts, .minpos = 1,
+                    .maxpos = 1, .needs = export_needs, .store = TQ_CLI_READ, .db = &a.db,
+                    .check = export_check, .run = export_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -21,46 +21,47 @@ static const char help_gen[] =
     "example:\n"
     "  thongquan gen --declarations 15000 --seed 1 --out morning\n";
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    tq_progress_update(ctx, done, total, "declarations");
-}
+typedef struct gen_args {
+    const char *n, *seed, *out, *quiet, *frame, *json;
+    tq_gen_opts go;
+} gen_args;
 
-int tq_cmd_gen(int argc, char **argv)
+/* gen_check() - the numbers into a->go. */
+static int gen_check(tq_cli_cmd *c)
 {
-    const char *n = NULL, *seed = "1", *out = NULL, *quiet = NULL, *frame = NULL,
-               *json = NULL;
-    tq_opt opts[] = {{"declarations", 1, &n}, {"seed", 1, &seed}, {"out", 1, &out},
-                     {"quiet", 0, &quiet},    {"frame-size", 1, &frame},
-                     {"json", 0, &json},      {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_parse("gen", argc, argv, opts, pos, 0, &npos);
-    if (rc < 0)
-        return tq_cli_help(help_gen);
-    if (rc)
-        return rc;
-    if (n == NULL || out == NULL)
+    gen_args *a = c->args;
+    tq_gen_opts *go = &a->go;
+    if (a->n == NULL || a->out == NULL)
         return tq_cli_usage("gen", "needs --declarations N and --out DIR");
-    tq_gen_opts go = {0};
-    if (tq_cli_u64("gen", "declarations", n, &go.declarations) ||
-        tq_cli_u64("gen", "seed", seed, &go.seed))
+    if (tq_cli_u64("gen", "declarations", a->n, &go->declarations) ||
+        tq_cli_u64("gen", "seed", a->seed, &go->seed))
         return TQ_EXIT_USAGE;
-    if (frame) {
+    if (a->frame) {
         uint64_t v;
-        if (tq_cli_u64("gen", "frame-size", frame, &v))
+        if (tq_cli_u64("gen", "frame-size", a->frame, &v))
             return TQ_EXIT_USAGE;
         if (v < 4096 || v > TQ_JOURNAL_FRAME_MAX / 2)
             return tq_cli_usage("gen", "--frame-size must be 4096..%u", TQ_JOURNAL_FRAME_MAX / 2);
-        go.frame_bytes = (size_t)v;
+        go->frame_bytes = (size_t)v;
     }
-    if (go.declarations < 1 || go.declarations > 1000000000ULL)
+    if (go->declarations < 1 || go->declarations > 1000000000ULL)
         return tq_cli_usage("gen", "--declarations must be 1..1000000000");
+    return 0;
+}
+
+static int gen_run(tq_cli_cmd *c)
+{
+    const gen_args *a = c->args;
+    const char *out = a->out, *json = a->json;
+    tq_gen_opts go = a->go;
+    int rc;
     if (mkdir(out, 0777) != 0 && errno != EEXIST)
         return tq_cli_error(TQ_EXIT_IO, "cannot create %s: %s", out, strerror(errno));
     go.out_dir = out;
     tq_progress prog;
     tq_progress_init(&prog, "gen");
-    go.progress = on_progress;
+    prog.unit = "declarations";
+    go.progress = tq_progress_step;
     go.progress_ctx = &prog;
     tq_gen_stats st;
     memset(&st, 0, sizeof st);
@@ -93,4 +94,16 @@ int tq_cmd_gen(int argc, char **argv)
                (unsigned long long)st.journal_bytes, (unsigned long long)st.payments,
                (unsigned long long)st.permits, tq_cli_now() - t0);
     return TQ_EXIT_OK;
+}
+
+int tq_cmd_gen(int argc, char **argv)
+{
+    gen_args a = {0};
+    a.seed = "1";
+    tq_opt opts[] = {{"declarations", 1, &a.n}, {"seed", 1, &a.seed}, {"out", 1, &a.out},
+                     {"quiet", 0, &a.quiet},    {"frame-size", 1, &a.frame},
+                     {"json", 0, &a.json},      {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "gen", .help = help_gen, .opts = opts, .check = gen_check,
+                    .run = gen_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -10,8 +10,6 @@
 #include "tq_ndjson.h"
 #include "tq_pack.h"
 
-#define MAX_REPORTED 50
-
 static const char help_pack[] =
     "usage: thongquan journal pack EVENTS.ndjson -o J.tqj [--append | --force]\n"
     "                              [--skip-invalid REJECTS.ndjson] [--frame-size BYTES]\n"
@@ -62,8 +60,7 @@ static void print_frame_error(const char *path, int rc, const tq_frame_info *fi)
 }
 
 typedef struct pack_cli {
-    const char *in_name;
-    uint64_t reported;
+    tq_cli_diags bad;        /* the bad lines said; .file names the input */
     uint64_t in_size;
     tq_progress prog;
 } pack_cli;
@@ -71,8 +68,7 @@ typedef struct pack_cli {
 static void pack_on_bad(void *ctx, const tq_diag *d)
 {
     pack_cli *c = ctx;
-    if (++c->reported <= MAX_REPORTED)
-        tq_cli_diag(c->in_name, d);
+    tq_cli_diags_say(&c->bad, d);
 }
 
 static void pack_on_progress(void *ctx, uint64_t events, uint64_t in_bytes)
@@ -127,44 +123,51 @@ static int pack_failed(const tq_pack_opts *po, int rc, const tq_pack_stats *st,
     return tq_cli_error(status, "%s: %s; nothing was written", po->out, why);
 }
 
-static int pack(int argc, char **argv)
+typedef struct pack_args {
+    const char *out, *append, *skip, *frame, *quiet, *force, *json;
+    size_t frame_bytes;      /* --frame-size, 0: the default */
+} pack_args;
+
+static const char pack_needs[] = "needs EVENTS.ndjson and -o J.tqj";
+
+/* pack_check() - -o, --append against --force, and --frame-size. */
+static int pack_check(tq_cli_cmd *c)
 {
-    const char *out = NULL, *append = NULL, *skip = NULL, *frame = NULL, *quiet = NULL,
-               *force = NULL, *json = NULL;
-    tq_opt opts[] = {{"o", 1, &out},         {"output", 1, &out},      {"append", 0, &append},
-                     {"skip-invalid", 1, &skip}, {"frame-size", 1, &frame},
-                     {"force", 0, &force},   {"quiet", 0, &quiet},     {"json", 0, &json},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("journal pack", argc, argv, opts, pos, 1, &npos, help_pack);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 1 || out == NULL)
-        return tq_cli_usage("journal pack", "needs EVENTS.ndjson and -o J.tqj");
-    if (append && force)
+    pack_args *a = c->args;
+    if (a->out == NULL)
+        return tq_cli_usage("journal pack", "%s", pack_needs);
+    if (a->append && a->force)
         return tq_cli_usage("journal pack", "--append and --force do not go together");
-    tq_pack_opts po = {.out = out, .append = append != NULL, .force = force != NULL,
-                       .reject = skip, .stop = &tq_cli_stop};
-    if (frame) {
+    if (a->frame) {
         uint64_t v;
-        if (tq_cli_u64("journal pack", "frame-size", frame, &v))
+        if (tq_cli_u64("journal pack", "frame-size", a->frame, &v))
             return TQ_EXIT_USAGE;
         if (v < 4096 || v > TQ_JOURNAL_FRAME_MAX)
             return tq_cli_usage("journal pack", "--frame-size must be 4096..%u",
                                 TQ_JOURNAL_FRAME_MAX);
-        po.frame_bytes = (size_t)v;
+        a->frame_bytes = (size_t)v;
     }
+    return 0;
+}
+
+static int pack_run(tq_cli_cmd *cmd)
+{
+    const pack_args *a = cmd->args;
+    const char *out = a->out, *json = a->json, *const *pos = cmd->pos;
+    tq_pack_opts po = {.out = out, .append = a->append != NULL, .force = a->force != NULL,
+                       .reject = a->skip, .stop = &tq_cli_stop, .frame_bytes = a->frame_bytes};
+    int rc;
     /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
-    pack_cli c = {.in_name = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
+    pack_cli c = {.bad.file = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
     FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
         return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",
-                            c.in_name, strerror(errno));
+                            c.bad.file, strerror(errno));
     struct stat in_sb;
     c.in_size = fstat(fileno(in), &in_sb) == 0 && S_ISREG(in_sb.st_mode)
                     ? (uint64_t)in_sb.st_size : 0;
     char command[160];
-    snprintf(command, sizeof command, "journal pack %s", c.in_name);
+    snprintf(command, sizeof command, "journal pack %s", c.bad.file);
     po.in = in;
     po.command = command;
     po.on_bad = pack_on_bad;
@@ -179,15 +182,13 @@ static int pack(int argc, char **argv)
     tq_progress_done(&c.prog);
     if (in != stdin)
         fclose(in);
-    if (st.bad > MAX_REPORTED)
-        tq_cli_warn("%s: ... and %llu more bad lines", c.in_name,
-                    (unsigned long long)(st.bad - MAX_REPORTED));
+    tq_cli_diags_more(&c.bad, "lines");
     if (rc != TQ_OK)
-        return pack_failed(&po, rc, &st, &d, c.in_name);
+        return pack_failed(&po, rc, &st, &d, c.bad.file);
     if (json) {
         tq_json j;
         tq_cli_json_begin(&j, stdout);
-        tq_json_kv_string(&j, "input", c.in_name);
+        tq_json_kv_string(&j, "input", c.bad.file);
         tq_json_kv_string(&j, "journal", out);
         tq_json_kv_bool(&j, "append", po.append);
         tq_json_kv_u64(&j, "events", st.events);
@@ -201,15 +202,10 @@ static int pack(int argc, char **argv)
     return st.bad ? TQ_EXIT_INPUT : TQ_EXIT_OK;
 }
 
-static int cat(int argc, char **argv)
+static int cat_run(tq_cli_cmd *c)
 {
-    tq_opt opts[] = {{NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("journal cat", argc, argv, opts, pos, 1, &npos, help_cat);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 1)
-        return tq_cli_usage("journal cat", "needs J.tqj");
+    const char *const *pos = c->pos;
+    int rc;
     tq_journal_reader *r;
     tq_diag d;
     memset(&d, 0, sizeof d);
@@ -263,12 +259,8 @@ static void print_verify(const char *path, const tq_verify_result *res)
 
 static int print_verify_json(const char *path, const tq_verify_result *res)
 {
-    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_cli_hex_id(res->id, hex);
     tq_json j;
-    tq_cli_json_begin(&j, stdout);
-    tq_json_kv_string(&j, "journal", path);
-    tq_json_kv_string(&j, "id", hex);
+    tq_cli_json_begin_journal(&j, path, "id", res->id);
     TQ_CLI_JSON_U64S(&j, {"version", res->version}, {"frame_max", res->frame_max});
     tq_json_key(&j, "first_seq");
     if (res->events)
@@ -296,16 +288,14 @@ static int print_verify_json(const char *path, const tq_verify_result *res)
     return tq_cli_json_end(&j);
 }
 
-static int verify(int argc, char **argv)
+typedef struct verify_args {
+    const char *quiet, *json;
+} verify_args;
+
+static int verify_run(tq_cli_cmd *c)
 {
-    const char *quiet = NULL, *json = NULL;
-    tq_opt opts[] = {{"quiet", 0, &quiet}, {"json", 0, &json}, {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("journal verify", argc, argv, opts, pos, 1, &npos, help_verify);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 1)
-        return tq_cli_usage("journal verify", "needs J.tqj");
+    const char *json = ((const verify_args *)c->args)->json, *const *pos = c->pos;
+    int rc;
     tq_verify_result res;
     tq_diag d;
     memset(&d, 0, sizeof d);
@@ -328,6 +318,36 @@ static int verify(int argc, char **argv)
     }
     print_frame_error(pos[0], rc, &res.bad);
     return tq_cli_exit_for(rc);
+}
+
+static int pack(int argc, char **argv)
+{
+    pack_args a = {0};
+    tq_opt opts[] = {{"o", 1, &a.out},         {"output", 1, &a.out},    {"append", 0, &a.append},
+                     {"skip-invalid", 1, &a.skip}, {"frame-size", 1, &a.frame},
+                     {"force", 0, &a.force},   {"quiet", 0, &a.quiet},   {"json", 0, &a.json},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "journal pack", .help = help_pack, .opts = opts, .minpos = 1,
+                    .maxpos = 1, .needs = pack_needs, .check = pack_check, .run = pack_run,
+                    .args = &a};
+    return tq_cli_main(&c, argc, argv);
+}
+
+static int cat(int argc, char **argv)
+{
+    tq_opt opts[] = {{NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "journal cat", .help = help_cat, .opts = opts, .minpos = 1,
+                    .maxpos = 1, .needs = "needs J.tqj", .run = cat_run};
+    return tq_cli_main(&c, argc, argv);
+}
+
+static int verify(int argc, char **argv)
+{
+    verify_args a = {0};
+    tq_opt opts[] = {{"quiet", 0, &a.quiet}, {"json", 0, &a.json}, {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "journal verify", .help = help_verify, .opts = opts, .minpos = 1,
+                    .maxpos = 1, .needs = "needs J.tqj", .run = verify_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }
 
 int tq_cmd_journal(int argc, char **argv)

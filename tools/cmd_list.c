@@ -253,41 +253,37 @@ static int run_list(tq_store *s, const tq_list_filter *f, out_ctx *o, tq_list_st
     return rc;
 }
 
-int tq_cmd_list(int argc, char **argv)
-{
+/* What list takes (its options), and what list_check makes of them. */
+typedef struct list_cmd {
     list_args a;
-    memset(&a, 0, sizeof a);
-    tq_opt opts[] = {{"db", 1, &a.db},         {"state", 1, &a.state},
-                     {"reason", 1, &a.reason}, {"office", 1, &a.office},
-                     {"declarant", 1, &a.declarant}, {"permit", 1, &a.permit},
-                     {"registered-before", 1, &a.before}, {"older-than", 1, &a.older},
-                     {"as-of", 1, &a.as_of},   {"tax-paid", 0, &a.tax_paid},
-                     {"limit", 1, &a.limit},   {"csv", 0, &a.csv},
-                     {"ndjson", 0, &a.ndjson}, {"table", 0, &a.table},
-                     {"o", 1, &a.out},         {"output", 1, &a.out},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("list", argc, argv, opts, pos, 0, &npos, help_list);
-    if (rc != TQ_CLI_GO)
-        return rc;
     tq_list_filter f;
-    out_ctx o = {0};
-    if ((rc = build_filter(&a, &f)) != 0 || (rc = pick_format(&a, &o.fmt)) != 0)
-        return rc;
-    tq_store *s;
-    if ((rc = tq_cli_open_store("list", a.db, 0, 0, &s)) != 0)
-        return rc;
+    int fmt;
+} list_cmd;
+
+/* list_check() - the filter and the format; a bad value exits 2 naming it. */
+static int list_check(tq_cli_cmd *c)
+{
+    list_cmd *l = c->args;
+    int rc = build_filter(&l->a, &l->f);
+    return rc ? rc : pick_format(&l->a, &l->fmt);
+}
+
+static int list_run(tq_cli_cmd *c)
+{
+    const list_cmd *l = c->args;
+    const list_args *a = &l->a;
+    const tq_list_filter *f = &l->f;
+    out_ctx o = {.fmt = l->fmt};
+    tq_store *s = c->s;
+    int rc;
     tq_out out;
     tq_diag d;
     memset(&d, 0, sizeof d);
-    if ((rc = tq_out_open(&out, a.out ? a.out : "-", 0, &d)) != TQ_OK) {
-        tq_store_close(s);
+    if ((rc = tq_out_open(&out, a->out ? a->out : "-", 0, &d)) != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "cannot create %s", d.why);
-    }
     o.f = tq_out_fp(&out);
     tq_list_stats st;
-    rc = o.f ? run_list(s, &f, &o, &st, &d) : TQ_ERR_NOMEM;
-    tq_store_close(s);
+    rc = o.f ? run_list(s, f, &o, &st, &d) : TQ_ERR_NOMEM;
     if (rc != TQ_OK && out.err == 0) {
         tq_out_rollback(&out);
         if (rc == TQ_ERR_DBCORRUPT && d.why[0])
@@ -299,4 +295,22 @@ int tq_cmd_list(int argc, char **argv)
     if (st.matched == 0 && o.fmt == FMT_TABLE)
         fputs("no declarations match\n", stderr);
     return TQ_EXIT_OK;
+}
+
+int tq_cmd_list(int argc, char **argv)
+{
+    list_cmd l = {0};
+    list_args *a = &l.a;
+    tq_opt opts[] = {{"db", 1, &a->db},         {"state", 1, &a->state},
+                     {"reason", 1, &a->reason}, {"office", 1, &a->office},
+                     {"declarant", 1, &a->declarant}, {"permit", 1, &a->permit},
+                     {"registered-before", 1, &a->before}, {"older-than", 1, &a->older},
+                     {"as-of", 1, &a->as_of},   {"tax-paid", 0, &a->tax_paid},
+                     {"limit", 1, &a->limit},   {"csv", 0, &a->csv},
+                     {"ndjson", 0, &a->ndjson}, {"table", 0, &a->table},
+                     {"o", 1, &a->out},         {"output", 1, &a->out},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "list", .help = help_list, .opts = opts, .store = TQ_CLI_READ,
+                    .db = &a->db, .check = list_check, .run = list_run, .args = &l};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -10,8 +10,6 @@
 #include "tq_load.h"
 #include "tq_out.h"
 
-#define MAX_REPORTED 50
-
 /* ---- load ---- */
 
 static const char help_load[] =
@@ -29,23 +27,6 @@ static const char help_load[] =
     "\n"
     "example:\n"
     "  thongquan load payments treasury-2024-08-06.csv --db /var/lib/thongquan/db\n";
-
-typedef struct load_report {
-    const char *file;
-    uint64_t shown;
-} load_report;
-
-static void on_load_error(void *ctx, const tq_diag *d)
-{
-    load_report *r = ctx;
-    if (++r->shown <= MAX_REPORTED)
-        tq_cli_diag(r->file, d);
-}
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    tq_progress_update(ctx, done, total, TQ_PROGRESS_BYTES);
-}
 
 /* open_input() - the file to load, checked before anything else: a missing file is an
  * input error (1), a permission problem 8, and anything but a regular file is refused
@@ -117,27 +98,31 @@ static int print_result(const char *file, const char *what, tq_load_kind kind,
     return TQ_EXIT_OK;
 }
 
-int tq_cmd_load(int argc, char **argv)
+typedef struct load_args {
+    const char *db, *skip, *quiet, *json, *nosync;
+    tq_load_kind kind;       /* payments or permits */
+} load_args;
+
+static int load_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *skip = NULL, *quiet = NULL, *json = NULL, *nosync = NULL;
-    tq_opt opts[] = {{"db", 1, &db},       {"skip-invalid", 1, &skip}, {"quiet", 0, &quiet},
-                     {"json", 0, &json},   {"no-sync", 0, &nosync},    {NULL, 0, NULL}};
-    const char *pos[2];
-    int npos, rc = tq_cli_args("load", argc, argv, opts, pos, 2, &npos, help_load);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (npos != 2)
-        return tq_cli_usage("load", "needs payments|permits and FILE.csv");
-    tq_load_opts lo = {0};
-    if (strcmp(pos[0], "payments") == 0)
-        lo.kind = TQ_LOAD_PAYMENTS;
-    else if (strcmp(pos[0], "permits") == 0)
-        lo.kind = TQ_LOAD_PERMITS;
+    load_args *a = c->args;
+    if (strcmp(c->pos[0], "payments") == 0)
+        a->kind = TQ_LOAD_PAYMENTS;
+    else if (strcmp(c->pos[0], "permits") == 0)
+        a->kind = TQ_LOAD_PERMITS;
     else
         return tq_cli_usage("load", "what to load must be payments or permits, got '%s'",
-                            pos[0]);
-    /* The input is opened before the writer lock: a FIFO with no writer, or a file
-     * that is not there, never holds the database locked. */
+                            c->pos[0]);
+    return 0;
+}
+
+/* load_run() - the database is opened here, once the input is: a FIFO with no writer,
+ * or a file that is not there, never holds the database locked. */
+static int load_run(tq_cli_cmd *c)
+{
+    const load_args *a = c->args;
+    const char *db = a->db, *skip = a->skip, *const *pos = c->pos;
+    int rc;
     FILE *in = NULL;
     if ((rc = open_input(pos[1], &in)) != 0)
         return rc;
@@ -152,21 +137,17 @@ int tq_cmd_load(int argc, char **argv)
                             "nothing was loaded", d.why);
     }
     tq_store *s;
-    if ((rc = tq_cli_open_store("load", db, 1, nosync != NULL, &s)) != 0) {
+    if ((rc = tq_cli_open_store("load", db, 1, a->nosync != NULL, &s)) != 0) {
         tq_out_rollback(&rej);
         fclose(in);
         return rc;
     }
-    load_report lr = {.file = pos[1]};
-    lo.reject_out = skip ? &rej : NULL;
-    lo.in = in;
-    lo.on_error = on_load_error;
-    lo.ctx = &lr;
-    lo.stop = &tq_cli_stop;
+    tq_cli_diags lr = {.file = pos[1]};
     tq_progress prog;
     tq_progress_init(&prog, "load");
-    lo.progress = on_progress;
-    lo.progress_ctx = &prog;
+    tq_load_opts lo = {.kind = a->kind, .reject_out = skip ? &rej : NULL, .in = in,
+                       .on_error = tq_cli_diags_say, .ctx = &lr, .stop = &tq_cli_stop,
+                       .progress = tq_progress_step, .progress_ctx = &prog};
     tq_load_stats st;
     memset(&st, 0, sizeof st);
     double t0 = tq_cli_now();
@@ -185,12 +166,21 @@ int tq_cmd_load(int argc, char **argv)
                                 "not be put in place: %s", pos[1], od.why);
     }
     tq_out_rollback(&rej);
-    if (lr.shown > MAX_REPORTED)
-        tq_cli_warn("%s: ... and %llu more bad rows", pos[1],
-                    (unsigned long long)(lr.shown - MAX_REPORTED));
+    tq_cli_diags_more(&lr, "rows");
     if (rc != TQ_OK)
         return say_failure(pos[1], rc, &st, &d);
-    if ((rc = print_result(pos[1], pos[0], lo.kind, &st, el, json != NULL)) != 0)
+    if ((rc = print_result(pos[1], pos[0], lo.kind, &st, el, a->json != NULL)) != 0)
         return rc;
     return st.rejected ? TQ_EXIT_INPUT : TQ_EXIT_OK;
+}
+
+int tq_cmd_load(int argc, char **argv)
+{
+    load_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},     {"skip-invalid", 1, &a.skip}, {"quiet", 0, &a.quiet},
+                     {"json", 0, &a.json}, {"no-sync", 0, &a.nosync},    {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "load", .help = help_load, .opts = opts, .minpos = 2, .maxpos = 2,
+                    .needs = "needs payments|permits and FILE.csv", .check = load_check,
+                    .run = load_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -500,21 +500,16 @@ static int work(run *r)
     return status;
 }
 
-int tq_cmd_nightly(int argc, char **argv)
+typedef struct nightly_args {
+    const char *inbox, *db, *reports, *metrics, *create, *quiet, *json, *nosync, *min_age,
+        *seed_ledger, *deadline;
+} nightly_args;
+
+static int nightly_run(tq_cli_cmd *c)
 {
-    const char *inbox = NULL, *db = NULL, *reports = NULL, *metrics = NULL, *create = NULL,
-               *quiet = NULL, *json = NULL, *nosync = NULL, *min_age = NULL,
-               *seed_ledger = NULL, *deadline = NULL;
-    tq_opt opts[] = {{"inbox", 1, &inbox},   {"db", 1, &db},         {"reports", 1, &reports},
-                     {"metrics", 1, &metrics}, {"create", 0, &create}, {"quiet", 0, &quiet},
-                     {"q", 0, &quiet},       {"json", 0, &json},     {"no-sync", 0, &nosync},
-                     {"min-age", 1, &min_age}, {"seed-ledger", 0, &seed_ledger},
-                     {"deadline", 1, &deadline},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("nightly", argc, argv, opts, pos, 0, &npos, help_nightly);
-    if (rc != TQ_CLI_GO)
-        return rc;
+    const nightly_args *a = c->args;
+    const char *inbox = a->inbox, *db = a->db, *reports = a->reports, *metrics = a->metrics,
+               *min_age = a->min_age, *deadline = a->deadline;
     run r;
     memset(&r, 0, sizeof r);
     r.lock.fd = -1;
@@ -523,12 +518,10 @@ int tq_cmd_nightly(int argc, char **argv)
     r.db = db && *db ? db : NULL;
     r.reports = reports && *reports ? reports : NULL;
     r.metrics = metrics && *metrics ? metrics : NULL;
-    r.create = create != NULL;
-    r.json = json != NULL;
-    r.nosync = nosync != NULL;
+    r.create = a->create != NULL;
+    r.json = a->json != NULL;
+    r.nosync = a->nosync != NULL;
     r.min_age = 60;
-    if (quiet)
-        tq_cli_quiet = 1;
     if (r.inbox == NULL || r.db == NULL)
         return tq_cli_usage("nightly", "needs --inbox DIR and --db DIR");
     if (min_age && *min_age && tq_cli_u64("nightly", "min-age", min_age, &r.min_age) != 0)
@@ -549,10 +542,24 @@ int tq_cmd_nightly(int argc, char **argv)
         status = take_lock(&r);
     if (status == 0)
         status = prepare_reports(&r);
-    if (status == 0 && seed_ledger)
+    if (status == 0 && a->seed_ledger)
         status = seed(&r);
     if (status == 0)
         status = work(&r);
     run_free(&r);
     return status;
+}
+
+int tq_cmd_nightly(int argc, char **argv)
+{
+    nightly_args a = {0};
+    tq_opt opts[] = {{"inbox", 1, &a.inbox},   {"db", 1, &a.db},         {"reports", 1, &a.reports},
+                     {"metrics", 1, &a.metrics}, {"create", 0, &a.create}, {"quiet", 0, &a.quiet},
+                     {"q", 0, &a.quiet},       {"json", 0, &a.json},     {"no-sync", 0, &a.nosync},
+                     {"min-age", 1, &a.min_age}, {"seed-ledger", 0, &a.seed_ledger},
+                     {"deadline", 1, &a.deadline},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "nightly", .help = help_nightly, .opts = opts, .run = nightly_run,
+                    .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

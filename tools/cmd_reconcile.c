@@ -479,31 +479,19 @@ static int write_page(rec_ctx *c, tq_out *o, tq_store *s, const rec_report *r,
 
 typedef struct rec_args {
     const char *db, *report, *csv, *html, *as_of;
-    int dry_run, json, nosync;
+    const char *dry, *json_opt, *quiet, *nosync;     /* the flags as given */
+    int dry_run, json;
 } rec_args;
 
-/* parse_args() - the options into *a.  @return TQ_CLI_GO, or the exit status. */
-static int parse_args(int argc, char **argv, rec_args *a)
+/* rec_check() - --as-of goes with --html; the flags into *a. */
+static int rec_check(tq_cli_cmd *cmd)
 {
-    const char *dry = NULL, *json = NULL, *quiet = NULL, *nosync = NULL;
-    tq_opt opts[] = {{"db", 1, &a->db},       {"report", 1, &a->report}, {"csv", 1, &a->csv},
-                     {"html", 1, &a->html},   {"as-of", 1, &a->as_of},
-                     {"dry-run", 0, &dry},    {"json", 0, &json},     {"quiet", 0, &quiet},
-                     {"q", 0, &quiet},        {"no-sync", 0, &nosync}, {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("reconcile", argc, argv, opts, pos, 0, &npos, help_reconcile);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (quiet)
-        tq_cli_quiet = 1;
-    if (a->db == NULL)
-        return tq_cli_usage("reconcile", "needs --db DIR");
+    rec_args *a = cmd->args;
     if (a->as_of && !a->html)
         return tq_cli_usage("reconcile", "--as-of goes with --html FILE");
-    a->dry_run = dry != NULL;
-    a->json = json != NULL;
-    a->nosync = nosync != NULL;
-    return TQ_CLI_GO;
+    a->dry_run = a->dry != NULL;
+    a->json = a->json_opt != NULL;
+    return 0;
 }
 
 /* open_outputs() - every output, created before anything changes, so a report that
@@ -561,29 +549,35 @@ static int run(rec_ctx *c, tq_store *s, const rec_args *a, tq_out *rep, tq_out *
     return write_outputs(&r, c, a->report ? rep : NULL, a->csv, committed, a->json);
 }
 
-int tq_cmd_reconcile(int argc, char **argv)
+static int rec_run(tq_cli_cmd *cmd)
 {
-    rec_args a = {0};
-    int status = parse_args(argc, argv, &a);
-    if (status != TQ_CLI_GO)
-        return status;
+    const rec_args *a = cmd->args;
+    int status;
     rec_ctx *c = calloc(1, sizeof *c);
     if (c == NULL)
         return tq_cli_error(TQ_EXIT_SOFTWARE, "out of memory");
-    tq_store *s = NULL;
-    if ((status = tq_cli_open_store("reconcile", a.db, 1, a.nosync, &s)) != 0) {
-        free(c);
-        return status;
-    }
+    tq_store *s = cmd->s;
     tq_out rep, hout;
     memset(&rep, 0, sizeof rep);
     memset(&hout, 0, sizeof hout);
-    if ((status = open_outputs(c, &a, &rep, &hout)) == 0)
-        status = run(c, s, &a, &rep, &hout);
+    if ((status = open_outputs(c, a, &rep, &hout)) == 0)
+        status = run(c, s, a, &rep, &hout);
     tq_out_rollback(&rep);
     tq_report_close(&hout, c->html);
     close_lists(c);
     free(c);
-    tq_store_close(s);
     return status;
+}
+
+int tq_cmd_reconcile(int argc, char **argv)
+{
+    rec_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},       {"report", 1, &a.report}, {"csv", 1, &a.csv},
+                     {"html", 1, &a.html},   {"as-of", 1, &a.as_of},
+                     {"dry-run", 0, &a.dry}, {"json", 0, &a.json_opt}, {"quiet", 0, &a.quiet},
+                     {"q", 0, &a.quiet},     {"no-sync", 0, &a.nosync}, {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "reconcile", .help = help_reconcile, .opts = opts,
+                    .store = TQ_CLI_WRITE, .db = &a.db, .db_first = 1, .nosync = &a.nosync,
+                    .check = rec_check, .run = rec_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

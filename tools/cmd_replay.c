@@ -142,12 +142,8 @@ static void json_events(tq_json *j, const tq_replay_stats *st)
 static int print_replay_json(const char *path, const tq_replay_stats *st, const tq_tally *t,
                              int dry_run, int status)
 {
-    char id[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_cli_hex_id(st->journal_id, id);
     tq_json j;
-    tq_cli_json_begin(&j, stdout);
-    tq_json_kv_string(&j, "journal", path);
-    tq_json_kv_string(&j, "journal_id", id);
+    tq_cli_json_begin_journal(&j, path, "journal_id", st->journal_id);
     tq_json_kv_bool(&j, "dry_run", dry_run);
     tq_json_key(&j, "status");
     tq_json_i64(&j, status);
@@ -158,11 +154,9 @@ static int print_replay_json(const char *path, const tq_replay_stats *st, const 
         tq_json_null(&j);
     }
     json_events(&j, st);
-    tq_json_kv_u64(&j, "first_seq", st->first_seq);
-    tq_json_kv_u64(&j, "last_seq", st->last_seq);
-    tq_json_kv_u64(&j, "journal_last_seq", st->journal_last_seq);
-    tq_json_kv_u64(&j, "frames", st->frames);
-    tq_json_kv_u64(&j, "commits", st->commits);
+    TQ_CLI_JSON_U64S(&j, {"first_seq", st->first_seq}, {"last_seq", st->last_seq},
+                     {"journal_last_seq", st->journal_last_seq}, {"frames", st->frames},
+                     {"commits", st->commits});
     tq_json_kv_bool(&j, "torn_tail", st->torn_tail);
     tq_json_kv_bool(&j, "interrupted", st->interrupted);
     tq_json_key(&j, "skipped");
@@ -175,9 +169,9 @@ static int print_replay_json(const char *path, const tq_replay_stats *st, const 
         tq_json_end_object(&j);
     }
     tq_json_end_array(&j);
-    tq_json_kv_u64(&j, "skipped_frames", st->nskipped);
-    tq_json_kv_u64(&j, "skipped_events", st->skipped_events);
-    tq_json_kv_u64(&j, "frame_pool_peak_bytes", st->pool_peak);
+    TQ_CLI_JSON_U64S(&j, {"skipped_frames", st->nskipped},
+                     {"skipped_events", st->skipped_events},
+                     {"frame_pool_peak_bytes", st->pool_peak});
     tq_json_key(&j, "seconds");
     tq_json_double(&j, st->seconds, 6);
     tq_json_key(&j, "events_per_second");
@@ -398,9 +392,7 @@ static int run_fill(const char *path, const char *db, int json, int dry_run, int
     tq_cli_hex_id(st.journal_id, id);
     if (json) {
         tq_json j;
-        tq_cli_json_begin(&j, stdout);
-        tq_json_kv_string(&j, "journal", path);
-        tq_json_kv_string(&j, "journal_id", id);
+        tq_cli_json_begin_journal(&j, path, "journal_id", st.journal_id);
         tq_json_kv_bool(&j, "dry_run", dry_run);
         TQ_CLI_JSON_U64S(&j, {"gaps", st.gaps}, {"gaps_filled", st.gaps_filled},
                          {"events", st.events}, {"applied", st.applied});
@@ -550,55 +542,59 @@ static int replay_summaries(tq_store *s, const char *path, const char *db,
     return status;
 }
 
-int tq_cmd_replay(int argc, char **argv)
+typedef struct replay_args {
+    const char *db, *threads, *dry, *json, *skip, *batch, *quiet, *nosync, *fill, *html,
+        *as_of;
+    tq_replay_opts ro;       /* --threads and --batch, by replay_check */
+} replay_args;
+
+/* replay_check() - what each mode (the journal, or --fill-gap COPY) takes, and the
+ * numbers. */
+static int replay_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *threads = NULL, *dry = NULL, *json = NULL, *skip = NULL,
-               *batch = NULL, *quiet = NULL, *nosync = NULL, *fill = NULL, *html = NULL,
-               *as_of = NULL;
-    tq_opt opts[] = {{"db", 1, &db},           {"threads", 1, &threads}, {"dry-run", 0, &dry},
-                     {"json", 0, &json},       {"skip-corrupt", 0, &skip},
-                     {"batch", 1, &batch},     {"quiet", 0, &quiet},
-                     {"no-sync", 0, &nosync},  {"fill-gap", 1, &fill},
-                     {"html", 1, &html},       {"as-of", 1, &as_of},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("replay", argc, argv, opts, pos, 1, &npos, help_replay);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (fill) {
-        if (npos != 0 || threads || skip || batch || html)
+    replay_args *a = c->args;
+    if (a->fill) {
+        if (c->npos != 0 || a->threads || a->skip || a->batch || a->html)
             return tq_cli_usage("replay", "--fill-gap COPY.tqj takes no journal, --threads, "
                                 "--skip-corrupt, --batch or --html");
-        return run_fill(fill, db, json != NULL, dry != NULL, nosync != NULL);
+        return 0;
     }
-    if (npos != 1)
+    if (c->npos != 1)
         return tq_cli_usage("replay", "needs J.tqj");
-    if (as_of && !html)
+    if (a->as_of && !a->html)
         return tq_cli_usage("replay", "--as-of goes with --html FILE");
-    tq_replay_opts ro = {0};
-    if ((rc = replay_numbers(threads, batch, &ro)) != 0)
-        return rc;
+    return replay_numbers(a->threads, a->batch, &a->ro);
+}
+
+/* replay_journal() - the journal at path into the database.  The database is opened
+ * once the journal is readable and the --html file created, so neither failure ever
+ * holds it locked.  @return the exit status. */
+static int replay_journal(const replay_args *a, const char *path)
+{
+    const char *db = a->db, *json = a->json, *html = a->html;
+    tq_replay_opts ro = a->ro;
+    int rc;
     /* Frame buffers of a MiB and more are mapped on their own and given back when freed.
      * glibc otherwise raises its mmap threshold after the first such free, and each
      * worker's arena then keeps the big frames it once held: the frame pool's bound in
      * bytes would not bound the process. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    ro.dry_run = dry != NULL;
+    ro.dry_run = a->dry != NULL;
     tq_tally t;
     memset(&t, 0, sizeof t);
     if (ro.dry_run)
         ro.dry_tally = &t;
-    ro.skip_corrupt = skip != NULL;
-    if (access(pos[0], R_OK) != 0)
-        return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", pos[0], strerror(errno));
+    ro.skip_corrupt = a->skip != NULL;
+    if (access(path, R_OK) != 0)
+        return tq_cli_error(TQ_EXIT_IO, "cannot read %s: %s", path, strerror(errno));
     replay_progress rp = {.html = NULL};
     tq_diag d;
     memset(&d, 0, sizeof d);
     tq_out hout = {.fd = -1};
-    if (html && (rc = open_html(html, as_of, pos[0], &hout, &rp.html)) != 0)
+    if (html && (rc = open_html(html, a->as_of, path, &hout, &rp.html)) != 0)
         return rc;
     tq_store *s;
-    if ((rc = tq_cli_open_store("replay", db, 1, nosync != NULL, &s)) != 0) {
+    if ((rc = tq_cli_open_store("replay", db, 1, a->nosync != NULL, &s)) != 0) {
         tq_report_close(&hout, rp.html);
         return rc;
     }
@@ -610,17 +606,39 @@ int tq_cmd_replay(int argc, char **argv)
     ro.progress_ctx = &rp;
     tq_replay_stats st;
     memset(&st, 0, sizeof st);
-    rc = tq_replay_run(s, pos[0], &ro, &st, &d);
+    rc = tq_replay_run(s, path, &ro, &st, &d);
     tq_progress_done(&rp.p);
     if (rc != TQ_OK && rc != TQ_ERR_CORRUPT && rc != TQ_ERR_LIMIT) {
-        int status = report_failure(pos[0], db, &st, rc, &d);
+        int status = report_failure(path, db, &st, rc, &d);
         tq_report_close(&hout, rp.html);
         tq_store_close(s);
         return status;
     }
-    int status = replay_outcome(s, pos[0], db, &st, rc, &ro);
-    status = replay_summaries(s, pos[0], db, &st, rc == TQ_OK, &ro, &t, json != NULL, &hout,
+    int status = replay_outcome(s, path, db, &st, rc, &ro);
+    status = replay_summaries(s, path, db, &st, rc == TQ_OK, &ro, &t, json != NULL, &hout,
                               rp.html, status);
     tq_store_close(s);
     return status;
+}
+
+static int replay_run(tq_cli_cmd *c)
+{
+    const replay_args *a = c->args;
+    if (a->fill)
+        return run_fill(a->fill, a->db, a->json != NULL, a->dry != NULL, a->nosync != NULL);
+    return replay_journal(a, c->pos[0]);
+}
+
+int tq_cmd_replay(int argc, char **argv)
+{
+    replay_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},           {"threads", 1, &a.threads}, {"dry-run", 0, &a.dry},
+                     {"json", 0, &a.json},       {"skip-corrupt", 0, &a.skip},
+                     {"batch", 1, &a.batch},     {"quiet", 0, &a.quiet},
+                     {"no-sync", 0, &a.nosync},  {"fill-gap", 1, &a.fill},
+                     {"html", 1, &a.html},       {"as-of", 1, &a.as_of},
+                     {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "replay", .help = help_replay, .opts = opts, .maxpos = 1,
+                    .check = replay_check, .run = replay_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

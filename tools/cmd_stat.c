@@ -186,33 +186,27 @@ static int stat_lists(tq_store *s, stat_out *o)
     return rc;
 }
 
-int tq_cmd_stat(int argc, char **argv)
+typedef struct stat_args {
+    const char *db, *json;
+} stat_args;
+
+static int stat_run(tq_cli_cmd *c)
 {
-    const char *db = NULL, *json = NULL;
-    tq_opt opts[] = {{"db", 1, &db}, {"json", 0, &json}, {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("stat", argc, argv, opts, pos, 0, &npos, help_stat);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    tq_store *s;
-    if ((rc = tq_cli_open_store("stat", db, 0, 0, &s)) != 0)
-        return rc;
+    const stat_args *a = c->args;
+    const char *db = a->db, *json = a->json;
+    tq_store *s = c->s;
     tq_store_info in;
-    rc = tq_store_stat(s, &in);
-    if (rc != TQ_OK) {
-        tq_store_close(s);
+    int rc = tq_store_stat(s, &in);
+    if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
-    }
     /* --json adds held by reason and the manual clearances (what the nightly job's
      * metrics need) at the cost of one more pass over the declarations; the text stays
      * one pass, cheap enough to poll while a replay runs. */
     tq_tally tally;
     memset(&tally, 0, sizeof tally);
     rc = json ? tq_export_tally(s, &tally) : TQ_OK;
-    if (rc != TQ_OK) {
-        tq_store_close(s);
+    if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
-    }
     tq_json j;
     stat_out o = {.j = json ? &j : NULL, .text = !json && !tq_cli_quiet};
     if (json)
@@ -222,8 +216,16 @@ int tq_cmd_stat(int argc, char **argv)
     rc = stat_offices(s, &o);
     if (rc == TQ_OK)
         rc = stat_lists(s, &o);
-    tq_store_close(s);
     if (rc != TQ_OK)
         return tq_cli_error(tq_cli_exit_for(rc), "stat failed: %s", tq_strerror(rc));
     return json ? tq_cli_json_end(&j) : TQ_EXIT_OK;
+}
+
+int tq_cmd_stat(int argc, char **argv)
+{
+    stat_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "stat", .help = help_stat, .opts = opts, .store = TQ_CLI_READ,
+                    .db = &a.db, .run = stat_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -82,38 +82,49 @@ static void say(const char *db, const tq_store_upgrade_stats *st, size_t njourna
                db, tq_cli_group(st->backfilled, n2), njournals, njournals == 1 ? "" : "s");
 }
 
-int tq_cmd_upgrade(int argc, char **argv)
+typedef struct upgrade_args {
+    const char *db, *json;
+    const char *journals[TQ_OPT_LIST_MAX + 1];
+    size_t nj;
+} upgrade_args;
+
+/* upgrade_check() - the journals readable and a database in DIR, before the writer's
+ * open (which would create one) upgrades it. */
+static int upgrade_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *json = NULL;
-    const char *journals[TQ_OPT_LIST_MAX + 1] = {NULL};
-    tq_opt opts[] = {{"db", 1, &db},
-                     {"journal", TQ_OPT_LIST, journals},
-                     {"json", 0, &json},
-                     {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("upgrade", argc, argv, opts, pos, 0, &npos, help_upgrade);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (db == NULL)
-        return tq_cli_usage("upgrade", "needs --db DIR");
-    size_t nj = 0;
-    while (journals[nj] != NULL)
-        nj++;
-    if ((rc = check_journals(journals)) != 0 || (rc = check_exists(db)) != 0)
-        return rc;
-    tq_store *s;
-    if ((rc = tq_cli_open_store("upgrade", db, 1, 0, &s)) != 0)
-        return rc;      /* the open upgrades; a failure there is said already */
+    upgrade_args *a = c->args;
+    while (a->journals[a->nj] != NULL)
+        a->nj++;
+    int rc = check_journals(a->journals);
+    return rc ? rc : check_exists(a->db);
+}
+
+static int upgrade_run(tq_cli_cmd *c)
+{
+    const upgrade_args *a = c->args;
     tq_store_upgrade_stats st;
     tq_diag d;
     memset(&d, 0, sizeof d);
-    int err = tq_store_upgrade(s, journals, nj, &st, &d);
-    tq_store_close(s);
+    int err = tq_store_upgrade(c->s, a->journals, a->nj, &st, &d);
     if (err != TQ_OK)
-        return tq_cli_error(tq_cli_exit_for(err), "%s: upgrade failed: %s%s%s", db,
+        return tq_cli_error(tq_cli_exit_for(err), "%s: upgrade failed: %s%s%s", a->db,
                             tq_strerror(err), d.why[0] ? ": " : "", d.why);
-    if (json)
-        return say_json(db, &st, nj);
-    say(db, &st, nj);
+    if (a->json)
+        return say_json(a->db, &st, a->nj);
+    say(a->db, &st, a->nj);
     return TQ_EXIT_OK;
+}
+
+int tq_cmd_upgrade(int argc, char **argv)
+{
+    upgrade_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},
+                     {"journal", TQ_OPT_LIST, a.journals},
+                     {"json", 0, &a.json},
+                     {NULL, 0, NULL}};
+    /* the writer's open upgrades; a failure there is said already */
+    tq_cli_cmd c = {.name = "upgrade", .help = help_upgrade, .opts = opts,
+                    .store = TQ_CLI_WRITE, .db = &a.db, .db_first = 1,
+                    .check = upgrade_check, .run = upgrade_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

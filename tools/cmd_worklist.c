@@ -63,58 +63,69 @@ static int worklist_json(const char *out, const tq_worklist_opts *o,
     tq_cli_json_begin(&j, stdout);
     tq_json_kv_string(&j, "command", "worklist");
     tq_json_kv_string(&j, "out", out);
-    tq_json_kv_u64(&j, "deadline_seconds", o->deadline);
-    tq_json_kv_u64(&j, "files", st->files);
-    tq_json_kv_u64(&j, "waiting", st->rows);
-    tq_json_kv_u64(&j, "past_deadline", st->past_deadline);
-    tq_json_kv_u64(&j, "tax_paid_held", st->tax_paid_held);
-    tq_json_kv_u64(&j, "stale_removed", st->removed);
+    TQ_CLI_JSON_U64S(&j, {"deadline_seconds", (uint64_t)o->deadline}, {"files", st->files},
+                     {"waiting", st->rows}, {"past_deadline", st->past_deadline},
+                     {"tax_paid_held", st->tax_paid_held}, {"stale_removed", st->removed});
     return tq_cli_json_end(&j);
 }
 
-int tq_cmd_worklist(int argc, char **argv)
+typedef struct worklist_args {
+    const char *db, *out, *as_of, *deadline, *force, *json;
+    int as_json;             /* for on_file */
+    tq_worklist_opts o;
+} worklist_args;
+
+/* worklist_check() - --out, --as-of and --deadline into a->o.  @return 0 or the exit
+ * status (said). */
+static int worklist_check(tq_cli_cmd *c)
 {
-    const char *db = NULL, *out = NULL, *as_of = NULL, *deadline = NULL, *force = NULL;
-    const char *json = NULL;
-    tq_opt opts[] = {{"db", 1, &db},        {"out", 1, &out},     {"as-of", 1, &as_of},
-                     {"deadline", 1, &deadline}, {"force", 0, &force},
-                     {"json", 0, &json},    {NULL, 0, NULL}};
-    const char *pos[1];
-    int npos, rc = tq_cli_args("worklist", argc, argv, opts, pos, 0, &npos, help_worklist);
-    if (rc != TQ_CLI_GO)
-        return rc;
-    if (out == NULL || out[0] == '\0')
+    worklist_args *a = c->args;
+    if (a->out == NULL || a->out[0] == '\0')
         return tq_cli_usage("worklist", "needs --out DIR");
-    int as_json = json != NULL;
-    tq_worklist_opts o = {.deadline = 7200, .force = force != NULL, .on_file = on_file,
-                          .ctx = &as_json};
-    o.as_of.sec = (int64_t)time(NULL);
+    a->as_json = a->json != NULL;
+    a->o = (tq_worklist_opts){.deadline = 7200, .force = a->force != NULL, .on_file = on_file,
+                              .ctx = &a->as_json};
+    a->o.as_of.sec = (int64_t)time(NULL);
     tq_diag why = {0};
-    if (as_of && tq_list_parse_instant(as_of, &o.as_of, &why) != TQ_OK)
+    if (a->as_of && tq_list_parse_instant(a->as_of, &a->o.as_of, &why) != TQ_OK)
         return tq_cli_usage("worklist", "--as-of: '%s' is neither a timestamp with its "
                             "offset (2024-08-07T08:00:00+07:00) nor a date (2024-08-07): %s",
-                            as_of, why.why);
-    if (deadline && tq_list_parse_duration(deadline, &o.deadline) != TQ_OK)
+                            a->as_of, why.why);
+    if (a->deadline && tq_list_parse_duration(a->deadline, &a->o.deadline) != TQ_OK)
         return tq_cli_usage("worklist", "--deadline: '%s' is not a duration (a whole number "
-                            "and s, m, h or d: 90m, 2h, 3d)", deadline);
-    tq_store *s;
-    if ((rc = tq_cli_open_store("worklist", db, 0, 0, &s)) != 0)
-        return rc;
+                            "and s, m, h or d: 90m, 2h, 3d)", a->deadline);
+    return 0;
+}
+
+static int worklist_run(tq_cli_cmd *c)
+{
+    const worklist_args *a = c->args;
     tq_worklist_stats st;
     tq_diag d;
     memset(&d, 0, sizeof d);
-    rc = tq_worklist_write(s, out, &o, &st, &d);
-    tq_store_close(s);
+    int rc = tq_worklist_write(c->s, a->out, &a->o, &st, &d);
     if (rc != TQ_OK)
         return worklist_status(rc, &d);
-    if (json)
-        return worklist_json(out, &o, &st);
+    if (a->json)
+        return worklist_json(a->out, &a->o, &st);
     if (!tq_cli_quiet)
         printf("worklist: %llu file%s in %s; %llu declaration%s waiting, %llu past the "
                "deadline; %llu tax paid and still held%s\n",
-               (unsigned long long)st.files, st.files == 1 ? "" : "s", out,
+               (unsigned long long)st.files, st.files == 1 ? "" : "s", a->out,
                (unsigned long long)st.rows, st.rows == 1 ? "" : "s",
                (unsigned long long)st.past_deadline, (unsigned long long)st.tax_paid_held,
                st.removed ? "; stale office files removed" : "");
     return TQ_EXIT_OK;
+}
+
+int tq_cmd_worklist(int argc, char **argv)
+{
+    worklist_args a = {0};
+    tq_opt opts[] = {{"db", 1, &a.db},        {"out", 1, &a.out},   {"as-of", 1, &a.as_of},
+                     {"deadline", 1, &a.deadline}, {"force", 0, &a.force},
+                     {"json", 0, &a.json},    {NULL, 0, NULL}};
+    tq_cli_cmd c = {.name = "worklist", .help = help_worklist, .opts = opts,
+                    .store = TQ_CLI_READ, .db = &a.db, .check = worklist_check,
+                    .run = worklist_run, .args = &a};
+    return tq_cli_main(&c, argc, argv);
 }

@@ -41,6 +41,23 @@ int tq_cli_error(int status, const char *fmt, ...) __attribute__((format(printf,
 void tq_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tq_cli_diag() - "thongquan: FILE: line N (seq N): field 'F': why". */
 void tq_cli_diag(const char *file, const tq_diag *d);
+/* tq_cli_diags: the bad rows or lines of one input, each said with tq_cli_diag() up to
+ * TQ_CLI_DIAGS_SHOWN and only counted past that, so a file of a million bad rows does
+ * not bury the terminal.  A library's per-row error callback:
+ *     tq_cli_diags r = {.file = path};
+ *     lo.on_error = tq_cli_diags_say;  lo.ctx = &r;      // tq_load_file, tq_journal_pack
+ *     ...
+ *     tq_cli_diags_more(&r, "rows");   // "thongquan: PATH: ... and 7 more bad rows"
+ * Threads: one tq_cli_diags is used by one thread at a time. */
+typedef struct tq_cli_diags {
+    const char *file;        /* names the input in each message (borrowed) */
+    uint64_t seen;           /* how many came */
+} tq_cli_diags;
+#define TQ_CLI_DIAGS_SHOWN 50
+/* tq_cli_diags_say() - the callback: count d, and say it while under the limit. */
+void tq_cli_diags_say(void *ctx, const tq_diag *d);
+/* tq_cli_diags_more() - past the limit, how many more bad `what` there were. */
+void tq_cli_diags_more(const tq_cli_diags *r, const char *what);
 /* tq_cli_usage() - print "thongquan: msg" and a hint to --help; returns TQ_EXIT_USAGE. */
 TQ_MUST_USE int tq_cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -82,15 +99,55 @@ typedef struct tq_opt {
 TQ_MUST_USE int tq_cli_parse(const char *cmd, int argc, char **argv, tq_opt *opts, const char **pos,
                  int maxpos, int *npos);
 
-/* tq_cli_args() - tq_cli_parse(), answering --help with the command's help text, so a
- * command starts with
- *     if ((rc = tq_cli_args("export", argc, argv, opts, pos, 1, &npos, help)) != TQ_CLI_GO)
- *         return rc;
- * @return TQ_CLI_GO to go on; else the exit status to return at once: TQ_EXIT_OK after
- *         the help, TQ_EXIT_USAGE after saying why.  Threads: as tq_cli_parse(). */
-#define TQ_CLI_GO (-1)
-TQ_MUST_USE int tq_cli_args(const char *cmd, int argc, char **argv, tq_opt *opts,
-                            const char **pos, int maxpos, int *npos, const char *help);
+/* A subcommand says once what it takes, in a tq_cli_cmd, and tq_cli_main() does the
+ * rest the same way for every command: it parses (tq_cli_parse), answers --help with
+ * the help text, says "needs ..." when there are fewer positionals than the command
+ * takes, runs the command's own checks, opens the database when the command reads or
+ * writes one (tq_cli_open_store: "needs --db DIR" without --db), runs the command and
+ * closes the database.  A command:
+ *     export_args a = {0};
+ *     tq_opt opts[] = {{"db", 1, &a.db}, {"json", 0, &a.json}, {NULL, 0, NULL}};
+ *     tq_cli_cmd c = {.name = "export", .help = help_export, .opts = opts, .minpos = 1,
+ *                     .maxpos = 1, .needs = "needs decisions, permits or changes",
+ *                     .store = TQ_CLI_READ, .db = &a.db, .check = export_check,
+ *                     .run = export_run, .args = &a};
+ *     return tq_cli_main(&c, argc, argv);
+ * A command whose opening of the database waits on something of its own (an input
+ * opened first, several opens) says TQ_CLI_NO_STORE and calls tq_cli_open_store(). */
+enum {
+    TQ_CLI_NO_STORE = 0,     /* tq_cli_main opens no database */
+    TQ_CLI_READ,             /* opens --db as a reader */
+    TQ_CLI_WRITE             /* opens --db as the writer (creating it when missing) */
+};
+#define TQ_CLI_POS_MAX 2
+typedef struct tq_cli_cmd tq_cli_cmd;
+struct tq_cli_cmd {
+    const char *name;        /* "export", "journal pack": what the messages call it */
+    const char *help;        /* the --help text (tq_cli_help adds the common options) */
+    tq_opt *opts;            /* its options, a row with a NULL name last */
+    int minpos, maxpos;      /* how many positionals it takes (maxpos <= TQ_CLI_POS_MAX);
+                              * more than maxpos: "unexpected argument 'X'" */
+    const char *needs;       /* fewer than minpos: "thongquan NAME: <needs>", exit 2 */
+    int store;               /* TQ_CLI_NO_STORE, TQ_CLI_READ or TQ_CLI_WRITE */
+    const char *const *db;   /* where --db's value lands (NULL: no --db) */
+    int db_first;            /* 1: no --db is said before check(); 0: when the store opens */
+    const char *const *nosync;   /* TQ_CLI_WRITE: --no-sync's value, or NULL */
+    int (*check)(tq_cli_cmd *c); /* its own checks of the values, before the database is
+                                  * opened: 0 to go on, else the exit status (said); or NULL */
+    int (*run)(tq_cli_cmd *c);   /* the work: the exit status */
+    void *args;              /* the command's values, for check and run */
+    /* filled by tq_cli_main() */
+    const char *pos[TQ_CLI_POS_MAX];
+    int npos;
+    tq_store *s;             /* the open database (TQ_CLI_READ, TQ_CLI_WRITE), closed after
+                              * run; NULL otherwise */
+};
+
+/* tq_cli_main() - run the command c describes on the arguments after its name.
+ * @return the exit status: TQ_EXIT_OK after the help, TQ_EXIT_USAGE after saying what
+ *         is wrong with the arguments, check's or the open's failure, or run's status.
+ * Threads: main's thread (as tq_cli_parse()). */
+TQ_MUST_USE int tq_cli_main(tq_cli_cmd *c, int argc, char **argv);
 
 /* tq_cli_help() - a command's --help text on stdout, then the paragraph on the options
  * every command has; returns TQ_EXIT_OK. */
@@ -112,6 +169,8 @@ TQ_MUST_USE int tq_cli_colour(void);
  * "what: done/total (P%) unit, rate/s, ETA Ns[, note]". */
 typedef struct tq_progress {
     const char *what;
+    const char *unit;        /* what tq_progress_step counts: TQ_PROGRESS_BYTES (as set by
+                              * tq_progress_init) or a word ("declarations") */
     double start, last;
     int active, drawn;
     char note[64];           /* appended after the figures when not empty */
@@ -119,6 +178,9 @@ typedef struct tq_progress {
 #define TQ_PROGRESS_BYTES NULL   /* unit: done and total are bytes, shown in KiB/MiB/GiB */
 void tq_progress_init(tq_progress *p, const char *what);
 void tq_progress_update(tq_progress *p, uint64_t done, uint64_t total, const char *unit);
+/* tq_progress_step() - a library's progress callback (tq_load_opts.progress,
+ * tq_gen_opts.progress) with the tq_progress as its ctx: tq_progress_update() in p->unit. */
+void tq_progress_step(void *p, uint64_t done, uint64_t total);
 /* tq_progress_elapsed() - for work whose size is unknown: "what: 12 s, note". */
 void tq_progress_elapsed(tq_progress *p);
 void tq_progress_done(tq_progress *p);
@@ -186,6 +248,11 @@ void tq_cli_print_by_reason_text(FILE *f, const char *lead, const uint64_t *by_r
 #define TQ_CLI_JSON_SCHEMA 1
 void tq_cli_json_begin(tq_json *j, FILE *f);
 TQ_MUST_USE int tq_cli_json_end(tq_json *j);
+/* tq_cli_json_begin_journal() - tq_cli_json_begin() on stdout for a report on one
+ * journal (verify, replay, replay --fill-gap): then "journal": path and id_key ("id",
+ * "journal_id"): the journal's id in 32 hex digits. */
+void tq_cli_json_begin_journal(tq_json *j, const char *path, const char *id_key,
+                               const uint8_t *id);
 /* tq_cli_json_u64s() - whole-number members from a table, in its order, so a summary's
  * figures read as a list of (key, value):
  *     TQ_CLI_JSON_U64S(&j, {"rows", st.rows}, {"new", st.added});
