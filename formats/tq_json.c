@@ -261,3 +261,39 @@ int tq_json_finish(tq_json *j)
         return TQ_ERR_IO;
     return j->err;
 }
+
+int tq_json_lines_open(tq_json_lines *l, FILE *out, char *buf, size_t cap)
+{
+    l->out = out;
+    l->buf = buf;
+    l->cap = cap;
+    if ((l->mem = fmemopen(buf, cap, "w")) == NULL)
+        return TQ_ERR_NOMEM;
+    flockfile(l->mem); /* held throughout: the writer's many small puts skip the lock */
+    return TQ_OK;
+}
+
+void tq_json_lines_begin(tq_json_lines *l, tq_json *j)
+{
+    rewind(l->mem);
+    tq_json_init(j, l->mem);
+    tq_json_begin_object(j);
+}
+
+int tq_json_lines_end(tq_json_lines *l, tq_json *j)
+{
+    tq_json_end_object(j);
+    long n = tq_json_finish(j) == TQ_OK ? ftell(l->mem) : -1;
+    if (n <= 0 || fwrite(l->buf, 1, (size_t)n, l->out) != (size_t)n)
+        return TQ_ERR_IO;
+    return TQ_OK;
+}
+
+void tq_json_lines_close(tq_json_lines *l)
+{
+    if (l->mem == NULL)
+        return;
+    funlockfile(l->mem);
+    fclose(l->mem);
+    l->mem = NULL;
+}

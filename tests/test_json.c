@@ -281,3 +281,32 @@ Test(json, write_error_is_reported)
     cr_assert_eq(tq_json_finish(&j), TQ_ERR_IO);
     fclose(f);
 }
+
+/* tq_json_lines: each line whole onto out, in order; a line that does not fit the
+ * buffer is TQ_ERR_IO and writes nothing of itself; close is a no-op when not open. */
+Test(json, lines_copy_whole_lines_and_refuse_what_does_not_fit)
+{
+    char *got = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&got, &len);
+    cr_assert_not_null(out);
+    char buf[32];
+    tq_json_lines l = {0};
+    tq_json_lines_close(&l);                       /* not open: nothing to do */
+    cr_assert_eq(tq_json_lines_open(&l, out, buf, sizeof buf), TQ_OK);
+    tq_json j;
+    tq_json_lines_begin(&l, &j);
+    tq_json_kv_u64(&j, "n", 1);
+    cr_assert_eq(tq_json_lines_end(&l, &j), TQ_OK);
+    tq_json_lines_begin(&l, &j);
+    tq_json_kv_string(&j, "s", "a string longer than the thirty-two byte buffer");
+    cr_assert_eq(tq_json_lines_end(&l, &j), TQ_ERR_IO, "a line past the buffer must fail");
+    tq_json_lines_begin(&l, &j);
+    tq_json_kv_string(&j, "s", "b");
+    cr_assert_eq(tq_json_lines_end(&l, &j), TQ_OK);
+    tq_json_lines_close(&l);
+    tq_json_lines_close(&l);
+    fclose(out);
+    cr_assert_str_eq(got, "{\"n\":1}\n{\"s\":\"b\"}\n");
+    free(got);
+}

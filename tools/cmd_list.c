@@ -53,16 +53,15 @@ enum { FMT_TABLE, FMT_CSV, FMT_NDJSON };
 static const char csv_header[] =
     "decl_no,office,kind,declarant,state,reasons,registered_at,age,tax_due,covered,permits\n";
 
-/* An NDJSON row is written with the one JSON writer (formats/tq_json.h) onto mem, a
- * FILE over line, then copied onto f: tq_json_finish() flushes, and a flush of f per
- * row made list --ndjson four times slower.  Every field is bounded (the permits the
- * longest, TQ_LIST_PERMITS_MAX, all of a checked alphabet), so a row fits line. */
+/* An NDJSON row is a line of tq_json_lines (formats/tq_json.h), built in line.  Every
+ * field is bounded (the permits the longest, TQ_LIST_PERMITS_MAX, all of a checked
+ * alphabet), so a row fits. */
 #define LINE_MAX_ROW (4 * TQ_LIST_PERMITS_MAX + 1024)
 typedef struct out_ctx {
     FILE *f;
     int fmt;
     int rows;
-    FILE *mem;                      /* NDJSON only: fmemopen over line */
+    tq_json_lines nd;               /* NDJSON only */
     char line[LINE_MAX_ROW];
 } out_ctx;
 
@@ -84,9 +83,7 @@ static int ndjson_row(out_ctx *o, const tq_list_row *row, const char *state,
     char covered[TQ_U128_DEC_MAX];
     const char *cv = tq_u128_dec(row->covered, covered);
     tq_json j;
-    rewind(o->mem);
-    tq_json_init(&j, o->mem);
-    tq_json_begin_object(&j);
+    tq_json_lines_begin(&o->nd, &j);
     tq_json_kv_string(&j, "decl_no", d->decl_no);
     tq_json_kv_string(&j, "office", d->office);
     tq_json_kv_string(&j, "kind", d->kind);
@@ -101,11 +98,7 @@ static int ndjson_row(out_ctx *o, const tq_list_row *row, const char *state,
     tq_json_key(&j, "covered");
     tq_json_raw(&j, cv, strlen(cv));
     tq_json_kv_string(&j, "permits", permits);
-    tq_json_end_object(&j);
-    long n = tq_json_finish(&j) == TQ_OK ? ftell(o->mem) : -1;
-    if (n <= 0 || fwrite(o->line, 1, (size_t)n, o->f) != (size_t)n)
-        return TQ_ERR_IO;
-    return 0;
+    return tq_json_lines_end(&o->nd, &j);
 }
 
 static int print_row(void *ctx, const tq_list_row *row)
@@ -233,10 +226,9 @@ static int run_list(tq_store *s, const tq_list_filter *f, out_ctx *o, tq_list_st
 {
     if (o->fmt == FMT_CSV)
         fputs(csv_header, o->f);
-    if (o->fmt == FMT_NDJSON && (o->mem = fmemopen(o->line, sizeof o->line, "w")) == NULL)
+    if (o->fmt == FMT_NDJSON &&
+        tq_json_lines_open(&o->nd, o->f, o->line, sizeof o->line) != TQ_OK)
         return TQ_ERR_NOMEM;
-    if (o->mem)
-        flockfile(o->mem); /* held throughout: the writer's many small puts skip the lock */
     tq_txn *t;
     int rc = tq_txn_begin(s, 1, &t);
     if (rc == TQ_OK) {
@@ -245,11 +237,7 @@ static int run_list(tq_store *s, const tq_list_filter *f, out_ctx *o, tq_list_st
             tq_txn_fault(t, fault);
         tq_txn_abort(t);
     }
-    if (o->mem) {
-        funlockfile(o->mem);
-        fclose(o->mem);
-    }
-    o->mem = NULL;
+    tq_json_lines_close(&o->nd);
     return rc;
 }
 
