@@ -254,19 +254,6 @@ typedef struct backfill_scan {
     char office[sizeof ((tq_decl *)0)->office], kind[sizeof ((tq_decl *)0)->kind];
 } backfill_scan;
 
-/* same_lines() - ev's lines are d's (hs, permit, qty, in order). */
-static int same_lines(const tq_decl *d, const tq_event *ev)
-{
-    if (!(ev->has & TQ_HAS_LINES) || ev->nlines != d->nlines || ev->nlines > TQ_LINES_MAX)
-        return 0;
-    for (uint16_t l = 0; l < ev->nlines; l++)
-        if (strcmp(ev->lines[l].hs, d->lines[l].hs) != 0 ||
-            strcmp(ev->lines[l].permit, d->lines[l].permit) != 0 ||
-            ev->lines[l].qty != d->lines[l].qty)
-            return 0;
-    return 1;
-}
-
 static int on_backfill_event(void *ctx, const tq_event *ev)
 {
     backfill_scan *b = ctx;
@@ -277,7 +264,7 @@ static int on_backfill_event(void *ctx, const tq_event *ev)
         snprintf(b->kind, sizeof b->kind, "%s", ev->kind);
     }
     if (b->src->found && (ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) &&
-        same_lines(b->d, ev)) {
+        tq_decl_same_lines(b->d, ev)) {
         for (uint16_t l = 0; l < ev->nlines; l++)
             b->d->lines[l].value = ev->lines[l].value;
         b->src->values = 1;

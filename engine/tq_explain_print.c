@@ -458,13 +458,9 @@ static void json_u128(tq_json *j, const char *key, tq_u128 v)
 static void json_last_event(tq_json *j, const tq_decl *d)
 {
     char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_json_key(j, "last_event");
-    if (!d->src_seq) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "last_event", d->src_seq != 0))
         return;
-    }
     tq_hex(d->src_id, TQ_JOURNAL_ID_LEN, hex);
-    tq_json_begin_object(j);
     tq_json_kv_string(j, "journal_id", hex);
     tq_json_kv_u64(j, "seq", d->src_seq);
     tq_json_end_object(j);
@@ -558,12 +554,8 @@ static void json_lines(tq_json *j, const tq_decl *d, int values)
 /* json_now() - "now": the rules applied now, or null when not evaluated. */
 static void json_now(tq_json *j, const tq_explain *x)
 {
-    tq_json_key(j, "now");
-    if (!x->evaluated) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "now", x->evaluated))
         return;
-    }
-    tq_json_begin_object(j);
     json_reasons(j, "reasons", x->now.reasons);
     tq_json_kv_u64(j, "tax_short", x->now.tax_short);
     tq_json_kv_bool(j, "would_clear", x->decl.state == TQ_STATE_HELD && x->now.reasons == 0);

@@ -135,12 +135,8 @@ static void json_ignored(tq_json *j, const tq_nightly_list *sc)
 /* json_worklists() - "worklists": where the officers' lists went and what they hold. */
 static void json_worklists(tq_json *j, const tq_nightly_outcome *o)
 {
-    tq_json_key(j, "worklists");
-    if (!o->reports) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "worklists", o->reports != NULL))
         return;
-    }
-    tq_json_begin_object(j);
     tq_json_kv_string(j, "dir", o->worklist_dir);
     tq_json_kv_u64(j, "files", o->wl.files);
     tq_json_kv_u64(j, "waiting", o->wl.rows);
@@ -165,14 +161,10 @@ static void json_reconcile_metrics(tq_json *j, const tq_nightly_outcome *o)
     tq_json_kv_string(j, "page", o->reconciled && o->reports ? o->html_report : NULL);
     tq_json_end_object(j);
     json_worklists(j, o);
-    tq_json_key(j, "metrics");
-    if (o->metrics) {
-        tq_json_begin_object(j);
+    if (tq_json_kv_object(j, "metrics", o->metrics != NULL)) {
         tq_json_kv_string(j, "path", o->metrics);
         tq_json_kv_string(j, "error", o->metrics_error[0] ? o->metrics_error : NULL);
         tq_json_end_object(j);
-    } else {
-        tq_json_null(j);
     }
 }
 
