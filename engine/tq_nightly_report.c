@@ -116,8 +116,7 @@ static void json_file(tq_json *j, const tq_nightly_file *x)
 
 static void json_ignored(tq_json *j, const tq_nightly_list *sc)
 {
-    tq_json_key(j, "ignored");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "ignored");
     for (size_t i = 0; i < sc->n_ignored; i++) {
         char *q = tq_nightly_quote(sc->ignored[i].name),
              *h = tq_nightly_hex_name(sc->ignored[i].name);
@@ -178,8 +177,7 @@ void tq_nightly_report_json(tq_json *j, const tq_nightly_outcome *o, const tq_ni
     tq_json_kv_string(j, "finished_at", finished_at);
     tq_json_key(j, "exit_status");
     tq_json_i64(j, status);
-    tq_json_key(j, "files");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "files");
     for (size_t i = 0; i < o->nf; i++)
         json_file(j, &o->f[i]);
     tq_json_end_array(j);

@@ -233,6 +233,12 @@ void tq_json_null(tq_json *j)
     tq_json_raw(j, "null", 4);
 }
 
+void tq_json_kv_array(tq_json *j, const char *key)
+{
+    tq_json_key(j, key);
+    tq_json_begin_array(j);
+}
+
 int tq_json_kv_object(tq_json *j, const char *key, int present)
 {
     tq_json_key(j, key);
