@@ -3,21 +3,14 @@
  */
 #include <criterion/criterion.h>
 
-#include <stdio.h>
 
 #include "tq_error.h"
 
-typedef struct got {
-    int n;
-    uint64_t lines[8];
-} got;
-
-static void keep(void *ctx, const tq_diag *d)
+/* fn of the cap: the reports it is given are the first ones, in order (line 1, 2, ...). */
+static void in_order(void *ctx, const tq_diag *d)
 {
-    got *g = ctx;
-    if (g->n < 8)
-        g->lines[g->n] = d->line;
-    g->n++;
+    uint64_t *passed = ctx;
+    cr_assert_eq(d->line, ++*passed, "passed on in order");
 }
 
 Test(diag_cap, passes_on_the_first_max_and_counts_all)
@@ -33,18 +26,15 @@ Test(diag_cap, passes_on_the_first_max_and_counts_all)
         {"a cap of 0", 0, 5, 0, 5},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        got g = {0};
-        tq_diag_cap cap = {.max = rows[i].max, .fn = keep, .ctx = &g};
+        uint64_t passed = 0;
+        tq_diag_cap cap = {.max = rows[i].max, .fn = in_order, .ctx = &passed};
         for (uint64_t r = 1; r <= rows[i].reports; r++) {
             tq_diag d = {.line = r};
             tq_diag_cap_on_bad(&cap, &d);
         }
         cr_assert_eq(cap.n, rows[i].reports, "%s: counted", rows[i].name);
-        cr_assert_eq((uint64_t)g.n, rows[i].passed, "%s: passed on", rows[i].name);
+        cr_assert_eq(passed, rows[i].passed, "%s: passed on", rows[i].name);
         cr_assert_eq(tq_diag_cap_more(&cap), rows[i].more, "%s: more", rows[i].name);
-        for (int k = 0; k < g.n && k < 8; k++)
-            cr_assert_eq(g.lines[k], (uint64_t)k + 1, "%s: the first ones, in order",
-                         rows[i].name);
     }
 }
 

@@ -84,17 +84,15 @@ static void fill(void)
     tq_store_close(s);
 }
 
-typedef struct seen {
-    int n;
-    char what[8][300];
-} seen;
+/* The records a walk handed over, as text, each followed by ';': ctx of every callback
+ * below is a char[LIST_CAP], "" before the walk. */
+#define LIST_CAP 400
 
 static void saw(void *ctx, const char *what)
 {
-    seen *w = ctx;
-    if (w->n < 8)
-        snprintf(w->what[w->n], sizeof w->what[0], "%s", what);
-    w->n++;
+    char *list = ctx;
+    size_t n = strlen(list);
+    snprintf(list + n, LIST_CAP - n, "%s;", what);
 }
 
 static int on_decl(void *ctx, const tq_decl *d) { saw(ctx, d->decl_no); return 0; }
@@ -128,7 +126,7 @@ static int on_held(void *ctx, const tq_decl *d, const tq_cover *cover)
 }
 
 /* One walk of each kind, by table name. */
-static int walk(tq_txn *t, const char *table, seen *w)
+static int walk(tq_txn *t, const char *table, char *w)
 {
     if (strcmp(table, "decls") == 0)
         return tq_store_each_decl(t, on_decl, w);
@@ -148,17 +146,17 @@ static int walk(tq_txn *t, const char *table, seen *w)
 }
 
 /* Flips k's value, walks table, and checks the walk stops with a fault of table whose
- * text holds why; then puts the value back. */
+ * text holds why exactly when the value was not sealed again; then puts it back. */
 static void walk_damaged(const char *table, const void *k, size_t kn, int db_id,
                          const char *why)
 {
-    seen w = {0};
+    char w[LIST_CAP] = "";
     tq_diag d = {0};
     char want[32];
     raw_flip(table, k, kn, db_id);
     tq_store *s = tq_test_open(g_dir, 0);
     tq_txn *t = tq_test_begin(s, 1);
-    cr_assert_eq(walk(t, table, &w), TQ_ERR_DBCORRUPT, "%s: damaged", table);
+    cr_assert_eq(walk(t, table, w), TQ_ERR_DBCORRUPT, "%s: damaged", table);
     tq_txn_fault(t, &d);
     snprintf(want, sizeof want, "table '%s'", table);
     cr_assert(strstr(d.why, want) != NULL, "%s: the fault says %s", table, d.why);
@@ -181,27 +179,27 @@ Test(walk, every_walk_reads_its_table_and_stops_at_a_damaged_record)
     static const uint8_t change_key[8] = {[7] = 1};
     static const struct {
         const char *table, *want;
-        const void *key;
+        const void *key;    /* of the record damaged */
         size_t klen;
         int db_id;          /* the table's id when a flip of byte 0 does not decode */
     } rows[] = {
-        {"decls", "103456789012", "103456789012", 12, 5},
-        {"receipts", "KB-1", "KB-1", 4, 1},
-        {"permits", "GP-1:3", "GP-1", 4, -1},
-        {"usage", "GP-1:3", "GP-1", 4, -1},
-        {"journals", "mark", k_id1, TQ_JOURNAL_ID_LEN, -1},
-        {"gaps", "3:4-6", gap_key, sizeof gap_key, -1},
-        {"ledger", "p.csv", sha, sizeof sha, 8},
-        {"changes", "103456789012", change_key, sizeof change_key, 12},
-        {"held", "103456789012", "01B1103456789012", 16, 13},
+        {"decls", "103456789012;103456789013;", "103456789012", 12, 5},
+        {"receipts", "KB-1;", "KB-1", 4, 1},
+        {"permits", "GP-1:3;", "GP-1", 4, -1},
+        {"usage", "GP-1:3;", "GP-1", 4, -1},
+        {"journals", "mark;", k_id1, TQ_JOURNAL_ID_LEN, -1},
+        {"gaps", "3:4-6;4:4-6;", gap_key, sizeof gap_key, -1},
+        {"ledger", "p.csv;", sha, sizeof sha, 8},
+        {"changes", "103456789012;", change_key, sizeof change_key, 12},
+        {"held", "103456789012;", "01B1103456789012", 16, 13},
     };
     fill();
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        seen w = {0};
+        char w[LIST_CAP] = "";
         tq_store *s = tq_test_open(g_dir, 0);
         tq_txn *t = tq_test_begin(s, 1);
-        cr_assert_eq(walk(t, rows[i].table, &w), TQ_OK, "%s: sound", rows[i].table);
-        cr_assert_str_eq(w.what[0], rows[i].want, "%s: the first record", rows[i].table);
+        cr_assert_eq(walk(t, rows[i].table, w), TQ_OK, "%s: sound", rows[i].table);
+        cr_assert_str_eq(w, rows[i].want, "%s: every record, in order", rows[i].table);
         tq_txn_abort(t);
         tq_store_close(s);
         walk_damaged(rows[i].table, rows[i].key, rows[i].klen, -1, "seal mismatch");
@@ -213,27 +211,28 @@ Test(walk, every_walk_reads_its_table_and_stops_at_a_damaged_record)
 
 Test(walk, a_walk_under_a_prefix_stays_under_it)
 {
+    static const struct {
+        const char *name;
+        const uint8_t *id;      /* the gaps of this journal (NULL: every journal's) ... */
+        const char *office;     /* ... or, when set, the held declarations of this office */
+        const char *want;
+    } rows[] = {
+        {"one journal's gaps", k_id1, NULL, "3:4-6;"},
+        {"the other journal's gaps", k_id2, NULL, "4:4-6;"},
+        {"every journal's gaps", NULL, NULL, "3:4-6;4:4-6;"},
+        {"one office's held declarations", NULL, "02C2", "103456789013;"},
+        {"an office with none", NULL, "03D3", ""},
+    };
     fill();
     tq_store *s = tq_test_open(g_dir, 0);
     tq_txn *t = tq_test_begin(s, 1);
-    seen w = {0};
-    cr_assert_eq(tq_store_each_gap(t, k_id1, on_gap, &w), TQ_OK);
-    cr_assert_eq(w.n, 1, "one journal's gaps");
-    cr_assert_str_eq(w.what[0], "3:4-6");
-    memset(&w, 0, sizeof w);
-    cr_assert_eq(tq_store_each_gap(t, k_id2, on_gap, &w), TQ_OK);
-    cr_assert_eq(w.n, 1, "the other journal's gaps");
-    cr_assert_str_eq(w.what[0], "4:4-6");
-    memset(&w, 0, sizeof w);
-    cr_assert_eq(tq_store_each_gap(t, NULL, on_gap, &w), TQ_OK);
-    cr_assert_eq(w.n, 2, "every journal's gaps");
-    memset(&w, 0, sizeof w);
-    cr_assert_eq(tq_store_each_held(t, "02C2", on_held, &w), TQ_OK);
-    cr_assert_eq(w.n, 1, "one office's held declarations");
-    cr_assert_str_eq(w.what[0], "103456789013");
-    memset(&w, 0, sizeof w);
-    cr_assert_eq(tq_store_each_held(t, "03D3", on_held, &w), TQ_OK);
-    cr_assert_eq(w.n, 0, "an office with none");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char w[LIST_CAP] = "";
+        int rc = rows[i].office ? tq_store_each_held(t, rows[i].office, on_held, w)
+                                : tq_store_each_gap(t, rows[i].id, on_gap, w);
+        cr_assert_eq(rc, TQ_OK, "%s", rows[i].name);
+        cr_assert_str_eq(w, rows[i].want, "%s", rows[i].name);
+    }
     tq_txn_abort(t);
     tq_store_close(s);
 }
