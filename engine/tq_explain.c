@@ -290,8 +290,8 @@ int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src)
 
 typedef struct officer_scan {
     tq_explain_officer_list *out;
-    uint8_t final_ev, declared;
-    uint64_t final_seq;
+    tq_explain_officer before;  /* what the journal said so far: final_ev, final_seq and
+                                 * declared_before, as each officer result is stamped */
 } officer_scan;
 
 static int on_officer_event(void *ctx, const tq_event *ev)
@@ -300,11 +300,9 @@ static int on_officer_event(void *ctx, const tq_event *ev)
     if (ev->ev == TQ_EV_OFFICER) {
         if (o->out->n < TQ_EXPLAIN_OFFICER_MAX) {
             tq_explain_officer *e = &o->out->v[o->out->n++];
+            *e = o->before;
             e->seq = ev->seq;
             e->result = ev->result;
-            e->final_ev = o->final_ev;
-            e->final_seq = o->final_seq;
-            e->declared_before = o->declared;
             memcpy(e->officer, ev->officer, sizeof e->officer);
         } else {
             o->out->more++;
@@ -313,20 +311,22 @@ static int on_officer_event(void *ctx, const tq_event *ev)
     /* The first event that makes the declaration final wins: later ones are ignored. */
     int makes_final = ev->ev == TQ_EV_MANUAL_CLEAR || ev->ev == TQ_EV_CANCEL ||
                       (ev->ev == TQ_EV_OFFICER && ev->result == TQ_OFFICER_REJECT);
-    if (makes_final && o->final_ev == 0) {
-        o->final_ev = ev->ev;
-        o->final_seq = ev->seq;
+    if (makes_final && o->before.final_ev == 0) {
+        o->before.final_ev = ev->ev;
+        o->before.final_seq = ev->seq;
     }
     if (ev->ev == TQ_EV_DECL)
-        o->declared = 1;
+        o->before.declared_before = 1;
     return 0;
 }
 
 int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
                         uint8_t id[TQ_JOURNAL_ID_LEN])
 {
+    officer_scan o;
     memset(out, 0, sizeof *out);
-    officer_scan o = {.out = out};
+    memset(&o, 0, sizeof o);    /* every byte the results copy from o.before defined */
+    o.out = out;
     return tq_explain_history(path, decl_no, on_officer_event, &o, NULL, id);
 }
 
