@@ -254,19 +254,6 @@ typedef struct backfill_scan {
     char office[sizeof ((tq_decl *)0)->office], kind[sizeof ((tq_decl *)0)->kind];
 } backfill_scan;
 
-/* same_lines() - ev's lines are d's (hs, permit, qty, in order). */
-static int same_lines(const tq_decl *d, const tq_event *ev)
-{
-    if (!(ev->has & TQ_HAS_LINES) || ev->nlines != d->nlines || ev->nlines > TQ_LINES_MAX)
-        return 0;
-    for (uint16_t l = 0; l < ev->nlines; l++)
-        if (strcmp(ev->lines[l].hs, d->lines[l].hs) != 0 ||
-            strcmp(ev->lines[l].permit, d->lines[l].permit) != 0 ||
-            ev->lines[l].qty != d->lines[l].qty)
-            return 0;
-    return 1;
-}
-
 static int on_backfill_event(void *ctx, const tq_event *ev)
 {
     backfill_scan *b = ctx;
@@ -277,7 +264,7 @@ static int on_backfill_event(void *ctx, const tq_event *ev)
         snprintf(b->kind, sizeof b->kind, "%s", ev->kind);
     }
     if (b->src->found && (ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) &&
-        same_lines(b->d, ev)) {
+        tq_decl_same_lines(b->d, ev)) {
         for (uint16_t l = 0; l < ev->nlines; l++)
             b->d->lines[l].value = ev->lines[l].value;
         b->src->values = 1;
@@ -303,8 +290,8 @@ int tq_explain_backfill(const char *path, tq_decl *d, tq_explain_decl_src *src)
 
 typedef struct officer_scan {
     tq_explain_officer_list *out;
-    uint8_t final_ev, declared;
-    uint64_t final_seq;
+    tq_explain_officer before;  /* what the journal said so far: final_ev, final_seq and
+                                 * declared_before, as each officer result is stamped */
 } officer_scan;
 
 static int on_officer_event(void *ctx, const tq_event *ev)
@@ -313,11 +300,9 @@ static int on_officer_event(void *ctx, const tq_event *ev)
     if (ev->ev == TQ_EV_OFFICER) {
         if (o->out->n < TQ_EXPLAIN_OFFICER_MAX) {
             tq_explain_officer *e = &o->out->v[o->out->n++];
+            *e = o->before;
             e->seq = ev->seq;
             e->result = ev->result;
-            e->final_ev = o->final_ev;
-            e->final_seq = o->final_seq;
-            e->declared_before = o->declared;
             memcpy(e->officer, ev->officer, sizeof e->officer);
         } else {
             o->out->more++;
@@ -326,20 +311,22 @@ static int on_officer_event(void *ctx, const tq_event *ev)
     /* The first event that makes the declaration final wins: later ones are ignored. */
     int makes_final = ev->ev == TQ_EV_MANUAL_CLEAR || ev->ev == TQ_EV_CANCEL ||
                       (ev->ev == TQ_EV_OFFICER && ev->result == TQ_OFFICER_REJECT);
-    if (makes_final && o->final_ev == 0) {
-        o->final_ev = ev->ev;
-        o->final_seq = ev->seq;
+    if (makes_final && o->before.final_ev == 0) {
+        o->before.final_ev = ev->ev;
+        o->before.final_seq = ev->seq;
     }
     if (ev->ev == TQ_EV_DECL)
-        o->declared = 1;
+        o->before.declared_before = 1;
     return 0;
 }
 
 int tq_explain_officers(const char *path, const char *decl_no, tq_explain_officer_list *out,
                         uint8_t id[TQ_JOURNAL_ID_LEN])
 {
+    officer_scan o;
     memset(out, 0, sizeof *out);
-    officer_scan o = {.out = out};
+    memset(&o, 0, sizeof o);    /* every byte the results copy from o.before defined */
+    o.out = out;
     return tq_explain_history(path, decl_no, on_officer_event, &o, NULL, id);
 }
 

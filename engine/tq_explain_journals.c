@@ -61,11 +61,7 @@ void tq_explain_journals_release(tq_explain_journals *jv)
     free(jv->have_mark);
     free(jv->ids);
     free(jv->have_id);
-    jv->officers = NULL;
-    jv->marks = NULL;
-    jv->have_mark = NULL;
-    jv->ids = NULL;
-    jv->have_id = NULL;
+    tq_explain_journals_init(jv, jv->paths, jv->n);
 }
 
 const char *tq_explain_event_name(uint8_t ev)

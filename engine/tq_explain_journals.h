@@ -64,7 +64,8 @@ TQ_MUST_USE int tq_explain_journals_load(tq_explain_journals *jv, tq_txn *t,
 const tq_gap *tq_explain_journals_gap_of(const tq_explain_journals *jv, int j, uint64_t seq);
 
 /* tq_explain_journals_release() - free what jv owns; the paths stay the caller's.
- * Safe on a jv only initialised.  jv may be reused after tq_explain_journals_init(). */
+ * Safe on a jv only initialised; jv is then as tq_explain_journals_init() left it (the
+ * same paths), and may be released again or reused after tq_explain_journals_init(). */
 void tq_explain_journals_release(tq_explain_journals *jv);
 
 /* tq_explain_officer_why() - whether officer result e of journal j of jv was applied to

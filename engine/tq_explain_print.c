@@ -108,8 +108,7 @@ static void print_json_gaps(tq_json *j, const tq_explain_journals *jv)
     tq_json_key(j, "skipped_gaps");
     tq_json_begin_object(j);
     tq_json_kv_u64(j, "total", g->total);
-    tq_json_key(j, "gaps");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "gaps");
     for (size_t i = 0; i < g->n; i++) {
         tq_hex(g->v[i].id, TQ_JOURNAL_ID_LEN, hex);
         format_utc(g->v[i].skipped_at, when);
@@ -458,13 +457,9 @@ static void json_u128(tq_json *j, const char *key, tq_u128 v)
 static void json_last_event(tq_json *j, const tq_decl *d)
 {
     char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    tq_json_key(j, "last_event");
-    if (!d->src_seq) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "last_event", d->src_seq != 0))
         return;
-    }
     tq_hex(d->src_id, TQ_JOURNAL_ID_LEN, hex);
-    tq_json_begin_object(j);
     tq_json_kv_string(j, "journal_id", hex);
     tq_json_kv_u64(j, "seq", d->src_seq);
     tq_json_end_object(j);
@@ -506,8 +501,7 @@ static void json_payment(tq_json *j, const tq_payment *p, const int32_t *reg_day
 
 static void json_payments(tq_json *j, const tq_explain_payment_list *pays, const int32_t *reg_day)
 {
-    tq_json_key(j, "payments");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "payments");
     for (size_t i = 0; i < pays->n; i++)
         json_payment(j, &pays->v[i], reg_day);
     tq_json_end_array(j);
@@ -540,8 +534,7 @@ static void json_permit(tq_json *j, const tq_explain_permit *p)
 
 static void json_lines(tq_json *j, const tq_decl *d, int values)
 {
-    tq_json_key(j, "lines");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "lines");
     for (int l = 0; l < d->nlines && l < TQ_LINES_MAX; l++) {
         tq_json_begin_object(j);
         tq_json_kv_string(j, "hs", d->lines[l].hs);
@@ -558,12 +551,8 @@ static void json_lines(tq_json *j, const tq_decl *d, int values)
 /* json_now() - "now": the rules applied now, or null when not evaluated. */
 static void json_now(tq_json *j, const tq_explain *x)
 {
-    tq_json_key(j, "now");
-    if (!x->evaluated) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "now", x->evaluated))
         return;
-    }
-    tq_json_begin_object(j);
     json_reasons(j, "reasons", x->now.reasons);
     tq_json_kv_u64(j, "tax_short", x->now.tax_short);
     tq_json_kv_bool(j, "would_clear", x->decl.state == TQ_STATE_HELD && x->now.reasons == 0);
@@ -588,8 +577,7 @@ static void print_json_decl(tq_json *j, const tq_explain *x, const tq_explain_pa
     tq_json_kv_string(j, "registration_day", day);
     tq_json_kv_string(j, "declarant", d->declarant);
     tq_json_kv_u64(j, "channel", d->channel);
-    tq_json_key(j, "officer_results");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "officer_results");
     if (d->officer & TQ_SEEN_DOCS_OK)
         tq_json_string(j, "DOCS_OK");
     if (d->officer & TQ_SEEN_INSPECT_OK)
@@ -602,8 +590,7 @@ static void print_json_decl(tq_json *j, const tq_explain *x, const tq_explain_pa
     json_u128(j, "guarantees_expired", x->guar_expired);
     json_lines(j, d, d->office[0] && (jv->src_j < 0 || jv->src.values));
     json_payments(j, pays, &d->reg_day);
-    tq_json_key(j, "permits");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "permits");
     for (size_t i = 0; i < x->npermits; i++)
         json_permit(j, &x->permits[i]);
     tq_json_end_array(j);
@@ -618,8 +605,7 @@ void tq_explain_json_officers(tq_json *w, const tq_explain *x, const tq_explain_
     if (jv->officers == NULL)
         return;
     const tq_explain_officer_list *o = &jv->officers[j];
-    tq_json_key(w, "officer_results");
-    tq_json_begin_array(w);
+    tq_json_kv_array(w, "officer_results");
     for (size_t i = 0; i < o->n; i++) {
         int applied = tq_explain_officer_why(x, jv, j, &o->v[i], why, sizeof why);
         tq_json_begin_object(w);
@@ -762,8 +748,7 @@ int tq_explain_history_print(const tq_explain_history_out *out, tq_txn *t, const
     if (h.w) {
         tq_json_begin_object(h.w);
         tq_json_kv_string(h.w, "journal", path);
-        tq_json_key(h.w, "events");
-        tq_json_begin_array(h.w);
+        tq_json_kv_array(h.w, "events");
     } else {
         /* How far the journal was replayed needs its id, known once it is open, so that
          * line comes after the events: nothing is held back in memory. */

@@ -150,18 +150,19 @@ int tq_nightly_outcome_worklists(tq_nightly_outcome *o, int64_t deadline, int64_
 
 void tq_nightly_outcome_release(tq_nightly_outcome *o)
 {
+    /* the strings o owns (the others are borrowed) */
+    char **owned[] = {&o->report_path, &o->reconcile_report, &o->html_report, &o->csv_dir,
+                      &o->worklist_dir};
     for (size_t i = 0; i < o->nf; i++) {
         free(o->f[i].q);
         free(o->f[i].hex);
         free(o->f[i].stored);
     }
     free(o->f);
-    free(o->report_path);
-    free(o->reconcile_report);
-    free(o->html_report);
-    free(o->csv_dir);
-    free(o->worklist_dir);
     o->f = NULL;
     o->nf = o->capf = 0;
-    o->report_path = o->reconcile_report = o->html_report = o->csv_dir = o->worklist_dir = NULL;
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        free(*owned[i]);
+        *owned[i] = NULL;
+    }
 }

@@ -116,8 +116,7 @@ static void json_file(tq_json *j, const tq_nightly_file *x)
 
 static void json_ignored(tq_json *j, const tq_nightly_list *sc)
 {
-    tq_json_key(j, "ignored");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "ignored");
     for (size_t i = 0; i < sc->n_ignored; i++) {
         char *q = tq_nightly_quote(sc->ignored[i].name),
              *h = tq_nightly_hex_name(sc->ignored[i].name);
@@ -135,12 +134,8 @@ static void json_ignored(tq_json *j, const tq_nightly_list *sc)
 /* json_worklists() - "worklists": where the officers' lists went and what they hold. */
 static void json_worklists(tq_json *j, const tq_nightly_outcome *o)
 {
-    tq_json_key(j, "worklists");
-    if (!o->reports) {
-        tq_json_null(j);
+    if (!tq_json_kv_object(j, "worklists", o->reports != NULL))
         return;
-    }
-    tq_json_begin_object(j);
     tq_json_kv_string(j, "dir", o->worklist_dir);
     tq_json_kv_u64(j, "files", o->wl.files);
     tq_json_kv_u64(j, "waiting", o->wl.rows);
@@ -165,14 +160,10 @@ static void json_reconcile_metrics(tq_json *j, const tq_nightly_outcome *o)
     tq_json_kv_string(j, "page", o->reconciled && o->reports ? o->html_report : NULL);
     tq_json_end_object(j);
     json_worklists(j, o);
-    tq_json_key(j, "metrics");
-    if (o->metrics) {
-        tq_json_begin_object(j);
+    if (tq_json_kv_object(j, "metrics", o->metrics != NULL)) {
         tq_json_kv_string(j, "path", o->metrics);
         tq_json_kv_string(j, "error", o->metrics_error[0] ? o->metrics_error : NULL);
         tq_json_end_object(j);
-    } else {
-        tq_json_null(j);
     }
 }
 
@@ -186,8 +177,7 @@ void tq_nightly_report_json(tq_json *j, const tq_nightly_outcome *o, const tq_ni
     tq_json_kv_string(j, "finished_at", finished_at);
     tq_json_key(j, "exit_status");
     tq_json_i64(j, status);
-    tq_json_key(j, "files");
-    tq_json_begin_array(j);
+    tq_json_kv_array(j, "files");
     for (size_t i = 0; i < o->nf; i++)
         json_file(j, &o->f[i]);
     tq_json_end_array(j);

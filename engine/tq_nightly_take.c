@@ -14,15 +14,13 @@ typedef struct err_text {
     FILE *f;
     char *buf;
     size_t len;
-    uint64_t lines;
+    tq_diag_cap rows;           /* the bad rows: the first TQ_NIGHTLY_ERR_LINES written */
     int quotable;
 } err_text;
 
 static void on_row_error(void *ctx, const tq_diag *d)
 {
     err_text *e = ctx;
-    if (++e->lines > TQ_NIGHTLY_ERR_LINES)
-        return;
     fprintf(e->f, "line %llu: field '%s'", (unsigned long long)d->line, d->field);
     /* The why quotes the file's content: only for a file its sender could read. */
     if (e->quotable)
@@ -34,6 +32,7 @@ static int err_open(err_text *e, const tq_nightly_file *f, int quotable)
 {
     memset(e, 0, sizeof *e);
     e->quotable = quotable;
+    e->rows = (tq_diag_cap){.max = TQ_NIGHTLY_ERR_LINES, .fn = on_row_error, .ctx = e};
     if ((e->f = open_memstream(&e->buf, &e->len)) == NULL)
         return TQ_ERR_NOMEM;
     char now[32];
@@ -101,12 +100,12 @@ static int loaded(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nightly_
         return file_away(c, e, f, TQ_NIGHTLY_DUPLICATE, NULL, out, d);
     }
     if (rc == TQ_ERR_INPUT) {
-        if (et->lines > TQ_NIGHTLY_ERR_LINES)
+        if (tq_diag_cap_more(&et->rows))
             fprintf(et->f, "... and %llu more bad rows\n",
-                    (unsigned long long)(et->lines - TQ_NIGHTLY_ERR_LINES));
+                    (unsigned long long)tq_diag_cap_more(&et->rows));
         fputs("nothing of this file was loaded\n", et->f);
         snprintf(f->why, sizeof f->why, "%llu bad row%s, nothing loaded",
-                 (unsigned long long)et->lines, et->lines == 1 ? "" : "s");
+                 (unsigned long long)et->rows.n, et->rows.n == 1 ? "" : "s");
         return refuse(c, e, f, et, out, d);
     }
     /* Not the file's fault (busy, full disk, a signal): it stays in work/ and the next
@@ -152,7 +151,7 @@ static int load_staged(tq_nightly_take_ctx *c, const tq_nightly_entry *e, tq_nig
     err_text et;
     if (err_open(&et, f, sf->quotable) != TQ_OK)
         return out->step = TQ_NIGHTLY_STEP_NOMEM, TQ_ERR_NOMEM;
-    tq_load_opts lo = {.on_error = on_row_error, .ctx = &et, .stop = c->stop};
+    tq_load_opts lo = {.on_error = tq_diag_cap_on_bad, .ctx = &et.rows, .stop = c->stop};
     tq_load_stats st;
     memset(&st, 0, sizeof st);
     f->result = TQ_NIGHTLY_R_LOADED;

@@ -88,6 +88,11 @@ void tq_report_batch(tq_report *r, double at, uint64_t seq)
 
 /* ---- text ---- */
 
+/* The characters HTML gives a meaning, by byte: their entities. */
+static const char *const html_entity[128] = {
+    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+};
+
 void tq_report_html_text(FILE *f, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -102,14 +107,10 @@ void tq_report_html_text(FILE *f, const char *s)
             left -= n ? n : bad;
             continue;
         }
-        switch (c) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fwrite(p, 1, n, f); break;
-        }
+        if (c < 128 && html_entity[c] != NULL)
+            fputs(html_entity[c], f);
+        else
+            fwrite(p, 1, n, f);
         p += n;
         left -= n;
     }

@@ -322,6 +322,18 @@ static const char *const reason_names[TQ_REASON_COUNT] = {
     "TAX_SHORT",     "PERMIT_MISSING", "PERMIT_REVOKED", "PERMIT_EXPIRED",
     "PERMIT_HOLDER", "PERMIT_HS",      "AWAIT_OFFICER",  "PERMIT_QUOTA"};
 
+int tq_decl_same_lines(const tq_decl *d, const tq_event *ev)
+{
+    if (!(ev->has & TQ_HAS_LINES) || ev->nlines != d->nlines || ev->nlines > TQ_LINES_MAX)
+        return 0;
+    for (uint16_t l = 0; l < ev->nlines; l++)
+        if (strcmp(ev->lines[l].hs, d->lines[l].hs) != 0 ||
+            strcmp(ev->lines[l].permit, d->lines[l].permit) != 0 ||
+            ev->lines[l].qty != d->lines[l].qty)
+            return 0;
+    return 1;
+}
+
 const char *tq_state_name(int state)
 {
     if (state < 0 || (size_t)state >= sizeof state_names / sizeof state_names[0])

@@ -168,6 +168,11 @@ tq_u128 tq_rules_covered_exact(const tq_cover *cover, int32_t reg_day);
 /* tq_rules_covered() - the same, saturating at UINT64_MAX (for u64 consumers). */
 uint64_t tq_rules_covered(const tq_cover *cover, int32_t reg_day);
 
+/* tq_decl_same_lines() - 1 when ev (a DECL or AMEND) carries lines and they are d's
+ * lines exactly (hs, permit and qty, in order; values aside), else 0: the event that
+ * declared the lines d holds, whose values a backfill may take.  Pure; any thread. */
+int tq_decl_same_lines(const tq_decl *d, const tq_event *ev);
+
 /* Names for output: static strings (never freed), NULL when out of range. */
 const char *tq_state_name(int state);           /* "CLEARED", ... */
 const char *tq_reason_name(int bit_index);      /* 0 -> "TAX_SHORT", ... */

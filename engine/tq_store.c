@@ -74,6 +74,28 @@ int32_t tq__i32(uint32_t u)
     return u <= INT32_MAX ? (int32_t)u : (int32_t)(u - 0x80000000u) + INT32_MIN;
 }
 
+void tq__u64x4_put(uint8_t buf[TQ__U64X4_LEN], uint64_t a, uint64_t b, uint64_t c,
+                   uint64_t d)
+{
+    buf = tq_le_put64(buf, a);
+    buf = tq_le_put64(buf, b);
+    buf = tq_le_put64(buf, c);
+    tq_le_put64(buf, d);
+}
+
+const char *tq__u64x4_get(const MDB_val *v, uint64_t *a, uint64_t *b, uint64_t *c,
+                          uint64_t *d)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size != TQ__U64X4_LEN)
+        return "value is not 32 bytes";
+    *a = tq_le_get64(p);
+    *b = tq_le_get64(p + 8);
+    *c = tq_le_get64(p + 16);
+    *d = tq_le_get64(p + 24);
+    return NULL;
+}
+
 /* ---- seals and keys ---- */
 
 /* The key's hash seeds the value's, so the seal covers (table, key, value) with two
@@ -283,37 +305,6 @@ int tq__del(tq_txn *t, int db, const MDB_val *k)
     if (rc != MDB_SUCCESS)
         t->failed = tq__mdb(rc);
     return t->failed;
-}
-
-/* Entries are checked and decoded before the callback sees them, so a callback that
- * writes through the same transaction never holds a pointer into a page. */
-int tq__each(tq_txn *t, int db, const MDB_val *from, tq__visit visit, void *arg)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    if (from)
-        k = *from;
-    for (MDB_cursor_op op = from ? MDB_SET_RANGE : MDB_FIRST;; op = MDB_NEXT) {
-        rc = mdb_cursor_get(c, &k, &v, op);
-        if (rc != MDB_SUCCESS) {
-            if (rc == MDB_NOTFOUND)
-                rc = TQ_OK;
-            else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
-                rc = tq__fault(t, db, NULL, "LMDB: %s", mdb_strerror(rc));
-            else
-                rc = tq__mdb(rc);
-            break;
-        }
-        const char *bad = tq__unseal(t->s, db, &k, &v);
-        rc = bad ? tq__fault(t, db, &k, "%s", bad) : visit(arg, &k, &v);
-        if (rc != 0)
-            break;
-    }
-    mdb_cursor_close(c);
-    return rc;
 }
 
 /* ---- transactions ---- */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "tq_num.h"
 #include "tq_store.h"
 #include "tq_store_held.h"
 
@@ -331,22 +332,22 @@ typedef struct sc_marks {
     uint8_t gap_id[TQ_JOURNAL_ID_LEN];
     uint64_t gap_last;              /* last seq of the previous gap of that journal */
     int have_gap;
+    char id[2 * TQ_JOURNAL_ID_LEN + 1]; /* the journal of the row being read, in hex */
 } sc_marks;
 
-static const char *sc_hex(const uint8_t *id, char out[2 * TQ_JOURNAL_ID_LEN + 1])
+/* A row of journals or gaps: its journal's id into k->id, and one more in *count. */
+static sc *sc_marks_row(sc_marks *k, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t *count)
 {
-    for (int i = 0; i < TQ_JOURNAL_ID_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
-    return out;
+    tq_hex(id, TQ_JOURNAL_ID_LEN, k->id);
+    (*count)++;
+    return k->c;
 }
 
 static int sc_mark(void *ctx, const tq_journal_mark *m)
 {
     sc_marks *k = ctx;
-    sc *c = k->c;
-    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    const char *id = sc_hex(m->id, hex);
-    c->rep->journals++;
+    sc *c = sc_marks_row(k, m->id, &k->c->rep->journals);
+    const char *id = k->id;
     if (m->frames > m->last_seq)
         sc_problem(c, "journals", id, 2 * TQ_JOURNAL_ID_LEN, "%llu frames "
                    "applied but last seq %llu", (unsigned long long)m->frames,
@@ -360,10 +361,8 @@ static int sc_mark(void *ctx, const tq_journal_mark *m)
 static int sc_gap(void *ctx, const tq_gap *g)
 {
     sc_marks *k = ctx;
-    sc *c = k->c;
-    char hex[2 * TQ_JOURNAL_ID_LEN + 1];
-    const char *id = sc_hex(g->id, hex);
-    c->rep->gaps++;
+    sc *c = sc_marks_row(k, g->id, &k->c->rep->gaps);
+    const char *id = k->id;
     if (!k->have_gap || memcmp(k->gap_id, g->id, TQ_JOURNAL_ID_LEN) != 0) {
         int rc = tq_store_get_journal(c->t, g->id, &k->prev_mark);
         if (rc != TQ_OK && rc != TQ_ERR_NOTFOUND) {

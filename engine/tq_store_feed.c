@@ -65,21 +65,16 @@ const char *tq__feed_value_bad(const MDB_val *v)
 
 static int tq__last_change(tq_txn *t, uint64_t *no)
 {
-    MDB_cursor *c;
     MDB_val k, v;
     if (t->feed_known) {
         *no = t->feed_last;
         return TQ_OK;
     }
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_CHANGES], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND) {
+    int rc = tq__last(t, DB_CHANGES, &k, &v);
+    if (rc == TQ_ERR_NOTFOUND) {
         *no = 0;
-    } else if (rc != MDB_SUCCESS) {
-        return tq__mdb(rc);
+    } else if (rc != TQ_OK) {
+        return rc;
     } else {
         const char *bad = tq__unseal(t->s, DB_CHANGES, &k, &v);
         if (bad)
@@ -136,21 +131,12 @@ int tq_store_add_change(tq_txn *t, tq_change *c)
     return t->s->version < 3 ? TQ_ERR_VERSION : tq__add_change(t, c);
 }
 
-typedef struct tq__each_change_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_change *c);
-    void *ctx;
-} tq__each_change_arg;
-
-static int tq__each_change_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of the feed: its number is the key. */
+static const char *tq__change_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_change_arg *a = arg;
-    tq_change c;
-    const char *bad = tq__change_decode(v, &c);
-    if (bad)
-        return tq__fault(a->t, DB_CHANGES, k, "%s", bad);
-    c.no = tq__change_no(k->mv_data);
-    return a->fn(a->ctx, &c);
+    tq_change *c = item;
+    c->no = tq__change_no(k->mv_data);
+    return tq__change_decode(v, c);
 }
 
 int tq_store_each_change(tq_txn *t, uint64_t since,
@@ -158,11 +144,12 @@ int tq_store_each_change(tq_txn *t, uint64_t since,
 {
     uint8_t key[8];
     MDB_val from = {sizeof key, key};
-    tq__each_change_arg a = {t, fn, ctx};
+    tq_change c;
+    tq__walk w = {DB_CHANGES, tq__change_kv, &c, sizeof c, {.change = fn}, ctx};
     if (t->s->version < 3)
         return TQ_ERR_VERSION;
     if (since == UINT64_MAX)
         return TQ_OK;
     tq__change_key(key, since + 1);
-    return tq__each(t, DB_CHANGES, &from, tq__each_change_visit, &a);
+    return tq__walk_run(t, &w, &from, 0);
 }

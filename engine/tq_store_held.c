@@ -182,18 +182,11 @@ int tq__held_cover_changed(tq_txn *t, const MDB_val *k, const uint8_t *cover, si
 /* Where the build goes on: after the last row of held, or at the first key. */
 static int tq__held_resume(tq_txn *t, uint8_t last[TQ__HELD_KEY], int *have)
 {
-    MDB_cursor *c;
     MDB_val k, v;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_HELD], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    mdb_cursor_close(c);
-    *have = rc == MDB_SUCCESS;
-    if (rc == MDB_NOTFOUND)
-        return TQ_OK;
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
+    int rc = tq__last(t, DB_HELD, &k, &v);
+    *have = rc == TQ_OK;
+    if (rc != TQ_OK)
+        return rc == TQ_ERR_NOTFOUND ? TQ_OK : rc;
     const char *bad = tq__held_key_bad(k.mv_data, k.mv_size);
     if (bad)
         return tq__fault(t, DB_HELD, &k, "%s", bad);
@@ -274,6 +267,9 @@ typedef struct tq__hw {
     tq_decl d;
     tq_guarantee *guar;
     size_t guar_cap;
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_decl *d, const tq_cover *cover);
+    void *ctx;
 } tq__hw;
 
 /* The cover of an unsealed row's cover part (checked by tq__held_split). */
@@ -304,17 +300,15 @@ static int tq__held_cover(tq__hw *w, const MDB_val *cv, tq_cover *cover)
     return TQ_OK;
 }
 
-/* One row: key and seal, then the declaration (HELD, of the key's office), then fn. */
-static int tq__held_row(tq_txn *t, tq__hw *w, MDB_val *k, MDB_val *v,
-                        int (*fn)(void *ctx, const tq_decl *d, const tq_cover *cover),
-                        void *ctx)
+/* One row (key and seal checked by the walk): the declaration (HELD, of the key's
+ * office), then fn. */
+static int tq__held_row(void *arg, const MDB_val *k, const MDB_val *v)
 {
+    tq__hw *w = arg;
     MDB_val dv, cv;
     tq_cover cover;
     const uint8_t *key = k->mv_data;
-    const char *bad = tq__unseal(t->s, DB_HELD, k, v);
-    if (bad == NULL)
-        bad = tq__held_split(v, &dv, &cv);
+    const char *bad = tq__held_split(v, &dv, &cv);
     MDB_val dk = {TQ_DECL_NO_LEN, (void *)(key + 4)};
     if (bad == NULL)
         bad = tq__decl_decode_v(&dk, &dv, &w->d);
@@ -322,9 +316,9 @@ static int tq__held_row(tq_txn *t, tq__hw *w, MDB_val *k, MDB_val *v,
                         strncmp(w->d.office, (const char *)key, 4) != 0))
         bad = "row's declaration is not HELD of this office";
     if (bad)
-        return tq__fault(t, DB_HELD, k, "%s", bad);
+        return tq__fault(w->t, DB_HELD, k, "%s", bad);
     int rc = tq__held_cover(w, &cv, &cover);
-    return rc == TQ_OK ? fn(ctx, &w->d, &cover) : rc;
+    return rc == TQ_OK ? w->fn(w->ctx, &w->d, &cover) : rc;
 }
 
 int tq_store_each_held(tq_txn *t, const char *office,
@@ -342,27 +336,13 @@ int tq_store_each_held(tq_txn *t, const char *office,
             return TQ_ERR_INPUT;
     memcpy(pre, office, on);
     tq__hw *w = calloc(1, sizeof *w);       /* a tq_decl is too big for some stacks */
-    MDB_cursor *c = NULL;
+    MDB_val from = {4, pre};
     if (w == NULL)
         return TQ_ERR_NOMEM;
-    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_HELD], &c));
-    MDB_val k = {4, pre}, v;
-    for (MDB_cursor_op op = MDB_SET_RANGE; rc == TQ_OK; op = MDB_NEXT) {
-        int mrc = mdb_cursor_get(c, &k, &v, op);
-        if (mrc == MDB_NOTFOUND)
-            break;
-        if (mrc != MDB_SUCCESS) {
-            rc = mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND
-                     ? tq__fault(t, DB_HELD, NULL, "LMDB: %s", mdb_strerror(mrc))
-                     : tq__mdb(mrc);
-            break;
-        }
-        if (k.mv_size < 4 || memcmp(k.mv_data, pre, 4) != 0)
-            break;
-        rc = tq__held_row(t, w, &k, &v, fn, ctx);
-    }
-    if (c)
-        mdb_cursor_close(c);
+    w->t = t;
+    w->fn = fn;
+    w->ctx = ctx;
+    int rc = tq__each(t, DB_HELD, &from, 4, tq__held_row, w);
     free(w->guar);
     free(w);
     return rc;
@@ -375,6 +355,7 @@ typedef struct tq__hv {
     void (*on_bad)(void *ctx, const tq_diag *d);
     void *ctx;
     uint64_t bad;
+    uint64_t rows;
 } tq__hv;
 
 static void tq__hv_report(tq__hv *h, int db, const MDB_val *k, const char *what)
@@ -426,50 +407,51 @@ static const char *tq__hv_row(tq__hv *h, MDB_val *k, MDB_val *v)
     return tq__val_eq(&cv, &scv) ? NULL : "row's cover differs from the stored cover";
 }
 
-static int tq__hv_walk(tq__hv *h, int db, uint64_t *rows)
+/* Every row of held: a copy of its declaration and cover. */
+static int tq__hv_held(void *arg, MDB_val *k, MDB_val *v)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(h->t->txn, h->t->s->dbi[db], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    for (MDB_cursor_op op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == MDB_SUCCESS;
-         op = MDB_NEXT) {
-        if (db == DB_HELD) {
-            const char *bad = tq__hv_row(h, &k, &v);
-            (*rows)++;
-            if (bad)
-                tq__hv_report(h, DB_HELD, &k, bad);
-            continue;
-        }
-        tq__dkeys keys;
-        if (tq__unseal(h->t->s, DB_DECLS, &k, &v) != NULL || tq__decl_keys(&v, &keys) != NULL ||
-            !keys.v3 || keys.office_key[4] != TQ_STATE_HELD)
-            continue;   /* not held (or damaged: the walk of decls reports it) */
-        uint8_t hk[TQ__HELD_KEY];
-        MDB_val key = {TQ__HELD_KEY, hk}, hv;
-        tq__held_key(hk, keys.office_key, &k);
-        if (mdb_get(h->t->txn, h->t->s->dbi[DB_HELD], &key, &hv) != MDB_SUCCESS)
-            tq__hv_report(h, DB_DECLS, &k, "HELD declaration without its row in held");
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND || tq__mdb(rc) == TQ_ERR_DBCORRUPT ? TQ_OK : tq__mdb(rc);
+    tq__hv *h = arg;
+    const char *bad = tq__hv_row(h, k, v);
+    h->rows++;
+    if (bad)
+        tq__hv_report(h, DB_HELD, k, bad);
+    return 0;
+}
+
+/* Every HELD declaration: its row in held. */
+static int tq__hv_decl(void *arg, MDB_val *k, MDB_val *v)
+{
+    tq__hv *h = arg;
+    tq__dkeys keys;
+    if (tq__unseal(h->t->s, DB_DECLS, k, v) != NULL || tq__decl_keys(v, &keys) != NULL ||
+        !keys.v3 || keys.office_key[4] != TQ_STATE_HELD)
+        return 0;   /* not held (or damaged: the walk of decls reports it) */
+    uint8_t hk[TQ__HELD_KEY];
+    MDB_val key = {TQ__HELD_KEY, hk}, hv;
+    tq__held_key(hk, keys.office_key, k);
+    if (mdb_get(h->t->txn, h->t->s->dbi[DB_HELD], &key, &hv) != MDB_SUCCESS)
+        tq__hv_report(h, DB_DECLS, k, "HELD declaration without its row in held");
+    return 0;
+}
+
+/* A walk of the check: a damaged tree is tq_store_verify()'s to report. */
+static int tq__hv_walk(tq__hv *h, int db, tq__scan_fn visit)
+{
+    int lmdb;
+    int rc = tq__scan(h->t, db, NULL, 0, visit, h, &lmdb);
+    return rc == TQ_ERR_DBCORRUPT && lmdb != 0 ? TQ_OK : rc;
 }
 
 int tq_store_held_verify(tq_txn *t, void (*on_bad)(void *ctx, const tq_diag *d), void *ctx,
                          uint64_t *rows)
 {
-    tq__hv h = {t, on_bad, ctx, 0};
-    uint64_t n = 0;
-    if (!t->s->has_held) {
-        if (rows)
-            *rows = 0;
-        return TQ_OK;
-    }
-    int rc = tq__hv_walk(&h, DB_HELD, &n);
-    if (rc == TQ_OK)
-        rc = tq__hv_walk(&h, DB_DECLS, &n);
+    tq__hv h = {t, on_bad, ctx, 0, 0};
+    int rc = TQ_OK;
+    if (t->s->has_held)
+        rc = tq__hv_walk(&h, DB_HELD, tq__hv_held);
+    if (rc == TQ_OK && t->s->has_held)
+        rc = tq__hv_walk(&h, DB_DECLS, tq__hv_decl);
     if (rows)
-        *rows = n;
+        *rows = h.rows;
     return rc != TQ_OK ? rc : h.bad ? TQ_ERR_DBCORRUPT : TQ_OK;
 }

@@ -3,7 +3,8 @@
  * engine/tq_store*.c include it.
  *
  * Files of the store, one job each:
- *   tq_store.c         records: errors, seals, keys, get/put/walk, faults, transactions
+ *   tq_store.c         records: errors, seals, keys, get/put, faults, transactions
+ *   tq_store_walk.c    the walks: the one cursor loop, checked and typed layers on it
  *   tq_store_tables.c  the codecs and accessors of the seven v1 tables
  *   tq_store_log.c     the gaps and ledger tables
  *   tq_store_index.c   the secondary indexes (by_office, by_taxid, by_permit)
@@ -92,6 +93,13 @@ TQ_MUST_USE int tq__mdb(int rc);            /* LMDB return -> TQ_* */
 
 /* Little-endian integers in values: formats/tq_buf.h's tq_le_* (one home for them). */
 int32_t tq__i32(uint32_t u);
+/* A value of four little-endian u64, in order (a journal's mark, a gap). */
+#define TQ__U64X4_LEN 32
+void tq__u64x4_put(uint8_t buf[TQ__U64X4_LEN], uint64_t a, uint64_t b, uint64_t c,
+                   uint64_t d);
+/* tq__u64x4_get() - the four of value v.  @return NULL, or what is wrong. */
+const char *tq__u64x4_get(const MDB_val *v, uint64_t *a, uint64_t *b, uint64_t *c,
+                          uint64_t *d);
 
 /* ---- records ---- */
 
@@ -121,11 +129,61 @@ TQ_MUST_USE int tq__put_at(tq_txn *t, MDB_cursor *c, int db, const MDB_val *k, c
                            size_t n, unsigned flags);
 TQ_MUST_USE int tq__del(tq_txn *t, int db, const MDB_val *k);
 
+/* ---- walks (tq_store_walk.c) ----
+ * Every walk visits the records of one table in key order, from the first key at or
+ * after `from` (NULL: the first key of the table), while the key begins with the first
+ * `under` bytes of from (0: to the end), and stops at and returns the first non-zero
+ * result of its callback.  Single-threaded within t; the callback may write through t
+ * (the record it was handed is a copy, or checked before any write). */
+
+typedef int (*tq__scan_fn)(void *arg, MDB_val *k, MDB_val *v);
+/* tq__scan() - visit the records as stored: values sealed, nothing checked (the walks
+ * of verify, which go on past a bad record).  *lmdb (may be NULL) gets the LMDB error
+ * that stopped the cursor within the table, 0 when none did.
+ * @return TQ_OK at the end, visit's result, or tq__mdb() of the LMDB error
+ *         (TQ_ERR_DBCORRUPT for a damaged tree: only *lmdb says it was the cursor's). */
+TQ_MUST_USE int tq__scan(tq_txn *t, int db, const MDB_val *from, size_t under,
+                         tq__scan_fn visit, void *arg, int *lmdb);
+
+/* tq__last() - the last record of db as stored (value sealed, nothing checked).
+ * @return TQ_OK, TQ_ERR_NOTFOUND (the table is empty), store errors. */
+TQ_MUST_USE int tq__last(tq_txn *t, int db, MDB_val *k, MDB_val *v);
+
 typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);
-/* tq__each() - visit every record of db from key `from` (NULL: the first) in key order,
- * keys checked and values unsealed; a bad record stops the walk with TQ_ERR_DBCORRUPT
- * (fault recorded).  Stops at and returns the first non-zero result of visit. */
-TQ_MUST_USE int tq__each(tq_txn *t, int db, const MDB_val *from, tq__visit visit, void *arg);
+/* tq__each() - visit the records with keys checked and values unsealed; a bad record,
+ * or a damaged tree, stops the walk with TQ_ERR_DBCORRUPT (fault recorded). */
+TQ_MUST_USE int tq__each(tq_txn *t, int db, const MDB_val *from, size_t under,
+                         tq__visit visit, void *arg);
+
+/* The callbacks of the tq_store_each_*() walks: the member of a table's record type. */
+typedef union tq__walk_fn {
+    int (*decl)(void *ctx, const tq_decl *d);                   /* DB_DECLS */
+    int (*payment)(void *ctx, const tq_payment *p);             /* DB_RECEIPTS */
+    int (*permit)(void *ctx, const tq_permit *p, uint64_t used);/* DB_PERMITS */
+    int (*journal)(void *ctx, const tq_journal_mark *m);        /* DB_JOURNALS */
+    int (*gap)(void *ctx, const tq_gap *g);                     /* DB_GAPS */
+    int (*ledger)(void *ctx, const tq_ledger_entry *e);         /* DB_LEDGER */
+    int (*change)(void *ctx, const tq_change *c);               /* DB_CHANGES */
+} tq__walk_fn;
+
+/* A typed walk of table db.  decode: what is wrong with the (unsealed) record, or NULL
+ * once it has filled *item from key and value; item: the caller's, size bytes, zeroed
+ * before each decode.  fn: the member of db's type, called with ctx and item (and, for
+ * permits, the permit's use from table usage). */
+typedef struct tq__walk {
+    int db;
+    const char *(*decode)(const MDB_val *k, const MDB_val *v, void *item);
+    void *item;
+    size_t size;
+    tq__walk_fn fn;
+    void *ctx;
+} tq__walk;
+/* tq__walk_run() - tq__each() with each record decoded and handed to w->fn; a record
+ * decode calls bad is a fault of that record.
+ * @return TQ_OK at the end, fn's first non-zero result, TQ_ERR_DBCORRUPT (fault
+ *         recorded), store errors. */
+TQ_MUST_USE int tq__walk_run(tq_txn *t, const tq__walk *w, const MDB_val *from,
+                             size_t under);
 
 /* tq__txn_commit_handles() - commit t even when read-only: LMDB keeps the DBI handles
  * a transaction opened only when it commits. */

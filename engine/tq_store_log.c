@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define TQ__GAP_KEY (TQ_JOURNAL_ID_LEN + 8)
-#define TQ__GAP_LEN 32
+#define TQ__GAP_LEN TQ__U64X4_LEN
 #define TQ__LEDGER_HEAD 19          /* kind, outcome, loaded_at, rows, name length */
 #define TQ__LEDGER_NAME_MAX 255
 
@@ -31,14 +31,8 @@ static uint64_t tq__gap_first(const uint8_t *key)
 
 static const char *tq__gap_decode(const MDB_val *v, tq_gap *g)
 {
-    const uint8_t *b = v->mv_data;
-    if (v->mv_size != TQ__GAP_LEN)
-        return "value is not 32 bytes";
-    g->last = tq_le_get64(b);
-    g->frame = tq_le_get64(b + 8);
-    g->checksum = tq_le_get64(b + 16);
-    g->skipped_at = tq_le_get64(b + 24);
-    return g->first == 0 || g->last < g->first ? "seq range is empty or starts at 0" : NULL;
+    const char *bad = tq__u64x4_get(v, &g->last, &g->frame, &g->checksum, &g->skipped_at);
+    return bad ? bad : g->first == 0 || g->last < g->first ? "seq range is empty or starts at 0" : NULL;
 }
 
 int tq_store_put_gap(tq_txn *t, const tq_gap *g)
@@ -50,10 +44,7 @@ int tq_store_put_gap(tq_txn *t, const tq_gap *g)
     if (!t->s->has_log)
         return TQ_ERR_STORE;
     tq__gap_key(key, g->id, g->first);
-    tq_le_put64(buf, g->last);
-    tq_le_put64(buf + 8, g->frame);
-    tq_le_put64(buf + 16, g->checksum);
-    tq_le_put64(buf + 24, g->skipped_at);
+    tq__u64x4_put(buf, g->last, g->frame, g->checksum, g->skipped_at);
     return tq__put(t, DB_GAPS, &k, buf, sizeof buf, 0);
 }
 
@@ -67,26 +58,13 @@ int tq_store_del_gap(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], uint64_t fi
     return tq__del(t, DB_GAPS, &k);
 }
 
-typedef struct tq__each_gap_arg {
-    tq_txn *t;
-    const uint8_t *id;
-    int (*fn)(void *ctx, const tq_gap *g);
-    void *ctx;
-} tq__each_gap_arg;
-
-/* Returned by the visit to end a walk at the end of one journal's gaps. */
-#define TQ__GAP_DONE 0x7ffffff0
-
-static int tq__each_gap_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of gaps: the journal and the first seq are the key. */
+static const char *tq__gap_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_gap_arg *a = arg;
-    tq_gap g;
-    if (a->id && memcmp(k->mv_data, a->id, TQ_JOURNAL_ID_LEN) != 0)
-        return TQ__GAP_DONE;
-    memcpy(g.id, k->mv_data, TQ_JOURNAL_ID_LEN);
-    g.first = tq__gap_first(k->mv_data);
-    const char *bad = tq__gap_decode(v, &g);
-    return bad ? tq__fault(a->t, DB_GAPS, k, "%s", bad) : a->fn(a->ctx, &g);
+    tq_gap *g = item;
+    memcpy(g->id, k->mv_data, TQ_JOURNAL_ID_LEN);
+    g->first = tq__gap_first(k->mv_data);
+    return tq__gap_decode(v, g);
 }
 
 int tq_store_each_gap(tq_txn *t, const uint8_t *id, int (*fn)(void *ctx, const tq_gap *g),
@@ -94,13 +72,14 @@ int tq_store_each_gap(tq_txn *t, const uint8_t *id, int (*fn)(void *ctx, const t
 {
     uint8_t key[TQ__GAP_KEY];
     MDB_val from = {sizeof key, key};
-    tq__each_gap_arg a = {t, id, fn, ctx};
+    tq_gap g;
+    tq__walk w = {DB_GAPS, tq__gap_kv, &g, sizeof g, {.gap = fn}, ctx};
     if (!t->s->has_log)
         return TQ_OK;
-    if (id)
-        tq__gap_key(key, id, 0);
-    int rc = tq__each(t, DB_GAPS, id ? &from : NULL, tq__each_gap_visit, &a);
-    return rc == TQ__GAP_DONE ? TQ_OK : rc;
+    if (id == NULL)
+        return tq__walk_run(t, &w, NULL, 0);
+    tq__gap_key(key, id, 0);
+    return tq__walk_run(t, &w, &from, TQ_JOURNAL_ID_LEN);
 }
 
 /* ---- the ledger ---- */
@@ -162,32 +141,20 @@ int tq_store_put_ledger(tq_txn *t, const tq_ledger_entry *e)
     return tq__put(t, DB_LEDGER, &k, buf, TQ__LEDGER_HEAD + n, 0);
 }
 
-typedef struct tq__each_ledger_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_ledger_entry *e);
-    void *ctx;
-    tq_ledger_entry e;
-} tq__each_ledger_arg;
-
-static int tq__each_ledger_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of the ledger: the file's sha256 is the key. */
+static const char *tq__ledger_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_ledger_arg *a = arg;
-    memset(&a->e, 0, sizeof a->e);
-    memcpy(a->e.sha256, k->mv_data, 32);
-    const char *bad = tq__ledger_decode(v, &a->e);
-    return bad ? tq__fault(a->t, DB_LEDGER, k, "%s", bad) : a->fn(a->ctx, &a->e);
+    tq_ledger_entry *e = item;
+    memcpy(e->sha256, k->mv_data, 32);
+    return tq__ledger_decode(v, e);
 }
 
 int tq_store_each_ledger(tq_txn *t, int (*fn)(void *ctx, const tq_ledger_entry *e),
                          void *ctx)
 {
-    tq__each_ledger_arg a;
-    if (!t->s->has_log)
-        return TQ_OK;
-    a.t = t;
-    a.fn = fn;
-    a.ctx = ctx;
-    return tq__each(t, DB_LEDGER, NULL, tq__each_ledger_visit, &a);
+    tq_ledger_entry e;
+    tq__walk w = {DB_LEDGER, tq__ledger_kv, &e, sizeof e, {.ledger = fn}, ctx};
+    return t->s->has_log ? tq__walk_run(t, &w, NULL, 0) : TQ_OK;
 }
 
 const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v)

@@ -30,7 +30,7 @@ _Static_assert(TQ__DECL_ENC_MAX <= TQ_STORE_DECL_ENC_MAX, "public bound too smal
     (1 + 4 + 4 + 8 + 1 + TQ_AGENCY_MAX + 1 + TQ_TAXID_MAX + 1 + TQ_PREFIXES_MAX * 9)
 #define TQ__RECEIPT_LEN (TQ_DECL_NO_LEN + 1 + 8 + 4)
 #define TQ__COVER_STACK 32      /* guarantees rebuilt on the stack; more use scratch */
-#define TQ__JOURNAL_LEN 32
+#define TQ__JOURNAL_LEN TQ__U64X4_LEN
 
 
 /* STORE.md states these bounds; keep it in step. */
@@ -407,16 +407,15 @@ const char *tq__decl_keys(const MDB_val *v, tq__dkeys *o)
 
 int tq_store_get_decl(tq_txn *t, const char *decl_no, tq_decl *out)
 {
-    MDB_val k, v;
-    int rc = tq__decl_key(&k, decl_no);
-    if (rc == TQ_OK)
-        rc = tq__get(t, DB_DECLS, &k, &v);
+    char no[TQ_DECL_NO_LEN];
+    const uint8_t *p;
+    size_t n;
+    int rc = tq_store_get_decl_encoded(t, decl_no, &p, &n);
     if (rc != TQ_OK)
         return rc;
     /* decl_no first: it may point into *out. */
-    char no[TQ_DECL_NO_LEN];
     memcpy(no, decl_no, TQ_DECL_NO_LEN);
-    k.mv_data = no;
+    MDB_val k = {TQ_DECL_NO_LEN, no}, v = {n, (void *)p};
     memset(out, 0, sizeof *out);
     memcpy(out->decl_no, no, TQ_DECL_NO_LEN);
     const char *bad = tq__decl_decode(&v, out);
@@ -520,11 +519,8 @@ int tq_store_put_decl(tq_txn *t, const tq_decl *d)
 {
     uint8_t buf[TQ__DECL_ENC_MAX];
     size_t len;
-    MDB_val k;
-    int rc = tq__decl_key(&k, d->decl_no);
-    if (rc == TQ_OK)
-        rc = tq__decl_encode(d, buf, &len);
-    return rc != TQ_OK ? rc : tq__decl_put(t, &k, buf, len, 0, NULL);
+    int rc = tq__decl_encode(d, buf, &len);
+    return rc != TQ_OK ? rc : tq_store_put_decl_encoded(t, d->decl_no, buf, len, 0);
 }
 
 int tq_store_decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
@@ -540,26 +536,29 @@ int tq_store_decl_decode(const char *decl_no, const uint8_t *v, size_t n, tq_dec
     return tq__decl_decode(&val, out) ? TQ_ERR_DBCORRUPT : TQ_OK;
 }
 
-int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
-                              int append)
+/* tq__decl_put() under a caller's decl_no. */
+static int tq__decl_put_no(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                           int append, const MDB_val *known)
 {
     MDB_val k;
     int rc = tq__decl_key(&k, decl_no);
     if (rc != TQ_OK)
         return rc;
-    rc = tq__decl_put(t, &k, v, n, append, NULL);
+    rc = tq__decl_put(t, &k, v, n, append, known);
     return rc == 1 ? TQ_ERR_STORE : rc;
+}
+
+int tq_store_put_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
+                              int append)
+{
+    return tq__decl_put_no(t, decl_no, v, n, append, NULL);
 }
 
 int tq_store_put_decl_known(tq_txn *t, const char *decl_no, const uint8_t *v, size_t n,
                             const uint8_t *old, size_t oldn)
 {
-    MDB_val k, known = {old ? oldn : 0, (void *)old};
-    int rc = tq__decl_key(&k, decl_no);
-    if (rc != TQ_OK)
-        return rc;
-    rc = tq__decl_put(t, &k, v, n, 0, &known);
-    return rc == 1 ? TQ_ERR_STORE : rc;
+    MDB_val known = {old ? oldn : 0, (void *)old};
+    return tq__decl_put_no(t, decl_no, v, n, 0, &known);
 }
 
 int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t **v, size_t *n)
@@ -577,15 +576,10 @@ int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t **v,
 
 int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
 {
-    MDB_cursor *c;
     MDB_val k, v;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-    mdb_cursor_close(c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
+    int rc = tq__last(t, DB_DECLS, &k, &v);
+    if (rc != TQ_OK)
+        return rc;
     const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
     if (bad)
         return tq__fault(t, DB_DECLS, &k, "%s", bad);
@@ -593,32 +587,20 @@ int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
     return TQ_OK;
 }
 
-typedef struct tq__each_decl_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_decl *d);
-    void *ctx;
-    tq_decl d;
-} tq__each_decl_arg;
-
-static int tq__each_decl_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of decls: the decl_no is the key. */
+static const char *tq__decl_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_decl_arg *a = arg;
-    memset(&a->d, 0, sizeof a->d);
-    tq__key_str(k, a->d.decl_no);
-    const char *bad = tq__decl_decode(v, &a->d);
-    return bad ? tq__fault(a->t, DB_DECLS, k, "%s", bad) : a->fn(a->ctx, &a->d);
+    tq_decl *d = item;
+    tq__key_str(k, d->decl_no);
+    return tq__decl_decode(v, d);
 }
 
 int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx)
 {
-    tq__each_decl_arg *a = malloc(sizeof *a);   /* a tq_decl is too big for some stacks */
-    if (a == NULL)
-        return TQ_ERR_NOMEM;
-    a->t = t;
-    a->fn = fn;
-    a->ctx = ctx;
-    int rc = tq__each(t, DB_DECLS, NULL, tq__each_decl_visit, a);
-    free(a);
+    tq_decl *d = malloc(sizeof *d);     /* a tq_decl is too big for some stacks */
+    tq__walk w = {DB_DECLS, tq__decl_kv, d, sizeof *d, {.decl = fn}, ctx};
+    int rc = d ? tq__walk_run(t, &w, NULL, 0) : TQ_ERR_NOMEM;
+    free(d);
     return rc;
 }
 
@@ -651,11 +633,18 @@ static const char *tq__receipt_decode(const MDB_val *v, tq_payment *p)
     return NULL;
 }
 
+/* A record of receipts: the receipt_no is the key. */
+static const char *tq__receipt_kv(const MDB_val *k, const MDB_val *v, void *item)
+{
+    tq_payment *p = item;
+    tq__key_str(k, p->receipt_no);
+    return tq__receipt_decode(v, p);
+}
+
 static int tq__receipt_get(tq_txn *t, const MDB_val *k, const MDB_val *v, tq_payment *p)
 {
     memset(p, 0, sizeof *p);    /* every byte defined, padding included */
-    tq__key_str(k, p->receipt_no);
-    const char *bad = tq__receipt_decode(v, p);
+    const char *bad = tq__receipt_kv(k, v, p);
     return bad ? tq__fault(t, DB_RECEIPTS, k, "%s", bad) : TQ_OK;
 }
 
@@ -886,40 +875,27 @@ int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
     return TQ_OK;
 }
 
-typedef struct tq__each_payment_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_payment *p);
-    void *ctx;
-} tq__each_payment_arg;
-
-static int tq__each_payment_visit(void *arg, const MDB_val *k, const MDB_val *v)
-{
-    tq__each_payment_arg *a = arg;
-    tq_payment p;
-    int rc = tq__receipt_get(a->t, k, v, &p);
-    return rc != TQ_OK ? rc : a->fn(a->ctx, &p);
-}
-
 int tq_store_each_payment(tq_txn *t, int (*fn)(void *ctx, const tq_payment *p), void *ctx)
 {
-    tq__each_payment_arg a = {t, fn, ctx};
-    return tq__each(t, DB_RECEIPTS, NULL, tq__each_payment_visit, &a);
+    tq_payment p;
+    tq__walk w = {DB_RECEIPTS, tq__receipt_kv, &p, sizeof p, {.payment = fn}, ctx};
+    return tq__walk_run(t, &w, NULL, 0);
 }
 
 /* Version 1 summed covers in u64, saturating: an upgrade recomputes every cover from
  * its receipts, exactly. */
-static int tq__cover_rebuild_visit(void *arg, const MDB_val *k, const MDB_val *v)
+static int tq__cover_rebuild_one(void *ctx, const tq_payment *p)
 {
-    tq_txn *t = arg;
-    tq_payment p;
-    int rc = tq__receipt_get(t, k, v, &p);
-    return rc != TQ_OK ? rc : tq__cover_add(t, &p);
+    return tq__cover_add(ctx, p);
 }
 
 int tq__cover_rebuild(tq_txn *t)
 {
+    tq_payment p;
+    tq__walk w = {DB_RECEIPTS, tq__receipt_kv, &p, sizeof p, {.payment = tq__cover_rebuild_one},
+                  t};
     int rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_COVER], 0));
-    return rc != TQ_OK ? rc : tq__each(t, DB_RECEIPTS, NULL, tq__cover_rebuild_visit, t);
+    return rc != TQ_OK ? rc : tq__walk_run(t, &w, NULL, 0);
 }
 
 /* ---- permits and their use ---- */
@@ -1043,51 +1019,28 @@ int tq_store_put_used(tq_txn *t, const char *permit_no, uint64_t used)
     return tq__put(t, DB_USAGE, &k, buf, sizeof buf, 0);
 }
 
-typedef struct tq__each_permit_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_permit *p, uint64_t used);
-    void *ctx;
-} tq__each_permit_arg;
-
-static int tq__each_permit_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of permits: the permit_no is the key (its use is looked up by the walk). */
+static const char *tq__permit_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_permit_arg *a = arg;
-    tq_permit p;
-    MDB_val uk = *k, uv;
-    uint64_t used = 0;
-    memset(&p, 0, sizeof p);
-    tq__key_str(k, p.permit_no);
-    const char *bad = tq__permit_decode(v, &p);
-    if (bad)
-        return tq__fault(a->t, DB_PERMITS, k, "%s", bad);
-    int rc = tq__get(a->t, DB_USAGE, &uk, &uv);
-    if (rc == TQ_OK && (bad = tq__used_decode(&uv, &used)) != NULL)
-        rc = tq__fault(a->t, DB_USAGE, k, "%s", bad);
-    else if (rc == TQ_ERR_NOTFOUND)
-        rc = TQ_OK;
-    return rc != TQ_OK ? rc : a->fn(a->ctx, &p, used);
+    tq_permit *p = item;
+    tq__key_str(k, p->permit_no);
+    return tq__permit_decode(v, p);
 }
 
 int tq_store_each_permit(tq_txn *t,
                          int (*fn)(void *ctx, const tq_permit *p, uint64_t used),
                          void *ctx)
 {
-    tq__each_permit_arg a = {t, fn, ctx};
-    return tq__each(t, DB_PERMITS, NULL, tq__each_permit_visit, &a);
+    tq_permit p;
+    tq__walk w = {DB_PERMITS, tq__permit_kv, &p, sizeof p, {.permit = fn}, ctx};
+    return tq__walk_run(t, &w, NULL, 0);
 }
 
 /* ---- journals ---- */
 
 static const char *tq__mark_decode(const MDB_val *v, tq_journal_mark *m)
 {
-    const uint8_t *b = v->mv_data;
-    if (v->mv_size != TQ__JOURNAL_LEN)
-        return "value is not 32 bytes";
-    m->last_seq = tq_le_get64(b);
-    m->frames = tq_le_get64(b + 8);
-    m->chain = tq_le_get64(b + 16);
-    m->applied_at = tq_le_get64(b + 24);
-    return NULL;
+    return tq__u64x4_get(v, &m->last_seq, &m->frames, &m->chain, &m->applied_at);
 }
 
 int tq_store_get_journal(tq_txn *t, const uint8_t id[TQ_JOURNAL_ID_LEN], tq_journal_mark *m)
@@ -1114,33 +1067,24 @@ int tq_store_put_journal(tq_txn *t, const tq_journal_mark *m)
 {
     uint8_t buf[TQ__JOURNAL_LEN];
     MDB_val k = {TQ_JOURNAL_ID_LEN, (void *)m->id};
-    tq_le_put64(buf, m->last_seq);
-    tq_le_put64(buf + 8, m->frames);
-    tq_le_put64(buf + 16, m->chain);
-    tq_le_put64(buf + 24, m->applied_at);
+    tq__u64x4_put(buf, m->last_seq, m->frames, m->chain, m->applied_at);
     return tq__put(t, DB_JOURNALS, &k, buf, sizeof buf, 0);
 }
 
-typedef struct tq__each_journal_arg {
-    tq_txn *t;
-    int (*fn)(void *ctx, const tq_journal_mark *m);
-    void *ctx;
-} tq__each_journal_arg;
-
-static int tq__each_journal_visit(void *arg, const MDB_val *k, const MDB_val *v)
+/* A record of journals: the journal's id is the key. */
+static const char *tq__mark_kv(const MDB_val *k, const MDB_val *v, void *item)
 {
-    tq__each_journal_arg *a = arg;
-    tq_journal_mark m;
-    memcpy(m.id, k->mv_data, TQ_JOURNAL_ID_LEN);
-    const char *bad = tq__mark_decode(v, &m);
-    return bad ? tq__fault(a->t, DB_JOURNALS, k, "%s", bad) : a->fn(a->ctx, &m);
+    tq_journal_mark *m = item;
+    memcpy(m->id, k->mv_data, TQ_JOURNAL_ID_LEN);
+    return tq__mark_decode(v, m);
 }
 
 int tq_store_each_journal(tq_txn *t, int (*fn)(void *ctx, const tq_journal_mark *m),
                           void *ctx)
 {
-    tq__each_journal_arg a = {t, fn, ctx};
-    return tq__each(t, DB_JOURNALS, NULL, tq__each_journal_visit, &a);
+    tq_journal_mark m;
+    tq__walk w = {DB_JOURNALS, tq__mark_kv, &m, sizeof m, {.journal = fn}, ctx};
+    return tq__walk_run(t, &w, NULL, 0);
 }
 
 /* ---- checks for tq_store_verify() ---- */

@@ -200,18 +200,6 @@ static int tq__upgrade_held(tq_store *s, tq_diag *dg)
 
 /* ---- backfill from journals ---- */
 
-static int tq__lines_match(const tq_decl *d, const tq_event *ev)
-{
-    if (!(ev->has & TQ_HAS_LINES) || d->nlines != ev->nlines)
-        return 0;
-    for (unsigned i = 0; i < d->nlines; i++)
-        if (strcmp(d->lines[i].hs, ev->lines[i].hs) != 0 ||
-            strcmp(d->lines[i].permit, ev->lines[i].permit) != 0 ||
-            d->lines[i].qty != ev->lines[i].qty)
-            return 0;
-    return 1;
-}
-
 /* Fills what d lacks from ev.  @return 0 (d unchanged), 1 (office and kind filled:
  * once per declaration, at its DECL), 2 (line values only). */
 static int tq__backfill_one(tq_decl *d, const tq_event *ev)
@@ -224,7 +212,7 @@ static int tq__backfill_one(tq_decl *d, const tq_event *ev)
     }
     /* Lines as stored are the last ones declared: a DECL or AMEND with exactly those
      * lines (hs, permit, qty) gives their values; a later one in the journal wins. */
-    if ((ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) && tq__lines_match(d, ev))
+    if ((ev->ev == TQ_EV_DECL || ev->ev == TQ_EV_AMEND) && tq_decl_same_lines(d, ev))
         for (unsigned i = 0; i < d->nlines; i++)
             if (d->lines[i].value != ev->lines[i].value) {
                 d->lines[i].value = ev->lines[i].value;

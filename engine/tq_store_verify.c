@@ -25,92 +25,87 @@ static void tq__report(tq__verify *w, int db, const MDB_val *k, const char *what
         w->on_bad(w->ctx, &d);
 }
 
+/* What a walk of verify visits: the walk, and the table (and scratch) of its records. */
+typedef struct tq__vt {
+    tq__verify *w;
+    int db;
+    tq_decl *d;
+} tq__vt;
+
+static int tq__verify_record(void *arg, MDB_val *k, MDB_val *v)
+{
+    tq__vt *a = arg;
+    const tq_store *s = a->w->t->s;
+    a->w->records++;
+    const char *bad = tq__unseal(s, a->db, k, v);
+    if (bad == NULL)
+        bad = tq__value_bad(s, a->db, k, v);
+    if (bad != NULL)
+        tq__report(a->w, a->db, k, bad);
+    return 0;
+}
+
 /* One table; a structural LMDB error ends its walk (the cursor cannot go on). */
 static int tq__verify_table(tq__verify *w, int db)
 {
-    const tq_store *s = w->t->s;
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(w->t->txn, s->dbi[db], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    for (MDB_cursor_op op = MDB_FIRST;; op = MDB_NEXT) {
-        rc = mdb_cursor_get(c, &k, &v, op);
-        if (rc != MDB_SUCCESS)
-            break;
-        w->records++;
-        const char *bad = tq__unseal(s, db, &k, &v);
-        if (bad == NULL)
-            bad = tq__value_bad(s, db, &k, &v);
-        if (bad != NULL)
-            tq__report(w, db, &k, bad);
-    }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND)
-        return TQ_OK;
-    if (tq__mdb(rc) != TQ_ERR_DBCORRUPT)
-        return tq__mdb(rc);
+    tq__vt a = {w, db, NULL};
+    int lmdb;
+    int rc = tq__scan(w->t, db, NULL, 0, tq__verify_record, &a, &lmdb);
+    if (rc != TQ_ERR_DBCORRUPT || lmdb == 0)
+        return rc;
     char what[96];
     snprintf(what, sizeof what, "LMDB: %s (the rest of this table was not read)",
-             mdb_strerror(rc));
+             mdb_strerror(lmdb));
     tq__report(w, db, NULL, what);
     return TQ_OK;
+}
+
+/* A walk of the checks below: a damaged tree is the table walk's to report. */
+static int tq__verify_scan(tq__vt *a, tq__scan_fn visit)
+{
+    int lmdb;
+    int rc = tq__scan(a->w->t, a->db, NULL, 0, visit, a, &lmdb);
+    return rc == TQ_ERR_DBCORRUPT && lmdb != 0 ? TQ_OK : rc;
 }
 
 /* The indexes against decls (STORE.md §3.10): every entry names a sound declaration
  * that has its key, and every declaration has every entry it implies.  Records already
  * reported bad by the table walks are not reported again. */
-static int tq__verify_index(tq__verify *w, int db, tq_decl *d)
+static int tq__verify_entry(void *arg, MDB_val *k, MDB_val *v)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(w->t->txn, w->t->s->dbi[db], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    while ((rc = mdb_cursor_get(c, &k, &v, rc == MDB_SUCCESS && k.mv_data ? MDB_NEXT
-                                                                          : MDB_FIRST)) ==
-           MDB_SUCCESS) {
-        if (tq__key_bad(db, &k) != NULL || tq__index_entry_bad(&v) != NULL)
-            continue;
-        const char *bad = tq__index_check(w->t, db, &k, &v, d);
-        if (bad) {
-            char what[160];
-            snprintf(what, sizeof what, "%s ('%.12s')", bad, (const char *)v.mv_data);
-            tq__report(w, db, &k, what);
-        }
+    tq__vt *a = arg;
+    if (tq__key_bad(a->db, k) != NULL || tq__index_entry_bad(v) != NULL)
+        return 0;
+    const char *bad = tq__index_check(a->w->t, a->db, k, v, a->d);
+    if (bad) {
+        char what[160];
+        snprintf(what, sizeof what, "%s ('%.12s')", bad, (const char *)v->mv_data);
+        tq__report(a->w, a->db, k, what);
     }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND || tq__mdb(rc) == TQ_ERR_DBCORRUPT ? TQ_OK : tq__mdb(rc);
+    return 0;
 }
 
-static int tq__verify_decl_entries(tq__verify *w)
+static int tq__verify_decl_entries(void *arg, MDB_val *k, MDB_val *v)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(w->t->txn, w->t->s->dbi[DB_DECLS], &c);
-    if (rc != MDB_SUCCESS)
-        return tq__mdb(rc);
-    for (MDB_cursor_op op = MDB_FIRST;
-         (rc = mdb_cursor_get(c, &k, &v, op)) == MDB_SUCCESS; op = MDB_NEXT) {
-        if (tq__unseal(w->t->s, DB_DECLS, &k, &v) != NULL)
-            continue;
-        const char *bad = tq__index_missing(w->t, &k, &v);
-        if (bad)
-            tq__report(w, DB_DECLS, &k, bad);
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND || tq__mdb(rc) == TQ_ERR_DBCORRUPT ? TQ_OK : tq__mdb(rc);
+    tq__vt *a = arg;
+    if (tq__unseal(a->w->t->s, DB_DECLS, k, v) != NULL)
+        return 0;
+    const char *bad = tq__index_missing(a->w->t, k, v);
+    if (bad)
+        tq__report(a->w, DB_DECLS, k, bad);
+    return 0;
 }
 
 static int tq__verify_indexes(tq__verify *w)
 {
-    tq_decl *d = malloc(sizeof *d);
-    int rc = d ? TQ_OK : TQ_ERR_NOMEM;
-    for (int db = DB_BY_OFFICE; db <= DB_BY_PERMIT && rc == TQ_OK; db++)
-        rc = tq__verify_index(w, db, d);
+    tq__vt a = {w, DB_BY_OFFICE, malloc(sizeof *a.d)};
+    int rc = a.d ? TQ_OK : TQ_ERR_NOMEM;
+    for (; a.db <= DB_BY_PERMIT && rc == TQ_OK; a.db++)
+        rc = tq__verify_scan(&a, tq__verify_entry);
+    a.db = DB_DECLS;
     if (rc == TQ_OK)
-        rc = tq__verify_decl_entries(w);
-    free(d);
+        rc = tq__verify_scan(&a, tq__verify_decl_entries);
+    free(a.d);
     return rc;
 }
 
@@ -182,7 +177,7 @@ int tq_store_stat(tq_store *s, tq_store_info *out)
     /* The state is the first byte of a declaration's value: checked and unsealed like
      * every other read. */
     if (err == TQ_OK)
-        err = tq__each(t, DB_DECLS, NULL, tq__count_state, out->by_state);
+        err = tq__each(t, DB_DECLS, NULL, 0, tq__count_state, out->by_state);
     tq_txn_abort(t);
     return err;
 }

@@ -13,6 +13,7 @@
 #include "tq_csv.h"
 #include "tq_buf.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,14 +121,42 @@ static void copy_span(char *dst, span f)
 /* "got '...'" messages all quote the raw field the same way. */
 static int bad_field(tq_diag *d, const char *field, const char *must, span f);
 
-/* take_text() - a text field its validator accepts (which bounds its length to dst's
- * array), copied with its NUL; otherwise "FIELD: MUST, got '...'". */
-static int take_text(tq_diag *d, const char *field, const char *must,
-                     int (*ok)(const char *s, size_t n), span f, char *dst)
+/* A text field of a row, taken as it is once its validator accepts it (which bounds its
+ * length to its char array in the record, at off).  Every row starts with its text
+ * fields, in the order of its table: adding one is a line here. */
+typedef struct text_field {
+    const char *name, *must;
+    int (*ok)(const char *s, size_t n);
+    size_t off;
+} text_field;
+
+#define MUST_CODE "must be 1..32 characters of [A-Za-z0-9./_-]"
+
+static const text_field payment_text[] = {
+    {"decl_no", "must be 12 ASCII digits, first digit not 0", tq_valid_decl_no,
+     offsetof(tq_payment, decl_no)},
+    {"receipt_no", MUST_CODE, tq_valid_permit_no, offsetof(tq_payment, receipt_no)},
+};
+
+static const text_field permit_text[] = {
+    {"permit_no", MUST_CODE, tq_valid_permit_no, offsetof(tq_permit, permit_no)},
+    {"agency", "must be 1..16 characters of [A-Z0-9]", valid_agency,
+     offsetof(tq_permit, agency)},
+    {"holder", "must be a taxpayer id of 10 or 13 ASCII digits", tq_valid_taxid,
+     offsetof(tq_permit, holder)},
+};
+
+#define NTEXT(t) (sizeof(t) / sizeof((t)[0]))
+
+/* take_texts() - the first n fields of f by the table t, copied with their NUL into
+ * out; the first bad one is "FIELD: MUST, got '...'". */
+static int take_texts(tq_diag *d, const text_field *t, size_t n, const span *f, void *out)
 {
-    if (!ok(f.p, f.n))
-        return bad_field(d, field, must, f);
-    copy_span(dst, f);
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i].ok(f[i].p, f[i].n))
+            return bad_field(d, t[i].name, t[i].must, f[i]);
+        copy_span((char *)out + t[i].off, f[i]);
+    }
     return TQ_OK;
 }
 
@@ -141,15 +170,17 @@ static int bad_field(tq_diag *d, const char *field, const char *must, span f)
  * spans. */
 static int split_row(const char *line, size_t len, span *f, size_t nf, tq_diag *d);
 
-/* split_into() - split_row(), and zero *out (size bytes) for the fields to come, so a
- * parsed row has deterministic bytes (reject files and the store copy it whole). */
+/* split_into() - split_row(), zero *out (size bytes) for the fields to come, so a
+ * parsed row has deterministic bytes (reject files and the store copy it whole), and
+ * take the row's ntext leading text fields by the table text. */
 static int split_into(const char *line, size_t len, span *f, size_t nf, void *out,
-                      size_t size, tq_diag *d)
+                      size_t size, const text_field *text, size_t ntext, tq_diag *d)
 {
     int rc = split_row(line, len, f, nf, d);
-    if (rc == TQ_OK)
-        memset(out, 0, size);
-    return rc;
+    if (rc != TQ_OK)
+        return rc;
+    memset(out, 0, size);
+    return take_texts(d, text, ntext, f, out);
 }
 
 static int split_row(const char *line, size_t len, span *f, size_t nf, tq_diag *d)
@@ -219,13 +250,9 @@ int tq_csv_parse_payment(const char *line, size_t len, tq_payment *out, tq_diag 
 {
     enum { F_DECL, F_RECEIPT, F_KIND, F_AMOUNT, F_UNTIL, NF };
     span f[NF];
-    int rc = split_into(line, len, f, NF, out, sizeof *out, d);
+    int rc = split_into(line, len, f, NF, out, sizeof *out, payment_text,
+                        NTEXT(payment_text), d);
     if (rc != TQ_OK)
-        return rc;
-    if ((rc = take_text(d, "decl_no", "must be 12 ASCII digits, first digit not 0",
-                        tq_valid_decl_no, f[F_DECL], out->decl_no)) != TQ_OK ||
-        (rc = take_text(d, "receipt_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
-                        tq_valid_permit_no, f[F_RECEIPT], out->receipt_no)) != TQ_OK)
         return rc;
     if (span_is(f[F_KIND], tq_payment_kind_name(TQ_PAY)))
         out->kind = TQ_PAY;
@@ -272,17 +299,13 @@ int tq_csv_parse_permit(const char *line, size_t len, tq_permit *out, tq_diag *d
 {
     enum { F_NO, F_AGENCY, F_HOLDER, F_FROM, F_TO, F_STATUS, F_PREFIXES, F_QUOTA, NF };
     span f[NF];
-    int rc = split_into(line, len, f, NF, out, sizeof *out, d);
+    int rc = split_into(line, len, f, NF, out, sizeof *out, permit_text, NTEXT(permit_text),
+                        d);
+    if (rc == TQ_OK)
+        rc = parse_date_field(d, "valid_from", f[F_FROM], &out->valid_from);
+    if (rc == TQ_OK)
+        rc = parse_date_field(d, "valid_to", f[F_TO], &out->valid_to);
     if (rc != TQ_OK)
-        return rc;
-    if ((rc = take_text(d, "permit_no", "must be 1..32 characters of [A-Za-z0-9./_-]",
-                        tq_valid_permit_no, f[F_NO], out->permit_no)) != TQ_OK ||
-        (rc = take_text(d, "agency", "must be 1..16 characters of [A-Z0-9]", valid_agency,
-                        f[F_AGENCY], out->agency)) != TQ_OK ||
-        (rc = take_text(d, "holder", "must be a taxpayer id of 10 or 13 ASCII digits",
-                        tq_valid_taxid, f[F_HOLDER], out->holder)) != TQ_OK ||
-        (rc = parse_date_field(d, "valid_from", f[F_FROM], &out->valid_from)) != TQ_OK ||
-        (rc = parse_date_field(d, "valid_to", f[F_TO], &out->valid_to)) != TQ_OK)
         return rc;
     if (out->valid_from > out->valid_to) {
         char q[QCAP];

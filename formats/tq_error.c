@@ -73,3 +73,15 @@ int tq_errno(int e)
         return TQ_ERR_IO;
     }
 }
+
+void tq_diag_cap_on_bad(void *cap, const tq_diag *d)
+{
+    tq_diag_cap *c = cap;
+    if (++c->n <= c->max && c->fn != NULL)
+        c->fn(c->ctx, d);
+}
+
+uint64_t tq_diag_cap_more(const tq_diag_cap *cap)
+{
+    return cap->n > cap->max ? cap->n - cap->max : 0;
+}

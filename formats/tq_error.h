@@ -86,4 +86,24 @@ int tq_diag_set(tq_diag *d, const char *field, const char *fmt, ...)
  * @return out (s is borrowed for the call; out is the caller's). */
 const char *tq_diag_quote(const char *s, size_t n, char *out, size_t cap);
 
+/* tq_diag_cap - the reports of bad rows, capped: passes the first max on to fn and
+ * counts them all, so that a file of a million bad rows gives max lines and a count.
+ *     tq_diag_cap cap = {.max = 50, .fn = print_one, .ctx = &mine};
+ *     opts.on_error = tq_diag_cap_on_bad; opts.ctx = &cap;
+ *     ... run ...; then cap.n reports, tq_diag_cap_more(&cap) of them not passed on.
+ * Ownership: ctx stays the caller's.  Threads: a cap is the thread's that reports into
+ * it (as the callbacks of a load or a pack are). */
+typedef struct tq_diag_cap {
+    uint64_t n;                                 /* reports so far */
+    uint64_t max;                               /* how many go on to fn */
+    void (*fn)(void *ctx, const tq_diag *d);    /* NULL: only count */
+    void *ctx;
+} tq_diag_cap;
+
+/* tq_diag_cap_on_bad() - an on_bad/on_error callback whose ctx is a tq_diag_cap: counts
+ * d and passes it on while no more than max have been. */
+void tq_diag_cap_on_bad(void *cap, const tq_diag *d);
+/* tq_diag_cap_more() - how many reports were counted but not passed on. */
+uint64_t tq_diag_cap_more(const tq_diag_cap *cap);
+
 #endif

@@ -233,6 +233,22 @@ void tq_json_null(tq_json *j)
     tq_json_raw(j, "null", 4);
 }
 
+void tq_json_kv_array(tq_json *j, const char *key)
+{
+    tq_json_key(j, key);
+    tq_json_begin_array(j);
+}
+
+int tq_json_kv_object(tq_json *j, const char *key, int present)
+{
+    tq_json_key(j, key);
+    if (present)
+        tq_json_begin_object(j);
+    else
+        tq_json_null(j);
+    return present != 0;
+}
+
 void tq_json_kv_string(tq_json *j, const char *key, const char *s)
 {
     tq_json_key(j, key);

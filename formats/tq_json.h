@@ -86,6 +86,13 @@ FILE *tq_json_value_fp(tq_json *j);
 void tq_json_kv_string(tq_json *j, const char *key, const char *s);
 void tq_json_kv_u64(tq_json *j, const char *key, uint64_t v);
 void tq_json_kv_bool(tq_json *j, const char *key, int v);
+/* tq_json_kv_array() - a member whose value is an array: writes key and begins the
+ * array; the caller writes its values and ends it. */
+void tq_json_kv_array(tq_json *j, const char *key);
+/* tq_json_kv_object() - a member whose value is an object, or null when it has none:
+ * writes key, then begins the object and returns 1 when present (the caller writes its
+ * members and ends it), else writes null and returns 0.  Threads: as the writer. */
+TQ_MUST_USE int tq_json_kv_object(tq_json *j, const char *key, int present);
 
 /* tq_json_finish() - after the top-level value: a newline and a flush.
  * @return TQ_OK; TQ_ERR_INPUT when a container is still open or the writer was
