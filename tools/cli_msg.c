@@ -89,18 +89,27 @@ void tq_cli_diag(const char *file, const tq_diag *d)
     funlockfile(stderr);
 }
 
+static void diags_say_one(void *file, const tq_diag *d)
+{
+    tq_cli_diag(file, d);
+}
+
+void tq_cli_diags_init(tq_cli_diags *r, const char *file)
+{
+    r->file = file;
+    r->cap = (tq_diag_cap){.max = TQ_CLI_DIAGS_SHOWN, .fn = diags_say_one, .ctx = (void *)file};
+}
+
 void tq_cli_diags_say(void *ctx, const tq_diag *d)
 {
-    tq_cli_diags *r = ctx;
-    if (++r->seen <= TQ_CLI_DIAGS_SHOWN)
-        tq_cli_diag(r->file, d);
+    tq_diag_cap_on_bad(&((tq_cli_diags *)ctx)->cap, d);
 }
 
 void tq_cli_diags_more(const tq_cli_diags *r, const char *what)
 {
-    if (r->seen > TQ_CLI_DIAGS_SHOWN)
-        tq_cli_warn("%s: ... and %llu more bad %s", r->file,
-                    (unsigned long long)(r->seen - TQ_CLI_DIAGS_SHOWN), what);
+    uint64_t more = tq_diag_cap_more(&r->cap);
+    if (more)
+        tq_cli_warn("%s: ... and %llu more bad %s", r->file, (unsigned long long)more, what);
 }
 
 int tq_cli_usage(const char *cmd, const char *fmt, ...)

@@ -158,7 +158,8 @@ static int pack_run(tq_cli_cmd *cmd)
                        .reject = a->skip, .stop = &tq_cli_stop, .frame_bytes = a->frame_bytes};
     int rc;
     /* Messages name standard input "(stdin)", as the diagnostics of its lines do. */
-    pack_cli c = {.bad.file = strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]};
+    pack_cli c = {0};
+    tq_cli_diags_init(&c.bad, strcmp(pos[0], "-") == 0 ? "(stdin)" : pos[0]);
     FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "rb");
     if (in == NULL)
         return tq_cli_error(errno == EACCES ? TQ_EXIT_PERM : TQ_EXIT_INPUT, "cannot open %s: %s",

@@ -142,7 +142,8 @@ static int load_run(tq_cli_cmd *c)
         fclose(in);
         return rc;
     }
-    tq_cli_diags lr = {.file = pos[1]};
+    tq_cli_diags lr;
+    tq_cli_diags_init(&lr, pos[1]);
     tq_progress prog;
     tq_progress_init(&prog, "load");
     tq_load_opts lo = {.kind = a->kind, .reject_out = skip ? &rej : NULL, .in = in,

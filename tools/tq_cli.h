@@ -42,19 +42,23 @@ void tq_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tq_cli_diag() - "thongquan: FILE: line N (seq N): field 'F': why". */
 void tq_cli_diag(const char *file, const tq_diag *d);
 /* tq_cli_diags: the bad rows or lines of one input, each said with tq_cli_diag() up to
- * TQ_CLI_DIAGS_SHOWN and only counted past that, so a file of a million bad rows does
- * not bury the terminal.  A library's per-row error callback:
- *     tq_cli_diags r = {.file = path};
+ * TQ_CLI_DIAGS_SHOWN and only counted past that (a tq_diag_cap), so a file of a million
+ * bad rows does not bury the terminal.  A library's per-row error callback:
+ *     tq_cli_diags r;
+ *     tq_cli_diags_init(&r, path);
  *     lo.on_error = tq_cli_diags_say;  lo.ctx = &r;      // tq_load_file, tq_journal_pack
  *     ...
  *     tq_cli_diags_more(&r, "rows");   // "thongquan: PATH: ... and 7 more bad rows"
  * Threads: one tq_cli_diags is used by one thread at a time. */
 typedef struct tq_cli_diags {
     const char *file;        /* names the input in each message (borrowed) */
-    uint64_t seen;           /* how many came */
+    tq_diag_cap cap;         /* counts them all, passes the first TQ_CLI_DIAGS_SHOWN on */
 } tq_cli_diags;
 #define TQ_CLI_DIAGS_SHOWN 50
-/* tq_cli_diags_say() - the callback: count d, and say it while under the limit. */
+/* tq_cli_diags_init() - r says the bad rows of file (borrowed, outlives r). */
+void tq_cli_diags_init(tq_cli_diags *r, const char *file);
+/* tq_cli_diags_say() - the callback (ctx is the tq_cli_diags): count d, and say it
+ * while under the limit. */
 void tq_cli_diags_say(void *ctx, const tq_diag *d);
 /* tq_cli_diags_more() - past the limit, how many more bad `what` there were. */
 void tq_cli_diags_more(const tq_cli_diags *r, const char *what);
