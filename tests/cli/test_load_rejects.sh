@@ -91,4 +91,17 @@ TQ_MAP_SIZE=262144 "$TQ" load payments "$WORK/big.csv" --db "$WORK/db-small" --s
 [ "$(wc -l <"$WORK/rej3.csv")" = 3 ] || fail "after a redo the reject file has $(wc -l <"$WORK/rej3.csv") lines, wanted 3: $(cat "$WORK/err")"
 ok
 no_sanitizer_report
+# ---- a file of many bad rows: the first 50 said, the rest counted (load and pack) ----
+{ echo "$H"; for i in $(seq 1 53); do echo "10345678901X,KB-$i,PAY,100,"; done; } >"$WORK/many.csv"
+for i in $(seq 1 53); do echo "{\"seq\":$i}"; done >"$WORK/many.ndjson"
+for run in "load payments $WORK/many.csv --db $WORK/db-many|rows|many.csv" \
+           "journal pack $WORK/many.ndjson -o $WORK/many.tqj|lines|many.ndjson"; do
+  IFS='|' read -r cmd what name <<<"$run"
+  # shellcheck disable=SC2086  # the row's words are separate arguments on purpose
+  expect_status 1 "$TQ" $cmd
+  [ "$(grep -c ": field '" "$WORK/err")" = 50 ] || fail "'$cmd' said $(grep -c ": field '" "$WORK/err") bad $what, wanted 50"
+  grep -qx "thongquan: $WORK/$name: ... and 3 more bad $what" "$WORK/err" ||
+    fail "'$cmd' does not count the 3 bad $what past 50: $(tail -2 "$WORK/err")"
+  ok
+done
 done_ok
