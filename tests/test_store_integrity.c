@@ -34,29 +34,6 @@ static tq_decl make_decl(const char *no)
     return d;
 }
 
-/* Raw LMDB, as a damaged disk would leave it: flips one byte of k's stored value. */
-static void raw_flip(const char *dir, const char *db, const void *k, size_t kn, size_t at)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_val key = {kn, (void *)k}, val;
-    uint8_t buf[4096];
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 10), 0);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
-    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0);
-    cr_assert_lt(at, val.mv_size);
-    memcpy(buf, val.mv_data, val.mv_size);
-    buf[at] ^= 0x10;
-    val.mv_data = buf;
-    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-}
-
 static void fill(tq_store *s)
 {
     tq_txn *t = tq_test_begin(s, 0);
@@ -104,9 +81,9 @@ Test(integrity, verify_reports_every_bad_record_and_goes_on)
     tq_txn_abort(t);
     tq_store_close(s);
 
-    raw_flip(g_dir, "decls", "103456789013", 12, 0);
-    raw_flip(g_dir, "receipts", "KB-1", 4, 3);
-    raw_flip(g_dir, "usage", "GP-1", 4, 0);
+    tq_test_raw_flip(g_dir, "decls", "103456789013", 12, 0, -1);
+    tq_test_raw_flip(g_dir, "receipts", "KB-1", 4, 3, -1);
+    tq_test_raw_flip(g_dir, "usage", "GP-1", 4, 0, -1);
     s = tq_test_open(g_dir, 0);
     t = tq_test_begin(s, 1);
     memset(&b, 0, sizeof b);
@@ -233,7 +210,7 @@ Test(integrity, v1_database_is_read_as_is_and_upgraded_by_a_writer)
     /* Sealed now: a flipped byte of a declaration is caught. */
     char no[13];
     last_decl(no);
-    raw_flip(g_dir, "decls", no, 12, 9);
+    tq_test_raw_flip(g_dir, "decls", no, 12, 9, -1);
     expect_damaged_decl(no);
 }
 
@@ -244,7 +221,7 @@ Test(integrity, upgrade_of_a_damaged_v1_database_changes_nothing)
     copy_file(TQ_SOURCE_DIR "/tests/data/store-v1/data.mdb", path_in("data.mdb"));
     char last[13];
     last_decl(last);
-    raw_flip(g_dir, "decls", last, 12, 0);      /* state byte: 1..4 -> out of range */
+    tq_test_raw_flip(g_dir, "decls", last, 12, 0, -1);      /* state byte: 1..4 -> out of range */
     FILE *f = fopen(path_in("data.mdb"), "rb");
     static uint8_t before[1 << 20], after[1 << 20];
     size_t nb = fread(before, 1, sizeof before, f);

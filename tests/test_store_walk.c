@@ -21,38 +21,6 @@ TQ_TESTDIR_SUITE(walk, "tq_walk", 60);
 static const uint8_t k_id1[TQ_JOURNAL_ID_LEN] = {1, 2, 3};
 static const uint8_t k_id2[TQ_JOURNAL_ID_LEN] = {1, 2, 4};
 
-/* Raw LMDB, as a damaged disk would leave it: flips one bit of k's stored value (a
- * second flip puts it back).  db_id >= 0: seals the flipped value again as table db_id
- * (STORE.md §2), so that only the value's decoding can tell. */
-static void raw_flip(const char *db, const void *k, size_t kn, int db_id)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_val key = {kn, (void *)k}, val;
-    uint8_t buf[4096];
-    cr_assert_eq(mdb_env_create(&env), 0);
-    cr_assert_eq(mdb_env_set_maxdbs(env, 20), 0);
-    cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0, "table %s", db);
-    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0, "record of %s", db);
-    cr_assert_leq(val.mv_size, sizeof buf);
-    memcpy(buf, val.mv_data, val.mv_size);
-    buf[0] ^= 0x10;
-    if (db_id >= 0) {
-        size_t n = val.mv_size - 4;
-        XXH64_hash_t seed = XXH3_64bits_withSeed(k, kn, (XXH64_hash_t)db_id);
-        uint32_t seal = (uint32_t)XXH3_64bits_withSeed(buf, n, seed);
-        for (int i = 0; i < 4; i++)
-            buf[n + (size_t)i] = (uint8_t)(seal >> (8 * i));
-    }
-    val.mv_data = buf;
-    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-}
-
 /* Two offices' HELD declarations, one payment, a permit and its use, a mark, a gap of
  * each of two journals, a ledger entry and a change. */
 static void fill(void)
@@ -153,7 +121,7 @@ static void walk_damaged(const char *table, const void *k, size_t kn, int db_id,
     char w[LIST_CAP] = "";
     tq_diag d = {0};
     char want[32];
-    raw_flip(table, k, kn, db_id);
+    tq_test_raw_flip(g_dir, table, k, kn, 0, db_id);
     tq_store *s = tq_test_open(g_dir, 0);
     tq_txn *t = tq_test_begin(s, 1);
     cr_assert_eq(walk(t, table, w), TQ_ERR_DBCORRUPT, "%s: damaged", table);
@@ -165,7 +133,7 @@ static void walk_damaged(const char *table, const void *k, size_t kn, int db_id,
                  d.why);
     tq_txn_abort(t);
     tq_store_close(s);
-    raw_flip(table, k, kn, db_id);
+    tq_test_raw_flip(g_dir, table, k, kn, 0, db_id);
     s = tq_test_open(g_dir, 0);
     t = tq_test_begin(s, 1);
     cr_assert_eq(tq_store_verify(t, NULL, NULL, NULL), TQ_OK, "%s: put back", table);

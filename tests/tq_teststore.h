@@ -18,6 +18,8 @@
 #define TQ_TESTSTORE_H
 
 #include <criterion/criterion.h>
+#include <lmdb.h>
+#include <xxhash.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,6 +149,41 @@ __attribute__((unused, format(printf, 2, 3))) static void tq_test_lines_add(tq_t
         va_end(ap);
     }
     l->n++;
+}
+
+/* tq_test_raw_flip() - raw LMDB, as a damaged disk would leave it: flips bit 0x10 of
+ * byte `at` of k's stored value in table db of the store at dir (a second flip puts it
+ * back).  reseal_id >= 0: seals the flipped value again as table id reseal_id (STORE.md
+ * §2), so that only the value's decoding can tell; -1 leaves the seal to find it. */
+static inline void tq_test_raw_flip(const char *dir, const char *db, const void *k,
+                                    size_t kn, size_t at, int reseal_id)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = {kn, (void *)k}, val;
+    uint8_t buf[4096];
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0, "table %s", db);
+    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0, "record of %s", db);
+    cr_assert_leq(val.mv_size, sizeof buf);
+    cr_assert_lt(at, val.mv_size);
+    memcpy(buf, val.mv_data, val.mv_size);
+    buf[at] ^= 0x10;
+    if (reseal_id >= 0) {
+        size_t n = val.mv_size - 4;
+        XXH64_hash_t seed = XXH3_64bits_withSeed(k, kn, (XXH64_hash_t)reseal_id);
+        uint32_t seal = (uint32_t)XXH3_64bits_withSeed(buf, n, seed);
+        for (int i = 0; i < 4; i++)
+            buf[n + (size_t)i] = (uint8_t)(seal >> (8 * i));
+    }
+    val.mv_data = buf;
+    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
 }
 
 #endif
