@@ -315,8 +315,9 @@ void tq_rules_settle(tq_decl *d, const tq_verdict *v)
 
 /* ---- names -------------------------------------------------------------------------- */
 
-static const char *const state_names[] = {"PENDING", "CLEARED", "HELD", "REJECTED",
-                                          "CANCELLED"};
+#define STATE_NAME(name, n) [n] = #name,
+static const char *const state_names[TQ_STATE_COUNT] = {TQ_STATE_LIST(STATE_NAME)};
+#undef STATE_NAME
 
 static const char *const reason_names[TQ_REASON_COUNT] = {
     "TAX_SHORT",     "PERMIT_MISSING", "PERMIT_REVOKED", "PERMIT_EXPIRED",

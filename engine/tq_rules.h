@@ -31,13 +31,13 @@
 #include "../formats/tq_event.h"
 #include "../formats/tq_num.h"
 
-typedef enum tq_state {
-    TQ_STATE_PENDING = 0,     /* internal: created, not yet evaluated */
-    TQ_STATE_CLEARED = 1,
-    TQ_STATE_HELD = 2,
-    TQ_STATE_REJECTED = 3,
-    TQ_STATE_CANCELLED = 4
-} tq_state;
+/* A declaration's states, each name with its number, written once: the enum
+ * (TQ_STATE_PENDING ... TQ_STATE_CANCELLED) and tq_state_name()'s spellings both come
+ * from this list.  PENDING is internal: created, not yet evaluated.  The numbers are
+ * stored (STORE.md): never renumber. */
+#define TQ_STATE_LIST(X) X(PENDING, 0) X(CLEARED, 1) X(HELD, 2) X(REJECTED, 3) X(CANCELLED, 4)
+#define TQ_STATE_ENUM_(name, n) TQ_STATE_##name = n,
+typedef enum tq_state { TQ_STATE_LIST(TQ_STATE_ENUM_) } tq_state;
 /* Arrays indexed by tq_state. */
 #define TQ_STATE_COUNT (TQ_STATE_CANCELLED + 1)
 

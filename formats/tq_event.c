@@ -6,13 +6,9 @@
 
 const char *tq_ev_kind_name(int ev)
 {
-    switch (ev) {
-    case TQ_EV_DECL: return "DECL";
-    case TQ_EV_AMEND: return "AMEND";
-    case TQ_EV_OFFICER: return "OFFICER";
-    case TQ_EV_MANUAL_CLEAR: return "MANUAL_CLEAR";
-    case TQ_EV_CANCEL: return "CANCEL";
-    }
+#define KIND_CASE(name, n) case TQ_EV_##name: return #name;
+    switch (ev) { TQ_EV_KIND_LIST(KIND_CASE) }
+#undef KIND_CASE
     return NULL;
 }
 

@@ -23,13 +23,12 @@
 #define TQ_QTY_MAX 1000000000000ULL            /* 10^12 */
 #define TQ_QUOTA_MAX 1000000000000000000ULL    /* 10^18 */
 
-typedef enum tq_ev_kind {
-    TQ_EV_DECL = 1,
-    TQ_EV_AMEND = 2,
-    TQ_EV_OFFICER = 3,
-    TQ_EV_MANUAL_CLEAR = 4,
-    TQ_EV_CANCEL = 5
-} tq_ev_kind;
+/* The event kinds, each name with its number, written once: the enum (TQ_EV_DECL ...
+ * TQ_EV_CANCEL) and tq_ev_kind_name()'s spellings both come from this list.  The numbers
+ * are stored in the journal's records (JOURNAL.md): never renumber. */
+#define TQ_EV_KIND_LIST(X) X(DECL, 1) X(AMEND, 2) X(OFFICER, 3) X(MANUAL_CLEAR, 4) X(CANCEL, 5)
+#define TQ_EV_KIND_ENUM_(name, n) TQ_EV_##name = n,
+typedef enum tq_ev_kind { TQ_EV_KIND_LIST(TQ_EV_KIND_ENUM_) } tq_ev_kind;
 /* Arrays indexed by tq_ev_kind (slot 0 unused). */
 #define TQ_EV_KIND_SLOTS (TQ_EV_CANCEL + 1)
 
