@@ -84,6 +84,24 @@ int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw)
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
 }
 
+int tq__replay_apply_frame(tq_txn *t, const tq_frame_info *info, const uint8_t *raw,
+                           const uint8_t *jid, tq_apply_scratch *sc, tq_diag *d,
+                           int (*each)(void *ctx, const tq_event *ev, tq_step step),
+                           void *ctx)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
+        tq_step step;
+        if ((rc = tq_apply_event(t, &ev, jid, sc, &step)) != TQ_OK ||
+            (rc = each(ctx, &ev, step)) != TQ_OK)
+            return tq__replay_db_error(d, t, rc, ev.seq);
+    }
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
 void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step)
 {
     tq_replay_stats *st = r->st;

@@ -53,6 +53,17 @@ TQ_MUST_USE int tq__replay_commit_batch(replay_run *r, int final);
 TQ_MUST_USE int tq__replay_may_commit(const replay_run *r, int rc);
 /* tq__replay_check_frame() - decode every record without applying any. */
 TQ_MUST_USE int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw);
+/* tq__replay_apply_frame() - apply the events of a decoded, checked frame (raw) in t
+ * through tq_apply_event(), in order, calling each(ctx, event, step) after every one
+ * (the caller's accounting).  The serial replay and the gap fill share it.
+ * @return TQ_OK; a store error or each's, through tq__replay_db_error() with the
+ *         event's seq (d names the table and key).  Threads: t's thread. */
+TQ_MUST_USE int tq__replay_apply_frame(tq_txn *t, const tq_frame_info *info,
+                                       const uint8_t *raw, const uint8_t *jid,
+                                       tq_apply_scratch *sc, tq_diag *d,
+                                       int (*each)(void *ctx, const tq_event *ev,
+                                                   tq_step step),
+                                       void *ctx);
 void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info);
 void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step);
 /* tq__replay_corrupt() - a frame whose own bytes are bad (rc TQ_ERR_CORRUPT) or over
