@@ -766,6 +766,7 @@ static int flush(void *ctx)
     applier *a = ctx;
     int rc = TQ_OK;
     size_t n = 0;
+    a->r->flushed_decls = a->nused;
     for (size_t i = 0; i < a->nslots; i++)
         if (a->slots[i].key)
             a->slots[n++] = a->slots[i];
@@ -959,7 +960,7 @@ static void release_frame(pipeline *p, pl_frame *f)
 static int run_applier(pipeline *p, applier *a)
 {
     replay_run *r = p->r;
-    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch_limit = tq__replay_batch_events(r->o);
     for (uint64_t order = 0;; order++) {
         if (r->o->stop && *r->o->stop) {
             r->st->interrupted = 1;
@@ -978,7 +979,11 @@ static int run_applier(pipeline *p, applier *a)
             if (r->d->why[0] == '\0')
                 *r->d = f->fault;
         } else if (rc == TQ_OK) {
-            rc = apply_prepared(a, f);
+            /* the frame's events could change as many declarations as they are */
+            if (tq__replay_batch_full(r, a->nused, f->info.count))
+                rc = tq__replay_commit_batch(r, 0);
+            if (rc == TQ_OK)
+                rc = apply_prepared(a, f);
             if (rc == TQ_OK) {
                 if (r->st->first_seq == 0)
                     r->st->first_seq = f->info.first_seq;
@@ -1015,7 +1020,7 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     p->workers = calloc(p->nworkers, sizeof *p->workers);
     /* Size the batch table for the batch, or for the whole journal when that is smaller
      * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
-    uint64_t batch = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch = tq__replay_batch_events(r->o);
     uint64_t expect = r->file_size / 40 + 1024;
     if (expect > batch)
         expect = batch;

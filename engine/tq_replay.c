@@ -96,7 +96,7 @@ static int verify_applied_prefix(replay_run *r)
  * read through the write transaction. */
 static int serial_apply(replay_run *r)
 {
-    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch_limit = tq__replay_batch_events(r->o);
     tq_frame_info info;
     int rc;
     for (;;) {
@@ -122,6 +122,11 @@ static int serial_apply(replay_run *r)
             continue;
         }
         if (rc != TQ_OK)
+            return rc;
+        /* each event changes one declaration at most: commit first what the frame
+         * could take past the cap */
+        if (tq__replay_batch_full(r, r->batch, info.count) &&
+            (rc = tq__replay_commit_batch(r, 0)) != TQ_OK)
             return rc;
         if ((rc = apply_frame(r, &info)) != TQ_OK)
             return rc;
