@@ -16,7 +16,7 @@
 #include "tq_store.h"
 
 #define TQ_REPLAY_MAX_SKIPPED 64   /* skipped seq ranges remembered for the report */
-#define TQ_REPLAY_BATCH_BYTES_DEFAULT (64ull << 20)   /* tq_replay_opts.batch_bytes */
+#define TQ_REPLAY_BATCH_BYTES_DEFAULT (128ull << 20)  /* tq_replay_opts.batch_bytes */
 
 typedef struct tq_replay_opts {
     unsigned threads;          /* 0: the serial reference path, all in the caller's
@@ -33,8 +33,9 @@ typedef struct tq_replay_opts {
      * batch_events can dirty hundreds of MiB.  So a batch is also committed before a
      * frame that could take it past a number of declarations changed, chosen so that
      * its dirty pages stay near batch_bytes: after each commit, batch_bytes divided by
-     * the bytes that commit wrote per declaration (LMDB writes each dirty page once);
-     * before the first, batch_bytes / 2 KiB.  The pipeline counts distinct
+     * the bytes that commit wrote per declaration (LMDB writes each dirty page once:
+     * counted by Linux's /proc/self/io); before the first, or where that cannot be
+     * read, batch_bytes / 2 KiB.  The pipeline counts distinct
      * declarations, the serial path events (an upper bound).  A frame is never split.
      * Decisions, the feed and the mark are the same at any value.
      * 0 = TQ_REPLAY_BATCH_BYTES_DEFAULT. */
