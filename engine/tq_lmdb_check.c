@@ -27,6 +27,7 @@
 #include "tq_lmdb_check.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,33 +210,51 @@ static ssize_t lc_read(lc *c, uint64_t off, void *buf, size_t len)
 
 /* ---- meta pages ---- */
 
+/* A field of an LMDB record on disk: LMDB writes its structs as they are in memory
+ * (native byte order), so each field is its member's bytes at a fixed offset. */
+typedef struct lc_field {
+    uint16_t at, size, to;   /* offset in the record; bytes; offset in the parsed struct */
+} lc_field;
+
+#define LC_FIELD(at, type, member) {(at), sizeof(((type *)0)->member), offsetof(type, member)}
+
+/* MDB_db, a tree's record (in a meta page, and as the value of a named database). */
+static const lc_field lc_db_layout[] = {
+    LC_FIELD(0, lc_db, pad),     LC_FIELD(4, lc_db, flags),   LC_FIELD(6, lc_db, depth),
+    LC_FIELD(8, lc_db, branch),  LC_FIELD(16, lc_db, leaf),   LC_FIELD(24, lc_db, overflow),
+    LC_FIELD(32, lc_db, entries), LC_FIELD(40, lc_db, root),
+};
+
+/* A meta page: the page header, then MDB_meta (its two MDB_db parsed apart). */
+static const lc_field lc_meta_layout[] = {
+    LC_FIELD(0, lc_meta, pgno),
+    LC_FIELD(8, lc_meta, pgpad),
+    LC_FIELD(10, lc_meta, pgflags),
+    LC_FIELD(12, lc_meta, pgbounds),
+    LC_FIELD(LC_META_OFF, lc_meta, magic),
+    LC_FIELD(LC_META_OFF + 4, lc_meta, version),
+    LC_FIELD(LC_META_OFF + 8, lc_meta, address),
+    LC_FIELD(LC_META_OFF + 16, lc_meta, mapsize),
+    LC_FIELD(LC_META_OFF + 24 + 2 * LC_DB_LEN, lc_meta, last_pg),
+    LC_FIELD(LC_META_OFF + 32 + 2 * LC_DB_LEN, lc_meta, txnid),
+};
+
+static void lc_parse(const uint8_t *p, const lc_field *f, size_t n, void *out)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy((uint8_t *)out + f[i].to, p + f[i].at, f[i].size);
+}
+
 static void lc_parse_db(const uint8_t *p, lc_db *db)
 {
-    db->pad = lc_u32(p);
-    db->flags = lc_u16(p + 4);
-    db->depth = lc_u16(p + 6);
-    db->branch = lc_u64(p + 8);
-    db->leaf = lc_u64(p + 16);
-    db->overflow = lc_u64(p + 24);
-    db->entries = lc_u64(p + 32);
-    db->root = lc_u64(p + 40);
+    lc_parse(p, lc_db_layout, sizeof lc_db_layout / sizeof lc_db_layout[0], db);
 }
 
 static void lc_parse_meta(const uint8_t *p, lc_meta *m)
 {
-    const uint8_t *mm = p + LC_META_OFF;
-    m->pgno = lc_u64(p);
-    m->pgpad = lc_u16(p + 8);
-    m->pgflags = lc_u16(p + 10);
-    m->pgbounds = lc_u32(p + 12);
-    m->magic = lc_u32(mm);
-    m->version = lc_u32(mm + 4);
-    m->address = lc_u64(mm + 8);
-    m->mapsize = lc_u64(mm + 16);
-    lc_parse_db(mm + 24, &m->dbs[0]);
-    lc_parse_db(mm + 24 + LC_DB_LEN, &m->dbs[1]);
-    m->last_pg = lc_u64(mm + 24 + 2 * LC_DB_LEN);
-    m->txnid = lc_u64(mm + 32 + 2 * LC_DB_LEN);
+    lc_parse(p, lc_meta_layout, sizeof lc_meta_layout / sizeof lc_meta_layout[0], m);
+    lc_parse_db(p + LC_META_OFF + 24, &m->dbs[0]);
+    lc_parse_db(p + LC_META_OFF + 24 + LC_DB_LEN, &m->dbs[1]);
 }
 
 static int lc_psize_ok(uint64_t ps)

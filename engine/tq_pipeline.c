@@ -54,6 +54,16 @@
  * changed in a batch is written at its commit.  The caches are bounded: the
  * declaration table by the batch, the permit cache by TQ_PERMIT_CACHE_MAX entries.
  *
+ * The batch's memory.  The flush is where LMDB dirties pages, all of them held on the
+ * heap until the commit writes them: each declaration put moves its index entries and
+ * its held row, at random places of tables that grow with the database, so on a
+ * database of millions a batch of 100,000 events dirtied ~260 MiB (late in 10m a
+ * commit writes ~6.5 KiB per declaration; in 1m under 0.8 KiB).  So a batch also ends before a frame that
+ * could take its distinct declarations past a cap, which tq_replay_batch.c sets after
+ * every commit from the bytes that commit wrote per declaration, to keep the dirty
+ * pages near tq_replay_opts.batch_bytes.  On 1m the cap stays above the batch; on 10m
+ * it falls to a frame or two per batch as the tables grow.
+ *
  * The change feed.  Each event that changes a declaration's decision (tq_apply_change(),
  * the rule every path uses) leaves a 32-byte note in an array, in journal order; the
  * flush numbers them into the feed after the declarations, before the mark and the
@@ -766,6 +776,7 @@ static int flush(void *ctx)
     applier *a = ctx;
     int rc = TQ_OK;
     size_t n = 0;
+    a->r->flushed_decls = a->nused;
     for (size_t i = 0; i < a->nslots; i++)
         if (a->slots[i].key)
             a->slots[n++] = a->slots[i];
@@ -959,7 +970,7 @@ static void release_frame(pipeline *p, pl_frame *f)
 static int run_applier(pipeline *p, applier *a)
 {
     replay_run *r = p->r;
-    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch_limit = tq__replay_batch_events(r->o);
     for (uint64_t order = 0;; order++) {
         if (r->o->stop && *r->o->stop) {
             r->st->interrupted = 1;
@@ -978,7 +989,11 @@ static int run_applier(pipeline *p, applier *a)
             if (r->d->why[0] == '\0')
                 *r->d = f->fault;
         } else if (rc == TQ_OK) {
-            rc = apply_prepared(a, f);
+            /* the frame's events could change as many declarations as they are */
+            if (tq__replay_batch_full(r, a->nused, f->info.count))
+                rc = tq__replay_commit_batch(r, 0);
+            if (rc == TQ_OK)
+                rc = apply_prepared(a, f);
             if (rc == TQ_OK) {
                 if (r->st->first_seq == 0)
                     r->st->first_seq = f->info.first_seq;
@@ -1015,7 +1030,7 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     p->workers = calloc(p->nworkers, sizeof *p->workers);
     /* Size the batch table for the batch, or for the whole journal when that is smaller
      * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
-    uint64_t batch = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch = tq__replay_batch_events(r->o);
     uint64_t expect = r->file_size / 40 + 1024;
     if (expect > batch)
         expect = batch;

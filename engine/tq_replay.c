@@ -45,20 +45,16 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int count_event(void *ctx, const tq_event *ev, tq_step step)
+{
+    tq__replay_count(ctx, ev, step);
+    return TQ_OK;
+}
+
 static int apply_frame(replay_run *r, const tq_frame_info *info)
 {
-    tq_frame_cursor c;
-    tq_event ev;
-    int rc;
-    tq_frame_cursor_init(&c, info, r->raw);
-    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
-        tq_step step;
-        rc = tq_apply_event(r->t, &ev, tq_journal_id(r->r), &r->sc, &step);
-        if (rc != TQ_OK)
-            return tq__replay_db_error(r->d, r->t, rc, ev.seq);
-        tq__replay_count(r, &ev, step);
-    }
-    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+    return tq__replay_apply_frame(r->t, info, r->raw, tq_journal_id(r->r), &r->sc, r->d,
+                                  count_event, r);
 }
 
 /* verify_applied_prefix() - frames [0, mark.frames) were applied by an earlier run;
@@ -100,7 +96,7 @@ static int verify_applied_prefix(replay_run *r)
  * read through the write transaction. */
 static int serial_apply(replay_run *r)
 {
-    uint64_t batch_limit = r->o->batch_events ? r->o->batch_events : 100000;
+    uint64_t batch_limit = tq__replay_batch_events(r->o);
     tq_frame_info info;
     int rc;
     for (;;) {
@@ -126,6 +122,11 @@ static int serial_apply(replay_run *r)
             continue;
         }
         if (rc != TQ_OK)
+            return rc;
+        /* each event changes one declaration at most: commit first what the frame
+         * could take past the cap */
+        if (tq__replay_batch_full(r, r->batch, info.count) &&
+            (rc = tq__replay_commit_batch(r, 0)) != TQ_OK)
             return rc;
         if ((rc = apply_frame(r, &info)) != TQ_OK)
             return rc;

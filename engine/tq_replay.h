@@ -16,6 +16,7 @@
 #include "tq_store.h"
 
 #define TQ_REPLAY_MAX_SKIPPED 64   /* skipped seq ranges remembered for the report */
+#define TQ_REPLAY_BATCH_BYTES_DEFAULT (128ull << 20)  /* tq_replay_opts.batch_bytes */
 
 typedef struct tq_replay_opts {
     unsigned threads;          /* 0: the serial reference path, all in the caller's
@@ -26,6 +27,19 @@ typedef struct tq_replay_opts {
     int dry_run;               /* decide, report, then abort instead of committing */
     int skip_corrupt;          /* go past corrupt frames, leaving their events unapplied */
     uint64_t batch_events;     /* commit after at least this many events; 0 = 100000 */
+    /* Memory of a batch.  LMDB keeps a write transaction's dirty pages on the heap,
+     * and each declaration put moves its index entries and held row, at random places
+     * of tables that grow with the database: on a database of millions a batch of
+     * batch_events can dirty hundreds of MiB.  So a batch is also committed before a
+     * frame that could take it past a number of declarations changed, chosen so that
+     * its dirty pages stay near batch_bytes: after each commit, batch_bytes divided by
+     * the bytes that commit wrote per declaration (LMDB writes each dirty page once:
+     * counted by Linux's /proc/self/io); before the first, or where that cannot be
+     * read, batch_bytes / 2 KiB.  The pipeline counts distinct
+     * declarations, the serial path events (an upper bound).  A frame is never split.
+     * Decisions, the feed and the mark are the same at any value.
+     * 0 = TQ_REPLAY_BATCH_BYTES_DEFAULT. */
+    uint64_t batch_bytes;
     volatile int *stop;        /* non-zero: finish the current batch, commit, return */
     void (*progress)(void *ctx, uint64_t seq_done, uint64_t bytes_done,
                      uint64_t bytes_total);

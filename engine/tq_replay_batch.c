@@ -8,8 +8,11 @@
  * a full disk) leaves events of that frame in the open transaction without the mark
  * having moved past them, so that batch is aborted, never committed.
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tq_export.h"
 #include "tq_replay_int.h"
@@ -22,6 +25,50 @@ uint64_t tq__replay_pool_bytes(const tq_replay_opts *o)
 uint64_t tq__replay_frame_cap(const tq_replay_opts *o)
 {
     return o->frame_cap ? o->frame_cap : TQ_REPLAY_FRAME_CAP_DEFAULT;
+}
+
+uint64_t tq__replay_batch_events(const tq_replay_opts *o)
+{
+    return o->batch_events ? o->batch_events : 100000;
+}
+
+static uint64_t batch_bytes(const tq_replay_opts *o)
+{
+    return o->batch_bytes ? o->batch_bytes : TQ_REPLAY_BATCH_BYTES_DEFAULT;
+}
+
+int tq__replay_batch_full(const replay_run *r, uint64_t decls, uint64_t events)
+{
+    uint64_t cap = r->decl_cap ? r->decl_cap : batch_bytes(r->o) / 2048 + 1;
+    return decls > 0 && decls + events > cap;
+}
+
+/* bytes_written() - what this process has handed to write(2) and its kin so far
+ * (Linux's /proc/self/io, wchar), or UINT64_MAX when that cannot be read. */
+static uint64_t bytes_written(void)
+{
+    char buf[512];
+    int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return UINT64_MAX;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "wchar:");
+    return p ? strtoull(p + 6, NULL, 10) : UINT64_MAX;
+}
+
+/* adapt_cap() - a commit wrote `bytes` (LMDB writes each dirty page once) for `decls`
+ * declarations: the next batches may change as many as keep their dirty pages near
+ * batch_bytes.  Unknown bytes leave the cap as it was. */
+static void adapt_cap(replay_run *r, uint64_t before, uint64_t after, uint64_t decls)
+{
+    if (before == UINT64_MAX || after == UINT64_MAX || after <= before || decls == 0)
+        return;
+    uint64_t per = (after - before) / decls + 1;
+    r->decl_cap = batch_bytes(r->o) / per + 1;
 }
 
 int tq__replay_begin_batch(replay_run *r)
@@ -56,15 +103,21 @@ int tq__replay_commit_batch(replay_run *r, int final)
     if (r->o->dry_run)
         return commit_dry(r, final);
     r->mark.applied_at = (uint64_t)time(NULL);
+    r->flushed_decls = 0;
+    uint64_t decls = r->batch;
     int rc = r->flush ? r->flush(r->flush_ctx) : TQ_OK;
     if (rc == TQ_OK)
         rc = tq_store_put_journal(r->t, &r->mark);
     if (rc != TQ_OK)
         return tq__replay_db_error(r->d, r->t, rc, 0);
+    if (r->flushed_decls)
+        decls = r->flushed_decls;
+    uint64_t before = bytes_written();
     rc = tq_txn_commit(r->t);
     r->t = NULL;
     if (rc != TQ_OK)
         return rc;
+    adapt_cap(r, before, bytes_written(), decls);
     r->st->commits++;
     r->st->journal_last_seq = r->mark.last_seq;
     r->committed = *r->st;
@@ -81,6 +134,24 @@ int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw)
     tq_frame_cursor_init(&c, info, raw);
     while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK)
         ;
+    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+}
+
+int tq__replay_apply_frame(tq_txn *t, const tq_frame_info *info, const uint8_t *raw,
+                           const uint8_t *jid, tq_apply_scratch *sc, tq_diag *d,
+                           int (*each)(void *ctx, const tq_event *ev, tq_step step),
+                           void *ctx)
+{
+    tq_frame_cursor c;
+    tq_event ev;
+    int rc;
+    tq_frame_cursor_init(&c, info, raw);
+    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
+        tq_step step;
+        if ((rc = tq_apply_event(t, &ev, jid, sc, &step)) != TQ_OK ||
+            (rc = each(ctx, &ev, step)) != TQ_OK)
+            return tq__replay_db_error(d, t, rc, ev.seq);
+    }
     return rc == TQ_ERR_EOF ? TQ_OK : rc;
 }
 

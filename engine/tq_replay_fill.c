@@ -20,21 +20,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "../formats/tq_grow.h"
 #include "tq_replay_int.h"
 
-typedef struct kset {            /* declaration numbers; 0 is never a key */
-    uint64_t *keys;
-    size_t n, cap, max;
+/* A bounded set of short strings, each kept NUL-padded in a slot of w bytes (an empty
+ * slot starts with NUL; no element is ""): the declaration numbers (w 13) and the quota
+ * permits (w TQ_PERMIT_MAX + 1) of the review.  Past max elements it only notes that
+ * it is full. */
+typedef struct sset {
+    char *e;
+    size_t w, n, cap, max;
     int full;
-} kset;
-
-typedef struct nset {            /* permit numbers */
-    char (*names)[TQ_PERMIT_MAX + 1];
-    size_t n, cap, max;
-    int full;
-} nset;
+} sset;
 
 typedef struct fill_run {
     tq_txn *t;
@@ -48,110 +47,48 @@ typedef struct fill_run {
     tq_gap *gaps;
     size_t ngaps, gapcap;
     tq_apply_scratch sc;
-    kset gapdecl, straddle;      /* declarations with gap events; and events after too */
-    nset gapperm, strperm;       /* quota permits named in the gap; and after it too */
+    sset gapdecl, straddle;      /* declarations with gap events; and events after too */
+    sset gapperm, strperm;       /* quota permits named in the gap; and after it too */
     tq_decl decl;
 } fill_run;
 
-static size_t mix(uint64_t k)
+/* sset_find() - the slot of x, or the empty slot where it would go. */
+static size_t sset_find(const sset *s, const char *x)
 {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k;
-}
-
-static size_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return mix(h);
-}
-
-/* kset_find() - the slot of k, or the empty slot where it would go. */
-static size_t kset_find(const kset *s, uint64_t k)
-{
-    size_t i = mix(k) & (s->cap - 1);
-    while (s->keys[i] != 0 && s->keys[i] != k)
+    size_t i = (size_t)XXH3_64bits(x, strlen(x)) & (s->cap - 1);
+    while (s->e[i * s->w] != '\0' && strcmp(s->e + i * s->w, x) != 0)
         i = (i + 1) & (s->cap - 1);
     return i;
 }
 
-static int kset_has(const kset *s, uint64_t k)
+static int sset_has(const sset *s, const char *x)
 {
-    return s->cap && s->keys[kset_find(s, k)] == k;
+    return s->cap && s->e[sset_find(s, x) * s->w] != '\0';
 }
 
-static int kset_add(kset *s, uint64_t k)
+/* sset_add() - x (shorter than s->w, not "") into s, unless s is full. */
+static int sset_add(sset *s, const char *x)
 {
-    if (kset_has(s, k))
+    if (sset_has(s, x))
         return TQ_OK;
     if (s->n >= s->max) {
         s->full = 1;
         return TQ_OK;
     }
     if ((s->n + 1) * 2 > s->cap) {
-        kset g = {calloc(s->cap ? s->cap * 2 : 1024, sizeof *s->keys), 0,
-                  s->cap ? s->cap * 2 : 1024, s->max, s->full};
-        if (g.keys == NULL)
+        sset g = *s;
+        g.cap = s->cap ? s->cap * 2 : 1024;
+        if ((g.e = calloc(g.cap, s->w)) == NULL)
             return TQ_ERR_NOMEM;
         for (size_t i = 0; i < s->cap; i++)
-            if (s->keys[i])
-                g.keys[kset_find(&g, s->keys[i])] = s->keys[i];
-        g.n = s->n;
-        free(s->keys);
+            if (s->e[i * s->w] != '\0')
+                memcpy(g.e + sset_find(&g, s->e + i * s->w) * s->w, s->e + i * s->w, s->w);
+        free(s->e);
         *s = g;
     }
-    s->keys[kset_find(s, k)] = k;
+    snprintf(s->e + sset_find(s, x) * s->w, s->w, "%s", x);
     s->n++;
     return TQ_OK;
-}
-
-static size_t nset_find(const nset *s, const char *name)
-{
-    size_t i = name_hash(name) & (s->cap - 1);
-    while (s->names[i][0] != '\0' && strcmp(s->names[i], name) != 0)
-        i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
-static int nset_has(const nset *s, const char *name)
-{
-    return s->cap && s->names[nset_find(s, name)][0] != '\0';
-}
-
-static int nset_add(nset *s, const char *name)
-{
-    if (nset_has(s, name))
-        return TQ_OK;
-    if (s->n >= s->max) {
-        s->full = 1;
-        return TQ_OK;
-    }
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        nset g = {calloc(cap, sizeof *s->names), 0, cap, s->max, s->full};
-        if (g.names == NULL)
-            return TQ_ERR_NOMEM;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->names[i][0])
-                memcpy(g.names[nset_find(&g, s->names[i])], s->names[i], sizeof *s->names);
-        g.n = s->n;
-        free(s->names);
-        *s = g;
-    }
-    snprintf(s->names[nset_find(s, name)], sizeof *s->names, "%s", name);
-    s->n++;
-    return TQ_OK;
-}
-
-static uint64_t decl_number(const char *decl_no)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < TQ_DECL_NO_LEN; i++)
-        v = v * 10 + (uint64_t)(decl_no[i] - '0');
-    return v;
 }
 
 static int collect_gap(void *ctx, const tq_gap *g)
@@ -177,13 +114,13 @@ static const tq_gap *gap_of(const fill_run *f, uint64_t index)
 static int note_permit(fill_run *f, const char *name, int in_gap)
 {
     if (!in_gap)
-        return nset_has(&f->gapperm, name) ? nset_add(&f->strperm, name) : TQ_OK;
-    if (nset_has(&f->gapperm, name))
+        return sset_has(&f->gapperm, name) ? sset_add(&f->strperm, name) : TQ_OK;
+    if (sset_has(&f->gapperm, name))
         return TQ_OK;
     tq_permit p;
     int rc = tq_store_get_permit(f->t, name, &p);
     if (rc == TQ_OK && p.quota > 0)
-        return nset_add(&f->gapperm, name);
+        return sset_add(&f->gapperm, name);
     return rc == TQ_ERR_NOTFOUND ? TQ_OK : rc;
 }
 
@@ -208,6 +145,18 @@ static int note_permits(fill_run *f, const tq_event *ev, int in_gap)
     return rc;
 }
 
+/* fill_event() - the accounting of one gap event applied: counted, and its
+ * declaration and quota permits noted for the review. */
+static int fill_event(void *ctx, const tq_event *ev, tq_step step)
+{
+    fill_run *f = ctx;
+    f->st->events++;
+    if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL || step == TQ_STEP_DONE)
+        f->st->applied++;
+    int rc = sset_add(&f->gapdecl, ev->decl_no);
+    return rc == TQ_OK ? note_permits(f, ev, 1) : rc;
+}
+
 /* fill_frame() - a gap frame of the copy: the recorded one, sound, applied now. */
 static int fill_frame(fill_run *f, const tq_frame_info *info, const tq_gap *g)
 {
@@ -220,24 +169,8 @@ static int fill_frame(fill_run *f, const tq_frame_info *info, const tq_gap *g)
                            (unsigned long long)info->first_seq, (unsigned long long)last,
                            (unsigned long long)g->first, (unsigned long long)g->last),
                TQ_ERR_MISMATCH;
-    tq_frame_cursor c;
-    tq_event ev;
-    int rc;
-    tq_frame_cursor_init(&c, info, f->raw);
-    while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
-        tq_step step;
-        rc = tq_apply_event(f->t, &ev, tq_journal_id(f->r), &f->sc, &step);
-        if (rc != TQ_OK)
-            return tq__replay_db_error(f->d, f->t, rc, ev.seq);
-        f->st->events++;
-        if (step == TQ_STEP_EVALUATE || step == TQ_STEP_EVALUATE_MANUAL ||
-            step == TQ_STEP_DONE)
-            f->st->applied++;
-        if ((rc = kset_add(&f->gapdecl, decl_number(ev.decl_no))) != TQ_OK ||
-            (rc = note_permits(f, &ev, 1)) != TQ_OK)
-            return tq__replay_db_error(f->d, f->t, rc, ev.seq);
-    }
-    return rc == TQ_ERR_EOF ? TQ_OK : rc;
+    return tq__replay_apply_frame(f->t, info, f->raw, tq_journal_id(f->r), &f->sc, f->d,
+                                  fill_event, f);
 }
 
 /* after_frame() - a frame applied before, after a gap: which of its events straddle. */
@@ -248,8 +181,7 @@ static int after_frame(fill_run *f, const tq_frame_info *info)
     int rc;
     tq_frame_cursor_init(&c, info, f->raw);
     while ((rc = tq_frame_cursor_next(&c, &ev)) == TQ_OK) {
-        if (kset_has(&f->gapdecl, decl_number(ev.decl_no)) &&
-            (rc = kset_add(&f->straddle, decl_number(ev.decl_no))) != TQ_OK)
+        if (sset_has(&f->gapdecl, ev.decl_no) && (rc = sset_add(&f->straddle, ev.decl_no)) != TQ_OK)
             return rc;
         if (f->gapperm.n && (rc = note_permits(f, &ev, 0)) != TQ_OK)
             return tq__replay_db_error(f->d, f->t, rc, ev.seq);
@@ -301,45 +233,25 @@ static int walk(fill_run *f)
     return TQ_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_name(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
     return strcmp(a, b);
 }
 
-/* report_keys() / report_names() - a set, sorted, to the review callback.  The keys
- * are compacted and sorted in place (that set is not used afterwards). */
-static void report_keys(fill_run *f, kset *s, char kind)
+/* report_set() - a set's elements, sorted, to the review callback (the set stays as
+ * it is: by_permit() looks permits up in it afterwards). */
+static int report_set(fill_run *f, const sset *s, char kind)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->keys[i])
-            s->keys[n++] = s->keys[i];
-    qsort(s->keys, n, sizeof *s->keys, cmp_u64);
-    for (size_t i = 0; i < n && f->o->review; i++) {
-        char no[TQ_DECL_NO_LEN + 1];
-        *tq_u64_put_fixed(no, s->keys[i], TQ_DECL_NO_LEN) = '\0';
-        f->o->review(f->o->review_ctx, kind, no);
-    }
-}
-
-static int report_names(fill_run *f, const nset *s, char kind)
-{
-    char (*v)[TQ_PERMIT_MAX + 1] = malloc((s->n ? s->n : 1) * sizeof *v);
+    char *v = malloc((s->n ? s->n : 1) * s->w);
     if (v == NULL)
         return TQ_ERR_NOMEM;
     size_t n = 0;
     for (size_t i = 0; i < s->cap; i++)
-        if (s->names[i][0])
-            memcpy(v[n++], s->names[i], sizeof *v);
-    qsort(v, n, sizeof *v, cmp_name);
+        if (s->e[i * s->w] != '\0')
+            memcpy(v + n++ * s->w, s->e + i * s->w, s->w);
+    qsort(v, n, s->w, cmp_str);
     for (size_t i = 0; i < n && f->o->review; i++)
-        f->o->review(f->o->review_ctx, kind, v[i]);
+        f->o->review(f->o->review_ctx, kind, v + i * s->w);
     free(v);
     return TQ_OK;
 }
@@ -351,7 +263,7 @@ static int by_permit(void *ctx, const tq_decl *d)
     const char *names[TQ_LINES_MAX];
     size_t n = tq_rules_permits(d, names);
     for (size_t i = 0; i < n; i++)
-        if (nset_has(&f->strperm, names[i])) {
+        if (sset_has(&f->strperm, names[i])) {
             f->st->review_by_permit++;
             if (f->o->review)
                 f->o->review(f->o->review_ctx, 'd', d->decl_no);
@@ -390,10 +302,10 @@ static int fill(fill_run *f)
     f->st->review_permits = f->strperm.n;
     f->st->review_truncated = f->gapdecl.full || f->straddle.full || f->gapperm.full ||
                               f->strperm.full;
-    if (f->straddle.n)
-        report_keys(f, &f->straddle, 'D');
+    if (f->straddle.n && (rc = report_set(f, &f->straddle, 'D')) != TQ_OK)
+        return rc;
     if (f->strperm.n) {
-        if ((rc = report_names(f, &f->strperm, 'P')) != TQ_OK)
+        if ((rc = report_set(f, &f->strperm, 'P')) != TQ_OK)
             return rc;
         if ((rc = tq_store_each_decl(f->t, by_permit, f)) != TQ_OK)
             return tq__replay_db_error(f->d, f->t, rc, 0);
@@ -413,10 +325,10 @@ static void fill_release(fill_run *f)
     free(f->z);
     free(f->raw);
     free(f->gaps);
-    free(f->gapdecl.keys);
-    free(f->straddle.keys);
-    free(f->gapperm.names);
-    free(f->strperm.names);
+    free(f->gapdecl.e);
+    free(f->straddle.e);
+    free(f->gapperm.e);
+    free(f->strperm.e);
 }
 
 /* fill_once() - one attempt; TQ_ERR_MAPFULL means grow the map and try again. */
@@ -431,6 +343,8 @@ static int fill_once(tq_store *s, const char *path, const tq_fill_opts *o,
     f.d = d;
     uint64_t max = o->review_max ? o->review_max : 1000000;
     f.gapdecl.max = f.straddle.max = f.gapperm.max = f.strperm.max = max;
+    f.gapdecl.w = f.straddle.w = TQ_DECL_NO_LEN + 1;
+    f.gapperm.w = f.strperm.w = TQ_PERMIT_MAX + 1;
     int rc = tq_journal_open(path, &f.r);
     if (rc != TQ_OK) {
         tq_diag_set(d, "(journal)", "cannot open %s: %s", path, tq_strerror(rc));

@@ -27,6 +27,10 @@ typedef struct replay_run {
      * payload, or a header that hides the rest): the open batch then holds whole frames
      * and their mark, and may be committed.  Any other error aborts the batch. */
     int frame_fault;
+    /* The cap on declarations changed per batch (0: not set yet), and what the flush
+     * reported it wrote: the distinct declarations of the batch (0: the serial path,
+     * whose batch counts events).  See tq_replay_opts.batch_bytes. */
+    uint64_t decl_cap, flushed_decls;
     /* called before each commit to write what a caching writer holds back */
     int (*flush)(void *ctx);
     void *flush_ctx;
@@ -41,6 +45,12 @@ typedef struct replay_run {
  * defaults above when o leaves them 0.  Pure. */
 uint64_t tq__replay_pool_bytes(const tq_replay_opts *o);
 uint64_t tq__replay_frame_cap(const tq_replay_opts *o);
+/* tq__replay_batch_events() - o's batch_events, or its default (100000).  Pure. */
+uint64_t tq__replay_batch_events(const tq_replay_opts *o);
+/* tq__replay_batch_full() - whether a frame of `events` events must start a new batch
+ * because the open one, having changed `decls` declarations, could pass r's cap on
+ * declarations (tq_replay_opts.batch_bytes).  Pure. */
+int tq__replay_batch_full(const replay_run *r, uint64_t decls, uint64_t events);
 
 /* tq__replay_begin_batch() - open r's write transaction for the next batch.
  * @return TQ_OK or a store error.  Threads: the applying thread. */
@@ -53,6 +63,17 @@ TQ_MUST_USE int tq__replay_commit_batch(replay_run *r, int final);
 TQ_MUST_USE int tq__replay_may_commit(const replay_run *r, int rc);
 /* tq__replay_check_frame() - decode every record without applying any. */
 TQ_MUST_USE int tq__replay_check_frame(const tq_frame_info *info, const uint8_t *raw);
+/* tq__replay_apply_frame() - apply the events of a decoded, checked frame (raw) in t
+ * through tq_apply_event(), in order, calling each(ctx, event, step) after every one
+ * (the caller's accounting).  The serial replay and the gap fill share it.
+ * @return TQ_OK; a store error or each's, through tq__replay_db_error() with the
+ *         event's seq (d names the table and key).  Threads: t's thread. */
+TQ_MUST_USE int tq__replay_apply_frame(tq_txn *t, const tq_frame_info *info,
+                                       const uint8_t *raw, const uint8_t *jid,
+                                       tq_apply_scratch *sc, tq_diag *d,
+                                       int (*each)(void *ctx, const tq_event *ev,
+                                                   tq_step step),
+                                       void *ctx);
 void tq__replay_note_frame_done(replay_run *r, const tq_frame_info *info);
 void tq__replay_count(replay_run *r, const tq_event *ev, tq_step step);
 /* tq__replay_corrupt() - a frame whose own bytes are bad (rc TQ_ERR_CORRUPT) or over
