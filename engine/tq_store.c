@@ -412,6 +412,17 @@ int tq_txn_commit(tq_txn *t)
     return rc;
 }
 
+int tq__txn_finish(tq_txn *t, int rc, tq_diag *d, int (*commit)(tq_txn *t))
+{
+    if (rc == TQ_ERR_DBCORRUPT)
+        tq_txn_fault(t, d);
+    if (rc != TQ_OK) {
+        tq_txn_abort(t);
+        return rc;
+    }
+    return commit(t);
+}
+
 int tq__txn_commit_handles(tq_txn *t)
 {
     int rc = t->failed != TQ_OK ? t->failed : tq__mdb(mdb_txn_commit(t->txn));

@@ -185,6 +185,10 @@ typedef struct tq__walk {
 TQ_MUST_USE int tq__walk_run(tq_txn *t, const tq__walk *w, const MDB_val *from,
                              size_t under);
 
+/* tq__txn_finish() - end t: commit it with commit when rc is TQ_OK; else, when rc is
+ * TQ_ERR_DBCORRUPT, d gets the damage (tq_txn_fault), t is aborted and rc returned.
+ * t is ended either way. */
+TQ_MUST_USE int tq__txn_finish(tq_txn *t, int rc, tq_diag *d, int (*commit)(tq_txn *t));
 /* tq__txn_commit_handles() - commit t even when read-only: LMDB keeps the DBI handles
  * a transaction opened only when it commits. */
 TQ_MUST_USE int tq__txn_commit_handles(tq_txn *t);

@@ -341,13 +341,7 @@ static int tq__open_dbs(tq_store *s, tq_diag *d)
         err = tq__dbi_open(t, version < 3 ? TQ__DB_V2 : TQ__DB_V3, DB_COUNT, 1);
         s->has_v3 = err == TQ_OK;
     }
-    if (err == TQ_ERR_DBCORRUPT)
-        tq_txn_fault(t, d);
-    if (err != TQ_OK) {
-        tq_txn_abort(t);
-        return err;
-    }
-    return tq__txn_commit_handles(t);
+    return tq__txn_finish(t, err, d, tq__txn_commit_handles);
 }
 
 /* ---- open / close ---- */

@@ -97,18 +97,6 @@ static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_
     return rc;
 }
 
-/* Commits t when rc is TQ_OK, else describes a fault into dg and aborts. */
-static int tq__finish(tq_txn *t, int rc, tq_diag *dg)
-{
-    if (rc == TQ_ERR_DBCORRUPT)
-        tq_txn_fault(t, dg);
-    if (rc != TQ_OK) {
-        tq_txn_abort(t);
-        return rc;
-    }
-    return tq_txn_commit(t);
-}
-
 /* One batch in its own transaction; *done when no declaration was left (version 3 is
  * then committed). */
 static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
@@ -140,7 +128,7 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
         if (rc == TQ_OK)
             rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
     }
-    rc = tq__finish(t, rc, dg);
+    rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
     if (rc == TQ_OK) {
         *count += n;
         *done = n == 0;
@@ -185,7 +173,7 @@ static int tq__upgrade_held(tq_store *s, tq_diag *dg)
             tq_le_put32(version, 4);
             rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
         }
-        rc = tq__finish(t, rc, dg);
+        rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
         if (rc == TQ_OK)
             done = n < max;
         if (rc == TQ_ERR_MAPFULL)
@@ -261,7 +249,7 @@ static int tq__backfill_step(tq__bf *b, int *eof, tq_diag *dg)
         if (how)
             rc = tq_store_put_decl(t, &b->d);
     }
-    rc = tq__finish(t, rc, dg);
+    rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
     if (rc == TQ_OK)
         b->filled += filled;
     return rc;
