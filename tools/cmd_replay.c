@@ -17,7 +17,7 @@
 
 static const char help_replay[] =
     "usage: thongquan replay J.tqj --db DIR [--threads N] [--dry-run] [--json]\n"
-    "                        [--skip-corrupt] [--batch EVENTS] [--quiet]\n"
+    "                        [--skip-corrupt] [--batch EVENTS] [--dirty-mib MIB] [--quiet]\n"
     "                        [--html FILE [--as-of TIMESTAMP]]\n"
     "       thongquan replay --fill-gap INTACT.tqj --db DIR [--dry-run] [--json]\n"
     "\n"
@@ -34,6 +34,9 @@ static const char help_replay[] =
     "decides without writing anything.  --threads N sets the decompress and lookup\n"
     "workers (default: one fewer than the cores, as deciding takes a core of its own);\n"
     "--threads 0 runs the serial reference path, which decides exactly alike.\n"
+    "A batch is committed after --batch EVENTS (default 100000), or sooner when its\n"
+    "changed pages, held in memory until the commit, would pass about --dirty-mib MIB\n"
+    "(default 128); decisions are the same at any setting.\n"
     "--html FILE writes the result as one self-contained page (no script, nothing\n"
     "fetched): declarations by state, held by reason and per office, their age since\n"
     "registration (to now, or to --as-of TIMESTAMP), and the throughput of each batch.\n"
@@ -451,9 +454,10 @@ static void report_old_gaps(tq_store *s, const char *path, const char *db,
                     path, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "is" : "are", db);
 }
 
-/* replay_numbers() - --threads (default: one worker fewer than the cores, at most 64)
- * and --batch into ro.  @return 0 or TQ_EXIT_USAGE. */
-static int replay_numbers(const char *threads, const char *batch, tq_replay_opts *ro)
+/* replay_numbers() - --threads (default: one worker fewer than the cores, at most 64),
+ * --batch and --dirty-mib into ro.  @return 0 or TQ_EXIT_USAGE. */
+static int replay_numbers(const char *threads, const char *batch, const char *mib,
+                          tq_replay_opts *ro)
 {
     uint64_t v;
     if (threads) {
@@ -472,6 +476,11 @@ static int replay_numbers(const char *threads, const char *batch, tq_replay_opts
         if (tq_cli_u64("replay", "batch", batch, &v) || v == 0)
             return tq_cli_usage("replay", "--batch needs a positive number of events");
         ro->batch_events = v;
+    }
+    if (mib) {
+        if (tq_cli_u64("replay", "dirty-mib", mib, &v) || v == 0 || v > 65536)
+            return tq_cli_usage("replay", "--dirty-mib needs a number of MiB, 1..65536");
+        ro->batch_bytes = v << 20;
     }
     return 0;
 }
@@ -543,9 +552,9 @@ static int replay_summaries(tq_store *s, const char *path, const char *db,
 }
 
 typedef struct replay_args {
-    const char *db, *threads, *dry, *json, *skip, *batch, *quiet, *nosync, *fill, *html,
-        *as_of;
-    tq_replay_opts ro;       /* --threads and --batch, by replay_check */
+    const char *db, *threads, *dry, *json, *skip, *batch, *dirty_mib, *quiet, *nosync, *fill,
+        *html, *as_of;
+    tq_replay_opts ro;       /* --threads, --batch and --dirty-mib, by replay_check */
 } replay_args;
 
 /* replay_check() - what each mode (the journal, or --fill-gap COPY) takes, and the
@@ -563,7 +572,7 @@ static int replay_check(tq_cli_cmd *c)
         return tq_cli_usage("replay", "needs J.tqj");
     if (a->as_of && !a->html)
         return tq_cli_usage("replay", "--as-of goes with --html FILE");
-    return replay_numbers(a->threads, a->batch, &a->ro);
+    return replay_numbers(a->threads, a->batch, a->dirty_mib, &a->ro);
 }
 
 /* replay_journal() - the journal at path into the database.  The database is opened
@@ -634,7 +643,8 @@ int tq_cmd_replay(int argc, char **argv)
     replay_args a = {0};
     tq_opt opts[] = {{"db", 1, &a.db},           {"threads", 1, &a.threads}, {"dry-run", 0, &a.dry},
                      {"json", 0, &a.json},       {"skip-corrupt", 0, &a.skip},
-                     {"batch", 1, &a.batch},     {"quiet", 0, &a.quiet},
+                     {"batch", 1, &a.batch},     {"dirty-mib", 1, &a.dirty_mib},
+                     {"quiet", 0, &a.quiet},
                      {"no-sync", 0, &a.nosync},  {"fill-gap", 1, &a.fill},
                      {"html", 1, &a.html},       {"as-of", 1, &a.as_of},
                      {NULL, 0, NULL}};

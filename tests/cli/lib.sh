@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - shared helpers for the CLI tests: each test_*.sh is a small program run by
 # CTest as `bash test_X.sh PATH/thongquan`, which prints what it checks and exits 0 only
 # when every check held.
@@ -211,7 +212,7 @@ journal_cut() {
   if [ "$seq" != 0 ]; then
     while :; do
       [ "$off" -lt "$size" ] || fail "no frame of $j ends at seq $seq: the mark is not at a frame boundary"
-      read -r magic lo hi count raw zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$j")
+      read -r _ lo hi count _ zsize < <(od -An -tu4 -v -w24 -j "$off" -N 24 "$j")
       off=$((off + 40 + zsize))
       [ $((lo + hi * 4294967296 + count - 1)) -lt "$seq" ] || break
     done
