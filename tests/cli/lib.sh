@@ -207,7 +207,7 @@ mark_of() {
 # Fails when no frame ends at SEQ.  Frames start at byte 64, a frame header is 40 bytes
 # with first_seq (u64) at 4, count at 12 and zsize at 20 (formats/JOURNAL.md).
 journal_cut() {
-  local j=$1 seq=$2 off=64 size magic lo hi count raw zsize
+  local j=$1 seq=$2 off=64 size lo hi count zsize
   size=$(stat -c %s "$j")
   if [ "$seq" != 0 ]; then
     while :; do
