@@ -47,7 +47,8 @@ while [ $killed -lt "$kills" ]; do
     # aiming earlier (the timed run may have been slow on a loaded machine)
     full_us=$((full_us * 3 / 4)); [ "$full_us" -gt 2000 ] || full_us=2000
     export_db "$WORK/k" "$WORK/k.csv"
-    cmp -s "$WORK/ref.csv.d" "$WORK/k.csv.d" || fail "decisions differ after a run"
+    cmp -s "$WORK/ref.csv.d" "$WORK/k.csv.d" ||
+      fail "decisions differ after a run (after $killed kills, the last at ${delay_us} us): $(diff "$WORK/ref.csv.d" "$WORK/k.csv.d" | head -5)"
     fresh_db "$WORK/k"
   fi
 done
