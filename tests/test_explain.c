@@ -225,6 +225,44 @@ Test(explain, journals_load_reads_officers_and_marks)
     free(jpath);
 }
 
+/* Each officer result is stamped with what the journal said before it: whether its DECL
+ * came earlier, and the first event that made the declaration final (a later one does
+ * not replace it). */
+Test(explain, officer_results_stamped_with_what_came_before)
+{
+    static const char reject_line[] =
+        "{\"ev\":\"OFFICER\",\"decl_no\":\"" NO "\",\"result\":\"REJECT\","
+        "\"officer\":\"HQ-3\"}";
+    const char *lines[] = {docs_line, decl_line, docs_line, manual_line, docs_line,
+                           reject_line, docs_line, NULL};
+    uint8_t id[TQ_JOURNAL_ID_LEN];
+    const char *path = path_in("stamps.tqj");
+    write_journal(path, lines, id);
+    tq_explain_officer_list o;
+    cr_assert_eq(tq_explain_officers(path, NO, &o, id), TQ_OK);
+    cr_assert_eq(o.n, 5);
+    /* seq, declared before, final_ev, final_seq */
+    const struct { uint64_t seq; int declared; int final_ev; uint64_t final_seq; } want[] = {
+        {1, 0, 0, 0},
+        {3, 1, 0, 0},
+        {5, 1, TQ_EV_MANUAL_CLEAR, 4},
+        {6, 1, TQ_EV_MANUAL_CLEAR, 4},
+        {7, 1, TQ_EV_MANUAL_CLEAR, 4},
+    };
+    for (size_t i = 0; i < 5; i++) {
+        cr_expect_eq(o.v[i].seq, want[i].seq, "result %zu: seq", i);
+        cr_expect_eq(o.v[i].declared_before, want[i].declared, "result %zu (seq %llu): declared_before",
+                     i, (unsigned long long)want[i].seq);
+        cr_expect_eq(o.v[i].final_ev, want[i].final_ev, "result %zu (seq %llu): final_ev", i,
+                     (unsigned long long)want[i].seq);
+        cr_expect_eq(o.v[i].final_seq, want[i].final_seq, "result %zu (seq %llu): final_seq", i,
+                     (unsigned long long)want[i].seq);
+    }
+    cr_expect_eq(o.v[4].result, TQ_OFFICER_DOCS_OK);
+    cr_expect_eq(o.v[3].result, TQ_OFFICER_REJECT);
+    cr_expect_str_eq(o.v[3].officer, "HQ-3");
+}
+
 /* A declaration stored before format 3 (no office) takes office, kind and line values
  * from the first journal holding its DECL; one with an office is left alone. */
 Test(explain, journals_backfill_from_the_first_journal_with_the_decl)
