@@ -58,11 +58,12 @@
  * heap until the commit writes them: each declaration put moves its index entries and
  * its held row, at random places of tables that grow with the database, so on a
  * database of millions a batch of 100,000 events dirtied ~260 MiB (late in 10m a
- * commit writes ~6.5 KiB per declaration; in 1m under 0.8 KiB).  So a batch also ends before a frame that
- * could take its distinct declarations past a cap, which tq_replay_batch.c sets after
- * every commit from the bytes that commit wrote per declaration, to keep the dirty
- * pages near tq_replay_opts.batch_bytes.  On 1m the cap stays above the batch; on 10m
- * it falls to a frame or two per batch as the tables grow.
+ * commit writes ~6.5 KiB per declaration; in 1m under 0.8 KiB).  So a batch also ends
+ * before a frame that could take its distinct declarations past a cap, which
+ * tq_replay_batch.c sets after every commit from the bytes that commit wrote per
+ * declaration, to keep the dirty pages near tq_replay_opts.batch_bytes (`replay
+ * --dirty-mib`).  On 1m the cap stays above the batch; on 10m it falls to a frame or
+ * two per batch as the tables grow.
  *
  * The change feed.  Each event that changes a declaration's decision (tq_apply_change(),
  * the rule every path uses) leaves a 32-byte note in an array, in journal order; the
