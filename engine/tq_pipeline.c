@@ -52,7 +52,7 @@
  * the value a second time (the tests make the store check that promise).  Permits and
  * their use are cached across batches (permits do not change during a replay); use
  * changed in a batch is written at its commit.  The caches are bounded: the
- * declaration table by the batch, the permit cache by TQ_PERMIT_CACHE_MAX entries.
+ * declaration table by the batch, the permit cache by tq_replay_opts.permit_cache entries.
  *
  * The batch's memory.  The flush is where LMDB dirties pages, all of them held on the
  * heap until the commit writes them: each declaration put moves its index entries and
@@ -82,9 +82,9 @@
 #include <string.h>
 
 #include "../formats/tq_grow.h"
+#include "tq_pipeline_batch.h"
 #include "tq_replay_int.h"
 
-#define TQ_PERMIT_CACHE_MAX 65536
 
 /* ---- frames and queues ---------------------------------------------------------- */
 
@@ -391,49 +391,26 @@ static void *worker_main(void *arg)
 
 /* ---- the applier's caches ------------------------------------------------------- */
 
-typedef struct decl_slot {
-    uint64_t key;            /* decl_no as a number; 0 = empty */
-    uint32_t off, len;       /* encoded bytes in the arena */
-    uint32_t cap;            /* bytes reserved at off: a later version that fits reuses
-                              * them, so a frame of events on one declaration does not
-                              * grow the arena per event */
-    uint32_t ooff, olen;     /* OLD_BYTES: the stored value it replaces, in the arena */
-    uint32_t old;            /* what the store holds under key, as decl_get() read it:
-                              * OLD_UNKNOWN, OLD_NONE, OLD_BYTES (the flush passes it to
-                              * tq_store_put_decl_known(), which need not read it again) */
-} decl_slot;
-
-enum { OLD_UNKNOWN = 0, OLD_NONE = 1, OLD_BYTES = 2 };
-
 typedef struct permit_entry {
     char name[TQ_PERMIT_MAX + 1];
-    uint8_t dirty;           /* used changed since the last commit */
+    uint8_t dirty;           /* used changed in the open batch */
     tq_permit_fact fact;
 } permit_entry;
-
-/* A change of a declaration's decision in the open batch, kept until the flush writes
- * it to the feed (the journal's id is the pass's own). */
-typedef struct pl_change {
-    uint64_t key, seq;       /* decl_no as a number; the event's seq */
-    uint32_t reasons, version;
-    uint8_t state, manual;
-} pl_change;
 
 typedef struct applier {
     replay_run *r;
     uint8_t jid[TQ_JOURNAL_ID_LEN];  /* the journal's id: every change's source */
-    /* the batch's changes in journal order: one per event at most, so bounded by the
-     * batch */
-    pl_change *ch;
-    size_t nch, chcap;
-    /* declarations changed in the open batch */
-    decl_slot *slots;
-    size_t nslots, nused;    /* nslots is a power of two */
-    uint8_t *arena;
-    size_t alen, acap;
-    uint64_t max_key;        /* greatest decl_no in the store (0: none) */
-    int mixed;               /* keys are hashed (after a long probe run) */
-    uint64_t long_runs;      /* probe runs over DECL_PROBE_MAX seen while not mixed */
+    /* The open batch (cur) and the one the committer holds (inflight, NULL when none
+     * or when the pass commits inline).  See tq_pipeline_batch.h. */
+    pl_table tab[2];
+    pl_table *cur, *inflight;
+    /* Reads: the pass's write transaction when it commits inline (a dry run), else a
+     * read transaction of the applier's own, renewed after every commit. */
+    tq_txn *rt;
+    int pipelined;
+    pl_committer w;
+    pl_flush_scratch sc;     /* the inline flush's */
+    uint64_t max_key;        /* greatest decl_no in rt's view (0: none) */
     /* permits: entries + open-addressing index of (entry number + 1, hash tag); the tag
      * spares touching an entry whose name cannot match */
     permit_entry *pe;
@@ -446,83 +423,41 @@ typedef struct applier {
     tq_decl d;
     tq_event ev;
     uint8_t enc[TQ_STORE_DECL_ENC_MAX];
-    /* what decl_get() last read from the store, for decl_put() to keep with the slot */
+    /* what decl_get() last read under old_key, for decl_put() to keep with the slot:
+     * what the store will hold there when the batch is committed */
     uint64_t old_key;        /* 0: nothing read */
     uint32_t old_state;      /* OLD_* */
     size_t old_len;
     uint8_t old[TQ_STORE_DECL_ENC_MAX];
 } applier;
 
-static uint64_t decl_key(const char *decl_no)
+/* keep_old() - remember v (n bytes) as what the store will hold under key. */
+static void keep_old(applier *a, uint64_t key, const uint8_t *v, size_t n)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < TQ_DECL_NO_LEN; i++)
-        v = v * 10 + (uint64_t)(decl_no[i] - '0');
-    return v;
-}
-
-static void key_decl(uint64_t v, char out[TQ_DECL_NO_LEN + 1])
-{
-    *tq_u64_put_fixed(out, v, TQ_DECL_NO_LEN) = '\0';
-}
-
-static size_t hash64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k;
-}
-
-/* The table is indexed by the key itself while that works: a registry numbers its
- * declarations in increasing order, so a batch's keys land in consecutive slots, one
- * probe each, walking memory in order.  Keys crafted to collide make a probe run long;
- * past DECL_PROBE_MAX the table switches to a mixing hash for the rest of the run. */
-#define DECL_PROBE_MAX 64
-
-static decl_slot *decl_find(applier *a, uint64_t key)
-{
-    size_t m = a->nslots - 1;
-    size_t i = (a->mixed ? hash64(key) : (size_t)key) & m;
-    for (size_t probes = 0;; i = (i + 1) & m, probes++) {
-        if (a->slots[i].key == key || a->slots[i].key == 0)
-            return &a->slots[i];
-        if (probes == DECL_PROBE_MAX && !a->mixed)
-            a->long_runs++;
+    a->old_key = 0;
+    if (n <= sizeof a->old) {
+        memcpy(a->old, v, n);
+        a->old_len = n;
+        a->old_key = key;
+        a->old_state = OLD_BYTES;
     }
 }
 
-static int decl_rehash(applier *a, size_t n)
-{
-    decl_slot *old = a->slots;
-    size_t oldn = a->nslots;
-    a->slots = calloc(n, sizeof *a->slots);
-    if (a->slots == NULL) {
-        a->slots = old;
-        return TQ_ERR_NOMEM;
-    }
-    a->nslots = n;
-    for (size_t i = 0; i < oldn; i++)
-        if (old[i].key)
-            *decl_find(a, old[i].key) = old[i];
-    free(old);
-    return TQ_OK;
-}
-
-static int decl_grow(applier *a)
-{
-    return decl_rehash(a, a->nslots ? a->nslots * 2 : 4096);
-}
-
-/* decl_get() - the declaration as the applier must see it: this batch's version,
- * else the store's (no lookup for a number past every stored one). */
+/* decl_get() - the declaration as the applier must see it: this batch's version, else
+ * the one being committed, else the store's (no lookup for a number past every stored
+ * one). */
 static int decl_get(applier *a, const char *decl_no, tq_decl *out, int *exists)
 {
-    uint64_t key = decl_key(decl_no);
-    decl_slot *s = decl_find(a, key);
+    uint64_t key = pl_decl_key(decl_no);
+    const decl_slot *s = pl_table_find(a->cur, key);
     if (s->key) {
         *exists = 1;
-        return tq_store_decl_decode(decl_no, a->arena + s->off, s->len, out);
+        return tq_store_decl_decode(decl_no, a->cur->arena + s->off, s->len, out);
+    }
+    if (a->inflight && (s = pl_table_find(a->inflight, key))->key) {
+        *exists = 1;
+        keep_old(a, key, a->inflight->arena + s->off, s->len);
+        return tq_store_decl_decode(decl_no, a->inflight->arena + s->off, s->len, out);
     }
     if (key > a->max_key) {
         *exists = 0;
@@ -530,7 +465,7 @@ static int decl_get(applier *a, const char *decl_no, tq_decl *out, int *exists)
     }
     const uint8_t *v;
     size_t n;
-    int rc = tq_store_get_decl_encoded(a->r->t, decl_no, &v, &n);
+    int rc = tq_store_get_decl_encoded(a->rt, decl_no, &v, &n);
     *exists = rc == TQ_OK;
     a->old_key = 0;
     if (rc == TQ_ERR_NOTFOUND) {
@@ -539,51 +474,9 @@ static int decl_get(applier *a, const char *decl_no, tq_decl *out, int *exists)
         return TQ_OK;
     }
     if (rc == TQ_OK && (rc = tq_store_decl_decode(decl_no, v, n, out)) != TQ_OK)
-        return tq_store_get_decl(a->r->t, decl_no, out);   /* the fault, named */
-    if (rc == TQ_OK && n <= sizeof a->old) {
-        memcpy(a->old, v, n);
-        a->old_len = n;
-        a->old_key = key;
-        a->old_state = OLD_BYTES;
-    }
-    return rc;
-}
-
-/* arena_take() - n bytes at the arena's end; @return their offset, or -1 (*rc set). */
-static int64_t arena_take(applier *a, size_t n, int *rc)
-{
-    if (a->alen + n > a->acap) {
-        size_t cap = a->acap ? a->acap * 2 : 1u << 20;
-        while (cap < a->alen + n)
-            cap *= 2;
-        *rc = TQ_ERR_LIMIT;
-        if (cap > UINT32_MAX)
-            return -1;
-        uint8_t *b = realloc(a->arena, cap);
-        *rc = TQ_ERR_NOMEM;
-        if (b == NULL)
-            return -1;
-        a->arena = b;
-        a->acap = cap;
-    }
-    *rc = TQ_OK;
-    a->alen += n;
-    return (int64_t)(a->alen - n);
-}
-
-/* slot_old() - a new slot for key keeps what decl_get() found stored under it. */
-static int slot_old(applier *a, decl_slot *s, uint64_t key)
-{
-    int rc = TQ_OK;
-    s->old = a->old_key == key ? a->old_state : OLD_UNKNOWN;
-    if (s->old == OLD_BYTES) {
-        int64_t off = arena_take(a, a->old_len, &rc);
-        if (off < 0)
-            return rc;
-        memcpy(a->arena + off, a->old, a->old_len);
-        s->ooff = (uint32_t)off;
-        s->olen = (uint32_t)a->old_len;
-    }
+        return tq_store_get_decl(a->rt, decl_no, out);   /* the fault, named */
+    if (rc == TQ_OK)
+        keep_old(a, key, v, n);
     return rc;
 }
 
@@ -593,65 +486,10 @@ static int decl_put(applier *a, const tq_decl *d)
     int rc = tq_store_decl_encode(d, a->enc, &len);
     if (rc != TQ_OK)
         return rc;
-    uint64_t key = decl_key(d->decl_no);
-    decl_slot *s = decl_find(a, key);
-    if (s->key == key && len <= s->cap) {
-        memcpy(a->arena + s->off, a->enc, len);
-        s->len = (uint32_t)len;
-        return TQ_OK;
-    }
-    if ((a->nused + 1) * 2 > a->nslots && (rc = decl_grow(a)) != TQ_OK)
-        return rc;
-    if (a->long_runs && !a->mixed) {
-        a->mixed = 1;
-        if ((rc = decl_rehash(a, a->nslots)) != TQ_OK)
-            return rc;
-    }
-    s = decl_find(a, key);   /* the table may have been rehashed */
-    if (s->key == 0 && (rc = slot_old(a, s, key)) != TQ_OK)
-        return rc;
-    int64_t off = arena_take(a, len, &rc);
-    if (off < 0)
-        return rc;
-    if (s->key == 0)
-        a->nused++;
-    s->key = key;
-    s->off = (uint32_t)off;
-    s->len = s->cap = (uint32_t)len;
-    memcpy(a->arena + off, a->enc, len);
-    return TQ_OK;
-}
-
-/* sort_slots() - LSD radix sort on the 40-bit keys, 3 passes of 14 bits: a flush sorts
- * a whole batch, and a comparison sort of 100k entries costs more than all the puts. */
-static int sort_slots(decl_slot *v, size_t n)
-{
-    decl_slot *tmp = malloc(n * sizeof *tmp);
-    if (tmp == NULL && n)
-        return TQ_ERR_NOMEM;
-    static __thread size_t count[1u << 14];
-    decl_slot *src = v, *dst = tmp;
-    for (int pass = 0; pass < 3; pass++) {
-        int shift = 14 * pass;
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(src[i].key >> shift) & 0x3fff]++;
-        size_t sum = 0;
-        for (size_t b = 0; b < (1u << 14); b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[(src[i].key >> shift) & 0x3fff]++] = src[i];
-        decl_slot *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-    free(tmp);
-    return TQ_OK;
+    uint64_t key = pl_decl_key(d->decl_no);
+    int known = a->old_key == key;
+    return pl_table_put(a->cur, key, a->enc, len, known ? a->old_state : OLD_UNKNOWN,
+                        a->old, known ? a->old_len : 0);
 }
 
 static size_t hash_name(const char *s)
@@ -661,7 +499,7 @@ static size_t hash_name(const char *s)
         h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
     /* FNV's low bits mix poorly and the table is indexed by them: finish with a
      * full-width mix, or permit numbers that differ in their last digits cluster. */
-    return hash64(h);
+    return pl_hash64(h);
 }
 
 static struct pslot *permit_slot(applier *a, const char *name)
@@ -693,6 +531,24 @@ static int permit_index_grow(applier *a)
     return TQ_OK;
 }
 
+/* permit_load() - e's permit and use as the applier must see them: the use the batch
+ * being committed leaves, else the store's. */
+static int permit_load(applier *a, permit_entry *e)
+{
+    int rc = tq_store_get_permit(a->rt, e->name, &e->fact.permit);
+    if (rc == TQ_ERR_NOTFOUND)
+        return TQ_OK;
+    if (rc != TQ_OK)
+        return rc;
+    e->fact.found = 1;
+    const pl_use *u = a->inflight ? pl_table_find_use(a->inflight, e->name) : NULL;
+    if (u != NULL) {
+        e->fact.used = u->used;
+        return TQ_OK;
+    }
+    return tq_store_get_used(a->rt, e->name, &e->fact.used);
+}
+
 static int permit_lookup(applier *a, const char *name, permit_entry **out)
 {
     if (a->npidx == 0 && permit_index_grow(a) != TQ_OK)
@@ -707,13 +563,7 @@ static int permit_lookup(applier *a, const char *name, permit_entry **out)
     permit_entry *e = &a->pe[a->npe];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
-    int rc = tq_store_get_permit(a->r->t, name, &e->fact.permit);
-    if (rc == TQ_OK) {
-        e->fact.found = 1;
-        rc = tq_store_get_used(a->r->t, name, &e->fact.used);
-    } else if (rc == TQ_ERR_NOTFOUND) {
-        rc = TQ_OK;
-    }
+    int rc = permit_load(a, e);
     if (rc != TQ_OK)
         return rc;
     a->npe++;
@@ -736,89 +586,94 @@ static int change_note(applier *a, const tq_decision *before)
     tq_change c;
     if (!tq_apply_change(before, &a->d, TQ_CHANGE_EVENT, &c))
         return TQ_OK;
-    if (tq_grow((void **)&a->ch, &a->chcap, a->nch + 1, sizeof *a->ch, 4096) != TQ_OK)
-        return TQ_ERR_NOMEM;
-    pl_change *p = &a->ch[a->nch++];
-    p->key = decl_key(c.decl_no);
-    p->seq = c.src_seq;
-    p->reasons = c.reasons;
-    p->version = c.version;
-    p->state = c.state;
-    p->manual = c.manual;
-    return TQ_OK;
+    pl_change p;
+    memset(&p, 0, sizeof p);
+    p.key = pl_decl_key(c.decl_no);
+    p.seq = c.src_seq;
+    p.reasons = c.reasons;
+    p.version = c.version;
+    p.state = c.state;
+    p.manual = c.manual;
+    return pl_table_note_change(a->cur, &p);
 }
 
-/* flush_changes() - the batch's changes to the feed, in the order they happened. */
-static int flush_changes(applier *a)
+/* close_table() - the permit use the open batch changed, into its table; the permit
+ * cache is dropped when it grew past its bound (nothing in it is dirty then, and a
+ * permit loaded again sees the table's use while it is being committed). */
+static int close_table(applier *a)
 {
     int rc = TQ_OK;
-    for (size_t i = 0; i < a->nch && rc == TQ_OK; i++) {
-        const pl_change *p = &a->ch[i];
-        tq_change c;
-        memset(&c, 0, sizeof c);
-        key_decl(p->key, c.decl_no);
-        c.state = p->state;
-        c.manual = p->manual;
-        c.cause = TQ_CHANGE_EVENT;
-        c.reasons = p->reasons;
-        c.version = p->version;
-        memcpy(c.src_id, a->jid, sizeof c.src_id);
-        c.src_seq = p->seq;
-        rc = tq_store_add_change(a->r->t, &c);
-    }
-    a->nch = 0;
-    return rc;
-}
-
-/* flush() - before a commit: the batch's declarations in key order, its changes in
- * journal order, then permit use. */
-static int flush(void *ctx)
-{
-    applier *a = ctx;
-    int rc = TQ_OK;
-    size_t n = 0;
-    a->r->flushed_decls = a->nused;
-    for (size_t i = 0; i < a->nslots; i++)
-        if (a->slots[i].key)
-            a->slots[n++] = a->slots[i];
-    _Static_assert(TQ_DECL_NO_LEN == 12, "keys of 12 digits fit in 42 bits");
-    /* Indexed by key, the slots are usually in order already. */
-    size_t unsorted = 0;
-    for (size_t i = 1; i < n && !unsorted; i++)
-        unsorted = a->slots[i - 1].key > a->slots[i].key;
-    if (unsorted)
-        rc = sort_slots(a->slots, n);
-    for (size_t i = 0; i < n && rc == TQ_OK; i++) {
-        char no[TQ_DECL_NO_LEN + 1];
-        key_decl(a->slots[i].key, no);
-        const decl_slot *s = &a->slots[i];
-        int append = s->key > a->max_key;
-        if (append || s->old == OLD_UNKNOWN)
-            rc = tq_store_put_decl_encoded(a->r->t, no, a->arena + s->off, s->len, append);
-        else
-            rc = tq_store_put_decl_known(a->r->t, no, a->arena + s->off, s->len,
-                                         s->old == OLD_BYTES ? a->arena + s->ooff : NULL,
-                                         s->olen);
-        if (append)
-            a->max_key = a->slots[i].key;
-    }
-    if (rc == TQ_OK)
-        rc = flush_changes(a);
     for (size_t e = 0; e < a->npe && rc == TQ_OK; e++)
         if (a->pe[e].dirty) {
-            rc = tq_store_put_used(a->r->t, a->pe[e].name, a->pe[e].fact.used);
+            rc = pl_table_note_use(a->cur, a->pe[e].name, a->pe[e].fact.used);
             a->pe[e].dirty = 0;
         }
-    memset(a->slots, 0, a->nslots * sizeof *a->slots);
-    a->nused = 0;
-    a->alen = 0;
-    a->old_key = 0;
-    if (a->npe > TQ_PERMIT_CACHE_MAX) {
-        /* Nothing is dirty now, so dropping the cache loses nothing. */
+    pl_table_sort_uses(a->cur);
+    uint64_t max = a->r->o->permit_cache ? a->r->o->permit_cache
+                                         : TQ_REPLAY_PERMIT_CACHE_DEFAULT;
+    if (rc == TQ_OK && a->npe > max) {
         a->npe = 0;
         memset(a->pidx, 0, a->npidx * sizeof *a->pidx);
     }
     return rc;
+}
+
+/* flush_inline() - replay_run.flush of a pass that commits on the applier's thread (a
+ * dry run): the open batch into the pass's transaction. */
+static int flush_inline(void *ctx)
+{
+    applier *a = ctx;
+    uint64_t decls = 0;
+    int rc = close_table(a);
+    if (rc == TQ_OK)
+        rc = pl_table_flush(a->cur, a->r->t, a->jid, &a->max_key, &a->sc, &decls);
+    a->r->flushed_decls = decls;
+    pl_table_clear(a->cur);
+    a->old_key = 0;
+    return rc;
+}
+
+/* put_gap() - replay_run.put_gap of a pipelined pass: the gap goes with the batch. */
+static int put_gap(void *ctx, const tq_gap *g)
+{
+    applier *a = ctx;
+    return pl_table_note_gap(a->cur, g);
+}
+
+/* hand_off() - end the open batch: commit it inline, or hand it to the committer once
+ * the batch before it is committed, then look through a renewed snapshot.
+ * @return TQ_OK, or the committer's failure (its diag copied to the pass's). */
+static int hand_off(applier *a, int final)
+{
+    replay_run *r = a->r;
+    if (!a->pipelined)
+        return tq__replay_commit_batch(r, final);
+    int rc = close_table(a);
+    if (rc != TQ_OK)
+        return tq__replay_db_error(r->d, NULL, rc, 0);
+    a->cur->mark = r->mark;
+    a->cur->mark.applied_at = 0;
+    a->cur->st = *r->st;
+    if ((rc = pl_committer_wait(&a->w)) != TQ_OK)
+        return rc;
+    /* Everything handed over so far is committed: look through a snapshot that has it. */
+    tq_txn_reset(a->rt);
+    if ((rc = tq_txn_renew(a->rt)) != TQ_OK)
+        return tq__replay_db_error(r->d, NULL, rc, 0);
+    a->max_key = a->w.max_key;
+    r->decl_cap = a->w.decl_cap;
+    r->committed = a->w.committed;
+    r->st->commits = a->w.commits;
+    r->st->journal_last_seq = a->w.committed.journal_last_seq;
+    pl_table *next = a->inflight ? a->inflight : (a->cur == &a->tab[0] ? &a->tab[1]
+                                                                       : &a->tab[0]);
+    pl_table_clear(next);
+    a->inflight = a->cur;
+    pl_committer_hand(&a->w, a->inflight);
+    a->cur = next;
+    a->old_key = 0;
+    r->batch = 0;
+    return TQ_OK;
 }
 
 /* ---- facts for tq_apply_decide() ----------------------------------------------- */
@@ -827,7 +682,7 @@ static int pl_get_cover(void *ctx, const tq_decl *d, tq_cover *out)
 {
     applier *a = ctx;
     if (a->frame->direct)
-        return tq_store_get_cover(a->r->t, d->decl_no, out, &a->r->sc.guar,
+        return tq_store_get_cover(a->rt, d->decl_no, out, &a->r->sc.guar,
                                   &a->r->sc.guar_cap);
     /* always the current event's declaration, whose cover the worker found */
     const pl_cover *c = &a->frame->cov[a->event];
@@ -887,7 +742,7 @@ static int apply_prepared(applier *a, const pl_frame *f)
     while ((rc = next_event(a, f, &c, &at)) == TQ_OK) {
         int exists;
         if ((rc = decl_get(a, ev->decl_no, &a->d, &exists)) != TQ_OK)
-            return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
+            return tq__replay_db_error(a->r->d, a->rt, rc, ev->seq);
         tq_decision before = tq_apply_decision(&a->d, exists);
         tq_step step = tq_rules_begin(&a->d, exists, ev);
         tq_apply_source(&a->d, step, a->jid, ev->seq);
@@ -898,7 +753,7 @@ static int apply_prepared(applier *a, const pl_frame *f)
             (rc = decl_put(a, &a->d)) == TQ_OK)
             rc = change_note(a, &before);
         if (rc != TQ_OK)
-            return tq__replay_db_error(a->r->d, a->r->t, rc, ev->seq);
+            return tq__replay_db_error(a->r->d, a->rt, rc, ev->seq);
         tq__replay_count(a->r, ev, step);
         a->event++;
     }
@@ -991,8 +846,8 @@ static int run_applier(pipeline *p, applier *a)
                 *r->d = f->fault;
         } else if (rc == TQ_OK) {
             /* the frame's events could change as many declarations as they are */
-            if (tq__replay_batch_full(r, a->nused, f->info.count))
-                rc = tq__replay_commit_batch(r, 0);
+            if (tq__replay_batch_full(r, a->cur->nused, f->info.count))
+                rc = hand_off(a, 0);
             if (rc == TQ_OK)
                 rc = apply_prepared(a, f);
             if (rc == TQ_OK) {
@@ -1006,12 +861,45 @@ static int run_applier(pipeline *p, applier *a)
         release_frame(p, f);
         if (rc != TQ_OK)
             return rc;
-        if (r->batch >= batch_limit && (rc = tq__replay_commit_batch(r, 0)) != TQ_OK)
+        if (r->batch >= batch_limit && (rc = hand_off(a, 0)) != TQ_OK)
             return rc;
     }
 }
 
-/* pipeline_setup() - sizes, the frame pool, the batch table, the greatest stored key. */
+/* start_committer() - a pass that writes commits on a thread of its own: the pass's
+ * transaction, which has only read so far, gives way to the committer's, and the
+ * applier reads through a snapshot.  A dry run commits nothing, so it flushes into the
+ * pass's transaction and reads it back (hand_off). */
+static int start_committer(applier *a)
+{
+    replay_run *r = a->r;
+    a->rt = r->t;
+    if (r->o->dry_run) {
+        r->flush = flush_inline;
+        r->flush_ctx = a;
+        return TQ_OK;
+    }
+    tq_txn_abort(r->t);
+    r->t = NULL;
+    int rc = tq_txn_begin(r->s, 1, &a->rt);
+    if (rc != TQ_OK) {
+        a->rt = NULL;
+        return tq__replay_db_error(r->d, NULL, rc, 0);
+    }
+    if ((rc = pl_committer_start(&a->w, r, a->max_key)) != TQ_OK) {
+        tq_txn_abort(a->rt);
+        a->rt = NULL;
+        return rc;
+    }
+    a->w.committed.journal_last_seq = r->st->journal_last_seq;
+    a->pipelined = 1;
+    r->put_gap = put_gap;
+    r->gap_ctx = a;
+    return TQ_OK;
+}
+
+/* pipeline_setup() - sizes, the frame pool, the batch tables, the greatest stored key,
+ * the committer. */
 static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
 {
     p->r = r;
@@ -1039,17 +927,18 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     while (slots < 2 * expect && slots < ((size_t)1 << 24))
         slots *= 2;
     if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers ||
-        decl_rehash(a, slots) != TQ_OK)
+        pl_table_init(&a->tab[0], slots) != TQ_OK || pl_table_init(&a->tab[1], slots))
         return TQ_ERR_NOMEM;
+    a->cur = &a->tab[0];
     for (size_t i = 0; i < p->nframes; i++)
         p->free_[p->nfree++] = &p->frames[i];
     char last[TQ_DECL_NO_LEN + 1];
     int rc = tq_store_last_decl(r->t, last);
     if (rc == TQ_OK)
-        a->max_key = decl_key(last);
+        a->max_key = pl_decl_key(last);
     else if (rc != TQ_ERR_NOTFOUND)
         return tq__replay_db_error(r->d, r->t, rc, 0);
-    return TQ_OK;
+    return start_committer(a);
 }
 
 static void pipeline_release(pipeline *p, applier *a)
@@ -1062,15 +951,52 @@ static void pipeline_release(pipeline *p, applier *a)
     free(p->work);
     free(p->done);
     free(p->workers);
-    free(a->slots);
-    free(a->arena);
+    pl_table_release(&a->tab[0]);
+    pl_table_release(&a->tab[1]);
+    free(a->sc.order);
     free(a->pe);
     free(a->pidx);
-    free(a->ch);
+}
+
+/* finish() - commit the last batch when the pass may (success, or a stop at a whole
+ * frame the journal got wrong), wait for the committer and end it.  A failure of the
+ * committer is the pass's, with its why: it met it first in journal order. */
+static int finish(applier *a, int rc)
+{
+    replay_run *r = a->r;
+    int may = rc == TQ_OK || r->frame_fault;
+    if (!a->pipelined) {
+        if (tq__replay_may_commit(r, rc)) {
+            int crc = tq__replay_commit_batch(r, 1);
+            if (crc != TQ_OK)
+                rc = crc;
+        }
+        return rc;
+    }
+    if (may) {
+        int crc = hand_off(a, 1);
+        if (crc != TQ_OK)
+            rc = crc;
+    }
+    int wrc = pl_committer_wait(&a->w);
+    pl_committer_stop(&a->w);
+    r->committed = a->w.committed;
+    r->st->commits = a->w.commits;
+    r->st->journal_last_seq = a->w.committed.journal_last_seq;
+    r->st->cpu_commit += a->w.cpu;
+    if (wrc != TQ_OK) {
+        rc = wrc;
+        *r->d = a->w.diag;
+    }
+    tq_txn_abort(a->rt);     /* before the map may grow */
+    a->rt = NULL;
+    r->put_gap = NULL;
+    r->gap_ctx = NULL;
+    return rc;
 }
 
 /* pipeline_run() - start the threads, apply, stop them, and commit the last batch when
- * the pass may (tq__replay_may_commit). */
+ * the pass may (finish()). */
 static int pipeline_run(pipeline *p, applier *a)
 {
     replay_run *r = p->r;
@@ -1084,8 +1010,6 @@ static int pipeline_run(pipeline *p, applier *a)
             rc = TQ_ERR_NOMEM;
             break;           /* not started: not to be joined */
         }
-    r->flush = flush;
-    r->flush_ctx = a;
     double cpu0 = thread_cpu();
     if (rc == TQ_OK)
         rc = run_applier(p, a);
@@ -1096,11 +1020,7 @@ static int pipeline_run(pipeline *p, applier *a)
         pthread_join(p->reader, NULL);
     for (unsigned i = 0; i < started; i++)
         pthread_join(p->workers[i], NULL);
-    if (tq__replay_may_commit(r, rc)) {
-        int crc = tq__replay_commit_batch(r, 1);
-        if (crc != TQ_OK)
-            rc = crc;
-    }
+    rc = finish(a, rc);
     r->flush = NULL;
     r->flush_ctx = NULL;
     r->st->cpu_apply += thread_cpu() - cpu0;
@@ -1122,6 +1042,8 @@ int tq__pipeline_apply(replay_run *r)
     int rc = pipeline_setup(&p, &a, r);
     if (rc == TQ_OK)
         rc = pipeline_run(&p, &a);
+    else if (a.pipelined)
+        rc = finish(&a, rc);
     pipeline_release(&p, &a);
     return rc;
 }

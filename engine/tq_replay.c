@@ -199,6 +199,7 @@ static void add_committed(tq_replay_stats *into, const tq_replay_stats *from)
     into->cpu_read += from->cpu_read;
     into->cpu_workers += from->cpu_workers;
     into->cpu_apply += from->cpu_apply;
+    into->cpu_commit += from->cpu_commit;
     if (from->pool_peak > into->pool_peak)
         into->pool_peak = from->pool_peak;
 }

@@ -57,7 +57,13 @@ typedef struct tq_replay_opts {
      * 0 = the defaults (64 MiB and 160 MiB).  Threads above 64 count as 64. */
     uint64_t pool_bytes;
     uint64_t frame_cap;
+    /* Permits the pipeline's applier keeps with their use between batches; past this
+     * many it forgets them all at the next batch's end and loads them again as they
+     * come.  0 = TQ_REPLAY_PERMIT_CACHE_DEFAULT (65536, ~8 MiB). */
+    uint64_t permit_cache;
 } tq_replay_opts;
+
+#define TQ_REPLAY_PERMIT_CACHE_DEFAULT 65536
 
 typedef struct tq_seq_range { uint64_t first, last; uint64_t frame; } tq_seq_range;
 
@@ -88,9 +94,10 @@ typedef struct tq_replay_stats {
     uint8_t journal_id[TQ_JOURNAL_ID_LEN];
     double seconds;
     /* CPU seconds per pipeline stage (0 on the serial path): reading frames; the
-     * workers' decompress, verify, decode and cover lookups; the applier's decide,
-     * apply and commit.  Events divided by these give each stage's own throughput. */
-    double cpu_read, cpu_workers, cpu_apply;
+     * workers' decompress, verify, decode and cover lookups; the applier's decide
+     * and apply (and, in a dry run, its flushes); the committer's writes and commits.
+     * Events divided by these give each stage's own throughput. */
+    double cpu_read, cpu_workers, cpu_apply, cpu_commit;
 } tq_replay_stats;
 
 /* tq_replay_run() - replay path into s (opened with TQ_STORE_WRITE).

@@ -193,7 +193,7 @@ static int note_skipped(replay_run *r, const tq_frame_info *info)
     g.frame = info->index;
     g.checksum = info->checksum;
     g.skipped_at = (uint64_t)time(NULL);
-    int rc = tq_store_put_gap(r->t, &g);
+    int rc = r->put_gap ? r->put_gap(r->gap_ctx, &g) : tq_store_put_gap(r->t, &g);
     if (rc != TQ_OK)
         return tq__replay_db_error(r->d, r->t, rc, 0);
     if (st->nskipped < TQ_REPLAY_MAX_SKIPPED) {

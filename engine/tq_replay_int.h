@@ -34,6 +34,10 @@ typedef struct replay_run {
     /* called before each commit to write what a caching writer holds back */
     int (*flush)(void *ctx);
     void *flush_ctx;
+    /* records a gap --skip-corrupt passed over, when the pass's writes go through a
+     * writer of its own (the pipeline's committer); NULL: into t */
+    int (*put_gap)(void *ctx, const tq_gap *g);
+    void *gap_ctx;
 } replay_run;
 
 /* Defaults of tq_replay_opts' memory settings. */

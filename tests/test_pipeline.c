@@ -146,6 +146,7 @@ static void stop_after(void *ctx, uint64_t seq, uint64_t done, uint64_t total)
  * replayed with `threads` (interrupted once after `stop_after_frames` frames when > 0,
  * then run again), and reconcile inputs applied when present. */
 static uint64_t pool_bytes;   /* tq_replay_opts.pool_bytes for replay_into (0: default) */
+static uint64_t permit_cache; /* tq_replay_opts.permit_cache for replay_into (0: default) */
 
 static void replay_into(const char *dir, const char *inputs, const char *journal,
                         unsigned threads, uint64_t batch, int stop_after_frames, exports *e)
@@ -158,7 +159,8 @@ static void replay_into(const char *dir, const char *inputs, const char *journal
     load(s, path, TQ_LOAD_PAYMENTS);
     snprintf(path, sizeof path, "%s/permits.csv", inputs);
     load(s, path, TQ_LOAD_PERMITS);
-    tq_replay_opts ro = {.threads = threads, .batch_events = batch, .pool_bytes = pool_bytes};
+    tq_replay_opts ro = {.threads = threads, .batch_events = batch, .pool_bytes = pool_bytes,
+                         .permit_cache = permit_cache};
     tq_replay_stats st;
     tq_diag d;
     if (stop_after_frames > 0) {
@@ -351,6 +353,23 @@ Test(pipeline, a_tiny_frame_pool_decides_alike, .timeout = 600)
         }
     }
     pool_bytes = 0;
+    backlog_done(work, &ref);
+}
+
+/* The applier runs a batch ahead of the commit (tq_pipeline_batch.h): a permit it has
+ * forgotten (a cache of one entry, forgotten at every batch's end) is loaded again while
+ * the batch that last used it may still be committing, so its use must come from that
+ * batch, not from the store.  Batches of a few events put every quota permit's use in
+ * flight again and again. */
+Test(pipeline, a_forgotten_permit_sees_the_use_still_being_committed, .timeout = 600)
+{
+    char journal[600];
+    exports ref;
+    char *work = backlog_ref(6000, 15, 9, journal, &ref);
+    permit_cache = 1;
+    for (size_t i = 1; i < 4; i++)
+        replay_alike(work, work, journal, thread_counts[i], 9, 0, &ref, "permit cache of one");
+    permit_cache = 0;
     backlog_done(work, &ref);
 }
 
