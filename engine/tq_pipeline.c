@@ -532,7 +532,8 @@ static int permit_index_grow(applier *a)
 }
 
 /* permit_load() - e's permit and use as the applier must see them: the use the batch
- * being committed leaves, else the store's. */
+ * being committed leaves, else the store's.  The use of a permit without a quota is
+ * never read by the rules (nor changed), so it is not looked up: 0. */
 static int permit_load(applier *a, permit_entry *e)
 {
     int rc = tq_store_get_permit(a->rt, e->name, &e->fact.permit);
@@ -541,6 +542,8 @@ static int permit_load(applier *a, permit_entry *e)
     if (rc != TQ_OK)
         return rc;
     e->fact.found = 1;
+    if (e->fact.permit.quota == 0)
+        return TQ_OK;
     const pl_use *u = a->inflight ? pl_table_find_use(a->inflight, e->name) : NULL;
     if (u != NULL) {
         e->fact.used = u->used;
