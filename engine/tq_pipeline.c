@@ -1,5 +1,5 @@
 /* tq_pipeline.c - the multithreaded replay: read, decompress and look up in parallel,
- * decide and apply in journal order on one thread.
+ * decide and apply in journal order on one thread, commit on another.
  *
  * DESIGN
  *
@@ -10,9 +10,10 @@
  * transaction of their own.  A worker keeps the frame's own faults (checksums, zstd,
  * records: skippable with --skip-corrupt) apart from the database's (a lookup that
  * fails: the replay stops naming the table and key), so a damaged database never
- * makes a sound frame look corrupt.  The caller's thread is the applier: it takes the frames
- * strictly in number order, decides every event with the rules and applies it, and
- * commits.  Frames come from a fixed pool of 2N+4 buffers: the reader waits for a free
+ * makes a sound frame look corrupt.  The caller's thread is the applier: it takes the
+ * frames strictly in number order, decides every event with the rules and applies it
+ * to the open batch; a committer thread writes and commits each full batch while the
+ * applier decides the next (tq_pipeline_batch.h).  Frames come from a fixed pool of 2N+4 buffers: the reader waits for a free
  * one.  The pool is also bounded in bytes (tq_replay_opts.pool_bytes): as soon as a
  * header is read, the reader reserves what the frame will hold (compressed and raw
  * bytes, one cover per event) and waits while the reservations would pass the bound,
@@ -26,16 +27,22 @@
  * event's fields up to its lines, then its lines: ~4.4 times the record's bytes), in
  * room reserved with the frame (about 5 times its raw bytes); the applier copies each
  * into its event, the same bytes the decode gives.  A frame whose events need more
- * room, or a direct one, is decoded by the applier as before.  The applier is the
- * pipeline's bottleneck (one thread decides and commits), so work moved off it is time
- * saved; on 1m its CPU went down ~7% (decode was 7% of its samples).
+ * room, or a direct one, is decoded by the applier as before.  The applier was the
+ * pipeline's bottleneck while it also committed, so work moved off it was time saved;
+ * on 1m its CPU went down ~7% (decode was 7% of its samples).  Moving the flush and
+ * the commit to the committer took off another ~60% of it: on 1m the applier now
+ * needs ~0.7 CPU-s and the committer ~1.6 (its index upkeep, most of it), which run
+ * side by side.
  * One mutex and one condition variable guard the queues; they are touched once per
  * frame (thousands of events), so they are never contended.
  *
  * Why the lookups may run ahead.  Payments and permits change only by `load`, which
  * cannot run during a replay (the writer lock), so a worker's snapshot gives the same
- * cover as the applier's transaction would.  Everything the replay itself changes —
- * declarations and permit use — is read and written by the applier alone.
+ * cover as the applier's snapshot would.  Everything the replay itself changes —
+ * declarations and permit use — is decided by the applier alone, and written by the
+ * committer in batch order; the applier reads it through the batch still being
+ * committed and a snapshot renewed after every commit (tq_pipeline_batch.h says why
+ * that gives the serial path's facts).
  *
  * Ordering guarantee.  Events are applied one at a time in journal order through
  * tq_apply_decide(), the same decision path as the serial replay, from the same facts;
@@ -43,16 +50,18 @@
  * 0, 1, 2, 4 and 8 threads).
  *
  * The applier's caches.  Declarations changed in the open batch live in a hash table
- * as encoded bytes (the store's own encoding, ~100 bytes each); at commit they are
- * written in ascending key order, with MDB_APPEND past the end of the table, which is
+ * as encoded bytes (the store's own encoding, ~100 bytes each); the committer writes
+ * them in ascending key order, with MDB_APPEND past the end of the table, which is
  * where a national registry's increasing declaration numbers put almost every new one.
  * A declaration numbered after every stored one needs no lookup at all.  A declaration
- * read from the store keeps the stored bytes beside its slot, and the flush hands them
- * to tq_store_put_decl_known(), so the store moves its index entries without reading
+ * read from the store (or from the batch being committed) keeps those bytes beside its
+ * slot, and the flush hands them to tq_store_put_decl_known(), so the store moves its index entries without reading
  * the value a second time (the tests make the store check that promise).  Permits and
  * their use are cached across batches (permits do not change during a replay); use
- * changed in a batch is written at its commit.  The caches are bounded: the
- * declaration table by the batch, the permit cache by tq_replay_opts.permit_cache entries.
+ * changed in a batch goes with its table, and a permit loaded again while that table
+ * is being committed takes its use from there.  The caches are bounded: the two
+ * declaration tables by the batch, the permit cache by tq_replay_opts.permit_cache
+ * entries.
  *
  * The batch's memory.  The flush is where LMDB dirties pages, all of them held on the
  * heap until the commit writes them: each declaration put moves its index entries and
@@ -60,7 +69,8 @@
  * database of millions a batch of 100,000 events dirtied ~260 MiB (late in 10m a
  * commit writes ~6.5 KiB per declaration; in 1m under 0.8 KiB).  So a batch also ends
  * before a frame that could take its distinct declarations past a cap, which
- * tq_replay_batch.c sets after every commit from the bytes that commit wrote per
+ * tq_replay_batch.c sets after every commit (the applier adopts it at the next
+ * hand-over) from the bytes that commit wrote per
  * declaration, to keep the dirty pages near tq_replay_opts.batch_bytes (`replay
  * --dirty-mib`).  On 1m the cap stays above the batch; on 10m it falls to a frame or
  * two per batch as the tables grow.
