@@ -459,12 +459,12 @@ static void keep_old(applier *a, uint64_t key, const uint8_t *v, size_t n)
 static int decl_get(applier *a, const char *decl_no, tq_decl *out, int *exists)
 {
     uint64_t key = pl_decl_key(decl_no);
-    const decl_slot *s = pl_table_find(a->cur, key);
-    if (s->key) {
+    const decl_slot *s = pl_table_get(a->cur, key);
+    if (s != NULL) {
         *exists = 1;
         return tq_store_decl_decode(decl_no, a->cur->arena + s->off, s->len, out);
     }
-    if (a->inflight && (s = pl_table_find(a->inflight, key))->key) {
+    if (a->inflight && (s = pl_table_get(a->inflight, key)) != NULL) {
         *exists = 1;
         keep_old(a, key, a->inflight->arena + s->off, s->len);
         return tq_store_decl_decode(decl_no, a->inflight->arena + s->off, s->len, out);

@@ -91,6 +91,7 @@ void pl_table_clear(pl_table *tab)
     if (tab->nused)
         memset(tab->slots, 0, tab->nslots * sizeof *tab->slots);
     tab->nused = 0;
+    tab->kmax = 0;
     tab->alen = 0;
     tab->nch = 0;
     tab->nuses = 0;
@@ -161,6 +162,8 @@ int pl_table_put(pl_table *tab, uint64_t key, const uint8_t *enc, size_t len, ui
         return rc;
     if (s->key == 0)
         tab->nused++;
+    if (key > tab->kmax)
+        tab->kmax = key;
     s->key = key;
     s->off = (uint32_t)off;
     s->len = s->cap = (uint32_t)len;

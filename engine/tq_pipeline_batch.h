@@ -67,6 +67,8 @@ typedef struct pl_use {
 typedef struct pl_table {
     decl_slot *slots;
     size_t nslots, nused;    /* nslots is a power of two */
+    uint64_t kmax;           /* the greatest key in the table (0: empty): a number past
+                              * it, as most new declarations are, needs no probe */
     uint8_t *arena;
     size_t alen, acap;
     int mixed;               /* keys are hashed (after a long probe run) */
@@ -95,6 +97,14 @@ void pl_table_release(pl_table *tab);
 void pl_table_clear(pl_table *tab);
 /* pl_table_find() - the slot of key, or the empty slot where it would go. */
 decl_slot *pl_table_find(const pl_table *tab, uint64_t key);
+/* pl_table_get() - the slot holding key, or NULL. */
+static inline const decl_slot *pl_table_get(const pl_table *tab, uint64_t key)
+{
+    if (key > tab->kmax)
+        return NULL;
+    const decl_slot *s = pl_table_find(tab, key);
+    return s->key ? s : NULL;
+}
 /* pl_table_put() - keep enc[0..len) as key's bytes.  old/obytes/olen: what the store
  * will hold under key when the batch is committed (OLD_*), kept only by a new slot.
  * @return TQ_OK, TQ_ERR_NOMEM, TQ_ERR_LIMIT (the arena past 4 GiB). */
