@@ -899,6 +899,9 @@ static int start_committer(applier *a)
         a->rt = NULL;
         return tq__replay_db_error(r->d, NULL, rc, 0);
     }
+    /* The batch's budget (tq_replay_opts.batch_bytes) covers the two tables too: a
+     * declaration's slot and bytes, with those it replaces, in each. */
+    r->held_per_decl = 2 * (2 * sizeof(decl_slot) + 2 * 192);
     if ((rc = pl_committer_start(&a->w, r, a->max_key)) != TQ_OK) {
         tq_txn_abort(a->rt);
         a->rt = NULL;
@@ -1005,6 +1008,7 @@ static int finish(applier *a, int rc)
     a->rt = NULL;
     r->put_gap = NULL;
     r->gap_ctx = NULL;
+    r->held_per_decl = 0;
     return rc;
 }
 

@@ -86,9 +86,30 @@ void pl_table_release(pl_table *tab)
     memset(tab, 0, sizeof *tab);
 }
 
+/* PL_TABLE_KEEP - slots a table keeps however small its batches. */
+#define PL_TABLE_KEEP 4096
+
 void pl_table_clear(pl_table *tab)
 {
-    if (tab->nused)
+    /* What a much larger batch once needed is given back (batches shrink as the
+     * memory budget tightens on a growing database): the slots halve while a quarter
+     * of them would do, and an arena four times larger than its batch goes. */
+    int zero = tab->nused != 0;
+    if (tab->nslots > PL_TABLE_KEEP && tab->nused * 8 < tab->nslots) {
+        decl_slot *s = malloc(tab->nslots / 2 * sizeof *s);
+        if (s != NULL) {
+            free(tab->slots);
+            tab->slots = s;
+            tab->nslots /= 2;
+            zero = 1;
+        }
+    }
+    if (tab->acap > (1u << 20) && tab->alen < tab->acap / 4) {
+        free(tab->arena);
+        tab->arena = NULL;
+        tab->acap = 0;
+    }
+    if (zero)
         memset(tab->slots, 0, tab->nslots * sizeof *tab->slots);
     tab->nused = 0;
     tab->kmax = 0;

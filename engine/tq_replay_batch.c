@@ -39,7 +39,8 @@ static uint64_t batch_bytes(const tq_replay_opts *o)
 
 int tq__replay_batch_full(const replay_run *r, uint64_t decls, uint64_t events)
 {
-    uint64_t cap = r->decl_cap ? r->decl_cap : batch_bytes(r->o) / 2048 + 1;
+    uint64_t cap = r->decl_cap ? r->decl_cap
+                               : batch_bytes(r->o) / (2048 + r->held_per_decl) + 1;
     return decls > 0 && decls + events > cap;
 }
 
@@ -67,7 +68,7 @@ static void adapt_cap(replay_run *r, uint64_t before, uint64_t after, uint64_t d
 {
     if (before == UINT64_MAX || after == UINT64_MAX || after <= before || decls == 0)
         return;
-    uint64_t per = (after - before) / decls + 1;
+    uint64_t per = (after - before) / decls + 1 + r->held_per_decl;
     r->decl_cap = batch_bytes(r->o) / per + 1;
 }
 

@@ -31,6 +31,10 @@ typedef struct replay_run {
      * reported it wrote: the distinct declarations of the batch (0: the serial path,
      * whose batch counts events).  See tq_replay_opts.batch_bytes. */
     uint64_t decl_cap, flushed_decls;
+    /* What else each declaration changed in a batch holds until the batch is
+     * committed, counted against the same budget: the pipeline's two batch tables
+     * (the open one and the one being committed).  0 on the serial path. */
+    uint64_t held_per_decl;
     /* called before each commit to write what a caching writer holds back */
     int (*flush)(void *ctx);
     void *flush_ctx;
