@@ -312,7 +312,7 @@ typedef struct tq_decl_head {
  * one walk refuses the other refuses with the same fault; only the copying of the lines
  * into a tq_decl is left out.  *h is the walk's (on its stack), valid during the call;
  * every byte is defined (padding zeroed).  fn must not put through t.
- * Threads: t's thread.  Memory: none allocated.
+ * Threads: t's thread.  Memory: nothing per record (the head is on the walk's stack).
  * @return TQ_OK, fn's first non-zero value, TQ_ERR_DBCORRUPT (a damaged record: the
  *         walk stops there and tq_txn_fault() names the table decls, the key and what
  *         is wrong), store errors. */
