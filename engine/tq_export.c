@@ -194,7 +194,9 @@ int tq_export_changes(tq_store *s, FILE *out, uint64_t since, int ndjson, uint64
     return rc;
 }
 
-static int tally_decl(void *ctx, const tq_decl *d)
+/* The tally reads only heads (state, reasons, manual): tq_store_each_decl_head() checks
+ * each record as fully as tq_store_each_decl() would, without copying its lines. */
+static int tally_decl(void *ctx, const tq_decl_head *d)
 {
     tq_tally *t = ctx;
     t->declarations++;
@@ -215,7 +217,7 @@ static int tally_decl(void *ctx, const tq_decl *d)
 int tq_export_tally_txn(tq_txn *t, tq_tally *out)
 {
     memset(out, 0, sizeof *out);
-    return tq_store_each_decl(t, tally_decl, out);
+    return tq_store_each_decl_head(t, tally_decl, out);
 }
 
 int tq_export_tally(tq_store *s, tq_tally *out)

@@ -55,7 +55,11 @@ typedef struct tq_tally {
 } tq_tally;
 
 /* tq_export_tally() - count over one read transaction into *out (caller-owned; zeroed
- * first).  @return TQ_OK or a store error (*out then partly counted). */
+ * first).  Reads each declaration's head (tq_store_each_decl_head()): every record is
+ * checked as a get checks it -- key, seal, every field and line -- and only its lines
+ * are not copied out, so a damaged record is TQ_ERR_DBCORRUPT naming decls and its key
+ * (tq_txn_fault()), never a count.  @return TQ_OK or a store error (*out then partly
+ * counted). */
 TQ_MUST_USE int tq_export_tally(tq_store *s, tq_tally *out);
 /* tq_export_tally_txn() - the same inside t, a transaction the caller holds, read or
  * write (a dry run counts what it decided before throwing the transaction away), on

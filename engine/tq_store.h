@@ -282,6 +282,51 @@ TQ_MUST_USE int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
  * transaction, including replacing the declaration it was given. */
 TQ_MUST_USE int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *ctx);
 
+/* tq_decl_head - a declaration without its lines: the fields a stored value holds
+ * before them (STORE.md §3.6), as tq_decl has them, and how many lines follow.  For the
+ * walks that read every declaration for its state (the tally, counts): a tq_decl is
+ * about 3 KiB, mostly lines, and decoding the lines is most of a full decode's time. */
+typedef struct tq_decl_head {
+    char decl_no[TQ_DECL_NO_LEN + 1];
+    char declarant[TQ_TAXID_MAX + 1];
+    char kind[4];               /* "" when stored in format 2, as tq_decl */
+    char office[5];             /* "" likewise */
+    uint8_t state;              /* tq_state */
+    uint8_t channel;            /* 1..3 */
+    uint8_t officer;            /* TQ_SEEN_* */
+    uint8_t manual;
+    uint32_t version;
+    uint32_t reasons;           /* TQ_R_* */
+    uint64_t tax_due, tax_short;
+    tq_instant registered;
+    int32_t reg_day;
+    uint8_t src_id[TQ_JOURNAL_ID_LEN];  /* zeros: unknown */
+    uint64_t src_seq;
+    uint16_t nlines;            /* lines stored after the head (not decoded) */
+} tq_decl_head;
+
+/* tq_store_each_decl_head() - every declaration in decl_no order, as its head; stops
+ * early and returns fn's value when fn returns non-zero.  Each record is checked exactly
+ * as tq_store_each_decl() checks it -- key format, seal, and every field, the lines
+ * included (their ranges, lengths, and that nothing follows the last) -- so a record
+ * one walk refuses the other refuses with the same fault; only the copying of the lines
+ * into a tq_decl is left out.  *h is the walk's (on its stack), valid during the call;
+ * every byte is defined (padding zeroed).  fn must not put through t.
+ * Threads: t's thread.  Memory: nothing per record (the head is on the walk's stack).
+ * @return TQ_OK, fn's first non-zero value, TQ_ERR_DBCORRUPT (a damaged record: the
+ *         walk stops there and tq_txn_fault() names the table decls, the key and what
+ *         is wrong), store errors. */
+TQ_MUST_USE int tq_store_each_decl_head(tq_txn *t,
+                                        int (*fn)(void *ctx, const tq_decl_head *h),
+                                        void *ctx);
+/* tq_store_decl_head_decode() - tq_store_decl_decode() of the head only: the n bytes
+ * are checked as tq_store_decl_decode() checks them (lines included), and *out gets the
+ * head with decl_no set.  Pure: no store, any thread.
+ * @return TQ_OK or TQ_ERR_DBCORRUPT (*out undefined) -- exactly when
+ *         tq_store_decl_decode() returns it for the same bytes. */
+TQ_MUST_USE int tq_store_decl_head_decode(const char *decl_no, const uint8_t *v, size_t n,
+                                          tq_decl_head *out);
+
 /* ---- journals ---- */
 
 typedef struct tq_journal_mark {

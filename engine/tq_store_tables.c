@@ -8,7 +8,9 @@
  * would refuse, so what a put accepts a get gives back.  Nothing is allocated per get or
  * put: a declaration encodes into a stack buffer, and the one value of open size (a
  * cover's guarantee list) is rebuilt on the stack or, when long, in a scratch buffer
- * that lives as long as its transaction.
+ * that lives as long as its transaction.  A declaration is read by one reader of its
+ * head and one of a line, whether it is decoded whole (tq_decl) or to its head only
+ * (tq_decl_head, the tally's walk), so both refuse the same bytes.
  */
 #include "tq_store_int.h"
 
@@ -109,36 +111,62 @@ static uint64_t tq__rd_u64(tq__rd *r)
     return tq_le_get64(r->p - 8);
 }
 
+/* A varint: at most 10 bytes, the 10th at most 1 (64 bits). */
 static uint64_t tq__rd_var(tq__rd *r)
 {
+    const uint8_t *p = r->p;
     uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (!tq__rd_need(r, 1))
-            return 0;
-        uint8_t b = *r->p++;
+    if (r->bad)
+        return 0;
+    for (unsigned shift = 0; shift < 64 && p < r->end; shift += 7) {
+        uint8_t b = *p++;
         if (shift == 63 && b > 1)
             break;              /* more than 64 bits */
         v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
+        if (!(b & 0x80)) {
+            r->p = p;
             return v;
+        }
     }
-    r->bad = 1;
+    r->bad = 1;                 /* cut short, or too long */
     return 0;
 }
 
-/* A string of a length byte and at most max bytes.  A NUL inside would silently
- * shorten the string, so it counts as damage. */
+/* Whether one of the n bytes at b is a NUL: a loop the compiler inlines, as the strings
+ * of a value are at most 32 bytes (a call of memchr per string was 5% of a walk). */
+static int tq__has_nul(const uint8_t *b, size_t n)
+{
+    unsigned nul = 0;
+    for (size_t i = 0; i < n; i++)
+        nul |= b[i] == 0;
+    return nul != 0;
+}
+
+/* A string of a length byte and at most max bytes, left in the value: its bytes (NULL
+ * when bad) and *n (0 when bad).  A NUL inside would silently shorten the string once
+ * copied, so it counts as damage. */
+static const uint8_t *tq__rd_view(tq__rd *r, size_t max, size_t *n)
+{
+    *n = tq__rd_u8(r);
+    if (*n > max || !tq__rd_need(r, *n) || tq__has_nul(r->p, *n)) {
+        r->bad = 1;
+        *n = 0;
+        return NULL;
+    }
+    r->p += *n;
+    return r->p - *n;
+}
+
+/* tq__rd_view() copied into out (max + 1 bytes), NUL-terminated ("" when bad).  A loop
+ * again: GCC inlined a memcpy of these few bytes as `rep movsq`, whose start-up was most
+ * of this function's time in a walk of a million declarations. */
 static void tq__rd_str(tq__rd *r, char *out, size_t max)
 {
-    size_t n = tq__rd_u8(r);
-    out[0] = '\0';
-    if (n > max || !tq__rd_need(r, n) || memchr(r->p, 0, n) != NULL) {
-        r->bad = 1;
-        return;
-    }
-    memcpy(out, r->p, n);
+    size_t n;
+    const uint8_t *b = tq__rd_view(r, max, &n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)b[i];
     out[n] = '\0';
-    r->p += n;
 }
 
 /* The length of s when it ends (NUL) within max + 1 bytes and is at least min long:
@@ -259,35 +287,133 @@ static int tq__decl_encode(const tq_decl *d, uint8_t *buf, size_t *len)
     return TQ_OK;
 }
 
-static const char *tq__decl_head_bad(const tq_decl *d, uint64_t version, uint64_t reasons)
+static const char *tq__decl_head_bad(const tq_decl_head *h, uint64_t version,
+                                     uint64_t reasons)
 {
-    if (d->state > TQ_STATE_CANCELLED)
+    if (h->state > TQ_STATE_CANCELLED)
         return "state out of range";
-    if (d->channel < 1 || d->channel > 3)
+    if (h->channel < 1 || h->channel > 3)
         return "channel out of range";
-    if (d->officer > (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK) || d->manual > 1)
+    if (h->officer > (TQ_SEEN_DOCS_OK | TQ_SEEN_INSPECT_OK) || h->manual > 1)
         return "officer or manual flags out of range";
     if (version > UINT32_MAX || reasons >= 1u << TQ_REASON_COUNT)
         return "version or reasons out of range";
-    if (d->registered.nsec >= 1000000000u || d->nlines > TQ_LINES_MAX)
+    if (h->registered.nsec >= 1000000000u || h->nlines > TQ_LINES_MAX)
         return "nanoseconds or line count out of range";
     return NULL;
 }
 
-/* The fields format 3 adds after the declarant: kind, office, the source event. */
-static const char *tq__decl_decode_v3(tq__rd *r, tq_decl *d)
+/* A stored office or kind: none (n 0) or exactly len of [0-9A-Z]. */
+static int tq__code_bytes_ok(const uint8_t *b, size_t n, size_t len)
 {
-    size_t n;
-    tq__rd_str(r, d->kind, 3);
-    tq__rd_str(r, d->office, 4);
-    if (tq__rd_need(r, sizeof d->src_id)) {
-        memcpy(d->src_id, r->p, sizeof d->src_id);
-        r->p += sizeof d->src_id;
+    if (n != 0 && n != len)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'A' && b[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* The fields format 3 adds after the declarant: kind, office, the source event. */
+static const char *tq__decl_decode_v3(tq__rd *r, tq_decl_head *h)
+{
+    size_t nk, no;
+    const uint8_t *kind = tq__rd_view(r, 3, &nk);
+    const uint8_t *office = tq__rd_view(r, 4, &no);
+    if (tq__rd_need(r, sizeof h->src_id)) {
+        memcpy(h->src_id, r->p, sizeof h->src_id);
+        r->p += sizeof h->src_id;
     }
-    d->src_seq = tq__rd_var(r);
-    if (!r->bad && (!tq__code_ok(d->kind, 3, &n) || !tq__code_ok(d->office, 4, &n)))
+    h->src_seq = tq__rd_var(r);
+    if (r->bad)
+        return NULL;            /* the caller says the value is cut short */
+    if (!tq__code_bytes_ok(kind, nk, 3) || !tq__code_bytes_ok(office, no, 4))
         return "kind or office is not of [0-9A-Z] or of the wrong length";
+    if (nk)
+        memcpy(h->kind, kind, 3);
+    if (no)
+        memcpy(h->office, office, 4);
     return NULL;
+}
+
+/* The head of a format 2 or 3 value (STORE.md §3.6: every field before the lines) read
+ * and checked into a zeroed h (decl_no is the caller's); *v3 says which format.  The
+ * one reader of the head, for the full decode and the head's alike.
+ * @return NULL, or what is wrong. */
+static const char *tq__decl_head_read(tq__rd *r, tq_decl_head *h, int *v3)
+{
+    uint8_t first = tq__rd_u8(r);
+    *v3 = (first & TQ__DECL_V3) != 0;
+    h->state = first & (uint8_t)~TQ__DECL_V3;
+    h->channel = tq__rd_u8(r);
+    h->officer = tq__rd_u8(r);
+    h->manual = tq__rd_u8(r);
+    uint64_t version = tq__rd_var(r);
+    uint64_t reasons = tq__rd_var(r);
+    h->tax_due = tq__rd_var(r);
+    h->tax_short = tq__rd_var(r);
+    h->registered.sec = tq__i64(tq__rd_u64(r));
+    h->registered.nsec = tq__rd_u32(r);
+    h->reg_day = tq__i32(tq__rd_u32(r));
+    tq__rd_str(r, h->declarant, TQ_TAXID_MAX);
+    const char *bad = *v3 ? tq__decl_decode_v3(r, h) : NULL;
+    if (bad)
+        return bad;
+    h->nlines = tq__rd_u8(r);
+    if (r->bad)
+        return "value cut short or a field too long";
+    bad = tq__decl_head_bad(h, version, reasons);
+    if (bad)
+        return bad;
+    h->version = (uint32_t)version;
+    h->reasons = (uint32_t)reasons;
+    return NULL;
+}
+
+/* One stored line read and checked, its permit left in the value (*pm, *npm): the one
+ * reader of a line, so the head's walk refuses what the full decode refuses.
+ * @return NULL, or what is wrong (a cut-short line shows as r->bad instead). */
+static const char *tq__decl_line_read(tq__rd *r, int v3, uint32_t *hs, tq_decl_line *l,
+                                      const uint8_t **pm, size_t *npm)
+{
+    *hs = tq__rd_u32(r);
+    if (*hs > 99999999u)
+        return "hs out of range";
+    l->qty = tq__rd_var(r);
+    l->value = v3 ? tq__rd_var(r) : 0;
+    if (l->value > TQ_MONEY_MAX)
+        return "line value out of range";
+    *pm = tq__rd_view(r, TQ_PERMIT_MAX, npm);
+    return NULL;
+}
+
+/* The end of a value once its lines are read: it must be exactly there. */
+static const char *tq__decl_end(const tq__rd *r)
+{
+    if (r->bad)
+        return "value cut short or a field too long";
+    return r->p != r->end ? "bytes after the last field" : NULL;
+}
+
+/* The head's fields into d (decl_no is d's own). */
+static void tq__decl_set_head(tq_decl *d, const tq_decl_head *h)
+{
+    memcpy(d->declarant, h->declarant, sizeof d->declarant);
+    memcpy(d->kind, h->kind, sizeof d->kind);
+    memcpy(d->office, h->office, sizeof d->office);
+    d->state = h->state;
+    d->channel = h->channel;
+    d->officer = h->officer;
+    d->manual = h->manual;
+    d->version = h->version;
+    d->reasons = h->reasons;
+    d->tax_due = h->tax_due;
+    d->tax_short = h->tax_short;
+    d->registered = h->registered;
+    d->reg_day = h->reg_day;
+    memcpy(d->src_id, h->src_id, sizeof d->src_id);
+    d->src_seq = h->src_seq;
+    d->nlines = h->nlines;
 }
 
 /* Decodes a format 2 or 3 value (STORE.md §3.6) into a zeroed d (decl_no is the
@@ -295,46 +421,45 @@ static const char *tq__decl_decode_v3(tq__rd *r, tq_decl *d)
 static const char *tq__decl_decode(const MDB_val *v, tq_decl *d)
 {
     tq__rd r = tq__rd_of(v);
-    uint8_t first = tq__rd_u8(&r);
-    int v3 = (first & TQ__DECL_V3) != 0;
-    d->state = first & (uint8_t)~TQ__DECL_V3;
-    d->channel = tq__rd_u8(&r);
-    d->officer = tq__rd_u8(&r);
-    d->manual = tq__rd_u8(&r);
-    uint64_t version = tq__rd_var(&r);
-    uint64_t reasons = tq__rd_var(&r);
-    d->tax_due = tq__rd_var(&r);
-    d->tax_short = tq__rd_var(&r);
-    d->registered.sec = tq__i64(tq__rd_u64(&r));
-    d->registered.nsec = tq__rd_u32(&r);
-    d->reg_day = tq__i32(tq__rd_u32(&r));
-    tq__rd_str(&r, d->declarant, TQ_TAXID_MAX);
-    const char *bad = v3 ? tq__decl_decode_v3(&r, d) : NULL;
+    tq_decl_head h;
+    int v3;
+    memset(&h, 0, sizeof h);
+    const char *bad = tq__decl_head_read(&r, &h, &v3);
     if (bad)
         return bad;
-    d->nlines = tq__rd_u8(&r);
-    if (r.bad)
-        return "value cut short or a field too long";
-    bad = tq__decl_head_bad(d, version, reasons);
-    if (bad)
-        return bad;
-    d->version = (uint32_t)version;
-    d->reasons = (uint32_t)reasons;
+    tq__decl_set_head(d, &h);
     for (unsigned i = 0; i < d->nlines; i++) {
         tq_decl_line *l = &d->lines[i];
-        uint32_t hs = tq__rd_u32(&r);
-        if (hs > 99999999u)
-            return "hs out of range";
+        uint32_t hs;
+        const uint8_t *pm;
+        size_t npm;
+        bad = tq__decl_line_read(&r, v3, &hs, l, &pm, &npm);
+        if (bad)
+            return bad;
         tq__hs_format(hs, l->hs);
-        l->qty = tq__rd_var(&r);
-        l->value = v3 ? tq__rd_var(&r) : 0;
-        if (l->value > TQ_MONEY_MAX)
-            return "line value out of range";
-        tq__rd_str(&r, l->permit, TQ_PERMIT_MAX);
+        for (size_t j = 0; j < npm; j++)
+            l->permit[j] = (char)pm[j];
+        l->permit[npm] = '\0';
     }
-    if (r.bad)
-        return "value cut short or a field too long";
-    return r.p != r.end ? "bytes after the last field" : NULL;
+    return tq__decl_end(&r);
+}
+
+/* Decodes the head of a value into a zeroed h (decl_no is the caller's), checking the
+ * lines as tq__decl_decode() does without keeping them.  @return NULL, or what is wrong:
+ * the same as tq__decl_decode() for the same bytes. */
+static const char *tq__decl_head_decode(const MDB_val *v, tq_decl_head *h)
+{
+    tq__rd r = tq__rd_of(v);
+    tq_decl_line l;
+    int v3;
+    const char *bad = tq__decl_head_read(&r, h, &v3);
+    for (unsigned i = 0; bad == NULL && i < h->nlines; i++) {
+        uint32_t hs;
+        const uint8_t *pm;
+        size_t npm;
+        bad = tq__decl_line_read(&r, v3, &hs, &l, &pm, &npm);
+    }
+    return bad ? bad : tq__decl_end(&r);
 }
 
 const char *tq__decl_decode_v(const MDB_val *k, const MDB_val *v, tq_decl *out)
@@ -602,6 +727,40 @@ int tq_store_each_decl(tq_txn *t, int (*fn)(void *ctx, const tq_decl *d), void *
     int rc = d ? tq__walk_run(t, &w, NULL, 0) : TQ_ERR_NOMEM;
     free(d);
     return rc;
+}
+
+/* The head walk is tq__walk_run()'s loop (tq__each: key and seal checked first) with
+ * a tq_decl_head on the stack for a tq_decl. */
+typedef struct tq__head_walk {
+    tq_txn *t;
+    int (*fn)(void *ctx, const tq_decl_head *h);
+    void *ctx;
+} tq__head_walk;
+
+static int tq__decl_head_visit(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    const tq__head_walk *a = arg;
+    tq_decl_head h;
+    memset(&h, 0, sizeof h);    /* every byte defined, padding included */
+    tq__key_str(k, h.decl_no);
+    const char *bad = tq__decl_head_decode(v, &h);
+    return bad ? tq__fault(a->t, DB_DECLS, k, "%s", bad) : a->fn(a->ctx, &h);
+}
+
+int tq_store_each_decl_head(tq_txn *t, int (*fn)(void *ctx, const tq_decl_head *h),
+                            void *ctx)
+{
+    tq__head_walk a = {t, fn, ctx};
+    return tq__each(t, DB_DECLS, NULL, 0, tq__decl_head_visit, &a);
+}
+
+int tq_store_decl_head_decode(const char *decl_no, const uint8_t *v, size_t n,
+                              tq_decl_head *out)
+{
+    MDB_val val = {.mv_size = n, .mv_data = (void *)v};
+    memset(out, 0, sizeof *out);
+    memcpy(out->decl_no, decl_no, TQ_DECL_NO_LEN);
+    return tq__decl_head_decode(&val, out) ? TQ_ERR_DBCORRUPT : TQ_OK;
 }
 
 /* ---- payments ---- */
