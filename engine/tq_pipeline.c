@@ -149,13 +149,6 @@ typedef struct pipeline {
     pthread_t *workers;
 } pipeline;
 
-static double thread_cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void frame_free(pl_frame *f)
 {
     free(f->z);
@@ -251,7 +244,7 @@ static void *reader_main(void *arg)
         p->work[(p->whead + p->wcount++) % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
     }
-    p->cpu_read += thread_cpu();
+    p->cpu_read += pl_thread_cpu();
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -392,7 +385,7 @@ static void *worker_main(void *arg)
         p->done[f->order % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
     }
-    p->cpu_workers += thread_cpu();
+    p->cpu_workers += pl_thread_cpu();
     pthread_mutex_unlock(&p->mu);
     tq_txn_abort(t);
     free(tmpg);
@@ -1027,7 +1020,7 @@ static int pipeline_run(pipeline *p, applier *a)
             rc = TQ_ERR_NOMEM;
             break;           /* not started: not to be joined */
         }
-    double cpu0 = thread_cpu();
+    double cpu0 = pl_thread_cpu();
     if (rc == TQ_OK)
         rc = run_applier(p, a);
     /* Stop the threads before the final commit: a worker's read transaction must be
@@ -1040,7 +1033,7 @@ static int pipeline_run(pipeline *p, applier *a)
     rc = finish(a, rc);
     r->flush = NULL;
     r->flush_ctx = NULL;
-    r->st->cpu_apply += thread_cpu() - cpu0;
+    r->st->cpu_apply += pl_thread_cpu() - cpu0;
     r->st->cpu_read += p->cpu_read;
     r->st->cpu_workers += p->cpu_workers;
     if (p->pool_peak > r->st->pool_peak)

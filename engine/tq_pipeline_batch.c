@@ -349,7 +349,7 @@ int pl_table_flush(const pl_table *tab, tq_txn *t, const uint8_t *jid, uint64_t 
 
 /* ---- the committer -------------------------------------------------------------- */
 
-static double thread_cpu(void)
+double pl_thread_cpu(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -410,7 +410,7 @@ static void *committer_main(void *arg)
         w->busy = 0;
         pthread_cond_broadcast(&w->cv);
     }
-    w->cpu = thread_cpu();
+    w->cpu = pl_thread_cpu();
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }

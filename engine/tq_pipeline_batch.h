@@ -88,6 +88,8 @@ uint64_t pl_decl_key(const char *decl_no);
 void pl_key_decl(uint64_t v, char out[TQ_DECL_NO_LEN + 1]);
 /* pl_hash64() - a full-width mix of k. */
 size_t pl_hash64(uint64_t k);
+/* pl_thread_cpu() - the calling thread's CPU seconds so far. */
+double pl_thread_cpu(void);
 
 /* pl_table_init() - an empty table of nslots (a power of two) slots.
  * @return TQ_OK or TQ_ERR_NOMEM.  pl_table_release() frees what it holds. */
