@@ -19,6 +19,12 @@
  * usually the office entry, when the state changed.  The moves wait in a queue and are
  * applied grouped by key (tq__index_sync()); a new declaration (MDB_APPEND: nothing to
  * read) costs one queued put per index key, and a key's run of them is one LMDB put.
+ * What the queue costs beside LMDB's own work is kept small: a window's distinct keys
+ * (~20,000 of 65,536 changes on the 1m replay) are radix-sorted on packed words, not
+ * compared by memcmp through pointers; a key's changes are sorted by decl_no only when
+ * they do not already ascend (new declarations arrive ascending); the grouping's arrays
+ * live for the transaction; and an office change of a new declaration is found again
+ * by binary search over the appends, not by a hash table probed for every change.
  */
 #include "tq_store_int.h"
 
