@@ -19,6 +19,12 @@
  * usually the office entry, when the state changed.  The moves wait in a queue and are
  * applied grouped by key (tq__index_sync()); a new declaration (MDB_APPEND: nothing to
  * read) costs one queued put per index key, and a key's run of them is one LMDB put.
+ * What the queue costs beside LMDB's own work is kept small: a window's distinct keys
+ * (~20,000 of 65,536 changes on the 1m replay) are radix-sorted on packed words, not
+ * compared by memcmp through pointers; a key's changes are sorted by decl_no only when
+ * they do not already ascend (new declarations arrive ascending); the grouping's arrays
+ * live for the transaction; and an office change of a new declaration is found again
+ * by binary search over the appends, not by a hash table probed for every change.
  */
 #include "tq_store_int.h"
 
@@ -74,18 +80,47 @@ typedef struct tq__ixop {
     uint32_t seq;
 } tq__ixop;
 
+/* Big-endian loads: integers in memcmp's order (compilers make each one load). */
+static uint64_t tq__be64(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+           (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+           (uint64_t)b[6] << 8 | b[7];
+}
+
+static uint32_t tq__be32(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Orders two decl_nos as memcmp() does: a decl_no as two big-endian integers. */
+static int tq__decl_cmp(const char *a, const char *b)
+{
+    uint64_t x = tq__be64(a), y = tq__be64(b);
+    if (x != y)
+        return x < y ? -1 : 1;
+    uint32_t u = tq__be32(a + 8), v = tq__be32(b + 8);
+    return (u > v) - (u < v);
+}
+
 /* Orders two changes under the same key by decl_no, then by when they were made. */
 static int tq__ixop_decl_cmp(const void *a, const void *b)
 {
     const tq__ixop *x = *(const tq__ixop *const *)a, *y = *(const tq__ixop *const *)b;
-    int r = memcmp(x->decl, y->decl, TQ_DECL_NO_LEN);
+    int r = tq__decl_cmp(x->decl, y->decl);
     return r != 0 ? r : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Orders the keys of two groups (db, then key bytes, then length). */
-static int tq__ixkey_cmp(const void *a, const void *b)
+static int tq__decl_eq(const char *a, const char *b)
 {
-    const tq__ixop *x = *(const tq__ixop *const *)a, *y = *(const tq__ixop *const *)b;
+    return tq__be64(a) == tq__be64(b) && tq__be32(a + 8) == tq__be32(b + 8);
+}
+
+/* Orders the keys of two changes (db, then key bytes, then length). */
+static int tq__ixkey_cmp(const tq__ixop *x, const tq__ixop *y)
+{
     if (x->db != y->db)
         return x->db < y->db ? -1 : 1;
     int r = memcmp(x->key, y->key, x->kn < y->kn ? x->kn : y->kn);
@@ -93,31 +128,84 @@ static int tq__ixkey_cmp(const void *a, const void *b)
 }
 
 /* by_office changes wait in the queue too, but a put must still learn at once that
- * the office entry it moves is missing (damage).  So t->ixpend finds, by decl_no, the
- * latest queued office change of each declaration: TQ__IXP_SLOTS slots, 0 empty, else
- * 1 + its index in t->ixq (at most TQ__IXQ_MAX, so the table is at most half full).
- * A delete of an entry whose put is queued is queued after it; any other goes to the
- * tree at once and is checked there. */
+ * the office entry it moves is missing (damage).  So the latest queued office change of
+ * a declaration is found by its decl_no, in one of two places in t->ixpend:
+ *   - the appends (TQ__IXQ_MAX u32, t->nixapp of them): the index in t->ixq of each
+ *     office put of an append whose decl_no is above the last one's -- every append of
+ *     a batch of new declarations -- so they ascend: a binary search finds one, and
+ *     queueing one costs a store, not a hash probe in a large table;
+ *   - the hash (TQ__IXP_SLOTS slots, 0 empty, else 1 + the change's index in t->ixq;
+ *     at most TQ__IXQ_MAX, so the table is at most half full): every other office
+ *     change, t->nixhash of them (a few in a window of new declarations).
+ * The later of the two is the latest.  A delete of an entry whose put is queued is
+ * queued after it; any other goes to the tree at once and is checked there. */
 #define TQ__IXP_SLOTS (2 * TQ__IXQ_MAX)
 
 static uint32_t *tq__ixp_slot(tq_txn *t, const char *decl)
 {
-    size_t h = (size_t)XXH3_64bits(decl, TQ_DECL_NO_LEN) & (TQ__IXP_SLOTS - 1);
+    /* the last 8 digits vary most: a multiplicative hash of them */
+    size_t h = (size_t)((tq__be64(decl + 4) * 0x9e3779b97f4a7c15u) >> 40) & (TQ__IXP_SLOTS - 1);
     for (;; h = (h + 1) & (TQ__IXP_SLOTS - 1)) {
         uint32_t v = t->ixpend[h];
-        if (v == 0 || memcmp(t->ixq[v - 1].decl, decl, TQ_DECL_NO_LEN) == 0)
+        if (v == 0 || tq__decl_eq(t->ixq[v - 1].decl, decl))
             return &t->ixpend[h];
     }
 }
+
+static uint32_t *tq__ixp_apps(tq_txn *t)
+{
+    return t->ixpend + TQ__IXP_SLOTS;
+}
+
+/* Records office change i (just queued) for tq__ixp_latest(). */
+static void tq__ixp_note(tq_txn *t, uint32_t i)
+{
+    const tq__ixop *op = &t->ixq[i];
+    uint32_t *app = tq__ixp_apps(t);
+    if (op->append && !op->del &&
+        (t->nixapp == 0 || tq__decl_cmp(t->ixq[app[t->nixapp - 1]].decl, op->decl) < 0)) {
+        app[t->nixapp++] = i;
+        return;
+    }
+    *tq__ixp_slot(t, op->decl) = i + 1;
+    t->nixhash++;
+}
+
+/* The latest queued office change of decl, or NULL. */
+static const tq__ixop *tq__ixp_latest(tq_txn *t, const char *decl)
+{
+    uint32_t h = t->nixhash ? *tq__ixp_slot(t, decl) : 0, a = 0;
+    const uint32_t *app = tq__ixp_apps(t);
+    for (size_t lo = 0, hi = t->nixapp; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = tq__decl_cmp(t->ixq[app[mid]].decl, decl);
+        if (c == 0) {
+            a = app[mid] + 1;
+            break;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t i = h > a ? h : a;
+    return i ? &t->ixq[i - 1] : NULL;
+}
+
+static size_t tq__ix_scratch_size(void);
 
 static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
                         const MDB_val *decl, int append)
 {
     if (t->failed != TQ_OK)
         return t->failed;
-    if (db == DB_BY_OFFICE && t->ixpend == NULL &&
-        (t->ixpend = calloc(TQ__IXP_SLOTS, sizeof *t->ixpend)) == NULL)
-        return t->failed = TQ_ERR_NOMEM;
+    if (t->ixpend == NULL) {    /* the slots, zeroed, then tq__index_sync()'s scratch */
+        t->ixpend = malloc((TQ__IXP_SLOTS + TQ__IXQ_MAX) * sizeof *t->ixpend +
+                           tq__ix_scratch_size());
+        if (t->ixpend == NULL)
+            return t->failed = TQ_ERR_NOMEM;
+        memset(t->ixpend, 0, TQ__IXP_SLOTS * sizeof *t->ixpend);
+    }
     if (t->nixq == t->ixq_cap) {
         size_t cap = t->ixq_cap ? t->ixq_cap * 2 : 1024;
         tq__ixop *q = realloc(t->ixq, cap * sizeof *q);
@@ -136,62 +224,174 @@ static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
     memcpy(op->decl, decl->mv_data, TQ_DECL_NO_LEN);
     op->seq = t->ixseq++;
     if (db == DB_BY_OFFICE)
-        *tq__ixp_slot(t, op->decl) = (uint32_t)t->nixq;
+        tq__ixp_note(t, (uint32_t)(t->nixq - 1));
     return t->nixq >= TQ__IXQ_MAX ? tq__index_sync(t) : TQ_OK;
 }
 
 static int tq__ix_apply(tq_txn *t, const tq__ixop *op);
 
-/* The window's changes grouped by (db, key): a hash table gives each change its group
- * (one pass), only the distinct keys are sorted, and a stable counting pass lays the
- * changes out key by key, each key's in the order they were made.  A comparison sort of
- * the whole window (60-byte records, memcmp per comparison) cost more than applying it.
- * order: room for n pointers, the result. */
-static int tq__ix_group(tq_txn *t, const tq__ixop **order, size_t *ngroups)
+/* A group's key packed for sorting is db, the key bytes zero-padded to TQ_PERMIT_MAX,
+ * and its length: compared as big-endian words in order, it orders as tq__ixkey_cmp()
+ * (where one key is a prefix of the other, the shorter's padding is 0, never above the
+ * longer's byte, and the length breaks the tie).  A sort record holds one word of it. */
+#define TQ__SK_WORDS ((2 + TQ_PERMIT_MAX + 7) / 8)
+#define TQ__SK_SMALL 24         /* runs this short are insertion-sorted */
+
+typedef struct tq__ixsk {
+    uint64_t w;                 /* word w of the packed key (w: the sort's depth) */
+    uint32_t g, pad;            /* the group it is the key of */
+} tq__ixsk;
+
+static uint64_t tq__sk_word(const tq__ixop *op, int w)
 {
-    size_t n = t->nixq, nslot = 16;
+    uint8_t b[TQ__SK_WORDS * 8];
+    memset(b, 0, sizeof b);
+    b[0] = op->db;
+    memcpy(b + 1, op->key, op->kn < TQ_PERMIT_MAX ? op->kn : TQ_PERMIT_MAX);
+    b[1 + TQ_PERMIT_MAX] = op->kn;
+    return tq__be64(b + 8 * w);
+}
+
+typedef struct tq__sks {
+    const tq__ixop *q;          /* the window */
+    const uint32_t *first;      /* per group: its first change in q */
+    tq__ixsk *tmp;              /* room for every key */
+} tq__sks;
+
+/* Sorts a[0..n), whose packed keys agree before word w and whose records hold word w:
+ * insertion below TQ__SK_SMALL, else an LSD radix pass per byte of word w (skipping the
+ * bytes they all share), then each run with equal word w by the next word. */
+static void tq__sk_sort(const tq__sks *S, tq__ixsk *a, size_t n, int w)
+{
+    if (n <= TQ__SK_SMALL) {
+        for (size_t i = 1, j; i < n; i++) {
+            tq__ixsk x = a[i];
+            for (j = i; j > 0; j--) {
+                if (a[j - 1].w != x.w ? a[j - 1].w < x.w
+                                      : tq__ixkey_cmp(&S->q[S->first[a[j - 1].g]],
+                                                      &S->q[S->first[x.g]]) <= 0)
+                    break;
+                a[j] = a[j - 1];
+            }
+            a[j] = x;
+        }
+        return;
+    }
+    uint32_t cnt[8][256];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++)
+            cnt[b][(a[i].w >> (8 * b)) & 0xff]++;
+    tq__ixsk *src = a, *dst = S->tmp;
+    for (int b = 0; b < 8; b++) {
+        if (cnt[b][(a[0].w >> (8 * b)) & 0xff] == n)
+            continue;
+        uint32_t at = 0;
+        for (int d = 0; d < 256; d++) {
+            uint32_t c = cnt[b][d];
+            cnt[b][d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[b][(src[i].w >> (8 * b)) & 0xff]++] = src[i];
+        tq__ixsk *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    for (size_t b = 0, e; w + 1 < TQ__SK_WORDS && b < n; b = e) {
+        for (e = b + 1; e < n && a[e].w == a[b].w; e++)
+            ;
+        if (e - b < 2)
+            continue;
+        for (size_t i = b; i < e; i++)
+            a[i].w = tq__sk_word(&S->q[S->first[a[i].g]], w + 1);
+        tq__sk_sort(S, a + b, e - b, w + 1);
+    }
+}
+
+/* The window's changes grouped by (db, key), the groups in key order; the arrays are
+ * tq__ix_scratch()'s, for at most TQ__IXQ_MAX changes. */
+typedef struct tq__ixgrp {
+    const tq__ixop **order;     /* the changes key by key, each key's in seq order */
+    tq__ixsk *sk, *tmp;         /* the keys, sorted: sk[r].g is the r-th group */
+    uint32_t *slot;             /* the hash table: 0 empty, else 1 + group */
+    uint32_t *gof;              /* per change: its group */
+    uint32_t *first, *at, *len; /* per group: first change, where the next goes, count */
+    uint8_t *unsorted;          /* per group: its decl_nos do not ascend in seq order */
+    size_t ng;
+} tq__ixgrp;
+
+#define TQ__IXG_SLOTS (2 * TQ__IXQ_MAX)
+
+static size_t tq__ix_scratch_size(void)
+{
+    return TQ__IXQ_MAX * (sizeof(tq__ixop *) + 2 * sizeof(tq__ixsk) + 4 * sizeof(uint32_t) + 1) +
+           TQ__IXG_SLOTS * sizeof(uint32_t);
+}
+
+/* Carves G's arrays from the scratch after t->ixpend's slots and appends (the largest
+ * alignment first). */
+static void tq__ix_scratch(tq_txn *t, tq__ixgrp *G)
+{
+    char *m = (char *)(tq__ixp_apps(t) + TQ__IXQ_MAX);
+    G->order = (const tq__ixop **)m;
+    G->sk = (tq__ixsk *)(m + TQ__IXQ_MAX * sizeof *G->order);
+    G->tmp = G->sk + TQ__IXQ_MAX;
+    G->slot = (uint32_t *)(G->tmp + TQ__IXQ_MAX);
+    G->gof = G->slot + TQ__IXG_SLOTS;
+    G->first = G->gof + TQ__IXQ_MAX;
+    G->at = G->first + TQ__IXQ_MAX;
+    G->len = G->at + TQ__IXQ_MAX;
+    G->unsorted = (uint8_t *)(G->len + TQ__IXQ_MAX);
+}
+
+/* Gives each change its group by a hash table (one pass), sorts only the distinct keys
+ * (radix, on their packed words), and lays the changes out key by key with a stable
+ * counting pass.  A comparison sort of the whole window (60-byte records, memcmp per
+ * comparison) cost more than applying it; qsort() of the keys by pointer cost 3% of
+ * the 1m replay, this sort a third of that. */
+static void tq__ix_group(tq_txn *t, tq__ixgrp *G)
+{
+    size_t n = t->nixq, nslot = 16, ng = 0;
     while (nslot < 2 * n)
         nslot *= 2;
-    uint32_t *slot = calloc(nslot, sizeof *slot), *gof = malloc(n * sizeof *gof);
-    uint32_t *gcount = malloc(n * sizeof *gcount);
-    const tq__ixop **gkey = malloc(n * sizeof *gkey);
-    size_t ng = 0;
-    if (slot == NULL || gof == NULL || gcount == NULL || gkey == NULL) {
-        free(slot), free(gof), free(gcount), free(gkey);
-        return TQ_ERR_NOMEM;
-    }
+    tq__ix_scratch(t, G);
+    memset(G->slot, 0, nslot * sizeof *G->slot);
     for (size_t i = 0; i < n; i++) {
         const tq__ixop *op = &t->ixq[i];
         size_t h = (size_t)XXH3_64bits_withSeed(op->key, op->kn, op->db) & (nslot - 1);
         for (;; h = (h + 1) & (nslot - 1)) {
-            if (slot[h] == 0) {
-                gkey[ng] = op;
-                gcount[ng] = 0;
-                slot[h] = (uint32_t)++ng;
+            if (G->slot[h] == 0) {
+                G->sk[ng].w = tq__sk_word(op, 0);
+                G->sk[ng].g = (uint32_t)ng;
+                G->len[ng] = 0;
+                G->unsorted[ng] = 0;
+                G->first[ng] = G->at[ng] = (uint32_t)i;
+                G->slot[h] = (uint32_t)++ng;
                 break;
             }
-            const tq__ixop *g = gkey[slot[h] - 1];
+            const tq__ixop *g = &t->ixq[G->first[G->slot[h] - 1]];
             if (g->db == op->db && g->kn == op->kn && memcmp(g->key, op->key, op->kn) == 0)
                 break;
         }
-        gof[i] = slot[h] - 1;
-        gcount[gof[i]]++;
+        uint32_t g = G->slot[h] - 1;    /* at: its last change, for now */
+        if (G->len[g]++ && tq__decl_cmp(t->ixq[G->at[g]].decl, op->decl) > 0)
+            G->unsorted[g] = 1;
+        G->at[g] = (uint32_t)i;
+        G->gof[i] = g;
     }
-    /* sort the groups' first changes by key; slot (now free) maps group -> start */
-    for (size_t g = 0; g < ng; g++)
-        order[g] = gkey[g];
-    qsort(order, ng, sizeof *order, tq__ixkey_cmp);
-    size_t at = 0;
+    tq__sks S = {t->ixq, G->first, G->tmp};
+    tq__sk_sort(&S, G->sk, ng, 0);
+    uint32_t at = 0;
     for (size_t r = 0; r < ng; r++) {
-        uint32_t g = gof[order[r] - t->ixq];
-        slot[g] = (uint32_t)at;
-        at += gcount[g];
+        G->at[G->sk[r].g] = at;
+        at += G->len[G->sk[r].g];
     }
     for (size_t i = 0; i < n; i++)
-        order[slot[gof[i]]++] = &t->ixq[i];
-    free(slot), free(gof), free(gcount), free(gkey);
-    *ngroups = ng;
-    return TQ_OK;
+        G->order[G->at[G->gof[i]]++] = &t->ixq[i];
+    G->ng = ng;
 }
 
 static int tq__ix_put_many(tq_txn *t, const tq__ixop *op, const char *decls, size_t n);
@@ -205,7 +405,7 @@ static int tq__ix_apply_run(tq_txn *t, const tq__ixop **op, size_t n)
     size_t nmany = 0;
     int rc = TQ_OK;
     for (size_t i = 0; i < n && rc == TQ_OK; i++) {
-        if (i + 1 < n && memcmp(op[i]->decl, op[i + 1]->decl, TQ_DECL_NO_LEN) == 0)
+        if (i + 1 < n && tq__decl_eq(op[i]->decl, op[i + 1]->decl))
             continue;
         if (!op[i]->del && op[i]->append) {
             memcpy(many + nmany++ * TQ_DECL_NO_LEN, op[i]->decl, TQ_DECL_NO_LEN);
@@ -227,28 +427,24 @@ static int tq__ix_apply_run(tq_txn *t, const tq__ixop **op, size_t n)
 int tq__index_sync(tq_txn *t)
 {
     int rc = TQ_OK;
-    size_t n = t->nixq, ng;
-    if (n == 0)
+    tq__ixgrp G;
+    if (t->nixq == 0)
         return t->failed;
-    const tq__ixop **order = malloc(n * sizeof *order);
-    if (order == NULL || (rc = tq__ix_group(t, order, &ng)) != TQ_OK) {
-        free(order);
-        t->nixq = 0;
-        return t->failed = TQ_ERR_NOMEM;
+    tq__ix_group(t, &G);
+    const tq__ixop **run = G.order;
+    for (size_t r = 0; r < G.ng && rc == TQ_OK; r++) {
+        uint32_t g = G.sk[r].g;
+        if (G.unsorted[g])
+            qsort(run, G.len[g], sizeof *run, tq__ixop_decl_cmp);
+        rc = tq__ix_apply_run(t, run, G.len[g]);
+        run += G.len[g];
     }
-    for (size_t b = 0, e; b < n && rc == TQ_OK; b = e) {
-        int sorted = 1;
-        for (e = b + 1; e < n && tq__ixkey_cmp(&order[b], &order[e]) == 0; e++)
-            sorted = sorted && memcmp(order[e - 1]->decl, order[e]->decl, TQ_DECL_NO_LEN) <= 0;
-        if (!sorted)
-            qsort(order + b, e - b, sizeof *order, tq__ixop_decl_cmp);
-        rc = tq__ix_apply_run(t, order + b, e - b);
-    }
-    free(order);
     t->nixq = 0;
     t->ixseq = 0;
-    if (t->ixpend)
+    t->nixapp = 0;
+    if (t->nixhash)
         memset(t->ixpend, 0, TQ__IXP_SLOTS * sizeof *t->ixpend);
+    t->nixhash = 0;
     return rc;
 }
 
@@ -330,11 +526,7 @@ static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_v
 {
     if (db != DB_BY_OFFICE)
         return tq__ix_defer(t, db, 1, key, kn, decl, 0);
-    const tq__ixop *p = NULL;
-    if (t->ixpend != NULL) {
-        uint32_t i = *tq__ixp_slot(t, decl->mv_data);
-        p = i ? &t->ixq[i - 1] : NULL;
-    }
+    const tq__ixop *p = t->ixpend != NULL ? tq__ixp_latest(t, decl->mv_data) : NULL;
     if (p && !p->del && p->kn == kn && memcmp(p->key, key, kn) == 0)
         return tq__ix_defer(t, db, 1, key, kn, decl, 0);
     return tq__ix_del_now(t, db, key, kn, decl, 1);

@@ -70,8 +70,11 @@ struct tq_txn {
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
     MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
     struct tq__ixop *ixq;       /* write: index changes not yet applied */
-    uint32_t *ixpend;           /* write: decl_no -> its latest queued office change */
+    uint32_t *ixpend;           /* write: decl_no -> its latest queued office change,
+                                 * then the sync's scratch (tq_store_index.c) */
     size_t nixq, ixq_cap;
+    size_t nixapp, nixhash;     /* write: queued office changes in each of ixpend's
+                                 * two lookups */
     uint32_t ixseq;
     char decl_last[TQ_DECL_NO_LEN]; /* write: the greatest decl_no, once known */
     int decl_last_known;
