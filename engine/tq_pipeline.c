@@ -523,7 +523,7 @@ static struct pslot *permit_slot(applier *a, const char *name)
 static int permit_index_grow(applier *a)
 {
     size_t n = a->npidx ? a->npidx * 2 : 1024;
-    struct pslot *idx = calloc(n, sizeof *idx);
+    struct pslot *idx = pl_zalloc(n * sizeof *idx);
     if (idx == NULL)
         return TQ_ERR_NOMEM;
     free(a->pidx);

@@ -49,19 +49,27 @@ decl_slot *pl_table_find(const pl_table *tab, uint64_t key)
     }
 }
 
+/* The compiler may turn malloc() and memset(0) into calloc(), which would undo the
+ * point of pl_zalloc(): through this pointer it cannot. */
+static void *(*volatile pl_memset)(void *, int, size_t) = memset;
+
+void *pl_zalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p != NULL)
+        pl_memset(p, 0, n);
+    return p;
+}
+
 static int table_rehash(pl_table *tab, size_t n)
 {
     decl_slot *old = tab->slots;
     size_t oldn = tab->nslots;
-    /* malloc and memset rather than calloc: calloc's fresh zero pages are mapped
-     * read-only, and the first write to each then costs a copy-on-write fault with a
-     * TLB shootdown across the pipeline's threads. */
-    tab->slots = malloc(n * sizeof *tab->slots);
+    tab->slots = pl_zalloc(n * sizeof *tab->slots);
     if (tab->slots == NULL) {
         tab->slots = old;
         return TQ_ERR_NOMEM;
     }
-    memset(tab->slots, 0, n * sizeof *tab->slots);
     tab->nslots = n;
     for (size_t i = 0; i < oldn; i++)
         if (old[i].key)
@@ -95,7 +103,7 @@ void pl_table_clear(pl_table *tab)
      * memory budget tightens on a growing database): the slots halve while a quarter
      * of them would do, and an arena four times larger than its batch goes. */
     int zero = tab->nused != 0;
-    if (tab->nslots > PL_TABLE_KEEP && tab->nused * 8 < tab->nslots) {
+    if (tab->nslots > PL_TABLE_KEEP && tab->nused && tab->nused * 8 < tab->nslots) {
         decl_slot *s = malloc(tab->nslots / 2 * sizeof *s);
         if (s != NULL) {
             free(tab->slots);

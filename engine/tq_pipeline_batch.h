@@ -88,6 +88,11 @@ uint64_t pl_decl_key(const char *decl_no);
 void pl_key_decl(uint64_t v, char out[TQ_DECL_NO_LEN + 1]);
 /* pl_hash64() - a full-width mix of k. */
 size_t pl_hash64(uint64_t k);
+/* pl_zalloc() - n zeroed bytes (free() them), written rather than left to calloc():
+ * calloc's fresh pages map the shared zero page when read first, and the first write
+ * to each then costs a copy-on-write fault with a TLB shootdown, an interrupt to every
+ * other core running one of the pipeline's threads.  NULL when out of memory. */
+void *pl_zalloc(size_t n);
 /* pl_thread_cpu() - the calling thread's CPU seconds so far. */
 double pl_thread_cpu(void);
 
