@@ -176,14 +176,20 @@ int pl_table_put(pl_table *tab, uint64_t key, const uint8_t *enc, size_t len, ui
         s->len = (uint32_t)len;
         return TQ_OK;
     }
-    if ((tab->nused + 1) * 2 > tab->nslots && (rc = table_rehash(tab, tab->nslots * 2)))
-        return rc;
+    int moved = 0;
+    if ((tab->nused + 1) * 2 > tab->nslots) {
+        if ((rc = table_rehash(tab, tab->nslots * 2)) != TQ_OK)
+            return rc;
+        moved = 1;
+    }
     if (tab->long_runs && !tab->mixed) {
         tab->mixed = 1;
         if ((rc = table_rehash(tab, tab->nslots)) != TQ_OK)
             return rc;
+        moved = 1;
     }
-    s = pl_table_find(tab, key);   /* the table may have been rehashed */
+    if (moved)
+        s = pl_table_find(tab, key);
     if (s->key == 0 && (rc = slot_old(tab, s, old, obytes, olen)) != TQ_OK)
         return rc;
     int64_t off = arena_take(tab, len, &rc);
