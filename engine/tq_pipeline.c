@@ -671,8 +671,9 @@ static int hand_off(applier *a, int final)
     r->committed = a->w.committed;
     r->st->commits = a->w.commits;
     r->st->journal_last_seq = a->w.committed.journal_last_seq;
-    pl_table *next = a->inflight ? a->inflight : (a->cur == &a->tab[0] ? &a->tab[1]
-                                                                       : &a->tab[0]);
+    pl_table *next = a->inflight ? a->inflight : &a->tab[1];
+    if (next->slots == NULL && pl_table_init(next, a->tab[0].nslots) != TQ_OK)
+        return TQ_ERR_NOMEM;     /* the second table, made at the first hand-over */
     pl_table_clear(next);
     a->inflight = a->cur;
     pl_committer_hand(&a->w, a->inflight);
@@ -936,7 +937,7 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     while (slots < 2 * expect && slots < ((size_t)1 << 24))
         slots *= 2;
     if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers ||
-        pl_table_init(&a->tab[0], slots) != TQ_OK || pl_table_init(&a->tab[1], slots))
+        pl_table_init(&a->tab[0], slots) != TQ_OK)
         return TQ_ERR_NOMEM;
     a->cur = &a->tab[0];
     for (size_t i = 0; i < p->nframes; i++)
