@@ -13,9 +13,9 @@
  * makes a sound frame look corrupt.  The caller's thread is the applier: it takes the
  * frames strictly in number order, decides every event with the rules and applies it
  * to the open batch; a committer thread writes and commits each full batch while the
- * applier decides the next (tq_pipeline_batch.h).  Frames come from a fixed pool of 2N+4 buffers: the reader waits for a free
- * one.  The pool is also bounded in bytes (tq_replay_opts.pool_bytes): as soon as a
- * header is read, the reader reserves what the frame will hold (compressed and raw
+ * applier decides the next (tq_pipeline_batch.h).  Frames come from a fixed pool of
+ * 2N+4 buffers: the reader waits for a free one.  The pool is also bounded in bytes
+ * (tq_replay_opts.pool_bytes): as soon as a header is read, the reader reserves what the frame will hold (compressed and raw
  * bytes, one cover per event) and waits while the reservations would pass the bound,
  * unless nothing else is in flight; a frame over the hard cap is refused as a bad frame
  * without being decompressed, one whose events are too many to keep their covers is
@@ -31,8 +31,9 @@
  * pipeline's bottleneck while it also committed, so work moved off it was time saved;
  * on 1m its CPU went down ~7% (decode was 7% of its samples).  Moving the flush and
  * the commit to the committer took off another ~60% of it: on 1m the applier now
- * needs ~0.7 CPU-s and the committer ~1.6 (its index upkeep, most of it), which run
- * side by side.
+ * needs ~0.8 CPU-s and the committer ~1.4 (its index upkeep, most of it), which run
+ * side by side.  The reader and the workers run at a lower priority, since the
+ * applier and the committer bound the pass (lower_priority()).
  * One mutex and one condition variable guard the queues; they are touched once per
  * frame (thousands of events), so they are never contended.
  *
@@ -55,8 +56,9 @@
  * where a national registry's increasing declaration numbers put almost every new one.
  * A declaration numbered after every stored one needs no lookup at all.  A declaration
  * read from the store (or from the batch being committed) keeps those bytes beside its
- * slot, and the flush hands them to tq_store_put_decl_known(), so the store moves its index entries without reading
- * the value a second time (the tests make the store check that promise).  Permits and
+ * slot, and the flush hands them to tq_store_put_decl_known(), so the store moves its
+ * index entries without reading the value a second time (the tests make the store
+ * check that promise).  Permits and
  * their use are cached across batches (permits do not change during a replay); use
  * changed in a batch goes with its table, and a permit loaded again while that table
  * is being committed takes its use from there.  The caches are bounded: the two
@@ -70,9 +72,9 @@
  * commit writes ~6.5 KiB per declaration; in 1m under 0.8 KiB).  So a batch also ends
  * before a frame that could take its distinct declarations past a cap, which
  * tq_replay_batch.c sets after every commit (the applier adopts it at the next
- * hand-over) from the bytes that commit wrote per
- * declaration, to keep the dirty pages near tq_replay_opts.batch_bytes (`replay
- * --dirty-mib`).  On 1m the cap stays above the batch; on 10m it falls to a frame or
+ * hand-over) from the bytes that commit wrote per declaration, plus what each
+ * declaration holds in the two tables (replay_run.held_per_decl), to keep both near
+ * tq_replay_opts.batch_bytes (`replay --dirty-mib`).  On 1m the cap stays above the batch; on 10m it falls to a frame or
  * two per batch as the tables grow.
  *
  * The change feed.  Each event that changes a declaration's decision (tq_apply_change(),
