@@ -15,8 +15,9 @@
  * to the open batch; a committer thread writes and commits each full batch while the
  * applier decides the next (tq_pipeline_batch.h).  Frames come from a fixed pool of
  * 2N+4 buffers: the reader waits for a free one.  The pool is also bounded in bytes
- * (tq_replay_opts.pool_bytes): as soon as a header is read, the reader reserves what the frame will hold (compressed and raw
- * bytes, one cover per event) and waits while the reservations would pass the bound,
+ * (tq_replay_opts.pool_bytes): as soon as a header is read, the reader reserves what
+ * the frame will hold (compressed and raw bytes, one cover per event) and waits while
+ * the reservations would pass the bound,
  * unless nothing else is in flight; a frame over the hard cap is refused as a bad frame
  * without being decompressed, one whose events are too many to keep their covers is
  * passed "direct" (the applier looks the covers up itself), and buffers that grew past
@@ -74,8 +75,8 @@
  * tq_replay_batch.c sets after every commit (the applier adopts it at the next
  * hand-over) from the bytes that commit wrote per declaration, plus what each
  * declaration holds in the two tables (replay_run.held_per_decl), to keep both near
- * tq_replay_opts.batch_bytes (`replay --dirty-mib`).  On 1m the cap stays above the batch; on 10m it falls to a frame or
- * two per batch as the tables grow.
+ * tq_replay_opts.batch_bytes (`replay --dirty-mib`).  On 1m the cap stays above the
+ * batch; on 10m it falls to a frame or two per batch as the tables grow.
  *
  * The change feed.  Each event that changes a declaration's decision (tq_apply_change(),
  * the rule every path uses) leaves a 32-byte note in an array, in journal order; the
@@ -240,7 +241,8 @@ static void lower_priority(void)
     int now = getpriority(PRIO_PROCESS, tid);
     if (now == -1 && errno != 0)
         return;
-    (void)setpriority(PRIO_PROCESS, tid, now + PL_HELPER_NICE > 19 ? 19 : now + PL_HELPER_NICE);
+    int want = now + PL_HELPER_NICE > 19 ? 19 : now + PL_HELPER_NICE;
+    (void)setpriority(PRIO_PROCESS, tid, want);
 #endif
 }
 
