@@ -17,11 +17,11 @@
  * 2N+4 buffers: the reader waits for a free one.  The pool is also bounded in bytes
  * (tq_replay_opts.pool_bytes): as soon as a header is read, the reader reserves what
  * the frame will hold (compressed and raw bytes, one cover per event) and waits while
- * the reservations would pass the bound,
- * unless nothing else is in flight; a frame over the hard cap is refused as a bad frame
- * without being decompressed, one whose events are too many to keep their covers is
- * passed "direct" (the applier looks the covers up itself), and buffers that grew past
- * an idle frame's share are freed when the frame is released.  So memory is bounded by
+ * the reservations would pass the bound, unless nothing else is in flight; a frame
+ * over the hard cap is refused as a bad frame without being decompressed, one whose
+ * events are too many to keep their covers is passed "direct" (the applier looks the
+ * covers up itself), and buffers that grew past an idle frame's share are freed when
+ * the frame is released.  So memory is bounded by
  * configuration and the commit batch, never by what a journal claims.
  *
  * The applier does not decode.  A worker keeps every event it decoded, packed (the
