@@ -251,7 +251,12 @@ void tq_txn_fault(const tq_txn *t, tq_diag *d)
 
 int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v)
 {
-    int rc = mdb_get(t->txn, t->s->dbi[db], k, v);
+    return tq__get_at(t, NULL, db, k, v);
+}
+
+int tq__get_at(tq_txn *t, MDB_cursor *c, int db, MDB_val *k, MDB_val *v)
+{
+    int rc = c ? mdb_cursor_get(c, k, v, MDB_SET_KEY) : mdb_get(t->txn, t->s->dbi[db], k, v);
     if (rc != MDB_SUCCESS)
         return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
                    ? tq__fault(t, db, k, "LMDB: %s", mdb_strerror(rc))
@@ -358,6 +363,15 @@ int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out)
     return err;
 }
 
+/* tq__txn_cursors_end() - before the LMDB transaction ends or is reset: a reader's
+ * kept cursor is closed (LMDB frees a writer's with the transaction). */
+static void tq__txn_cursors_end(tq_txn *t)
+{
+    if (t->coverc != NULL && t->rdonly)
+        mdb_cursor_close(t->coverc);
+    t->coverc = NULL;
+}
+
 static void tq__txn_free(tq_txn *t)
 {
     if (t->live) {
@@ -393,6 +407,7 @@ int tq_txn_commit(tq_txn *t)
     int rc;
     if (t == NULL)
         return TQ_ERR_STORE;
+    tq__txn_cursors_end(t);
     int sync = t->rdonly || t->failed != TQ_OK ? TQ_OK : tq__index_sync(t);
     if (sync != TQ_OK) {
         mdb_txn_abort(t->txn);
@@ -425,6 +440,7 @@ int tq__txn_finish(tq_txn *t, int rc, tq_diag *d, int (*commit)(tq_txn *t))
 
 int tq__txn_commit_handles(tq_txn *t)
 {
+    tq__txn_cursors_end(t);
     int rc = t->failed != TQ_OK ? t->failed : tq__mdb(mdb_txn_commit(t->txn));
     if (t->failed != TQ_OK)
         mdb_txn_abort(t->txn);
@@ -436,6 +452,7 @@ void tq_txn_abort(tq_txn *t)
 {
     if (t == NULL)
         return;
+    tq__txn_cursors_end(t);
     mdb_txn_abort(t->txn);
     tq__txn_free(t);
 }
@@ -444,6 +461,7 @@ void tq_txn_reset(tq_txn *t)
 {
     if (t == NULL || !t->rdonly || !t->live)
         return;
+    tq__txn_cursors_end(t);
     mdb_txn_reset(t->txn);
     pthread_mutex_lock(&t->s->mu);
     t->s->live--;

@@ -69,6 +69,10 @@ struct tq_txn {
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
     MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
+    MDB_cursor *coverc;         /* tq_store_get_cover()'s, kept: a lookup on the page of
+                                 * the one before skips LMDB's descent from the root.
+                                 * Closed by reset and at the end (a reader's); freed
+                                 * with the txn (a writer's) */
     struct tq__ixop *ixq;       /* write: index changes not yet applied */
     uint32_t *ixpend;           /* write: decl_no -> its latest queued office change,
                                  * then the sync's scratch (tq_store_index.c) */
@@ -123,6 +127,9 @@ const char *tq__unseal(const tq_store *s, int db, const MDB_val *k, MDB_val *v);
 /* tq__get() - the value of k in db, unsealed.  @return TQ_OK, TQ_ERR_NOTFOUND,
  * TQ_ERR_DBCORRUPT (fault recorded), other store errors. */
 TQ_MUST_USE int tq__get(tq_txn *t, int db, MDB_val *k, MDB_val *v);
+/* tq__get_at() - tq__get() through cursor c on db (NULL: none), which LMDB lets skip
+ * the descent from the root when k is on the page of the cursor's last key. */
+TQ_MUST_USE int tq__get_at(tq_txn *t, MDB_cursor *c, int db, MDB_val *k, MDB_val *v);
 /* tq__put() - store n bytes of v under k, sealed.  flags: MDB_NOOVERWRITE, MDB_APPEND.
  * @return TQ_OK, 1 (MDB_NOOVERWRITE and k exists), or an error (the txn is then dead). */
 TQ_MUST_USE int tq__put(tq_txn *t, int db, const MDB_val *k, const void *v, size_t n, unsigned flags);

@@ -1010,8 +1010,11 @@ int tq_store_get_cover(tq_txn *t, const char *decl_no, tq_cover *cover,
     cover->nguar = 0;
     cover->guar = *guar;
     int rc = tq__decl_key(&k, decl_no);
+    if (rc == TQ_OK && t->coverc == NULL &&
+        mdb_cursor_open(t->txn, t->s->dbi[DB_COVER], &t->coverc) != MDB_SUCCESS)
+        t->coverc = NULL;    /* then looked up from the root, as before */
     if (rc == TQ_OK)
-        rc = tq__get(t, DB_COVER, &k, &v);
+        rc = tq__get_at(t, t->coverc, DB_COVER, &k, &v);
     if (rc == TQ_ERR_NOTFOUND)
         return TQ_OK;
     if (rc != TQ_OK)
