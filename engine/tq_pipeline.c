@@ -308,10 +308,103 @@ static size_t ev_pack(pl_frame *f, size_t at, const tq_event *ev)
     return at + n;
 }
 
-/* lookup_covers() - decode every record and look up the cover of its declaration
- * through t.  A record that does not decode is the frame's fault (f->status); a lookup
- * that fails is the database's (f->store_rc, f->fault: table, key, seq). */
-static void lookup_covers(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *tmpcap)
+/* A worker's scratch: the guarantees of one cover, and the frame's lookups. */
+typedef struct pl_lookup {
+    uint64_t key, seq;       /* the event's decl_no as a number, its seq */
+    uint32_t event;          /* its place in the frame */
+} pl_lookup;
+
+typedef struct worker_scratch {
+    tq_guarantee *g;
+    size_t gcap;
+    pl_lookup *lk, *tmp;     /* bounded by the largest frame's count (the frame cap) */
+    size_t lkcap, tmpcap;
+} worker_scratch;
+
+/* sort_lookups() - LSD radix sort by key (decl_no < 10^12 < 2^40: four passes of ten
+ * bits), stable.  A frame's events come in journal order, where later events of older
+ * declarations interleave with new ones. */
+static void sort_lookups(pl_lookup *v, pl_lookup *tmp, size_t n)
+{
+    size_t count[1u << 10];
+    pl_lookup *src = v, *dst = tmp;
+    for (int shift = 0; shift < 40; shift += 10) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].key >> shift) & 0x3ff]++;
+        for (size_t b = 0, sum = 0; b < (1u << 10); b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].key >> shift) & 0x3ff]++] = src[i];
+        pl_lookup *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* an even number of passes: the result is back in v */
+}
+
+/* decode_events() - decode (and pack) every record of f, keeping each event's lookup
+ * in ws->lk.  @return the events decoded; a record that does not decode sets f->status,
+ * and SIZE_MAX is out of memory. */
+static size_t decode_events(pl_frame *f, worker_scratch *ws, size_t *packed)
+{
+    static __thread tq_event ev;
+    tq_frame_cursor c;
+    size_t n = 0;
+    if (tq_grow((void **)&ws->lk, &ws->lkcap, f->info.count, sizeof *ws->lk, 1024) ||
+        tq_grow((void **)&ws->tmp, &ws->tmpcap, f->info.count, sizeof *ws->tmp, 1024))
+        return SIZE_MAX;
+    tq_frame_cursor_init(&c, &f->info, f->raw);
+    for (;;) {
+        int crc = tq_frame_cursor_next(&c, &ev);
+        if (crc != TQ_OK) {
+            if (crc != TQ_ERR_EOF)
+                f->status = crc;     /* a record of the frame does not decode */
+            return n;
+        }
+        *packed = ev_pack(f, *packed, &ev);
+        ws->lk[n].key = pl_decl_key(ev.decl_no);
+        ws->lk[n].seq = ev.seq;
+        ws->lk[n].event = (uint32_t)n;
+        n++;
+    }
+}
+
+/* lookup_one() - the cover of lookup l into f (its guarantees appended to f->g). */
+static int lookup_one(pl_frame *f, tq_txn *t, worker_scratch *ws, const pl_lookup *l)
+{
+    char no[TQ_DECL_NO_LEN + 1];
+    tq_cover cv;
+    pl_key_decl(l->key, no);
+    int rc = tq_store_get_cover(t, no, &cv, &ws->g, &ws->gcap);
+    if (rc != TQ_OK)
+        return tq__replay_db_error(&f->fault, t, rc, l->seq);
+    if (f->gn + cv.nguar > f->gcap) {
+        size_t want = (f->gn + cv.nguar) * 2;
+        tq_guarantee *g = realloc(f->g, want * sizeof *g);
+        if (g == NULL)
+            return TQ_ERR_NOMEM;
+        f->g = g;
+        f->gcap = want;
+    }
+    if (cv.nguar)
+        memcpy(f->g + f->gn, cv.guar, cv.nguar * sizeof *cv.guar);
+    f->cov[l->event].pay_total = cv.pay_total;
+    f->cov[l->event].goff = (uint32_t)f->gn;
+    f->cov[l->event].ng = cv.nguar;
+    f->gn += cv.nguar;
+    return TQ_OK;
+}
+
+/* lookup_covers() - decode every record, then look up the cover of each event's
+ * declaration through t in decl_no order (neighbours then share the cover table's
+ * pages, and the store's kept cursor skips the descent from the root).  A record that
+ * does not decode is the frame's fault (f->status); a lookup that fails is the
+ * database's (f->store_rc, f->fault: table, key, seq). */
+static void lookup_covers(pl_frame *f, tq_txn *t, worker_scratch *ws)
 {
     int rc = TQ_OK;
     if (f->info.count > f->covcap) {
@@ -329,41 +422,14 @@ static void lookup_covers(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *t
         f->store_rc = tq__replay_db_error(&f->fault, NULL, rc, 0);
         return;
     }
-    tq_frame_cursor c;
-    static __thread tq_event ev;
-    uint32_t i = 0;
     size_t packed = ev_pack_begin(f) ? 0 : SIZE_MAX;
-    tq_frame_cursor_init(&c, &f->info, f->raw);
-    while (rc == TQ_OK) {
-        int crc = tq_frame_cursor_next(&c, &ev);
-        if (crc != TQ_OK) {
-            if (crc != TQ_ERR_EOF)
-                f->status = crc;     /* a record of the frame does not decode */
-            break;
-        }
-        packed = ev_pack(f, packed, &ev);
-        tq_cover cv;
-        if ((rc = tq_store_get_cover(t, ev.decl_no, &cv, tmpg, tmpcap)) != TQ_OK) {
-            rc = tq__replay_db_error(&f->fault, t, rc, ev.seq);
-            break;
-        }
-        if (f->gn + cv.nguar > f->gcap) {
-            size_t want = (f->gn + cv.nguar) * 2;
-            tq_guarantee *g = realloc(f->g, want * sizeof *g);
-            if (g == NULL) {
-                rc = TQ_ERR_NOMEM;
-                break;
-            }
-            f->g = g;
-            f->gcap = want;
-        }
-        if (cv.nguar)
-            memcpy(f->g + f->gn, cv.guar, cv.nguar * sizeof *cv.guar);
-        f->cov[i].pay_total = cv.pay_total;
-        f->cov[i].goff = (uint32_t)f->gn;
-        f->cov[i].ng = cv.nguar;
-        f->gn += cv.nguar;
-        i++;
+    size_t n = decode_events(f, ws, &packed);
+    if (n == SIZE_MAX) {
+        rc = TQ_ERR_NOMEM;
+    } else if (f->status == TQ_OK) {
+        sort_lookups(ws->lk, ws->tmp, n);
+        for (size_t i = 0; i < n && rc == TQ_OK; i++)
+            rc = lookup_one(f, t, ws, &ws->lk[i]);
     }
     tq_txn_reset(t);
     f->store_rc = rc;
@@ -373,8 +439,7 @@ static void lookup_covers(pl_frame *f, tq_txn *t, tq_guarantee **tmpg, size_t *t
 /* prepare_frame() - decompress, verify and decode f (its own bytes: f->status), then
  * look up every cover (the database: f->store_rc).  The two are kept apart so that a
  * damaged database is never taken for a damaged frame. */
-static void prepare_frame(pl_frame *f, tq_txn *t, int trc, tq_guarantee **tmpg,
-                          size_t *tmpcap)
+static void prepare_frame(pl_frame *f, tq_txn *t, int trc, worker_scratch *ws)
 {
     if (f->status != TQ_OK)
         return;              /* refused by the reader (over the cap) */
@@ -388,7 +453,7 @@ static void prepare_frame(pl_frame *f, tq_txn *t, int trc, tq_guarantee **tmpg,
         f->store_rc = tq__replay_db_error(&f->fault, NULL, trc, 0);
         return;
     }
-    lookup_covers(f, t, tmpg, tmpcap);
+    lookup_covers(f, t, ws);
 }
 
 static void *worker_main(void *arg)
@@ -396,8 +461,8 @@ static void *worker_main(void *arg)
     lower_priority();
     pipeline *p = arg;
     tq_txn *t = NULL;
-    tq_guarantee *tmpg = NULL;
-    size_t tmpcap = 0;
+    worker_scratch ws;
+    memset(&ws, 0, sizeof ws);
     int trc = tq_txn_begin(p->r->s, 1, &t);
     if (trc == TQ_OK)
         tq_txn_reset(t);
@@ -411,7 +476,7 @@ static void *worker_main(void *arg)
         p->whead = (p->whead + 1) % p->nframes;
         p->wcount--;
         pthread_mutex_unlock(&p->mu);
-        prepare_frame(f, t, trc, &tmpg, &tmpcap);
+        prepare_frame(f, t, trc, &ws);
         pthread_mutex_lock(&p->mu);
         p->done[f->order % p->nframes] = f;
         pthread_cond_broadcast(&p->cv);
@@ -419,7 +484,9 @@ static void *worker_main(void *arg)
     p->cpu_workers += pl_thread_cpu();
     pthread_mutex_unlock(&p->mu);
     tq_txn_abort(t);
-    free(tmpg);
+    free(ws.g);
+    free(ws.lk);
+    free(ws.tmp);
     return NULL;
 }
 
