@@ -321,31 +321,6 @@ typedef struct worker_scratch {
     size_t lkcap, tmpcap;
 } worker_scratch;
 
-/* sort_lookups() - LSD radix sort by key (decl_no < 10^12 < 2^40: four passes of ten
- * bits), stable.  A frame's events come in journal order, where later events of older
- * declarations interleave with new ones. */
-static void sort_lookups(pl_lookup *v, pl_lookup *tmp, size_t n)
-{
-    size_t count[1u << 10];
-    pl_lookup *src = v, *dst = tmp;
-    for (int shift = 0; shift < 40; shift += 10) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(src[i].key >> shift) & 0x3ff]++;
-        for (size_t b = 0, sum = 0; b < (1u << 10); b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[(src[i].key >> shift) & 0x3ff]++] = src[i];
-        pl_lookup *t = src;
-        src = dst;
-        dst = t;
-    }
-    /* an even number of passes: the result is back in v */
-}
-
 /* decode_events() - decode (and pack) every record of f, keeping each event's lookup
  * in ws->lk.  @return the events decoded; a record that does not decode sets f->status,
  * and SIZE_MAX is out of memory. */
@@ -427,7 +402,8 @@ static void lookup_covers(pl_frame *f, tq_txn *t, worker_scratch *ws)
     if (n == SIZE_MAX) {
         rc = TQ_ERR_NOMEM;
     } else if (f->status == TQ_OK) {
-        sort_lookups(ws->lk, ws->tmp, n);
+        _Static_assert(offsetof(pl_lookup, key) == 0, "sorted by the first word");
+        pl_sort_by_key(ws->lk, ws->tmp, n, sizeof *ws->lk);
         for (size_t i = 0; i < n && rc == TQ_OK; i++)
             rc = lookup_one(f, t, ws, &ws->lk[i]);
     }

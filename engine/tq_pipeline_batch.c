@@ -254,38 +254,6 @@ const pl_use *pl_table_find_use(const pl_table *tab, const char *name)
 
 /* ---- the flush ------------------------------------------------------------------ */
 
-/* sort_slots() - LSD radix sort on the 40-bit keys, 3 passes of 14 bits: a flush sorts
- * a whole batch, and a comparison sort of 100k entries costs more than all the puts. */
-static int sort_slots(decl_slot *v, size_t n)
-{
-    decl_slot *tmp = malloc(n * sizeof *tmp);
-    if (tmp == NULL && n)
-        return TQ_ERR_NOMEM;
-    static __thread size_t count[1u << 14];
-    decl_slot *src = v, *dst = tmp;
-    for (int pass = 0; pass < 3; pass++) {
-        int shift = 14 * pass;
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(src[i].key >> shift) & 0x3fff]++;
-        size_t sum = 0;
-        for (size_t b = 0; b < (1u << 14); b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[(src[i].key >> shift) & 0x3fff]++] = src[i];
-        decl_slot *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-    free(tmp);
-    return TQ_OK;
-}
-
 /* gather() - the table's declarations into sc->order, in key order. */
 static int gather(const pl_table *tab, pl_flush_scratch *sc, size_t *n)
 {
@@ -296,11 +264,18 @@ static int gather(const pl_table *tab, pl_flush_scratch *sc, size_t *n)
         if (tab->slots[i].key)
             sc->order[k++] = tab->slots[i];
     *n = k;
-    _Static_assert(TQ_DECL_NO_LEN == 12, "keys of 12 digits fit in 42 bits");
+    _Static_assert(TQ_DECL_NO_LEN == 12, "keys of 12 digits fit in 40 bits");
+    _Static_assert(offsetof(decl_slot, key) == 0, "pl_sort_by_key() sorts by the first word");
     /* Indexed by key, the slots are usually in order already. */
     for (size_t i = 1; i < k; i++)
-        if (sc->order[i - 1].key > sc->order[i].key)
-            return sort_slots(sc->order, k);
+        if (sc->order[i - 1].key > sc->order[i].key) {
+            decl_slot *tmp = malloc(k * sizeof *tmp);
+            if (tmp == NULL)
+                return TQ_ERR_NOMEM;
+            pl_sort_by_key(sc->order, tmp, k, sizeof *tmp);
+            free(tmp);
+            return TQ_OK;
+        }
     return TQ_OK;
 }
 

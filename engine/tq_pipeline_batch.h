@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tq_replay_int.h"
 
@@ -88,6 +89,38 @@ uint64_t pl_decl_key(const char *decl_no);
 void pl_key_decl(uint64_t v, char out[TQ_DECL_NO_LEN + 1]);
 /* pl_hash64() - a full-width mix of k. */
 size_t pl_hash64(uint64_t k);
+/* pl_sort_by_key() - sort n elements of size bytes at v by the uint64_t each begins
+ * with (under 2^44: a decl_no is under 10^12), stably, with tmp (room for n) as
+ * scratch: an LSD radix sort, four passes of 11 bits.  Inline, so that each caller's
+ * constant size makes the copies plain moves.  Journal order and hash order are
+ * neither sorted nor random enough for a comparison sort to be the cheaper. */
+static inline void pl_sort_by_key(void *v, void *tmp, size_t n, size_t size)
+{
+    size_t count[1u << 11];
+    unsigned char *src = v, *dst = tmp;
+    for (int shift = 0; shift < 44; shift += 11) {
+        uint64_t k;
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(&k, src + i * size, sizeof k);
+            count[(k >> shift) & 0x7ff]++;
+        }
+        for (size_t b = 0, sum = 0; b < (1u << 11); b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            memcpy(&k, src + i * size, sizeof k);
+            memcpy(dst + count[(k >> shift) & 0x7ff]++ * size, src + i * size, size);
+        }
+        unsigned char *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* four passes: the result is back in v */
+}
+
 /* pl_zalloc() - n zeroed bytes (free() them), written rather than left to calloc():
  * calloc's fresh pages map the shared zero page when read first, and the first write
  * to each then costs a copy-on-write fault with a TLB shootdown, an interrupt to every
