@@ -720,6 +720,15 @@ static int put_gap(void *ctx, const tq_gap *g)
     return pl_table_note_gap(a->cur, g);
 }
 
+/* adopt_commits() - the pass's counters as of the committer's last commit (read only
+ * while the committer is idle). */
+static void adopt_commits(applier *a)
+{
+    a->r->committed = a->w.committed;
+    a->r->st->commits = a->w.commits;
+    a->r->st->journal_last_seq = a->w.committed.journal_last_seq;
+}
+
 /* hand_off() - end the open batch: commit it inline, or hand it to the committer once
  * the batch before it is committed, then look through a renewed snapshot.
  * @return TQ_OK, or the committer's failure (its diag copied to the pass's). */
@@ -742,9 +751,7 @@ static int hand_off(applier *a, int final)
         return tq__replay_db_error(r->d, NULL, rc, 0);
     a->max_key = a->w.max_key;
     r->decl_cap = a->w.decl_cap;
-    r->committed = a->w.committed;
-    r->st->commits = a->w.commits;
-    r->st->journal_last_seq = a->w.committed.journal_last_seq;
+    adopt_commits(a);
     pl_table *next = a->inflight ? a->inflight : &a->tab[1];
     if (next->slots == NULL && pl_table_init(next, a->tab[0].nslots) != TQ_OK)
         return TQ_ERR_NOMEM;     /* the second table, made at the first hand-over */
@@ -1064,9 +1071,7 @@ static int finish(applier *a, int rc)
     }
     int wrc = pl_committer_wait(&a->w);
     pl_committer_stop(&a->w);
-    r->committed = a->w.committed;
-    r->st->commits = a->w.commits;
-    r->st->journal_last_seq = a->w.committed.journal_last_seq;
+    adopt_commits(a);
     r->st->cpu_commit += a->w.cpu;
     if (wrc != TQ_OK) {
         rc = wrc;

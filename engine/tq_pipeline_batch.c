@@ -37,16 +37,20 @@ size_t pl_hash64(uint64_t k)
  * past PL_PROBE_MAX the table switches to a mixing hash for the rest of the run. */
 #define PL_PROBE_MAX 64
 
-decl_slot *pl_table_find(const pl_table *tab, uint64_t key)
+/* find_probing() - pl_table_find(), counting the slots it stepped past in *probes. */
+static decl_slot *find_probing(const pl_table *tab, uint64_t key, size_t *probes)
 {
     size_t m = tab->nslots - 1;
     size_t i = (tab->mixed ? pl_hash64(key) : (size_t)key) & m;
-    for (size_t probes = 0;; i = (i + 1) & m, probes++) {
+    for (*probes = 0;; i = (i + 1) & m, ++*probes)
         if (tab->slots[i].key == key || tab->slots[i].key == 0)
             return &tab->slots[i];
-        if (probes == PL_PROBE_MAX && !tab->mixed)
-            ((pl_table *)tab)->long_runs++;   /* a hint only, kept by the owner */
-    }
+}
+
+decl_slot *pl_table_find(const pl_table *tab, uint64_t key)
+{
+    size_t probes;
+    return find_probing(tab, key, &probes);
 }
 
 /* The compiler may turn malloc() and memset(0) into calloc(), which would undo the
@@ -170,7 +174,10 @@ int pl_table_put(pl_table *tab, uint64_t key, const uint8_t *enc, size_t len, ui
                  const uint8_t *obytes, size_t olen)
 {
     int rc;
-    decl_slot *s = pl_table_find(tab, key);
+    size_t probes;
+    decl_slot *s = find_probing(tab, key, &probes);
+    if (probes > PL_PROBE_MAX && !tab->mixed)
+        tab->long_runs++;    /* counted by the table's owner only: lookups are reads */
     if (s->key == key && len <= s->cap) {
         memcpy(tab->arena + s->off, enc, len);
         s->len = (uint32_t)len;
