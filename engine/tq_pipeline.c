@@ -753,11 +753,14 @@ static int hand_off(applier *a, int final)
     r->decl_cap = a->w.decl_cap;
     adopt_commits(a);
     pl_table *next = a->inflight ? a->inflight : &a->tab[1];
-    if (next->slots == NULL && pl_table_init(next, a->tab[0].nslots) != TQ_OK)
-        return TQ_ERR_NOMEM;     /* the second table, made at the first hand-over */
-    pl_table_clear(next);
     a->inflight = a->cur;
     pl_committer_hand(&a->w, a->inflight);
+    /* The next table is made ready while the committer writes (the second table is
+     * made at the first hand-over); after the pass's last batch none is needed. */
+    if (!final && next->slots == NULL && pl_table_init(next, a->tab[0].nslots) != TQ_OK)
+        return TQ_ERR_NOMEM;
+    if (!final)
+        pl_table_clear(next);
     a->cur = next;
     a->old_key = 0;
     r->batch = 0;
@@ -989,8 +992,7 @@ static int start_committer(applier *a)
     return TQ_OK;
 }
 
-/* pipeline_setup() - sizes, the frame pool, the batch tables, the greatest stored key,
- * the committer. */
+/* pipeline_setup() - sizes and the frame pool: what the reader and workers need. */
 static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
 {
     p->r = r;
@@ -1008,6 +1010,18 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     p->work = calloc(p->nframes, sizeof *p->work);
     p->done = calloc(p->nframes, sizeof *p->done);
     p->workers = calloc(p->nworkers, sizeof *p->workers);
+    if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers)
+        return TQ_ERR_NOMEM;
+    for (size_t i = 0; i < p->nframes; i++)
+        p->free_[p->nfree++] = &p->frames[i];
+    return TQ_OK;
+}
+
+/* applier_setup() - the batch table, the greatest stored key, the committer: made
+ * while the workers decode the first frames, which the applier would wait for. */
+static int applier_setup(applier *a)
+{
+    replay_run *r = a->r;
     /* Size the batch table for the batch, or for the whole journal when that is smaller
      * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
     uint64_t batch = tq__replay_batch_events(r->o);
@@ -1017,12 +1031,9 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     size_t slots = 4096;
     while (slots < 2 * expect && slots < ((size_t)1 << 24))
         slots *= 2;
-    if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers ||
-        pl_table_init(&a->tab[0], slots) != TQ_OK)
+    if (pl_table_init(&a->tab[0], slots) != TQ_OK)
         return TQ_ERR_NOMEM;
     a->cur = &a->tab[0];
-    for (size_t i = 0; i < p->nframes; i++)
-        p->free_[p->nfree++] = &p->frames[i];
     char last[TQ_DECL_NO_LEN + 1];
     int rc = tq_store_last_decl(r->t, last);
     if (rc == TQ_OK)
@@ -1102,6 +1113,8 @@ static int pipeline_run(pipeline *p, applier *a)
         }
     double cpu0 = pl_thread_cpu();
     if (rc == TQ_OK)
+        rc = applier_setup(a);
+    if (rc == TQ_OK)
         rc = run_applier(p, a);
     /* Stop the threads before the final commit: a worker's read transaction must be
      * closed before the map may grow, and nothing more is needed from them. */
@@ -1132,8 +1145,6 @@ int tq__pipeline_apply(replay_run *r)
     int rc = pipeline_setup(&p, &a, r);
     if (rc == TQ_OK)
         rc = pipeline_run(&p, &a);
-    else if (a.pipelined)
-        rc = finish(&a, rc);
     pipeline_release(&p, &a);
     return rc;
 }
