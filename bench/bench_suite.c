@@ -208,6 +208,7 @@ typedef struct run_out {
     uint64_t events;
     long hwm_kb, anon_kb;
     double cpu_read, cpu_workers, cpu_apply, cpu_commit;
+    double first_frame, tail;
 } run_out;
 
 /* replay_child() - one timed replay into a fresh copy of the base database. */
@@ -249,7 +250,8 @@ static run_out replay_once(const char *dir, unsigned threads)
         sampling = 0;
         pthread_join(th, NULL);
         run_out r = {el, st.events, status_kb("VmHWM"), peak_anon_kb,
-                     st.cpu_read, st.cpu_workers, st.cpu_apply, st.cpu_commit};
+                     st.cpu_read, st.cpu_workers, st.cpu_apply, st.cpu_commit,
+                     st.first_frame, st.tail};
         if (write(fds[1], &r, sizeof r) != (ssize_t)sizeof r)
             _exit(1);
         _exit(0);
@@ -269,6 +271,7 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
     snprintf(dir, sizeof dir, "%s/%llu", root, (unsigned long long)n);
     prepare(dir, n);
     double secs[64], rates[64], evr[64], s_read[64], s_work[64], s_apply[64], s_commit[64];
+    double first[64], tail[64];
     long hwm = 0, anon = 0;
     for (int i = 0; i < runs; i++) {
         run_out r = replay_once(dir, threads);
@@ -283,6 +286,8 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
         s_work[i] = r.cpu_workers > 0 ? (double)r.events / r.cpu_workers : 0;
         s_apply[i] = r.cpu_apply > 0 ? (double)r.events / r.cpu_apply : 0;
         s_commit[i] = r.cpu_commit > 0 ? (double)r.events / r.cpu_commit : 0;
+        first[i] = r.first_frame * 1000;
+        tail[i] = r.tail * 1000;
         if (r.hwm_kb > hwm)
             hwm = r.hwm_kb;
         if (r.anon_kb > anon)
@@ -301,6 +306,10 @@ static void scenario(const char *name, const char *root, uint64_t n, int runs,
                   median(s_work, runs));
         add_named(name, "stage_apply_events_per_cpu_s", "events/s", median(s_apply, runs));
         add_named(name, "stage_commit_events_per_cpu_s", "events/s", median(s_commit, runs));
+        /* The wall time nothing overlaps: waiting for the first frame, and the last
+         * batch's write and commit after the last event was decided. */
+        add_named(name, "wall_first_frame", "ms", median(first, runs));
+        add_named(name, "wall_tail_commit", "ms", median(tail, runs));
     }
     add_named(name, "peak_rss", "MiB", (double)hwm / 1024);
     add_named(name, "peak_anon", "MiB", (double)anon / 1024);

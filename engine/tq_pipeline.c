@@ -914,7 +914,7 @@ static void release_frame(pipeline *p, pl_frame *f)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int run_applier(pipeline *p, applier *a)
+static int run_applier(pipeline *p, applier *a, double t0)
 {
     replay_run *r = p->r;
     uint64_t batch_limit = tq__replay_batch_events(r->o);
@@ -924,6 +924,8 @@ static int run_applier(pipeline *p, applier *a)
             return TQ_OK;
         }
         pl_frame *f = next_frame(p, order);
+        if (order == 0 && f != NULL)
+            r->st->first_frame = pl_wall() - t0;
         if (f == NULL)
             return tq__replay_end_of_frames(r, p->reader_rc, &p->reader_info);
         /* The worker decoded every record already: a frame with status TQ_OK is whole.
@@ -992,7 +994,10 @@ static int start_committer(applier *a)
     return TQ_OK;
 }
 
-/* pipeline_setup() - sizes and the frame pool: what the reader and workers need. */
+/* pipeline_setup() - sizes, the frame pool, the batch tables, the greatest stored key,
+ * the committer.  (Making the table while the workers decode the first frame was
+ * measured: it contends with them for the cores and for page faults, and gained
+ * nothing.) */
 static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
 {
     p->r = r;
@@ -1010,18 +1015,6 @@ static int pipeline_setup(pipeline *p, applier *a, replay_run *r)
     p->work = calloc(p->nframes, sizeof *p->work);
     p->done = calloc(p->nframes, sizeof *p->done);
     p->workers = calloc(p->nworkers, sizeof *p->workers);
-    if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers)
-        return TQ_ERR_NOMEM;
-    for (size_t i = 0; i < p->nframes; i++)
-        p->free_[p->nfree++] = &p->frames[i];
-    return TQ_OK;
-}
-
-/* applier_setup() - the batch table, the greatest stored key, the committer: made
- * while the workers decode the first frames, which the applier would wait for. */
-static int applier_setup(applier *a)
-{
-    replay_run *r = a->r;
     /* Size the batch table for the batch, or for the whole journal when that is smaller
      * (about 40 compressed bytes an event), so short replays do not rehash as they go. */
     uint64_t batch = tq__replay_batch_events(r->o);
@@ -1031,9 +1024,12 @@ static int applier_setup(applier *a)
     size_t slots = 4096;
     while (slots < 2 * expect && slots < ((size_t)1 << 24))
         slots *= 2;
-    if (pl_table_init(&a->tab[0], slots) != TQ_OK)
+    if (!p->frames || !p->free_ || !p->work || !p->done || !p->workers ||
+        pl_table_init(&a->tab[0], slots) != TQ_OK)
         return TQ_ERR_NOMEM;
     a->cur = &a->tab[0];
+    for (size_t i = 0; i < p->nframes; i++)
+        p->free_[p->nfree++] = &p->frames[i];
     char last[TQ_DECL_NO_LEN + 1];
     int rc = tq_store_last_decl(r->t, last);
     if (rc == TQ_OK)
@@ -1101,6 +1097,7 @@ static int finish(applier *a, int rc)
 static int pipeline_run(pipeline *p, applier *a)
 {
     replay_run *r = p->r;
+    double t0 = pl_wall();
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     unsigned started = 0;
@@ -1113,9 +1110,8 @@ static int pipeline_run(pipeline *p, applier *a)
         }
     double cpu0 = pl_thread_cpu();
     if (rc == TQ_OK)
-        rc = applier_setup(a);
-    if (rc == TQ_OK)
-        rc = run_applier(p, a);
+        rc = run_applier(p, a, t0);
+    double t_applied = pl_wall();
     /* Stop the threads before the final commit: a worker's read transaction must be
      * closed before the map may grow, and nothing more is needed from them. */
     stop_all(p);
@@ -1124,6 +1120,10 @@ static int pipeline_run(pipeline *p, applier *a)
     for (unsigned i = 0; i < started; i++)
         pthread_join(p->workers[i], NULL);
     rc = finish(a, rc);
+    if (r->st->frames)
+        r->st->tail = pl_wall() - t_applied;
+    else
+        r->st->first_frame = 0;
     r->flush = NULL;
     r->flush_ctx = NULL;
     r->st->cpu_apply += pl_thread_cpu() - cpu0;
@@ -1145,6 +1145,8 @@ int tq__pipeline_apply(replay_run *r)
     int rc = pipeline_setup(&p, &a, r);
     if (rc == TQ_OK)
         rc = pipeline_run(&p, &a);
+    else if (a.pipelined)
+        rc = finish(&a, rc);
     pipeline_release(&p, &a);
     return rc;
 }

@@ -352,6 +352,13 @@ double pl_thread_cpu(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double pl_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* committer_flush() - replay_run.flush of the committer's run: the table it holds. */
 static int committer_flush(void *ctx)
 {

@@ -128,6 +128,8 @@ static inline void pl_sort_by_key(void *v, void *tmp, size_t n, size_t size)
 void *pl_zalloc(size_t n);
 /* pl_thread_cpu() - the calling thread's CPU seconds so far. */
 double pl_thread_cpu(void);
+/* pl_wall() - seconds on the monotonic clock. */
+double pl_wall(void);
 
 /* pl_table_init() - an empty table of nslots (a power of two) slots.
  * @return TQ_OK or TQ_ERR_NOMEM.  pl_table_release() frees what it holds. */

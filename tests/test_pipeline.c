@@ -175,6 +175,17 @@ static void replay_into(const char *dir, const char *inputs, const char *journal
     }
     cr_assert_eq(tq_replay_run(s, journal, &ro, &st, &d), TQ_OK, "%s", d.why);
     cr_assert(!st.interrupted);
+    /* The pipeline's timeline: the wait for the first frame and the tail after the last
+     * event lie within the pass; the serial path has neither. */
+    if (threads > 0 && st.frames > 0) {
+        cr_assert(st.first_frame > 0 && st.tail > 0, "first_frame %g tail %g",
+                  st.first_frame, st.tail);
+        cr_assert(st.first_frame + st.tail <= st.seconds, "first_frame %g + tail %g > %g s",
+                  st.first_frame, st.tail, st.seconds);
+    } else {
+        cr_assert(st.first_frame == 0 && st.tail == 0, "first_frame %g tail %g",
+                  st.first_frame, st.tail);
+    }
     snprintf(path, sizeof path, "%s/reconcile_payments.csv", inputs);
     int reconcile = exists(path);
     load(s, path, TQ_LOAD_PAYMENTS);
