@@ -8,6 +8,7 @@
 #include "tq_export.h"
 #include "tq_json.h"
 
+#include <pthread.h>
 #include <string.h>
 
 size_t tq_export_decision_row(const tq_decl *d, char *out, size_t cap)
@@ -220,13 +221,99 @@ int tq_export_tally_txn(tq_txn *t, tq_tally *out)
     return tq_store_each_decl_head(t, tally_decl, out);
 }
 
-int tq_export_tally(tq_store *s, tq_tally *out)
+/* ---- the tally on two cores ---- */
+
+/* The upper half of a split tally, walked on a thread of its own through a read
+ * transaction of its own, which counts only if it sees the commit the lower half sees. */
+typedef struct tally_half {
+    tq_store *s;
+    uint64_t snapshot;       /* the lower half's */
+    char from[TQ_DECL_NO_LEN + 1];
+    tq_tally tally;
+    int rc;                  /* TQ_OK, a store error, or TQ_ERR_BUSY: another commit */
+} tally_half;
+
+static void *tally_upper(void *arg)
+{
+    tally_half *h = arg;
+    tq_txn *t;
+    memset(&h->tally, 0, sizeof h->tally);
+    if ((h->rc = tq_txn_begin(h->s, 1, &t)) != TQ_OK)
+        return NULL;
+    if (tq_txn_snapshot(t) != h->snapshot)
+        h->rc = TQ_ERR_BUSY;     /* a writer committed between the two begins */
+    else
+        h->rc = tq_store_each_decl_head_range(t, h->from, NULL, tally_decl, &h->tally);
+    tq_txn_abort(t);
+    return NULL;
+}
+
+static uint64_t decl_number(const char *no)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < TQ_DECL_NO_LEN; i++)
+        v = v * 10 + (uint64_t)(no[i] - '0');
+    return v;
+}
+
+static void tally_add(tq_tally *into, const tq_tally *t)
+{
+    into->declarations += t->declarations;
+    for (int i = 0; i < TQ_STATE_COUNT; i++)
+        into->by_state[i] += t->by_state[i];
+    for (int i = 0; i < TQ_REASON_COUNT; i++)
+        into->held_by_reason[i] += t->held_by_reason[i];
+    into->manual_cleared += t->manual_cleared;
+    into->manual_with_discrepancies += t->manual_with_discrepancies;
+}
+
+/* tally_split() - the decl_nos below the middle of t's range counted through t, those
+ * above on a second thread; *done when both halves counted the same commit without a
+ * fault.  Otherwise the caller counts in one walk, which also names any fault. */
+static void tally_split(tq_store *s, tq_txn *t, tq_tally *out, int *done)
+{
+    char first[TQ_DECL_NO_LEN + 1], last[TQ_DECL_NO_LEN + 1];
+    *done = 0;
+    if (tq_store_first_decl(t, first) != TQ_OK || tq_store_last_decl(t, last) != TQ_OK)
+        return;
+    uint64_t a = decl_number(first), b = decl_number(last);
+    if (b <= a)
+        return;
+    tally_half h = {.s = s, .snapshot = tq_txn_snapshot(t)};
+    *tq_u64_put_fixed(h.from, a + (b - a) / 2 + 1, TQ_DECL_NO_LEN) = '\0';
+    pthread_t th;
+    if (pthread_create(&th, NULL, tally_upper, &h) != 0)
+        return;
+    tq_tally lo;
+    memset(&lo, 0, sizeof lo);
+    int rc = tq_store_each_decl_head_range(t, NULL, h.from, tally_decl, &lo);
+    pthread_join(th, NULL);
+    if (rc != TQ_OK || h.rc != TQ_OK)
+        return;
+    tally_add(&lo, &h.tally);
+    *out = lo;
+    *done = 1;
+}
+
+int tq_export_tally_split(tq_store *s, tq_tally *out, uint64_t split_min, int *halves)
 {
     tq_txn *t;
     int rc = tq_txn_begin(s, 1, &t);
     if (rc != TQ_OK)
         return rc;
-    rc = tq_export_tally_txn(t, out);
+    tq_store_info info;
+    int done = 0;
+    if (tq_store_count(t, &info) == TQ_OK && info.decls >= 2 && info.decls >= split_min)
+        tally_split(s, t, out, &done);
+    if (!done)
+        rc = tq_export_tally_txn(t, out);
     tq_txn_abort(t);
+    if (halves != NULL)
+        *halves = done;
     return rc;
+}
+
+int tq_export_tally(tq_store *s, tq_tally *out)
+{
+    return tq_export_tally_split(s, out, TQ_EXPORT_TALLY_SPLIT, NULL);
 }

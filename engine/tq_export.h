@@ -61,6 +61,18 @@ typedef struct tq_tally {
  * (tq_txn_fault()), never a count.  @return TQ_OK or a store error (*out then partly
  * counted). */
 TQ_MUST_USE int tq_export_tally(tq_store *s, tq_tally *out);
+/* TQ_EXPORT_TALLY_SPLIT - from this many declarations, tq_export_tally() counts the two
+ * halves of the decl_no range on two threads (a national database's tally takes
+ * seconds on one core): each half through a read transaction of its own, used only
+ * when both see the same commit -- else, or on any fault, it counts in one walk as
+ * below, which names the fault. */
+#define TQ_EXPORT_TALLY_SPLIT 100000
+/* tq_export_tally_split() - tq_export_tally() splitting from split_min declarations
+ * (tests: 0 splits whenever there are two).  *halves (may be NULL): 1 when the two
+ * halves were counted apart, 0 when one walk counted.  Threads: starts one and joins
+ * it. */
+TQ_MUST_USE int tq_export_tally_split(tq_store *s, tq_tally *out, uint64_t split_min,
+                                      int *halves);
 /* tq_export_tally_txn() - the same inside t, a transaction the caller holds, read or
  * write (a dry run counts what it decided before throwing the transaction away), on
  * t's thread.  @return TQ_OK or a store error. */

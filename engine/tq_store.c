@@ -469,6 +469,11 @@ void tq_txn_reset(tq_txn *t)
     t->live = 0;
 }
 
+uint64_t tq_txn_snapshot(const tq_txn *t)
+{
+    return (uint64_t)mdb_txn_id(t->txn);
+}
+
 int tq_txn_renew(tq_txn *t)
 {
     int err;

@@ -179,6 +179,10 @@ void tq_txn_abort(tq_txn *t);
  * is not reset. */
 void tq_txn_reset(tq_txn *t);
 TQ_MUST_USE int tq_txn_renew(tq_txn *t);
+/* tq_txn_snapshot() - which commit a live read transaction sees (LMDB's transaction id):
+ * two read transactions with the same number see the same data.  Threads: any, while
+ * t is not being begun, renewed or ended. */
+uint64_t tq_txn_snapshot(const tq_txn *t);
 
 /* Every put below may return TQ_ERR_MAPFULL (abort, grow, redo the batch), and only
  * works in a write transaction (TQ_ERR_STORE otherwise). */
@@ -273,9 +277,11 @@ TQ_MUST_USE int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const 
  * @return TQ_OK, TQ_ERR_INPUT (bad decl_no), TQ_ERR_STORE, TQ_ERR_MAPFULL, store errors. */
 TQ_MUST_USE int tq_store_put_decl_known(tq_txn *t, const char *decl_no, const uint8_t *v,
                                         size_t n, const uint8_t *old, size_t oldn);
-/* tq_store_last_decl() - the greatest decl_no stored (13 bytes with NUL).
- * @return TQ_OK or TQ_ERR_NOTFOUND (no declaration yet). */
+/* tq_store_last_decl() / tq_store_first_decl() - the greatest / least decl_no stored
+ * (13 bytes with NUL).  @return TQ_OK, TQ_ERR_NOTFOUND (no declaration yet),
+ * TQ_ERR_DBCORRUPT (its record is damaged: tq_txn_fault()). */
 TQ_MUST_USE int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
+TQ_MUST_USE int tq_store_first_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1]);
 
 /* tq_store_each_decl() - every declaration in decl_no order; stops early and returns
  * fn's value when fn returns non-zero.  fn may put through the same (write)
@@ -319,6 +325,13 @@ typedef struct tq_decl_head {
 TQ_MUST_USE int tq_store_each_decl_head(tq_txn *t,
                                         int (*fn)(void *ctx, const tq_decl_head *h),
                                         void *ctx);
+/* tq_store_each_decl_head_range() - tq_store_each_decl_head() over the declarations
+ * with from <= decl_no < to (from NULL: from the first; to NULL: to the last), both
+ * 12-digit decl_nos: two walks over [a, m) and [m, NULL) visit each declaration once.
+ * @return as tq_store_each_decl_head(), or TQ_ERR_INPUT (a bound that is no decl_no). */
+TQ_MUST_USE int tq_store_each_decl_head_range(tq_txn *t, const char *from, const char *to,
+                                              int (*fn)(void *ctx, const tq_decl_head *h),
+                                              void *ctx);
 /* tq_store_decl_head_decode() - tq_store_decl_decode() of the head only: the n bytes
  * are checked as tq_store_decl_decode() checks them (lines included), and *out gets the
  * head with decl_no set.  Pure: no store, any thread.

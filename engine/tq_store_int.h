@@ -158,6 +158,8 @@ TQ_MUST_USE int tq__scan(tq_txn *t, int db, const MDB_val *from, size_t under,
 /* tq__last() - the last record of db as stored (value sealed, nothing checked).
  * @return TQ_OK, TQ_ERR_NOTFOUND (the table is empty), store errors. */
 TQ_MUST_USE int tq__last(tq_txn *t, int db, MDB_val *k, MDB_val *v);
+/* tq__first() - the first record of db (tq__last()'s twin), unchecked. */
+TQ_MUST_USE int tq__first(tq_txn *t, int db, MDB_val *k, MDB_val *v);
 
 typedef int (*tq__visit)(void *arg, const MDB_val *k, const MDB_val *v);
 /* tq__each() - visit the records with keys checked and values unsealed; a bad record,

@@ -699,10 +699,10 @@ int tq_store_get_decl_encoded(tq_txn *t, const char *decl_no, const uint8_t **v,
     return TQ_OK;
 }
 
-int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+static int tq__edge_decl(tq_txn *t, int last, char out[TQ_DECL_NO_LEN + 1])
 {
     MDB_val k, v;
-    int rc = tq__last(t, DB_DECLS, &k, &v);
+    int rc = last ? tq__last(t, DB_DECLS, &k, &v) : tq__first(t, DB_DECLS, &k, &v);
     if (rc != TQ_OK)
         return rc;
     const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
@@ -710,6 +710,16 @@ int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
         return tq__fault(t, DB_DECLS, &k, "%s", bad);
     tq__key_str(&k, out);
     return TQ_OK;
+}
+
+int tq_store_last_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+{
+    return tq__edge_decl(t, 1, out);
+}
+
+int tq_store_first_decl(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
+{
+    return tq__edge_decl(t, 0, out);
 }
 
 /* A record of decls: the decl_no is the key. */
@@ -735,11 +745,15 @@ typedef struct tq__head_walk {
     tq_txn *t;
     int (*fn)(void *ctx, const tq_decl_head *h);
     void *ctx;
+    const char *to;          /* the walk ends before this key (NULL: at the end) */
+    int ended;               /* it did */
 } tq__head_walk;
 
 static int tq__decl_head_visit(void *arg, const MDB_val *k, const MDB_val *v)
 {
-    const tq__head_walk *a = arg;
+    tq__head_walk *a = arg;
+    if (a->to && memcmp(k->mv_data, a->to, TQ_DECL_NO_LEN) >= 0)
+        return a->ended = 1;     /* keys are checked: 12 bytes */
     tq_decl_head h;
     memset(&h, 0, sizeof h);    /* every byte defined, padding included */
     tq__key_str(k, h.decl_no);
@@ -750,8 +764,19 @@ static int tq__decl_head_visit(void *arg, const MDB_val *k, const MDB_val *v)
 int tq_store_each_decl_head(tq_txn *t, int (*fn)(void *ctx, const tq_decl_head *h),
                             void *ctx)
 {
-    tq__head_walk a = {t, fn, ctx};
-    return tq__each(t, DB_DECLS, NULL, 0, tq__decl_head_visit, &a);
+    return tq_store_each_decl_head_range(t, NULL, NULL, fn, ctx);
+}
+
+int tq_store_each_decl_head_range(tq_txn *t, const char *from, const char *to,
+                                  int (*fn)(void *ctx, const tq_decl_head *h), void *ctx)
+{
+    tq__head_walk a = {t, fn, ctx, NULL, 0};
+    MDB_val k, bound;
+    if ((from && tq__decl_key(&k, from) != TQ_OK) || (to && tq__decl_key(&bound, to) != TQ_OK))
+        return TQ_ERR_INPUT;
+    a.to = to;
+    int rc = tq__each(t, DB_DECLS, from ? &k : NULL, 0, tq__decl_head_visit, &a);
+    return a.ended && rc == 1 ? TQ_OK : rc;
 }
 
 int tq_store_decl_head_decode(const char *decl_no, const uint8_t *v, size_t n,

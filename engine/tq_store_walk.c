@@ -43,15 +43,25 @@ int tq__scan(tq_txn *t, int db, const MDB_val *from, size_t under, tq__scan_fn v
     return rc;
 }
 
-int tq__last(tq_txn *t, int db, MDB_val *k, MDB_val *v)
+static int tq__edge(tq_txn *t, int db, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
     if (rc != MDB_SUCCESS)
         return tq__mdb(rc);
-    rc = mdb_cursor_get(c, k, v, MDB_LAST);
+    rc = mdb_cursor_get(c, k, v, op);
     mdb_cursor_close(c);
     return tq__mdb(rc);
+}
+
+int tq__last(tq_txn *t, int db, MDB_val *k, MDB_val *v)
+{
+    return tq__edge(t, db, k, v, MDB_LAST);
+}
+
+int tq__first(tq_txn *t, int db, MDB_val *k, MDB_val *v)
+{
+    return tq__edge(t, db, k, v, MDB_FIRST);
 }
 
 typedef struct tq__each_arg {

@@ -3,11 +3,13 @@
  * counts what a walk of whole declarations counts, and it trusts a stored value no more
  * than the full decode does -- a flipped byte is a fault naming decls and the key, a
  * value cut short or too long is refused, and any bytes the full decode refuses the
- * head decode refuses too.
+ * head decode refuses too.  Split over two threads (tq_export_tally_split()), it counts
+ * the same, in one snapshot even while a writer commits.
  */
 #include <criterion/criterion.h>
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -410,4 +412,132 @@ Test(tally, the_head_decode_refuses_exactly_what_the_full_decode_refuses)
     }
     cr_assert_gt(accepted, 1000, "some damage still decodes (%zu): both must say so", accepted);
     cr_assert_gt(refused, 1000, "and much does not (%zu)", refused);
+}
+
+/* ---- the tally on two threads ---- */
+
+static void same_tally(const tq_tally *a, const tq_tally *b, const char *what)
+{
+    cr_assert_eq(a->declarations, b->declarations, "%s", what);
+    for (int i = 0; i < TQ_STATE_COUNT; i++)
+        cr_assert_eq(a->by_state[i], b->by_state[i], "%s: state %d", what, i);
+    for (int i = 0; i < TQ_REASON_COUNT; i++)
+        cr_assert_eq(a->held_by_reason[i], b->held_by_reason[i], "%s: reason %d", what, i);
+    cr_assert_eq(a->manual_cleared, b->manual_cleared, "%s", what);
+    cr_assert_eq(a->manual_with_discrepancies, b->manual_with_discrepancies, "%s", what);
+}
+
+/* One walk's tally, and the split's (which must split). */
+static void split_agrees(tq_store *s, int want_halves, const char *what)
+{
+    tq_tally one, two;
+    int halves = -1;
+    tq_txn *t = tq_test_begin(s, 1);
+    cr_assert_eq(tq_export_tally_txn(t, &one), TQ_OK, "%s", what);
+    tq_txn_abort(t);
+    cr_assert_eq(tq_export_tally_split(s, &two, 0, &halves), TQ_OK, "%s", what);
+    cr_assert_eq(halves, want_halves, "%s: counted in halves", what);
+    same_tally(&one, &two, what);
+}
+
+static int count_heads(void *ctx, const tq_decl_head *h)
+{
+    (void)h;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+Test(tally, a_range_walk_visits_each_declaration_of_its_range_once)
+{
+    fill();
+    tq_store *s = tq_test_open(g_dir, 0);
+    tq_txn *t = tq_test_begin(s, 1);
+    size_t lo = 0, hi = 0, none = 0, all = 0;
+    cr_assert_eq(tq_store_each_decl_head_range(t, NULL, "100000000008", count_heads, &lo), 0);
+    cr_assert_eq(tq_store_each_decl_head_range(t, "100000000008", NULL, count_heads, &hi), 0);
+    cr_assert_eq(tq_store_each_decl_head_range(t, "100000000005", "100000000005", count_heads,
+                                               &none), 0);
+    cr_assert_eq(tq_store_each_decl_head_range(t, "100000000000", "999999999999", count_heads,
+                                               &all), 0);
+    cr_assert(lo == 7 && hi == 7 && none == 0 && all == NROWS, "lo %zu hi %zu none %zu all %zu",
+              lo, hi, none, all);
+    cr_assert_eq(tq_store_each_decl_head_range(t, "10000000000", NULL, count_heads, &lo),
+                 TQ_ERR_INPUT, "a bound that is no decl_no");
+    cr_assert_eq(tq_store_each_decl_head_range(t, NULL, "10000000000x", count_heads, &lo),
+                 TQ_ERR_INPUT);
+    tq_txn_abort(t);
+    tq_store_close(s);
+}
+
+Test(tally, in_two_halves_it_counts_what_one_walk_counts)
+{
+    fill();
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    split_agrees(s, 1, "14 declarations");
+    /* all but one at the low end: one half nearly empty */
+    tq_txn *t = tq_test_begin(s, 0);
+    tq_decl d = row_decl(&k_rows[4]);
+    memcpy(d.decl_no, "999999999999", TQ_DECL_NO_LEN);
+    cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    tq_test_commit(t);
+    split_agrees(s, 1, "one far above the rest");
+    /* a damaged record in the upper half: one walk says what is wrong */
+    tq_store_close(s);
+    tq_test_raw_flip(g_dir, "decls", "100000000013", 12, 0, -1);
+    s = tq_test_open(g_dir, 0);
+    tq_tally two;
+    int halves = -1;
+    cr_assert_eq(tq_export_tally_split(s, &two, 0, &halves), TQ_ERR_DBCORRUPT);
+    cr_assert_eq(halves, 0, "the fault is found by one walk");
+    tq_store_close(s);
+}
+
+/* A writer that adds, in each commit, one CLEARED declaration low in the range and one
+ * HELD high in it: every snapshot has as many of each added. */
+typedef struct pairs {
+    tq_store *s;
+    int commits;
+} pairs;
+
+static void *add_pairs(void *arg)
+{
+    pairs *p = arg;
+    for (int i = 0; i < p->commits; i++) {
+        char no[16];
+        tq_txn *t = tq_test_begin(p->s, 0);
+        tq_decl lo = row_decl(&k_rows[1]), hi = row_decl(&k_rows[3]);
+        snprintf(no, sizeof no, "2%011d", i);
+        memcpy(lo.decl_no, no, TQ_DECL_NO_LEN);
+        snprintf(no, sizeof no, "9%011d", i);
+        memcpy(hi.decl_no, no, TQ_DECL_NO_LEN);
+        cr_assert_eq(tq_store_put_decl(t, &lo), TQ_OK);
+        cr_assert_eq(tq_store_put_decl(t, &hi), TQ_OK);
+        tq_test_commit(t);
+    }
+    return NULL;
+}
+
+Test(tally, in_two_halves_it_never_counts_two_commits_at_once)
+{
+    fill();         /* 5 CLEARED, 5 HELD */
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    pairs p = {s, 400};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, add_pairs, &p), 0);
+    int split = 0, tallies = 0;
+    for (; tallies < 3000; tallies++) {
+        tq_tally tl;
+        int halves;
+        cr_assert_eq(tq_export_tally_split(s, &tl, 0, &halves), TQ_OK);
+        cr_assert_eq(tl.by_state[TQ_STATE_CLEARED], tl.by_state[TQ_STATE_HELD],
+                     "tally %d: %llu CLEARED, %llu HELD: two commits counted as one", tallies,
+                     (unsigned long long)tl.by_state[TQ_STATE_CLEARED],
+                     (unsigned long long)tl.by_state[TQ_STATE_HELD]);
+        split += halves;
+        if (tl.declarations == NROWS + 2 * (uint64_t)p.commits)
+            break;
+    }
+    pthread_join(th, NULL);
+    cr_assert_gt(split, 0, "some tallies were counted in halves");
+    tq_store_close(s);
 }
