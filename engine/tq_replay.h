@@ -100,9 +100,10 @@ typedef struct tq_replay_stats {
     double cpu_read, cpu_workers, cpu_apply, cpu_commit;
     /* The pipeline's two stretches that nothing overlaps, in wall seconds (0 on the
      * serial path, and for a pass that applied nothing): first_frame, from the
-     * pipeline's start (its threads) until the applier had its first frame (read, decompressed, decoded, covers
-     * looked up); tail, from the applier's last event until the last commit was
-     * durable.  Of the pass that finished, when the map grew. */
+     * pipeline's start (its threads) until the applier had its first frame (read,
+     * decompressed, decoded, covers looked up); tail, from the applier's last event
+     * until the last commit was durable.  Of the pass that finished, when the map
+     * grew. */
     double first_frame, tail;
 } tq_replay_stats;
 
