@@ -31,8 +31,16 @@
 
 const char *const tq__db_name[DB_COUNT] = {
     "meta", "receipts", "cover", "permits", "usage", "decls", "journals", "gaps", "ledger",
-    "by_office", "by_taxid", "by_permit", "changes", "held"
+    "by_office", "by_taxid", "by_permit", "changes", "held", "era_taxid", "era_permit"
 };
+
+int tq__db_in(int db, int version)
+{
+    static const int end[] = {0, TQ__DB_V1, TQ__DB_V2, TQ__DB_V3, TQ__DB_V4, DB_COUNT};
+    if (version < 1 || version > 5 || db < 0 || db >= end[version])
+        return 0;
+    return version < 5 || (db != DB_BY_TAXID && db != DB_BY_PERMIT);
+}
 
 #define TQ__RESIZE_TRIES 3      /* MDB_MAP_RESIZED again right after adopting: give up */
 
@@ -166,6 +174,16 @@ const char *tq__key_bad(int db, const MDB_val *k)
                    : "key is not 1..13 bytes without NUL";
     case DB_BY_PERMIT:
         return tq__key_bad(DB_PERMITS, k);
+    case DB_ERA_TAXID:
+    case DB_ERA_PERMIT: {
+        MDB_val rest = {n - TQ__ERA_LEN, (void *)(b + TQ__ERA_LEN)};
+        if (n <= TQ__ERA_LEN || b[0] == '0')
+            return "key is not an era (6 digits, the first not 0) and a name";
+        for (size_t i = 0; i < TQ__ERA_LEN; i++)
+            if (b[i] < '0' || b[i] > '9')
+                return "key is not an era (6 digits, the first not 0) and a name";
+        return tq__key_bad(db == DB_ERA_TAXID ? DB_BY_TAXID : DB_BY_PERMIT, &rest);
+    }
     case DB_CHANGES:
         return n == 8 && memcmp(b, "\0\0\0\0\0\0\0\0", 8) != 0
                    ? NULL

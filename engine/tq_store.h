@@ -11,10 +11,13 @@
  *   journals  journal id -> last applied seq and a hash of what was applied
  *   gaps      (journal id, first seq) -> a seq range --skip-corrupt passed over
  *   ledger    SHA-256 of a loaded file -> what loading it did
- *   by_office (office, state) -> decl_no     \  secondary indexes (format 3), kept by
- *   by_taxid  declarant -> decl_no            } the store itself in every put of a
- *   by_permit permit_no -> decl_no           /  declaration, in the same transaction
+ *   by_office  (office, state) -> decl_no        \  secondary indexes (format 3), kept
+ *   era_taxid  (era, declarant) -> decl_no        } by the store itself in every put of
+ *   era_permit (era, permit_no) -> decl_no       /  a declaration, in the same txn; the
+ *              era is the decl_no's first six digits (format 5: before it by_taxid and
+ *              by_permit, keyed by the name alone)
  *   changes   change number -> one change of a declaration's decision (the feed)
+ *   held      (office, decl_no) -> a HELD declaration and its cover (format 4)
  * Keys are the fields' own bytes, so LMDB's order is decl_no / permit_no order and the
  * exports walk a cursor.  Values are encoded byte by byte, little-endian, with no
  * padding, and end in a 32-bit seal (XXH3 of table, key and value); the byte layout is
@@ -68,7 +71,7 @@
 #include "../formats/tq_lock.h"
 #include "tq_rules.h"
 
-#define TQ_STORE_VERSION 4
+#define TQ_STORE_VERSION 5
 #define TQ_STORE_MARKER "thongquan.db"      /* DIR/thongquan.db: this directory is a database */
 #define TQ_STORE_MAP_DEFAULT (64ull << 20)   /* initial map size of a new database */
 
@@ -124,6 +127,11 @@ typedef struct tq_store_opts {
  *         TQ_ERR_FULL, TQ_ERR_NOMEM, TQ_ERR_STORE.  *out is NULL on error. */
 TQ_MUST_USE int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
                   tq_store **out, tq_store_holder *busy);
+
+/* tq_store_format() - the store format version of the open database (1 ..
+ * TQ_STORE_VERSION): what a reader found, or what a writer's upgrade left.  Any
+ * thread. */
+int tq_store_format(const tq_store *s);
 
 /* tq_store_close() - close; releases the writer lock (and empties DIR/lock).  No
  * transaction may be open.  NULL does nothing. */

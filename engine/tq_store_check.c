@@ -547,8 +547,10 @@ int tq_store_check(const char *dir, const tq_store_check_opts *opts,
     rc = sc_step_file(&c, dir);
     if (rc == TQ_OK)
         rc = tq_store_open(dir, 0, &so, &s, NULL);
-    if (rc == TQ_OK)
+    if (rc == TQ_OK) {
+        r.format = tq_store_format(s);
         rc = tq_txn_begin(s, 1, &c.t);
+    }
     if (rc == TQ_OK)
         rc = sc_step_records(&c);
     if (rc == TQ_OK)

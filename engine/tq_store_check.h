@@ -61,6 +61,7 @@ typedef struct tq_store_check_opts {
 typedef struct tq_store_check_report {
     tq_lmdb_check_stats file;   /* step 1 */
     int steps;                  /* steps completed: 0..3 */
+    int format;                 /* the store format version (0: not opened) */
     uint64_t records;           /* step 2: records decoded */
     uint64_t decls, receipts, permits, journals, gaps;   /* step 3: walked */
     uint64_t changes;           /* step 3: changes of the feed walked (format 3) */

@@ -1,5 +1,6 @@
-/* tq_store_index.c - the secondary indexes of format 3 (STORE.md §3.10): by_office,
- * by_taxid, by_permit, each key -> the decl_no of every declaration that has it.
+/* tq_store_index.c - the secondary indexes (STORE.md §3.10): by_office, era_taxid and
+ * era_permit (by_taxid and by_permit before format 5), each key -> the decl_no of
+ * every declaration that has it.
  *
  * DESIGN.  The indexes are LMDB DUPSORT|DUPFIXED tables: one key, and under it a sorted
  * set of 12-byte decl_no values, so one office's declarations in one state are a run
@@ -25,6 +26,15 @@
  * they do not already ascend (new declarations arrive ascending); the grouping's arrays
  * live for the transaction; and an office change of a new declaration is found again
  * by binary search over the appends, not by a hash table probed for every change.
+ *
+ * Eras (format 5).  The declarant and permit indexes key an entry by its declaration's
+ * era -- the first TQ__ERA_LEN digits of its decl_no -- then the name.  Under the name
+ * alone, a batch of new declarations put entries under keys spread over the whole
+ * table, so every commit dirtied and wrote nearly every leaf of both indexes, however
+ * few declarations it added (on the 10m replay that was most of the time).  Numbered
+ * upwards, a batch's new declarations fall in one or two eras, whose keys are together:
+ * it dirties the leaves of those eras only.  A walk of one name seeks it era by era
+ * (tq__run_era()): one or two seeks per era present in the table.
  */
 #include "tq_store_int.h"
 
@@ -34,7 +44,23 @@
 
 int tq__is_index(int db)
 {
-    return db == DB_BY_OFFICE || db == DB_BY_TAXID || db == DB_BY_PERMIT;
+    return db == DB_BY_OFFICE || db == DB_BY_TAXID || db == DB_BY_PERMIT ||
+           db == DB_ERA_TAXID || db == DB_ERA_PERMIT;
+}
+
+static int tq__is_era(int db)
+{
+    return db == DB_ERA_TAXID || db == DB_ERA_PERMIT;
+}
+
+/* The key of name (n bytes) in index db for declaration decl: the name, after its era
+ * in an era index.  buf: TQ__ERA_LEN + TQ_PERMIT_MAX bytes.  @return its length. */
+static size_t tq__ix_keyof(int db, const void *name, size_t n, const void *decl, uint8_t *buf)
+{
+    size_t era = tq__is_era(db) ? TQ__ERA_LEN : 0;
+    memcpy(buf, decl, era);
+    memcpy(buf + era, name, n);
+    return era + n;
 }
 
 const char *tq__index_entry_bad(const MDB_val *v)
@@ -52,7 +78,7 @@ const char *tq__index_entry_bad(const MDB_val *v)
  * the descent when the next key is on the page of the last. */
 static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
 {
-    MDB_cursor **c = &t->ixc[db - DB_BY_OFFICE];
+    MDB_cursor **c = &t->ixc[db];
     if (*c == NULL) {
         int rc = mdb_cursor_open(t->txn, t->s->dbi[db], c);
         if (rc != MDB_SUCCESS) {
@@ -75,7 +101,7 @@ static MDB_cursor *tq__ix_cursor(tq_txn *t, int db)
 
 typedef struct tq__ixop {
     uint8_t db, del, append, kn;
-    char key[TQ_PERMIT_MAX];
+    char key[TQ__ERA_LEN + TQ_PERMIT_MAX];
     char decl[TQ_DECL_NO_LEN];
     uint32_t seq;
 } tq__ixop;
@@ -230,11 +256,12 @@ static int tq__ix_defer(tq_txn *t, int db, int del, const void *key, size_t kn,
 
 static int tq__ix_apply(tq_txn *t, const tq__ixop *op);
 
-/* A group's key packed for sorting is db, the key bytes zero-padded to TQ_PERMIT_MAX,
+/* A group's key packed for sorting is db, the key bytes zero-padded to TQ__IXKEY_MAX,
  * and its length: compared as big-endian words in order, it orders as tq__ixkey_cmp()
  * (where one key is a prefix of the other, the shorter's padding is 0, never above the
  * longer's byte, and the length breaks the tie).  A sort record holds one word of it. */
-#define TQ__SK_WORDS ((2 + TQ_PERMIT_MAX + 7) / 8)
+#define TQ__IXKEY_MAX (TQ__ERA_LEN + TQ_PERMIT_MAX)
+#define TQ__SK_WORDS ((2 + TQ__IXKEY_MAX + 7) / 8)
 #define TQ__SK_SMALL 24         /* runs this short are insertion-sorted */
 
 typedef struct tq__ixsk {
@@ -247,8 +274,8 @@ static uint64_t tq__sk_word(const tq__ixop *op, int w)
     uint8_t b[TQ__SK_WORDS * 8];
     memset(b, 0, sizeof b);
     b[0] = op->db;
-    memcpy(b + 1, op->key, op->kn < TQ_PERMIT_MAX ? op->kn : TQ_PERMIT_MAX);
-    b[1 + TQ_PERMIT_MAX] = op->kn;
+    memcpy(b + 1, op->key, op->kn < TQ__IXKEY_MAX ? op->kn : TQ__IXKEY_MAX);
+    b[1 + TQ__IXKEY_MAX] = op->kn;
     return tq__be64(b + 8 * w);
 }
 
@@ -516,16 +543,23 @@ static int tq__ix_apply(tq_txn *t, const tq__ixop *op)
                    : tq__ix_put_now(t, op->db, op->key, op->kn, &d, op->append);
 }
 
+/* The puts and deletes of tq__index_move(): key is the name (office key, declarant,
+ * permit_no); an era index's key gets decl's era in front. */
 static int tq__ix_put(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl,
                       int append)
 {
-    return tq__ix_defer(t, db, 0, key, kn, decl, append);
+    uint8_t kb[TQ__IXKEY_MAX];
+    kn = tq__ix_keyof(db, key, kn, decl->mv_data, kb);
+    return tq__ix_defer(t, db, 0, kb, kn, decl, append);
 }
 
 static int tq__ix_del(tq_txn *t, int db, const void *key, size_t kn, const MDB_val *decl)
 {
-    if (db != DB_BY_OFFICE)
-        return tq__ix_defer(t, db, 1, key, kn, decl, 0);
+    uint8_t kb[TQ__IXKEY_MAX];
+    if (db != DB_BY_OFFICE) {
+        kn = tq__ix_keyof(db, key, kn, decl->mv_data, kb);
+        return tq__ix_defer(t, db, 1, kb, kn, decl, 0);
+    }
     const tq__ixop *p = t->ixpend != NULL ? tq__ixp_latest(t, decl->mv_data) : NULL;
     if (p && !p->del && p->kn == kn && memcmp(p->key, key, kn) == 0)
         return tq__ix_defer(t, db, 1, key, kn, decl, 0);
@@ -550,12 +584,13 @@ static int tq__move_permits(tq_txn *t, const MDB_val *k, const tq__dkeys *o,
                             const tq__dkeys *n, int append)
 {
     int rc = TQ_OK;
+    int db = t->s->db_permit;
     for (size_t i = 0; o && i < o->npermits && rc == TQ_OK; i++)
         if (!tq__has_permit(n, o->permit[i], o->npermit[i]))
-            rc = tq__ix_del(t, DB_BY_PERMIT, o->permit[i], o->npermit[i], k);
+            rc = tq__ix_del(t, db, o->permit[i], o->npermit[i], k);
     for (size_t i = 0; i < n->npermits && rc == TQ_OK; i++)
         if (!o || !tq__has_permit(o, n->permit[i], n->npermit[i]))
-            rc = tq__ix_put(t, DB_BY_PERMIT, n->permit[i], n->npermit[i], k, append);
+            rc = tq__ix_put(t, db, n->permit[i], n->npermit[i], k, append);
     return rc;
 }
 
@@ -581,9 +616,9 @@ int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_va
     }
     if (rc == TQ_OK && (!o || !tq__same_declarant(o, &nd))) {
         if (o && o->ndeclarant)
-            rc = tq__ix_del(t, DB_BY_TAXID, o->declarant, o->ndeclarant, k);
+            rc = tq__ix_del(t, t->s->db_taxid, o->declarant, o->ndeclarant, k);
         if (rc == TQ_OK && nd.ndeclarant)
-            rc = tq__ix_put(t, DB_BY_TAXID, nd.declarant, nd.ndeclarant, k, append);
+            rc = tq__ix_put(t, t->s->db_taxid, nd.declarant, nd.ndeclarant, k, append);
     }
     if (rc == TQ_OK)
         rc = tq__move_permits(t, k, o, &nd, append);
@@ -591,11 +626,26 @@ int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_va
     return rc == TQ_OK && t->s->has_held ? tq__held_move(t, k, o, &nd, nv) : rc;
 }
 
+int tq__index_era_add(tq_txn *t, const MDB_val *k, const MDB_val *v)
+{
+    tq__dkeys d;
+    const char *bad = tq__decl_keys(v, &d);
+    if (bad)
+        return tq__fault(t, DB_DECLS, k, "%s", bad);
+    int rc = TQ_OK;
+    if (d.v3 && d.ndeclarant)
+        rc = tq__ix_put(t, DB_ERA_TAXID, d.declarant, d.ndeclarant, k, 1);
+    for (size_t i = 0; d.v3 && i < d.npermits && rc == TQ_OK; i++)
+        rc = tq__ix_put(t, DB_ERA_PERMIT, d.permit[i], d.npermit[i], k, 1);
+    return rc;
+}
+
 /* ---- walks ---- */
 
-/* The index key of (idx, key, state), checked as a put would make it. */
-static int tq__ix_key(tq_store_index idx, const char *key, int state, uint8_t *buf,
-                      MDB_val *k, int *db)
+/* The index key of (idx, key, state), checked as a put would make it; in an era index,
+ * under the least era (the walk seeks the name era by era). */
+static int tq__ix_key(const tq_store *s, tq_store_index idx, const char *key, int state,
+                      uint8_t *buf, MDB_val *k, int *db)
 {
     size_t n;
     if (key == NULL || state < -1 || state > TQ_STATE_CANCELLED)
@@ -613,11 +663,10 @@ static int tq__ix_key(tq_store_index idx, const char *key, int state, uint8_t *b
         break;
     case TQ_INDEX_DECLARANT:
     case TQ_INDEX_PERMIT:
-        *db = idx == TQ_INDEX_DECLARANT ? DB_BY_TAXID : DB_BY_PERMIT;
+        *db = idx == TQ_INDEX_DECLARANT ? s->db_taxid : s->db_permit;
         if (n == 0 || n > TQ_PERMIT_MAX)
             return TQ_ERR_INPUT;
-        memcpy(buf, key, n);
-        k->mv_size = n;
+        k->mv_size = tq__ix_keyof(*db, key, n, "100000", buf);
         break;
     default:
         return TQ_ERR_INPUT;
@@ -626,7 +675,8 @@ static int tq__ix_key(tq_store_index idx, const char *key, int state, uint8_t *b
     return tq__key_bad(*db, k) ? TQ_ERR_INPUT : TQ_OK;
 }
 
-/* One run of entries under one key, read with its own cursor. */
+/* One run of entries under one key, read with its own cursor.  In an era index the
+ * run goes on from era to era: key holds the era being read. */
 typedef struct tq__run {
     MDB_cursor *c;
     uint8_t key[TQ__KEY_MAX];
@@ -634,6 +684,24 @@ typedef struct tq__run {
     char cur[TQ_DECL_NO_LEN];
     int live;
 } tq__run;
+
+static int tq__run_lmdb(tq_txn *t, int db, const tq__run *r, int rc)
+{
+    return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+               ? tq__fault(t, db, &r->k, "LMDB: %s", mdb_strerror(rc))
+               : tq__mdb(rc);
+}
+
+/* The run's entry v: the current one, when sound. */
+static int tq__run_entry(tq_txn *t, int db, tq__run *r, const MDB_val *v)
+{
+    const char *bad = tq__index_entry_bad(v);
+    if (bad)
+        return tq__fault(t, db, &r->k, "%s", bad);
+    memcpy(r->cur, v->mv_data, TQ_DECL_NO_LEN);
+    r->live = 1;
+    return TQ_OK;
+}
 
 static int tq__run_step(tq_txn *t, int db, tq__run *r, MDB_cursor_op op)
 {
@@ -643,15 +711,70 @@ static int tq__run_step(tq_txn *t, int db, tq__run *r, MDB_cursor_op op)
     if (rc == MDB_NOTFOUND)
         return TQ_OK;
     if (rc != MDB_SUCCESS)
-        return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
-                   ? tq__fault(t, db, &r->k, "LMDB: %s", mdb_strerror(rc))
-                   : tq__mdb(rc);
-    const char *bad = tq__index_entry_bad(&v);
-    if (bad)
-        return tq__fault(t, db, &r->k, "%s", bad);
-    memcpy(r->cur, v.mv_data, TQ_DECL_NO_LEN);
-    r->live = 1;
-    return TQ_OK;
+        return tq__run_lmdb(t, db, r, rc);
+    return tq__run_entry(t, db, r, &v);
+}
+
+/* The era after the one in key (6 digits, counted up); 0 after 999999. */
+static int tq__era_next(uint8_t *key)
+{
+    for (int i = TQ__ERA_LEN - 1; i >= 0; i--) {
+        if (key[i] != '9') {
+            key[i]++;
+            return 1;
+        }
+        key[i] = '0';
+    }
+    return 0;
+}
+
+/* Compares two names as LMDB orders keys: bytes, then the shorter first. */
+static int tq__name_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    int r = memcmp(a, b, na < nb ? na : nb);
+    return r != 0 ? r : (na > nb) - (na < nb);
+}
+
+/* Positions an era run on the first entry of its name in the first era at or after the
+ * one in r->key: a skip-scan.  Seeking (era E, name) finds the first key at or after
+ * it, (E', name'): the name itself (E' becomes the run's era); else, when E' is E or
+ * name' comes after the name, the name is not in E' and the next seek is (E' + 1,
+ * name); else (a later era, a lesser name) it is (E', name).  So one or two seeks per
+ * era present in the table, and a key that is not an era index key is damage. */
+static int tq__run_era(tq_txn *t, int db, tq__run *r)
+{
+    const uint8_t *name = r->key + TQ__ERA_LEN;
+    size_t n = r->k.mv_size - TQ__ERA_LEN;
+    r->live = 0;
+    for (;;) {
+        MDB_val k = r->k, v;
+        int rc = mdb_cursor_get(r->c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            return TQ_OK;
+        if (rc != MDB_SUCCESS)
+            return tq__run_lmdb(t, db, r, rc);
+        const char *bad = tq__key_bad(db, &k);
+        if (bad)
+            return tq__fault(t, db, &k, "%s", bad);
+        const uint8_t *fk = k.mv_data;
+        int c = tq__name_cmp(fk + TQ__ERA_LEN, k.mv_size - TQ__ERA_LEN, name, n);
+        int same_era = memcmp(fk, r->key, TQ__ERA_LEN) == 0;
+        memcpy(r->key, fk, TQ__ERA_LEN);
+        if (c == 0)
+            return tq__run_entry(t, db, r, &v);
+        if ((same_era || c > 0) && !tq__era_next(r->key))
+            return TQ_OK;
+    }
+}
+
+/* The run's next entry: the next under its key, else (an era index) the first of the
+ * next era that has its name. */
+static int tq__run_next(tq_txn *t, int db, tq__run *r)
+{
+    int rc = tq__run_step(t, db, r, MDB_NEXT_DUP);
+    if (rc != TQ_OK || r->live || !tq__is_era(db))
+        return rc;
+    return tq__era_next(r->key) ? tq__run_era(t, db, r) : TQ_OK;
 }
 
 /* Whether declaration d has the key the entry was found under. */
@@ -663,6 +786,15 @@ static int tq__matches(int db, const MDB_val *k, const tq_decl *d)
     case DB_BY_OFFICE:
         return strnlen(d->office, 4) == strnlen((const char *)b, 4) &&
                memcmp(d->office, b, strnlen(d->office, 4)) == 0 && d->state == b[4];
+    case DB_ERA_TAXID:
+    case DB_ERA_PERMIT:
+        if (n < TQ__ERA_LEN || memcmp(b, d->decl_no, TQ__ERA_LEN) != 0)
+            return 0;
+        b += TQ__ERA_LEN;
+        n -= TQ__ERA_LEN;
+        if (db == DB_ERA_PERMIT)
+            break;
+        /* fall through */
     case DB_BY_TAXID:
         return strlen(d->declarant) == n && memcmp(d->declarant, b, n) == 0;
     }
@@ -691,34 +823,46 @@ const char *tq__index_check(tq_txn *t, int db, const MDB_val *k, const MDB_val *
 }
 
 typedef struct tq__want {
-    int db;
-    const void *key;
+    int j;                      /* 0 office, 1 declarant, 2 permit */
+    uint8_t key[TQ__IXKEY_MAX];
     size_t n;
 } tq__want;
 
 const char *tq__index_missing(tq_txn *t, const MDB_val *dk, const MDB_val *dv)
 {
+    static const char *const what[DB_COUNT] = {
+        [DB_BY_OFFICE] = "no entry in by_office for its office and state",
+        [DB_BY_TAXID] = "no entry in by_taxid for its declarant",
+        [DB_ERA_TAXID] = "no entry in era_taxid for its declarant",
+        [DB_BY_PERMIT] = "no entry in by_permit for one of its permits",
+        [DB_ERA_PERMIT] = "no entry in era_permit for one of its permits"};
     tq__dkeys o;
     MDB_cursor *c[3] = {NULL, NULL, NULL};
+    const int db[3] = {DB_BY_OFFICE, t->s->db_taxid, t->s->db_permit};
     const char *bad = tq__decl_keys(dv, &o);
     if (bad)
         return bad;
     tq__want want[2 + TQ_LINES_MAX];
     size_t nw = 0;
-    want[nw++] = (tq__want){DB_BY_OFFICE, o.office_key, TQ__OFFICE_KEY};
-    if (o.ndeclarant)
-        want[nw++] = (tq__want){DB_BY_TAXID, o.declarant, o.ndeclarant};
-    for (size_t i = 0; i < o.npermits; i++)
-        want[nw++] = (tq__want){DB_BY_PERMIT, o.permit[i], o.npermit[i]};
+    want[nw].j = 0;
+    want[nw++].n = tq__ix_keyof(DB_BY_OFFICE, o.office_key, TQ__OFFICE_KEY, dk->mv_data,
+                                want[0].key);
+    if (o.ndeclarant) {
+        want[nw].j = 1;
+        want[nw].n = tq__ix_keyof(db[1], o.declarant, o.ndeclarant, dk->mv_data, want[nw].key);
+        nw++;
+    }
+    for (size_t i = 0; i < o.npermits; i++, nw++) {
+        want[nw].j = 2;
+        want[nw].n = tq__ix_keyof(db[2], o.permit[i], o.npermit[i], dk->mv_data, want[nw].key);
+    }
     for (size_t i = 0; i < nw && bad == NULL; i++) {
-        int j = want[i].db - DB_BY_OFFICE;
-        if (c[j] == NULL && mdb_cursor_open(t->txn, t->s->dbi[want[i].db], &c[j]) != 0)
+        int j = want[i].j;
+        if (c[j] == NULL && mdb_cursor_open(t->txn, t->s->dbi[db[j]], &c[j]) != 0)
             bad = "an index cannot be read";
-        MDB_val k = {want[i].n, (void *)want[i].key}, v = *dk;
+        MDB_val k = {want[i].n, want[i].key}, v = *dk;
         if (bad == NULL && mdb_cursor_get(c[j], &k, &v, MDB_GET_BOTH) != MDB_SUCCESS)
-            bad = want[i].db == DB_BY_OFFICE  ? "no entry in by_office for its office and state"
-                  : want[i].db == DB_BY_TAXID ? "no entry in by_taxid for its declarant"
-                                              : "no entry in by_permit for one of its permits";
+            bad = what[db[j]];
     }
     for (int j = 0; j < 3; j++)
         if (c[j])
@@ -765,7 +909,10 @@ static int tq__by_open(tq__by *w, const uint8_t *key, size_t kn, int first_state
         r->k.mv_size = kn;
         r->k.mv_data = r->key;
         /* MDB_SET finds the key; GET_CURRENT then gives its first (least) entry */
-        rc = tq__run_step(w->t, w->db, r, MDB_SET);
+        if (tq__is_era(w->db))
+            rc = tq__run_era(w->t, w->db, r);
+        else
+            rc = tq__run_step(w->t, w->db, r, MDB_SET);
         if (rc == TQ_OK && r->live)
             rc = tq__run_step(w->t, w->db, r, MDB_GET_CURRENT);
         if (rc != TQ_OK)
@@ -789,7 +936,7 @@ static int tq__by_walk(tq__by *w, int (*fn)(void *ctx, const tq_decl *d), void *
         if (rc == TQ_OK && (w->state < 0 || w->d.state == w->state))
             rc = fn(ctx, &w->d);
         if (rc == TQ_OK)
-            rc = tq__run_step(w->t, w->db, min, MDB_NEXT_DUP);
+            rc = tq__run_next(w->t, w->db, min);
         if (rc != TQ_OK)
             return rc;
     }
@@ -805,7 +952,7 @@ int tq_store_each_decl_by(tq_txn *t, tq_store_index idx, const char *key, int st
         return TQ_ERR_VERSION;
     int rc = t->rdonly ? TQ_OK : tq__index_sync(t);
     if (rc == TQ_OK)
-        rc = tq__ix_key(idx, key, state, kb, &k, &db);
+        rc = tq__ix_key(t->s, idx, key, state, kb, &k, &db);
     if (rc != TQ_OK)
         return rc;
     tq__by *w = calloc(1, sizeof *w);     /* a tq_decl is too big for some stacks */

@@ -7,11 +7,12 @@
  *   tq_store_walk.c    the walks: the one cursor loop, checked and typed layers on it
  *   tq_store_tables.c  the codecs and accessors of the seven v1 tables
  *   tq_store_log.c     the gaps and ledger tables
- *   tq_store_index.c   the secondary indexes (by_office, by_taxid, by_permit)
+ *   tq_store_index.c   the secondary indexes (by_office; era_taxid and era_permit, or
+ *                      by_taxid and by_permit before format 5)
  *   tq_store_feed.c    the change feed (changes)
  *   tq_store_held.c    the held table (format 4): each held declaration and its cover
  *                      under its office, kept up by every put and every payment
- *   tq_store_upgrade.c the upgrades to 3 and to 4, batched and resumable
+ *   tq_store_upgrade.c the upgrades to 3, 4 and 5, batched and resumable
  *   tq_store_open.c    open/close, layout, version upgrade, marker, writer lock, map
  *   tq_store_verify.c  tq_store_verify(), tq_store_stat() and tq_store_count()
  *   tq_store_backup.c  tq_store_backup()
@@ -29,12 +30,22 @@
 /* Table ids: their order is fixed (the id seeds each value's seal, STORE.md §2). */
 enum {
     DB_META, DB_RECEIPTS, DB_COVER, DB_PERMITS, DB_USAGE, DB_DECLS, DB_JOURNALS,
-    DB_GAPS, DB_LEDGER, DB_BY_OFFICE, DB_BY_TAXID, DB_BY_PERMIT, DB_CHANGES, DB_HELD, DB_COUNT
+    DB_GAPS, DB_LEDGER, DB_BY_OFFICE, DB_BY_TAXID, DB_BY_PERMIT, DB_CHANGES, DB_HELD,
+    DB_ERA_TAXID, DB_ERA_PERMIT, DB_COUNT
 };
 #define TQ__DB_V1 DB_GAPS       /* version 1 had the tables before this one */
 #define TQ__DB_V2 DB_BY_OFFICE  /* version 2 had the tables before this one */
 #define TQ__DB_V3 DB_HELD       /* version 3 had the tables before this one */
+#define TQ__DB_V4 DB_ERA_TAXID  /* version 4 had the tables before this one; version 5
+                                 * has them all but by_taxid and by_permit */
 extern const char *const tq__db_name[DB_COUNT];
+/* tq__db_in() - whether table db is part of store format version (1..5). */
+int tq__db_in(int db, int version);
+
+/* era_taxid and era_permit (format 5) key each entry by its declaration's era, the
+ * first TQ__ERA_LEN digits of the decl_no, then the declarant or permit_no (STORE.md
+ * §3.10): a run of new declarations, numbered upwards, lands in one or two eras. */
+#define TQ__ERA_LEN 6
 
 #define TQ__SEAL_LEN 4          /* bytes of seal after every value of a v2 database */
 #define TQ__KEY_MAX 48          /* longest key of any table (gaps: 24, ledger: 32) */
@@ -51,7 +62,10 @@ struct tq_store {
                                  * version 2 database a writer is upgrading) */
     int has_held;               /* the held table exists (version 4, or an older
                                  * database a writer is upgrading): kept up */
-    int version;                /* the format version in meta (1, 2, 3, 4) */
+    int version;                /* the format version in meta (1 .. 5) */
+    int db_taxid, db_permit;    /* the declarant and permit indexes the upkeep and the
+                                 * walks use: DB_ERA_* from version 5 (or once a
+                                 * writer's upgrade built them), else DB_BY_* */
     int check_old;              /* TQ_STORE_CHECK_OLD set at open: put_decl_known()
                                  * compares the caller's old value with the stored one */
     tq_store_upgrade_stats up;  /* what tq_store_open()'s upgrade did */
@@ -68,7 +82,8 @@ struct tq_txn {
     unsigned char live;         /* counted in s->live: begun or renewed, not reset */
     int failed;                 /* first LMDB error of a put: the txn is dead */
     uint8_t *scratch;           /* long covers, see tq__cover_add() */
-    MDB_cursor *ixc[3];         /* write: the index cursors (tq_store_index.c) */
+    MDB_cursor *ixc[DB_COUNT];  /* write: the index cursors (tq_store_index.c), by
+                                 * table id */
     MDB_cursor *coverc;         /* tq_store_get_cover()'s, kept: a lookup on the page of
                                  * the one before skips LMDB's descent from the root.
                                  * Closed by reset and at the end (a reader's); freed
@@ -227,6 +242,11 @@ const char *tq__log_value_bad(int db, const MDB_val *k, const MDB_val *v);
  *         missing: fault recorded), store errors. */
 TQ_MUST_USE int tq__index_move(tq_txn *t, const MDB_val *k, const MDB_val *old, const MDB_val *nv,
                    int append);
+/* tq__index_era_add() - for the upgrade to format 5: queue the era_taxid and era_permit
+ * entries of the stored declaration (k, v), as appends (the upgrade walks decls in key
+ * order).  A format 2 value has none.  @return TQ_OK, TQ_ERR_DBCORRUPT (v does not
+ * decode: fault recorded), store errors. */
+TQ_MUST_USE int tq__index_era_add(tq_txn *t, const MDB_val *k, const MDB_val *v);
 /* tq__index_sync() - apply the index changes t deferred (sorted, through cursors): before
  * a commit and before anything reads an index in t.  @return TQ_OK or a store error. */
 TQ_MUST_USE int tq__index_sync(tq_txn *t);
@@ -240,7 +260,8 @@ const char *tq__index_check(tq_txn *t, int db, const MDB_val *k, const MDB_val *
 /* tq__index_missing() - for tq_store_verify(): NULL when every entry the (unsealed)
  * declaration value dv under dk implies is in its index, else which is missing. */
 const char *tq__index_missing(tq_txn *t, const MDB_val *dk, const MDB_val *dv);
-/* tq__is_index() - db is one of the three index tables (values unsealed, DUPSORT). */
+/* tq__is_index() - db is one of the index tables (values unsealed, DUPSORT): by_office,
+ * era_taxid, era_permit, and before format 5 by_taxid, by_permit. */
 TQ_MUST_USE int tq__is_index(int db);
 
 /* ---- the feed (tq_store_feed.c) ---- */

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TQ__MAXDBS 16           /* fourteen are used */
+#define TQ__MAXDBS 24           /* sixteen are used */
 #define TQ__UPGRADE_VAL_MAX 4096 /* longer than any version 1 value */
 
 /* ---- diagnostics ---- */
@@ -153,10 +153,13 @@ static unsigned tq__db_flags(int db)
     return tq__is_index(db) ? MDB_DUPSORT | MDB_DUPFIXED : 0;
 }
 
-/* Opens tables [from, to), creating them when create. */
-static int tq__dbi_open(tq_txn *t, int from, int to, int create)
+/* Opens the tables [from, to) of format version (0: every one), creating them when
+ * create. */
+static int tq__dbi_open_v(tq_txn *t, int from, int to, int version, int create)
 {
     for (int i = from; i < to; i++) {
+        if (version != 0 && !tq__db_in(i, version))
+            continue;
         int rc = mdb_dbi_open(t->txn, tq__db_name[i], tq__db_flags(i) | (create ? MDB_CREATE : 0),
                               &t->s->dbi[i]);
         if (rc != MDB_SUCCESS)
@@ -166,12 +169,26 @@ static int tq__dbi_open(tq_txn *t, int from, int to, int create)
     return TQ_OK;
 }
 
+/* Opens every table of [from, to). */
+static int tq__dbi_open(tq_txn *t, int from, int to, int create)
+{
+    return tq__dbi_open_v(t, from, to, 0, create);
+}
+
+/* The declarant and permit indexes the upkeep and the walks use (STORE.md §3.10). */
+static void tq__use_era(tq_store *s, int era)
+{
+    s->db_taxid = era ? DB_ERA_TAXID : DB_BY_TAXID;
+    s->db_permit = era ? DB_ERA_PERMIT : DB_BY_PERMIT;
+}
+
 static int tq__create_dbs(tq_txn *t)
 {
     uint8_t version[4], created[8];
-    int rc = tq__dbi_open(t, 0, DB_COUNT, 1);
+    int rc = tq__dbi_open_v(t, 0, DB_COUNT, TQ_STORE_VERSION, 1);
     if (rc != TQ_OK)
         return rc;
+    tq__use_era(t->s, 1);
     t->s->sealed = t->s->has_log = t->s->has_v3 = t->s->has_held = 1;
     t->s->version = TQ_STORE_VERSION;
     tq_le_put32(version, TQ_STORE_VERSION);
@@ -327,18 +344,19 @@ static int tq__open_dbs(tq_store *s, tq_diag *d)
     if (err == TQ_OK && version == 1 && !s->rdonly)
         err = tq__upgrade(t, d);
     else if (err == TQ_OK && version >= 2)
-        err = tq__open_tables(t, TQ__DB_V1, version == 4 ? DB_COUNT
-                                            : version == 3 ? TQ__DB_V3 : TQ__DB_V2);
+        err = tq__dbi_open_v(t, TQ__DB_V1, DB_COUNT, version, 0);
     s->has_log = s->has_log || version >= 2;
     if (version != 0) {
         s->has_v3 = version >= 3;
         s->has_held = version >= 4;
+        tq__use_era(s, version >= 5);
     }
-    /* A writer of an older version creates the tables of versions 3 and 4 for the
+    /* A writer of an older version creates the tables of the versions after it for the
      * upgrade (tq_store_upgrade(), after this transaction, which fills held and then
-     * sets has_held). */
-    if (err == TQ_OK && version != 0 && version < 4 && !s->rdonly) {
-        err = tq__dbi_open(t, version < 3 ? TQ__DB_V2 : TQ__DB_V3, DB_COUNT, 1);
+     * sets has_held, then builds the era indexes and switches to them). */
+    if (err == TQ_OK && version != 0 && version < 5 && !s->rdonly) {
+        err = tq__dbi_open(t, version < 3 ? TQ__DB_V2 : version < 4 ? TQ__DB_V3 : TQ__DB_V4,
+                           DB_COUNT, 1);
         s->has_v3 = err == TQ_OK;
     }
     return tq__txn_finish(t, err, d, tq__txn_commit_handles);
@@ -576,6 +594,11 @@ int tq_store_open(const char *dir, unsigned flags, const tq_store_opts *opts,
     }
     *out = s;
     return TQ_OK;
+}
+
+int tq_store_format(const tq_store *s)
+{
+    return s->version;
 }
 
 void tq_store_close(tq_store *s)

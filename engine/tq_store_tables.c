@@ -1319,6 +1319,8 @@ const char *tq__value_bad(const tq_store *s, int db, const MDB_val *k, const MDB
     case DB_BY_OFFICE:
     case DB_BY_TAXID:
     case DB_BY_PERMIT:
+    case DB_ERA_TAXID:
+    case DB_ERA_PERMIT:
         return tq__index_entry_bad(v);
     case DB_CHANGES:
         return tq__feed_value_bad(v);

@@ -1,7 +1,8 @@
-/* tq_store_upgrade.c - version 2 -> 3 and 3 -> 4 in place, in batches (STORE.md §3.1),
- * and the backfill of office, kind and line values from journals.  (3 -> 4 fills the
- * held table from by_office: tq__upgrade_held() below, tq__held_build() in
- * tq_store_held.c.)
+/* tq_store_upgrade.c - version 2 -> 3, 3 -> 4 and 4 -> 5 in place, in batches
+ * (STORE.md §3.1), and the backfill of office, kind and line values from journals.
+ * (3 -> 4 fills the held table from by_office: tq__upgrade_held() below,
+ * tq__held_build() in tq_store_held.c; 4 -> 5 builds era_taxid and era_permit from
+ * decls: tq__upgrade_era().)
  *
  * DESIGN.  A version 2 database may hold millions of declarations: more than one LMDB
  * transaction may dirty, and more than anyone wants to redo after a kill.  So the
@@ -186,6 +187,106 @@ static int tq__upgrade_held(tq_store *s, tq_diag *dg)
     return rc;
 }
 
+/* Queues the era entries of up to max declarations after `after` ("" for the first).
+ * *n gets how many; last the last one. */
+static int tq__era_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_LEN + 1],
+                         uint64_t max, uint64_t *n)
+{
+    MDB_cursor *c;
+    MDB_val k = {strlen(after), (void *)after}, v;
+    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
+    MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
+    *n = 0;
+    while (rc == TQ_OK && *n < max) {
+        int mrc = mdb_cursor_get(c, &k, &v, op);
+        op = MDB_NEXT;
+        if (mrc == MDB_NOTFOUND)
+            break;
+        if (mrc != MDB_SUCCESS) {
+            rc = tq__mdb(mrc);
+            break;
+        }
+        if (after[0] && k.mv_size == TQ_DECL_NO_LEN && memcmp(k.mv_data, after, 12) == 0)
+            continue;
+        const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
+        if (bad) {
+            rc = tq__fault(t, DB_DECLS, &k, "%s", bad);
+            break;
+        }
+        rc = tq__index_era_add(t, &k, &v);
+        memcpy(last, k.mv_data, TQ_DECL_NO_LEN);
+        last[TQ_DECL_NO_LEN] = '\0';
+        /* Applying a full queue puts into the indexes: the cursor is put back after. */
+        k.mv_size = TQ_DECL_NO_LEN;
+        k.mv_data = last;
+        if (rc == TQ_OK)
+            rc = tq__mdb(mdb_cursor_get(c, &k, &v, MDB_SET));
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* The last transaction of 4 -> 5: the old indexes dropped, the marker deleted, version
+ * 5 written. */
+static int tq__era_finish(tq_txn *t)
+{
+    MDB_val mk = {7, "upgrade"}, vk = {7, "version"};
+    uint8_t version[4];
+    int rc = tq__del(t, DB_META, &mk);
+    if (rc == TQ_ERR_NOTFOUND)
+        rc = TQ_OK;
+    if (rc == TQ_OK)
+        rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_TAXID], 1));
+    if (rc == TQ_OK)
+        rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_PERMIT], 1));
+    tq_le_put32(version, 5);
+    return rc == TQ_OK ? tq__put(t, DB_META, &vk, version, sizeof version, 0) : rc;
+}
+
+/* 4 -> 5: era_taxid and era_permit (STORE.md §3.10) from decls, TQ__UPGRADE_BATCH
+ * declarations per transaction in key order, after the decl_no in meta `upgrade` (the
+ * last one done, written in its batch's transaction: a kill leaves the build at a batch
+ * boundary, and the next writer goes on after it), then a last transaction drops
+ * by_taxid and by_permit and writes version 5.  Until then readers see version 4 and
+ * read by_taxid and by_permit, which nothing changes meanwhile: this runs in the
+ * writer's open, before any put of a declaration. */
+static int tq__upgrade_era(tq_store *s, tq_diag *dg)
+{
+    int rc = TQ_OK, done = 0;
+    uint64_t max = tq__batch_max();
+    while (rc == TQ_OK && !done) {
+        tq_txn *t;
+        char after[TQ_DECL_NO_LEN + 1] = "", last[TQ_DECL_NO_LEN + 1];
+        uint64_t n = 0;
+        if ((rc = tq_txn_begin(s, 0, &t)) != TQ_OK)
+            break;
+        rc = tq__meta_get_marker(t, after);
+        if (rc == TQ_ERR_NOTFOUND) {
+            after[0] = '\0';
+            rc = TQ_OK;
+        }
+        if (rc == TQ_OK)
+            rc = tq__era_batch(t, after, last, max, &n);
+        MDB_val mk = {7, "upgrade"};
+        if (rc == TQ_OK && n > 0)
+            rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
+        else if (rc == TQ_OK)
+            rc = tq__era_finish(t);
+        rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
+        if (rc == TQ_OK)
+            done = n == 0;
+        if (rc == TQ_ERR_MAPFULL)
+            rc = tq_store_grow(s);
+    }
+    if (rc == TQ_OK) {
+        s->version = 5;
+        s->db_taxid = DB_ERA_TAXID;
+        s->db_permit = DB_ERA_PERMIT;
+    }
+    return rc;
+}
+
 /* ---- backfill from journals ---- */
 
 /* Fills what d lacks from ev.  @return 0 (d unchanged), 1 (office and kind filled:
@@ -292,6 +393,8 @@ int tq_store_upgrade(tq_store *s, const char *const *journals, size_t njournals,
         rc = tq__upgrade_decls(s, d);
     if (rc == TQ_OK && s->version == 3)
         rc = tq__upgrade_held(s, d);
+    if (rc == TQ_OK && s->version == 4)
+        rc = tq__upgrade_era(s, d);
     for (size_t i = 0; i < njournals && rc == TQ_OK; i++)
         rc = tq__backfill(s, journals[i], d);
     if (st)

@@ -204,7 +204,7 @@ static uint64_t check_lists(tq_txn *t)
 /* The entries stored in the three index tables (raw LMDB, the store closed). */
 static uint64_t count_entries(void)
 {
-    static const char *const name[3] = {"by_office", "by_taxid", "by_permit"};
+    static const char *const name[3] = {"by_office", "era_taxid", "era_permit"};
     MDB_env *env;
     MDB_txn *txn;
     uint64_t n = 0;

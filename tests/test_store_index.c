@@ -1,7 +1,7 @@
-/* test_store_index.c - the secondary indexes of store format 3 (STORE.md §3.10):
- * by_office, by_taxid, by_permit follow every put of a declaration, walks come in
- * decl_no order with the state filter, counts per office, and a damaged index entry is
- * TQ_ERR_DBCORRUPT naming the index, never a wrong declaration.
+/* test_store_index.c - the secondary indexes (STORE.md §3.10): by_office, era_taxid and
+ * era_permit follow every put of a declaration, walks come in decl_no order with the
+ * state filter (a name's entries found era by era), counts per office, and a damaged
+ * index entry is TQ_ERR_DBCORRUPT naming the index, never a wrong declaration.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -288,7 +288,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
     raw_move_entry("by_office", "HN01\x02", 5, "100000000002", NULL);
 
     /* an entry that points to nothing */
-    raw_move_entry("by_taxid", "0101234567", 10, "100000000001", "100000000007");
+    raw_move_entry("era_taxid", "1000000101234567", 16, "100000000001", "100000000007");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
                   "entry names declaration '100000000007', which does not exist");
@@ -310,7 +310,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
     raw_move_entry("by_office", "HN01\x02", 5, NULL, "100000000001");
 
     /* an entry that is not a decl_no */
-    raw_move_entry("by_taxid", "0101234567", 10, "100000000007", "1000000000x1");
+    raw_move_entry("era_taxid", "1000000101234567", 16, "100000000007", "1000000000x1");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1, "entry is not a decl_no");
     tq_store_close(s);
@@ -357,8 +357,184 @@ Test(store_index, verify_finds_a_lost_entry)
     tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
     put(s, &a);
     tq_store_close(s);
-    raw_move_entry("by_permit", "P1", 2, "100000000001", NULL);
+    raw_move_entry("era_permit", "100000P1", 8, "100000000001", NULL);
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     cr_assert_eq(verify(s), TQ_ERR_DBCORRUPT);
+    tq_store_close(s);
+}
+
+/* ---- eras (format 5) ---- */
+
+/* Raw LMDB, the store closed: whether table db holds entry decl under key. */
+static int raw_has(const char *db, const char *key, const char *decl)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k = {strlen(key), (void *)key}, v = {12, (void *)decl};
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 24), 0);
+    cr_assert_eq(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    int has = mdb_dbi_open(txn, db, 0, &dbi) == 0 && mdb_cursor_open(txn, dbi, &c) == 0 &&
+              mdb_cursor_get(c, &k, &v, MDB_GET_BOTH) == 0;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return has;
+}
+
+/* The key is the decl_no's first six digits, then the name; by_taxid and by_permit are
+ * no more. */
+Test(store_index, era_keys_are_the_first_six_digits_then_the_name)
+{
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_decl a = decl("123456000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "P2");
+    put(s, &a);
+    tq_store_close(s);
+    cr_assert(raw_has("era_taxid", "1234560101234567", "123456000001"));
+    cr_assert(raw_has("era_permit", "123456P1", "123456000001"));
+    cr_assert(raw_has("era_permit", "123456P2", "123456000001"));
+    cr_assert_not(raw_has("era_taxid", "0101234567", "123456000001"));
+    cr_assert_not(raw_has("by_taxid", "0101234567", "123456000001"), "no by_taxid in format 5");
+}
+
+/* A model of many declarations over scattered eras, under names that are prefixes of
+ * each other, with eras holding only lesser or only greater names: every name's list is
+ * exactly its declarations in decl_no order, before and after moves between eras'
+ * names. */
+#define ERA_N 1500
+static const char *const era_taxid[] = {"0101234567", "010123456", "0101234568",
+                                        "01012345670", "0100000000", "0999999999999"};
+static const char *const era_permit[] = {"P1", "P10", "P0", "P1A", "Q", "P"};
+#define ERA_NT (sizeof era_taxid / sizeof era_taxid[0])
+#define ERA_NP (sizeof era_permit / sizeof era_permit[0])
+
+typedef struct era_m {
+    char no[13];
+    unsigned tx, p1, p2;
+} era_m;
+
+static void era_expect(tq_store *s, const era_m *m, size_t n, tq_store_index idx,
+                       unsigned name)
+{
+    const char *key = idx == TQ_INDEX_DECLARANT ? era_taxid[name] : era_permit[name];
+    tq_test_lines l = {0};
+    tq_txn *t = tq_test_begin(s, 1);
+    cr_assert_eq(tq_store_each_decl_by(t, idx, key, -1, collect, &l), TQ_OK, "%s", key);
+    tq_txn_abort(t);
+    int want = 0;
+    for (size_t i = 0; i < n; i++) {
+        int has = idx == TQ_INDEX_DECLARANT ? m[i].tx == name
+                                            : m[i].p1 == name || m[i].p2 == name;
+        if (!has)
+            continue;
+        cr_assert_lt(want, l.n, "%s: %d listed, more wanted (%s)", key, l.n, m[i].no);
+        if (want < TQ_TEST_LINES_MAX)
+            cr_assert_str_eq(l.line[want], m[i].no, "%s: entry %d", key, want);
+        want++;
+    }
+    cr_assert_eq(l.n, want, "%s: %d listed, %d wanted", key, l.n, want);
+}
+
+static int era_no_cmp(const void *a, const void *b)
+{
+    return strcmp(((const era_m *)a)->no, ((const era_m *)b)->no);
+}
+
+Test(store_index, a_name_is_found_in_every_era_and_nowhere_else, .timeout = 120)
+{
+    static const char *const eras[] = {"100000", "100001", "100002", "250000", "250001",
+                                       "300000", "400000", "999998", "999999"};
+    era_m *m = calloc(ERA_N, sizeof *m);
+    cr_assert_not_null(m);
+    unsigned seed = 20261204;
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 0);
+    for (size_t i = 0; i < ERA_N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned e = (seed >> 8) % (sizeof eras / sizeof eras[0]);
+        snprintf(m[i].no, sizeof m[i].no, "%s%06zu", eras[e], i);
+        /* era 300000 holds only the least names, 400000 only the greatest */
+        m[i].tx = e == 5 ? 4 : e == 6 ? 5 : (seed >> 16) % ERA_NT;
+        m[i].p1 = e == 5 ? 2 : e == 6 ? 4 : (seed >> 20) % ERA_NP;
+        m[i].p2 = (seed >> 24) % ERA_NP;
+        tq_decl d = decl(m[i].no, "HN01", TQ_STATE_HELD, era_taxid[m[i].tx],
+                         era_permit[m[i].p1], era_permit[m[i].p2]);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    qsort(m, ERA_N, sizeof *m, era_no_cmp);
+    for (unsigned k = 0; k < ERA_NT; k++)
+        era_expect(s, m, ERA_N, TQ_INDEX_DECLARANT, k);
+    for (unsigned k = 0; k < ERA_NP; k++)
+        era_expect(s, m, ERA_N, TQ_INDEX_PERMIT, k);
+    /* moves: every third declaration to another declarant and permit */
+    t = tq_test_begin(s, 0);
+    for (size_t i = 0; i < ERA_N; i += 3) {
+        m[i].tx = (m[i].tx + 1) % ERA_NT;
+        m[i].p1 = (m[i].p1 + 1) % ERA_NP;
+        tq_decl d = decl(m[i].no, "HN01", TQ_STATE_HELD, era_taxid[m[i].tx],
+                         era_permit[m[i].p1], era_permit[m[i].p2]);
+        cr_assert_eq(tq_store_put_decl(t, &d), TQ_OK);
+    }
+    cr_assert_eq(tq_txn_commit(t), TQ_OK);
+    for (unsigned k = 0; k < ERA_NT; k++)
+        era_expect(s, m, ERA_N, TQ_INDEX_DECLARANT, k);
+    for (unsigned k = 0; k < ERA_NP; k++)
+        era_expect(s, m, ERA_N, TQ_INDEX_PERMIT, k);
+    cr_assert_str_eq(by(s, TQ_INDEX_DECLARANT, "0101234569", -1), "", "a name never used");
+    cr_assert_eq(verify(s), TQ_OK);
+    tq_store_close(s);
+    free(m);
+}
+
+/* An entry under the wrong era names a declaration without that key; a key whose era is
+ * not six digits is damage the walk names. */
+Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
+{
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
+    tq_decl b = decl("200000000002", "HN01", TQ_STATE_HELD, "0309999999", "P2", "");
+    put(s, &a);
+    put(s, &b);
+    tq_store_close(s);
+    /* b's entry copied under a's name in b's era: b has another declarant */
+    raw_move_entry("era_taxid", "2000000101234567", 16, NULL, "200000000002");
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
+                  "table 'era_taxid', key '2000000101234567': entry names declaration "
+                  "'200000000002', which does not have this key");
+    tq_store_close(s);
+    raw_move_entry("era_taxid", "2000000101234567", 16, "200000000002", NULL);
+    /* a's entry moved to an era that is not a's */
+    raw_move_entry("era_permit", "100000P1", 8, "100000000001", NULL);
+    raw_move_entry("era_permit", "100001P1", 8, NULL, "100000000001");
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_txn *t = tq_test_begin(s, 1);
+    tq_test_lines l = {0};
+    cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "P1", -1, collect, &l),
+                 TQ_ERR_DBCORRUPT);
+    cr_assert_eq(l.n, 0);
+    tq_diag d;
+    tq_txn_fault(t, &d);
+    cr_assert(strstr(d.why, "key '100001P1'") && strstr(d.why, "does not have this key"),
+              "%s", d.why);
+    tq_txn_abort(t);
+    cr_assert_eq(verify(s), TQ_ERR_DBCORRUPT, "and verify misses a's entry in its era");
+    tq_store_close(s);
+    raw_move_entry("era_permit", "100001P1", 8, "100000000001", NULL);
+    raw_move_entry("era_permit", "100000P1", 8, NULL, "100000000001");
+    /* an era that is not digits, where the walk of P2 must step over it */
+    raw_move_entry("era_permit", "10000xP2", 8, NULL, "100000000001");
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    t = tq_test_begin(s, 1);
+    memset(&l, 0, sizeof l);
+    cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "P2", -1, collect, &l),
+                 TQ_ERR_DBCORRUPT);
+    tq_txn_fault(t, &d);
+    cr_assert(strstr(d.why, "table 'era_permit', key '10000xP2': key is not an era") != NULL,
+              "%s", d.why);
+    tq_txn_abort(t);
     tq_store_close(s);
 }

@@ -290,7 +290,7 @@ Test(integrity, writer_adds_the_marker_to_a_database_without_one)
     char text[256] = "";
     cr_assert_gt(fread(text, 1, sizeof text - 1, f), 0);
     fclose(f);
-    cr_assert(strstr(text, "format=4\nid=") != NULL, "%s", text);
+    cr_assert(strstr(text, "format=5\nid=") != NULL, "%s", text);
 }
 
 /* ---- the writer lock ---- */

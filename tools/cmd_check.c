@@ -66,6 +66,8 @@ static int print_check_json_tail(tq_json *j, const char *db, int rc,
     tq_json_kv_u64(j, "problem_count", r->problems);
     tq_json_key(j, "steps");
     tq_json_i64(j, r->steps);
+    tq_json_key(j, "format");
+    tq_json_i64(j, r->format);
     tq_json_key(j, "file");
     tq_json_begin_object(j);
     TQ_CLI_JSON_U64S(j, {"bytes", r->file.file_size}, {"page_size", r->file.page_size},

@@ -20,7 +20,9 @@ static const char help_upgrade[] =
     "adds the indexes by office, declarant and permit, and the change feed, seeded\n"
     "with one change per declaration already stored.  Version 4 adds the held table,\n"
     "each held declaration with its payments under its office, so an office's\n"
-    "worklist is one range read.  A declaration stored by an older\n"
+    "worklist is one range read.  Version 5 keys the declarant and permit indexes\n"
+    "by era (the decl_no's first six digits), so a replay of new declarations\n"
+    "writes a few pages of them, not all.  A declaration stored by an older\n"
     "version has no office, kind or line values: --journal (repeatable) reads those\n"
     "journals and fills them in from each declaration's DECL and AMEND events.  On a\n"
     "database already current without --journal it says there is nothing to do.\n"
@@ -68,13 +70,16 @@ static void say(const char *db, const tq_store_upgrade_stats *st, size_t njourna
     char n1[32], n2[32];
     if (tq_cli_quiet)
         return;
-    if (st->from_version == 3)
-        printf("%s: upgraded from store format 3 to %d: the held table built\n", db,
-               TQ_STORE_VERSION);
+    static const char era[] = "the declarant and permit indexes rebuilt by era";
+    if (st->from_version == 4)
+        printf("%s: upgraded from store format 4 to %d: %s\n", db, TQ_STORE_VERSION, era);
+    else if (st->from_version == 3)
+        printf("%s: upgraded from store format 3 to %d: the held table built, and %s\n",
+               db, TQ_STORE_VERSION, era);
     else if (st->from_version < TQ_STORE_VERSION)
         printf("%s: upgraded from store format %u to %d: %s declarations rewritten, "
-               "each with one change in the feed, and the held table built\n",
-               db, st->from_version, TQ_STORE_VERSION, tq_cli_group(st->decls, n1));
+               "each with one change in the feed, the held table built, and %s\n",
+               db, st->from_version, TQ_STORE_VERSION, tq_cli_group(st->decls, n1), era);
     else if (njournals == 0)
         printf("%s: already at store format %d: nothing to do\n", db, TQ_STORE_VERSION);
     if (njournals > 0)

@@ -21,7 +21,7 @@ expect_status 0 "$TQ" replay "$FX/journal.tqj" --db "$DB"
 grep -q "events: applied 0" "$WORK/out" || fail "replay after upgrade applied events: $(cat "$WORK/out")"; ok
 cmp -s "$DB/data.mdb" "$FX/data.mdb" && fail "the writer did not upgrade"; ok
 [ -f "$DB/thongquan.db" ] || fail "no marker after the upgrade"; ok
-grep -q '^format=4$' "$DB/thongquan.db" || fail "marker: $(cat "$DB/thongquan.db")"; ok
+grep -q '^format=5$' "$DB/thongquan.db" || fail "marker: $(cat "$DB/thongquan.db")"; ok
 expect_status 0 "$TQ" export decisions --db "$DB" -o "$WORK/d2.csv"
 cmp -s "$WORK/d2.csv" "$FX/decisions.csv" || fail "after upgrade: decisions differ"; ok
 expect_status 0 "$TQ" export permits --db "$DB" -o "$WORK/p2.csv"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves (engine/STORE.md §3.1, §3.11): a database written by the version-2 store
 # (tests/data/store-v2, written by main at bb8d3fb) is read as it is by today's readers,
-# and `thongquan upgrade` takes it to format 4 in place: exports unchanged, the feed
+# and `thongquan upgrade` takes it to format 5 in place: exports unchanged, the feed
 # seeded with exactly one change per declaration, `check` clean; killed with SIGKILL at
 # random instants and run again, it ends in exactly the same state; --journal fills
 # office and kind once; a current database has nothing to do; bad input exits 1 or 2.
@@ -26,7 +26,7 @@ cmp -s "$WORK/v2.csv" "$FX/decisions.csv" || fail "today's reader of v2: decisio
 # The upgrade.
 cp -a "$WORK/v2" "$WORK/up"
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "upgraded from store format 2 to 4: 1,500 declarations rewritten, each with one change in the feed, and the held table built" "$WORK/out" ||
+grep -q "upgraded from store format 2 to 5: 1,500 declarations rewritten, each with one change in the feed, the held table built, and the declarant and permit indexes rebuilt by era" "$WORK/out" ||
   fail "upgrade said: $(cat "$WORK/out")"; ok
 grep -q '^format=' "$WORK/up/thongquan.db" || fail "no marker"; ok
 expect_status 0 "$TQ" export decisions --db "$WORK/up" -o "$WORK/up.csv"
@@ -38,7 +38,7 @@ expect_status 0 "$TQ" check --db "$WORK/up"
 
 # Nothing to do the second time.
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "already at store format 4: nothing to do" "$WORK/out" || fail "second upgrade said: $(cat "$WORK/out")"; ok
+grep -q "already at store format 5: nothing to do" "$WORK/out" || fail "second upgrade said: $(cat "$WORK/out")"; ok
 [ "$(changes "$WORK/up")" = 1500 ] || fail "a second upgrade added changes"; ok
 
 # Killed at random instants and run again: the same end state as the uninterrupted
@@ -65,7 +65,7 @@ cmp -s "$WORK/bf.csv" "$WORK/v2.csv" || fail "backfill changed decisions"; ok
 # Straight from v2 with --journal: both in one run.
 cp -a "$WORK/v2" "$WORK/both"
 expect_status 0 "$TQ" upgrade --db "$WORK/both" --journal "$FX/journal.tqj"
-grep -q "upgraded from store format 2 to 4" "$WORK/out" && grep -q "1,500 declarations given" "$WORK/out" ||
+grep -q "upgraded from store format 2 to 5" "$WORK/out" && grep -q "1,500 declarations given" "$WORK/out" ||
   fail "upgrade --journal said: $(cat "$WORK/out")"; ok
 
 # Bad input.

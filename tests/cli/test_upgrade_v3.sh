@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proves (engine/STORE.md §3.1, §3.12): a database written by the version-3 store
 # (tests/data/store-v3) is read as it is by today's readers (lists through by_office),
-# and the upgrade to format 4 builds the held table in place: exports and lists give the
-# same bytes as format 3 gave (the worklists' list now from held), `check` is clean;
+# and the upgrade builds the held table in place (then format 5's era indexes): exports
+# and lists give the same bytes as format 3 gave (the worklists' list now from held),
+# `check` is clean;
 # killed with SIGKILL at random instants and run again, it ends where the uninterrupted
 # upgrade did; afterwards payments and a replay keep held up (held vs a full walk, cmp).
 #   TQ_KILLS (default 8) kills.
@@ -32,8 +33,8 @@ same_lists "$WORK/v3" "today's reader of v3"; ok
 
 cp -a "$WORK/v3" "$WORK/up"
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "upgraded from store format 3 to 4: the held table built" "$WORK/out" || fail "upgrade said: $(cat "$WORK/out")"; ok
-grep -q '^format=4$' "$WORK/up/thongquan.db" || fail "marker: $(cat "$WORK/up/thongquan.db")"; ok
+grep -q "upgraded from store format 3 to 5: the held table built, and the declarant and permit indexes rebuilt by era" "$WORK/out" || fail "upgrade said: $(cat "$WORK/out")"; ok
+grep -q '^format=5$' "$WORK/up/thongquan.db" || fail "marker: $(cat "$WORK/up/thongquan.db")"; ok
 expect_status 0 "$TQ" export decisions --db "$WORK/up" -o "$WORK/d.csv"
 cmp -s "$WORK/d.csv" "$FX/decisions.csv" || fail "after upgrade: decisions differ"; ok
 expect_status 0 "$TQ" export permits --db "$WORK/up" -o "$WORK/p.csv"
@@ -41,7 +42,7 @@ cmp -s "$WORK/p.csv" "$FX/permits-export.csv" || fail "after upgrade: permits di
 same_lists "$WORK/up" "after upgrade"; ok
 expect_status 0 "$TQ" check --db "$WORK/up"
 expect_status 0 "$TQ" upgrade --db "$WORK/up"
-grep -q "already at store format 4: nothing to do" "$WORK/out" || fail "second upgrade: $(cat "$WORK/out")"; ok
+grep -q "already at store format 5: nothing to do" "$WORK/out" || fail "second upgrade: $(cat "$WORK/out")"; ok
 
 # Killed at random instants, rerun: the same end state.  Between the kill and the rerun
 # a reader sees format 3 (or 4 when it was done), with the same lists; only a finished
