@@ -178,10 +178,10 @@ const char *tq__key_bad(int db, const MDB_val *k)
     case DB_ERA_PERMIT: {
         MDB_val rest = {n - TQ__ERA_LEN, (void *)(b + TQ__ERA_LEN)};
         if (n <= TQ__ERA_LEN || b[0] == '0')
-            return "key is not an era (6 digits, the first not 0) and a name";
+            return "key is not an era (7 digits, the first not 0) and a name";
         for (size_t i = 0; i < TQ__ERA_LEN; i++)
             if (b[i] < '0' || b[i] > '9')
-                return "key is not an era (6 digits, the first not 0) and a name";
+                return "key is not an era (7 digits, the first not 0) and a name";
         return tq__key_bad(db == DB_ERA_TAXID ? DB_BY_TAXID : DB_BY_PERMIT, &rest);
     }
     case DB_CHANGES:

@@ -14,7 +14,7 @@
  *   by_office  (office, state) -> decl_no        \  secondary indexes (format 3), kept
  *   era_taxid  (era, declarant) -> decl_no        } by the store itself in every put of
  *   era_permit (era, permit_no) -> decl_no       /  a declaration, in the same txn; the
- *              era is the decl_no's first six digits (format 5: before it by_taxid and
+ *              era is the decl_no's first seven digits (format 5: before it by_taxid and
  *              by_permit, keyed by the name alone)
  *   changes   change number -> one change of a declaration's decision (the feed)
  *   held      (office, decl_no) -> a HELD declaration and its cover (format 4)

@@ -666,7 +666,7 @@ static int tq__ix_key(const tq_store *s, tq_store_index idx, const char *key, in
         *db = idx == TQ_INDEX_DECLARANT ? s->db_taxid : s->db_permit;
         if (n == 0 || n > TQ_PERMIT_MAX)
             return TQ_ERR_INPUT;
-        k->mv_size = tq__ix_keyof(*db, key, n, "100000", buf);
+        k->mv_size = tq__ix_keyof(*db, key, n, "1000000", buf);
         break;
     default:
         return TQ_ERR_INPUT;
@@ -715,7 +715,7 @@ static int tq__run_step(tq_txn *t, int db, tq__run *r, MDB_cursor_op op)
     return tq__run_entry(t, db, r, &v);
 }
 
-/* The era after the one in key (6 digits, counted up); 0 after 999999. */
+/* The era after the one in key (TQ__ERA_LEN digits, counted up); 0 after the last. */
 static int tq__era_next(uint8_t *key)
 {
     for (int i = TQ__ERA_LEN - 1; i >= 0; i--) {

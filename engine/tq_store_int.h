@@ -45,7 +45,7 @@ int tq__db_in(int db, int version);
 /* era_taxid and era_permit (format 5) key each entry by its declaration's era, the
  * first TQ__ERA_LEN digits of the decl_no, then the declarant or permit_no (STORE.md
  * §3.10): a run of new declarations, numbered upwards, lands in one or two eras. */
-#define TQ__ERA_LEN 6
+#define TQ__ERA_LEN 7
 
 #define TQ__SEAL_LEN 4          /* bytes of seal after every value of a v2 database */
 #define TQ__KEY_MAX 48          /* longest key of any table (gaps: 24, ledger: 32) */

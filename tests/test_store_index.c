@@ -288,7 +288,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
     raw_move_entry("by_office", "HN01\x02", 5, "100000000002", NULL);
 
     /* an entry that points to nothing */
-    raw_move_entry("era_taxid", "1000000101234567", 16, "100000000001", "100000000007");
+    raw_move_entry("era_taxid", "10000000101234567", 17, "100000000001", "100000000007");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
                   "entry names declaration '100000000007', which does not exist");
@@ -310,7 +310,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
     raw_move_entry("by_office", "HN01\x02", 5, NULL, "100000000001");
 
     /* an entry that is not a decl_no */
-    raw_move_entry("era_taxid", "1000000101234567", 16, "100000000007", "1000000000x1");
+    raw_move_entry("era_taxid", "10000000101234567", 17, "100000000007", "1000000000x1");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1, "entry is not a decl_no");
     tq_store_close(s);
@@ -357,7 +357,7 @@ Test(store_index, verify_finds_a_lost_entry)
     tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
     put(s, &a);
     tq_store_close(s);
-    raw_move_entry("era_permit", "100000P1", 8, "100000000001", NULL);
+    raw_move_entry("era_permit", "1000000P1", 9, "100000000001", NULL);
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     cr_assert_eq(verify(s), TQ_ERR_DBCORRUPT);
     tq_store_close(s);
@@ -386,7 +386,7 @@ static int raw_has(const char *db, const char *key, const char *decl)
     return has;
 }
 
-/* The key is the decl_no's first six digits, then the name; by_taxid and by_permit are
+/* The key is the decl_no's first seven digits, then the name; by_taxid and by_permit are
  * no more. */
 Test(store_index, era_keys_are_the_first_six_digits_then_the_name)
 {
@@ -394,9 +394,9 @@ Test(store_index, era_keys_are_the_first_six_digits_then_the_name)
     tq_decl a = decl("123456000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "P2");
     put(s, &a);
     tq_store_close(s);
-    cr_assert(raw_has("era_taxid", "1234560101234567", "123456000001"));
-    cr_assert(raw_has("era_permit", "123456P1", "123456000001"));
-    cr_assert(raw_has("era_permit", "123456P2", "123456000001"));
+    cr_assert(raw_has("era_taxid", "12345600101234567", "123456000001"));
+    cr_assert(raw_has("era_permit", "1234560P1", "123456000001"));
+    cr_assert(raw_has("era_permit", "1234560P2", "123456000001"));
     cr_assert_not(raw_has("era_taxid", "0101234567", "123456000001"));
     cr_assert_not(raw_has("by_taxid", "0101234567", "123456000001"), "no by_taxid in format 5");
 }
@@ -446,8 +446,8 @@ static int era_no_cmp(const void *a, const void *b)
 
 Test(store_index, a_name_is_found_in_every_era_and_nowhere_else)
 {
-    static const char *const eras[] = {"100000", "100001", "100002", "250000", "250001",
-                                       "300000", "400000", "999998", "999999"};
+    static const char *const eras[] = {"1000000", "1000001", "1000002", "2500000", "2500001",
+                                       "3000000", "4000000", "9999998", "9999999"};
     era_m *m = calloc(ERA_N, sizeof *m);
     cr_assert_not_null(m);
     unsigned seed = 20261204;
@@ -456,8 +456,8 @@ Test(store_index, a_name_is_found_in_every_era_and_nowhere_else)
     for (size_t i = 0; i < ERA_N; i++) {
         seed = seed * 1103515245u + 12345u;
         unsigned e = (seed >> 8) % (sizeof eras / sizeof eras[0]);
-        snprintf(m[i].no, sizeof m[i].no, "%s%06zu", eras[e], i);
-        /* era 300000 holds only the least names, 400000 only the greatest */
+        snprintf(m[i].no, sizeof m[i].no, "%s%05zu", eras[e], i);
+        /* era 3000000 holds only the least names, 4000000 only the greatest */
         m[i].tx = e == 5 ? 4 : e == 6 ? 5 : (seed >> 16) % ERA_NT;
         m[i].p1 = e == 5 ? 2 : e == 6 ? 4 : (seed >> 20) % ERA_NP;
         m[i].p2 = (seed >> 24) % ERA_NP;
@@ -492,7 +492,7 @@ Test(store_index, a_name_is_found_in_every_era_and_nowhere_else)
 }
 
 /* An entry under the wrong era names a declaration without that key; a key whose era is
- * not six digits is damage the walk names. */
+ * not seven digits is damage the walk names. */
 Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
 {
     tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
@@ -502,16 +502,16 @@ Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
     put(s, &b);
     tq_store_close(s);
     /* b's entry copied under a's name in b's era: b has another declarant */
-    raw_move_entry("era_taxid", "2000000101234567", 16, NULL, "200000000002");
+    raw_move_entry("era_taxid", "20000000101234567", 17, NULL, "200000000002");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
-                  "table 'era_taxid', key '2000000101234567': entry names declaration "
+                  "table 'era_taxid', key '20000000101234567': entry names declaration "
                   "'200000000002', which does not have this key");
     tq_store_close(s);
-    raw_move_entry("era_taxid", "2000000101234567", 16, "200000000002", NULL);
+    raw_move_entry("era_taxid", "20000000101234567", 17, "200000000002", NULL);
     /* a's entry moved to an era that is not a's */
-    raw_move_entry("era_permit", "100000P1", 8, "100000000001", NULL);
-    raw_move_entry("era_permit", "100001P1", 8, NULL, "100000000001");
+    raw_move_entry("era_permit", "1000000P1", 9, "100000000001", NULL);
+    raw_move_entry("era_permit", "1000001P1", 9, NULL, "100000000001");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_txn *t = tq_test_begin(s, 1);
     tq_test_lines l = {0};
@@ -520,22 +520,22 @@ Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
     cr_assert_eq(l.n, 0);
     tq_diag d;
     tq_txn_fault(t, &d);
-    cr_assert(strstr(d.why, "key '100001P1'") && strstr(d.why, "does not have this key"),
+    cr_assert(strstr(d.why, "key '1000001P1'") && strstr(d.why, "does not have this key"),
               "%s", d.why);
     tq_txn_abort(t);
     cr_assert_eq(verify(s), TQ_ERR_DBCORRUPT, "and verify misses a's entry in its era");
     tq_store_close(s);
-    raw_move_entry("era_permit", "100001P1", 8, "100000000001", NULL);
-    raw_move_entry("era_permit", "100000P1", 8, NULL, "100000000001");
+    raw_move_entry("era_permit", "1000001P1", 9, "100000000001", NULL);
+    raw_move_entry("era_permit", "1000000P1", 9, NULL, "100000000001");
     /* an era that is not digits, where the walk of P2 must step over it */
-    raw_move_entry("era_permit", "10000xP2", 8, NULL, "100000000001");
+    raw_move_entry("era_permit", "100000xP2", 9, NULL, "100000000001");
     s = tq_test_open(g_dir, TQ_STORE_WRITE);
     t = tq_test_begin(s, 1);
     memset(&l, 0, sizeof l);
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "P2", -1, collect, &l),
                  TQ_ERR_DBCORRUPT);
     tq_txn_fault(t, &d);
-    cr_assert(strstr(d.why, "table 'era_permit', key '10000xP2': key is not an era") != NULL,
+    cr_assert(strstr(d.why, "table 'era_permit', key '100000xP2': key is not an era") != NULL,
               "%s", d.why);
     tq_txn_abort(t);
     tq_store_close(s);

@@ -21,7 +21,7 @@ static const char help_upgrade[] =
     "with one change per declaration already stored.  Version 4 adds the held table,\n"
     "each held declaration with its payments under its office, so an office's\n"
     "worklist is one range read.  Version 5 keys the declarant and permit indexes\n"
-    "by era (the decl_no's first six digits), so a replay of new declarations\n"
+    "by era (the decl_no's first seven digits), so a replay of new declarations\n"
     "writes a few pages of them, not all.  A declaration stored by an older\n"
     "version has no office, kind or line values: --journal (repeatable) reads those\n"
     "journals and fills them in from each declaration's DECL and AMEND events.  On a\n"
