@@ -49,16 +49,19 @@ static int tq__meta_get_marker(tq_txn *t, char out[TQ_DECL_NO_LEN + 1])
     return TQ_OK;
 }
 
-/* The next up to TQ__UPGRADE_BATCH declarations after `after` ("" for the first), in t.
- * *n gets how many; *last the last one. */
-static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_LEN + 1],
-                             uint64_t *n, tq_decl *d)
+/* What a batch does to each declaration (k, v: its sound, unsealed stored value). */
+typedef int (*tq__upgrade_fn)(tq_txn *t, const MDB_val *k, const MDB_val *v, void *ctx);
+
+/* The next up to max declarations after `after` ("" for the first), in t, in key order:
+ * fn on each.  *n gets how many; last the last one.  fn may put into any table (the
+ * cursor is put back on the key after each). */
+static int tq__upgrade_walk(tq_txn *t, const char *after, char last[TQ_DECL_NO_LEN + 1],
+                            uint64_t max, uint64_t *n, tq__upgrade_fn fn, void *ctx)
 {
     MDB_cursor *c;
     MDB_val k = {strlen(after), (void *)after}, v;
     int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
     MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
-    uint64_t max = tq__batch_max();
     *n = 0;
     while (rc == TQ_OK && *n < max) {
         int mrc = mdb_cursor_get(c, &k, &v, op);
@@ -72,22 +75,13 @@ static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_
         if (after[0] && k.mv_size == TQ_DECL_NO_LEN && memcmp(k.mv_data, after, 12) == 0)
             continue;
         const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
-        if (bad == NULL)
-            bad = tq__decl_decode_v(&k, &v, d);
         if (bad) {
             rc = tq__fault(t, DB_DECLS, &k, "%s", bad);
             break;
         }
-        /* The put may move pages under the cursor: it is put back on the key after. */
-        rc = tq_store_put_decl(t, d);
-        if (rc == TQ_OK && d->state != TQ_STATE_PENDING) {
-            tq_change ch = {.state = d->state, .manual = d->manual,
-                            .cause = TQ_CHANGE_UPGRADE, .reasons = d->reasons,
-                            .version = d->version};
-            memcpy(ch.decl_no, d->decl_no, sizeof ch.decl_no);
-            rc = tq__add_change(t, &ch);
-        }
-        memcpy(last, d->decl_no, TQ_DECL_NO_LEN + 1);
+        memcpy(last, k.mv_data, TQ_DECL_NO_LEN);
+        last[TQ_DECL_NO_LEN] = '\0';
+        rc = fn(t, &k, &v, ctx);
         k.mv_size = TQ_DECL_NO_LEN;
         k.mv_data = last;
         if (rc == TQ_OK)
@@ -95,6 +89,25 @@ static int tq__upgrade_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_
         (*n)++;
     }
     mdb_cursor_close(c);
+    return rc;
+}
+
+/* 2 -> 3, one declaration: rewritten in format 3 (the put adds its index entries), and
+ * its change in the feed.  ctx: a tq_decl to decode into. */
+static int tq__upgrade_decl(tq_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    tq_decl *d = ctx;
+    const char *bad = tq__decl_decode_v(k, v, d);
+    if (bad)
+        return tq__fault(t, DB_DECLS, k, "%s", bad);
+    int rc = tq_store_put_decl(t, d);
+    if (rc == TQ_OK && d->state != TQ_STATE_PENDING) {
+        tq_change ch = {.state = d->state, .manual = d->manual,
+                        .cause = TQ_CHANGE_UPGRADE, .reasons = d->reasons,
+                        .version = d->version};
+        memcpy(ch.decl_no, d->decl_no, sizeof ch.decl_no);
+        rc = tq__add_change(t, &ch);
+    }
     return rc;
 }
 
@@ -115,7 +128,7 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
         rc = TQ_OK;
     }
     if (rc == TQ_OK)
-        rc = tq__upgrade_batch(t, after, last, &n, d);
+        rc = tq__upgrade_walk(t, after, last, tq__batch_max(), &n, tq__upgrade_decl, d);
     MDB_val mk = {7, "upgrade"};
     if (rc == TQ_OK && n > 0) {
         rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
@@ -187,44 +200,11 @@ static int tq__upgrade_held(tq_store *s, tq_diag *dg)
     return rc;
 }
 
-/* Queues the era entries of up to max declarations after `after` ("" for the first).
- * *n gets how many; last the last one. */
-static int tq__era_batch(tq_txn *t, const char *after, char last[TQ_DECL_NO_LEN + 1],
-                         uint64_t max, uint64_t *n)
+/* 4 -> 5, one declaration: its era entries queued. */
+static int tq__upgrade_era_one(tq_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
 {
-    MDB_cursor *c;
-    MDB_val k = {strlen(after), (void *)after}, v;
-    int rc = tq__mdb(mdb_cursor_open(t->txn, t->s->dbi[DB_DECLS], &c));
-    MDB_cursor_op op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
-    *n = 0;
-    while (rc == TQ_OK && *n < max) {
-        int mrc = mdb_cursor_get(c, &k, &v, op);
-        op = MDB_NEXT;
-        if (mrc == MDB_NOTFOUND)
-            break;
-        if (mrc != MDB_SUCCESS) {
-            rc = tq__mdb(mrc);
-            break;
-        }
-        if (after[0] && k.mv_size == TQ_DECL_NO_LEN && memcmp(k.mv_data, after, 12) == 0)
-            continue;
-        const char *bad = tq__unseal(t->s, DB_DECLS, &k, &v);
-        if (bad) {
-            rc = tq__fault(t, DB_DECLS, &k, "%s", bad);
-            break;
-        }
-        rc = tq__index_era_add(t, &k, &v);
-        memcpy(last, k.mv_data, TQ_DECL_NO_LEN);
-        last[TQ_DECL_NO_LEN] = '\0';
-        /* Applying a full queue puts into the indexes: the cursor is put back after. */
-        k.mv_size = TQ_DECL_NO_LEN;
-        k.mv_data = last;
-        if (rc == TQ_OK)
-            rc = tq__mdb(mdb_cursor_get(c, &k, &v, MDB_SET));
-        (*n)++;
-    }
-    mdb_cursor_close(c);
-    return rc;
+    (void)ctx;
+    return tq__index_era_add(t, k, v);
 }
 
 /* The last transaction of 4 -> 5: the old indexes dropped, the marker deleted, version
@@ -267,7 +247,7 @@ static int tq__upgrade_era(tq_store *s, tq_diag *dg)
             rc = TQ_OK;
         }
         if (rc == TQ_OK)
-            rc = tq__era_batch(t, after, last, max, &n);
+            rc = tq__upgrade_walk(t, after, last, max, &n, tq__upgrade_era_one, NULL);
         MDB_val mk = {7, "upgrade"};
         if (rc == TQ_OK && n > 0)
             rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
