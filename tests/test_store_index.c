@@ -43,6 +43,20 @@ static void put(tq_store *s, const tq_decl *d)
     cr_assert_eq(tq_txn_commit(t), TQ_OK);
 }
 
+/* The damage tests' two declarations, each put in a transaction of its own, the store
+ * closed after: a (100000000001, HN01, HELD, declarant 0101234567, permit P1) and b
+ * (b_no at b_office in b_state, declarant 0309999999, permit P2).  @return a. */
+static tq_decl store_a_and_b(const char *b_no, const char *b_office, int b_state)
+{
+    tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
+    tq_decl b = decl(b_no, b_office, b_state, "0309999999", "P2", "");
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    put(s, &a);
+    put(s, &b);
+    tq_store_close(s);
+    return a;
+}
+
 static int collect(void *ctx, const tq_decl *d)
 {
     tq_test_lines_add(ctx, "%s", d->decl_no);
@@ -253,9 +267,12 @@ static void raw_move_entry(const char *db, const void *key, size_t kn, const cha
     mdb_env_close(env);
 }
 
-static void expect_damage(tq_store *s, tq_store_index idx, const char *key, int state,
-                          const char *want)
+/* Opens the store (closed by the caller after its raw damage), requires a walk of (idx,
+ * key, state) and verify to say TQ_ERR_DBCORRUPT, the walk's fault `want`, and never
+ * 100000000002 listed; closes it. */
+static void expect_damage(tq_store_index idx, const char *key, int state, const char *want)
 {
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_txn *t = tq_test_begin(s, 1);
     tq_test_lines l = {0};
     tq_diag d;
@@ -267,37 +284,29 @@ static void expect_damage(tq_store *s, tq_store_index idx, const char *key, int 
     uint64_t records;
     cr_assert_eq(tq_store_verify(t, NULL, NULL, &records), TQ_ERR_DBCORRUPT);
     tq_txn_abort(t);
+    tq_store_close(s);
 }
 
 Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
-    tq_decl b = decl("100000000002", "SG02", TQ_STATE_CLEARED, "0309999999", "P2", "");
-    put(s, &a);
-    put(s, &b);
-    tq_store_close(s);
+    tq_decl a = store_a_and_b("100000000002", "SG02", TQ_STATE_CLEARED);
 
     /* an entry that points to a declaration without that key */
     raw_move_entry("by_office", "HN01\x02", 5, NULL, "100000000002");
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    expect_damage(s, TQ_INDEX_OFFICE, "HN01", TQ_STATE_HELD,
+    expect_damage(TQ_INDEX_OFFICE, "HN01", TQ_STATE_HELD,
                   "table 'by_office', key 'HN01\\x02': entry names declaration "
                   "'100000000002', which does not have this key");
-    tq_store_close(s);
     raw_move_entry("by_office", "HN01\x02", 5, "100000000002", NULL);
 
     /* an entry that points to nothing */
     raw_move_entry("era_taxid", "10000000101234567", 17, "100000000001", "100000000007");
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
+    expect_damage(TQ_INDEX_DECLARANT, "0101234567", -1,
                   "entry names declaration '100000000007', which does not exist");
-    tq_store_close(s);
     /* a lost office entry: the put that would move it says so (by_office is kept at
-     * once; by_taxid and by_permit changes are applied sorted at the commit, where a
+     * once; era_taxid and era_permit changes are applied sorted at the commit, where a
      * lost entry is simply not deleted and verify reports it) */
     raw_move_entry("by_office", "HN01\x02", 5, "100000000001", NULL);
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_txn *t = tq_test_begin(s, 0);
     a.state = TQ_STATE_CLEARED;
     cr_assert_eq(tq_store_put_decl(t, &a), TQ_ERR_DBCORRUPT);
@@ -311,9 +320,7 @@ Test(store_index, a_damaged_entry_is_dbcorrupt_never_a_wrong_declaration)
 
     /* an entry that is not a decl_no */
     raw_move_entry("era_taxid", "10000000101234567", 17, "100000000007", "1000000000x1");
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1, "entry is not a decl_no");
-    tq_store_close(s);
+    expect_damage(TQ_INDEX_DECLARANT, "0101234567", -1, "entry is not a decl_no");
 }
 
 /* by_taxid and by_permit changes wait in the transaction; a walk in that transaction
@@ -495,24 +502,17 @@ Test(store_index, a_name_is_found_in_every_era_and_nowhere_else)
  * not seven digits is damage the walk names. */
 Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
 {
-    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    tq_decl a = decl("100000000001", "HN01", TQ_STATE_HELD, "0101234567", "P1", "");
-    tq_decl b = decl("200000000002", "HN01", TQ_STATE_HELD, "0309999999", "P2", "");
-    put(s, &a);
-    put(s, &b);
-    tq_store_close(s);
+    store_a_and_b("200000000002", "HN01", TQ_STATE_HELD);
     /* b's entry copied under a's name in b's era: b has another declarant */
     raw_move_entry("era_taxid", "20000000101234567", 17, NULL, "200000000002");
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
-    expect_damage(s, TQ_INDEX_DECLARANT, "0101234567", -1,
+    expect_damage(TQ_INDEX_DECLARANT, "0101234567", -1,
                   "table 'era_taxid', key '20000000101234567': entry names declaration "
                   "'200000000002', which does not have this key");
-    tq_store_close(s);
     raw_move_entry("era_taxid", "20000000101234567", 17, "200000000002", NULL);
     /* a's entry moved to an era that is not a's */
     raw_move_entry("era_permit", "1000000P1", 9, "100000000001", NULL);
     raw_move_entry("era_permit", "1000001P1", 9, NULL, "100000000001");
-    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
     tq_txn *t = tq_test_begin(s, 1);
     tq_test_lines l = {0};
     cr_assert_eq(tq_store_each_decl_by(t, TQ_INDEX_PERMIT, "P1", -1, collect, &l),

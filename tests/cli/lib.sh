@@ -106,6 +106,32 @@ check_state() {
   "$TQ" check --db "$1" --json | sed -E 's/"(database|bytes|txnid|last_page|pages_visited)":[^,]*,//g'
 }
 
+# reader_leaves_as_is DB WHAT : today's reader of the unpacked fixture DB gives what the
+# test's `same_lists` wants and changes no byte of data.mdb.
+reader_leaves_as_is() {
+  local before
+  before=$(md5sum <"$1/data.mdb")
+  same_lists "$1" "$2"; ok
+  [ "$(md5sum <"$1/data.mdb")" = "$before" ] || fail "a reader changed data.mdb"; ok
+}
+
+# upgraded_like_fixture DB : the checks every upgrade test makes of its upgraded copy of
+# the fixture $FX: the marker says format 5, `export decisions` and `export permits` give
+# the fixture's bytes, the test's own `same_lists DB WHAT` holds, `check` is clean, and a
+# second upgrade has nothing to do.
+upgraded_like_fixture() {
+  grep -q '^format=5$' "$1/thongquan.db" || fail "marker: $(cat "$1/thongquan.db")"; ok
+  expect_status 0 "$TQ" export decisions --db "$1" -o "$WORK/d.csv"
+  cmp -s "$WORK/d.csv" "$FX/decisions.csv" || fail "after upgrade: decisions differ"; ok
+  expect_status 0 "$TQ" export permits --db "$1" -o "$WORK/p.csv"
+  cmp -s "$WORK/p.csv" "$FX/permits-export.csv" || fail "after upgrade: permits differ"; ok
+  same_lists "$1" "after upgrade"; ok
+  expect_status 0 "$TQ" check --db "$1"
+  expect_status 0 "$TQ" upgrade --db "$1"
+  grep -q "already at store format 5: nothing to do" "$WORK/out" ||
+    fail "second upgrade: $(cat "$WORK/out")"; ok
+}
+
 # kill_upgrades FROM DONE_DB KILLS DONE CHECK : the proof that `thongquan upgrade` may be
 # killed anywhere and run again.  Times one upgrade of a copy of the database FROM in
 # batches of 7 rows (TQ_UPGRADE_BATCH: many commits to land on); then KILLS times:
