@@ -172,9 +172,9 @@ TQ_MUST_USE int tq_store_count(tq_txn *t, tq_store_info *out);
 TQ_MUST_USE int tq_txn_begin(tq_store *s, int rdonly, tq_txn **out);
 /* tq_txn_commit() - commit and free.  For a read transaction, the same as an abort.
  * If a put of this transaction failed (TQ_ERR_MAPFULL, ...), nothing is committed and
- * that put's error is returned again.  The by_taxid and by_permit changes of the
- * transaction's puts are applied here first, in key order (STORE.md §3.10), so a
- * commit may itself hit the map's end.
+ * that put's error is returned again.  The index changes of the transaction's puts
+ * (era_taxid, era_permit, by_office) are applied here first, in key order (STORE.md
+ * §3.10), so a commit may itself hit the map's end.
  * @return TQ_OK, TQ_ERR_MAPFULL, TQ_ERR_FULL, TQ_ERR_IO, TQ_ERR_STORE; on error the
  *         transaction is aborted and freed, and the database is at its last commit. */
 TQ_MUST_USE int tq_txn_commit(tq_txn *t);
