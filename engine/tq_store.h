@@ -449,8 +449,10 @@ typedef struct tq_store_upgrade_stats {
 /* tq_store_upgrade() - bring the database of s (opened with TQ_STORE_WRITE) to
  * TQ_STORE_VERSION in place: declarations rewritten, indexes built, the feed seeded
  * (TQ_CHANGE_UPGRADE, decl_no order), in batches of bounded size, each committed, so a
- * database of any size upgrades and a killed upgrade resumes where it stopped.  The
- * version is written last.  tq_store_open() with TQ_STORE_WRITE calls it; readers open
+ * database of any size upgrades.  A killed upgrade run again goes on where it stopped
+ * rewriting declarations (to 3), and starts over the builds of derived tables (held,
+ * to 4; the era indexes, to 5), which a writer of the older format may have left
+ * stale meanwhile (STORE.md §3.1).  The version is written last.  tq_store_open() with TQ_STORE_WRITE calls it; readers open
  * an older format and read it (a version 2 declaration reads with empty office and
  * kind), except the indexes and the feed: TQ_ERR_VERSION there.
  * journals (may be NULL, njournals 0): journal files whose DECL and AMEND events fill

@@ -179,7 +179,8 @@ int tq__held_cover_changed(tq_txn *t, const MDB_val *k, const uint8_t *cover, si
 
 /* ---- the upgrade 3 -> 4 ---- */
 
-/* Where the build goes on: after the last row of held, or at the first key. */
+/* Where the build goes on, batch after batch: after the last row of held, or at the
+ * first key.  (A rerun after a kill starts with held emptied: tq_store_upgrade.c.) */
 static int tq__held_resume(tq_txn *t, uint8_t last[TQ__HELD_KEY], int *have)
 {
     MDB_val k, v;

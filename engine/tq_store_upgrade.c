@@ -166,13 +166,56 @@ static int tq__upgrade_decls(tq_store *s, tq_diag *dg)
     return rc;
 }
 
+/* The start of a build of tables derived from the others (held for 3 -> 4, the era
+ * indexes for 4 -> 5): what a killed build left of them, and its marker, are dropped in
+ * one transaction, and the build starts over.  Between the kill and this run a writer
+ * of the older format may have changed declarations the build had already done, and
+ * it kept none of these tables: going on from where the build stopped would keep their
+ * stale rows and entries.  A kill costs the build so far (seconds for millions of
+ * declarations), never a wrong row. */
+static int tq__start_over_once(tq_store *s, const int *dbs, size_t n, tq_diag *dg)
+{
+    tq_txn *t;
+    MDB_stat st;
+    MDB_val mk = {7, "upgrade"}, v;
+    int left = 0, rc = tq_txn_begin(s, 0, &t);
+    if (rc != TQ_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == TQ_OK; i++) {
+        rc = tq__mdb(mdb_stat(t->txn, s->dbi[dbs[i]], &st));
+        left |= st.ms_entries != 0;
+    }
+    if (rc == TQ_OK && (rc = tq__get(t, DB_META, &mk, &v)) != TQ_ERR_NOTFOUND)
+        left |= rc == TQ_OK;
+    rc = rc == TQ_ERR_NOTFOUND ? TQ_OK : rc;
+    if (rc == TQ_OK && !left) {
+        tq_txn_abort(t);
+        return TQ_OK;
+    }
+    if (rc == TQ_OK && (rc = tq__del(t, DB_META, &mk)) == TQ_ERR_NOTFOUND)
+        rc = TQ_OK;
+    for (size_t i = 0; i < n && rc == TQ_OK; i++)
+        rc = tq__mdb(mdb_drop(t->txn, s->dbi[dbs[i]], 0));
+    return tq__txn_finish(t, rc, dg, tq_txn_commit);
+}
+
+static int tq__upgrade_start_over(tq_store *s, const int *dbs, size_t n, tq_diag *dg)
+{
+    int rc;
+    while ((rc = tq__start_over_once(s, dbs, n, dg)) == TQ_ERR_MAPFULL)
+        if ((rc = tq_store_grow(s)) != TQ_OK)
+            break;
+    return rc;
+}
+
 /* 3 -> 4: the held table, TQ__UPGRADE_BATCH rows per transaction in key order (a kill
- * leaves it at a batch boundary; the next writer goes on after its last row), then
- * version 4 in a last transaction.  Until then readers see version 3 and list through
- * by_office, and nothing but this build writes held (has_held is off). */
+ * leaves it at a batch boundary; the next writer starts it over), then version 4 in a
+ * last transaction.  Until then readers see version 3 and list through by_office, and
+ * nothing but this build writes held (has_held is off). */
 static int tq__upgrade_held(tq_store *s, tq_diag *dg)
 {
-    int rc = TQ_OK, done = 0;
+    static const int built[] = {DB_HELD};
+    int rc = tq__upgrade_start_over(s, built, 1, dg), done = 0;
     uint64_t max = tq__batch_max();
     while (rc == TQ_OK && !done) {
         tq_txn *t;
@@ -226,14 +269,15 @@ static int tq__era_finish(tq_txn *t)
 
 /* 4 -> 5: era_taxid and era_permit (STORE.md §3.10) from decls, TQ__UPGRADE_BATCH
  * declarations per transaction in key order, after the decl_no in meta `upgrade` (the
- * last one done, written in its batch's transaction: a kill leaves the build at a batch
- * boundary, and the next writer goes on after it), then a last transaction drops
- * by_taxid and by_permit and writes version 5.  Until then readers see version 4 and
- * read by_taxid and by_permit, which nothing changes meanwhile: this runs in the
- * writer's open, before any put of a declaration. */
+ * last one done, written in its batch's transaction; a kill leaves the build at a batch
+ * boundary, and the next writer starts it over), then a last transaction drops by_taxid
+ * and by_permit and writes version 5.  Until then readers see version 4 and read
+ * by_taxid and by_permit, which nothing changes meanwhile: this runs in the writer's
+ * open, before any put of a declaration. */
 static int tq__upgrade_era(tq_store *s, tq_diag *dg)
 {
-    int rc = TQ_OK, done = 0;
+    static const int built[] = {DB_ERA_TAXID, DB_ERA_PERMIT};
+    int rc = tq__upgrade_start_over(s, built, 2, dg), done = 0;
     uint64_t max = tq__batch_max();
     while (rc == TQ_OK && !done) {
         tq_txn *t;

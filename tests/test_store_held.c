@@ -234,3 +234,38 @@ Test(held, rows_follow_puts_and_payments)
     problems ps;
     cr_assert_eq(check(&ps), TQ_OK, "%s", ps.line[0]);
 }
+
+/* A killed 3 -> 4 upgrade, then a writer of format 3 clearing a declaration whose row the
+ * build had made, then the upgrade again: the build starts over, so held keeps no row of
+ * a declaration that is not HELD (a worklist would show it).  Going on after the last
+ * row built would keep it. */
+Test(held, a_killed_held_build_starts_over)
+{
+    fill();
+    uint8_t row[4096];
+    size_t n;
+    raw(RAW_GET, "01B1100000000003", 0, row, &n);
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    put(s, "100000000003", TQ_STATE_CLEARED);
+    tq_store_close(s);
+    /* format 3 as it was, by_taxid and by_permit (none of these declarations names a
+     * permit) beside by_office; the held build had reached 3's row, made while 3 was
+     * HELD */
+    tq_test_raw_version(g_dir, 3);
+    for (int i = 1; i <= 3; i++) {
+        char no[13];
+        snprintf(no, sizeof no, "10000000000%d", i);
+        tq_test_raw_put(g_dir, "by_taxid", 1, "0101234567", 10, no, 12, -1);
+    }
+    tq_test_raw_put(g_dir, "by_permit", 1, NULL, 0, NULL, 0, -1);
+    raw(RAW_SET, "01B1100000000003", 0, row, &n);
+    s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    cr_assert_eq(tq_store_format(s), 5);
+    tq_store_close(s);
+    problems ps;
+    cr_assert_eq(check(&ps), TQ_OK, "%s", ps.line[0]);
+    int rows;
+    char why[256];
+    cr_assert_eq(list(&rows, why, sizeof why), TQ_OK, "%s", why);
+    cr_assert_eq(rows, 1, "01B1's HELD declarations: only 1");
+}

@@ -256,7 +256,7 @@ static void raw_move_entry(const char *db, const void *key, size_t kn, const cha
     cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
     cr_assert_eq(mdb_env_open(env, g_dir, 0, 0644), 0);
     cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, db, MDB_DUPSORT | MDB_DUPFIXED, &dbi), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, MDB_DUPSORT | MDB_DUPFIXED | MDB_CREATE, &dbi), 0);
     if (from)
         cr_assert_eq(mdb_del(txn, dbi, &k, &v), 0);
     if (to) {
@@ -539,4 +539,31 @@ Test(store_index, an_entry_in_the_wrong_era_or_a_bad_era_is_dbcorrupt)
               "%s", d.why);
     tq_txn_abort(t);
     tq_store_close(s);
+}
+
+/* A killed 4 -> 5 upgrade, then a writer of format 4 changing a declaration the build
+ * had done, then the upgrade again: the build starts over, so the era indexes hold what
+ * decls hold.  Going on after the marker would keep the entry built from the old value
+ * and miss the new one. */
+Test(store_index, a_killed_era_build_starts_over)
+{
+    store_a_and_b("100000000002", "SG02", TQ_STATE_CLEARED);
+    /* format 4 as it was: by_taxid and by_permit; the era build done up to a, when a's
+     * declarant was 0188888888 (a writer of format 4 changed it to 0101234567 since) */
+    tq_test_raw_version(g_dir, 4);
+    tq_test_raw_put(g_dir, "meta", 0, "upgrade", 7, "100000000001", 12, 0);
+    tq_test_raw_put(g_dir, "by_taxid", 1, "0101234567", 10, "100000000001", 12, -1);
+    tq_test_raw_put(g_dir, "by_taxid", 1, "0309999999", 10, "100000000002", 12, -1);
+    tq_test_raw_put(g_dir, "by_permit", 1, "P1", 2, "100000000001", 12, -1);
+    tq_test_raw_put(g_dir, "by_permit", 1, "P2", 2, "100000000002", 12, -1);
+    raw_move_entry("era_taxid", "10000000101234567", 17, "100000000001", NULL);
+    raw_move_entry("era_taxid", "10000000188888888", 17, NULL, "100000000001");
+    tq_store *s = tq_test_open(g_dir, TQ_STORE_WRITE);
+    cr_assert_eq(tq_store_format(s), 5);
+    cr_assert_str_eq(by(s, TQ_INDEX_DECLARANT, "0101234567", -1), "001");
+    cr_assert_str_eq(by(s, TQ_INDEX_DECLARANT, "0188888888", -1), "");
+    cr_assert_str_eq(by(s, TQ_INDEX_PERMIT, "P2", -1), "002");
+    cr_assert_eq(verify(s), TQ_OK);
+    tq_store_close(s);
+    cr_assert_not(raw_has("by_taxid", "0101234567", "100000000001"), "by_taxid dropped");
 }

@@ -186,4 +186,49 @@ static inline void tq_test_raw_flip(const char *dir, const char *db, const void 
     mdb_env_close(env);
 }
 
+/* tq_test_raw_put() - raw LMDB, as a writer of another version would leave the store at
+ * dir: puts (k, v) into table db, creating it when missing (MDB_DUPSORT | MDB_DUPFIXED
+ * with dupsort: an index, where v is one more entry under k); k NULL creates the table
+ * only.  seal_id >= 0: v is sealed as table id seal_id (STORE.md §2.1, computed here
+ * from its description). */
+static inline void tq_test_raw_put(const char *dir, const char *db, int dupsort,
+                                   const void *k, size_t kn, const void *v, size_t vn,
+                                   int seal_id)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t buf[4096];
+    cr_assert_leq(vn + 4, sizeof buf);
+    if (vn)
+        memcpy(buf, v, vn);
+    if (k != NULL && seal_id >= 0) {
+        XXH64_hash_t seed = XXH3_64bits_withSeed(k, kn, (XXH64_hash_t)seal_id);
+        uint32_t seal = (uint32_t)XXH3_64bits_withSeed(v, vn, seed);
+        for (int i = 0; i < 4; i++)
+            buf[vn + (size_t)i] = (uint8_t)(seal >> (8 * i));
+        vn += 4;
+    }
+    MDB_val key = {kn, (void *)k}, val = {vn, buf};
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 20), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    unsigned flags = MDB_CREATE | (dupsort ? MDB_DUPSORT | MDB_DUPFIXED : 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, flags, &dbi), 0, "table %s", db);
+    if (k != NULL)
+        cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* tq_test_raw_version() - meta `version` of the store at dir set to version (sealed), as
+ * a store of that format wrote it. */
+static inline void tq_test_raw_version(const char *dir, uint32_t version)
+{
+    uint8_t v[4] = {(uint8_t)version, (uint8_t)(version >> 8), (uint8_t)(version >> 16),
+                    (uint8_t)(version >> 24)};
+    tq_test_raw_put(dir, "meta", 0, "version", 7, v, sizeof v, 0);
+}
+
 #endif
