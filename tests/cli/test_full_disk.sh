@@ -6,6 +6,8 @@
 # and once there is room again - the database copied to a roomy directory, or the
 # filesystem made bigger in place - the same command completes with exactly the export
 # of an uninterrupted replay.
+# The same for the upgrade to format 5 (tests/data/store-v4): exit 4, format 4 left
+# sound; with room again it ends at format 5.
 # Needs to mount a tmpfs (root); prints "skipped: ..." and exits 77 otherwise.
 #   TQ_FULL_DISK_DECLARATIONS (default 30000).
 source "$(dirname "$0")/lib.sh"
@@ -68,4 +70,30 @@ cmp -s "$WORK/got.csv" "$WORK/ref.csv" || fail "grown in place and rerun: export
 [ "$(mark_of "$MNT/db")" = "$last" ] || fail "mark after the rerun is not $last"
 ok
 echo "with room again (moved, or the disk grown in place) the rerun ends exactly as an uninterrupted replay"
+
+# The upgrade to format 5 on a full disk (tests/data/store-v4, batches of 7 so that some
+# commit first): exit 4, the database still format 4 and sound with the same lists; with
+# room again the rerun (which starts the era build over) ends clean at format 5.
+umount "$MNT" || fail "umount"
+command -v zstd >/dev/null || { echo "skipped the upgrade part: no zstd"; done_ok; }
+FX=$TOP/tests/data/store-v4
+mkdir -p "$WORK/v4" || fail "mkdir"
+zstd -dc "$FX/data.mdb.tar.zst" | tar -C "$WORK/v4" -xf - || fail "unpack the v4 fixture"
+x=$(head -n 1 "$FX/declarants")
+"$TQ" list --db "$WORK/v4" --declarant "$x" --csv --as-of 2024-09-01 >"$WORK/x4.csv" || fail "list on v4"
+mount -t tmpfs -o size=$(( $(du -sk "$WORK/v4" | cut -f1) + 128 ))k tmpfs "$MNT" || fail "mount tmpfs"
+cp -a "$WORK/v4" "$MNT/db" || fail "copy the fixture onto the tmpfs"
+TQ_UPGRADE_BATCH=7 expect_status 4 "$TQ" upgrade --db "$MNT/db"
+grep -qi "no space left" "$WORK/err" || fail "upgrade: the message does not say the disk is full: $(cat "$WORK/err")"
+"$TQ" check --db "$MNT/db" --json >"$WORK/check" 2>&1 || fail "check after the full disk: $(cat "$WORK/check")"
+grep -q '"format":4' "$WORK/check" || fail "not format 4 after the failed upgrade: $(cat "$WORK/check")"
+"$TQ" list --db "$MNT/db" --declarant "$x" --csv --as-of 2024-09-01 >"$WORK/x.csv" || fail "list after the full disk"
+cmp -s "$WORK/x.csv" "$WORK/x4.csv" || fail "after the failed upgrade: declarant $x's list differs"; ok
+mount -o remount,size=8m "$MNT" || fail "remount bigger"
+expect_status 0 "$TQ" upgrade --db "$MNT/db"
+"$TQ" check --db "$MNT/db" --json >"$WORK/check" 2>&1 || fail "check after the upgrade: $(cat "$WORK/check")"
+grep -q '"format":5' "$WORK/check" || fail "not format 5 after the rerun: $(cat "$WORK/check")"
+"$TQ" list --db "$MNT/db" --declarant "$x" --csv --as-of 2024-09-01 >"$WORK/x.csv" || fail "list after the upgrade"
+cmp -s "$WORK/x.csv" "$WORK/x4.csv" || fail "after the rerun: declarant $x's list differs"; ok
+echo "the upgrade on a full disk: exit 4, format 4 sound; with room again it ends at format 5"
 done_ok
