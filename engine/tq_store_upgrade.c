@@ -111,10 +111,17 @@ static int tq__upgrade_decl(tq_txn *t, const MDB_val *k, const MDB_val *v, void 
     return rc;
 }
 
-/* One batch in its own transaction; *done when no declaration was left (version 3 is
- * then committed). */
-static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
-                            tq_diag *dg)
+/* What a marked step's last transaction does besides deleting the marker and writing
+ * its version (NULL: nothing). */
+typedef int (*tq__upgrade_last_fn)(tq_txn *t);
+
+/* One batch of a step marked by meta `upgrade` (2 -> 3, 4 -> 5), in its own
+ * transaction: fn on the declarations after the marker, then the marker moved on; a
+ * batch that finds no declaration left deletes it, runs last and writes version (the
+ * version is written last).  *done when no declaration was left. */
+static int tq__upgrade_step(tq_store *s, tq__upgrade_fn fn, void *ctx,
+                            tq__upgrade_last_fn last_fn, uint32_t version,
+                            uint64_t *count, int *done, tq_diag *dg)
 {
     tq_txn *t;
     char after[TQ_DECL_NO_LEN + 1] = "", last[TQ_DECL_NO_LEN + 1];
@@ -128,19 +135,21 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
         rc = TQ_OK;
     }
     if (rc == TQ_OK)
-        rc = tq__upgrade_walk(t, after, last, tq__batch_max(), &n, tq__upgrade_decl, d);
+        rc = tq__upgrade_walk(t, after, last, tq__batch_max(), &n, fn, ctx);
     MDB_val mk = {7, "upgrade"};
     if (rc == TQ_OK && n > 0) {
         rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
     } else if (rc == TQ_OK) {
-        uint8_t version[4];
+        uint8_t v[4];
         MDB_val vk = {7, "version"};
-        tq_le_put32(version, 3);    /* then 3 -> 4 (tq__upgrade_held) */
+        tq_le_put32(v, version);
         rc = tq__del(t, DB_META, &mk);
         if (rc == TQ_ERR_NOTFOUND)
             rc = TQ_OK;
+        if (rc == TQ_OK && last_fn != NULL)
+            rc = last_fn(t);
         if (rc == TQ_OK)
-            rc = tq__put(t, DB_META, &vk, version, sizeof version, 0);
+            rc = tq__put(t, DB_META, &vk, v, sizeof v, 0);
     }
     rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
     if (rc == TQ_OK) {
@@ -150,19 +159,30 @@ static int tq__upgrade_step(tq_store *s, uint64_t *count, int *done, tq_decl *d,
     return rc;
 }
 
-/* Runs fn until done, growing the map (and redoing the batch) when it is full. */
-static int tq__upgrade_decls(tq_store *s, tq_diag *dg)
+/* A marked step's batches until done, growing the map (and redoing the batch) when it
+ * is full; then s is at version. */
+static int tq__upgrade_marked(tq_store *s, tq__upgrade_fn fn, void *ctx,
+                              tq__upgrade_last_fn last_fn, uint32_t version,
+                              uint64_t *count, tq_diag *dg)
 {
-    tq_decl *d = malloc(sizeof *d);
-    int rc = d ? TQ_OK : TQ_ERR_NOMEM, done = 0;
+    int rc = TQ_OK, done = 0;
     while (rc == TQ_OK && !done) {
-        rc = tq__upgrade_step(s, &s->up.decls, &done, d, dg);
+        rc = tq__upgrade_step(s, fn, ctx, last_fn, version, count, &done, dg);
         if (rc == TQ_ERR_MAPFULL)
             rc = tq_store_grow(s);
     }
-    free(d);
     if (rc == TQ_OK)
-        s->version = 3;
+        s->version = (int)version;
+    return rc;
+}
+
+/* 2 -> 3: every declaration rewritten (then 3 -> 4, tq__upgrade_held). */
+static int tq__upgrade_decls(tq_store *s, tq_diag *dg)
+{
+    tq_decl *d = malloc(sizeof *d);
+    int rc = d ? tq__upgrade_marked(s, tq__upgrade_decl, d, NULL, 3, &s->up.decls, dg)
+               : TQ_ERR_NOMEM;
+    free(d);
     return rc;
 }
 
@@ -250,21 +270,11 @@ static int tq__upgrade_era_one(tq_txn *t, const MDB_val *k, const MDB_val *v, vo
     return tq__index_era_add(t, k, v);
 }
 
-/* The last transaction of 4 -> 5: the old indexes dropped, the marker deleted, version
- * 5 written. */
-static int tq__era_finish(tq_txn *t)
+/* The last transaction of 4 -> 5 also drops the old indexes. */
+static int tq__era_drop_old(tq_txn *t)
 {
-    MDB_val mk = {7, "upgrade"}, vk = {7, "version"};
-    uint8_t version[4];
-    int rc = tq__del(t, DB_META, &mk);
-    if (rc == TQ_ERR_NOTFOUND)
-        rc = TQ_OK;
-    if (rc == TQ_OK)
-        rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_TAXID], 1));
-    if (rc == TQ_OK)
-        rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_PERMIT], 1));
-    tq_le_put32(version, 5);
-    return rc == TQ_OK ? tq__put(t, DB_META, &vk, version, sizeof version, 0) : rc;
+    int rc = tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_TAXID], 1));
+    return rc == TQ_OK ? tq__mdb(mdb_drop(t->txn, t->s->dbi[DB_BY_PERMIT], 1)) : rc;
 }
 
 /* 4 -> 5: era_taxid and era_permit (STORE.md §3.10) from decls, TQ__UPGRADE_BATCH
@@ -277,34 +287,11 @@ static int tq__era_finish(tq_txn *t)
 static int tq__upgrade_era(tq_store *s, tq_diag *dg)
 {
     static const int built[] = {DB_ERA_TAXID, DB_ERA_PERMIT};
-    int rc = tq__upgrade_start_over(s, built, 2, dg), done = 0;
-    uint64_t max = tq__batch_max();
-    while (rc == TQ_OK && !done) {
-        tq_txn *t;
-        char after[TQ_DECL_NO_LEN + 1] = "", last[TQ_DECL_NO_LEN + 1];
-        uint64_t n = 0;
-        if ((rc = tq_txn_begin(s, 0, &t)) != TQ_OK)
-            break;
-        rc = tq__meta_get_marker(t, after);
-        if (rc == TQ_ERR_NOTFOUND) {
-            after[0] = '\0';
-            rc = TQ_OK;
-        }
-        if (rc == TQ_OK)
-            rc = tq__upgrade_walk(t, after, last, max, &n, tq__upgrade_era_one, NULL);
-        MDB_val mk = {7, "upgrade"};
-        if (rc == TQ_OK && n > 0)
-            rc = tq__put(t, DB_META, &mk, last, TQ_DECL_NO_LEN, 0);
-        else if (rc == TQ_OK)
-            rc = tq__era_finish(t);
-        rc = tq__txn_finish(t, rc, dg, tq_txn_commit);
-        if (rc == TQ_OK)
-            done = n == 0;
-        if (rc == TQ_ERR_MAPFULL)
-            rc = tq_store_grow(s);
-    }
+    uint64_t n = 0;
+    int rc = tq__upgrade_start_over(s, built, 2, dg);
+    if (rc == TQ_OK)
+        rc = tq__upgrade_marked(s, tq__upgrade_era_one, NULL, tq__era_drop_old, 5, &n, dg);
     if (rc == TQ_OK) {
-        s->version = 5;
         s->db_taxid = DB_ERA_TAXID;
         s->db_permit = DB_ERA_PERMIT;
     }
